@@ -1,0 +1,1 @@
+"""Contracts and plumbing shared by the Candour services: no service logic lives here."""

@@ -1,0 +1,190 @@
+"""Event contracts (version 1) for every Candour topic.
+
+Each model is the `data` of a CloudEvent; the envelope travels in Kafka headers
+(see `cloudevents`). Within v1 changes are additive only: add optional fields,
+never rename, remove or tighten one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from candour_common.topics import Topic
+
+Criticality = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=5,
+        description=(
+            "How critical the story is: 0 not critical, 1 minimally, 2 mildly, "
+            "3 moderately, 4 strongly, 5 severely critical."
+        ),
+    ),
+]
+
+CRITICALITY_LABELS: dict[int, str] = {
+    0: "not critical",
+    1: "minimally critical",
+    2: "mildly critical",
+    3: "moderately critical",
+    4: "strongly critical",
+    5: "severely critical",
+}
+
+
+class Relationship(StrEnum):
+    PATIENT = "patient"
+    SERVICE_USER = "service_user"
+    CARER = "carer"
+    PARENT_GUARDIAN = "parent_guardian"
+    RELATIVE = "relative"
+    FRIEND = "friend"
+    STAFF = "staff"
+    OTHER = "other"
+
+
+class RejectionReason(StrEnum):
+    COMMERCIAL = "commercial"
+    NOT_ABOUT_CARE = "not_about_care"
+    TOO_OLD = "too_old"
+    DUPLICATE = "duplicate"
+    SAFEGUARDING_ESCALATED = "safeguarding_escalated"
+    OFFENSIVE = "offensive"
+    OTHER = "other"
+
+
+class ChangeMarker(StrEnum):
+    PLANNED = "planned"
+    MADE = "made"
+
+
+class _Contract(BaseModel):
+    # Consumers ignore fields they do not know, so v1 can grow additively.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class OrganisationRef(_Contract):
+    id: str = Field(description="The organisation's ODS code, e.g. `TAD`.", min_length=1)
+    name: str = Field(description="The organisation's name as the directory had it.")
+
+
+class ServiceRef(_Contract):
+    id: str = Field(description="The service's id within the directory.", min_length=1)
+    name: str = Field(description="The service's name as the directory had it.")
+
+
+class Tags(_Contract):
+    good: list[str] = Field(default_factory=list, description="What was good.")
+    improve: list[str] = Field(default_factory=list, description="What could be improved.")
+    feelings: list[str] = Field(default_factory=list, description="How the author felt.")
+
+
+class PublicAuthor(_Contract):
+    display_name: str = Field(description="The name the author chose to be shown publicly.")
+    relationship: Relationship = Field(description="The author's relationship to the care.")
+
+
+class AuthorContact(_Contract):
+    display_name: str = Field(description="The name the author chose to be shown publicly.")
+    relationship: Relationship = Field(description="The author's relationship to the care.")
+    email: EmailStr | None = Field(
+        default=None, description="Private: where to tell the author about responses."
+    )
+    notify_on_response: bool = Field(
+        default=False,
+        description="Whether the author asked to be emailed when a response is posted.",
+    )
+
+
+class Event(_Contract):
+    """Base of every event: each one concerns exactly one story."""
+
+    topic: ClassVar[Topic]
+    story_id: UUID = Field(description="The story this event is about; also the Kafka key.")
+
+
+class StorySubmitted(Event):
+    """A person submitted a story. Internal: carries unmoderated text and the author's contact."""
+
+    topic: ClassVar[Topic] = Topic.STORY_SUBMITTED
+    submitted_at: datetime = Field(description="When story-intake accepted the story (UTC).")
+    title: str = Field(description="The author's title, unmoderated.")
+    body: str = Field(description="The author's story, unmoderated.")
+    organisation: OrganisationRef
+    service: ServiceRef | None = None
+    author: AuthorContact
+    tags: Tags = Field(default_factory=Tags)
+    experienced_at: str | None = Field(
+        default=None, description="Month of the experience, `YYYY-MM`.", pattern=r"^\d{4}-\d{2}$"
+    )
+
+
+class StoryApproved(Event):
+    """A moderator published a story. Public: redacted text, no author contact."""
+
+    topic: ClassVar[Topic] = Topic.STORY_APPROVED
+    published_at: datetime = Field(description="When the story was published (UTC).")
+    revision: int = Field(
+        default=1, ge=1, description="Increases when a published story is edited; the newest wins."
+    )
+    title: str = Field(description="The published (moderated, redacted) title.")
+    body: str = Field(description="The published (moderated, redacted) story.")
+    organisation: OrganisationRef
+    service: ServiceRef | None = None
+    author: PublicAuthor
+    tags: Tags = Field(default_factory=Tags)
+    criticality: Criticality | None = Field(
+        default=None, description="0..5, or null when approved automatically without a rating."
+    )
+    experienced_at: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+
+
+class StoryRejected(Event):
+    """A moderator decided a story will not be published."""
+
+    topic: ClassVar[Topic] = Topic.STORY_REJECTED
+    rejected_at: datetime
+    organisation: OrganisationRef
+    service: ServiceRef | None = None
+    reason: RejectionReason = Field(description="Why the story was not published.")
+
+
+class Responder(_Contract):
+    display_name: str = Field(description="The responder's name as they want it shown.")
+    role: str = Field(description="The responder's job title or role.")
+
+
+class ResponsePosted(Event):
+    """Staff of the story's organisation answered it in public."""
+
+    topic: ClassVar[Topic] = Topic.RESPONSE_POSTED
+    response_id: UUID
+    posted_at: datetime
+    organisation: OrganisationRef
+    responder: Responder
+    body: str = Field(description="The response text.")
+    change: ChangeMarker | None = Field(
+        default=None, description="Whether the response says a change is planned or made."
+    )
+
+
+class StoryWithdrawn(Event):
+    """The author withdrew their story: every copy of it must go."""
+
+    topic: ClassVar[Topic] = Topic.STORY_WITHDRAWN
+    withdrawn_at: datetime
+    organisation_id: str = Field(description="The ODS code of the story's organisation.")
+
+
+EVENT_MODELS: dict[Topic, type[Event]] = {
+    model.topic: model
+    for model in (StorySubmitted, StoryApproved, StoryRejected, ResponsePosted, StoryWithdrawn)
+}
+
+SpecVersion = Literal["1.0"]

@@ -1,0 +1,1 @@
+"""HTTP conventions shared by the services: problem details, correlation ids, health."""

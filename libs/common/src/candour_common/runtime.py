@@ -1,0 +1,156 @@
+"""The life of one service process: pool, migrations, broker, outbox relay, HTTP app.
+
+Each service's `bootstrap` calls `build_app` with its routers and a function that
+registers its subscribers; nothing here knows what a service does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from candour_common.db.migrations import apply_migrations, service_migrations
+from candour_common.db.outbox import OutboxRelay
+from candour_common.db.pool import create_pool, ping
+from candour_common.http.correlation import CorrelationIdMiddleware
+from candour_common.http.health import health_router
+from candour_common.http.problems import install_problem_handlers
+from candour_common.messaging import consumer_middleware, create_broker, outbox_sender
+from candour_common.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Platform:
+    """The started dependencies of one service process, shared by its entrypoints."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    relay: OutboxRelay | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+RegisterSubscribers = Callable[[KafkaBroker, ServiceSettings, "PlatformRef"], None]
+
+
+class PlatformRef:
+    """Lets subscribers registered before start reach the platform once it runs."""
+
+    def __init__(self) -> None:
+        self._platform: Platform | None = None
+
+    def set(self, platform: Platform) -> None:
+        self._platform = platform
+
+    @property
+    def get(self) -> Platform:
+        if self._platform is None:
+            raise RuntimeError("platform not started")
+        return self._platform
+
+
+async def migrate_database(dsn: str, migrations_package: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn, service_migrations(migrations_package))
+    finally:
+        await conn.close()
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    migrations_package: str,
+    routers: Sequence[APIRouter] = (),
+    register_subscribers: RegisterSubscribers | None = None,
+    relay_outbox: bool = False,
+    on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
+) -> FastAPI:
+    ref = PlatformRef()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dsn = settings.database_url.get_secret_value()
+        if settings.migrate_on_start:
+            applied = await migrate_database(dsn, migrations_package)
+            if applied:
+                log.info("migrations applied", count=len(applied))
+        pool = await create_pool(dsn, max_size=settings.database_pool_size)
+        broker = create_broker(
+            settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
+        )
+        broker.add_middleware(
+            consumer_middleware(broker, settings.topics, group_id=settings.group_id)
+        )
+        if register_subscribers is not None:
+            register_subscribers(broker, settings, ref)
+        platform = Platform(settings=settings, pool=pool, broker=broker)
+        ref.set(platform)
+        app.state.platform = platform
+        await broker.start()
+        if relay_outbox:
+            platform.relay = OutboxRelay(
+                pool,
+                outbox_sender(broker),
+                settings.topics,
+                poll_interval=settings.outbox_poll_interval,
+            )
+            platform.background.append(asyncio.create_task(platform.relay.run(), name="outbox"))
+        if on_started is not None:
+            platform.background.extend(on_started(platform))
+        log.info("service started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            if platform.relay is not None:
+                await platform.relay.stop(drain=True)
+            for task in platform.background:
+                task.cancel()
+            for task in platform.background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await broker.stop()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(CorrelationIdMiddleware)
+
+    async def database_ready() -> None:
+        await ping(ref.get.pool)
+
+    async def kafka_ready() -> None:
+        await ref.get.broker.ping(timeout=2)
+
+    app.include_router(health_router({"postgres": database_ready, "kafka": kafka_ready}))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def run(app: FastAPI, settings: ServiceSettings) -> None:
+    """Serve `app` until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

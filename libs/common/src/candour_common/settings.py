@@ -1,0 +1,52 @@
+"""Settings read from the environment (prefix `CANDOUR_`), once, at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from candour_common.topics import TopicNames
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads. Each service extends it with its own settings."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOUR_", extra="ignore")
+
+    service_name: str = Field(default="candour", description="Name used in logs and ce_source.")
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(default=8000, description="Port the HTTP server binds.")
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres:postgres@127.0.0.1:5432/candour"),
+        description="This service's own PostgreSQL database (secret: may hold a password).",
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+    migrate_on_start: bool = Field(
+        default=True, description="Apply pending migrations at start (guarded by an advisory lock)."
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
+    topic_prefix: str = Field(
+        default="", description="Prefix for every topic name (isolates test runs on one cluster)."
+    )
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group; defaults to `candour-<service>`."
+    )
+    jwt_secret: SecretStr = Field(
+        default=SecretStr("dev-only-insecure-secret-change-me"),
+        description="HMAC key that signs and verifies bearer tokens.",
+    )
+    log_level: str = Field(default="INFO")
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; default: JSON unless stderr is a terminal."
+    )
+    outbox_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between outbox polls when no NOTIFY arrives."
+    )
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"{self.topic_prefix}candour-{self.service_name}"

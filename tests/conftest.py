@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from candour_common.kafka_admin import ensure_topics
+from candour_common.topics import TopicNames
+from tests import infra
+
+# Integration and e2e tests need real servers; unit tests never start any.
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with infra.kafka_bootstrap() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with infra.postgres_url() as url:
+        yield url
+
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture
+async def create_database(postgres_server_url: str) -> AsyncIterator[CreateDatabase]:
+    """Make fresh, empty databases for this test; drop them afterwards."""
+    made: list[str] = []
+
+    async def create(prefix: str = "t") -> str:
+        name = infra.fresh_name(prefix)
+        conn = await asyncpg.connect(postgres_server_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        made.append(name)
+        return infra.database_url(postgres_server_url, name)
+
+    yield create
+    conn = await asyncpg.connect(postgres_server_url)
+    try:
+        for name in made:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str) -> TopicNames:
+    """Fresh topic names (a unique prefix) for this test, created on the broker."""
+    names = TopicNames(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    await ensure_topics(kafka_bootstrap, names, partitions=3)
+    return names
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[infra.MailSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    sink = infra.MailSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()

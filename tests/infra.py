@@ -1,0 +1,129 @@
+"""Where the tests' Kafka, PostgreSQL and SMTP come from.
+
+Order of preference: addresses named in the environment (`CANDOUR_TEST_KAFKA`,
+`CANDOUR_TEST_DATABASE_URL`), then testcontainers when a Docker engine answers,
+then the local servers from `deploy/local` (started here if not running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+def _local(script: str) -> str:
+    out = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / script), "start"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out.stdout.strip().splitlines()[-1].strip()
+
+
+@contextlib.contextmanager
+def kafka_bootstrap() -> Iterator[str]:
+    if env := os.environ.get("CANDOUR_TEST_KAFKA"):
+        yield env
+    elif docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+    else:
+        yield _local("kafka.sh")
+
+
+@contextlib.contextmanager
+def postgres_url() -> Iterator[str]:
+    if env := os.environ.get("CANDOUR_TEST_DATABASE_URL"):
+        yield env
+    elif docker_engine_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", driver=None) as pg:
+            yield pg.get_connection_url()
+    else:
+        yield _local("postgres.sh")
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url`."""
+    base, _, query = server_url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+def fresh_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class ReceivedMail:
+    envelope_from: str
+    envelope_to: list[str]
+    message: Message
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    def text(self) -> str:
+        parts = self.message.walk() if self.message.is_multipart() else [self.message]
+        out = []
+        for part in parts:
+            if part.get_content_maintype() == "text":
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    out.append(payload.decode(part.get_content_charset() or "utf-8"))
+        return "\n".join(out)
+
+
+@dataclass
+class MailSink:
+    """What a real aiosmtpd server on 127.0.0.1 received."""
+
+    host: str
+    port: int
+    messages: list[ReceivedMail] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(
+            ReceivedMail(
+                envelope_from=envelope.mail_from,  # type: ignore[attr-defined]
+                envelope_to=list(envelope.rcpt_tos),  # type: ignore[attr-defined]
+                message=message_from_bytes(envelope.content),  # type: ignore[attr-defined]
+            )
+        )
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.messages if address in m.envelope_to]
+
+    async def wait_for(self, address: str, *, count: int = 1, timeout: float = 30) -> list[ReceivedMail]:
+        async with asyncio.timeout(timeout):
+            while len(self.to(address)) < count:
+                await asyncio.sleep(0.1)
+        return self.to(address)
