@@ -12,7 +12,7 @@ import contextlib
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -109,7 +109,7 @@ class MailSink:
     port: int
     messages: list[ReceivedMail] = field(default_factory=list)
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append(
             ReceivedMail(
                 envelope_from=envelope.mail_from,  # type: ignore[attr-defined]
@@ -122,8 +122,69 @@ class MailSink:
     def to(self, address: str) -> list[ReceivedMail]:
         return [m for m in self.messages if address in m.envelope_to]
 
-    async def wait_for(self, address: str, *, count: int = 1, timeout: float = 30) -> list[ReceivedMail]:
+    async def wait_for(
+        self, address: str, *, count: int = 1, timeout: float = 30
+    ) -> list[ReceivedMail]:
         async with asyncio.timeout(timeout):
             while len(self.to(address)) < count:
                 await asyncio.sleep(0.1)
         return self.to(address)
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, at_least: int, timeout: float = 30, settle: float = 0.0
+) -> list[Record]:
+    """Read a topic from the beginning until `at_least` records arrived (then `settle` s more)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        settle_until: float | None = None
+        while loop.time() < deadline:
+            if len(records) >= at_least:
+                settle_until = settle_until or loop.time() + settle
+                if loop.time() >= settle_until:
+                    break
+            batch = await consumer.getmany(timeout_ms=200)
+            for msgs in batch.values():
+                records.extend(
+                    Record(
+                        key=m.key,
+                        value=m.value,
+                        headers={k: v.decode() for k, v in m.headers},
+                        partition=m.partition,
+                        offset=m.offset,
+                    )
+                    for m in msgs
+                )
+    finally:
+        await consumer.stop()
+    return records
+
+
+@contextlib.asynccontextmanager
+async def serving(app: object) -> AsyncIterator[object]:
+    """Run an ASGI app's lifespan (real pool, broker, relay) and yield an httpx client."""
+    import httpx
+    from fastapi import FastAPI
+
+    assert isinstance(app, FastAPI)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client

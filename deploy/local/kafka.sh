@@ -29,12 +29,12 @@ REPO="$(cd "$HERE/../.." && pwd)"
 POM="$HERE/kafka/pom.xml"
 LOG4J_CONF="$HERE/kafka/log4j2.properties"
 
-CACHE_DIR="${CANDOUR_CACHE_DIR:-$HOME/.cache/candour}"
+CACHE_DIR="$(realpath -m "${CANDOUR_CACHE_DIR:-${HOME:-/tmp}/.cache/candour}")"
 KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION"
 LIBS="$KAFKA_HOME/libs"
 MARKER="$KAFKA_HOME/.installed"
 
-LOCAL_DIR="${CANDOUR_LOCAL_DIR:-$REPO/.candour/local}"
+LOCAL_DIR="$(realpath -m "${CANDOUR_LOCAL_DIR:-$REPO/.candour/local}")"
 STATE="$LOCAL_DIR/kafka"
 DATA="$STATE/data"
 LOGS="$STATE/logs"
@@ -70,6 +70,8 @@ write_log4j_conf() {
 name = candour-local-kafka
 status = warn
 dest = err
+# keep logging through the broker's own shutdown (log4j's hook would stop it first)
+shutdownHook = disable
 
 property.logdir = ${sys:kafka.logs.dir:-logs}
 property.pattern = [%d{ISO8601}] %p %m (%c)%n
@@ -119,6 +121,33 @@ logger.metadataloader.name = org.apache.kafka.image.loader
 logger.metadataloader.level = WARN
 logger.zstd.name = com.github.luben.zstd
 logger.zstd.level = WARN
+# per-partition chatter (x50 for __consumer_offsets) and background reapers
+logger.coordruntime.name = org.apache.kafka.coordinator.common.runtime
+logger.coordruntime.level = WARN
+logger.groupshard.name = org.apache.kafka.coordinator.group.GroupCoordinatorShard
+logger.groupshard.level = WARN
+logger.partition.name = kafka.cluster.Partition
+logger.partition.level = WARN
+logger.logmanager.name = kafka.log.LogManager
+logger.logmanager.level = WARN
+logger.unifiedlog.name = org.apache.kafka.storage.internals.log
+logger.unifiedlog.level = WARN
+logger.replication.name = org.apache.kafka.controller.ReplicationControlManager
+logger.replication.level = WARN
+logger.partitionchange.name = org.apache.kafka.controller.PartitionChangeBuilder
+logger.partitionchange.level = WARN
+logger.purgatory.name = org.apache.kafka.server.purgatory
+logger.purgatory.level = WARN
+logger.quota.name = kafka.server.ClientQuotaManager$ThrottledChannelReaper
+logger.quota.level = WARN
+logger.n2c.name = kafka.server.NodeToControllerRequestThread
+logger.n2c.level = WARN
+logger.timer.name = org.apache.kafka.server.util.timer
+logger.timer.level = WARN
+logger.fetcher.name = kafka.server.ReplicaFetcherManager
+logger.fetcher.level = WARN
+logger.alterlogdirs.name = kafka.server.ReplicaAlterLogDirsManager
+logger.alterlogdirs.level = WARN
 EOF
 }
 
@@ -143,7 +172,6 @@ cmd_install() {
         say "Kafka $KAFKA_VERSION already installed in $LIBS"
         return 0
     fi
-    command -v "$JAVA" >/dev/null || die "java not found (Java 17 needed)"
     command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ needed to fetch the broker jars)"
     mkdir -p "$KAFKA_HOME"
     # Serialise concurrent installs into the same cache.
@@ -157,14 +185,18 @@ cmd_install() {
     say "installing Kafka $KAFKA_VERSION jars from Maven Central into $LIBS ..."
     local t0=$SECONDS tmp="$KAFKA_HOME/libs.tmp.$$"
     rm -rf "$tmp"
-    local mvn_args=(-B -q -f "$POM" dependency:copy-dependencies
+    local mvn_args=(-B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies
         -DincludeScope=runtime "-DoutputDirectory=$tmp")
     if [[ -n "${CANDOUR_M2_REPO:-}" ]]; then
         mvn_args+=("-Dmaven.repo.local=$CANDOUR_M2_REPO")
     fi
-    if ! mvn "${mvn_args[@]}"; then
+    # mvn's output (errors only with -q; Maven 3.8 also emits stray ANSI resets)
+    # goes to a log that is shown on failure
+    local mvn_log="$KAFKA_HOME/install.log"
+    if ! mvn "${mvn_args[@]}" >"$mvn_log" 2>&1; then
+        sed -e 's/\x1b\[[0-9;]*m//g' "$mvn_log" | tail -n 40 >&2
         rm -rf "$tmp"
-        die "mvn dependency:copy-dependencies failed"
+        die "mvn dependency:copy-dependencies failed (full output: $mvn_log)"
     fi
     [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
     rm -rf "$LIBS"
@@ -176,6 +208,25 @@ cmd_install() {
 
 # ---------------------------------------------------------------- process helpers
 
+# One start/stop at a time per state dir (fd 8; closed for the broker itself).
+lock_state() {
+    [[ -n "${STATE_LOCKED:-}" ]] && return 0
+    mkdir -p "$STATE"
+    exec 8>"$STATE/.lock"
+    if ! flock -n 8; then
+        say "another kafka.sh start/stop is running on $STATE; waiting for it"
+        flock 8
+    fi
+    STATE_LOCKED=1
+}
+
+check_java() {
+    command -v "$JAVA" >/dev/null || die "java not found (Java 17+ needed; set JAVA=...)"
+    local v
+    v="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
+    [[ -n "$v" && "$v" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17+, $JAVA is version ${v:-unknown}"
+}
+
 read_pid() {
     [[ -f "$PIDFILE" ]] || return 1
     local pid
@@ -184,11 +235,19 @@ read_pid() {
     echo "$pid"
 }
 
+# Alive and not a zombie (an exited child that nobody has reaped yet).
+pid_alive() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != Z ]]
+}
+
 # Our broker is alive: the pid in the pid file runs kafka.Kafka with our server.properties.
 broker_pid() {
     local pid
     pid="$(read_pid)" || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    pid_alive "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS" || return 1
     echo "$pid"
 }
@@ -278,6 +337,7 @@ format_storage() {
 
 cmd_start() {
     local pid
+    lock_state
     if pid="$(broker_pid)"; then
         if answering 10 "$pid"; then
             say "already running (pid $pid) at $BOOTSTRAP"
@@ -293,6 +353,7 @@ cmd_start() {
     fi
     rm -f "$PIDFILE"
 
+    check_java
     cmd_install
     [[ -x "$PYTHON" ]] || die "python not found at $PYTHON (set CANDOUR_PYTHON, needs aiokafka)"
     if port_busy "$PORT"; then
@@ -308,13 +369,22 @@ cmd_start() {
     say "starting Kafka $KAFKA_VERSION (KRaft, single node) on $BOOTSTRAP, controller $HOST:$CONTROLLER_PORT"
     say "state in $STATE, log $SERVER_LOG"
     : >"$STDOUT_LOG"
-    # shellcheck disable=SC2086 # HEAP_OPTS is a list of JVM flags
-    setsid nohup "$JAVA" $HEAP_OPTS \
-        -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-        -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-        -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOGS" \
-        -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-        >>"$STDOUT_LOG" 2>&1 </dev/null &
+    # Detached (own session, no terminal, stdio to the log) so it outlives this
+    # script; every other inherited fd is closed so that no caller's pipe (or our
+    # lock, fd 8) stays open for the broker's lifetime.
+    (
+        for fd in "/proc/$BASHPID/fd/"*; do
+            fd="${fd##*/}"
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done 2>/dev/null
+        # shellcheck disable=SC2086 # HEAP_OPTS is a list of JVM flags
+        exec setsid nohup "$JAVA" $HEAP_OPTS \
+            -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+            -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+            -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOGS" \
+            -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+            >>"$STDOUT_LOG" 2>&1 </dev/null
+    ) &
     pid=$!
     echo "$pid" >"$PIDFILE"
     say "broker pid $pid; waiting up to ${START_TIMEOUT}s for a metadata response"
@@ -323,7 +393,7 @@ cmd_start() {
         return 0
     fi
     show_log_tail
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
         say "stopping the broker that did not become ready" >&2
         cmd_stop >&2 || true
     else
@@ -336,6 +406,7 @@ cmd_start() {
 
 cmd_stop() {
     local pid
+    lock_state
     if ! pid="$(broker_pid)"; then
         rm -f "$PIDFILE"
         say "not running"
@@ -345,14 +416,14 @@ cmd_stop() {
     kill -TERM "$pid" 2>/dev/null || true
     local i
     for ((i = 0; i < 60; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        pid_alive "$pid" || break
         sleep 0.5
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
         say "still alive after 30s: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
         for ((i = 0; i < 20; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            pid_alive "$pid" || break
             sleep 0.25
         done
     fi

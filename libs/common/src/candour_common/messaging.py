@@ -95,6 +95,32 @@ def outbox_sender(broker: KafkaBroker) -> SendBatch:
     return send
 
 
+def event_subscriber(
+    broker: KafkaBroker,
+    topics: TopicNames,
+    topic: Topic,
+    *,
+    group_id: str,
+    title: str,
+    description: str,
+) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+    """A subscriber decorator with Candour's consumer settings.
+
+    Joins the service's consumer group, starts a new group at the earliest offset
+    (nothing published before a service first ran is missed) and commits only
+    after the handler returned.
+    """
+    subscriber: Callable[[Callable[..., Awaitable[None]]], Any] = broker.subscriber(
+        topics.name(topic),
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=CONSUMER_ACK_POLICY,
+        title=title,
+        description=description,
+    )
+    return subscriber
+
+
 def _current_envelope(message: KafkaMessage) -> Envelope:
     return Envelope.from_headers(
         message.headers, topic=Topic.from_ce_type(message.headers.get("ce_type", ""))
@@ -131,7 +157,7 @@ def consumer_middleware(
                 transient_delay = retry_delay
                 while True:
                     try:
-                        return await call_next(msg)
+                        result = await call_next(msg)
                     except PERMANENT_ERRORS:
                         raise
                     except TRANSIENT_ERRORS as exc:
@@ -148,6 +174,9 @@ def consumer_middleware(
                             raise
                         log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
                         await asyncio.sleep(retry_delay * attempt)
+                    else:
+                        log.info("event handled", partition=record.partition, offset=record.offset)
+                        return result
 
         async def after_processed(
             self,

@@ -7,7 +7,6 @@ registers its subscribers; nothing here knows what a service does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -115,15 +114,18 @@ def build_app(
             yield
         finally:
             log.info("service stopping")
+            await broker.stop()  # no new messages; in-flight handlers finish, offsets commit
             if platform.relay is not None:
                 await platform.relay.stop(drain=True)
             for task in platform.background:
                 task.cancel()
-            for task in platform.background:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await broker.stop()
-            await pool.close()
+            if platform.background:
+                await asyncio.wait(platform.background, timeout=5)
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5)
+            except TimeoutError:
+                log.warning("database pool did not close in time; terminating it")
+                pool.terminate()
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)

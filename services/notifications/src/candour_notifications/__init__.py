@@ -1,0 +1,1 @@
+"""Candour notifications: email alerts for organisations and authors, subscriptions, unsubscribe."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from candour_common.http.limits import BodySizeLimitMiddleware, SlidingWindowRateLimiter
 from candour_common.runtime import build_app
+from candour_intake.entrypoints import consumers
 from candour_intake.entrypoints.http import router
 from candour_intake.settings import IntakeSettings
 
@@ -12,11 +14,17 @@ MIGRATIONS = "candour_intake.migrations"
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
-    return build_app(
+    app = build_app(
         settings,
         title="Candour story-intake",
         description="Stories and staff responses enter Candour here; the organisation directory.",
         migrations_package=MIGRATIONS,
         routers=[router],
+        register_subscribers=consumers.register,
         relay_outbox=True,
     )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.state.submission_limiter = SlidingWindowRateLimiter(
+        settings.submission_rate_limit, settings.submission_rate_window
+    )
+    return app

@@ -1,14 +1,24 @@
-"""What story-intake knows: the directory, and stories as people submit them."""
+"""What story-intake knows: the directory, stories as people submit them, and responses."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
-from candour_common.events import AuthorContact, OrganisationRef, ServiceRef, Tags
+from candour_common.events import (
+    AuthorContact,
+    ChangeMarker,
+    OrganisationRef,
+    RejectionReason,
+    Responder,
+    ServiceRef,
+    Tags,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,13 @@ class Organisation:
         return next((s for s in self.services if s.id == service_id), None)
 
 
+class StoryStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitStory:
     """Command: a person shares their story."""
@@ -39,6 +56,18 @@ class SubmitStory:
     author: AuthorContact
     tags: Tags
     experienced_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostResponse:
+    """Command: staff of the story's organisation answer it in public."""
+
+    story_id: UUID
+    organisation_id: str
+    responder_subject: str
+    responder: Responder
+    body: str
+    change: ChangeMarker | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +84,56 @@ class Story:
     author_token_hash: bytes
 
 
-class UnknownOrganisation(Exception):
+@dataclass(frozen=True, slots=True)
+class StoryState:
+    """A story's lifecycle as intake knows it (no text: enough to authorise and answer)."""
+
+    id: UUID
+    organisation_id: str
+    status: StoryStatus
+    author_token_hash: bytes
+    rejection_reason: RejectionReason | None
+    response_count: int
+
+    def authored_by(self, token: str) -> bool:
+        return hmac.compare_digest(self.author_token_hash, hash_token(token))
+
+
+class DomainError(Exception):
+    """Base of the rule violations a caller can be told about."""
+
+
+class UnknownOrganisation(DomainError):
     def __init__(self, organisation_id: str) -> None:
         super().__init__(f"no organisation {organisation_id!r} in the directory")
         self.organisation_id = organisation_id
 
 
-class UnknownService(Exception):
+class UnknownService(DomainError):
     def __init__(self, organisation_id: str, service_id: str) -> None:
         super().__init__(f"organisation {organisation_id!r} has no service {service_id!r}")
         self.service_id = service_id
+
+
+class StoryNotFound(DomainError):
+    def __init__(self, story_id: UUID) -> None:
+        super().__init__(f"no story {story_id}")
+
+
+class NotTheAuthor(DomainError):
+    def __init__(self) -> None:
+        super().__init__("the token is not this story's author token")
+
+
+class WrongOrganisation(DomainError):
+    def __init__(self) -> None:
+        super().__init__("staff may respond only to stories about their own organisation")
+
+
+class StoryNotOpenForResponses(DomainError):
+    def __init__(self, status: StoryStatus) -> None:
+        super().__init__(f"the story is {status.value}; only published stories take responses")
+        self.status = status
 
 
 def new_author_token() -> tuple[str, bytes]:

@@ -9,5 +9,11 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "story-intake"
     http_port: int = 8001
     max_request_bytes: int = Field(
-        default=64 * 1024, description="Requests larger than this get 413."
+        default=64 * 1024, description="Requests with a larger body get 413."
+    )
+    submission_rate_limit: int = Field(
+        default=30, ge=1, description="Stories one client may submit per rate window."
+    )
+    submission_rate_window: float = Field(
+        default=60.0, gt=0, description="Seconds of the submission rate window."
     )

@@ -89,28 +89,29 @@ class OutboxRelay:
         """Publish until `stop` is called; survives broker and database outages."""
         listener: PoolConnectionProxy | None = None
         backoff = self._poll_interval
-        while not self._stopping:
-            try:
-                if listener is None or listener.is_closed():
-                    listener = await self._listen()
-                while await self.drain_once() == self._batch_size:
-                    pass
-                backoff = self._poll_interval
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database down: wait, then try again
-                log.warning("outbox relay retrying", error=repr(exc), retry_in=backoff)
-                if listener is not None:
-                    await self._unlisten(listener)
-                    listener = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-            self._wake.clear()
-        if listener is not None:
-            await self._unlisten(listener)
+        try:
+            while not self._stopping:
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await self._listen()
+                    while await self.drain_once() == self._batch_size:
+                        pass
+                    backoff = self._poll_interval
+                except Exception as exc:  # broker or database down: wait, then try again
+                    log.warning("outbox relay retrying", error=repr(exc), retry_in=backoff)
+                    if listener is not None:
+                        await self._unlisten(listener)
+                        listener = None
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+        finally:
+            # Always give the LISTEN connection back, or closing the pool would wait forever.
+            if listener is not None:
+                await self._unlisten(listener)
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop the loop; by default publish what is left first (best effort)."""

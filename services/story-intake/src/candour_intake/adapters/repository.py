@@ -1,11 +1,21 @@
-"""asyncpg persistence for the directory and stories."""
+"""asyncpg persistence for the directory, stories and responses."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from uuid import UUID
 
 from candour_common.db import Connection
-from candour_intake.domain import Organisation, Service, Story
+from candour_common.events import RejectionReason
+from candour_intake.domain import (
+    Organisation,
+    PostResponse,
+    Service,
+    Story,
+    StoryState,
+    StoryStatus,
+)
 
 
 async def get_organisation(conn: Connection, organisation_id: str) -> Organisation | None:
@@ -50,17 +60,19 @@ async def upsert_organisation(conn: Connection, org: Organisation) -> None:
         org.name,
         org.type,
     )
-    for service in org.services:
-        await conn.execute(
-            """
-            INSERT INTO services (id, organisation_id, name) VALUES ($1, $2, $3)
-            ON CONFLICT (id) DO UPDATE SET organisation_id = EXCLUDED.organisation_id,
-                                           name = EXCLUDED.name
-            """,
-            service.id,
-            org.id,
-            service.name,
-        )
+    await conn.executemany(
+        """
+        INSERT INTO services (id, organisation_id, name) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET organisation_id = EXCLUDED.organisation_id,
+                                       name = EXCLUDED.name
+        """,
+        [(s.id, org.id, s.name) for s in org.services],
+    )
+
+
+async def organisation_name(conn: Connection, organisation_id: str) -> str:
+    name = await conn.fetchval("SELECT name FROM organisations WHERE id = $1", organisation_id)
+    return str(name) if name is not None else organisation_id
 
 
 async def add_story(conn: Connection, story: Story) -> None:
@@ -84,4 +96,97 @@ async def add_story(conn: Connection, story: Story) -> None:
         story.experienced_at,
         story.author_token_hash,
         story.submitted_at,
+    )
+
+
+_STATE = """
+    SELECT id, organisation_id, status, author_token_hash, rejection_reason, response_count
+    FROM stories WHERE id = $1
+"""
+_STATE_FOR_UPDATE = _STATE + " FOR UPDATE"
+
+
+async def get_story_state(
+    conn: Connection, story_id: UUID, *, for_update: bool = False
+) -> StoryState | None:
+    row = await conn.fetchrow(_STATE_FOR_UPDATE if for_update else _STATE, story_id)
+    if row is None:
+        return None
+    return StoryState(
+        id=row["id"],
+        organisation_id=row["organisation_id"],
+        status=StoryStatus(row["status"]),
+        author_token_hash=bytes(row["author_token_hash"]),
+        rejection_reason=(
+            RejectionReason(row["rejection_reason"]) if row["rejection_reason"] else None
+        ),
+        response_count=row["response_count"],
+    )
+
+
+async def mark_published(
+    conn: Connection, story_id: UUID, published_at: datetime, revision: int
+) -> None:
+    # A withdrawn story stays withdrawn, and an older revision never overwrites a newer one.
+    await conn.execute(
+        """
+        UPDATE stories SET status = 'published', published_at = $2, revision = $3
+        WHERE id = $1 AND status <> 'withdrawn' AND revision < $3
+        """,
+        story_id,
+        published_at,
+        revision,
+    )
+
+
+async def mark_rejected(
+    conn: Connection, story_id: UUID, rejected_at: datetime, reason: RejectionReason
+) -> None:
+    await conn.execute(
+        """
+        UPDATE stories SET status = 'rejected', rejected_at = $2, rejection_reason = $3
+        WHERE id = $1 AND status <> 'withdrawn'
+        """,
+        story_id,
+        rejected_at,
+        reason.value,
+    )
+
+
+async def mark_withdrawn(conn: Connection, story_id: UUID, withdrawn_at: datetime) -> None:
+    """Withdrawn: keep only what the status page needs; the text and contact go."""
+    await conn.execute(
+        """
+        UPDATE stories SET status = 'withdrawn', withdrawn_at = $2, title = '', body = '',
+               author_name = '', author_email = NULL, notify_on_response = false,
+               tags = '{}'::jsonb, experienced_at = NULL
+        WHERE id = $1
+        """,
+        story_id,
+        withdrawn_at,
+    )
+    await conn.execute("UPDATE responses SET body = '' WHERE story_id = $1", story_id)
+
+
+async def add_response(
+    conn: Connection, response_id: UUID, command: PostResponse, posted_at: datetime
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO responses (id, story_id, organisation_id, responder_name, responder_role,
+                               responder_subject, body, change, posted_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """,
+        response_id,
+        command.story_id,
+        command.organisation_id,
+        command.responder.display_name,
+        command.responder.role,
+        command.responder_subject,
+        command.body,
+        command.change.value if command.change else None,
+        posted_at,
+    )
+    await conn.execute(
+        "UPDATE stories SET response_count = response_count + 1 WHERE id = $1", command.story_id
     )

@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from candour_common.events import AuthorContact, Tags
+from candour_common.auth import Principal, Role
+from candour_common.events import AuthorContact, Responder, Tags
+from candour_common.http.bearer import bearer_credentials, require_role
+from candour_common.http.limits import SlidingWindowRateLimiter
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_intake.adapters import repository
-from candour_intake.domain import Organisation, SubmitStory, UnknownOrganisation, UnknownService
+from candour_intake.adapters import idempotency, repository
+from candour_intake.domain import (
+    DomainError,
+    NotTheAuthor,
+    Organisation,
+    PostResponse,
+    StoryNotFound,
+    StoryNotOpenForResponses,
+    SubmitStory,
+    UnknownOrganisation,
+    UnknownService,
+    WrongOrganisation,
+)
 from candour_intake.entrypoints.schemas import (
     OrganisationOut,
+    ResponseCreated,
+    ResponseIn,
     ServiceOut,
     StoryCreated,
     StoryIn,
+    StoryStatusOut,
+    WithdrawalAccepted,
 )
 from candour_intake.service_layer import handlers
 
 router = APIRouter(prefix="/v1")
-PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+PROBLEM: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
 
 
 def get_pool(request: Request) -> asyncpg.Pool:
@@ -29,6 +54,78 @@ def get_pool(request: Request) -> asyncpg.Pool:
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retrying with the same key and body returns the first answer; kept 24 h.",
+    ),
+]
+Staff = Annotated[Principal, Depends(require_role(Role.STAFF))]
+
+
+def _problem_for(exc: DomainError) -> ProblemError:
+    """How each rule violation is told to an HTTP client."""
+    if isinstance(exc, UnknownOrganisation):
+        return ProblemError(
+            422, str(exc), errors=[FieldError(field="body.organisation_id", message=str(exc))]
+        )
+    if isinstance(exc, UnknownService):
+        return ProblemError(
+            422, str(exc), errors=[FieldError(field="body.service_id", message=str(exc))]
+        )
+    if isinstance(exc, StoryNotFound):
+        return ProblemError(404, str(exc))
+    if isinstance(exc, NotTheAuthor):
+        return ProblemError(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, WrongOrganisation):
+        return ProblemError(403, str(exc))
+    if isinstance(exc, StoryNotOpenForResponses):
+        return ProblemError(409, str(exc))
+    return ProblemError(422, str(exc))
+
+
+async def _idempotent(
+    request: Request,
+    pool: asyncpg.Pool,
+    key: str | None,
+    status_code: int,
+    work: Callable[[Any], Awaitable[BaseModel]],
+) -> JSONResponse:
+    """Run `work(conn)` in one transaction, replaying the first answer for a reused key."""
+    scope = f"{request.method} {request.url.path}"
+    fingerprint = idempotency.request_fingerprint(
+        request.method, request.url.path, await request.body()
+    )
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            if key is not None:
+                stored = await idempotency.claim(
+                    conn, key=key, scope=scope, fingerprint=fingerprint
+                )
+                if stored is not None:
+                    return JSONResponse(stored.body, status_code=stored.status_code)
+            answer = (await work(conn)).model_dump(mode="json")
+            if key is not None:
+                await idempotency.complete(
+                    conn,
+                    key=key,
+                    scope=scope,
+                    answer=idempotency.StoredAnswer(status_code=status_code, body=answer),
+                )
+    except idempotency.KeyReusedWithDifferentRequest as exc:
+        raise ProblemError(
+            422,
+            "This Idempotency-Key was used with a different request body.",
+            errors=[
+                FieldError(field="header.Idempotency-Key", message="reused with a different body")
+            ],
+        ) from exc
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return JSONResponse(answer, status_code=status_code)
 
 
 def _organisation_out(org: Organisation) -> OrganisationOut:
@@ -50,7 +147,7 @@ async def list_organisations(pool: Pool) -> list[OrganisationOut]:
     "/organisations/{ods_code}",
     response_model=OrganisationOut,
     tags=["directory"],
-    responses={404: PROBLEM},
+    responses={404: PROBLEM[404]},
 )
 async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
     async with pool.acquire() as conn:
@@ -65,9 +162,19 @@ async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
     status_code=status.HTTP_201_CREATED,
     response_model=StoryCreated,
     tags=["stories"],
-    responses={400: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    responses={c: PROBLEM[c] for c in (400, 413, 422, 429, 503)},
 )
-async def submit_story(body: StoryIn, pool: Pool) -> StoryCreated:
+async def submit_story(
+    request: Request, body: StoryIn, pool: Pool, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    limiter: SlidingWindowRateLimiter = request.app.state.submission_limiter
+    client = request.client.host if request.client else "unknown"
+    if (wait := limiter.check(client)) is not None:
+        raise ProblemError(
+            429,
+            "Too many stories from this client; try again later.",
+            headers=limiter.retry_after_header(wait),
+        )
     command = SubmitStory(
         title=body.title,
         body=body.body,
@@ -77,14 +184,88 @@ async def submit_story(body: StoryIn, pool: Pool) -> StoryCreated:
         tags=Tags(**body.tags.model_dump()),
         experienced_at=body.experienced_at,
     )
+
+    async def work(conn: Any) -> BaseModel:
+        story, token = await handlers.submit_story(conn, command)
+        return StoryCreated(story_id=story.id, author_token=token)
+
+    return await _idempotent(request, pool, idempotency_key, 201, work)
+
+
+async def _authored_state(request: Request, conn: Any, story_id: uuid.UUID) -> Any:
+    token = await bearer_credentials(request)
+    state = await handlers.story_state(conn, story_id)
+    if not state.authored_by(token):
+        raise NotTheAuthor()
+    return state
+
+
+@router.get(
+    "/stories/{story_id}/status",
+    response_model=StoryStatusOut,
+    tags=["stories"],
+    responses={c: PROBLEM[c] for c in (401, 404)},
+    description="The author's view of their story. `Authorization: Bearer <author_token>`.",
+)
+async def story_status(request: Request, story_id: uuid.UUID, pool: Pool) -> StoryStatusOut:
     try:
-        story, token = await handlers.submit_story(pool, command)
-    except UnknownOrganisation as exc:
-        raise ProblemError(
-            422, str(exc), errors=[FieldError(field="body.organisation_id", message=str(exc))]
-        ) from exc
-    except UnknownService as exc:
-        raise ProblemError(
-            422, str(exc), errors=[FieldError(field="body.service_id", message=str(exc))]
-        ) from exc
-    return StoryCreated(story_id=story.id, author_token=token)
+        async with pool.acquire() as conn:
+            state = await _authored_state(request, conn, story_id)
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return StoryStatusOut(
+        story_id=state.id,
+        status=state.status.value,
+        rejection_reason=state.rejection_reason,
+        response_count=state.response_count,
+    )
+
+
+@router.delete(
+    "/stories/{story_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WithdrawalAccepted,
+    tags=["stories"],
+    responses={c: PROBLEM[c] for c in (401, 404)},
+    description="The author withdraws their story everywhere. Withdrawing twice is harmless.",
+)
+async def withdraw_story(request: Request, story_id: uuid.UUID, pool: Pool) -> WithdrawalAccepted:
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            state = await _authored_state(request, conn, story_id)
+            await handlers.withdraw_story(conn, state)
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return WithdrawalAccepted(story_id=story_id)
+
+
+@router.post(
+    "/stories/{story_id}/responses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ResponseCreated,
+    tags=["responses"],
+    responses={c: PROBLEM[c] for c in (400, 401, 403, 404, 409, 413, 422, 503)},
+    description="Staff of the story's organisation answer it in public (`staff` token).",
+)
+async def post_response(
+    request: Request,
+    story_id: uuid.UUID,
+    body: ResponseIn,
+    pool: Pool,
+    staff: Staff,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    assert staff.organisation_id is not None  # guaranteed for staff tokens
+    command = PostResponse(
+        story_id=story_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+        responder=Responder(display_name=body.responder.display_name, role=body.responder.role),
+        body=body.body,
+        change=body.change,
+    )
+
+    async def work(conn: Any) -> BaseModel:
+        return ResponseCreated(response_id=await handlers.post_response(conn, command))
+
+    return await _idempotent(request, pool, idempotency_key, 201, work)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
-from candour_common.events import Relationship
+from candour_common.events import ChangeMarker, RejectionReason, Relationship
 
 MAX_WORDS = 1000
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -86,3 +86,41 @@ class OrganisationOut(BaseModel):
     name: str
     type: str
     services: list[ServiceOut]
+
+
+class StoryStatusOut(BaseModel):
+    story_id: UUID
+    status: Literal["submitted", "published", "rejected", "withdrawn"]
+    rejection_reason: RejectionReason | None = Field(
+        default=None, description="Why it was not published (only when rejected)."
+    )
+    response_count: int
+
+
+class WithdrawalAccepted(BaseModel):
+    story_id: UUID
+    status: Literal["withdrawn"] = "withdrawn"
+
+
+class ResponderIn(_Strict):
+    display_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
+    ]
+    role: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class ResponseIn(_Strict):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    responder: ResponderIn
+    change: ChangeMarker | None = None
+
+    @field_validator("body")
+    @classmethod
+    def _at_most_1000_words(cls, body: str) -> str:
+        if len(body.split()) > MAX_WORDS:
+            raise ValueError(f"must be at most {MAX_WORDS} words")
+        return body
+
+
+class ResponseCreated(BaseModel):
+    response_id: UUID

@@ -1,0 +1,25 @@
+# Candour: the two commands a fresh machine needs are `make dev` and `make test`.
+.PHONY: dev test install lint format infra-up infra-down
+
+install:
+	bash scripts/bootstrap.sh
+
+# Start the whole platform locally (see README).
+dev: install
+	bash scripts/dev.sh
+
+# Install, start Kafka + PostgreSQL unless named in the environment, run every test.
+test:
+	bash scripts/test.sh
+
+lint: install
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+format: install
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+infra-up:
+	bash deploy/local/kafka.sh start && bash deploy/local/postgres.sh start
+
+infra-down:
+	bash deploy/local/kafka.sh stop; bash deploy/local/postgres.sh stop

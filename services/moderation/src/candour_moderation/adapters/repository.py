@@ -1,0 +1,349 @@
+"""Persistence of the moderation queue: the port, and its asyncpg adapter.
+
+Every use case runs inside one transaction (`Transaction`), so a queue change, its
+audit line, its outbox event and its inbox record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from candour_common.db import Connection
+from candour_common.db.inbox import record_once
+from candour_common.db.outbox import add_event
+from candour_common.events import (
+    Event,
+    OrganisationRef,
+    PublicAuthor,
+    Relationship,
+    ServiceRef,
+    Tags,
+)
+from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+from candour_moderation.domain.screening import (
+    LanguageFlag,
+    LanguageKind,
+    Redaction,
+    RedactionKind,
+    Safeguarding,
+    SafeguardingCategory,
+    SafeguardingLevel,
+    SafeguardingMatch,
+    Screening,
+)
+
+SERVICE = "moderation"
+
+
+class QueueRepository(Protocol):
+    async def get(self, story_id: UUID, *, for_update: bool = False) -> QueueItem | None: ...
+
+    async def add(self, item: QueueItem) -> None: ...
+
+    async def save(self, item: QueueItem) -> None: ...
+
+    async def page(
+        self, status: Status, *, limit: int, after: QueuePosition | None = None
+    ) -> list[QueueItem]: ...
+
+    async def add_audit(self, entry: AuditEntry) -> None: ...
+
+    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]: ...
+
+    async def erase_audit_details(self, story_id: UUID) -> None: ...
+
+    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None: ...
+
+    async def is_withdrawn(self, story_id: UUID) -> bool: ...
+
+    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
+        """Inbox: False when this event was processed before."""
+        ...
+
+    async def add_event(self, event: Event) -> UUID:
+        """Outbox: the event is published after this transaction commits."""
+        ...
+
+    async def erase_events(self, story_id: UUID) -> None:
+        """Drop outbox copies of the story's events (they carry its text)."""
+        ...
+
+
+# Opens one transaction and hands out the repository bound to it.
+Transaction = Callable[[], AbstractAsyncContextManager[QueueRepository]]
+
+
+def postgres_transaction(pool: asyncpg.Pool) -> Transaction:
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[QueueRepository]:
+        async with pool.acquire() as conn, conn.transaction():
+            yield PostgresQueueRepository(conn)
+
+    return transaction
+
+
+_COLUMNS = """
+    story_id, status, priority_rank, organisation::text AS organisation, service::text AS service,
+    submitted_at, title, body, author_display_name, author_relationship,
+    screening::text AS screening, tags::text AS tags, experienced_at, claimed_by,
+    claim_expires_at, decided_by, decided_at, withdrawn_at
+"""
+
+
+class PostgresQueueRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def get(self, story_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM queue_items WHERE story_id = $1{lock}",  # noqa: S608
+            story_id,
+        )
+        return _item(row) if row is not None else None
+
+    async def add(self, item: QueueItem) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
+                                     submitted_at, title, body, author_display_name,
+                                     author_relationship, screening, tags, experienced_at)
+            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
+                    $12::jsonb, $13)
+            """,
+            item.story_id,
+            item.status.value,
+            item.priority_rank,
+            item.organisation.model_dump_json(),
+            item.service.model_dump_json() if item.service else None,
+            item.submitted_at,
+            item.title,
+            item.body,
+            item.author.display_name if item.author else None,
+            item.author.relationship.value if item.author else None,
+            json.dumps(screening_to_json(item.screening)) if item.screening else None,
+            item.tags.model_dump_json(),
+            item.experienced_at,
+        )
+
+    async def save(self, item: QueueItem) -> None:
+        await self._conn.execute(
+            """
+            UPDATE queue_items
+            SET status = $2, title = $3, body = $4, author_display_name = $5,
+                author_relationship = $6, screening = $7::jsonb, tags = $8::jsonb,
+                experienced_at = $9, claimed_by = $10, claim_expires_at = $11,
+                decided_by = $12, decided_at = $13, withdrawn_at = $14
+            WHERE story_id = $1
+            """,
+            item.story_id,
+            item.status.value,
+            item.title,
+            item.body,
+            item.author.display_name if item.author else None,
+            item.author.relationship.value if item.author else None,
+            json.dumps(screening_to_json(item.screening)) if item.screening else None,
+            item.tags.model_dump_json() if item.status is not Status.WITHDRAWN else None,
+            item.experienced_at,
+            item.claimed_by,
+            item.claim_expires_at,
+            item.decided_by,
+            item.decided_at,
+            item.withdrawn_at,
+        )
+
+    async def page(
+        self, status: Status, *, limit: int, after: QueuePosition | None = None
+    ) -> list[QueueItem]:
+        # The same order as QueuePosition: most urgent first, then oldest first.
+        if after is None:
+            rows = await self._conn.fetch(
+                f"""
+                SELECT {_COLUMNS} FROM queue_items WHERE status = $1
+                ORDER BY priority_rank, submitted_at, story_id LIMIT $2
+                """,  # noqa: S608
+                status.value,
+                limit,
+            )
+        else:
+            rows = await self._conn.fetch(
+                f"""
+                SELECT {_COLUMNS} FROM queue_items
+                WHERE status = $1 AND (priority_rank, submitted_at, story_id) > ($3, $4, $5)
+                ORDER BY priority_rank, submitted_at, story_id LIMIT $2
+                """,  # noqa: S608
+                status.value,
+                limit,
+                after.priority_rank,
+                after.submitted_at,
+                after.story_id,
+            )
+        return [_item(r) for r in rows]
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO audit_log (story_id, at, actor, action, detail)
+            VALUES ($1, $2, $3, $4, $5::jsonb)
+            """,
+            entry.story_id,
+            entry.at,
+            entry.actor,
+            entry.action,
+            json.dumps(entry.detail) if entry.detail is not None else None,
+        )
+
+    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]:
+        rows = await self._conn.fetch(
+            """
+            SELECT story_id, at, actor, action, detail::text AS detail
+            FROM audit_log WHERE story_id = $1 ORDER BY id
+            """,
+            story_id,
+        )
+        return [
+            AuditEntry(
+                story_id=r["story_id"],
+                at=r["at"],
+                actor=r["actor"],
+                action=r["action"],
+                detail=json.loads(r["detail"]) if r["detail"] is not None else None,
+            )
+            for r in rows
+        ]
+
+    async def erase_audit_details(self, story_id: UUID) -> None:
+        await self._conn.execute("UPDATE audit_log SET detail = NULL WHERE story_id = $1", story_id)
+
+    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO withdrawals (story_id, withdrawn_at) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            story_id,
+            withdrawn_at,
+        )
+
+    async def is_withdrawn(self, story_id: UUID) -> bool:
+        return bool(
+            await self._conn.fetchval("SELECT 1 FROM withdrawals WHERE story_id = $1", story_id)
+        )
+
+    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
+        return await record_once(self._conn, consumer=SERVICE, event_id=event_id, topic=topic)
+
+    async def add_event(self, event: Event) -> UUID:
+        envelope = await add_event(self._conn, event, service=SERVICE)
+        return envelope.id
+
+    async def erase_events(self, story_id: UUID) -> None:
+        await self._conn.execute("DELETE FROM outbox WHERE key = $1", str(story_id))
+
+
+def _item(row: asyncpg.Record) -> QueueItem:
+    author = None
+    if row["author_display_name"] is not None:
+        author = PublicAuthor(
+            display_name=row["author_display_name"],
+            relationship=Relationship(row["author_relationship"]),
+        )
+    return QueueItem(
+        story_id=row["story_id"],
+        status=Status(row["status"]),
+        organisation=OrganisationRef.model_validate_json(row["organisation"]),
+        service=ServiceRef.model_validate_json(row["service"]) if row["service"] else None,
+        submitted_at=row["submitted_at"],
+        priority_rank=row["priority_rank"],
+        title=row["title"],
+        body=row["body"],
+        author=author,
+        screening=screening_from_json(json.loads(row["screening"])) if row["screening"] else None,
+        tags=Tags.model_validate_json(row["tags"]) if row["tags"] else Tags(),
+        experienced_at=row["experienced_at"],
+        claimed_by=row["claimed_by"],
+        claim_expires_at=row["claim_expires_at"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        withdrawn_at=row["withdrawn_at"],
+    )
+
+
+def screening_to_json(screening: Screening) -> dict[str, Any]:
+    return {
+        "safeguarding": {
+            "level": screening.safeguarding.level.value,
+            "matches": [
+                {
+                    "field": m.field,
+                    "start": m.start,
+                    "end": m.end,
+                    "text": m.text,
+                    "category": m.category.value,
+                    "level": m.level.value,
+                }
+                for m in screening.safeguarding.matches
+            ],
+        },
+        "redactions": [
+            {
+                "field": r.field,
+                "start": r.start,
+                "end": r.end,
+                "text": r.text,
+                "kind": r.kind.value,
+                "replacement": r.replacement,
+            }
+            for r in screening.redactions
+        ],
+        "language": [
+            {"field": f.field, "start": f.start, "end": f.end, "text": f.text, "kind": f.kind.value}
+            for f in screening.language
+        ],
+    }
+
+
+def screening_from_json(data: dict[str, Any]) -> Screening:
+    safeguarding = data["safeguarding"]
+    return Screening(
+        safeguarding=Safeguarding(
+            level=SafeguardingLevel(safeguarding["level"]),
+            matches=tuple(
+                SafeguardingMatch(
+                    field=m["field"],
+                    start=m["start"],
+                    end=m["end"],
+                    text=m["text"],
+                    category=SafeguardingCategory(m["category"]),
+                    level=SafeguardingLevel(m["level"]),
+                )
+                for m in safeguarding["matches"]
+            ),
+        ),
+        redactions=tuple(
+            Redaction(
+                field=r["field"],
+                start=r["start"],
+                end=r["end"],
+                text=r["text"],
+                kind=RedactionKind(r["kind"]),
+                replacement=r["replacement"],
+            )
+            for r in data["redactions"]
+        ),
+        language=tuple(
+            LanguageFlag(
+                field=f["field"],
+                start=f["start"],
+                end=f["end"],
+                text=f["text"],
+                kind=LanguageKind(f["kind"]),
+            )
+            for f in data["language"]
+        ),
+    )

@@ -1,0 +1,1 @@
+"""What moderation knows: screening, the queue, leases and decisions. No I/O here."""

@@ -1,0 +1,284 @@
+"""The moderation queue: stories waiting for a moderator, their leases and decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from candour_common.events import (
+    OrganisationRef,
+    PublicAuthor,
+    RejectionReason,
+    ServiceRef,
+    StoryApproved,
+    StoryRejected,
+    StorySubmitted,
+    Tags,
+)
+from candour_moderation.domain.screening import SafeguardingLevel, Screening, screen
+
+DEFAULT_LEASE = timedelta(minutes=15)
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+def priority_rank(level: SafeguardingLevel) -> int:
+    """Ascending rank = most urgent first: serious 0, concern 1, none 2."""
+    return 2 - level.severity
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class QueuePosition:
+    """Where an item sits in the queue order; also what a page cursor remembers."""
+
+    priority_rank: int
+    submitted_at: datetime
+    story_id: UUID
+
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStory:
+    story_id: UUID
+    moderator: str
+    lease: timedelta = DEFAULT_LEASE
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseClaim:
+    story_id: UUID
+    moderator: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveStory:
+    """Publish the story. Edited `title`/`body` win; otherwise the suggested
+    redactions are applied when `apply_suggested`; otherwise the original text."""
+
+    story_id: UUID
+    moderator: str
+    criticality: int
+    title: str | None = None
+    body: str | None = None
+    tags: Tags | None = None
+    apply_suggested: bool = False
+    acknowledge_safeguarding: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RejectStory:
+    story_id: UUID
+    moderator: str
+    reason: RejectionReason
+    note: str | None = None
+
+
+Decision = ApproveStory | RejectStory
+
+
+# -------------------------------------------------------------------- errors
+
+
+class ModerationError(Exception):
+    pass
+
+
+class StoryNotFound(ModerationError):
+    def __init__(self, story_id: UUID) -> None:
+        super().__init__(f"no story {story_id} in the moderation queue")
+        self.story_id = story_id
+
+
+class NotPending(ModerationError):
+    def __init__(self, story_id: UUID, status: Status) -> None:
+        super().__init__(f"story {story_id} is already {status.value}")
+        self.story_id = story_id
+        self.status = status
+
+
+class ClaimedByAnother(ModerationError):
+    def __init__(self, story_id: UUID, moderator: str, until: datetime) -> None:
+        super().__init__(f"story {story_id} is claimed by {moderator} until {until.isoformat()}")
+        self.moderator = moderator
+        self.until = until
+
+
+class SafeguardingNotAcknowledged(ModerationError):
+    def __init__(self, story_id: UUID) -> None:
+        super().__init__(
+            f"story {story_id} has a serious safeguarding match: escalate it, or set "
+            "acknowledge_safeguarding to publish it anyway"
+        )
+
+
+# --------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of a story's audit trail. `detail` is None once the author withdrew."""
+
+    story_id: UUID
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class QueueItem:
+    story_id: UUID
+    status: Status
+    organisation: OrganisationRef
+    service: ServiceRef | None
+    submitted_at: datetime
+    priority_rank: int
+    # The author's words; all None once the author withdrew the story.
+    title: str | None
+    body: str | None
+    author: PublicAuthor | None
+    screening: Screening | None
+    tags: Tags = field(default_factory=Tags)
+    experienced_at: str | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+    @classmethod
+    def from_submission(cls, event: StorySubmitted) -> QueueItem:
+        screening = screen(event.title, event.body, event.author.display_name)
+        return cls(
+            story_id=event.story_id,
+            status=Status.PENDING,
+            organisation=event.organisation,
+            service=event.service,
+            submitted_at=event.submitted_at,
+            priority_rank=priority_rank(screening.safeguarding.level),
+            title=event.title,
+            body=event.body,
+            # The author's contact stays behind: moderation never needs it.
+            author=PublicAuthor(
+                display_name=event.author.display_name, relationship=event.author.relationship
+            ),
+            screening=screening,
+            tags=event.tags,
+            experienced_at=event.experienced_at,
+        )
+
+    @property
+    def position(self) -> QueuePosition:
+        return QueuePosition(self.priority_rank, self.submitted_at, self.story_id)
+
+    def holder(self, now: datetime) -> str | None:
+        """Who holds an unexpired lease on the story, if anyone."""
+        if self.claimed_by is None or self.claim_expires_at is None:
+            return None
+        return self.claimed_by if self.claim_expires_at > now else None
+
+    def claim(self, moderator: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> None:
+        """Take (or renew) the lease; another moderator's live lease wins."""
+        self._ensure_pending()
+        self._ensure_not_held_by_other(moderator, now)
+        self.claimed_by = moderator
+        self.claim_expires_at = now + lease
+
+    def release(self, moderator: str, now: datetime) -> None:
+        self._ensure_pending()
+        self._ensure_not_held_by_other(moderator, now)
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    def approve(self, command: ApproveStory, now: datetime) -> StoryApproved:
+        self._ensure_pending()
+        self._ensure_not_held_by_other(command.moderator, now)
+        screening = self._screening()
+        if (
+            screening.safeguarding.level is SafeguardingLevel.SERIOUS
+            and not command.acknowledge_safeguarding
+        ):
+            raise SafeguardingNotAcknowledged(self.story_id)
+        title, body = self.published_text(command)
+        self._decide(Status.APPROVED, command.moderator, now)
+        assert self.author is not None
+        return StoryApproved(
+            story_id=self.story_id,
+            published_at=now,
+            title=title,
+            body=body,
+            organisation=self.organisation,
+            service=self.service,
+            author=self.author,
+            tags=command.tags if command.tags is not None else self.tags,
+            criticality=command.criticality,
+            experienced_at=self.experienced_at,
+        )
+
+    def published_text(self, command: ApproveStory) -> tuple[str, str]:
+        screening = self._screening()
+        assert self.title is not None
+        assert self.body is not None
+        title, body = self.title, self.body
+        if command.apply_suggested:
+            title = screening.redacted("title", title)
+            body = screening.redacted("body", body)
+        return (
+            command.title if command.title is not None else title,
+            command.body if command.body is not None else body,
+        )
+
+    def reject(self, command: RejectStory, now: datetime) -> StoryRejected:
+        self._ensure_pending()
+        self._ensure_not_held_by_other(command.moderator, now)
+        self._decide(Status.REJECTED, command.moderator, now)
+        return StoryRejected(
+            story_id=self.story_id,
+            rejected_at=now,
+            organisation=self.organisation,
+            service=self.service,
+            reason=command.reason,
+        )
+
+    def withdraw(self, now: datetime) -> None:
+        """The author withdrew: the story leaves the queue and its words are erased."""
+        self.status = Status.WITHDRAWN
+        self.withdrawn_at = now
+        self.title = self.body = None
+        self.author = None
+        self.screening = None
+        self.tags = Tags()
+        self.experienced_at = None
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    def _decide(self, status: Status, moderator: str, now: datetime) -> None:
+        self.status = status
+        self.decided_by = moderator
+        self.decided_at = now
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    def _screening(self) -> Screening:
+        assert self.screening is not None, "a pending story always has its screening"
+        return self.screening
+
+    def _ensure_pending(self) -> None:
+        if self.status is not Status.PENDING:
+            raise NotPending(self.story_id, self.status)
+
+    def _ensure_not_held_by_other(self, moderator: str, now: datetime) -> None:
+        holder = self.holder(now)
+        if holder is not None and holder != moderator:
+            assert self.claim_expires_at is not None
+            raise ClaimedByAnother(self.story_id, holder, self.claim_expires_at)

@@ -1,0 +1,43 @@
+"""Kafka subscribers of moderation: stories arrive to be screened, and are withdrawn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from faststream.kafka import KafkaBroker
+
+from candour_common.events import StorySubmitted, StoryWithdrawn
+from candour_common.messaging import CONSUMER_ACK_POLICY, CurrentEnvelope
+from candour_common.runtime import PlatformRef
+from candour_common.settings import ServiceSettings
+from candour_common.topics import Topic
+from candour_moderation.adapters.repository import postgres_transaction
+from candour_moderation.service_layer import handlers
+
+
+def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
+    @broker.subscriber(
+        settings.topics.name(Topic.STORY_SUBMITTED),
+        group_id=settings.group_id,
+        auto_offset_reset="earliest",
+        ack_policy=CONSUMER_ACK_POLICY,
+        title="moderation: story.submitted",
+        description="Screen each submitted story and put it in the moderation queue.",
+    )
+    async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
+        await handlers.receive_story(
+            postgres_transaction(ref.get.pool), event, event_id=envelope.id, now=datetime.now(UTC)
+        )
+
+    @broker.subscriber(
+        settings.topics.name(Topic.STORY_WITHDRAWN),
+        group_id=settings.group_id,
+        auto_offset_reset="earliest",
+        ack_policy=CONSUMER_ACK_POLICY,
+        title="moderation: story.withdrawn",
+        description="Take a withdrawn story out of the queue and erase its text.",
+    )
+    async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:
+        await handlers.withdraw_story(
+            postgres_transaction(ref.get.pool), event, event_id=envelope.id, now=datetime.now(UTC)
+        )

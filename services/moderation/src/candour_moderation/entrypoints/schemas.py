@@ -1,0 +1,250 @@
+"""HTTP request and response bodies for moderation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from candour_common.events import (
+    Criticality,
+    OrganisationRef,
+    PublicAuthor,
+    RejectionReason,
+    ServiceRef,
+    Tags,
+)
+from candour_moderation.domain.model import AuditEntry, QueueItem, Status
+from candour_moderation.domain.screening import (
+    Field as TextField,
+)
+from candour_moderation.domain.screening import (
+    LanguageKind,
+    RedactionKind,
+    SafeguardingCategory,
+    SafeguardingLevel,
+    Screening,
+)
+
+TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ requests
+
+
+class TagsIn(_Strict):
+    good: list[TagText] = Field(default_factory=list, max_length=10)
+    improve: list[TagText] = Field(default_factory=list, max_length=10)
+    feelings: list[TagText] = Field(default_factory=list, max_length=10)
+
+
+class ApproveIn(_Strict):
+    decision: Literal["approve"]
+    criticality: Criticality
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = Field(default=None, description="The edited title to publish (replaces the original).")
+    body: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+        | None
+    ) = Field(default=None, description="The edited story to publish (replaces the original).")
+    tags: TagsIn | None = Field(
+        default=None, description="Tags to publish instead of the author's."
+    )
+    apply_suggested: bool = Field(
+        default=False,
+        description="Apply the suggested redactions to any field not edited in this request.",
+    )
+    acknowledge_safeguarding: bool = Field(
+        default=False,
+        description="Required to publish a story with a serious safeguarding match.",
+    )
+
+
+class RejectIn(_Strict):
+    decision: Literal["reject"]
+    reason: RejectionReason
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        default=None, description="Internal note for the audit trail; never published."
+    )
+
+
+DecisionIn = Annotated[ApproveIn | RejectIn, Field(discriminator="decision")]
+
+
+# ----------------------------------------------------------------- responses
+
+
+class SafeguardingMatchOut(BaseModel):
+    field: TextField = Field(description="Which text the offsets point into.")
+    start: int
+    end: int
+    text: str
+    category: SafeguardingCategory
+    level: SafeguardingLevel
+
+
+class SafeguardingOut(BaseModel):
+    level: SafeguardingLevel
+    matches: list[SafeguardingMatchOut]
+
+
+class RedactionOut(BaseModel):
+    field: TextField = Field(description="Which text the offsets point into.")
+    start: int
+    end: int
+    text: str
+    kind: RedactionKind
+    replacement: str
+
+
+class LanguageOut(BaseModel):
+    field: TextField = Field(description="Which text the offsets point into.")
+    start: int
+    end: int
+    text: str
+    kind: LanguageKind
+
+
+class ScreeningOut(BaseModel):
+    safeguarding: SafeguardingOut
+    redactions: list[RedactionOut]
+    language: list[LanguageOut]
+
+    @classmethod
+    def of(cls, screening: Screening) -> ScreeningOut:
+        return cls(
+            safeguarding=SafeguardingOut(
+                level=screening.safeguarding.level,
+                matches=[
+                    SafeguardingMatchOut(
+                        field=m.field,
+                        start=m.start,
+                        end=m.end,
+                        text=m.text,
+                        category=m.category,
+                        level=m.level,
+                    )
+                    for m in screening.safeguarding.matches
+                ],
+            ),
+            redactions=[
+                RedactionOut(
+                    field=r.field,
+                    start=r.start,
+                    end=r.end,
+                    text=r.text,
+                    kind=r.kind,
+                    replacement=r.replacement,
+                )
+                for r in screening.redactions
+            ],
+            language=[
+                LanguageOut(field=f.field, start=f.start, end=f.end, text=f.text, kind=f.kind)
+                for f in screening.language
+            ],
+        )
+
+
+class SuggestedText(BaseModel):
+    title: str
+    body: str
+
+
+class QueueItemOut(BaseModel):
+    story_id: UUID
+    status: Status
+    title: str | None = Field(description="The original title; null once the author withdrew.")
+    body: str | None = Field(description="The original story; null once the author withdrew.")
+    organisation: OrganisationRef
+    service: ServiceRef | None
+    author: PublicAuthor | None
+    tags: Tags
+    experienced_at: str | None
+    submitted_at: datetime
+    claimed_by: str | None = Field(description="The moderator holding a live claim, if any.")
+    claim_expires_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    screening: ScreeningOut | None
+    suggested: SuggestedText | None = Field(
+        description="The text with every suggested redaction applied."
+    )
+
+    @classmethod
+    def of(cls, item: QueueItem, now: datetime) -> QueueItemOut:
+        holder = item.holder(now)
+        suggested = None
+        if item.screening is not None and item.title is not None and item.body is not None:
+            suggested = SuggestedText(
+                title=item.screening.redacted("title", item.title),
+                body=item.screening.redacted("body", item.body),
+            )
+        return cls(
+            story_id=item.story_id,
+            status=item.status,
+            title=item.title,
+            body=item.body,
+            organisation=item.organisation,
+            service=item.service,
+            author=item.author,
+            tags=item.tags,
+            experienced_at=item.experienced_at,
+            submitted_at=item.submitted_at,
+            claimed_by=holder,
+            claim_expires_at=item.claim_expires_at if holder else None,
+            decided_by=item.decided_by,
+            decided_at=item.decided_at,
+            screening=ScreeningOut.of(item.screening) if item.screening else None,
+            suggested=suggested,
+        )
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItemOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any] | None = Field(
+        description="What changed; null once the author withdrew (only ids and times remain)."
+    )
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditOut:
+        return cls(at=entry.at, actor=entry.actor, action=entry.action, detail=entry.detail)
+
+
+class QueueItemDetail(QueueItemOut):
+    audit: list[AuditOut]
+
+
+class ClaimOut(BaseModel):
+    story_id: UUID
+    claimed_by: str
+    expires_at: datetime
+
+
+class ReleaseOut(BaseModel):
+    story_id: UUID
+    claimed_by: None = None
+
+
+class DecisionOut(BaseModel):
+    story_id: UUID
+    status: Status
+    decided_by: str
+    decided_at: datetime
+    event_id: UUID = Field(description="The id (ce_id) of the story.approved/rejected event.")

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from candour_common.settings import ServiceSettings
+
+
+class ModerationSettings(ServiceSettings):
+    service_name: str = "moderation"
+    http_port: int = 8002
+    claim_lease_seconds: int = Field(
+        default=15 * 60, ge=10, le=24 * 3600, description="How long a moderator's claim lasts."
+    )

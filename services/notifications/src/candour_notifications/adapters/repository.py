@@ -1,0 +1,424 @@
+"""asyncpg persistence for subscriptions, author contacts, published stories and deliveries."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from candour_common.db import Connection
+from candour_notifications.domain import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Frequency,
+    StoryFacts,
+    Subscription,
+    SubscriptionKind,
+)
+
+_SUBSCRIPTION_COLUMNS = (
+    "id, email, organisation_id, service_ids, tags, min_criticality, frequency, kind, active,"
+    " created_at"
+)
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        email=row["email"],
+        organisation_id=row["organisation_id"],
+        service_ids=tuple(row["service_ids"]),
+        tags=tuple(row["tags"]),
+        min_criticality=row["min_criticality"],
+        frequency=Frequency(row["frequency"]),
+        kind=SubscriptionKind(row["kind"]),
+        active=row["active"],
+        created_at=row["created_at"],
+    )
+
+
+async def add_subscription(
+    conn: Connection, subscription: Subscription, *, created_by: str
+) -> Subscription:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO subscriptions (id, email, organisation_id, service_ids, tags,
+                                   min_criticality, frequency, kind, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        RETURNING {_SUBSCRIPTION_COLUMNS}
+        """,  # noqa: S608 - the interpolated text is a constant column list
+        subscription.id,
+        subscription.email,
+        subscription.organisation_id,
+        list(subscription.service_ids),
+        list(subscription.tags),
+        subscription.min_criticality,
+        subscription.frequency.value,
+        subscription.kind.value,
+        created_by,
+    )
+    assert row is not None
+    return _subscription(row)
+
+
+async def get_subscription(conn: Connection, subscription_id: uuid.UUID) -> Subscription | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1",  # noqa: S608
+        subscription_id,
+    )
+    return _subscription(row) if row else None
+
+
+async def list_subscriptions(conn: Connection, organisation_id: str | None) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
+        WHERE active AND ($1::text IS NULL OR organisation_id = $1)
+        ORDER BY organisation_id, created_at, id
+        """,  # noqa: S608
+        organisation_id,
+    )
+    return [_subscription(r) for r in rows]
+
+
+async def active_subscriptions(
+    conn: Connection, organisation_id: str, kind: SubscriptionKind
+) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
+        WHERE active AND organisation_id = $1 AND kind = $2
+        ORDER BY created_at, id
+        """,  # noqa: S608
+        organisation_id,
+        kind.value,
+    )
+    return [_subscription(r) for r in rows]
+
+
+async def delete_subscription(conn: Connection, subscription_id: uuid.UUID) -> None:
+    await cancel_subscription_deliveries(conn, subscription_id)
+    await conn.execute("DELETE FROM subscriptions WHERE id = $1", subscription_id)
+
+
+async def deactivate_subscription(conn: Connection, subscription_id: uuid.UUID) -> bool:
+    """Stop a subscription's emails; False if there is no such subscription."""
+    status = await conn.execute(
+        """
+        UPDATE subscriptions SET active = false, unsubscribed_at = coalesce(unsubscribed_at, now())
+        WHERE id = $1
+        """,
+        subscription_id,
+    )
+    await cancel_subscription_deliveries(conn, subscription_id)
+    return bool(status == "UPDATE 1")
+
+
+async def cancel_subscription_deliveries(conn: Connection, subscription_id: uuid.UUID) -> None:
+    await conn.execute(
+        """
+        UPDATE deliveries SET status = 'cancelled', updated_at = now()
+        WHERE subscription_id = $1 AND status IN ('pending', 'sending')
+        """,
+        subscription_id,
+    )
+
+
+# -- author contacts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorContact:
+    story_id: uuid.UUID
+    email: str
+    notify_on_response: bool
+
+
+async def save_author_contact(conn: Connection, contact: AuthorContact) -> None:
+    await conn.execute(
+        """
+        INSERT INTO author_contacts (story_id, email, notify_on_response) VALUES ($1, $2, $3)
+        ON CONFLICT (story_id) DO UPDATE
+            SET email = EXCLUDED.email, notify_on_response = EXCLUDED.notify_on_response
+        """,
+        contact.story_id,
+        contact.email,
+        contact.notify_on_response,
+    )
+
+
+async def get_author_contact(conn: Connection, story_id: uuid.UUID) -> AuthorContact | None:
+    row = await conn.fetchrow(
+        "SELECT story_id, email, notify_on_response FROM author_contacts WHERE story_id = $1",
+        story_id,
+    )
+    if row is None:
+        return None
+    return AuthorContact(row["story_id"], row["email"], row["notify_on_response"])
+
+
+async def stop_author_notifications(conn: Connection, story_id: uuid.UUID) -> None:
+    """The author unsubscribed: nothing to keep their address for any more."""
+    await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
+    await conn.execute(
+        """
+        UPDATE deliveries SET status = 'cancelled', updated_at = now()
+        WHERE story_id = $1 AND kind = $2 AND status IN ('pending', 'sending')
+        """,
+        story_id,
+        DeliveryKind.AUTHOR_RESPONSE.value,
+    )
+
+
+# -- published stories and withdrawals ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedStory:
+    facts: StoryFacts
+    revision: int
+    title: str
+    organisation_name: str
+    service_name: str | None
+
+
+async def save_published_story(conn: Connection, story: PublishedStory) -> None:
+    """Keep the newest revision of a published story."""
+    await conn.execute(
+        """
+        INSERT INTO published_stories (story_id, revision, title, organisation_id,
+                                       organisation_name, service_id, service_name, tags,
+                                       criticality)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (story_id) DO UPDATE SET
+            revision = EXCLUDED.revision, title = EXCLUDED.title,
+            organisation_id = EXCLUDED.organisation_id,
+            organisation_name = EXCLUDED.organisation_name,
+            service_id = EXCLUDED.service_id, service_name = EXCLUDED.service_name,
+            tags = EXCLUDED.tags, criticality = EXCLUDED.criticality, updated_at = now()
+        WHERE published_stories.revision <= EXCLUDED.revision
+        """,
+        story.facts.story_id,
+        story.revision,
+        story.title,
+        story.facts.organisation_id,
+        story.organisation_name,
+        story.facts.service_id,
+        story.service_name,
+        sorted(story.facts.tags),
+        story.facts.criticality,
+    )
+
+
+async def get_published_story(conn: Connection, story_id: uuid.UUID) -> PublishedStory | None:
+    row = await conn.fetchrow("SELECT * FROM published_stories WHERE story_id = $1", story_id)
+    if row is None:
+        return None
+    return PublishedStory(
+        facts=StoryFacts.of(
+            row["story_id"],
+            row["organisation_id"],
+            row["service_id"],
+            row["tags"],
+            row["criticality"],
+        ),
+        revision=row["revision"],
+        title=row["title"],
+        organisation_name=row["organisation_name"],
+        service_name=row["service_name"],
+    )
+
+
+async def is_withdrawn(conn: Connection, story_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM withdrawn_stories WHERE story_id = $1)", story_id
+        )
+    )
+
+
+async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: datetime) -> int:
+    """Erase what we hold about a withdrawn story; cancel its unsent emails.
+
+    Delivery rows stay (operators see what happened) but lose the story's text and,
+    for the author's emails, the address. Returns how many emails were cancelled.
+    """
+    await conn.execute(
+        """
+        INSERT INTO withdrawn_stories (story_id, withdrawn_at) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING
+        """,
+        story_id,
+        withdrawn_at,
+    )
+    await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
+    await conn.execute("DELETE FROM published_stories WHERE story_id = $1", story_id)
+    cancelled = await conn.fetchval(
+        """
+        WITH cancelled AS (
+            UPDATE deliveries SET status = 'cancelled', updated_at = now()
+            WHERE story_id = $1 AND status IN ('pending', 'sending')
+            RETURNING 1
+        )
+        SELECT count(*) FROM cancelled
+        """,
+        story_id,
+    )
+    await conn.execute(
+        """
+        UPDATE deliveries
+        SET context = '{}'::jsonb,
+            recipient = CASE WHEN kind = $2 THEN 'erased:' || id::text ELSE recipient END,
+            updated_at = now()
+        WHERE story_id = $1
+        """,
+        story_id,
+        DeliveryKind.AUTHOR_RESPONSE.value,
+    )
+    return int(cancelled or 0)
+
+
+# -- deliveries ---------------------------------------------------------------------
+
+
+async def add_delivery(conn: Connection, delivery: Delivery) -> bool:
+    """Owe an email; False if this (event, recipient, kind) is already owed or sent."""
+    status = await conn.execute(
+        """
+        INSERT INTO deliveries (id, event_id, story_id, kind, recipient, subscription_id, context)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+        ON CONFLICT (event_id, recipient, kind) DO NOTHING
+        """,
+        delivery.id,
+        delivery.event_id,
+        delivery.story_id,
+        delivery.kind.value,
+        delivery.recipient,
+        delivery.subscription_id,
+        json.dumps(delivery.context),
+    )
+    return bool(status == "INSERT 0 1")
+
+
+async def alerted_subscriptions(
+    conn: Connection, story_id: uuid.UUID, kind: DeliveryKind
+) -> set[uuid.UUID]:
+    """Subscriptions already sent (or owed) an email of `kind` about this story."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT subscription_id FROM deliveries
+        WHERE story_id = $1 AND kind = $2 AND subscription_id IS NOT NULL
+        """,
+        story_id,
+        kind.value,
+    )
+    return {r["subscription_id"] for r in rows}
+
+
+def _delivery(row: asyncpg.Record) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        story_id=row["story_id"],
+        kind=DeliveryKind(row["kind"]),
+        recipient=row["recipient"],
+        context=json.loads(row["context"]),
+        subscription_id=row["subscription_id"],
+        attempts=row["attempts"],
+        status=DeliveryStatus(row["status"]),
+    )
+
+
+async def claim_due(conn: Connection, limit: int) -> list[Delivery]:
+    """Take due emails for this worker: `sending` is committed before any SMTP traffic,
+    so another worker (or this one after a restart) never sends them again."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id FROM deliveries
+            WHERE status = 'pending' AND next_attempt_at <= now()
+            ORDER BY next_attempt_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE deliveries d
+        SET status = 'sending', attempts = d.attempts + 1, updated_at = now()
+        FROM due WHERE d.id = due.id
+        RETURNING d.*
+        """,
+        limit,
+    )
+    return [_delivery(r) for r in rows]
+
+
+async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> None:
+    await conn.execute(
+        """
+        UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
+                              last_error = NULL
+        WHERE id = $1
+        """,
+        delivery_id,
+    )
+
+
+async def mark_retry(
+    conn: Connection, delivery_id: uuid.UUID, *, delay_seconds: float, error: str
+) -> None:
+    # Only from `sending`: an email cancelled while in flight (story withdrawn,
+    # unsubscribed) stays cancelled instead of coming back for another try.
+    await conn.execute(
+        """
+        UPDATE deliveries
+        SET status = 'pending', last_error = $2, updated_at = now(),
+            next_attempt_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND status = 'sending'
+        """,
+        delivery_id,
+        error,
+        delay_seconds,
+    )
+
+
+async def mark_failed(conn: Connection, delivery_id: uuid.UUID, *, error: str) -> None:
+    await conn.execute(
+        """
+        UPDATE deliveries SET status = 'failed', last_error = $2, updated_at = now()
+        WHERE id = $1
+        """,
+        delivery_id,
+        error,
+    )
+
+
+async def fail_interrupted(conn: Connection, *, older_than_seconds: float) -> int:
+    """Emails left `sending` by a crashed worker: we cannot know whether they left,
+    so they are failed (visible to operators) rather than risk a second copy."""
+    count = await conn.fetchval(
+        """
+        WITH stale AS (
+            UPDATE deliveries
+            SET status = 'failed', updated_at = now(),
+                last_error = 'interrupted while sending; not retried to avoid a duplicate'
+            WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)
+            RETURNING 1
+        )
+        SELECT count(*) FROM stale
+        """,
+        older_than_seconds,
+    )
+    return int(count or 0)
+
+
+async def seconds_until_next_due(conn: Connection) -> float | None:
+    value = await conn.fetchval(
+        """
+        SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries
+        WHERE status = 'pending'
+        """
+    )
+    return None if value is None else max(float(value), 0.0)

@@ -1,0 +1,64 @@
+"""Email and page rendering with Jinja2 (HTML autoescaped, so story markup shows as text)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from candour_notifications.domain import DeliveryKind
+
+_environment = jinja2.Environment(
+    loader=jinja2.PackageLoader("candour_notifications", "templates"),
+    # Escape in .html templates only: text/plain parts must show characters as written.
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    urgent: bool = False
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """Header-safe: no CR/LF (header injection), collapsed spaces, bounded length."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _subject(kind: DeliveryKind, context: Mapping[str, Any]) -> str:
+    place = context["organisation_name"]
+    if context.get("service_name"):
+        place = f"{context['service_name']}, {place}"
+    if kind is DeliveryKind.STORY_ALERT:
+        return f"New story about {place} ({context['criticality_label']})"
+    if kind is DeliveryKind.RESPONSE_ALERT:
+        return f"{context['organisation_name']} responded to a story about {place}"
+    if kind is DeliveryKind.AUTHOR_RESPONSE:
+        return f"{context['organisation_name']} has responded to your story"
+    return f"URGENT: safeguarding concern about {place}"
+
+
+def render_email(
+    kind: DeliveryKind, context: Mapping[str, Any], *, unsubscribe_url: str
+) -> RenderedEmail:
+    values = {**context, "unsubscribe_url": unsubscribe_url}
+    return RenderedEmail(
+        subject=_one_line(_subject(kind, context)),
+        text=_environment.get_template(f"{kind.value}.txt").render(values),
+        html=_environment.get_template(f"{kind.value}.html").render(values),
+        urgent=kind is DeliveryKind.SAFEGUARDING_ALERT,
+    )
+
+
+def render_page(name: str, **values: Any) -> str:
+    return _environment.get_template(f"{name}.html").render(values)

@@ -1,0 +1,207 @@
+"""What notifications knows: who wants which emails, and the emails owed to them."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Frequency(StrEnum):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+
+
+class SubscriptionKind(StrEnum):
+    STORIES = "stories"
+    RESPONSES = "responses"
+    SAFEGUARDING = "safeguarding"
+
+
+class DeliveryKind(StrEnum):
+    """What an email is; part of its uniqueness (one per event, recipient and kind)."""
+
+    STORY_ALERT = "story_alert"
+    RESPONSE_ALERT = "response_alert"
+    AUTHOR_RESPONSE = "author_response"
+    SAFEGUARDING_ALERT = "safeguarding_alert"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def normalise_tag(tag: str) -> str:
+    return " ".join(tag.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: uuid.UUID
+    email: str
+    organisation_id: str
+    frequency: Frequency
+    kind: SubscriptionKind
+    service_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    min_criticality: int | None = None
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Command: someone at an organisation asks for email alerts."""
+
+    email: str
+    organisation_id: str
+    frequency: Frequency
+    kind: SubscriptionKind
+    service_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    min_criticality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFacts:
+    """What the matching rules look at in a published story."""
+
+    story_id: uuid.UUID
+    organisation_id: str
+    service_id: str | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+    criticality: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        story_id: uuid.UUID,
+        organisation_id: str,
+        service_id: str | None,
+        tags: Iterable[str],
+        criticality: int | None,
+    ) -> StoryFacts:
+        return cls(
+            story_id=story_id,
+            organisation_id=organisation_id,
+            service_id=service_id,
+            tags=frozenset(normalise_tag(t) for t in tags),
+            criticality=criticality,
+        )
+
+
+def wants_story(subscription: Subscription, story: StoryFacts) -> bool:
+    """Whether an active subscription's filters let this story through.
+
+    Every filter that is set must pass: the organisation; one of the services (a
+    story without a service does not pass a service filter); at least one of the
+    tags; a criticality at or above the minimum (an unrated story passes only a
+    minimum of 0, since we cannot tell that it is critical enough).
+    """
+    if not subscription.active or subscription.organisation_id != story.organisation_id:
+        return False
+    if subscription.service_ids and story.service_id not in subscription.service_ids:
+        return False
+    if subscription.tags and not {normalise_tag(t) for t in subscription.tags} & story.tags:
+        return False
+    if subscription.min_criticality:
+        return story.criticality is not None and story.criticality >= subscription.min_criticality
+    return True
+
+
+def wants_safeguarding(
+    subscription: Subscription, organisation_id: str, service_id: str | None
+) -> bool:
+    """Safeguarding alerts are filtered by organisation and services only: never hidden
+    by tags or criticality."""
+    if not subscription.active or subscription.kind is not SubscriptionKind.SAFEGUARDING:
+        return False
+    if subscription.organisation_id != organisation_id:
+        return False
+    return not subscription.service_ids or service_id in subscription.service_ids
+
+
+def recipients(subscriptions: Iterable[Subscription]) -> dict[str, Subscription]:
+    """One subscription per address (the first), so one address gets one email per event."""
+    chosen: dict[str, Subscription] = {}
+    for subscription in subscriptions:
+        chosen.setdefault(subscription.email.casefold(), subscription)
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One email owed to one recipient because of one event."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    story_id: uuid.UUID
+    kind: DeliveryKind
+    recipient: str
+    context: dict[str, object]
+    subscription_id: uuid.UUID | None = None
+    attempts: int = 0
+    status: DeliveryStatus = DeliveryStatus.PENDING
+
+
+def backoff_seconds(attempts: int, *, base: float, maximum: float) -> float:
+    """Wait before the next try after `attempts` tries: base, 2*base, 4*base ... capped."""
+    return float(min(maximum, base * 2 ** max(attempts - 1, 0)))
+
+
+# Unsubscribe tokens: the target and an HMAC of it, so nobody can unsubscribe
+# someone else by guessing ids, and no login is needed (RFC 8058 one-click).
+class UnsubscribeScope(StrEnum):
+    SUBSCRIPTION = "s"  # id is a subscription id
+    AUTHOR = "a"  # id is a story id: the author's response emails for that story
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeTarget:
+    scope: UnsubscribeScope
+    id: uuid.UUID
+
+
+class InvalidUnsubscribeToken(ValueError):
+    pass
+
+
+def _signature(secret: str, scope: UnsubscribeScope, target_id: uuid.UUID) -> str:
+    digest = hmac.new(
+        secret.encode(), f"candour-unsubscribe:{scope.value}:{target_id.hex}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_unsubscribe(secret: str, target: UnsubscribeTarget) -> str:
+    return f"{target.scope.value}.{target.id.hex}.{_signature(secret, target.scope, target.id)}"
+
+
+_TOKEN = re.compile(r"^([sa])\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+def verify_unsubscribe(secret: str, token: str) -> UnsubscribeTarget:
+    match = _TOKEN.match(token)
+    if match is None:
+        raise InvalidUnsubscribeToken("malformed unsubscribe token")
+    scope, target_id = UnsubscribeScope(match.group(1)), uuid.UUID(hex=match.group(2))
+    if not hmac.compare_digest(match.group(3), _signature(secret, scope, target_id)):
+        raise InvalidUnsubscribeToken("unsubscribe token signature does not match")
+    return UnsubscribeTarget(scope, target_id)
+
+
+_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")
+
+
+def redact_addresses(text: str) -> str:
+    """Remove email addresses from text bound for logs or the database (SMTP replies echo them)."""
+    return _ADDRESS.sub("<address>", text)

@@ -1,0 +1,158 @@
+"""HTTP routes of notifications (thin: validate, call a handler, shape the answer)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
+
+from candour_common.auth import Principal, Role
+from candour_common.http.bearer import require_role
+from candour_common.http.problems import FieldError, Problem, ProblemError
+from candour_notifications.adapters.templates import render_page
+from candour_notifications.domain import (
+    InvalidUnsubscribeToken,
+    Subscribe,
+    UnsubscribeTarget,
+    verify_unsubscribe,
+)
+from candour_notifications.entrypoints.schemas import SubscriptionIn, SubscriptionOut
+from candour_notifications.service_layer import handlers
+from candour_notifications.service_layer.handlers import NotAllowed, SubscriptionNotFound
+
+router = APIRouter(prefix="/v1")
+PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+AUTH_PROBLEMS: dict[int | str, dict[str, object]] = {401: PROBLEM, 403: PROBLEM}
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.platform.pool
+    return pool
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+StaffOrOperator = Annotated[Principal, Depends(require_role(Role.STAFF, Role.OPERATOR))]
+
+
+def _forbidden(organisation_id: str) -> ProblemError:
+    return ProblemError(
+        403, f"You may not manage subscriptions of organisation {organisation_id!r}."
+    )
+
+
+@router.post(
+    "/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionOut,
+    tags=["subscriptions"],
+    responses={**AUTH_PROBLEMS, 422: PROBLEM},
+)
+async def create_subscription(
+    body: SubscriptionIn, principal: StaffOrOperator, pool: Pool
+) -> SubscriptionOut:
+    command = Subscribe(
+        email=str(body.email),
+        organisation_id=body.organisation_id,
+        frequency=body.frequency,
+        kind=body.kind,
+        service_ids=tuple(dict.fromkeys(body.service_ids)),
+        tags=tuple(dict.fromkeys(body.tags)),
+        min_criticality=body.min_criticality,
+    )
+    try:
+        subscription = await handlers.subscribe(pool, principal, command)
+    except NotAllowed as exc:
+        raise _forbidden(body.organisation_id) from exc
+    return SubscriptionOut.of(subscription)
+
+
+@router.get(
+    "/subscriptions",
+    response_model=list[SubscriptionOut],
+    tags=["subscriptions"],
+    responses=AUTH_PROBLEMS,
+)
+async def list_subscriptions(
+    principal: StaffOrOperator,
+    pool: Pool,
+    organisation_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=20,
+            description="ODS code; staff default to their own, operators see all without it.",
+        ),
+    ] = None,
+) -> list[SubscriptionOut]:
+    try:
+        found = await handlers.list_subscriptions(pool, principal, organisation_id)
+    except NotAllowed as exc:
+        raise _forbidden(organisation_id or "") from exc
+    return [SubscriptionOut.of(s) for s in found]
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["subscriptions"],
+    responses={**AUTH_PROBLEMS, 404: PROBLEM},
+)
+async def delete_subscription(
+    subscription_id: uuid.UUID, principal: StaffOrOperator, pool: Pool
+) -> Response:
+    try:
+        await handlers.delete_subscription(pool, principal, subscription_id)
+    except SubscriptionNotFound as exc:
+        raise ProblemError(404, f"No subscription {subscription_id}.") from exc
+    except NotAllowed as exc:
+        raise ProblemError(403, "You may not manage this subscription.") from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+TokenQuery = Annotated[
+    str,
+    Query(min_length=1, max_length=200, description="The signed token from the email's link."),
+]
+
+
+def _target(request: Request, token: str) -> UnsubscribeTarget:
+    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    try:
+        return verify_unsubscribe(secret, token)
+    except InvalidUnsubscribeToken as exc:
+        raise ProblemError(
+            400,
+            "The unsubscribe link is not valid; copy the whole link from the email.",
+            errors=[FieldError(field="query.token", message=str(exc))],
+        ) from exc
+
+
+@router.get(
+    "/unsubscribe",
+    response_class=HTMLResponse,
+    tags=["unsubscribe"],
+    responses={400: PROBLEM},
+    summary="Confirmation page with a one-click button (a GET changes nothing: link "
+    "scanners follow links)",
+)
+async def unsubscribe_page(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+    target = _target(request, token)
+    what = await handlers.describe_unsubscribe(pool, target)
+    action = f"{request.url.path}?token={token}"
+    return HTMLResponse(render_page("unsubscribe", done=False, what=what, action=action))
+
+
+@router.post(
+    "/unsubscribe",
+    response_class=HTMLResponse,
+    tags=["unsubscribe"],
+    responses={400: PROBLEM},
+    summary="RFC 8058 one-click unsubscribe (no login; the token is the authority)",
+)
+async def unsubscribe(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+    target = _target(request, token)
+    result = await handlers.unsubscribe(pool, target)
+    return HTMLResponse(render_page("unsubscribe", done=True, what=result.what, action=""))

@@ -1,0 +1,72 @@
+"""HTTP request and response bodies for notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from candour_notifications.domain import Frequency, Subscription, SubscriptionKind
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(description="Where the alerts go.")
+    organisation_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
+    ] = Field(description="ODS code of the organisation the alerts are about.")
+    service_ids: list[Identifier] = Field(
+        default_factory=list, max_length=50, description="Only these services (empty: all)."
+    )
+    tags: list[TagText] = Field(
+        default_factory=list, max_length=20, description="Only stories with one of these tags."
+    )
+    min_criticality: int | None = Field(
+        default=None, ge=0, le=5, description="Only stories at least this critical (0..5)."
+    )
+    frequency: Frequency = Field(description="`immediate`, or `daily` for a digest.")
+    kind: SubscriptionKind = Field(
+        description="`stories` (new stories), `responses` (staff responses), "
+        "`safeguarding` (urgent escalations)."
+    )
+
+    @model_validator(mode="after")
+    def _safeguarding_is_unfiltered_and_immediate(self) -> Self:
+        if self.kind is SubscriptionKind.SAFEGUARDING:
+            if self.tags or self.min_criticality:
+                raise ValueError("safeguarding alerts cannot be filtered by tags or criticality")
+            if self.frequency is not Frequency.IMMEDIATE:
+                raise ValueError("safeguarding alerts are always immediate")
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    id: UUID
+    email: str
+    organisation_id: str
+    service_ids: list[str]
+    tags: list[str]
+    min_criticality: int | None
+    frequency: Frequency
+    kind: SubscriptionKind
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionOut:
+        return cls(
+            id=subscription.id,
+            email=subscription.email,
+            organisation_id=subscription.organisation_id,
+            service_ids=list(subscription.service_ids),
+            tags=list(subscription.tags),
+            min_criticality=subscription.min_criticality,
+            frequency=subscription.frequency,
+            kind=subscription.kind,
+            created_at=subscription.created_at,
+        )

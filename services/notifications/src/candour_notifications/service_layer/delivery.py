@@ -1,0 +1,209 @@
+"""The delivery worker: sends the emails owed, after the transactions that owed them.
+
+Exactly-once towards people is impossible over SMTP, so we choose at most once
+per delivery row: a row is claimed (`sending`, committed) before any SMTP
+traffic and marked `sent` after the server accepted it. A crash in between
+leaves it `sending`; after a while it is marked failed for operators, never
+resent. Temporary failures (4xx, unreachable server) go back to `pending` with
+exponential backoff until the attempts run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from enum import StrEnum
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from candour_notifications.adapters import repository
+from candour_notifications.adapters.mailer import DeliveryError, Mailer
+from candour_notifications.adapters.templates import render_email
+from candour_notifications.domain import (
+    Delivery,
+    DeliveryKind,
+    UnsubscribeScope,
+    UnsubscribeTarget,
+    backoff_seconds,
+    sign_unsubscribe,
+)
+from candour_notifications.settings import NotificationsSettings
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_ATTEMPTS = Counter(
+    "candour_notifications_delivery_attempts",
+    "SMTP delivery attempts by email kind and outcome (sent, retry, failed).",
+    ["kind", "outcome"],
+)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    error: str | None = None
+    retry_in: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MailPolicy:
+    secret: str
+    mail_from: str
+    unsubscribe_base_url: str
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+
+    @classmethod
+    def from_settings(cls, settings: NotificationsSettings) -> MailPolicy:
+        return cls(
+            secret=settings.jwt_secret.get_secret_value(),
+            mail_from=settings.mail_from,
+            unsubscribe_base_url=settings.notifications_base_url,
+            max_attempts=settings.delivery_max_attempts,
+            backoff_base=settings.delivery_backoff_base_seconds,
+            backoff_max=settings.delivery_backoff_max_seconds,
+        )
+
+    def unsubscribe_url(self, delivery: Delivery) -> str:
+        if delivery.kind is DeliveryKind.AUTHOR_RESPONSE:
+            target = UnsubscribeTarget(UnsubscribeScope.AUTHOR, delivery.story_id)
+        else:
+            assert delivery.subscription_id is not None
+            target = UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, delivery.subscription_id)
+        token = sign_unsubscribe(self.secret, target)
+        return f"{self.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe?token={token}"
+
+
+def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
+    unsubscribe_url = policy.unsubscribe_url(delivery)
+    rendered = render_email(delivery.kind, delivery.context, unsubscribe_url=unsubscribe_url)
+    message = EmailMessage()
+    message["From"] = policy.mail_from
+    message["To"] = delivery.recipient
+    message["Subject"] = rendered.subject
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    # Stable per delivery: should a copy ever go twice, mail systems can see it is one message.
+    _, from_address = email.utils.parseaddr(policy.mail_from)
+    domain = from_address.rpartition("@")[2] or "candour.invalid"
+    message["Message-ID"] = f"<{delivery.id}@{domain}>"
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    if rendered.urgent:
+        message["Importance"] = "high"
+        message["X-Priority"] = "1 (Highest)"
+    # Quoted-printable keeps the message 7-bit clean for any relay (no 8BITMIME needed).
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return message
+
+
+async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Result:
+    """Try one claimed delivery once (its `attempts` already counts this try)."""
+    try:
+        message = build_message(delivery, policy)
+    except Exception as exc:  # a template or data bug: retrying the same input cannot help
+        return Result(Outcome.FAILED, error=f"could not build the email: {type(exc).__name__}")
+    try:
+        await mailer.send(message)
+    except DeliveryError as exc:
+        if exc.temporary and delivery.attempts < policy.max_attempts:
+            delay = backoff_seconds(
+                delivery.attempts, base=policy.backoff_base, maximum=policy.backoff_max
+            )
+            return Result(Outcome.RETRY, error=str(exc), retry_in=delay)
+        return Result(Outcome.FAILED, error=str(exc))
+    return Result(Outcome.SENT)
+
+
+class DeliveryWorker:
+    """Polls for due emails and sends them; `wake()` makes it look now."""
+
+    def __init__(self, settings: NotificationsSettings, mailer: Mailer) -> None:
+        self._settings = settings
+        self._mailer = mailer
+        self._policy = MailPolicy.from_settings(settings)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, pool: asyncpg.Pool) -> None:
+        poll = self._settings.delivery_poll_interval
+        backoff = poll
+        last_reap = 0.0
+        while True:
+            wait = poll
+            try:
+                if time.monotonic() - last_reap > min(60.0, poll * 10):
+                    await self._fail_interrupted(pool)
+                    last_reap = time.monotonic()
+                while await self.send_due(pool) == self._settings.delivery_batch_size:
+                    pass
+                async with pool.acquire() as conn:
+                    due_in = await repository.seconds_until_next_due(conn)
+                if due_in is not None:
+                    wait = min(poll, due_in)
+                backoff = poll
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database down: keep trying, never die
+                log.warning("delivery worker retrying", error=repr(exc), retry_in=backoff)
+                wait = backoff
+                backoff = min(backoff * 2, 60.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+            self._wake.clear()
+
+    async def send_due(self, pool: asyncpg.Pool) -> int:
+        """Claim a batch of due emails, send them, record each outcome; return the batch size."""
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await repository.claim_due(conn, self._settings.delivery_batch_size)
+        if claimed:
+            await asyncio.gather(*(self._deliver(pool, d) for d in claimed))
+        return len(claimed)
+
+    async def _deliver(self, pool: asyncpg.Pool, delivery: Delivery) -> None:
+        result = await attempt(delivery, self._mailer, self._policy)
+        DELIVERY_ATTEMPTS.labels(kind=delivery.kind.value, outcome=result.outcome.value).inc()
+        fields = {
+            "delivery_id": str(delivery.id),
+            "kind": delivery.kind.value,
+            "story_id": str(delivery.story_id),
+            "attempt": delivery.attempts,
+        }
+        async with pool.acquire() as conn:
+            if result.outcome is Outcome.SENT:
+                await repository.mark_sent(conn, delivery.id)
+                log.info("email sent", **fields)
+            elif result.outcome is Outcome.RETRY:
+                await repository.mark_retry(
+                    conn, delivery.id, delay_seconds=result.retry_in, error=result.error or ""
+                )
+                log.warning(
+                    "email deferred", error=result.error, retry_in=result.retry_in, **fields
+                )
+            else:
+                await repository.mark_failed(conn, delivery.id, error=result.error or "")
+                log.error("email failed", error=result.error, **fields)
+
+    async def _fail_interrupted(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            count = await repository.fail_interrupted(
+                conn, older_than_seconds=self._settings.delivery_stale_after_seconds
+            )
+        if count:
+            log.error("emails interrupted while sending marked failed", count=count)

@@ -1,0 +1,362 @@
+"""Use cases of notifications. Each receives its dependencies as arguments.
+
+Event handlers write the emails owed (delivery rows) in the same transaction as
+the inbox record and return how many they wrote; the delivery worker sends them
+after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from candour_common.auth import Principal, Role
+from candour_common.db import Connection
+from candour_common.db.inbox import record_once
+from candour_common.events import (
+    CRITICALITY_LABELS,
+    RejectionReason,
+    ResponsePosted,
+    StoryApproved,
+    StoryRejected,
+    StorySubmitted,
+    StoryWithdrawn,
+)
+from candour_common.topics import Topic
+from candour_notifications.adapters import repository
+from candour_notifications.adapters.repository import AuthorContact, PublishedStory
+from candour_notifications.domain import (
+    Delivery,
+    DeliveryKind,
+    Frequency,
+    StoryFacts,
+    Subscribe,
+    Subscription,
+    SubscriptionKind,
+    UnsubscribeScope,
+    UnsubscribeTarget,
+    recipients,
+    wants_safeguarding,
+    wants_story,
+)
+
+CONSUMER = "notifications"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where the emails point."""
+
+    public_base_url: str
+
+    def story(self, story_id: uuid.UUID) -> str:
+        return f"{self.public_base_url.rstrip('/')}/v1/stories/{story_id}"
+
+
+# -- subscriptions ------------------------------------------------------------------
+
+
+class NotAllowed(Exception):
+    """The caller may not act for that organisation."""
+
+
+class SubscriptionNotFound(Exception):
+    pass
+
+
+def check_organisation(principal: Principal, organisation_id: str) -> None:
+    """Operators act for any organisation; staff only for their own."""
+    if principal.role is Role.OPERATOR:
+        return
+    if principal.role is Role.STAFF and principal.organisation_id == organisation_id:
+        return
+    raise NotAllowed(organisation_id)
+
+
+async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe) -> Subscription:
+    check_organisation(principal, command.organisation_id)
+    subscription = Subscription(
+        id=uuid.uuid4(),
+        email=command.email,
+        organisation_id=command.organisation_id,
+        frequency=command.frequency,
+        kind=command.kind,
+        service_ids=command.service_ids,
+        tags=command.tags,
+        min_criticality=command.min_criticality,
+    )
+    async with pool.acquire() as conn:
+        return await repository.add_subscription(conn, subscription, created_by=principal.subject)
+
+
+async def list_subscriptions(
+    pool: asyncpg.Pool, principal: Principal, organisation_id: str | None
+) -> list[Subscription]:
+    if principal.role is not Role.OPERATOR:
+        organisation_id = organisation_id or principal.organisation_id
+        check_organisation(principal, organisation_id or "")
+    async with pool.acquire() as conn:
+        return await repository.list_subscriptions(conn, organisation_id)
+
+
+async def delete_subscription(
+    pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        subscription = await repository.get_subscription(conn, subscription_id)
+        if subscription is None:
+            raise SubscriptionNotFound(subscription_id)
+        check_organisation(principal, subscription.organisation_id)
+        await repository.delete_subscription(conn, subscription_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    what: str  # what the person will no longer get, for the confirmation page
+    changed: bool
+
+
+async def describe_unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> str:
+    if target.scope is UnsubscribeScope.AUTHOR:
+        return "emails about responses to your story"
+    async with pool.acquire() as conn:
+        subscription = await repository.get_subscription(conn, target.id)
+    return _describe(subscription)
+
+
+def _describe(subscription: Subscription | None) -> str:
+    if subscription is None:
+        return "these emails"
+    return {
+        SubscriptionKind.STORIES: "emails about new stories",
+        SubscriptionKind.RESPONSES: "emails about responses",
+        SubscriptionKind.SAFEGUARDING: "safeguarding alerts",
+    }[subscription.kind] + f" for organisation {subscription.organisation_id}"
+
+
+async def unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> Unsubscribed:
+    """One-click unsubscribe: idempotent, and no error for something already gone."""
+    async with pool.acquire() as conn, conn.transaction():
+        if target.scope is UnsubscribeScope.AUTHOR:
+            had = await repository.get_author_contact(conn, target.id) is not None
+            await repository.stop_author_notifications(conn, target.id)
+            return Unsubscribed("emails about responses to your story", had)
+        subscription = await repository.get_subscription(conn, target.id)
+        changed = await repository.deactivate_subscription(conn, target.id)
+        return Unsubscribed(_describe(subscription), changed and bool(subscription))
+
+
+# -- events -------------------------------------------------------------------------
+
+
+async def store_author_contact(
+    pool: asyncpg.Pool, event: StorySubmitted, *, event_id: uuid.UUID
+) -> None:
+    """Keep only the author's address, and only if they asked to hear about responses."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_SUBMITTED.value
+        ):
+            return
+        author = event.author
+        if not (author.email and author.notify_on_response):
+            return
+        if await repository.is_withdrawn(conn, event.story_id):
+            return
+        await repository.save_author_contact(
+            conn, AuthorContact(event.story_id, str(author.email), author.notify_on_response)
+        )
+
+
+def _tags(event: StoryApproved) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in [*event.tags.good, *event.tags.improve, *event.tags.feelings]:
+        seen.setdefault(tag, None)
+    return list(seen)
+
+
+def criticality_label(criticality: int | None) -> str:
+    return "not rated" if criticality is None else CRITICALITY_LABELS[criticality]
+
+
+async def alert_story_approved(
+    pool: asyncpg.Pool, event: StoryApproved, *, event_id: uuid.UUID, links: Links
+) -> int:
+    """Owe an email to every matching immediate `stories` subscriber.
+
+    An edited story (a later revision) alerts only subscribers who were not told
+    about it before, so an edit never sends the same person a second alert.
+    """
+    facts = StoryFacts.of(
+        event.story_id,
+        event.organisation.id,
+        event.service.id if event.service else None,
+        _tags(event),
+        event.criticality,
+    )
+    context: dict[str, object] = {
+        "story_id": str(event.story_id),
+        "title": event.title,
+        "body": event.body,
+        "organisation_name": event.organisation.name,
+        "service_name": event.service.name if event.service else None,
+        "criticality_label": criticality_label(event.criticality),
+        "author_name": event.author.display_name,
+        "author_relationship": event.author.relationship.value.replace("_", " "),
+        "tags": _tags(event),
+        "story_url": links.story(event.story_id),
+        "published_at": event.published_at.isoformat(),
+    }
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
+        ):
+            return 0
+        if await repository.is_withdrawn(conn, event.story_id):
+            return 0
+        await repository.save_published_story(
+            conn,
+            PublishedStory(
+                facts=facts,
+                revision=event.revision,
+                title=event.title,
+                organisation_name=event.organisation.name,
+                service_name=event.service.name if event.service else None,
+            ),
+        )
+        subscriptions = await repository.active_subscriptions(
+            conn, facts.organisation_id, SubscriptionKind.STORIES
+        )
+        already = await repository.alerted_subscriptions(
+            conn, event.story_id, DeliveryKind.STORY_ALERT
+        )
+        matching = [
+            s
+            for s in subscriptions
+            if s.frequency is Frequency.IMMEDIATE and s.id not in already and wants_story(s, facts)
+        ]
+        return await _owe(
+            conn, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
+        )
+
+
+async def alert_response_posted(
+    pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID, links: Links
+) -> int:
+    """Owe an email to the author (if they asked) and to `responses` subscribers."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
+        ):
+            return 0
+        if await repository.is_withdrawn(conn, event.story_id):
+            return 0
+        story = await repository.get_published_story(conn, event.story_id)
+        facts = (
+            story.facts
+            if story
+            else StoryFacts.of(event.story_id, event.organisation.id, None, (), None)
+        )
+        context: dict[str, object] = {
+            "story_id": str(event.story_id),
+            "story_title": story.title if story else None,
+            "organisation_name": event.organisation.name,
+            "service_name": story.service_name if story else None,
+            "responder_name": event.responder.display_name,
+            "responder_role": event.responder.role,
+            "body": event.body,
+            "change": event.change.value if event.change else None,
+            "story_url": links.story(event.story_id),
+        }
+        owed = 0
+        contact = await repository.get_author_contact(conn, event.story_id)
+        if contact is not None and contact.notify_on_response:
+            owed += await repository.add_delivery(
+                conn,
+                Delivery(
+                    id=uuid.uuid4(),
+                    event_id=event_id,
+                    story_id=event.story_id,
+                    kind=DeliveryKind.AUTHOR_RESPONSE,
+                    recipient=contact.email,
+                    context=context,
+                ),
+            )
+        subscriptions = await repository.active_subscriptions(
+            conn, event.organisation.id, SubscriptionKind.RESPONSES
+        )
+        matching = [
+            s for s in subscriptions if s.frequency is Frequency.IMMEDIATE and wants_story(s, facts)
+        ]
+        owed += await _owe(
+            conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, matching, context
+        )
+        return owed
+
+
+async def alert_safeguarding(
+    pool: asyncpg.Pool, event: StoryRejected, *, event_id: uuid.UUID
+) -> int:
+    """A story escalated for safeguarding: tell the organisation's safeguarding contacts now."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_REJECTED.value
+        ):
+            return 0
+        if event.reason is not RejectionReason.SAFEGUARDING_ESCALATED:
+            return 0
+        service_id = event.service.id if event.service else None
+        subscriptions = await repository.active_subscriptions(
+            conn, event.organisation.id, SubscriptionKind.SAFEGUARDING
+        )
+        matching = [
+            s for s in subscriptions if wants_safeguarding(s, event.organisation.id, service_id)
+        ]
+        context: dict[str, object] = {
+            "story_id": str(event.story_id),
+            "organisation_name": event.organisation.name,
+            "service_name": event.service.name if event.service else None,
+            "rejected_at": event.rejected_at.isoformat(),
+        }
+        return await _owe(
+            conn, event_id, event.story_id, DeliveryKind.SAFEGUARDING_ALERT, matching, context
+        )
+
+
+async def forget_withdrawn_story(
+    pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id: uuid.UUID
+) -> int:
+    """Erase the author's contact and the story; cancel its unsent emails."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
+        ):
+            return 0
+        return await repository.forget_story(conn, event.story_id, event.withdrawn_at)
+
+
+async def _owe(
+    conn: Connection,
+    event_id: uuid.UUID,
+    story_id: uuid.UUID,
+    kind: DeliveryKind,
+    subscriptions: list[Subscription],
+    context: dict[str, object],
+) -> int:
+    owed = 0
+    for subscription in recipients(subscriptions).values():
+        owed += await repository.add_delivery(
+            conn,
+            Delivery(
+                id=uuid.uuid4(),
+                event_id=event_id,
+                story_id=story_id,
+                kind=kind,
+                recipient=subscription.email,
+                subscription_id=subscription.id,
+                context=context,
+            ),
+        )
+    return owed

@@ -1,0 +1,26 @@
+"""Wires search's concrete adapters into an app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from candour_common.runtime import build_app
+from candour_search.entrypoints import consumers
+from candour_search.entrypoints.http import router
+from candour_search.settings import SearchSettings
+
+MIGRATIONS = "candour_search.migrations"
+
+
+def create_app(settings: SearchSettings) -> FastAPI:
+    return build_app(
+        settings,
+        title="Candour search",
+        description=(
+            "The public read side of Candour: full-text search over published stories with "
+            "filters and facets, and published story pages with their responses."
+        ),
+        migrations_package=MIGRATIONS,
+        routers=[router],
+        register_subscribers=consumers.register,
+    )

@@ -1,0 +1,329 @@
+"""What search knows: published stories as the index holds them, and search queries.
+
+Everything here is pure (no I/O), so it is unit-tested without servers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from candour_common.events import ChangeMarker, Relationship, Tags
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_QUERY_CHARS = 500
+MAX_TAG_FILTERS = 10
+MAX_TAG_CHARS = 100
+FACET_SIZE = 20
+PLAIN_SNIPPET_CHARS = 240
+
+
+class Sort(StrEnum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+
+
+class InvalidQuery(ValueError):
+    """A search parameter is invalid; `parameter` names it for the client."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+# ---------------------------------------------------------------- tags
+
+
+def normalise_tag(tag: str) -> str:
+    """Tags are free text; one spelling per tag makes filters and facets useful."""
+    return " ".join(tag.split()).lower()
+
+
+def searchable_tags(tags: Tags) -> list[str]:
+    """Every tag of a story, normalised and distinct, in first-seen order."""
+    seen: dict[str, None] = {}
+    for tag in (*tags.good, *tags.improve, *tags.feelings):
+        normalised = normalise_tag(tag)
+        if normalised:
+            seen.setdefault(normalised, None)
+    return list(seen)
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def plain_snippet(body: str, max_chars: int = PLAIN_SNIPPET_CHARS) -> str:
+    """The start of `body`, cut at a word boundary, HTML-escaped (used when nothing matched)."""
+    text = " ".join(body.split())
+    if len(text) > max_chars:
+        cut = text[:max_chars]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > max_chars // 2 else cut).rstrip(" ,.;:") + " …"
+    return html.escape(text, quote=True)
+
+
+# ---------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedResponse:
+    response_id: UUID
+    posted_at: datetime
+    responder_name: str
+    responder_role: str
+    body: str
+    change: ChangeMarker | None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedStory:
+    story_id: UUID
+    revision: int
+    title: str
+    body: str
+    organisation: Ref
+    service: Ref | None
+    author_name: str
+    author_relationship: Relationship
+    tags: Tags
+    criticality: int | None
+    experienced_at: str | None
+    published_at: datetime
+    responses: tuple[PublishedResponse, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryHit:
+    story_id: UUID
+    title: str
+    snippet: str
+    organisation: Ref
+    service: Ref | None
+    tags: tuple[str, ...]
+    criticality: int | None
+    published_at: datetime
+    response_count: int
+    rank: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    organisation: tuple[FacetCount, ...] = ()
+    service: tuple[FacetCount, ...] = ()
+    tag: tuple[FacetCount, ...] = ()
+    criticality: tuple[FacetCount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    hits: tuple[StoryHit, ...]
+    facets: Facets
+    next_cursor: str | None
+
+
+# ---------------------------------------------------------------- queries and cursors
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page starts: the sort key of the last hit of this page.
+
+    `fingerprint` ties it to the query that made it, so a cursor pasted onto
+    another query is refused instead of silently skipping or repeating stories.
+    """
+
+    sort: Sort
+    published_at: datetime
+    story_id: UUID
+    fingerprint: str
+    rank: float | None = None
+
+    def encode(self) -> str:
+        payload: dict[str, Any] = {
+            "v": 1,
+            "s": self.sort.value,
+            "t": self.published_at.isoformat(),
+            "i": str(self.story_id),
+            "f": self.fingerprint,
+        }
+        if self.rank is not None:
+            payload["r"] = self.rank
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Parse a token from `encode`; InvalidQuery("cursor", ...) for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            payload = json.loads(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidQuery("cursor", "is not a cursor this service issued") from exc
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            raise InvalidQuery("cursor", "is not a cursor this service issued")
+        try:
+            sort = Sort(payload["s"])
+            published_at = datetime.fromisoformat(payload["t"])
+            story_id = UUID(payload["i"])
+            fingerprint = payload["f"]
+            rank = payload.get("r")
+            if not isinstance(fingerprint, str):
+                raise TypeError("fingerprint")
+            if published_at.tzinfo is None:
+                raise ValueError("naive time")
+            if sort is Sort.RELEVANCE:
+                if isinstance(rank, bool) or not isinstance(rank, int | float):
+                    raise TypeError("rank")
+                rank = float(rank)
+                if not math.isfinite(rank):
+                    raise ValueError("rank")
+            elif rank is not None:
+                raise TypeError("rank")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidQuery("cursor", "is not a cursor this service issued") from exc
+        return cls(
+            sort=sort,
+            published_at=published_at,
+            story_id=story_id,
+            fingerprint=fingerprint,
+            rank=rank,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchStories:
+    """Query: find published stories (all filters combine with AND)."""
+
+    q: str | None = None
+    organisation_id: str | None = None
+    service_id: str | None = None
+    tags: tuple[str, ...] = ()
+    min_criticality: int | None = None
+    max_criticality: int | None = None
+    responded: bool | None = None
+    change: ChangeMarker | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+    sort: Sort | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+    after: Cursor | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        q = " ".join(self.q.split()) if self.q else None
+        object.__setattr__(self, "q", q or None)
+        object.__setattr__(
+            self, "tags", tuple(dict.fromkeys(t for t in map(normalise_tag, self.tags) if t))
+        )
+        if self.q is not None and len(self.q) > MAX_QUERY_CHARS:
+            raise InvalidQuery("q", f"must be at most {MAX_QUERY_CHARS} characters")
+        if len(self.tags) > MAX_TAG_FILTERS:
+            raise InvalidQuery("tag", f"at most {MAX_TAG_FILTERS} tags")
+        if any(len(t) > MAX_TAG_CHARS for t in self.tags):
+            raise InvalidQuery("tag", f"each tag must be at most {MAX_TAG_CHARS} characters")
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+        for name, text in (
+            ("q", self.q),
+            ("organisation_id", self.organisation_id),
+            ("service_id", self.service_id),
+            ("tag", "".join(self.tags)),
+        ):
+            if text is not None and "\x00" in text:
+                raise InvalidQuery(name, "must not contain NUL characters")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidQuery("limit", f"must be between 1 and {MAX_LIMIT}")
+        for name in ("min_criticality", "max_criticality"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 5:
+                raise InvalidQuery(name, "must be between 0 and 5")
+        if (
+            self.min_criticality is not None
+            and self.max_criticality is not None
+            and self.min_criticality > self.max_criticality
+        ):
+            raise InvalidQuery("min_criticality", "must not be greater than max_criticality")
+        if (
+            self.published_from is not None
+            and self.published_to is not None
+            and self.published_from > self.published_to
+        ):
+            raise InvalidQuery("published_from", "must not be after published_to")
+        if self.cursor is not None:
+            after = Cursor.decode(self.cursor)
+            if after.fingerprint != self.fingerprint() or after.sort is not self.effective_sort:
+                raise InvalidQuery("cursor", "belongs to a different query")
+            object.__setattr__(self, "after", after)
+
+    @property
+    def published_since(self) -> datetime | None:
+        """Start of `published_from` (UTC), inclusive."""
+        if self.published_from is None:
+            return None
+        return datetime.combine(self.published_from, time.min, tzinfo=UTC)
+
+    @property
+    def published_before(self) -> datetime | None:
+        """Start of the day after `published_to` (UTC), exclusive; None if unbounded."""
+        if self.published_to is None or self.published_to == date.max:
+            return None
+        return datetime.combine(self.published_to + timedelta(days=1), time.min, tzinfo=UTC)
+
+    @property
+    def effective_sort(self) -> Sort:
+        """Relevance needs words to rank by; without `q` the newest come first."""
+        if self.q is None:
+            return Sort.NEWEST
+        return self.sort or Sort.RELEVANCE
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides which stories match and in what order."""
+        key = [
+            self.q,
+            self.organisation_id,
+            self.service_id,
+            sorted(self.tags),
+            self.min_criticality,
+            self.max_criticality,
+            self.responded,
+            self.change.value if self.change else None,
+            self.published_from.isoformat() if self.published_from else None,
+            self.published_to.isoformat() if self.published_to else None,
+            self.effective_sort.value,
+        ]
+        digest = hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
+        return digest[:16]
+
+    def cursor_after(self, hit: StoryHit) -> str:
+        sort = self.effective_sort
+        return Cursor(
+            sort=sort,
+            published_at=hit.published_at,
+            story_id=hit.story_id,
+            fingerprint=self.fingerprint(),
+            rank=hit.rank if sort is Sort.RELEVANCE else None,
+        ).encode()

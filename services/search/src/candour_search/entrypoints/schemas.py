@@ -1,0 +1,94 @@
+"""HTTP response bodies of search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from candour_common.events import ChangeMarker, Relationship
+
+
+class RefOut(BaseModel):
+    id: str
+    name: str
+
+
+class SearchResultOut(BaseModel):
+    story_id: UUID
+    title: str
+    snippet: str = Field(
+        description="HTML-safe extract of the story; matched words are wrapped in `<mark>`."
+    )
+    organisation: RefOut
+    service: RefOut | None
+    tags: list[str] = Field(description="The story's tags, normalised (lower case).")
+    criticality: int | None = Field(description="0 (not critical) .. 5 (severely critical).")
+    published_at: datetime
+    response_count: int
+
+
+class FacetOut(BaseModel):
+    value: str = Field(description="What to pass as the filter parameter to select these.")
+    label: str
+    count: int = Field(description="How many of all matching stories have this value.")
+
+
+class FacetsOut(BaseModel):
+    organisation: list[FacetOut]
+    service: list[FacetOut]
+    tag: list[FacetOut]
+    criticality: list[FacetOut]
+
+
+class SearchOut(BaseModel):
+    total: int = Field(description="How many stories match (all pages).")
+    results: list[SearchResultOut]
+    facets: FacetsOut = Field(
+        description="Counts over every matching story (top 20 values per facet)."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same other parameters) for the next page."
+    )
+
+
+class AuthorOut(BaseModel):
+    display_name: str
+    relationship: Relationship
+
+
+class TagsOut(BaseModel):
+    good: list[str]
+    improve: list[str]
+    feelings: list[str]
+
+
+class ResponderOut(BaseModel):
+    display_name: str
+    role: str
+
+
+class ResponseOut(BaseModel):
+    response_id: UUID
+    posted_at: datetime
+    responder: ResponderOut
+    body: str
+    change: ChangeMarker | None
+
+
+class StoryOut(BaseModel):
+    story_id: UUID
+    revision: int
+    title: str
+    body: str
+    organisation: RefOut
+    service: RefOut | None
+    author: AuthorOut
+    tags: TagsOut
+    criticality: int | None
+    criticality_label: str | None
+    experienced_at: str | None
+    published_at: datetime
+    response_count: int
+    responses: list[ResponseOut] = Field(description="Oldest first.")

@@ -1,0 +1,80 @@
+"""Use cases of search. Each receives its dependencies as arguments.
+
+The index is written only from public events, each applied at most once (the
+inbox), in the same transaction as its change; so Kafka may redeliver freely.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import structlog
+
+from candour_common.db.inbox import record_once
+from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.topics import Topic
+from candour_search.adapters import repository
+from candour_search.domain import PublishedStory, SearchPage, SearchStories
+
+CONSUMER = "search"
+
+log = structlog.get_logger(__name__)
+
+
+async def index_story(pool: asyncpg.Pool, event: StoryApproved, *, event_id: uuid.UUID) -> None:
+    """Add a published story to the index, or replace an older revision of it."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
+        ):
+            return
+        if await repository.is_withdrawn(conn, event.story_id):
+            log.info("ignored approval of a withdrawn story")
+            return
+        if not await repository.upsert_story(conn, event):
+            log.info("ignored stale revision", revision=event.revision)
+            return
+        # Responses consumed before this story (another topic) now count.
+        await repository.refresh_response_aggregates(conn, event.story_id)
+
+
+async def add_response(pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID) -> None:
+    """Attach a staff response to its story (its text becomes searchable)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
+        ):
+            return
+        if await repository.is_withdrawn(conn, event.story_id):
+            log.info("ignored response to a withdrawn story")
+            return
+        if await repository.add_response(conn, event):
+            await repository.refresh_response_aggregates(conn, event.story_id)
+
+
+async def withdraw_story(pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id: uuid.UUID) -> None:
+    """The author withdrew the story: delete it and its responses from the index."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await record_once(
+            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
+        ):
+            return
+        await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
+
+
+async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
+    # One snapshot, so the total and facets describe the same stories as the page.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        hits = await repository.search_page(conn, query)
+        total, facets = await repository.search_summary(conn, query)
+    next_cursor = None
+    if len(hits) > query.limit:
+        hits = hits[: query.limit]
+        next_cursor = query.cursor_after(hits[-1])
+    return SearchPage(total=total, hits=tuple(hits), facets=facets, next_cursor=next_cursor)
+
+
+async def get_story(pool: asyncpg.Pool, story_id: uuid.UUID) -> PublishedStory | None:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await repository.get_story(conn, story_id)

@@ -1,0 +1,195 @@
+"""A running notifications service (real Kafka, PostgreSQL, SMTP) and ways to feed it events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
+
+from candour_common.auth import Role, issue_token
+from candour_common.cloudevents import Envelope
+from candour_common.events import (
+    Event,
+    OrganisationRef,
+    PublicAuthor,
+    Relationship,
+    ServiceRef,
+    StoryApproved,
+    Tags,
+)
+from candour_common.topics import TopicNames
+from candour_notifications.bootstrap import create_app
+from candour_notifications.settings import NotificationsSettings
+from tests.infra import MailSink
+
+DEADLINE = 45.0
+SECRET = "integration-test-secret-of-32-bytes-or-more"
+ORG_A = OrganisationRef(id="RXA", name="Riverside Hospitals NHS Trust")
+ORG_B = OrganisationRef(id="RXB", name="Hillview Community Health")
+MATERNITY = ServiceRef(id="RXA-MAT", name="Maternity")
+EMERGENCY = ServiceRef(id="RXA-ED", name="Emergency Department")
+
+
+def approved(
+    *,
+    story_id: uuid.UUID | None = None,
+    title: str = "A story",
+    body: str = "Something happened at the hospital.",
+    organisation: OrganisationRef = ORG_A,
+    service: ServiceRef | None = MATERNITY,
+    tags: Tags | None = None,
+    criticality: int | None = 1,
+    revision: int = 1,
+) -> StoryApproved:
+    return StoryApproved(
+        story_id=story_id or uuid.uuid4(),
+        published_at=datetime.now(UTC),
+        revision=revision,
+        title=title,
+        body=body,
+        organisation=organisation,
+        service=service,
+        author=PublicAuthor(display_name="A patient", relationship=Relationship.PATIENT),
+        tags=tags or Tags(),
+        criticality=criticality,
+    )
+
+
+def token(role: Role, organisation_id: str | None = None) -> str:
+    return issue_token(SECRET, role=role, subject=f"{role}-user", organisation_id=organisation_id)
+
+
+def auth(role: Role = Role.STAFF, organisation_id: str | None = "RXA") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, organisation_id)}"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, within: float = DEADLINE, interval: float = 0.1
+) -> Any:
+    """Poll until `probe` returns something truthy; fail with its last value at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def smtp_running(sink: MailSink) -> Any:
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Publisher:
+    producer: AIOKafkaProducer
+    topics: TopicNames
+
+    async def __call__(self, event: Event, envelope: Envelope | None = None) -> Envelope:
+        envelope = envelope or Envelope.new(event, service="test")
+        await self.producer.send_and_wait(
+            self.topics.name(event.topic),
+            value=event.model_dump_json().encode(),
+            key=str(event.story_id).encode(),
+            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+        )
+        return envelope
+
+
+@pytest.fixture
+async def publish(kafka_bootstrap: str, topics: TopicNames) -> AsyncIterator[Publisher]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        yield Publisher(producer, topics)
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class Running:
+    client: httpx.AsyncClient
+    settings: NotificationsSettings
+    database_url: str
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def subscribe(
+        self, email: str, organisation_id: str = "RXA", **fields: Any
+    ) -> dict[str, Any]:
+        body = {
+            "email": email,
+            "organisation_id": organisation_id,
+            "frequency": "immediate",
+            "kind": "stories",
+            **fields,
+        }
+        answer = await self.client.post(
+            "/v1/subscriptions", json=body, headers=auth(Role.OPERATOR, None)
+        )
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+
+ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
+
+
+@pytest.fixture
+def notifications(
+    kafka_bootstrap: str, topics: TopicNames, create_database: Callable[[str], Awaitable[str]]
+) -> ServiceFactory:
+    """Start the service (migrations, pool, broker, worker) against a given SMTP port."""
+
+    @contextlib.asynccontextmanager
+    async def start(*, smtp_port: int, **overrides: Any) -> AsyncIterator[Running]:
+        database_url = await create_database("notif")
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "kafka_bootstrap": kafka_bootstrap,
+            "topic_prefix": topics.prefix,
+            "jwt_secret": SECRET,
+            "smtp_port": smtp_port,
+            "public_base_url": "http://search.test",
+            "notifications_base_url": "http://notifications.test",
+            "delivery_poll_interval": 0.2,
+            "delivery_backoff_base_seconds": 0.1,
+            **overrides,
+        }
+        settings = NotificationsSettings(**values)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Running(client, settings, database_url)
+
+    return start

@@ -1,0 +1,165 @@
+"""Authors hear about responses only if they asked; a withdrawn story's contact is erased."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from candour_common.events import (
+    AuthorContact,
+    RejectionReason,
+    Relationship,
+    Responder,
+    ResponsePosted,
+    StoryRejected,
+    StorySubmitted,
+    StoryWithdrawn,
+)
+from tests.infra import MailSink
+from tests.integration.notifications.conftest import (
+    MATERNITY,
+    ORG_A,
+    Publisher,
+    ServiceFactory,
+    approved,
+    eventually,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def submitted(story_id: uuid.UUID, email: str | None, notify: bool) -> StorySubmitted:
+    return StorySubmitted(
+        story_id=story_id,
+        submitted_at=datetime.now(UTC),
+        title="My stay",
+        body="Private, unmoderated text.",
+        organisation=ORG_A,
+        service=MATERNITY,
+        author=AuthorContact(
+            display_name="Sam",
+            relationship=Relationship.PATIENT,
+            email=email,
+            notify_on_response=notify,
+        ),
+    )
+
+
+def response_to(story_id: uuid.UUID, body: str = "Thank you for telling us.") -> ResponsePosted:
+    return ResponsePosted(
+        story_id=story_id,
+        response_id=uuid.uuid4(),
+        posted_at=datetime.now(UTC),
+        organisation=ORG_A,
+        responder=Responder(display_name="Alex Jones", role="Ward manager"),
+        body=body,
+    )
+
+
+async def test_author_and_responses_subscribers_hear_about_a_response(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await service.subscribe("responses@riverside.example", kind="responses")
+        asked = uuid.uuid4()
+        silent = uuid.uuid4()
+        await publish(submitted(asked, "author@home.example", notify=True))
+        await publish(submitted(silent, "quiet@home.example", notify=False))
+        story = approved(story_id=asked, title="Long <wait>")
+        await publish(story)
+
+        async def contact_stored() -> bool:
+            rows = await service.fetch("SELECT story_id FROM author_contacts")
+            return [r["story_id"] for r in rows] == [asked]
+
+        await eventually(contact_stored)
+        await publish(response_to(asked, body="We are <em>sorry</em>."))
+        [mail] = await smtp_server.wait_for("author@home.example", timeout=45)
+        assert "has responded to your story" in " ".join(mail.subject.split())
+        assert "We are &lt;em&gt;sorry&lt;/em&gt;." in mail.text()
+        assert mail.message["List-Unsubscribe"]
+        await smtp_server.wait_for("responses@riverside.example", timeout=45)
+
+        await publish(response_to(silent))
+        await smtp_server.wait_for("responses@riverside.example", count=2, timeout=45)
+        assert smtp_server.to("quiet@home.example") == []
+        # The staff email never carries the author's address.
+        for staff_mail in smtp_server.to("responses@riverside.example"):
+            assert "@home.example" not in staff_mail.text()
+
+
+async def test_withdrawal_erases_the_contact_and_cancels_pending_email(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await service.subscribe("responses@riverside.example", kind="responses")
+        story_id = uuid.uuid4()
+        await publish(submitted(story_id, "author@home.example", notify=True))
+        await publish(approved(story_id=story_id))
+
+        async def stored() -> bool:
+            rows = await service.fetch(
+                "SELECT 1 FROM author_contacts WHERE story_id = $1", story_id
+            )
+            return bool(rows)
+
+        await eventually(stored)
+        await publish(
+            StoryWithdrawn(
+                story_id=story_id, withdrawn_at=datetime.now(UTC), organisation_id=ORG_A.id
+            )
+        )
+
+        async def erased() -> bool:
+            contacts = await service.fetch(
+                "SELECT 1 FROM author_contacts WHERE story_id = $1", story_id
+            )
+            stories = await service.fetch(
+                "SELECT 1 FROM published_stories WHERE story_id = $1", story_id
+            )
+            return not contacts and not stories
+
+        await eventually(erased)
+        # A late copy of story.submitted (topics are not ordered with each other)
+        # must not bring the address back, and a response finds no one to tell.
+        late = await publish(submitted(story_id, "author@home.example", notify=True))
+        answered = await publish(response_to(story_id))
+
+        async def consumed() -> bool:
+            rows = await service.fetch(
+                "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])",
+                [late.id, answered.id],
+            )
+            return len(rows) == 2
+
+        await eventually(consumed)
+        assert await service.fetch("SELECT 1 FROM author_contacts") == []
+        # Nobody is emailed about a withdrawn story: not the author, not staff.
+        assert await service.fetch("SELECT 1 FROM deliveries") == []
+        assert smtp_server.messages == []
+
+
+async def test_safeguarding_escalation_alerts_safeguarding_contacts_urgently(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await service.subscribe("safeguarding@riverside.example", kind="safeguarding")
+        await service.subscribe("stories@riverside.example")
+        story_id = uuid.uuid4()
+        for reason in (RejectionReason.DUPLICATE, RejectionReason.SAFEGUARDING_ESCALATED):
+            await publish(
+                StoryRejected(
+                    story_id=story_id,
+                    rejected_at=datetime.now(UTC),
+                    organisation=ORG_A,
+                    service=MATERNITY,
+                    reason=reason,
+                )
+            )
+        [mail] = await smtp_server.wait_for("safeguarding@riverside.example", timeout=45)
+        assert " ".join(mail.subject.split()).startswith("URGENT: safeguarding concern")
+        assert mail.message["Importance"] == "high"
+        assert str(story_id) in mail.text()
+        assert smtp_server.to("stories@riverside.example") == []

@@ -1,0 +1,106 @@
+"""In-memory stand-ins for moderation's repository, with transaction semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from candour_common.events import Event
+from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+
+
+@dataclass
+class FakeState:
+    items: dict[UUID, QueueItem] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    withdrawals: dict[UUID, datetime] = field(default_factory=dict)
+    inbox: set[UUID] = field(default_factory=set)
+    outbox: list[tuple[UUID, Event]] = field(default_factory=list)
+
+
+class FakeRepository:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def get(self, story_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        item = self.state.items.get(story_id)
+        return copy.deepcopy(item)
+
+    async def add(self, item: QueueItem) -> None:
+        assert item.story_id not in self.state.items
+        self.state.items[item.story_id] = copy.deepcopy(item)
+
+    async def save(self, item: QueueItem) -> None:
+        assert item.story_id in self.state.items
+        self.state.items[item.story_id] = copy.deepcopy(item)
+
+    async def page(
+        self, status: Status, *, limit: int, after: QueuePosition | None = None
+    ) -> list[QueueItem]:
+        chosen = sorted(
+            (i for i in self.state.items.values() if i.status is status), key=lambda i: i.position
+        )
+        if after is not None:
+            chosen = [i for i in chosen if i.position > after]
+        return copy.deepcopy(chosen[:limit])
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        self.state.audit.append(entry)
+
+    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]:
+        return [a for a in self.state.audit if a.story_id == story_id]
+
+    async def erase_audit_details(self, story_id: UUID) -> None:
+        self.state.audit = [
+            AuditEntry(a.story_id, a.at, a.actor, a.action, None) if a.story_id == story_id else a
+            for a in self.state.audit
+        ]
+
+    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None:
+        self.state.withdrawals.setdefault(story_id, withdrawn_at)
+
+    async def is_withdrawn(self, story_id: UUID) -> bool:
+        return story_id in self.state.withdrawals
+
+    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
+        if event_id in self.state.inbox:
+            return False
+        self.state.inbox.add(event_id)
+        return True
+
+    async def add_event(self, event: Event) -> UUID:
+        event_id = uuid.uuid4()
+        self.state.outbox.append((event_id, event))
+        return event_id
+
+    async def erase_events(self, story_id: UUID) -> None:
+        self.state.outbox = [(i, e) for i, e in self.state.outbox if e.story_id != story_id]
+
+
+class FakeDatabase:
+    """One lock stands in for row locks; a failed transaction leaves no trace."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self._lock = asyncio.Lock()
+
+    @property
+    def transaction(self) -> Transaction:
+        @asynccontextmanager
+        async def transaction() -> AsyncIterator[QueueRepository]:
+            async with self._lock:
+                snapshot = copy.deepcopy(self.state)
+                try:
+                    yield FakeRepository(self.state)
+                except BaseException:
+                    self.state = snapshot
+                    raise
+
+        return transaction
