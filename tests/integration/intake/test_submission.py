@@ -10,25 +10,11 @@ from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
 from candour_intake.adapters import repository
 from candour_intake.bootstrap import create_app
-from candour_intake.domain import Organisation, Service
 from candour_intake.settings import IntakeSettings
 from tests.infra import read_topic, serving
+from tests.integration.intake.conftest import STORY, TRUSTS
 
 pytestmark = pytest.mark.integration
-
-STORY = {
-    "title": "Kind nurses on ward 4",
-    "body": "The staff listened to me and explained everything.",
-    "organisation_id": "TAD",
-    "service_id": "TAD-CMHT",
-    "author": {
-        "display_name": "A patient",
-        "relationship": "patient",
-        "email": "author@example.org",
-        "notify_on_response": True,
-    },
-    "tags": {"good": ["kindness"], "improve": [], "feelings": ["reassured"]},
-}
 
 
 async def _intake(create_database, kafka_bootstrap: str, topics: TopicNames) -> IntakeSettings:
@@ -36,15 +22,8 @@ async def _intake(create_database, kafka_bootstrap: str, topics: TopicNames) -> 
     await migrate_database(url, "candour_intake.migrations")
     conn = await asyncpg.connect(url)
     try:
-        await repository.upsert_organisation(
-            conn,
-            Organisation(
-                id="TAD",
-                name="Bradford District Care NHS Foundation Trust",
-                type="nhs_trust",
-                services=(Service(id="TAD-CMHT", name="Community mental health team"),),
-            ),
-        )
+        for trust in TRUSTS:
+            await repository.upsert_organisation(conn, trust)
     finally:
         await conn.close()
     return IntakeSettings(

@@ -12,6 +12,7 @@ partition.
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.outbox import OutgoingMessage, SendBatch
+from candour_common.metrics import PlatformMetrics
 from candour_common.topics import Topic, TopicNames
 
 log = structlog.get_logger(__name__)
@@ -138,7 +140,7 @@ def consumer_middleware(
     max_attempts: int = 3,
     retry_delay: float = 0.5,
     transient_backoff_max: float = 10.0,
-    on_dead_letter: Callable[[str, str], Awaitable[None] | None] | None = None,
+    metrics: PlatformMetrics | None = None,
 ) -> type[BaseMiddleware]:
     """Build the middleware class for `broker.add_middleware`."""
 
@@ -147,6 +149,7 @@ def consumer_middleware(
             record = msg.raw_message
             topic = topics.logical(record.topic)
             envelope = Envelope.from_headers(msg.headers, topic=topic)
+            started = time.perf_counter()
             with structlog.contextvars.bound_contextvars(
                 topic=topic.value,
                 event_id=str(envelope.id),
@@ -176,6 +179,13 @@ def consumer_middleware(
                         await asyncio.sleep(retry_delay * attempt)
                     else:
                         log.info("event handled", partition=record.partition, offset=record.offset)
+                        if metrics is not None:
+                            metrics.events_consumed.labels(
+                                metrics.service, topic.value, "handled"
+                            ).inc()
+                            metrics.event_processing.labels(metrics.service, topic.value).observe(
+                                time.perf_counter() - started
+                            )
                         return result
 
         async def after_processed(
@@ -203,13 +213,20 @@ def consumer_middleware(
                 offset=record.offset,
                 error=repr(exc_val),
             )
-            if on_dead_letter is not None:
-                result = on_dead_letter(record.topic, type(exc_val).__name__)
-                if asyncio.iscoroutine(result):
-                    await result
+            if metrics is not None:
+                logical = _logical_or_raw(topics, record.topic)
+                metrics.events_consumed.labels(metrics.service, logical, "dead_lettered").inc()
+                metrics.dlq_messages.labels(metrics.service, logical).inc()
             return True  # handled: the ack middleware commits the offset
 
     return CandourConsumerMiddleware
+
+
+def _logical_or_raw(topics: TopicNames, name: str) -> str:
+    try:
+        return topics.logical(name).value
+    except ValueError:
+        return name
 
 
 DLQ_HEADER_PREFIX = "dlq_"

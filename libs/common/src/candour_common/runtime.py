@@ -15,15 +15,18 @@ import asyncpg
 import structlog
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 
-from candour_common.db.migrations import apply_migrations, service_migrations
-from candour_common.db.outbox import OutboxRelay
+from candour_common.db.migrations import apply_migrations, pending_migrations, service_migrations
+from candour_common.db.outbox import OutboxRelay, OutgoingMessage, backlog
 from candour_common.db.pool import create_pool, ping
 from candour_common.http.correlation import CorrelationIdMiddleware
 from candour_common.http.health import health_router
 from candour_common.http.problems import install_problem_handlers
 from candour_common.messaging import consumer_middleware, create_broker, outbox_sender
+from candour_common.metrics import HttpMetricsMiddleware, PlatformMetrics
 from candour_common.settings import ServiceSettings
+from candour_common.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +38,7 @@ class Platform:
     settings: ServiceSettings
     pool: asyncpg.Pool
     broker: KafkaBroker
+    metrics: PlatformMetrics
     relay: OutboxRelay | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -78,6 +82,8 @@ def build_app(
     on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
 ) -> FastAPI:
     ref = PlatformRef()
+    metrics = PlatformMetrics(settings.service_name)
+    migrations = service_migrations(migrations_package)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,20 +97,24 @@ def build_app(
             settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
         )
         broker.add_middleware(
-            consumer_middleware(broker, settings.topics, group_id=settings.group_id)
+            consumer_middleware(
+                broker, settings.topics, group_id=settings.group_id, metrics=metrics
+            )
         )
         if register_subscribers is not None:
             register_subscribers(broker, settings, ref)
-        platform = Platform(settings=settings, pool=pool, broker=broker)
+        platform = Platform(settings=settings, pool=pool, broker=broker, metrics=metrics)
         ref.set(platform)
         app.state.platform = platform
-        await broker.start()
+        if (retrying := await _start_broker(broker)) is not None:
+            platform.background.append(retrying)
         if relay_outbox:
             platform.relay = OutboxRelay(
                 pool,
                 outbox_sender(broker),
                 settings.topics,
                 poll_interval=settings.outbox_poll_interval,
+                on_published=lambda sent: _count_published(metrics, settings.topics, sent),
             )
             platform.background.append(asyncio.create_task(platform.relay.run(), name="outbox"))
         if on_started is not None:
@@ -136,12 +146,83 @@ def build_app(
         await ping(ref.get.pool)
 
     async def kafka_ready() -> None:
-        await ref.get.broker.ping(timeout=2)
+        if not await ref.get.broker.ping(timeout=2):
+            raise ConnectionError("Kafka did not answer")
 
-    app.include_router(health_router({"postgres": database_ready, "kafka": kafka_ready}))
+    async def migrations_applied() -> None:
+        async with ref.get.pool.acquire() as conn:
+            pending = await pending_migrations(conn, migrations)
+        if pending:
+            raise RuntimeError(f"pending migrations: {', '.join(pending)}")
+
+    async def refresh_gauges() -> None:
+        await _refresh_gauges(ref.get)
+
+    app.include_router(
+        health_router(
+            {"postgres": database_ready, "kafka": kafka_ready, "migrations": migrations_applied},
+            registries=(metrics.registry, REGISTRY),
+            before_scrape=refresh_gauges,
+        )
+    )
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _start_broker(broker: KafkaBroker) -> asyncio.Task[None] | None:
+    """Start the broker; if Kafka is down, keep serving HTTP and keep trying in the background.
+
+    A service must come up while Kafka is away (intake keeps taking stories into
+    its outbox); `/readyz` says Kafka is unavailable until it connects.
+    """
+    try:
+        await asyncio.wait_for(broker.start(), timeout=15)
+        return None
+    except Exception as exc:
+        log.warning("Kafka unavailable at start; retrying in the background", error=repr(exc))
+
+    async def keep_trying() -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.wait_for(broker.start(), timeout=15)
+                log.info("Kafka connected")
+                return
+            except Exception as exc:
+                log.warning("Kafka still unavailable", error=repr(exc), retry_in=delay)
+                delay = min(delay * 2, 30.0)
+
+    return asyncio.create_task(keep_trying(), name="broker-start")
+
+
+def _count_published(
+    metrics: PlatformMetrics, topics: TopicNames, sent: Sequence[OutgoingMessage]
+) -> None:
+    for message in sent:
+        metrics.events_published.labels(metrics.service, topics.logical(message.topic).value).inc()
+
+
+async def _refresh_gauges(platform: Platform) -> None:
+    """Outbox backlog and consumer lag, computed when Prometheus scrapes."""
+    m = platform.metrics
+    if platform.relay is not None:
+        count, age = await backlog(platform.pool)
+        m.outbox_backlog.labels(m.service).set(count)
+        m.outbox_oldest_age.labels(m.service).set(age or 0.0)
+    for subscriber in platform.broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            lag = max(0, highwater - position)
+            m.consumer_lag.labels(m.service, tp.topic, str(tp.partition)).set(lag)
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:

@@ -17,6 +17,8 @@ from importlib.resources.abc import Traversable
 import asyncpg
 import structlog
 
+from candour_common.db import Connection
+
 log = structlog.get_logger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -58,7 +60,7 @@ def load_migrations(package: str) -> list[Migration]:
     return found
 
 
-async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def apply_migrations(conn: Connection, migrations: list[Migration]) -> list[str]:
     """Apply what is pending; return the names applied. Refuses edited history."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
@@ -105,7 +107,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
-async def pending_migrations(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def pending_migrations(conn: Connection, migrations: list[Migration]) -> list[str]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     applied: set[tuple[str, int]] = set()
     if exists:

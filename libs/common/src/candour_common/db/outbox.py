@@ -72,7 +72,9 @@ class OutboxRelay:
         *,
         poll_interval: float = 1.0,
         batch_size: int = 500,
+        on_published: Callable[[Sequence[OutgoingMessage]], None] | None = None,
     ) -> None:
+        self._on_published = on_published
         self._pool = pool
         self._send = send
         self._topics = topics
@@ -162,6 +164,8 @@ class OutboxRelay:
                 [r["seq"] for r in rows],
             )
         self.published += len(rows)
+        if self._on_published is not None:
+            self._on_published(messages)
         log.debug("outbox published", count=len(rows))
         return len(rows)
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = structlog.get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
 def health_router(
-    checks: Mapping[str, ReadinessCheck], *, registry: CollectorRegistry = REGISTRY
+    checks: Mapping[str, ReadinessCheck],
+    *,
+    registries: Sequence[CollectorRegistry] = (REGISTRY,),
+    before_scrape: Callable[[], Awaitable[None]] | None = None,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -38,6 +44,12 @@ def health_router(
 
     @router.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        if before_scrape is not None:
+            try:
+                await asyncio.wait_for(before_scrape(), timeout=3)
+            except Exception as exc:  # a scrape still answers with what it has
+                log.warning("metrics refresh failed", error=repr(exc))
+        body = b"".join(generate_latest(r) for r in registries)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
