@@ -188,3 +188,39 @@ async def serving(app: object) -> AsyncIterator[object]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@dataclass
+class PrivateKafka:
+    """An Apache Kafka broker of one test's own, which that test may stop and start."""
+
+    state_dir: Path
+    port: int
+    controller_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> str:
+        env = {
+            **os.environ,
+            "CANDOUR_LOCAL_DIR": str(self.state_dir),
+            "CANDOUR_KAFKA_PORT": str(self.port),
+            "CANDOUR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+        }
+        out = subprocess.run(
+            ["bash", str(ROOT / "deploy" / "local" / "kafka.sh"), action],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+        )
+        return out.stdout
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
