@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 
 import asyncpg
 import structlog
@@ -226,14 +227,22 @@ async def _refresh_gauges(platform: Platform) -> None:
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
-    """Serve `app` until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    """Serve `app` until SIGINT/SIGTERM, then shut down gracefully and exit 0."""
     import uvicorn
 
-    uvicorn.run(
+    class GracefulServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal after shutting down, so the process would
+            # die "by SIGTERM" even after a clean drain; a finished shutdown exits 0.
+            self._captured_signals.clear()
+
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
+    GracefulServer(config).run()

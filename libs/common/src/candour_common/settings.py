@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stderr is a terminal."
     )
+    shutdown_grace_seconds: float = Field(
+        default=10.0, gt=0, description="How long SIGTERM waits for in-flight requests."
+    )
     outbox_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between outbox polls when no NOTIFY arrives."
     )
