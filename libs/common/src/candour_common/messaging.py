@@ -117,6 +117,10 @@ def event_subscriber(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=CONSUMER_ACK_POLICY,
+        # A service's subscribers share one group, so each one joining makes the
+        # others rejoin at their next heartbeat: a short interval keeps start-up
+        # and failover rebalances to about a second each.
+        heartbeat_interval_ms=500,
         title=title,
         description=description,
     )

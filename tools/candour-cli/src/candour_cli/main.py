@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from candour_cli import tokens
+from candour_cli import contracts, dev, devstate, directory, dlq, migrate, tokens, topics
 
 app = typer.Typer(
     name="candour",
@@ -13,3 +13,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(tokens.app, name="token")
+app.add_typer(contracts.app, name="contracts")
+app.add_typer(dlq.app, name="dlq")
+app.command("dev")(dev.command)
+app.command("migrate")(migrate.command)
+app.add_typer(topics.app, name="topics")
+app.add_typer(directory.app, name="directory")
+# Next to a running `candour dev`, sign with its generated secret unless one is set.
+app.callback()(devstate.use_dev_secret_when_unset)
