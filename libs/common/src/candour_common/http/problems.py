@@ -134,6 +134,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    @app.exception_handler(asyncpg.DataError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # Text PostgreSQL cannot store (NUL characters, lone surrogates) is bad input.
+        return problem_response(
+            request,
+            422,
+            title="Invalid request",
+            detail="The input contains characters or values that cannot be stored "
+            "(for example NUL characters or unpaired surrogates).",
+        )
+
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(asyncpg.CannotConnectNowError)
