@@ -59,6 +59,21 @@ class RejectionReason(StrEnum):
     OTHER = "other"
 
 
+class Source(StrEnum):
+    """Where a piece of feedback came from."""
+
+    WEB = "web"
+    PHONE = "phone"
+    LEAFLET = "leaflet"
+    EMAIL = "email"
+    NHS_WEBSITE = "nhs_website"
+    HEALTHWATCH = "healthwatch"
+    COMPLAINT = "complaint"
+    LOCAL_GROUP = "local_group"
+    STAFF = "staff"
+    OTHER = "other"
+
+
 class ChangeMarker(StrEnum):
     PLANNED = "planned"
     MADE = "made"
@@ -77,6 +92,19 @@ class OrganisationRef(_Contract):
 class ServiceRef(_Contract):
     id: str = Field(description="The service's id within the directory.", min_length=1)
     name: str = Field(description="The service's name as the directory had it.")
+    programme: str | None = Field(
+        default=None,
+        description="The programme of work the service belongs to, e.g. `mental-health`.",
+    )
+
+
+class Reach(_Contract):
+    """How many people one entry speaks for (a group session, a survey summary)."""
+
+    individuals: int = Field(default=1, ge=1, description="People this entry speaks for.")
+    patients: int = Field(default=0, ge=0, description="Of whom patients or service users.")
+    carers: int = Field(default=0, ge=0, description="Of whom carers, relatives or friends.")
+    staff: int = Field(default=0, ge=0, description="Of whom staff.")
 
 
 class Tags(_Contract):
@@ -123,6 +151,14 @@ class StorySubmitted(Event):
     experienced_at: str | None = Field(
         default=None, description="Month of the experience, `YYYY-MM`.", pattern=r"^\d{4}-\d{2}$"
     )
+    source: Source = Field(default=Source.WEB, description="Where the feedback came from.")
+    external_id: str | None = Field(
+        default=None, description="The entry's id in its source system, if it came from one."
+    )
+    assisted_by: str | None = Field(
+        default=None, description="Who entered it on the author's behalf, if someone did."
+    )
+    represents: Reach = Field(default_factory=Reach, description="How many people it speaks for.")
 
 
 class StoryApproved(Event):
@@ -143,6 +179,14 @@ class StoryApproved(Event):
         default=None, description="0..5, or null when approved automatically without a rating."
     )
     experienced_at: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    source: Source = Field(default=Source.WEB, description="Where the feedback came from.")
+    external_id: str | None = Field(
+        default=None, description="The entry's id in its source system, if it came from one."
+    )
+    assisted_by: str | None = Field(
+        default=None, description="Who entered it on the author's behalf, if someone did."
+    )
+    represents: Reach = Field(default_factory=Reach, description="How many people it speaks for.")
 
 
 class StoryRejected(Event):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -14,9 +14,11 @@ from candour_common.events import (
     AuthorContact,
     ChangeMarker,
     OrganisationRef,
+    Reach,
     RejectionReason,
     Responder,
     ServiceRef,
+    Source,
     Tags,
 )
 
@@ -25,6 +27,7 @@ from candour_common.events import (
 class Service:
     id: str
     name: str
+    programme: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,10 @@ class SubmitStory:
     author: AuthorContact
     tags: Tags
     experienced_at: str | None
+    source: Source = Source.WEB
+    external_id: str | None = None
+    assisted_by: str | None = None
+    represents: Reach = field(default_factory=Reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,10 @@ class Story:
     experienced_at: str | None
     submitted_at: datetime
     author_token_hash: bytes
+    source: Source = Source.WEB
+    external_id: str | None = None
+    assisted_by: str | None = None
+    represents: Reach = field(default_factory=Reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,12 @@ class NotTheAuthor(DomainError):
 class WrongOrganisation(DomainError):
     def __init__(self) -> None:
         super().__init__("staff may respond only to stories about their own organisation")
+
+
+class AlreadyImported(DomainError):
+    def __init__(self, source: Source, external_id: str, story_id: UUID) -> None:
+        super().__init__(f"{source.value} entry {external_id!r} is already story {story_id}")
+        self.story_id = story_id
 
 
 class StoryNotOpenForResponses(DomainError):

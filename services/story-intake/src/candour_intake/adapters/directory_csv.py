@@ -1,8 +1,9 @@
 """Reads the organisation directory from CSV, reporting bad rows by line number.
 
 Columns: `organisation_id` (ODS code), `organisation_name`, `organisation_type`,
-`service_id`, `service_name`; one row per service (service columns may be
-empty for an organisation without services).
+`service_id`, `service_name`, and optionally `programme` (e.g. `mental-health`);
+one row per service (service columns may be empty for an organisation without
+services).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ COLUMNS = (
     "service_name",
 )
 _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
+_PROGRAMME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
@@ -45,7 +47,7 @@ def parse_directory(text: str) -> list[Organisation]:
         raise DirectoryFileError([RowError(1, f"missing columns: {', '.join(missing)}")])
     errors: list[RowError] = []
     orgs: dict[str, dict[str, str]] = {}
-    services: dict[str, dict[str, str]] = {}
+    services: dict[str, dict[str, tuple[str, str | None]]] = {}
     service_owner: dict[str, str] = {}
     for row in reader:
         line = reader.line_num
@@ -75,7 +77,13 @@ def parse_directory(text: str) -> list[Organisation]:
             )
             continue
         service_owner[sid] = ods
-        services.setdefault(ods, {})[sid] = sname
+        programme = (row.get("programme") or "").strip().lower() or None
+        if programme is not None and not _PROGRAMME.match(programme):
+            errors.append(
+                RowError(line, f"programme {programme!r} must be lower-case words joined by -")
+            )
+            continue
+        services.setdefault(ods, {})[sid] = (sname, programme)
     if errors:
         raise DirectoryFileError(errors)
     return [
@@ -83,7 +91,10 @@ def parse_directory(text: str) -> list[Organisation]:
             id=ods,
             name=o["name"],
             type=o["type"],
-            services=tuple(Service(id=sid, name=sn) for sid, sn in services.get(ods, {}).items()),
+            services=tuple(
+                Service(id=sid, name=sn, programme=pg)
+                for sid, (sn, pg) in services.get(ods, {}).items()
+            ),
         )
         for ods, o in orgs.items()
     ]

@@ -25,22 +25,29 @@ async def get_organisation(conn: Connection, organisation_id: str) -> Organisati
     if row is None:
         return None
     services = await conn.fetch(
-        "SELECT id, name FROM services WHERE organisation_id = $1 ORDER BY name", organisation_id
+        "SELECT id, name, programme FROM services WHERE organisation_id = $1 ORDER BY name",
+        organisation_id,
     )
     return Organisation(
         id=row["id"],
         name=row["name"],
         type=row["type"],
-        services=tuple(Service(id=s["id"], name=s["name"]) for s in services),
+        services=tuple(
+            Service(id=s["id"], name=s["name"], programme=s["programme"]) for s in services
+        ),
     )
 
 
 async def list_organisations(conn: Connection) -> list[Organisation]:
     orgs = await conn.fetch("SELECT id, name, type FROM organisations ORDER BY name")
-    services = await conn.fetch("SELECT id, organisation_id, name FROM services ORDER BY name")
+    services = await conn.fetch(
+        "SELECT id, organisation_id, name, programme FROM services ORDER BY name"
+    )
     by_org: dict[str, list[Service]] = {}
     for s in services:
-        by_org.setdefault(s["organisation_id"], []).append(Service(id=s["id"], name=s["name"]))
+        by_org.setdefault(s["organisation_id"], []).append(
+            Service(id=s["id"], name=s["name"], programme=s["programme"])
+        )
     return [
         Organisation(
             id=o["id"], name=o["name"], type=o["type"], services=tuple(by_org.get(o["id"], []))
@@ -62,11 +69,11 @@ async def upsert_organisation(conn: Connection, org: Organisation) -> None:
     )
     await conn.executemany(
         """
-        INSERT INTO services (id, organisation_id, name) VALUES ($1, $2, $3)
+        INSERT INTO services (id, organisation_id, name, programme) VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO UPDATE SET organisation_id = EXCLUDED.organisation_id,
-                                       name = EXCLUDED.name
+                                       name = EXCLUDED.name, programme = EXCLUDED.programme
         """,
-        [(s.id, org.id, s.name) for s in org.services],
+        [(s.id, org.id, s.name, s.programme) for s in org.services],
     )
 
 
@@ -80,8 +87,10 @@ async def add_story(conn: Connection, story: Story) -> None:
         """
         INSERT INTO stories (id, title, body, organisation_id, service_id, author_name,
                              author_relationship, author_email, notify_on_response, tags,
-                             experienced_at, author_token_hash, submitted_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
+                             experienced_at, author_token_hash, submitted_at, source,
+                             external_id, assisted_by, represents)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16,
+                $17::jsonb)
         """,
         story.id,
         story.title,
@@ -96,7 +105,18 @@ async def add_story(conn: Connection, story: Story) -> None:
         story.experienced_at,
         story.author_token_hash,
         story.submitted_at,
+        story.source.value,
+        story.external_id,
+        story.assisted_by,
+        story.represents.model_dump_json(),
     )
+
+
+async def find_by_external_id(conn: Connection, source: str, external_id: str) -> UUID | None:
+    story_id = await conn.fetchval(
+        "SELECT id FROM stories WHERE source = $1 AND external_id = $2", source, external_id
+    )
+    return story_id if isinstance(story_id, UUID) else None
 
 
 _STATE = """

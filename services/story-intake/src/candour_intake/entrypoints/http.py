@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from candour_common.auth import Principal, Role
-from candour_common.events import AuthorContact, Responder, Tags
+from candour_common.events import AuthorContact, Reach, Responder, Tags
 from candour_common.http.bearer import bearer_credentials, require_role
 from candour_common.http.limits import SlidingWindowRateLimiter
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
+    AlreadyImported,
     DomainError,
     NotTheAuthor,
     Organisation,
@@ -84,6 +85,10 @@ def _problem_for(exc: DomainError) -> ProblemError:
         return ProblemError(403, str(exc))
     if isinstance(exc, StoryNotOpenForResponses):
         return ProblemError(409, str(exc))
+    if isinstance(exc, AlreadyImported):
+        return ProblemError(
+            409, str(exc), errors=[FieldError(field="body.external_id", message=str(exc))]
+        )
     return ProblemError(422, str(exc))
 
 
@@ -183,6 +188,10 @@ async def submit_story(
         author=AuthorContact(**body.author.model_dump()),
         tags=Tags(**body.tags.model_dump()),
         experienced_at=body.experienced_at,
+        source=body.source,
+        external_id=body.external_id,
+        assisted_by=body.assisted_by,
+        represents=Reach(**body.represents.model_dump()),
     )
 
     async def work(conn: Any) -> BaseModel:

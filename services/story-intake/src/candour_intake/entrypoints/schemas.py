@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from candour_common.events import ChangeMarker, RejectionReason, Relationship
+from candour_common.events import ChangeMarker, RejectionReason, Relationship, Source
 
 MAX_WORDS = 1000
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -33,6 +41,19 @@ class TagsIn(_Strict):
     feelings: list[TagText] = Field(default_factory=list, max_length=10)
 
 
+class ReachIn(_Strict):
+    individuals: int = Field(default=1, ge=1, le=100_000)
+    patients: int = Field(default=0, ge=0, le=100_000)
+    carers: int = Field(default=0, ge=0, le=100_000)
+    staff: int = Field(default=0, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _roles_fit(self) -> ReachIn:
+        if self.patients + self.carers + self.staff > self.individuals:
+            raise ValueError("patients + carers + staff cannot exceed individuals")
+        return self
+
+
 class StoryIn(_Strict):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -44,6 +65,20 @@ class StoryIn(_Strict):
     tags: TagsIn = Field(default_factory=TagsIn)
     experienced_at: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = (
         Field(default=None, description="Month of the experience, `YYYY-MM`.")
+    )
+
+    source: Source = Field(default=Source.WEB, description="Where the feedback came from.")
+    external_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = Field(
+        default=None, description="The entry's id in its source; a second entry with it is refused."
+    )
+    assisted_by: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None
+    ) = Field(default=None, description="Who entered it on the author's behalf.")
+    represents: ReachIn = Field(
+        default_factory=lambda: ReachIn(), description="How many people it speaks for."
     )
 
     @field_validator("body")

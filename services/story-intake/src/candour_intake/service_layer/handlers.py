@@ -8,7 +8,11 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import asyncpg
 
 from candour_common.db import Connection
 from candour_common.db.inbox import record_once
@@ -23,7 +27,10 @@ from candour_common.events import (
     StoryWithdrawn,
 )
 from candour_intake.adapters import repository
+from candour_intake.adapters.directory_csv import RowError
+from candour_intake.adapters.feedback_csv import FeedbackEntry
 from candour_intake.domain import (
+    AlreadyImported,
     Organisation,
     PostResponse,
     Story,
@@ -38,6 +45,8 @@ from candour_intake.domain import (
     new_author_token,
 )
 
+Pool = asyncpg.Pool
+
 SERVICE = "story-intake"
 CONSUMER = "story-intake"
 
@@ -47,6 +56,12 @@ async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, s
 
     Returns the story and the author's private token (shown once, kept only as a hash).
     """
+    if command.external_id is not None:
+        existing = await repository.find_by_external_id(
+            conn, command.source.value, command.external_id
+        )
+        if existing is not None:
+            raise AlreadyImported(command.source, command.external_id, existing)
     organisation = await repository.get_organisation(conn, command.organisation_id)
     if organisation is None:
         raise UnknownOrganisation(command.organisation_id)
@@ -55,7 +70,7 @@ async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, s
         service = organisation.service(command.service_id)
         if service is None:
             raise UnknownService(organisation.id, command.service_id)
-        service_ref = ServiceRef(id=service.id, name=service.name)
+        service_ref = ServiceRef(id=service.id, name=service.name, programme=service.programme)
     token, token_hash = new_author_token()
     story = Story(
         id=uuid.uuid4(),
@@ -68,6 +83,10 @@ async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, s
         experienced_at=command.experienced_at,
         submitted_at=datetime.now(UTC),
         author_token_hash=token_hash,
+        source=command.source,
+        external_id=command.external_id,
+        assisted_by=command.assisted_by,
+        represents=command.represents,
     )
     await repository.add_story(conn, story)
     await add_event(
@@ -82,6 +101,10 @@ async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, s
             author=story.author,
             tags=story.tags,
             experienced_at=story.experienced_at,
+            source=story.source,
+            external_id=story.external_id,
+            assisted_by=story.assisted_by,
+            represents=story.represents,
         ),
         service=SERVICE,
     )
@@ -154,3 +177,54 @@ async def import_directory(conn: Connection, organisations: list[Organisation]) 
     for organisation in organisations:
         await repository.upsert_organisation(conn, organisation)
     return len(organisations)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    imported: int
+    already_present: int
+
+
+async def check_feedback_against_directory(
+    conn: Connection, entries: list[FeedbackEntry]
+) -> list[RowError]:
+    """Which rows name an organisation or service the directory does not have."""
+    errors: list[RowError] = []
+    directory = {o.id: o for o in await repository.list_organisations(conn)}
+    for entry in entries:
+        org = directory.get(entry.command.organisation_id)
+        if org is None:
+            errors.append(
+                RowError(
+                    entry.line,
+                    f"organisation_id: no organisation {entry.command.organisation_id!r}",
+                )
+            )
+        elif entry.command.service_id and org.service(entry.command.service_id) is None:
+            errors.append(
+                RowError(
+                    entry.line, f"service_id: {org.id} has no service {entry.command.service_id!r}"
+                )
+            )
+    return errors
+
+
+async def import_feedback(
+    pool: Pool, entries: list[FeedbackEntry], *, progress: Callable[[int], None] | None = None
+) -> ImportSummary:
+    """Submit each entry through the normal pipeline (moderated like any story).
+
+    Idempotent by (source, external_id): re-running an import creates nothing twice.
+    Each entry commits on its own, so an interrupted import resumes where it stopped.
+    """
+    imported = present = 0
+    for done, entry in enumerate(entries, start=1):
+        async with pool.acquire() as conn, conn.transaction():
+            try:
+                await submit_story(conn, entry.command)
+                imported += 1
+            except AlreadyImported:
+                present += 1
+        if progress is not None:
+            progress(done)
+    return ImportSummary(imported=imported, already_present=present)

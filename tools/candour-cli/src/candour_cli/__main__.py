@@ -1,0 +1,5 @@
+"""`python -m candour_cli` is `candour`."""
+
+from candour_cli.main import app
+
+app()
