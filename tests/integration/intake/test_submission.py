@@ -62,7 +62,11 @@ async def test_a_story_becomes_exactly_one_story_submitted_event(
         "id": "TAD",
         "name": "Bradford District Care NHS Foundation Trust",
     }
-    assert data["service"] == {"id": "TAD-CMHT", "name": "Community mental health team"}
+    assert data["service"] == {
+        "id": "TAD-CMHT",
+        "name": "Community mental health team",
+        "programme": None,
+    }
     # The author's contact travels only on this internal topic.
     assert data["author"]["email"] == "author@example.org"
 
