@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,7 +17,6 @@ from aiokafka import AIOKafkaProducer
 
 from candour_common.auth import Role, issue_token
 from candour_common.cloudevents import Envelope
-from candour_common.db.pool import create_pool
 from candour_common.events import (
     AuthorContact,
     Event,
@@ -27,12 +27,8 @@ from candour_common.events import (
     StoryWithdrawn,
     Tags,
 )
-from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
-from candour_moderation.adapters.repository import postgres_transaction
-from candour_moderation.bootstrap import MIGRATIONS, create_app
-from candour_moderation.domain.model import ApproveStory
-from candour_moderation.service_layer import handlers
+from candour_moderation.bootstrap import create_app
 from candour_moderation.settings import ModerationSettings
 from tests.infra import read_topic, serving
 
@@ -172,6 +168,10 @@ async def test_submitted_stories_appear_in_the_queue_screened_and_in_priority_or
         assert detail.status_code == 200
         assert [a["action"] for a in detail.json()["audit"]] == ["received"]
 
+        scrape = (await client.get("/metrics")).text
+        for priority in ("serious", "concern", "none"):
+            assert f'candour_moderation_queue_depth{{priority="{priority}"}} 1.0' in scrape
+
         bad_cursor = await client.get("/v1/queue", headers=ALICE, params={"cursor": "nope"})
         assert bad_cursor.status_code == 422
         assert bad_cursor.headers["content-type"] == "application/problem+json"
@@ -231,6 +231,7 @@ async def test_approval_emits_exactly_one_redacted_story_approved_even_when_retr
             kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=2.0
         )
         detail = (await client.get(f"/v1/queue/{submitted.story_id}", headers=ALICE)).json()
+        scrape = (await client.get("/metrics")).text
 
     assert len(records) == 1
     record = records[0]
@@ -259,11 +260,32 @@ async def test_approval_emits_exactly_one_redacted_story_approved_even_when_retr
     assert detail["status"] == "approved"
     assert detail["decided_by"] == "mod-alice"
     actions = [a["action"] for a in detail["audit"]]
-    assert actions == ["received", "claimed", "approved"]
-    approved = detail["audit"][-1]
+    assert actions == ["received", "claimed", "edited", "approved"]
+    received, _, edited, approved = detail["audit"]
+    assert received["detail"]["body"] == submitted.body  # the original is kept
+    assert received["detail"]["title"] == submitted.title
+    assert edited["actor"] == "mod-alice"
+    assert not edited["automatic"]
+    assert [(e["field"], e["source"]) for e in edited["detail"]["edits"]] == [
+        ("title", "suggested_redactions"),
+        ("body", "suggested_redactions"),
+    ]
+    body_changes = edited["detail"]["edits"][1]["changes"]
+    assert [(c["before"], c["after"]) for c in body_changes] == [
+        ("Jane Brown", "[name]"),
+        ("sam.taylor@example.org", "[email address]"),
+        ("07911 123456", "[phone number]"),
+    ]
+    for change in body_changes:
+        assert submitted.body[change["start"] : change["end"]] == change["before"]
     assert approved["actor"] == "mod-alice"
     assert approved["detail"]["changed"] == ["title", "body"]
     assert approved["detail"]["published"]["body"] == data["body"]
+    assert (
+        'candour_moderation_time_to_decision_seconds_count{automatic="false",decision="approved"}'
+        " 1.0" in scrape
+    )
+    assert 'candour_moderation_queue_depth{priority="none"} 0.0' in scrape
 
 
 async def test_rejection_emits_story_rejected_with_the_reason(
@@ -361,37 +383,118 @@ async def test_a_withdrawn_story_leaves_the_queue_and_its_text_is_erased(
     assert "Patel" not in dump
 
 
-async def test_an_event_committed_before_a_crash_is_published_once_after_restart(
+def unreachable_kafka() -> str:
+    """An address where no broker listens (a port just freed), so a relay cannot publish."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+async def unsent(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT event_id FROM outbox WHERE sent_at IS NULL")
+    finally:
+        await conn.close()
+    return [str(r["event_id"]) for r in rows]
+
+
+async def test_a_decision_committed_before_a_restart_is_published_exactly_once(
     create_database, kafka_bootstrap: str, topics: TopicNames
 ) -> None:
     settings = await settings_for(create_database, kafka_bootstrap, topics)
     dsn = settings.database_url.get_secret_value()
-    await migrate_database(dsn, MIGRATIONS)
     submitted = story("The physio was great.")
-    # The decision commits (state + outbox row) while no relay runs: as if the
-    # process died between the commit and the publish.
-    pool = await create_pool(dsn, max_size=2)
-    try:
-        transaction = postgres_transaction(pool)
-        now = datetime.now(UTC)
-        await handlers.receive_story(transaction, submitted, event_id=uuid.uuid4(), now=now)
-        await handlers.decide(
-            transaction, ApproveStory(submitted.story_id, "mod-alice", criticality=0), now=now
+    async with serving(create_app(settings)) as client:
+        assert isinstance(client, httpx.AsyncClient)
+        await publish(kafka_bootstrap, topics, submitted)
+        await eventually(lambda: queued(client, submitted.story_id), "the story in the queue")
+
+    # The same service on the same database, but its broker is gone: the decision
+    # commits (state, audit and outbox row) and the process stops before any
+    # publish; its drain at shutdown fails too, as a crash would.
+    cut_off = settings.model_copy(update={"kafka_bootstrap": unreachable_kafka()})
+    async with serving(create_app(cut_off)) as client:
+        assert isinstance(client, httpx.AsyncClient)
+        decided = await client.post(
+            f"/v1/queue/{submitted.story_id}/decision",
+            headers=ALICE,
+            json={"decision": "approve", "criticality": 1},
         )
-    finally:
-        await pool.close()
+        assert decided.status_code == 200, decided.text
+    event_id = decided.json()["event_id"]
+    assert await unsent(dsn) == [event_id]
+    nothing = await read_topic(
+        kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, timeout=2
+    )
+    assert nothing == []
+
+    # A fresh start publishes it; another start does not publish it again.
     async with serving(create_app(settings)):
         records = await read_topic(
             kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=1.5
         )
+        await eventually(lambda: _none_unsent(dsn), "the outbox row marked sent")
     async with serving(create_app(settings)):
-        await asyncio.sleep(1.0)  # a second start must not publish it again
+        await asyncio.sleep(1.0)  # time for a (wrong) second publish to happen
     again = await read_topic(
         kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=1.0
     )
     assert len(records) == 1
     assert len(again) == 1
+    assert records[0].headers["ce_id"] == event_id
     assert records[0].headers["ce_subject"] == str(submitted.story_id)
+
+
+async def _none_unsent(dsn: str) -> bool:
+    return not await unsent(dsn)
+
+
+async def test_auto_approval_publishes_clean_stories_and_queues_flagged_ones(
+    create_database, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    settings = (await settings_for(create_database, kafka_bootstrap, topics)).model_copy(
+        update={"auto_approve": True}
+    )
+    clean = story("The staff were patient and explained every step.", title="Good care")
+    named = story("Dr Patel explained every step.")
+    concern = story("Mum developed pressure sores on the ward.")
+    async with serving(create_app(settings)) as client:
+        assert isinstance(client, httpx.AsyncClient)
+        await publish(kafka_bootstrap, topics, clean, named, concern)
+        await eventually(
+            lambda: queued(client, named.story_id, concern.story_id), "flagged stories queued"
+        )
+        records = await read_topic(
+            kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=1.5
+        )
+        detail = (await client.get(f"/v1/queue/{clean.story_id}", headers=ALICE)).json()
+        pending = (await client.get("/v1/queue", headers=ALICE)).json()["items"]
+        scrape = (await client.get("/metrics")).text
+
+    assert len(records) == 1
+    assert records[0].headers["ce_subject"] == str(clean.story_id)
+    assert records[0].value is not None
+    data = json.loads(records[0].value)
+    assert data["criticality"] is None
+    assert (data["title"], data["body"]) == (clean.title, clean.body)
+    assert AUTHOR_EMAIL not in records[0].value.decode()
+
+    assert detail["status"] == "approved"
+    assert detail["decided_by"] == "system"
+    assert [(a["action"], a["actor"], a["automatic"]) for a in detail["audit"]] == [
+        ("received", "screening", False),
+        ("approved", "system", True),
+    ]
+    assert detail["audit"][1]["detail"]["event_id"] == records[0].headers["ce_id"]
+    assert {i["story_id"] for i in pending} == {str(named.story_id), str(concern.story_id)}
+    assert (
+        'candour_moderation_time_to_decision_seconds_count{automatic="true",decision="approved"}'
+        " 1.0" in scrape
+    )
+    assert 'candour_moderation_queue_depth{priority="concern"} 1.0' in scrape
+    assert 'candour_moderation_queue_depth{priority="none"} 1.0' in scrape
 
 
 async def test_auth_problems_and_bad_input(

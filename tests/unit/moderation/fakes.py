@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,13 @@ class FakeRepository:
             chosen = [i for i in chosen if i.position > after]
         return copy.deepcopy(chosen[:limit])
 
+    async def pending_by_priority(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for item in self.state.items.values():
+            if item.status is Status.PENDING:
+                counts[item.priority_rank] = counts.get(item.priority_rank, 0) + 1
+        return counts
+
     async def add_audit(self, entry: AuditEntry) -> None:
         self.state.audit.append(entry)
 
@@ -59,7 +67,7 @@ class FakeRepository:
 
     async def erase_audit_details(self, story_id: UUID) -> None:
         self.state.audit = [
-            AuditEntry(a.story_id, a.at, a.actor, a.action, None) if a.story_id == story_id else a
+            dataclasses.replace(a, detail=None) if a.story_id == story_id else a
             for a in self.state.audit
         ]
 

@@ -11,3 +11,11 @@ class ModerationSettings(ServiceSettings):
     claim_lease_seconds: int = Field(
         default=15 * 60, ge=10, le=24 * 3600, description="How long a moderator's claim lasts."
     )
+    auto_approve: bool = Field(
+        default=False,
+        description=(
+            "Approve, without a moderator, stories screening found nothing in (no "
+            "safeguarding match, no suggested redaction, no language flag); "
+            "criticality is left unset and the audit marks them automatic."
+        ),
+    )

@@ -26,7 +26,13 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
-from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+from candour_moderation.domain.model import (
+    AuditEntry,
+    Provenance,
+    QueueItem,
+    QueuePosition,
+    Status,
+)
 from candour_moderation.domain.screening import (
     LanguageFlag,
     LanguageKind,
@@ -52,6 +58,10 @@ class QueueRepository(Protocol):
     async def page(
         self, status: Status, *, limit: int, after: QueuePosition | None = None
     ) -> list[QueueItem]: ...
+
+    async def pending_by_priority(self) -> dict[int, int]:
+        """Pending stories counted by priority rank (0 serious, 1 concern, 2 none)."""
+        ...
 
     async def add_audit(self, entry: AuditEntry) -> None: ...
 
@@ -93,7 +103,7 @@ _COLUMNS = """
     story_id, status, priority_rank, organisation::text AS organisation, service::text AS service,
     submitted_at, title, body, author_display_name, author_relationship,
     screening::text AS screening, tags::text AS tags, experienced_at, claimed_by,
-    claim_expires_at, decided_by, decided_at, withdrawn_at
+    claim_expires_at, decided_by, decided_at, withdrawn_at, provenance::text AS provenance
 """
 
 
@@ -114,9 +124,10 @@ class PostgresQueueRepository:
             """
             INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
                                      submitted_at, title, body, author_display_name,
-                                     author_relationship, screening, tags, experienced_at)
+                                     author_relationship, screening, tags, experienced_at,
+                                     provenance)
             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
-                    $12::jsonb, $13)
+                    $12::jsonb, $13, $14::jsonb)
             """,
             item.story_id,
             item.status.value,
@@ -131,6 +142,7 @@ class PostgresQueueRepository:
             json.dumps(screening_to_json(item.screening)) if item.screening else None,
             item.tags.model_dump_json(),
             item.experienced_at,
+            item.provenance.model_dump_json(),
         )
 
     async def save(self, item: QueueItem) -> None:
@@ -187,23 +199,33 @@ class PostgresQueueRepository:
             )
         return [_item(r) for r in rows]
 
+    async def pending_by_priority(self) -> dict[int, int]:
+        rows = await self._conn.fetch(
+            """
+            SELECT priority_rank, count(*) AS n FROM queue_items
+            WHERE status = 'pending' GROUP BY priority_rank
+            """
+        )
+        return {int(r["priority_rank"]): int(r["n"]) for r in rows}
+
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._conn.execute(
             """
-            INSERT INTO audit_log (story_id, at, actor, action, detail)
-            VALUES ($1, $2, $3, $4, $5::jsonb)
+            INSERT INTO audit_log (story_id, at, actor, action, detail, automatic)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6)
             """,
             entry.story_id,
             entry.at,
             entry.actor,
             entry.action,
             json.dumps(entry.detail) if entry.detail is not None else None,
+            entry.automatic,
         )
 
     async def audit_trail(self, story_id: UUID) -> list[AuditEntry]:
         rows = await self._conn.fetch(
             """
-            SELECT story_id, at, actor, action, detail::text AS detail
+            SELECT story_id, at, actor, action, detail::text AS detail, automatic
             FROM audit_log WHERE story_id = $1 ORDER BY id
             """,
             story_id,
@@ -215,6 +237,7 @@ class PostgresQueueRepository:
                 actor=r["actor"],
                 action=r["action"],
                 detail=json.loads(r["detail"]) if r["detail"] is not None else None,
+                automatic=r["automatic"],
             )
             for r in rows
         ]
@@ -271,6 +294,9 @@ def _item(row: asyncpg.Record) -> QueueItem:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         withdrawn_at=row["withdrawn_at"],
+        provenance=(
+            Provenance.model_validate_json(row["provenance"]) if row["provenance"] else Provenance()
+        ),
     )
 
 

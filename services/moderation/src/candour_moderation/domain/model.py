@@ -8,19 +8,26 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from candour_common.events import (
     OrganisationRef,
     PublicAuthor,
+    Reach,
     RejectionReason,
     ServiceRef,
+    Source,
     StoryApproved,
     StoryRejected,
     StorySubmitted,
     Tags,
 )
-from candour_moderation.domain.screening import SafeguardingLevel, Screening, screen
+from candour_moderation.domain.edits import Edit, text_changes
+from candour_moderation.domain.screening import FIELDS, SafeguardingLevel, Screening, screen
 
 DEFAULT_LEASE = timedelta(minutes=15)
+# Who decides when nobody does: auto-approval, switched on by the operator.
+SYSTEM_ACTOR = "system"
 
 
 class Status(StrEnum):
@@ -113,6 +120,11 @@ class ClaimedByAnother(ModerationError):
         self.until = until
 
 
+class NotAutoApprovable(ModerationError):
+    def __init__(self, story_id: UUID) -> None:
+        super().__init__(f"story {story_id} has screening flags: a moderator must read it")
+
+
 class SafeguardingNotAcknowledged(ModerationError):
     def __init__(self, story_id: UUID) -> None:
         super().__init__(
@@ -126,13 +138,26 @@ class SafeguardingNotAcknowledged(ModerationError):
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One line of a story's audit trail. `detail` is None once the author withdrew."""
+    """One line of a story's audit trail. `detail` is None once the author withdrew;
+    `automatic` (no moderator involved) is not the author's words, so it stays."""
 
     story_id: UUID
     at: datetime
     actor: str
     action: str
     detail: dict[str, Any] | None = None
+    automatic: bool = False
+
+
+class Provenance(BaseModel):
+    """Where the story came from; passed through to story.approved unchanged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Source = Source.WEB
+    external_id: str | None = None
+    assisted_by: str | None = None
+    represents: Reach = Field(default_factory=Reach)
 
 
 @dataclass(slots=True)
@@ -150,6 +175,7 @@ class QueueItem:
     screening: Screening | None
     tags: Tags = field(default_factory=Tags)
     experienced_at: str | None = None
+    provenance: Provenance = field(default_factory=lambda: Provenance())
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
     decided_by: str | None = None
@@ -175,6 +201,12 @@ class QueueItem:
             screening=screening,
             tags=event.tags,
             experienced_at=event.experienced_at,
+            provenance=Provenance(
+                source=event.source,
+                external_id=event.external_id,
+                assisted_by=event.assisted_by,
+                represents=event.represents,
+            ),
         )
 
     @property
@@ -223,7 +255,82 @@ class QueueItem:
             tags=command.tags if command.tags is not None else self.tags,
             criticality=command.criticality,
             experienced_at=self.experienced_at,
+            source=self.provenance.source,
+            external_id=self.provenance.external_id,
+            assisted_by=self.provenance.assisted_by,
+            represents=self.provenance.represents,
         )
+
+    @property
+    def auto_approvable(self) -> bool:
+        """Nothing for a moderator to look at: no safeguarding match, no suggested
+        redaction, and no swearing, slur or shouting (publishing those unread would
+        skip the very judgement the flags ask for)."""
+        screening = self.screening
+        return (
+            self.status is Status.PENDING
+            and screening is not None
+            and not screening.safeguarding.matches
+            and not screening.redactions
+            and not screening.language
+        )
+
+    def auto_approve(self, now: datetime) -> StoryApproved:
+        """Publish the author's text as written, with no criticality rating."""
+        if not self.auto_approvable:
+            self._ensure_pending()
+            raise NotAutoApprovable(self.story_id)
+        assert self.title is not None
+        assert self.body is not None
+        assert self.author is not None
+        self._decide(Status.APPROVED, SYSTEM_ACTOR, now)
+        return StoryApproved(
+            story_id=self.story_id,
+            published_at=now,
+            title=self.title,
+            body=self.body,
+            organisation=self.organisation,
+            service=self.service,
+            author=self.author,
+            tags=self.tags,
+            criticality=None,
+            experienced_at=self.experienced_at,
+            source=self.provenance.source,
+            external_id=self.provenance.external_id,
+            assisted_by=self.provenance.assisted_by,
+            represents=self.provenance.represents,
+        )
+
+    def edits(self, command: ApproveStory) -> list[Edit]:
+        """How the text and tags `command` publishes differ from the author's."""
+        screening = self._screening()
+        published = dict(zip(FIELDS, self.published_text(command), strict=True))
+        typed = {"title": command.title, "body": command.body}
+        originals = {"title": self.title, "body": self.body}
+        found: list[Edit] = []
+        for name in FIELDS:
+            original = originals[name]
+            assert original is not None
+            if published[name] == original:
+                continue
+            found.append(
+                Edit(
+                    field=name,
+                    source="moderator" if typed[name] is not None else "suggested_redactions",
+                    changes=text_changes(original, published[name]),
+                    matches_suggestion=published[name] == screening.redacted(name, original),
+                )
+            )
+        if command.tags is not None and command.tags != self.tags:
+            found.append(
+                Edit(
+                    field="tags",
+                    source="moderator",
+                    tags_before=self.tags.model_dump(),
+                    tags_after=command.tags.model_dump(),
+                )
+            )
+        return found
 
     def published_text(self, command: ApproveStory) -> tuple[str, str]:
         screening = self._screening()

@@ -11,11 +11,15 @@ from candour_common.messaging import CONSUMER_ACK_POLICY, CurrentEnvelope
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
+from candour_moderation.adapters.metrics import moderation_metrics
 from candour_moderation.adapters.repository import postgres_transaction
 from candour_moderation.service_layer import handlers
+from candour_moderation.settings import ModerationSettings
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
+    auto_approve = isinstance(settings, ModerationSettings) and settings.auto_approve
+
     @broker.subscriber(
         settings.topics.name(Topic.STORY_SUBMITTED),
         group_id=settings.group_id,
@@ -25,8 +29,14 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
         description="Screen each submitted story and put it in the moderation queue.",
     )
     async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
+        platform = ref.get
         await handlers.receive_story(
-            postgres_transaction(ref.get.pool), event, event_id=envelope.id, now=datetime.now(UTC)
+            postgres_transaction(platform.pool),
+            event,
+            event_id=envelope.id,
+            now=datetime.now(UTC),
+            auto_approve=auto_approve,
+            observe=moderation_metrics(platform.metrics.registry).observe_decision,
         )
 
     @broker.subscriber(

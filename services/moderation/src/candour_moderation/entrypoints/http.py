@@ -18,6 +18,7 @@ from candour_common.auth import Principal, Role
 from candour_common.events import Tags
 from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
+from candour_moderation.adapters.metrics import ModerationMetrics, moderation_metrics
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
 from candour_moderation.domain.model import (
     DEFAULT_LEASE,
@@ -64,7 +65,12 @@ def get_lease(request: Request) -> timedelta:
     return timedelta(seconds=seconds) if isinstance(seconds, int) else DEFAULT_LEASE
 
 
+def get_metrics(request: Request) -> ModerationMetrics:
+    return moderation_metrics(request.app.state.platform.metrics.registry)
+
+
 Tx = Annotated[Transaction, Depends(get_transaction)]
+Metrics = Annotated[ModerationMetrics, Depends(get_metrics)]
 Lease = Annotated[timedelta, Depends(get_lease)]
 
 
@@ -211,7 +217,11 @@ async def release_claim(story_id: UUID, moderator: Moderator, tx: Tx) -> Release
     responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
 )
 async def decide(
-    story_id: UUID, moderator: Moderator, tx: Tx, decision: Annotated[DecisionIn, Body()]
+    story_id: UUID,
+    moderator: Moderator,
+    tx: Tx,
+    metrics: Metrics,
+    decision: Annotated[DecisionIn, Body()],
 ) -> DecisionOut:
     """Approve (emits `story.approved`) or reject (`story.rejected`); a story is decided once."""
     command: Decision
@@ -234,7 +244,9 @@ async def decide(
             note=decision.note or None,
         )
     try:
-        item, event_id = await handlers.decide(tx, command, now=_now())
+        item, event_id = await handlers.decide(
+            tx, command, now=_now(), observe=metrics.observe_decision
+        )
     except ModerationError as exc:
         raise _problem(exc) from exc
     assert item.decided_by is not None

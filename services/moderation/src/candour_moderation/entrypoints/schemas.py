@@ -218,13 +218,27 @@ class AuditOut(BaseModel):
     at: datetime
     actor: str
     action: str
+    automatic: bool = Field(
+        description="True when the system acted on its own (auto-approval), not a moderator."
+    )
     detail: dict[str, Any] | None = Field(
-        description="What changed; null once the author withdrew (only ids and times remain)."
+        description=(
+            "What happened: `received` keeps the original title, body and tags; `edited` "
+            "lists each changed field (`source`: moderator or suggested_redactions) with the "
+            "spans of the original that changed; `approved`/`rejected` the decision and the "
+            "published text. Null once the author withdrew (only ids and times remain)."
+        )
     )
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditOut:
-        return cls(at=entry.at, actor=entry.actor, action=entry.action, detail=entry.detail)
+        return cls(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            automatic=entry.automatic,
+            detail=entry.detail,
+        )
 
 
 class QueueItemDetail(QueueItemOut):

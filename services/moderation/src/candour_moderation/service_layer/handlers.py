@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from candour_common.events import StorySubmitted, StoryWithdrawn
 from candour_common.topics import Topic
 from candour_moderation.adapters.repository import QueueRepository, Transaction
 from candour_moderation.domain.model import (
+    SYSTEM_ACTOR,
     ApproveStory,
     AuditEntry,
     ClaimStory,
@@ -22,18 +24,39 @@ from candour_moderation.domain.model import (
     ReleaseClaim,
     Status,
     StoryNotFound,
+    priority_rank,
 )
+from candour_moderation.domain.screening import SafeguardingLevel
 
 log = structlog.get_logger(__name__)
 
 SCREENING_ACTOR = "screening"
 AUTHOR_ACTOR = "author"
 
+# Told about each decided story (and whether the system decided it on its own)
+# once its transaction has committed: metrics.
+DecisionObserver = Callable[[QueueItem, bool], None]
+
+
+def _ignore(item: QueueItem, automatic: bool) -> None:
+    pass
+
 
 async def receive_story(
-    transaction: Transaction, event: StorySubmitted, *, event_id: UUID, now: datetime
+    transaction: Transaction,
+    event: StorySubmitted,
+    *,
+    event_id: UUID,
+    now: datetime,
+    auto_approve: bool = False,
+    observe: DecisionObserver = _ignore,
 ) -> bool:
-    """Screen a submitted story and queue it. False when there was nothing to do."""
+    """Screen a submitted story and queue it. False when there was nothing to do.
+
+    With `auto_approve`, a story screening found nothing in is approved by the
+    system in the same transaction (its `story.approved` goes through the outbox);
+    anything flagged waits for a moderator as usual.
+    """
     async with transaction() as repo:
         if not await repo.record_event_once(event_id, Topic.STORY_SUBMITTED.value):
             return False
@@ -55,17 +78,47 @@ async def receive_story(
                 detail={
                     "title": event.title,
                     "body": event.body,
+                    "tags": event.tags.model_dump(),
                     "safeguarding": item.screening.safeguarding.level.value,
                     "suggested_redactions": len(item.screening.redactions),
                     "language_flags": len(item.screening.language),
                 },
             )
         )
-    log.info(
-        "story queued",
-        safeguarding=item.screening.safeguarding.level.value,
-        redactions=len(item.screening.redactions),
-    )
+        automatic = auto_approve and item.auto_approvable
+        if automatic:
+            approved = item.auto_approve(now)
+            published_id = await repo.add_event(approved)
+            await repo.save(item)
+            await repo.add_audit(
+                AuditEntry(
+                    story_id=item.story_id,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    action="approved",
+                    automatic=True,
+                    detail={
+                        "automatic": True,
+                        "criticality": None,
+                        "changed": [],
+                        "published": {
+                            "title": approved.title,
+                            "body": approved.body,
+                            "tags": approved.tags.model_dump(),
+                        },
+                        "event_id": str(published_id),
+                    },
+                )
+            )
+    if automatic:
+        observe(item, True)
+        log.info("story approved automatically: screening found nothing")
+    else:
+        log.info(
+            "story queued",
+            safeguarding=item.screening.safeguarding.level.value,
+            redactions=len(item.screening.redactions),
+        )
     return True
 
 
@@ -88,6 +141,13 @@ async def withdraw_story(
         )
     log.info("story withdrawn and erased", was_queued=item is not None)
     return True
+
+
+async def queue_depth(transaction: Transaction) -> dict[SafeguardingLevel, int]:
+    """Pending stories by safeguarding level (the queue's priority), zeros included."""
+    async with transaction() as repo:
+        counts = await repo.pending_by_priority()
+    return {level: counts.get(priority_rank(level), 0) for level in SafeguardingLevel}
 
 
 async def list_queue(
@@ -136,9 +196,17 @@ async def release_claim(
 
 
 async def decide(
-    transaction: Transaction, command: Decision, *, now: datetime
+    transaction: Transaction,
+    command: Decision,
+    *,
+    now: datetime,
+    observe: DecisionObserver = _ignore,
 ) -> tuple[QueueItem, UUID]:
-    """Approve or reject: the decision, its audit line and its event commit together.
+    """Approve or reject: the decision, its audit lines and its event commit together.
+
+    An approval that publishes anything other than the author's words first
+    records an `edited` line: each field, who wrote the new value (the moderator
+    or the suggested redactions) and the spans that changed.
 
     The row lock makes concurrent or retried decisions queue up behind the first;
     they then find the story decided and fail, so exactly one event is written.
@@ -147,23 +215,25 @@ async def decide(
         item = await _locked(repo, command.story_id)
         detail: dict[str, Any]
         if isinstance(command, ApproveStory):
-            # Read before approving: approval checks the status first.
-            original_title, original_body = item.title, item.body
             approved = item.approve(command, now)
+            # Approval leaves the author's words in place, so the edits are still visible.
+            edits = item.edits(command)
             event_id = await repo.add_event(approved)
+            if edits:
+                await repo.add_audit(
+                    AuditEntry(
+                        story_id=item.story_id,
+                        at=now,
+                        actor=command.moderator,
+                        action="edited",
+                        detail={"edits": [edit.to_json() for edit in edits]},
+                    )
+                )
             detail = {
                 "criticality": command.criticality,
                 "apply_suggested": command.apply_suggested,
                 "acknowledge_safeguarding": command.acknowledge_safeguarding,
-                "changed": [
-                    name
-                    for name, before, after in (
-                        ("title", original_title, approved.title),
-                        ("body", original_body, approved.body),
-                    )
-                    if before != after
-                ]
-                + (["tags"] if command.tags is not None and command.tags != item.tags else []),
+                "changed": [edit.field for edit in edits],
                 "published": {
                     "title": approved.title,
                     "body": approved.body,
@@ -188,6 +258,7 @@ async def decide(
                 detail=detail,
             )
         )
+    observe(item, False)
     log.info("story decided", decision=action, moderator=command.moderator)
     return item, event_id
 

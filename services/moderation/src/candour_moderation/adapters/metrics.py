@@ -1,0 +1,82 @@
+"""Moderation's own Prometheus metrics, on the app's platform registry.
+
+They are made once per app (per registry), at start-up or on first use, never
+at import, so several apps in one process (tests) each have their own.
+"""
+
+from __future__ import annotations
+
+import weakref
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from candour_moderation.domain.model import QueueItem
+from candour_moderation.domain.screening import SafeguardingLevel
+
+# From "the system approved it on arrival" to "it waited over a weekend".
+_DECISION_BUCKETS = (
+    1.0,
+    10.0,
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    2 * 3600.0,
+    4 * 3600.0,
+    8 * 3600.0,
+    24 * 3600.0,
+    48 * 3600.0,
+    72 * 3600.0,
+    7 * 24 * 3600.0,
+)
+
+
+class ModerationMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queue_depth = Gauge(
+            "candour_moderation_queue_depth",
+            "Stories waiting for a moderator, by priority (safeguarding level).",
+            ["priority"],
+            registry=registry,
+        )
+        self.time_to_decision = Histogram(
+            "candour_moderation_time_to_decision_seconds",
+            "Time from the author's submission to the moderation decision.",
+            ["decision", "automatic"],
+            buckets=_DECISION_BUCKETS,
+            registry=registry,
+        )
+        for level in SafeguardingLevel:
+            self.queue_depth.labels(level.value).set(0)
+
+    def set_queue_depth(self, depth: dict[SafeguardingLevel, int]) -> None:
+        for level, count in depth.items():
+            self.queue_depth.labels(level.value).set(count)
+
+    def observe_decision(self, item: QueueItem, automatic: bool) -> None:
+        """Called once the decision committed; a story is decided once, so observed once."""
+        if item.decided_at is None:
+            return
+        self.time_to_decision.labels(item.status.value, "true" if automatic else "false").observe(
+            _seconds_between(item.submitted_at, item.decided_at)
+        )
+
+
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, ModerationMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def moderation_metrics(registry: CollectorRegistry) -> ModerationMetrics:
+    """The metrics of the app owning `registry`, made on first use."""
+    metrics = _BY_REGISTRY.get(registry)
+    if metrics is None:
+        metrics = _BY_REGISTRY[registry] = ModerationMetrics(registry)
+    return metrics
+
+
+def _seconds_between(start: datetime, end: datetime) -> float:
+    # The submission time is the producer's clock: never report a negative wait.
+    return max(0.0, (end - start).total_seconds())
