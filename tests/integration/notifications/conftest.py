@@ -8,7 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 
 from candour_common.auth import Role, issue_token
 from candour_common.cloudevents import Envelope
@@ -29,6 +30,8 @@ from candour_common.events import (
     Tags,
 )
 from candour_common.topics import TopicNames
+from candour_notifications.adapters.clock import Clock
+from candour_notifications.adapters.mailer import Mailer
 from candour_notifications.bootstrap import create_app
 from candour_notifications.settings import NotificationsSettings
 from tests.infra import MailSink
@@ -131,11 +134,33 @@ async def publish(kafka_bootstrap: str, topics: TopicNames) -> AsyncIterator[Pub
         await producer.stop()
 
 
+class FakeClock:
+    """A clock tests move by hand: the service sees whatever time the test says."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+    def advance(self, by: timedelta) -> None:
+        self._now += by
+
+
 @dataclass
 class Running:
     client: httpx.AsyncClient
     settings: NotificationsSettings
     database_url: str
+    app: FastAPI
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        pool: asyncpg.Pool = self.app.state.platform.pool
+        return pool
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)
@@ -171,8 +196,16 @@ def notifications(
     """Start the service (migrations, pool, broker, worker) against a given SMTP port."""
 
     @contextlib.asynccontextmanager
-    async def start(*, smtp_port: int, **overrides: Any) -> AsyncIterator[Running]:
-        database_url = await create_database("notif")
+    async def start(
+        *,
+        smtp_port: int,
+        database_url: str | None = None,
+        clock: Clock | None = None,
+        mailer: Mailer | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[Running]:
+        # Passing the database of an earlier (or running) copy restarts it, or runs two.
+        database_url = database_url or await create_database("notif")
         values: dict[str, Any] = {
             "database_url": database_url,
             "kafka_bootstrap": kafka_bootstrap,
@@ -186,10 +219,10 @@ def notifications(
             **overrides,
         }
         settings = NotificationsSettings(**values)
-        app = create_app(settings)
+        app = create_app(settings, mailer=mailer, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Running(client, settings, database_url)
+                yield Running(client, settings, database_url, app)
 
     return start

@@ -99,6 +99,13 @@ def test_every_kind_renders(kind: DeliveryKind) -> None:
         "change": "planned",
         "rejected_at": "2025-01-01T00:00:00+00:00",
     }
+    if kind in (DeliveryKind.STORY_DIGEST, DeliveryKind.RESPONSE_DIGEST):
+        # A digest lists items, each with what the single email of its kind shows.
+        context = {
+            "digest_date": "2025-01-14",
+            "organisation_name": "Royal <Test> Trust",
+            "items": [context, context],
+        }
     email = render_email(kind, context, unsubscribe_url="http://u")
     assert email.subject
     assert "http://u" in email.text

@@ -9,30 +9,69 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from candour_common.runtime import Platform, build_app
+from candour_notifications.adapters import repository
+from candour_notifications.adapters.clock import Clock, SystemClock
 from candour_notifications.adapters.mailer import Mailer, SmtpMailer
+from candour_notifications.domain import DigestSchedule
 from candour_notifications.entrypoints import consumers
 from candour_notifications.entrypoints.http import router
+from candour_notifications.entrypoints.scrape import RefreshBeforeScrape
+from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.service_layer.delivery import DeliveryWorker
+from candour_notifications.service_layer.digests import DigestScheduler
 from candour_notifications.settings import NotificationsSettings
 
 MIGRATIONS = "candour_notifications.migrations"
 
 
-def create_app(settings: NotificationsSettings, *, mailer: Mailer | None = None) -> FastAPI:
+def create_app(
+    settings: NotificationsSettings, *, mailer: Mailer | None = None, clock: Clock | None = None
+) -> FastAPI:
     worker = DeliveryWorker(settings, mailer or SmtpMailer(settings))
+    scheduler = DigestScheduler(
+        DigestSchedule(at=settings.digest_time, timezone=settings.digest_zone),
+        clock or SystemClock(),
+        check_interval=settings.digest_check_interval,
+        wake_worker=worker.wake,
+    )
+    # The platform's registry exists once the app starts; our metrics join it then
+    # (once per app, even if its lifespan runs again).
+    installed: list[NotificationMetrics] = []
 
-    def start_worker(platform: Platform) -> Sequence[asyncio.Task[None]]:
-        return [asyncio.create_task(worker.run(platform.pool), name="delivery-worker")]
+    def metrics_for(platform: Platform) -> NotificationMetrics:
+        registry = platform.metrics.registry
+        if not installed or installed[0].registry is not registry:
+            installed[:] = [NotificationMetrics(registry, service=settings.service_name)]
+        return installed[0]
 
-    return build_app(
+    def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
+        metrics = metrics_for(platform)
+        return [
+            asyncio.create_task(worker.run(platform.pool, metrics), name="delivery-worker"),
+            asyncio.create_task(scheduler.run(platform.pool, metrics), name="digest-scheduler"),
+        ]
+
+    app = build_app(
         settings,
         title="Candour notifications",
         description=(
-            "Email alerts for organisations (new stories, responses, safeguarding), "
-            "response emails for authors, subscriptions and one-click unsubscribe."
+            "Email alerts for organisations (new stories immediately or as a daily digest, "
+            "responses, safeguarding), response emails for authors, subscriptions, "
+            "one-click unsubscribe and the operators' view of deliveries."
         ),
         migrations_package=MIGRATIONS,
         routers=[router],
         register_subscribers=functools.partial(consumers.register, wake_worker=worker.wake),
-        on_started=start_worker,
+        on_started=start_background,
     )
+
+    async def refresh_delivery_gauges() -> None:
+        platform: Platform | None = getattr(app.state, "platform", None)
+        if platform is None or not installed:
+            return
+        async with platform.pool.acquire() as conn:
+            counts, oldest = await repository.delivery_counts(conn)
+        installed[0].set_delivery_counts(counts, oldest)
+
+    app.add_middleware(RefreshBeforeScrape, refresh=refresh_delivery_gauges)
+    return app

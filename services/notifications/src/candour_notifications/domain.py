@@ -8,8 +8,9 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 class Frequency(StrEnum):
@@ -30,6 +31,19 @@ class DeliveryKind(StrEnum):
     RESPONSE_ALERT = "response_alert"
     AUTHOR_RESPONSE = "author_response"
     SAFEGUARDING_ALERT = "safeguarding_alert"
+    STORY_DIGEST = "story_digest"
+    RESPONSE_DIGEST = "response_digest"
+
+
+class DigestItemKind(StrEnum):
+    STORY = "story"
+    RESPONSE = "response"
+
+
+DIGEST_KINDS: dict[SubscriptionKind, tuple[DigestItemKind, DeliveryKind]] = {
+    SubscriptionKind.STORIES: (DigestItemKind.STORY, DeliveryKind.STORY_DIGEST),
+    SubscriptionKind.RESPONSES: (DigestItemKind.RESPONSE, DeliveryKind.RESPONSE_DIGEST),
+}
 
 
 class DeliveryStatus(StrEnum):
@@ -140,17 +154,43 @@ def recipients(subscriptions: Iterable[Subscription]) -> dict[str, Subscription]
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One email owed to one recipient because of one event."""
+    """One email owed to one recipient because of one event (or one day, for a digest)."""
 
     id: uuid.UUID
     event_id: uuid.UUID
-    story_id: uuid.UUID
+    story_id: uuid.UUID | None  # None for a digest, which lists many stories
     kind: DeliveryKind
     recipient: str
     context: dict[str, object]
     subscription_id: uuid.UUID | None = None
     attempts: int = 0
     status: DeliveryStatus = DeliveryStatus.PENDING
+    digest_date: date | None = None
+
+
+# -- daily digests ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """Digests go out once a day at a local wall-clock time (Europe/London by default)."""
+
+    at: time
+    timezone: ZoneInfo
+
+    def due_date(self, now: datetime) -> date | None:
+        """The local date whose digest is due at `now`, or None before today's time.
+
+        Only today's digest is ever due: a day missed while the service was down
+        rolls its stories into the next digest rather than sending two in one morning.
+        """
+        local = now.astimezone(self.timezone)
+        return local.date() if local.time().replace(tzinfo=None) >= self.at else None
+
+
+def digest_event_id(subscription_id: uuid.UUID, digest_date: date) -> uuid.UUID:
+    """A stable id for one subscription's digest of one day (deliveries need an event id)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"candour:digest:{subscription_id}:{digest_date}")
 
 
 def backoff_seconds(attempts: int, *, base: float, maximum: float) -> float:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import time
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from candour_common.settings import ServiceSettings
 
@@ -52,6 +54,39 @@ class NotificationsSettings(ServiceSettings):
             "marked failed (never resent, so nobody gets it twice)."
         ),
     )
+
+    digest_time: time = Field(
+        default=time(7, 0),
+        description="Local time (HH:MM) at which daily digests are sent.",
+    )
+    digest_timezone: str = Field(
+        default="Europe/London",
+        description="IANA timezone of `digest_time` (summer time is followed).",
+    )
+    digest_check_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between checks whether today's digests are due.",
+    )
+
+    @field_validator("digest_time")
+    @classmethod
+    def _wall_clock_time(cls, value: time) -> time:
+        # A bare wall-clock time: the timezone comes from `digest_timezone`.
+        return value.replace(tzinfo=None, microsecond=0)
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @property
+    def digest_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.digest_timezone)
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> Self:

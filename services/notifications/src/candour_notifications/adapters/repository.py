@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -14,6 +15,7 @@ from candour_notifications.domain import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
+    DigestItemKind,
     Frequency,
     StoryFacts,
     Subscription,
@@ -115,6 +117,10 @@ async def deactivate_subscription(conn: Connection, subscription_id: uuid.UUID) 
         subscription_id,
     )
     await cancel_subscription_deliveries(conn, subscription_id)
+    await conn.execute(
+        "DELETE FROM digest_items WHERE subscription_id = $1 AND digest_delivery_id IS NULL",
+        subscription_id,
+    )
     return bool(status == "UPDATE 1")
 
 
@@ -279,6 +285,38 @@ async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: date
         story_id,
         DeliveryKind.AUTHOR_RESPONSE.value,
     )
+    return int(cancelled or 0) + await _remove_story_from_digests(conn, story_id)
+
+
+async def _remove_story_from_digests(conn: Connection, story_id: uuid.UUID) -> int:
+    """Take a withdrawn story out of every digest: waiting items go, and digests that
+    listed it lose its text; a digest not yet sent that listed nothing else is cancelled."""
+    await conn.execute("DELETE FROM digest_items WHERE story_id = $1", story_id)
+    await conn.execute(
+        """
+        UPDATE deliveries
+        SET context = jsonb_set(context, '{items}', coalesce((
+                SELECT jsonb_agg(item ORDER BY position)
+                FROM jsonb_array_elements(context->'items') WITH ORDINALITY AS e(item, position)
+                WHERE item->>'story_id' <> $1::text
+            ), '[]'::jsonb)),
+            updated_at = now()
+        WHERE digest_date IS NOT NULL
+          AND context->'items' @> jsonb_build_array(jsonb_build_object('story_id', $1::text))
+        """,
+        str(story_id),
+    )
+    cancelled = await conn.fetchval(
+        """
+        WITH cancelled AS (
+            UPDATE deliveries SET status = 'cancelled', updated_at = now()
+            WHERE digest_date IS NOT NULL AND status IN ('pending', 'sending')
+              AND jsonb_array_length(context->'items') = 0
+            RETURNING 1
+        )
+        SELECT count(*) FROM cancelled
+        """
+    )
     return int(cancelled or 0)
 
 
@@ -330,6 +368,7 @@ def _delivery(row: asyncpg.Record) -> Delivery:
         subscription_id=row["subscription_id"],
         attempts=row["attempts"],
         status=DeliveryStatus(row["status"]),
+        digest_date=row["digest_date"],
     )
 
 
@@ -422,3 +461,195 @@ async def seconds_until_next_due(conn: Connection) -> float | None:
         """
     )
     return None if value is None else max(float(value), 0.0)
+
+
+# -- digests ------------------------------------------------------------------------
+
+
+async def collect_digest_item(
+    conn: Connection,
+    *,
+    subscription_id: uuid.UUID,
+    item_key: str,
+    kind: DigestItemKind,
+    story_id: uuid.UUID,
+    revision: int,
+    context: dict[str, object],
+) -> None:
+    """Keep something for the subscription's next digest. A later revision of a story
+    still waiting replaces it; one already sent in a digest is not listed again."""
+    await conn.execute(
+        """
+        INSERT INTO digest_items (subscription_id, item_key, kind, story_id, revision, context)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+        ON CONFLICT (subscription_id, item_key) DO UPDATE
+            SET context = EXCLUDED.context, revision = EXCLUDED.revision
+            WHERE digest_items.digest_delivery_id IS NULL
+              AND digest_items.revision <= EXCLUDED.revision
+        """,
+        subscription_id,
+        item_key,
+        kind.value,
+        story_id,
+        revision,
+        json.dumps(context),
+    )
+
+
+async def drop_waiting_story_items(
+    conn: Connection, story_id: uuid.UUID, *, except_subscriptions: Collection[uuid.UUID]
+) -> None:
+    """An edit that no longer matches a subscription takes the story out of its next digest."""
+    await conn.execute(
+        """
+        DELETE FROM digest_items
+        WHERE story_id = $1 AND kind = $2 AND digest_delivery_id IS NULL
+          AND NOT (subscription_id = ANY($3::uuid[]))
+        """,
+        story_id,
+        DigestItemKind.STORY.value,
+        list(except_subscriptions),
+    )
+
+
+async def subscriptions_due_a_digest(conn: Connection, digest_date: date) -> list[Subscription]:
+    """Active daily subscriptions with something waiting and no digest yet on that date."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions s
+        WHERE s.active AND s.frequency = $1
+          AND EXISTS (SELECT 1 FROM digest_items i
+                      WHERE i.subscription_id = s.id AND i.digest_delivery_id IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM deliveries d
+                          WHERE d.subscription_id = s.id AND d.digest_date = $2)
+        ORDER BY s.created_at, s.id
+        """,  # noqa: S608 - the interpolated text is a constant column list
+        Frequency.DAILY.value,
+        digest_date,
+    )
+    return [_subscription(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    item_key: str
+    story_id: uuid.UUID
+    context: dict[str, object]
+
+
+async def lock_waiting_items(conn: Connection, subscription_id: uuid.UUID) -> list[DigestItem]:
+    """What the subscription's next digest lists, oldest first, locked until commit so a
+    concurrent digest (another copy of the service) cannot take the same items."""
+    rows = await conn.fetch(
+        """
+        SELECT item_key, story_id, context FROM digest_items
+        WHERE subscription_id = $1 AND digest_delivery_id IS NULL
+        ORDER BY collected_at, item_key
+        FOR UPDATE
+        """,
+        subscription_id,
+    )
+    return [DigestItem(r["item_key"], r["story_id"], json.loads(r["context"])) for r in rows]
+
+
+async def add_digest_delivery(conn: Connection, delivery: Delivery) -> bool:
+    """Owe a digest; False if the subscription already has one for that date."""
+    assert delivery.digest_date is not None
+    status = await conn.execute(
+        """
+        INSERT INTO deliveries (id, event_id, story_id, kind, recipient, subscription_id,
+                                context, digest_date)
+        VALUES ($1, $2, NULL, $3, $4, $5, $6::jsonb, $7)
+        ON CONFLICT DO NOTHING
+        """,
+        delivery.id,
+        delivery.event_id,
+        delivery.kind.value,
+        delivery.recipient,
+        delivery.subscription_id,
+        json.dumps(delivery.context),
+        delivery.digest_date,
+    )
+    return bool(status == "INSERT 0 1")
+
+
+async def mark_items_digested(
+    conn: Connection, subscription_id: uuid.UUID, item_keys: list[str], delivery_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        """
+        UPDATE digest_items SET digest_delivery_id = $3
+        WHERE subscription_id = $1 AND item_key = ANY($2::text[])
+        """,
+        subscription_id,
+        item_keys,
+        delivery_id,
+    )
+
+
+# -- what operators see -------------------------------------------------------------
+
+
+async def delivery_counts(conn: Connection) -> tuple[dict[DeliveryStatus, int], float | None]:
+    """Deliveries per state, and the age in seconds of the oldest pending one."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+    counts = dict.fromkeys(DeliveryStatus, 0)
+    for row in rows:
+        counts[DeliveryStatus(row["status"])] = int(row["n"])
+    oldest = await conn.fetchval(
+        """
+        SELECT extract(epoch FROM now() - min(created_at)) FROM deliveries
+        WHERE status = 'pending'
+        """
+    )
+    return counts, None if oldest is None else float(oldest)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    id: uuid.UUID
+    kind: DeliveryKind
+    status: DeliveryStatus
+    recipient: str
+    story_id: uuid.UUID | None
+    subscription_id: uuid.UUID | None
+    digest_date: date | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+async def list_deliveries(
+    conn: Connection, status: DeliveryStatus | None, limit: int
+) -> list[DeliveryReport]:
+    rows = await conn.fetch(
+        """
+        SELECT id, kind, status, recipient, story_id, subscription_id, digest_date, attempts,
+               last_error, created_at, updated_at, sent_at
+        FROM deliveries
+        WHERE $1::text IS NULL OR status = $1
+        ORDER BY updated_at DESC, id
+        LIMIT $2
+        """,
+        status.value if status else None,
+        limit,
+    )
+    return [
+        DeliveryReport(
+            id=r["id"],
+            kind=DeliveryKind(r["kind"]),
+            status=DeliveryStatus(r["status"]),
+            recipient=r["recipient"],
+            story_id=r["story_id"],
+            subscription_id=r["subscription_id"],
+            digest_date=r["digest_date"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            sent_at=r["sent_at"],
+        )
+        for r in rows
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import jinja2
@@ -35,7 +36,23 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _day(iso_date: str) -> str:
+    """`2025-01-14` as people write it: `Tuesday 14 January 2025` (no locale involved)."""
+    day = date.fromisoformat(iso_date)
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def _subject(kind: DeliveryKind, context: Mapping[str, Any]) -> str:
+    if kind is DeliveryKind.STORY_DIGEST:
+        stories = _plural(len(context["items"]), "new story", "new stories")
+        return f"Daily digest: {stories} about {context['organisation_name']}"
+    if kind is DeliveryKind.RESPONSE_DIGEST:
+        responses = _plural(len(context["items"]), "response", "responses")
+        return f"Daily digest: {responses} from {context['organisation_name']}"
     place = context["organisation_name"]
     if context.get("service_name"):
         place = f"{context['service_name']}, {place}"
@@ -52,6 +69,8 @@ def render_email(
     kind: DeliveryKind, context: Mapping[str, Any], *, unsubscribe_url: str
 ) -> RenderedEmail:
     values = {**context, "unsubscribe_url": unsubscribe_url}
+    if "digest_date" in context:
+        values["digest_day"] = _day(str(context["digest_date"]))
     return RenderedEmail(
         subject=_one_line(_subject(kind, context)),
         text=_environment.get_template(f"{kind.value}.txt").render(values),

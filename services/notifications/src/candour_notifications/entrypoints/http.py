@@ -14,12 +14,17 @@ from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_notifications.adapters.templates import render_page
 from candour_notifications.domain import (
+    DeliveryStatus,
     InvalidUnsubscribeToken,
     Subscribe,
     UnsubscribeTarget,
     verify_unsubscribe,
 )
-from candour_notifications.entrypoints.schemas import SubscriptionIn, SubscriptionOut
+from candour_notifications.entrypoints.schemas import (
+    DeliveryOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
 from candour_notifications.service_layer import handlers
 from candour_notifications.service_layer.handlers import NotAllowed, SubscriptionNotFound
 
@@ -35,6 +40,7 @@ def get_pool(request: Request) -> asyncpg.Pool:
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 StaffOrOperator = Annotated[Principal, Depends(require_role(Role.STAFF, Role.OPERATOR))]
+Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 
 
 def _forbidden(organisation_id: str) -> ProblemError:
@@ -110,6 +116,26 @@ async def delete_subscription(
     except NotAllowed as exc:
         raise ProblemError(403, "You may not manage this subscription.") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/deliveries",
+    response_model=list[DeliveryOut],
+    tags=["deliveries"],
+    responses={**AUTH_PROBLEMS, 422: PROBLEM},
+    summary="Emails owed, newest change first (operators; `state=failed` for what needs help)",
+)
+async def list_deliveries(
+    _: Operator,
+    pool: Pool,
+    state: Annotated[
+        DeliveryStatus | None,
+        Query(description="Only deliveries in this state; all states without it."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 50,
+) -> list[DeliveryOut]:
+    found = await handlers.list_deliveries(pool, state, limit)
+    return [DeliveryOut.of(d) for d in found]
 
 
 TokenQuery = Annotated[

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from candour_notifications.domain import Frequency, Subscription, SubscriptionKind
+from candour_notifications.adapters.repository import DeliveryReport
+from candour_notifications.domain import (
+    DeliveryKind,
+    DeliveryStatus,
+    Frequency,
+    Subscription,
+    SubscriptionKind,
+)
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -69,4 +76,38 @@ class SubscriptionOut(BaseModel):
             frequency=subscription.frequency,
             kind=subscription.kind,
             created_at=subscription.created_at,
+        )
+
+
+class DeliveryOut(BaseModel):
+    """One email owed, as operators see it (with its recipient: operators only)."""
+
+    id: UUID
+    kind: DeliveryKind
+    state: DeliveryStatus
+    recipient: str
+    story_id: UUID | None = Field(description="None for a digest, which lists many stories.")
+    subscription_id: UUID | None
+    digest_date: date | None = Field(description="The day of a daily digest.")
+    attempts: int
+    last_error: str | None = Field(description="The last SMTP error (addresses redacted).")
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, report: DeliveryReport) -> DeliveryOut:
+        return cls(
+            id=report.id,
+            kind=report.kind,
+            state=report.status,
+            recipient=report.recipient,
+            story_id=report.story_id,
+            subscription_id=report.subscription_id,
+            digest_date=report.digest_date,
+            attempts=report.attempts,
+            last_error=report.last_error,
+            created_at=report.created_at,
+            updated_at=report.updated_at,
+            sent_at=report.sent_at,
         )

@@ -20,7 +20,6 @@ from enum import StrEnum
 
 import asyncpg
 import structlog
-from prometheus_client import Counter
 
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.mailer import DeliveryError, Mailer
@@ -33,15 +32,10 @@ from candour_notifications.domain import (
     backoff_seconds,
     sign_unsubscribe,
 )
+from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.settings import NotificationsSettings
 
 log = structlog.get_logger(__name__)
-
-DELIVERY_ATTEMPTS = Counter(
-    "candour_notifications_delivery_attempts",
-    "SMTP delivery attempts by email kind and outcome (sent, retry, failed).",
-    ["kind", "outcome"],
-)
 
 
 class Outcome(StrEnum):
@@ -79,6 +73,7 @@ class MailPolicy:
 
     def unsubscribe_url(self, delivery: Delivery) -> str:
         if delivery.kind is DeliveryKind.AUTHOR_RESPONSE:
+            assert delivery.story_id is not None
             target = UnsubscribeTarget(UnsubscribeScope.AUTHOR, delivery.story_id)
         else:
             assert delivery.subscription_id is not None
@@ -137,11 +132,13 @@ class DeliveryWorker:
         self._mailer = mailer
         self._policy = MailPolicy.from_settings(settings)
         self._wake = asyncio.Event()
+        self._metrics: NotificationMetrics | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, pool: asyncpg.Pool) -> None:
+    async def run(self, pool: asyncpg.Pool, metrics: NotificationMetrics | None = None) -> None:
+        self._metrics = metrics
         poll = self._settings.delivery_poll_interval
         backoff = poll
         last_reap = 0.0
@@ -178,13 +175,18 @@ class DeliveryWorker:
 
     async def _deliver(self, pool: asyncpg.Pool, delivery: Delivery) -> None:
         result = await attempt(delivery, self._mailer, self._policy)
-        DELIVERY_ATTEMPTS.labels(kind=delivery.kind.value, outcome=result.outcome.value).inc()
-        fields = {
+        if self._metrics is not None:
+            self._metrics.record_attempt(delivery.kind.value, result.outcome.value)
+        # Never the recipient: addresses stay out of logs.
+        fields: dict[str, object] = {
             "delivery_id": str(delivery.id),
             "kind": delivery.kind.value,
-            "story_id": str(delivery.story_id),
             "attempt": delivery.attempts,
         }
+        if delivery.story_id is not None:
+            fields["story_id"] = str(delivery.story_id)
+        if delivery.digest_date is not None:
+            fields["digest_date"] = delivery.digest_date.isoformat()
         async with pool.acquire() as conn:
             if result.outcome is Outcome.SENT:
                 await repository.mark_sent(conn, delivery.id)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
+import structlog
 
 from candour_common.auth import Principal, Role
 from candour_common.db import Connection
@@ -26,10 +28,15 @@ from candour_common.events import (
 )
 from candour_common.topics import Topic
 from candour_notifications.adapters import repository
+from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
 from candour_notifications.domain import (
+    DIGEST_KINDS,
     Delivery,
     DeliveryKind,
+    DeliveryStatus,
+    DigestItemKind,
+    DigestSchedule,
     Frequency,
     StoryFacts,
     Subscribe,
@@ -37,12 +44,15 @@ from candour_notifications.domain import (
     SubscriptionKind,
     UnsubscribeScope,
     UnsubscribeTarget,
+    digest_event_id,
     recipients,
     wants_safeguarding,
     wants_story,
 )
 
 CONSUMER = "notifications"
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,13 @@ async def delete_subscription(
             raise SubscriptionNotFound(subscription_id)
         check_organisation(principal, subscription.organisation_id)
         await repository.delete_subscription(conn, subscription_id)
+
+
+async def list_deliveries(
+    pool: asyncpg.Pool, status: DeliveryStatus | None, limit: int
+) -> list[repository.DeliveryReport]:
+    async with pool.acquire() as conn:
+        return await repository.list_deliveries(conn, status, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +201,12 @@ def criticality_label(criticality: int | None) -> str:
 async def alert_story_approved(
     pool: asyncpg.Pool, event: StoryApproved, *, event_id: uuid.UUID, links: Links
 ) -> int:
-    """Owe an email to every matching immediate `stories` subscriber.
+    """Owe an email to every matching immediate `stories` subscriber, and keep the
+    story for the next digest of every matching daily one.
 
     An edited story (a later revision) alerts only subscribers who were not told
-    about it before, so an edit never sends the same person a second alert.
+    about it before, so an edit never sends the same person a second alert; in a
+    digest not yet sent, the edit replaces the earlier revision.
     """
     facts = StoryFacts.of(
         event.story_id,
@@ -237,6 +256,22 @@ async def alert_story_approved(
             for s in subscriptions
             if s.frequency is Frequency.IMMEDIATE and s.id not in already and wants_story(s, facts)
         ]
+        daily = [
+            s for s in subscriptions if s.frequency is Frequency.DAILY and wants_story(s, facts)
+        ]
+        for subscription in daily:
+            await repository.collect_digest_item(
+                conn,
+                subscription_id=subscription.id,
+                item_key=f"story:{event.story_id}",
+                kind=DigestItemKind.STORY,
+                story_id=event.story_id,
+                revision=event.revision,
+                context=context,
+            )
+        await repository.drop_waiting_story_items(
+            conn, event.story_id, except_subscriptions={s.id for s in daily}
+        )
         return await _owe(
             conn, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
         )
@@ -287,11 +322,21 @@ async def alert_response_posted(
         subscriptions = await repository.active_subscriptions(
             conn, event.organisation.id, SubscriptionKind.RESPONSES
         )
-        matching = [
-            s for s in subscriptions if s.frequency is Frequency.IMMEDIATE and wants_story(s, facts)
-        ]
+        matching = [s for s in subscriptions if wants_story(s, facts)]
+        for subscription in matching:
+            if subscription.frequency is Frequency.DAILY:
+                await repository.collect_digest_item(
+                    conn,
+                    subscription_id=subscription.id,
+                    item_key=f"response:{event.response_id}",
+                    kind=DigestItemKind.RESPONSE,
+                    story_id=event.story_id,
+                    revision=1,
+                    context=context,
+                )
+        immediate = [s for s in matching if s.frequency is Frequency.IMMEDIATE]
         owed += await _owe(
-            conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, matching, context
+            conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, immediate, context
         )
         return owed
 
@@ -323,6 +368,57 @@ async def alert_safeguarding(
         return await _owe(
             conn, event_id, event.story_id, DeliveryKind.SAFEGUARDING_ALERT, matching, context
         )
+
+
+async def prepare_due_digests(pool: asyncpg.Pool, clock: Clock, schedule: DigestSchedule) -> int:
+    """Owe today's digest to every daily subscription with something waiting, once its
+    time has come; return how many were owed. Safe to run from any number of copies
+    at once and again and again: a subscription gets at most one digest per date."""
+    digest_date = schedule.due_date(clock.now())
+    if digest_date is None:
+        return 0
+    async with pool.acquire() as conn:
+        due = await repository.subscriptions_due_a_digest(conn, digest_date)
+    owed = 0
+    for subscription in due:
+        async with pool.acquire() as conn, conn.transaction():
+            owed += await _owe_digest(conn, subscription, digest_date)
+    if owed:
+        log.info("daily digests owed", count=owed, digest_date=str(digest_date))
+    return owed
+
+
+async def _owe_digest(conn: Connection, subscription: Subscription, digest_date: date) -> int:
+    items = await repository.lock_waiting_items(conn, subscription.id)
+    if not items:  # another copy took them first, or they were withdrawn meanwhile
+        return 0
+    if subscription.kind not in DIGEST_KINDS:  # safeguarding alerts are never digested
+        return 0
+    item_kind, delivery_kind = DIGEST_KINDS[subscription.kind]
+    first = items[0].context
+    context: dict[str, object] = {
+        "digest_date": digest_date.isoformat(),
+        "item_kind": item_kind.value,
+        "organisation_id": subscription.organisation_id,
+        "organisation_name": first.get("organisation_name") or subscription.organisation_id,
+        "items": [item.context for item in items],
+    }
+    delivery = Delivery(
+        id=uuid.uuid4(),
+        event_id=digest_event_id(subscription.id, digest_date),
+        story_id=None,
+        kind=delivery_kind,
+        recipient=subscription.email,
+        context=context,
+        subscription_id=subscription.id,
+        digest_date=digest_date,
+    )
+    if not await repository.add_digest_delivery(conn, delivery):
+        return 0  # today's digest exists: what is waiting now goes in tomorrow's
+    await repository.mark_items_digested(
+        conn, subscription.id, [item.item_key for item in items], delivery.id
+    )
+    return 1
 
 
 async def forget_withdrawn_story(
