@@ -176,25 +176,32 @@ async def _start_broker(broker: KafkaBroker) -> asyncio.Task[None] | None:
     """Start the broker; if Kafka is down, keep serving HTTP and keep trying in the background.
 
     A service must come up while Kafka is away (intake keeps taking stories into
-    its outbox); `/readyz` says Kafka is unavailable until it connects.
+    its outbox); `/readyz` says Kafka is unavailable until it connects. Only the
+    connection has a deadline: once Kafka answers, starting the subscribers may
+    take as long as the broker needs to let them join their group (seconds each
+    on some brokers), and it is never abandoned half-way and started again.
     """
     try:
-        await asyncio.wait_for(broker.start(), timeout=15)
-        return None
+        await asyncio.wait_for(broker.connect(), timeout=10)
     except Exception as exc:
         log.warning("Kafka unavailable at start; retrying in the background", error=repr(exc))
+    else:
+        await broker.start()
+        return None
 
     async def keep_trying() -> None:
         delay = 1.0
         while True:
             await asyncio.sleep(delay)
             try:
-                await asyncio.wait_for(broker.start(), timeout=15)
-                log.info("Kafka connected")
-                return
+                await asyncio.wait_for(broker.connect(), timeout=10)
             except Exception as exc:
                 log.warning("Kafka still unavailable", error=repr(exc), retry_in=delay)
                 delay = min(delay * 2, 30.0)
+                continue
+            await broker.start()
+            log.info("Kafka connected")
+            return
 
     return asyncio.create_task(keep_trying(), name="broker-start")
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from candour_cli import contracts, dev, devstate, directory, dlq, migrate, tokens, topics
+from candour_cli import (
+    contracts,
+    dev,
+    devstate,
+    directory,
+    dlq,
+    feedback,
+    migrate,
+    tokens,
+    topics,
+)
 
 app = typer.Typer(
     name="candour",
@@ -19,5 +29,6 @@ app.command("dev")(dev.command)
 app.command("migrate")(migrate.command)
 app.add_typer(topics.app, name="topics")
 app.add_typer(directory.app, name="directory")
+app.add_typer(feedback.app, name="import")
 # Next to a running `candour dev`, sign with its generated secret unless one is set.
 app.callback()(devstate.use_dev_secret_when_unset)
