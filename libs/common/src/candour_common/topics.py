@@ -53,3 +53,41 @@ class TopicNames:
 
     def all(self) -> list[str]:
         return [self.name(t) for t in Topic]
+
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """How one topic is provisioned. Partitions and replication come from the deployment;
+    these are the per-topic rules, kept in one table so `candour topics describe` can
+    show where a cluster has drifted from them."""
+
+    retention_ms: int  # -1: kept for ever
+    cleanup_policy: str = "delete"
+    min_insync_replicas: int = 2
+
+    def configs(self, *, replication_factor: int) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            # One replica clusters (dev, CI) cannot require two in sync.
+            "min.insync.replicas": str(min(self.min_insync_replicas, replication_factor)),
+        }
+
+
+TOPIC_TABLE: dict[Topic, TopicSpec] = {
+    # Carries unmoderated text and the author's contact: kept only long enough for
+    # moderation and notifications to have read it, even after an outage.
+    Topic.STORY_SUBMITTED: TopicSpec(retention_ms=7 * DAY_MS),
+    # The public record: kept for ever so search (and downstream consumers) can be
+    # rebuilt by replaying it from the beginning.
+    Topic.STORY_APPROVED: TopicSpec(retention_ms=-1),
+    Topic.RESPONSE_POSTED: TopicSpec(retention_ms=-1),
+    Topic.STORY_WITHDRAWN: TopicSpec(retention_ms=-1),
+    # Only intake's status page and notifications read it, soon after.
+    Topic.STORY_REJECTED: TopicSpec(retention_ms=90 * DAY_MS),
+}
+# Dead letters wait for an operator; a month is long enough to notice and replay.
+DLQ_SPEC = TopicSpec(retention_ms=30 * DAY_MS)

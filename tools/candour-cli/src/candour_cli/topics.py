@@ -11,9 +11,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
-from candour_common.kafka_admin import ensure_topics
+from candour_common.kafka_admin import ensure_topics, topic_configs, topic_specs
 from candour_common.settings import ServiceSettings
-from candour_common.topics import DLQ_SUFFIX, TopicNames
+from candour_common.topics import DLQ_SUFFIX, TopicNames, TopicSpec
 
 app = typer.Typer(help="Kafka topics (names from the design, prefix CANDOUR_TOPIC_PREFIX).")
 
@@ -86,33 +86,78 @@ def _settings(bootstrap: str | None, prefix: str | None, partitions: int | None)
     )
 
 
+Configs = Annotated[
+    bool,
+    typer.Option(
+        help="Apply each topic's retention, cleanup policy and min.insync.replicas "
+        "from the table (off for brokers that do not support topic configs)."
+    ),
+]
+
+
 @app.command("create")
 def create(
-    bootstrap: Bootstrap = None, prefix: Prefix = None, partitions: Partitions = None
+    bootstrap: Bootstrap = None,
+    prefix: Prefix = None,
+    partitions: Partitions = None,
+    configs: Configs = True,
 ) -> None:
     """Create every topic and its .dlq that does not exist yet (idempotent)."""
     server, names, count, replication = _settings(bootstrap, prefix, partitions)
     created = asyncio.run(
-        ensure_topics(server, names, partitions=count, replication_factor=replication)
+        ensure_topics(
+            server, names, partitions=count, replication_factor=replication, apply_configs=configs
+        )
     )
     for name in created:
         typer.echo(f"created {name} ({count} partitions)")
     typer.echo(f"{len(created)} created, {len(expected_topics(names)) - len(created)} existed")
 
 
+def config_drift(
+    specs: dict[str, TopicSpec], found: dict[str, dict[str, str]], *, replication_factor: int
+) -> dict[str, list[str]]:
+    """Per topic, the managed configs whose cluster value differs from the table."""
+    drift: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        if name not in found:
+            continue
+        wanted = spec.configs(replication_factor=replication_factor)
+        differs = [
+            f"{key}={found[name].get(key, '?')} (want {value})"
+            for key, value in wanted.items()
+            if found[name].get(key) != value
+        ]
+        if differs:
+            drift[name] = differs
+    return drift
+
+
 @app.command("describe")
 def describe(
     bootstrap: Bootstrap = None, prefix: Prefix = None, partitions: Partitions = None
 ) -> None:
-    """Partitions per topic against the design's table; exit 1 when one is missing."""
-    server, names, count, _ = _settings(bootstrap, prefix, partitions)
+    """Partitions and configs per topic against the table; exit 1 on anything missing or drifted."""
+    server, names, count, replication = _settings(bootstrap, prefix, partitions)
     wanted = expected_topics(names)
     states = compare(wanted, asyncio.run(partitions_of(server, wanted)), count)
-    table = Table("topic", "partitions", "expected", "state")
+    specs = topic_specs(names)
+    present = [s.name for s in states if s.partitions is not None]
+    try:
+        found = asyncio.run(topic_configs(server, present)) if present else {}
+        drift = config_drift(specs, found, replication_factor=replication)
+    except Exception as exc:  # some brokers (the embedded one) do not describe configs
+        typer.echo(f"configs not described by this broker: {exc!r}", err=True)
+        drift = {}
+    table = Table("topic", "partitions", "expected", "state", "config drift")
     for s in states:
         table.add_row(
-            s.name, "-" if s.partitions is None else str(s.partitions), str(s.expected), s.verdict
+            s.name,
+            "-" if s.partitions is None else str(s.partitions),
+            str(s.expected),
+            s.verdict,
+            "; ".join(drift.get(s.name, [])) or "-",
         )
     Console().print(table)
-    if any(s.partitions is None for s in states):
+    if any(s.partitions is None for s in states) or drift:
         raise typer.Exit(1)
