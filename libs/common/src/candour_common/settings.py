@@ -46,6 +46,28 @@ class ServiceSettings(BaseSettings):
         default=1.0, gt=0, description="Seconds between outbox polls when no NOTIFY arrives."
     )
 
+    intake_public_url: str = Field(
+        default="http://127.0.0.1:8001", description="Where people reach story-intake's pages."
+    )
+    moderation_public_url: str = Field(
+        default="http://127.0.0.1:8002", description="Where moderators reach their console."
+    )
+    notifications_public_url: str = Field(
+        default="http://127.0.0.1:8003", description="Where staff manage their alerts."
+    )
+    search_public_url: str = Field(
+        default="http://127.0.0.1:8004", description="Where the public reads and searches stories."
+    )
+
+    def public_links(self) -> dict[str, str]:
+        """Base URLs the pages link to, without a trailing slash."""
+        return {
+            "intake": self.intake_public_url.rstrip("/"),
+            "moderation": self.moderation_public_url.rstrip("/"),
+            "notifications": self.notifications_public_url.rstrip("/"),
+            "search": self.search_public_url.rstrip("/"),
+        }
+
     @property
     def topics(self) -> TopicNames:
         return TopicNames(self.topic_prefix)

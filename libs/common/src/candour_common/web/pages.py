@@ -1,0 +1,118 @@
+"""Templates, static files, CSRF and the sign-in cookie for server-rendered pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.responses import Response
+
+from candour_common.http.problems import ProblemError
+from candour_common.settings import ServiceSettings
+
+COMMON_TEMPLATES = Path(__file__).parent / "templates"
+COMMON_STATIC = Path(__file__).parent / "static"
+CSRF_COOKIE = "candour_csrf"
+CSRF_FIELD = "csrf_token"
+TOKEN_COOKIE = "candour_token"  # noqa: S105 (a cookie name, not a secret)
+
+
+def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinja2Templates:
+    """Jinja2 with autoescaping on, the service's templates first, then the shared layout."""
+    env = Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(service_templates), FileSystemLoader(COMMON_TEMPLATES)]
+        ),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["links"] = settings.public_links()
+    env.globals["service_name"] = settings.service_name
+    return Jinja2Templates(env=env)
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=COMMON_STATIC), name="static")
+
+
+def csrf_token(request: Request) -> str:
+    """The token to put in a form (the same value as the CSRF cookie)."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    token = existing or secrets.token_urlsafe(24)
+    request.state.csrf_new = None if existing else token
+    return token
+
+
+def render(
+    templates: Jinja2Templates,
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page with a CSRF token in its context (and its cookie when new)."""
+    token = csrf_token(request)
+    response = templates.TemplateResponse(
+        request, name, {**(context or {}), CSRF_FIELD: token}, status_code=status_code
+    )
+    if getattr(request.state, "csrf_new", None):
+        response.set_cookie(
+            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+        )
+    return response
+
+
+def verify_csrf(request: Request, submitted: str | None) -> None:
+    """Double-submit check: the form's token must equal the cookie's (403 otherwise)."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise ProblemError(
+            403, "The form expired or did not come from this site; reload and retry."
+        )
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def sign_in(response: Response, request: Request, token: str) -> None:
+    """Keep a bearer token in an HttpOnly, SameSite cookie for the signed-in pages."""
+    response.set_cookie(
+        TOKEN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=12 * 3600,
+    )
+
+
+def sign_out(response: Response) -> None:
+    response.delete_cookie(TOKEN_COOKIE)
+
+
+def signed_in_token(request: Request) -> str | None:
+    return request.cookies.get(TOKEN_COOKIE)
+
+
+__all__ = [
+    "CSRF_FIELD",
+    "create_templates",
+    "csrf_token",
+    "mount_static",
+    "render",
+    "sign_in",
+    "sign_out",
+    "signed_in_token",
+    "verify_csrf",
+]
