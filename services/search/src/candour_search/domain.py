@@ -327,3 +327,106 @@ class SearchStories:
             fingerprint=self.fingerprint(),
             rank=hit.rank if sort is Sort.RELEVANCE else None,
         ).encode()
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class StatsGrouping(StrEnum):
+    MONTH = "month"
+    TAG = "tag"
+    SERVICE = "service"
+    CRITICALITY = "criticality"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryStatsQuery:
+    """Query: how stories were answered, over a set of stories and optionally per group.
+
+    `published_from`/`published_to` are inclusive UTC dates, as in search.
+    """
+
+    organisation_id: str | None = None
+    service_id: str | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+    group_by: StatsGrouping | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("organisation_id", "service_id"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:
+                raise InvalidQuery(name, "must not contain NUL characters")
+        if (
+            self.published_from is not None
+            and self.published_to is not None
+            and self.published_from > self.published_to
+        ):
+            raise InvalidQuery("from", "must not be after to")
+
+    @property
+    def published_since(self) -> datetime | None:
+        if self.published_from is None:
+            return None
+        return datetime.combine(self.published_from, time.min, tzinfo=UTC)
+
+    @property
+    def published_before(self) -> datetime | None:
+        if self.published_to is None or self.published_to == date.max:
+            return None
+        return datetime.combine(self.published_to + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryStats:
+    """The answer figures for a set of stories."""
+
+    stories: int
+    responded: int
+    median_hours_to_first_response: float | None
+    change_planned: int
+    change_made: int
+
+    @property
+    def responded_share(self) -> float | None:
+        """Share of the stories with at least one response (None for no stories)."""
+        return self.responded / self.stories if self.stories else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsGroup:
+    """One group's figures; `value` None is the group of stories without one (no service,
+    no criticality)."""
+
+    value: str | None
+    label: str
+    stats: StoryStats
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReport:
+    overall: StoryStats
+    group_by: StatsGrouping | None
+    groups: tuple[StatsGroup, ...] = ()
+
+
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def month_label(value: str) -> str:
+    """`2025-06` -> `June 2025`."""
+    year, month = value.split("-")
+    return f"{MONTH_NAMES[int(month) - 1]} {year}"

@@ -12,6 +12,7 @@ from candour_cli import (
     dlq,
     feedback,
     migrate,
+    search_rebuild,
     tokens,
     topics,
 )
@@ -30,5 +31,6 @@ app.command("migrate")(migrate.command)
 app.add_typer(topics.app, name="topics")
 app.add_typer(directory.app, name="directory")
 app.add_typer(feedback.app, name="import")
+app.add_typer(search_rebuild.app, name="search")
 # Next to a running `candour dev`, sign with its generated secret unless one is set.
 app.callback()(devstate.use_dev_secret_when_unset)

@@ -27,12 +27,31 @@ from candour_search.domain import (
     Ref,
     SearchStories,
     Sort,
+    StatsGroup,
+    StatsGrouping,
+    StatsReport,
     StoryHit,
+    StoryStats,
+    StoryStatsQuery,
+    month_label,
     plain_snippet,
     searchable_tags,
 )
 
 # ---------------------------------------------------------------- writing
+
+
+async def lock_story(conn: Connection, story_id: UUID) -> None:
+    """Until the transaction ends, no other writer touches this story.
+
+    The events of one story come from three topics, consumed concurrently. Without this,
+    a withdrawal committed while an approval of the same story was in flight would delete
+    nothing (the insert was not yet visible) and the approval would then add the story
+    back; and a response and its story arriving together would each miss the other.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", story_id
+    )
 
 
 async def is_withdrawn(conn: Connection, story_id: UUID) -> bool:
@@ -380,3 +399,108 @@ async def search_summary(conn: Connection, query: SearchStories) -> tuple[int, F
         tag=tuple(buckets["tag"]),
         criticality=tuple(buckets["criticality"]),
     )
+
+
+# ---------------------------------------------------------------- reading: statistics
+
+# The figures of one set of stories; the median ignores stories without a response
+# (their first_response_at is NULL).
+_STATS_COLUMNS = """
+    count(*) AS stories,
+    count(*) FILTER (WHERE s.response_count > 0) AS responded,
+    percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY extract(epoch FROM s.first_response_at - s.published_at) / 3600.0
+    ) AS median_hours,
+    count(*) FILTER (WHERE s.change_planned) AS change_planned,
+    count(*) FILTER (WHERE s.change_made) AS change_made
+"""
+
+# Per grouping: (extra FROM, group value, group label, ORDER BY).
+_GROUPINGS: dict[StatsGrouping, tuple[str, str, str, str]] = {
+    StatsGrouping.MONTH: (
+        "",
+        "to_char(s.published_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+        "NULL",
+        "value",
+    ),
+    StatsGrouping.TAG: (
+        "CROSS JOIN LATERAL unnest(s.tags) AS tag",
+        "tag",
+        "tag",
+        "stories DESC, value",
+    ),
+    StatsGrouping.SERVICE: (
+        "",
+        "s.service_id",
+        "(array_agg(s.service_name ORDER BY s.published_at DESC))[1]",
+        "stories DESC, value NULLS LAST",
+    ),
+    StatsGrouping.CRITICALITY: (
+        "",
+        "s.criticality::text",
+        "NULL",
+        "value NULLS LAST",
+    ),
+}
+
+
+def _stats(row: asyncpg.Record) -> StoryStats:
+    median = row["median_hours"]
+    return StoryStats(
+        stories=int(row["stories"]),
+        responded=int(row["responded"]),
+        median_hours_to_first_response=float(median) if median is not None else None,
+        change_planned=int(row["change_planned"]),
+        change_made=int(row["change_made"]),
+    )
+
+
+def _group_label(grouping: StatsGrouping, value: str | None, label: str | None) -> str:
+    if grouping is StatsGrouping.MONTH and value is not None:
+        return month_label(value)
+    if grouping is StatsGrouping.CRITICALITY:
+        return CRITICALITY_LABELS[int(value)] if value is not None else "Not rated"
+    if grouping is StatsGrouping.SERVICE and value is None:
+        return "No service given"
+    return label if label is not None else str(value)
+
+
+async def story_stats(conn: Connection, query: StoryStatsQuery) -> StatsReport:
+    params = _Params()
+    where: list[str] = []
+    if query.organisation_id is not None:
+        where.append(f"s.organisation_id = {params(query.organisation_id)}")
+    if query.service_id is not None:
+        where.append(f"s.service_id = {params(query.service_id)}")
+    if query.published_since is not None:
+        where.append(f"s.published_at >= {params(query.published_since)}")
+    if query.published_before is not None:
+        where.append(f"s.published_at < {params(query.published_before)}")
+    condition = " AND ".join(where) or "true"
+    overall = await conn.fetchrow(
+        f"SELECT {_STATS_COLUMNS} FROM search_stories s WHERE {condition}",  # noqa: S608 - bind parameters only
+        *params.values,
+    )
+    assert overall is not None  # an aggregate without GROUP BY always returns a row
+    groups: list[StatsGroup] = []
+    if query.group_by is not None:
+        extra, value, label, order = _GROUPINGS[query.group_by]
+        rows = await conn.fetch(
+            f"""
+            SELECT {value} AS value, {label} AS label, {_STATS_COLUMNS}
+            FROM search_stories s {extra}
+            WHERE {condition}
+            GROUP BY 1
+            ORDER BY {order}
+            """,  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
+            *params.values,
+        )
+        groups = [
+            StatsGroup(
+                value=r["value"],
+                label=_group_label(query.group_by, r["value"], r["label"]),
+                stats=_stats(r),
+            )
+            for r in rows
+        ]
+    return StatsReport(overall=_stats(overall), group_by=query.group_by, groups=tuple(groups))

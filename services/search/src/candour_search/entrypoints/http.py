@@ -22,6 +22,10 @@ from candour_search.domain import (
     SearchPage,
     SearchStories,
     Sort,
+    StatsGrouping,
+    StatsReport,
+    StoryStats,
+    StoryStatsQuery,
 )
 from candour_search.entrypoints.schemas import (
     AuthorOut,
@@ -32,7 +36,10 @@ from candour_search.entrypoints.schemas import (
     ResponseOut,
     SearchOut,
     SearchResultOut,
+    StatsGroupOut,
+    StatsOut,
     StoryOut,
+    StoryStatsOut,
     TagsOut,
 )
 from candour_search.service_layer import handlers
@@ -105,13 +112,42 @@ def search_query(
             cursor=cursor,
         )
     except InvalidQuery as exc:
-        field = f"query.{exc.parameter}"
-        raise ProblemError(
-            422,
-            f"{field}: {exc.message}",
-            title="Invalid request",
-            errors=[FieldError(field=field, message=exc.message, type="value_error")],
-        ) from exc
+        raise _invalid(exc) from exc
+
+
+def _invalid(exc: InvalidQuery) -> ProblemError:
+    field = f"query.{exc.parameter}"
+    return ProblemError(
+        422,
+        f"{field}: {exc.message}",
+        title="Invalid request",
+        errors=[FieldError(field=field, message=exc.message, type="value_error")],
+    )
+
+
+def stats_query(
+    organisation_id: Annotated[Code | None, Query(description="ODS code.")] = None,
+    service_id: Code | None = None,
+    published_from: Annotated[
+        date | None, Query(alias="from", description="Published on or after (UTC date).")
+    ] = None,
+    published_to: Annotated[
+        date | None, Query(alias="to", description="Published on or before (UTC date).")
+    ] = None,
+    group_by: Annotated[
+        StatsGrouping | None, Query(description="Also give the figures per month, tag, ...")
+    ] = None,
+) -> StoryStatsQuery:
+    try:
+        return StoryStatsQuery(
+            organisation_id=organisation_id,
+            service_id=service_id,
+            published_from=published_from,
+            published_to=published_to,
+            group_by=group_by,
+        )
+    except InvalidQuery as exc:
+        raise _invalid(exc) from exc
 
 
 def _ref(ref: Ref | None) -> RefOut | None:
@@ -206,3 +242,38 @@ async def get_story(story_id: UUID, pool: Pool) -> StoryOut:
     if story is None:
         raise ProblemError(404, f"No published story {story_id}.")
     return _story_out(story)
+
+
+def _figures(stats: StoryStats) -> dict[str, int | float | None]:
+    return {
+        "stories": stats.stories,
+        "responded": stats.responded,
+        "responded_share": stats.responded_share,
+        "median_hours_to_first_response": stats.median_hours_to_first_response,
+        "change_planned": stats.change_planned,
+        "change_made": stats.change_made,
+    }
+
+
+def _stats_out(report: StatsReport) -> StatsOut:
+    return StatsOut(
+        overall=StoryStatsOut.model_validate(_figures(report.overall)),
+        group_by=report.group_by,
+        groups=[
+            StatsGroupOut.model_validate({"value": g.value, "label": g.label, **_figures(g.stats)})
+            for g in report.groups
+        ],
+    )
+
+
+@router.get(
+    "/stats",
+    response_model=StatsOut,
+    tags=["statistics"],
+    summary="How stories were answered: counts, response share, time to respond, changes",
+    responses={422: PROBLEM, 503: PROBLEM},
+)
+async def story_stats(
+    query: Annotated[StoryStatsQuery, Depends(stats_query)], pool: Pool
+) -> StatsOut:
+    return _stats_out(await handlers.story_stats(pool, query))

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from candour_common.events import ChangeMarker, Relationship
+from candour_search.domain import StatsGrouping
 
 
 class RefOut(BaseModel):
@@ -92,3 +93,34 @@ class StoryOut(BaseModel):
     published_at: datetime
     response_count: int
     responses: list[ResponseOut] = Field(description="Oldest first.")
+
+
+class StoryStatsOut(BaseModel):
+    stories: int = Field(description="How many published stories.")
+    responded: int = Field(description="How many of them have at least one response.")
+    responded_share: float | None = Field(
+        description="responded / stories, 0..1 (null when there are no stories)."
+    )
+    median_hours_to_first_response: float | None = Field(
+        description="Median hours from publication to the first response, over the stories "
+        "that have one (null when none has)."
+    )
+    change_planned: int = Field(description="Stories with a response saying a change is planned.")
+    change_made: int = Field(description="Stories with a response saying a change was made.")
+
+
+class StatsGroupOut(StoryStatsOut):
+    value: str | None = Field(
+        description="The group: `2025-06` (month), a tag, a service id or a criticality 0..5; "
+        "null for stories without a service or a criticality."
+    )
+    label: str
+
+
+class StatsOut(BaseModel):
+    overall: StoryStatsOut
+    group_by: StatsGrouping | None
+    groups: list[StatsGroupOut] = Field(
+        description="Per group (empty without `group_by`). By tag a story counts once in each "
+        "of its tags, so tag groups may add up to more than the overall figures."
+    )

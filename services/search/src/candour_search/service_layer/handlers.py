@@ -11,11 +11,18 @@ import uuid
 import asyncpg
 import structlog
 
+from candour_common.db import Connection
 from candour_common.db.inbox import record_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
 from candour_search.adapters import repository
-from candour_search.domain import PublishedStory, SearchPage, SearchStories
+from candour_search.domain import (
+    PublishedStory,
+    SearchPage,
+    SearchStories,
+    StatsReport,
+    StoryStatsQuery,
+)
 
 CONSUMER = "search"
 
@@ -25,42 +32,80 @@ log = structlog.get_logger(__name__)
 async def index_story(pool: asyncpg.Pool, event: StoryApproved, *, event_id: uuid.UUID) -> None:
     """Add a published story to the index, or replace an older revision of it."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
-        ):
-            return
-        if await repository.is_withdrawn(conn, event.story_id):
-            log.info("ignored approval of a withdrawn story")
-            return
-        if not await repository.upsert_story(conn, event):
-            log.info("ignored stale revision", revision=event.revision)
-            return
-        # Responses consumed before this story (another topic) now count.
-        await repository.refresh_response_aggregates(conn, event.story_id)
+        await apply_story_approved(conn, event, event_id=event_id)
 
 
 async def add_response(pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID) -> None:
     """Attach a staff response to its story (its text becomes searchable)."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
-        ):
-            return
-        if await repository.is_withdrawn(conn, event.story_id):
-            log.info("ignored response to a withdrawn story")
-            return
-        if await repository.add_response(conn, event):
-            await repository.refresh_response_aggregates(conn, event.story_id)
+        await apply_response_posted(conn, event, event_id=event_id)
 
 
 async def withdraw_story(pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id: uuid.UUID) -> None:
     """The author withdrew the story: delete it and its responses from the index."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
-        ):
-            return
-        await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
+        await apply_story_withdrawn(conn, event, event_id=event_id)
+
+
+# The same changes inside the caller's transaction: the live consumers run one event per
+# transaction (above); a rebuild applies many per transaction (service_layer/rebuild.py).
+
+
+async def apply_story_approved(
+    conn: Connection, event: StoryApproved, *, event_id: uuid.UUID
+) -> None:
+    if not await record_once(
+        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
+    ):
+        return
+    await repository.lock_story(conn, event.story_id)
+    if await repository.is_withdrawn(conn, event.story_id):
+        log.info("ignored approval of a withdrawn story")
+        return
+    if not await repository.upsert_story(conn, event):
+        log.info("ignored stale revision", revision=event.revision)
+        return
+    # Responses consumed before this story (another topic) now count.
+    await repository.refresh_response_aggregates(conn, event.story_id)
+
+
+async def apply_response_posted(
+    conn: Connection, event: ResponsePosted, *, event_id: uuid.UUID
+) -> None:
+    if not await record_once(
+        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
+    ):
+        return
+    await repository.lock_story(conn, event.story_id)
+    if await repository.is_withdrawn(conn, event.story_id):
+        log.info("ignored response to a withdrawn story")
+        return
+    if await repository.add_response(conn, event):
+        await repository.refresh_response_aggregates(conn, event.story_id)
+
+
+async def apply_story_withdrawn(
+    conn: Connection, event: StoryWithdrawn, *, event_id: uuid.UUID
+) -> None:
+    if not await record_once(
+        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
+    ):
+        return
+    await repository.lock_story(conn, event.story_id)
+    await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
+
+
+IndexEvent = StoryApproved | ResponsePosted | StoryWithdrawn
+
+
+async def apply_event(conn: Connection, event: IndexEvent, *, event_id: uuid.UUID) -> None:
+    """Apply any event the index is built from (what a rebuild replays)."""
+    if isinstance(event, StoryApproved):
+        await apply_story_approved(conn, event, event_id=event_id)
+    elif isinstance(event, ResponsePosted):
+        await apply_response_posted(conn, event, event_id=event_id)
+    else:
+        await apply_story_withdrawn(conn, event, event_id=event_id)
 
 
 async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
@@ -78,3 +123,9 @@ async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
 async def get_story(pool: asyncpg.Pool, story_id: uuid.UUID) -> PublishedStory | None:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await repository.get_story(conn, story_id)
+
+
+async def story_stats(pool: asyncpg.Pool, query: StoryStatsQuery) -> StatsReport:
+    # One snapshot, so the groups add up to the overall figures.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await repository.story_stats(conn, query)

@@ -1,0 +1,137 @@
+"""Reading the public topics from the beginning, as a rebuild does (plain aiokafka).
+
+The replay assigns itself every partition of the topics (no group rebalancing to wait
+for) but commits what it applied under its own consumer group, so operators can watch it
+with the usual Kafka tools. It reads up to target offsets taken when asked
+(`end_offsets`), which a caller may move on as the topics grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
+from pydantic import BaseModel, ValidationError
+
+from candour_common.cloudevents import Envelope, InvalidEnvelope
+from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.topics import Topic, TopicNames
+
+INDEX_TOPICS: dict[Topic, type[BaseModel]] = {
+    Topic.STORY_APPROVED: StoryApproved,
+    Topic.RESPONSE_POSTED: ResponsePosted,
+    Topic.STORY_WITHDRAWN: StoryWithdrawn,
+}
+
+Offsets = dict[TopicPartition, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    event_id: UUID
+    event: StoryApproved | ResponsePosted | StoryWithdrawn
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableMessage:
+    """A message the live consumers would dead-letter too (bad envelope or payload)."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+
+
+def decode(topics: TopicNames, record: ConsumerRecord[bytes, bytes]) -> LoggedEvent:
+    """The event in a record (InvalidEnvelope / ValidationError / ValueError if there is none)."""
+    topic = topics.logical(record.topic)
+    envelope = Envelope.from_headers(record.headers or (), topic=topic)
+    event = INDEX_TOPICS[topic].model_validate_json(record.value or b"")
+    assert isinstance(event, StoryApproved | ResponsePosted | StoryWithdrawn)
+    return LoggedEvent(event_id=envelope.id, event=event)
+
+
+UNREADABLE = (InvalidEnvelope, ValidationError, ValueError, UnicodeDecodeError)
+
+
+class TopicReplay:
+    def __init__(self, bootstrap: str, topics: TopicNames, *, group_id: str) -> None:
+        self.topics = topics
+        self.group_id = group_id
+        self._bootstrap = bootstrap
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            client_id="candour-search-rebuild",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self.partitions: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        self.partitions = await self._index_partitions()
+        await self._consumer.start()
+        self._consumer.assign(self.partitions)
+        if self.partitions:
+            await self._consumer.seek_to_beginning(*self.partitions)
+
+    async def _index_partitions(self) -> list[TopicPartition]:
+        # The consumer's own metadata only covers topics it already uses; ask the cluster.
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, client_id="candour-search-rebuild"
+        )
+        await admin.start()
+        try:
+            available = set(await admin.list_topics())
+            # A topic nothing was ever published to may not exist: nothing to replay there.
+            names = [n for n in map(self.topics.name, INDEX_TOPICS) if n in available]
+            described = await admin.describe_topics(names) if names else []
+        finally:
+            await admin.close()
+        return sorted(
+            TopicPartition(topic["topic"], p["partition"])
+            for topic in described
+            for p in topic["partitions"]
+        )
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def beginning_offsets(self) -> Offsets:
+        if not self.partitions:
+            return {}
+        return dict(await self._consumer.beginning_offsets(self.partitions))
+
+    async def end_offsets(self) -> Offsets:
+        if not self.partitions:
+            return {}
+        return dict(await self._consumer.end_offsets(self.partitions))
+
+    async def positions(self) -> Offsets:
+        return {tp: await self._consumer.position(tp) for tp in self.partitions}
+
+    async def batches(
+        self, targets: Offsets, *, max_records: int
+    ) -> AsyncIterator[Sequence[ConsumerRecord[bytes, bytes]]]:
+        """Records in offset order per partition until every partition's position reached
+        its target. A batch may run past a target (the topic grew): those are events too."""
+        while True:
+            behind = [tp for tp, end in targets.items() if await self._consumer.position(tp) < end]
+            if not behind:
+                return
+            fetched = await self._consumer.getmany(*behind, timeout_ms=500, max_records=max_records)
+            records = [r for tp in behind for r in fetched.get(tp, ())]
+            if records:
+                yield records
+
+    async def commit(self) -> None:
+        """Record how far the replay got under its consumer group (for operators)."""
+        offsets = {
+            tp: OffsetAndMetadata(position, "") for tp, position in (await self.positions()).items()
+        }
+        if offsets:
+            await self._consumer.commit(offsets)

@@ -1,0 +1,297 @@
+"""Rebuild the search index by replaying the public topics, while the live index serves.
+
+How it works, and why nothing is lost:
+
+1. **Build.** Under an advisory lock (one rebuild at a time; leftovers of a crashed rebuild
+   are dropped), create schema `search_build_<n>` holding empty clones of the index tables
+   (adapters/index_tables.py), inbox included. A connection whose `search_path` puts that
+   schema first runs the *same* handlers as the live consumers (`handlers.apply_event`:
+   inbox, withdrawal tombstones, revision checks), many events per transaction.
+2. **Replay.** A plain aiokafka consumer under a new consumer group
+   (`<prefix>candour-search-rebuild-<n>`) reads story.approved, response.posted and
+   story.withdrawn from the beginning up to the end offsets captured at the start. The
+   live service meanwhile keeps consuming into, and answering from, the live tables; the
+   progress callback gets events done, events/s and the ETA after each batch.
+3. **Catch up.** The topics grew during the replay: read on to fresh end offsets (a few
+   rounds, until little is left), still without stopping anyone.
+4. **Switch**, in one transaction:
+   a. lock the live inbox in EXCLUSIVE mode: the live consumers' writes (each starts by
+      inserting into the inbox) wait; readers carry on;
+   b. capture the end offsets *now* and replay up to them. Every event the live index
+      has applied was published before (a), so it is below these offsets and now in the
+      build too; the build's inbox holds the ids of every event it applied;
+   c. move the live tables to `search_retired_<n>`, the built ones into their place, drop
+      the retired ones; commit.
+   The live consumers then continue from their own committed offsets into the new tables
+   (PostgreSQL re-resolves their prepared statements after the DDL): what they consume
+   again that the replay already applied is skipped by the new inbox, and everything
+   newer is applied as usual. Readers see the old index until the commit and the new one
+   after it; the swap itself takes only an instant of ACCESS EXCLUSIVE locks.
+
+A message the live consumers would dead-letter (bad envelope or payload) is skipped and
+counted. If anything fails before the switch, the build schema is dropped and the live
+index is untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import asyncpg
+import structlog
+from aiokafka import ConsumerRecord
+
+from candour_common.topics import TopicNames
+from candour_search.adapters import index_tables
+from candour_search.adapters.event_log import (
+    UNREADABLE,
+    LoggedEvent,
+    Offsets,
+    TopicReplay,
+    UnreadableMessage,
+    decode,
+)
+from candour_search.service_layer import handlers
+
+log = structlog.get_logger(__name__)
+
+# Distinct from the migrations' advisory lock key.
+REBUILD_LOCK_KEY = 0x53454152434842  # "SEARCHB"
+BATCH_SIZE = 500
+# Catch-up rounds before the switch stop once fewer events than this were left.
+CATCH_UP_ENOUGH = 2_000
+CATCH_UP_ROUNDS = 5
+SWITCH_LOCK_TIMEOUT_MS = 10_000
+SWITCH_ATTEMPTS = 3
+
+
+class RebuildPhase(StrEnum):
+    REPLAYING = "replaying"
+    CATCHING_UP = "catching up"
+    SWITCHING = "switching"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildProgress:
+    phase: RebuildPhase
+    events_done: int
+    # The events up to the end offsets captured at the start (plus any read beyond them).
+    events_total: int
+    elapsed_seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events_done / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Time left to the end offsets captured at the start, at the rate so far."""
+        rate = self.events_per_second
+        if rate <= 0:
+            return None if self.events_done < self.events_total else 0.0
+        return max(self.events_total - self.events_done, 0) / rate
+
+
+# May be a coroutine function: the rebuild waits for it (a test uses that to act mid-way).
+ProgressCallback = Callable[[RebuildProgress], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    build_schema: str
+    group_id: str
+    events_applied: int
+    unreadable: tuple[UnreadableMessage, ...]
+    seconds: float
+
+
+class RebuildInProgress(RuntimeError):
+    """Another rebuild holds the lock."""
+
+
+class _Builder:
+    """Applies replayed records to the build and reports progress."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        replay: TopicReplay,
+        topics: TopicNames,
+        on_progress: ProgressCallback | None,
+        batch_size: int,
+    ) -> None:
+        self.batch_size = batch_size
+        self.conn = conn
+        self.replay = replay
+        self.topics = topics
+        self.on_progress = on_progress
+        self.started = time.monotonic()
+        self.done = 0
+        self.total = 0
+        self.unreadable: list[UnreadableMessage] = []
+
+    async def report(self, phase: RebuildPhase) -> None:
+        if self.on_progress is None:
+            return
+        outcome = self.on_progress(
+            RebuildProgress(
+                phase=phase,
+                events_done=self.done,
+                events_total=max(self.total, self.done),
+                elapsed_seconds=time.monotonic() - self.started,
+            )
+        )
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        events: list[LoggedEvent] = []
+        for record in records:
+            try:
+                events.append(decode(self.topics, record))
+            except UNREADABLE as exc:
+                # What the live consumers dead-letter; the error names no personal data.
+                self.unreadable.append(
+                    UnreadableMessage(
+                        record.topic, record.partition, record.offset, type(exc).__name__
+                    )
+                )
+                log.warning(
+                    "skipped unreadable message",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=type(exc).__name__,
+                )
+        async with self.conn.transaction():
+            for logged in events:
+                await handlers.apply_event(self.conn, logged.event, event_id=logged.event_id)
+        self.done += len(records)
+
+    async def read_to(self, targets: Offsets, phase: RebuildPhase) -> None:
+        async for records in self.replay.batches(targets, max_records=self.batch_size):
+            await self.apply(records)
+            await self.replay.commit()
+            await self.report(phase)
+
+
+async def _lag(replay: TopicReplay, targets: Offsets) -> int:
+    positions = await replay.positions()
+    return sum(max(end - positions[tp], 0) for tp, end in targets.items())
+
+
+async def rebuild_index(
+    database_url: str,
+    kafka_bootstrap: str,
+    topics: TopicNames,
+    *,
+    on_progress: ProgressCallback | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> RebuildResult:
+    """Build a fresh index from the public topics and switch reads and writes to it."""
+    started = time.monotonic()
+    control = await asyncpg.connect(database_url)
+    try:
+        if not await control.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_LOCK_KEY):
+            raise RebuildInProgress("another search rebuild is running")
+        for stale in await index_tables.stale_builds(control):
+            log.warning("dropping what an unfinished rebuild left", schema=stale)
+            await index_tables.drop_schema(control, stale)
+        number = time.time_ns() // 1_000_000
+        schema = f"{index_tables.BUILD_SCHEMA_PREFIX}{number}"
+        retired = f"{index_tables.RETIRED_SCHEMA_PREFIX}{number}"
+        group_id = f"{topics.prefix}candour-search-rebuild-{number}"
+        await index_tables.create_build(control, schema)
+        try:
+            builder = await _build_and_switch(
+                control,
+                database_url,
+                kafka_bootstrap,
+                topics,
+                schema=schema,
+                retired=retired,
+                group_id=group_id,
+                on_progress=on_progress,
+                batch_size=batch_size,
+            )
+        except BaseException:
+            await index_tables.drop_schema(control, schema)
+            raise
+    finally:
+        await control.close()  # also releases the advisory lock
+    seconds = time.monotonic() - started
+    log.info(
+        "search index rebuilt",
+        events=builder.done,
+        unreadable=len(builder.unreadable),
+        seconds=round(seconds, 1),
+    )
+    return RebuildResult(
+        build_schema=schema,
+        group_id=group_id,
+        events_applied=builder.done,
+        unreadable=tuple(builder.unreadable),
+        seconds=seconds,
+    )
+
+
+async def _build_and_switch(
+    control: asyncpg.Connection,
+    database_url: str,
+    kafka_bootstrap: str,
+    topics: TopicNames,
+    *,
+    schema: str,
+    retired: str,
+    group_id: str,
+    on_progress: ProgressCallback | None,
+    batch_size: int,
+) -> _Builder:
+    build = await index_tables.connect_to_build(database_url, schema)
+    replay = TopicReplay(kafka_bootstrap, topics, group_id=group_id)
+    try:
+        await replay.start()
+        builder = _Builder(build, replay, topics, on_progress, batch_size)
+        beginning = await replay.beginning_offsets()
+        targets = await replay.end_offsets()
+        builder.total = sum(end - beginning.get(tp, 0) for tp, end in targets.items())
+        await builder.report(RebuildPhase.REPLAYING)
+        await builder.read_to(targets, RebuildPhase.REPLAYING)
+
+        for _ in range(CATCH_UP_ROUNDS):
+            targets = await replay.end_offsets()
+            left = await _lag(replay, targets)
+            if left == 0:
+                break
+            builder.total = builder.done + left
+            await builder.read_to(targets, RebuildPhase.CATCHING_UP)
+            if left < CATCH_UP_ENOUGH:
+                break
+        await index_tables.analyse(build, schema)
+
+        await builder.report(RebuildPhase.SWITCHING)
+        for attempt in range(1, SWITCH_ATTEMPTS + 1):
+            try:
+                async with control.transaction():
+                    await index_tables.hold_writes(control, lock_timeout_ms=SWITCH_LOCK_TIMEOUT_MS)
+                    # No live write can happen now: these offsets cover all the live index has.
+                    targets = await replay.end_offsets()
+                    builder.total = builder.done + await _lag(replay, targets)
+                    await builder.read_to(targets, RebuildPhase.SWITCHING)
+                    await index_tables.swap_in(control, schema, retired)
+                break
+            except asyncpg.LockNotAvailableError:
+                # A long reader or writer held a table: let it finish, keep the build.
+                if attempt == SWITCH_ATTEMPTS:
+                    raise
+                log.warning("switch waited too long for a lock; trying again", attempt=attempt)
+        await builder.report(RebuildPhase.DONE)
+        return builder
+    finally:
+        await replay.stop()
+        await build.close()
