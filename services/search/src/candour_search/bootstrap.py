@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from candour_common.runtime import build_app
 from candour_search.entrypoints import consumers
 from candour_search.entrypoints.http import router
+from candour_search.entrypoints.insight_http import router as insight_router
 from candour_search.settings import SearchSettings
 
 MIGRATIONS = "candour_search.migrations"
@@ -21,6 +22,6 @@ def create_app(settings: SearchSettings) -> FastAPI:
             "filters and facets, and published story pages with their responses."
         ),
         migrations_package=MIGRATIONS,
-        routers=[router],
+        routers=[router, insight_router],
         register_subscribers=consumers.register,
     )

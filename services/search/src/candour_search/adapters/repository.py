@@ -69,9 +69,10 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
         INSERT INTO search_stories (
             story_id, revision, title, body, organisation_id, organisation_name,
             service_id, service_name, author_name, author_relationship, tag_groups, tags,
-            criticality, experienced_at, published_at, document)
+            criticality, experienced_at, published_at, document, source, programme,
+            individuals, patients, carers, staff)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15,
-                ''::tsvector)
+                ''::tsvector, $16, $17, $18, $19, $20, $21)
         ON CONFLICT (story_id) DO UPDATE SET
             revision = EXCLUDED.revision, title = EXCLUDED.title, body = EXCLUDED.body,
             organisation_id = EXCLUDED.organisation_id,
@@ -81,7 +82,10 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
             author_relationship = EXCLUDED.author_relationship,
             tag_groups = EXCLUDED.tag_groups, tags = EXCLUDED.tags,
             criticality = EXCLUDED.criticality, experienced_at = EXCLUDED.experienced_at,
-            published_at = EXCLUDED.published_at, indexed_at = now()
+            published_at = EXCLUDED.published_at, indexed_at = now(),
+            source = EXCLUDED.source, programme = EXCLUDED.programme,
+            individuals = EXCLUDED.individuals, patients = EXCLUDED.patients,
+            carers = EXCLUDED.carers, staff = EXCLUDED.staff
         WHERE search_stories.revision < EXCLUDED.revision
         """,
         event.story_id,
@@ -99,6 +103,12 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
         event.criticality,
         event.experienced_at,
         event.published_at,
+        event.source.value,
+        event.service.programme if event.service else None,
+        event.represents.individuals,
+        event.represents.patients,
+        event.represents.carers,
+        event.represents.staff,
     )
     return bool(status == "INSERT 0 1")
 
