@@ -1,5 +1,6 @@
-"""A worker that dies mid-send never causes a second email; operators see what failed
-(`GET /v1/deliveries`, `/metrics`); the unsubscribe page's form works without login."""
+"""A worker that dies mid-send: the email is sent again, once, after the lease; operators
+see what failed (`GET /v1/deliveries`, `/metrics`); the unsubscribe page's form works
+without login."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from candour_common.auth import Role
+from candour_notifications.adapters.mailer import PermanentDeliveryError
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
@@ -37,6 +39,13 @@ class DyingMailer:
         await asyncio.Event().wait()
 
 
+class RefusingMailer:
+    """Every message is refused for good (a 5xx reply)."""
+
+    async def send(self, message: EmailMessage) -> None:
+        raise PermanentDeliveryError("550 mailbox unavailable")
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
         if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
@@ -44,7 +53,7 @@ def metric(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"{name} {labels} not in /metrics")
 
 
-async def test_a_crash_between_claim_and_send_never_sends_twice(
+async def test_an_email_interrupted_by_a_crash_is_sent_again_exactly_once(
     notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
 ) -> None:
     dying = DyingMailer()
@@ -52,37 +61,47 @@ async def test_a_crash_between_claim_and_send_never_sends_twice(
         await first_life.subscribe("ward@crash.example")
         interrupted = await publish(approved(title="Sent while the worker died"))
         await asyncio.wait_for(dying.started.wait(), timeout=45)
-        # The claim is committed before SMTP starts; then the process "dies".
+        # The claim is committed before SMTP starts; then the process "dies" before the
+        # server accepted the message.
         rows = await first_life.fetch(
             "SELECT status FROM deliveries WHERE event_id = $1", interrupted.id
         )
         assert [r["status"] for r in rows] == ["sending"]
     database_url = first_life.database_url
 
-    # Restart with a working mail server: the interrupted email is given up, not resent.
+    # Restart with a working mail server: after the lease the email is sent again.
     async with notifications(
         smtp_port=smtp_server.port,
         database_url=database_url,
         delivery_stale_after_seconds=0.2,
     ) as restarted:
-
-        async def given_up() -> Any:
-            rows = await restarted.fetch(
-                "SELECT status, last_error FROM deliveries WHERE event_id = $1", interrupted.id
-            )
-            return rows[0]["status"] == "failed" and rows[0]
-
-        failed = await eventually(given_up)
-        assert "interrupted" in failed["last_error"]
-
-        later = await publish(approved(title="After the restart"))
         [mail] = await smtp_server.wait_for("ward@crash.example", timeout=45)
-        assert "After the restart" in mail.text()
-        rows = await restarted.fetch("SELECT status FROM deliveries WHERE event_id = $1", later.id)
-        assert [r["status"] for r in rows] == ["sent"]
+        assert "Sent while the worker died" in mail.text()
 
-        # Operators see the failed email (with its recipient); others may not look.
-        listed = await restarted.client.get(
+        async def recorded() -> Any:
+            rows = await restarted.fetch(
+                "SELECT status, attempts FROM deliveries WHERE event_id = $1", interrupted.id
+            )
+            return rows[0]["status"] == "sent" and rows[0]
+
+        assert (await eventually(recorded))["attempts"] == 2
+        await asyncio.sleep(1.0)  # the sweep runs again: still one email
+        assert len(smtp_server.to("ward@crash.example")) == 1
+
+    # A server that refuses for good: the email fails, and operators see it.
+    async with notifications(
+        smtp_port=smtp_server.port, database_url=database_url, mailer=RefusingMailer()
+    ) as third_life:
+        refused = await publish(approved(title="Refused"))
+
+        async def failed() -> Any:
+            rows = await third_life.fetch(
+                "SELECT status FROM deliveries WHERE event_id = $1", refused.id
+            )
+            return bool(rows) and rows[0]["status"] == "failed"
+
+        await eventually(failed)
+        listed = await third_life.client.get(
             "/v1/deliveries?state=failed&limit=10", headers=auth(Role.OPERATOR, None)
         )
         assert listed.status_code == 200, listed.text
@@ -91,20 +110,22 @@ async def test_a_crash_between_claim_and_send_never_sends_twice(
         assert shown["recipient"] == "ward@crash.example"
         assert shown["kind"] == "story_alert"
         assert shown["attempts"] == 1
-        everything = await restarted.client.get("/v1/deliveries", headers=auth(Role.OPERATOR, None))
+        everything = await third_life.client.get(
+            "/v1/deliveries", headers=auth(Role.OPERATOR, None)
+        )
         assert sorted(d["state"] for d in everything.json()) == ["failed", "sent"]
         assert (
-            await restarted.client.get("/v1/deliveries?state=failed", headers=auth())
+            await third_life.client.get("/v1/deliveries?state=failed", headers=auth())
         ).status_code == 403
-        assert (await restarted.client.get("/v1/deliveries")).status_code == 401
-        bad = await restarted.client.get(
+        assert (await third_life.client.get("/v1/deliveries")).status_code == 401
+        bad = await third_life.client.get(
             "/v1/deliveries?state=lost&limit=0", headers=auth(Role.OPERATOR, None)
         )
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert {e["field"] for e in bad.json()["errors"]} == {"query.state", "query.limit"}
 
-        scraped = await restarted.client.get("/metrics")
+        scraped = await third_life.client.get("/metrics")
         assert scraped.status_code == 200
         text = scraped.text
         assert metric(text, "candour_notifications_deliveries", state="failed") == 1
@@ -115,7 +136,7 @@ async def test_a_crash_between_claim_and_send_never_sends_twice(
                 text,
                 "candour_notifications_delivery_attempts_total",
                 kind="story_alert",
-                outcome="sent",
+                outcome="failed",
             )
             == 1
         )
@@ -123,7 +144,7 @@ async def test_a_crash_between_claim_and_send_never_sends_twice(
         # The platform's own metrics are still there.
         assert "candour_http_requests_total" in text
 
-    # Only the email after the restart ever reached the server.
+    # The interrupted email reached the server once; the refused one never did.
     assert len(smtp_server.to("ward@crash.example")) == 1
 
 

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from candour_common.runtime import Platform, build_app
+from candour_common.web import pages
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.clock import Clock, SystemClock
 from candour_notifications.adapters.mailer import Mailer, SmtpMailer
 from candour_notifications.domain import DigestSchedule
 from candour_notifications.entrypoints import consumers
 from candour_notifications.entrypoints.http import router
+from candour_notifications.entrypoints.pages import create_alert_templates
+from candour_notifications.entrypoints.pages import router as alerts_router
 from candour_notifications.entrypoints.scrape import RefreshBeforeScrape
 from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.service_layer.delivery import DeliveryWorker
@@ -60,10 +63,14 @@ def create_app(
             "one-click unsubscribe and the operators' view of deliveries."
         ),
         migrations_package=MIGRATIONS,
-        routers=[router],
+        routers=[router, alerts_router],
         register_subscribers=functools.partial(consumers.register, wake_worker=worker.wake),
         on_started=start_background,
     )
+
+    # The alerts pages: outside /v1 and left out of the OpenAPI document.
+    app.state.alert_templates = create_alert_templates(settings)
+    pages.mount_static(app)
 
     async def refresh_delivery_gauges() -> None:
         platform: Platform | None = getattr(app.state, "platform", None)

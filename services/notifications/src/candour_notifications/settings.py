@@ -47,11 +47,11 @@ class NotificationsSettings(ServiceSettings):
     )
     delivery_batch_size: int = Field(default=10, ge=1, le=500)
     delivery_stale_after_seconds: float = Field(
-        default=900.0,
+        default=90.0,
         gt=0,
         description=(
-            "An email still `sending` after this long was interrupted by a crash; it is "
-            "marked failed (never resent, so nobody gets it twice)."
+            "An email still `sending` after this long was interrupted by a crash and is "
+            "sent again (same Message-ID). Keep it above the SMTP timeout."
         ),
     )
 

@@ -374,7 +374,7 @@ def _delivery(row: asyncpg.Record) -> Delivery:
 
 async def claim_due(conn: Connection, limit: int) -> list[Delivery]:
     """Take due emails for this worker: `sending` is committed before any SMTP traffic,
-    so another worker (or this one after a restart) never sends them again."""
+    so no other worker sends them while this one is alive."""
     rows = await conn.fetch(
         """
         WITH due AS (
@@ -399,7 +399,7 @@ async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> None:
         """
         UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
                               last_error = NULL
-        WHERE id = $1
+        WHERE id = $1 AND status IN ('sending', 'pending')
         """,
         delivery_id,
     )
@@ -434,15 +434,21 @@ async def mark_failed(conn: Connection, delivery_id: uuid.UUID, *, error: str) -
     )
 
 
-async def fail_interrupted(conn: Connection, *, older_than_seconds: float) -> int:
-    """Emails left `sending` by a crashed worker: we cannot know whether they left,
-    so they are failed (visible to operators) rather than risk a second copy."""
+async def resume_interrupted(conn: Connection, *, older_than_seconds: float) -> int:
+    """Emails left `sending` by a worker that died: send them again.
+
+    An SMTP server takes responsibility for a message only when it answers the end
+    of DATA, and the worker records `sent` right after that answer; so an email
+    found `sending` much later was almost always not accepted. Resending it (with
+    the same Message-ID) loses nothing; a duplicate needs a crash in the instant
+    between the server's answer and that commit.
+    """
     count = await conn.fetchval(
         """
         WITH stale AS (
             UPDATE deliveries
-            SET status = 'failed', updated_at = now(),
-                last_error = 'interrupted while sending; not retried to avoid a duplicate'
+            SET status = 'pending', next_attempt_at = now(), updated_at = now(),
+                last_error = 'interrupted while sending; sending again'
             WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)
             RETURNING 1
         )

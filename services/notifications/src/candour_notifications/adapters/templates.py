@@ -77,7 +77,3 @@ def render_email(
         html=_environment.get_template(f"{kind.value}.html").render(values),
         urgent=kind is DeliveryKind.SAFEGUARDING_ALERT,
     )
-
-
-def render_page(name: str, **values: Any) -> str:
-    return _environment.get_template(f"{name}.html").render(values)

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 from candour_common.auth import Principal, Role
 from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_notifications.adapters.templates import render_page
 from candour_notifications.domain import (
     DeliveryStatus,
     InvalidUnsubscribeToken,
@@ -20,6 +19,7 @@ from candour_notifications.domain import (
     UnsubscribeTarget,
     verify_unsubscribe,
 )
+from candour_notifications.entrypoints.pages import unsubscribe_page as render_unsubscribe
 from candour_notifications.entrypoints.schemas import (
     DeliveryOut,
     SubscriptionIn,
@@ -168,7 +168,7 @@ async def unsubscribe_page(request: Request, token: TokenQuery, pool: Pool) -> H
     target = _target(request, token)
     what = await handlers.describe_unsubscribe(pool, target)
     action = f"{request.url.path}?token={token}"
-    return HTMLResponse(render_page("unsubscribe", done=False, what=what, action=action))
+    return render_unsubscribe(request, done=False, what=what, action=action)
 
 
 @router.post(
@@ -181,4 +181,4 @@ async def unsubscribe_page(request: Request, token: TokenQuery, pool: Pool) -> H
 async def unsubscribe(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
     target = _target(request, token)
     result = await handlers.unsubscribe(pool, target)
-    return HTMLResponse(render_page("unsubscribe", done=True, what=result.what, action=""))
+    return render_unsubscribe(request, done=True, what=result.what, action="")

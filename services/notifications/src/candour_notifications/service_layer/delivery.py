@@ -14,13 +14,16 @@ import asyncio
 import contextlib
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
+from typing import Any
 
 import asyncpg
 import structlog
 
+from candour_common.messaging import TRANSIENT_ERRORS
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.mailer import DeliveryError, Mailer
 from candour_notifications.adapters.templates import render_email
@@ -146,7 +149,7 @@ class DeliveryWorker:
             wait = poll
             try:
                 if time.monotonic() - last_reap > min(60.0, poll * 10):
-                    await self._fail_interrupted(pool)
+                    await self._resume_interrupted(pool)
                     last_reap = time.monotonic()
                 while await self.send_due(pool) == self._settings.delivery_batch_size:
                     pass
@@ -187,25 +190,51 @@ class DeliveryWorker:
             fields["story_id"] = str(delivery.story_id)
         if delivery.digest_date is not None:
             fields["digest_date"] = delivery.digest_date.isoformat()
-        async with pool.acquire() as conn:
-            if result.outcome is Outcome.SENT:
-                await repository.mark_sent(conn, delivery.id)
-                log.info("email sent", **fields)
-            elif result.outcome is Outcome.RETRY:
-                await repository.mark_retry(
+        if result.outcome is Outcome.SENT:
+            await _record(pool, lambda conn: repository.mark_sent(conn, delivery.id))
+            log.info("email sent", **fields)
+        elif result.outcome is Outcome.RETRY:
+            await _record(
+                pool,
+                lambda conn: repository.mark_retry(
                     conn, delivery.id, delay_seconds=result.retry_in, error=result.error or ""
-                )
-                log.warning(
-                    "email deferred", error=result.error, retry_in=result.retry_in, **fields
-                )
-            else:
-                await repository.mark_failed(conn, delivery.id, error=result.error or "")
-                log.error("email failed", error=result.error, **fields)
+                ),
+            )
+            log.warning("email deferred", error=result.error, retry_in=result.retry_in, **fields)
+        else:
+            await _record(
+                pool,
+                lambda conn: repository.mark_failed(conn, delivery.id, error=result.error or ""),
+            )
+            log.error("email failed", error=result.error, **fields)
 
-    async def _fail_interrupted(self, pool: asyncpg.Pool) -> None:
+    async def _resume_interrupted(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
-            count = await repository.fail_interrupted(
+            count = await repository.resume_interrupted(
                 conn, older_than_seconds=self._settings.delivery_stale_after_seconds
             )
         if count:
-            log.error("emails interrupted while sending marked failed", count=count)
+            log.warning("emails interrupted while sending will be sent again", count=count)
+
+
+async def _record(
+    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[None]], *, give_up_after: float = 300.0
+) -> None:
+    """Record a send's outcome, waiting out a database outage.
+
+    The email has already gone (or failed): losing this write would leave the row
+    `sending`, and after the lease it would be sent a second time.
+    """
+    delay = 0.2
+    deadline = time.monotonic() + give_up_after
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await write(conn)
+            return
+        except TRANSIENT_ERRORS as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("cannot record email outcome yet; retrying", error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,283 @@
+"""Alerts pages: staff manage their organisation's email subscriptions in a browser.
+
+The same handlers as the /v1 API do the work (and the same organisation check);
+the request model `SubscriptionIn` validates the form, so a page and an API
+client get the same rules. Every form posts with a CSRF token and answers with a
+redirect (303) on success or the page again with errors next to their fields.
+The routes are left out of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.events import CRITICALITY_LABELS
+from candour_common.web import pages
+from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
+from candour_notifications.entrypoints.schemas import SubscriptionIn
+from candour_notifications.service_layer import handlers
+from candour_notifications.service_layer.handlers import NotAllowed, SubscriptionNotFound
+from candour_notifications.settings import NotificationsSettings
+
+# Not `templates/`: that folder holds the emails, whose base.html would hide the site layout.
+TEMPLATES = Path(__file__).resolve().parent.parent / "page_templates"
+FORM_FIELDS = ("email", "kind", "frequency", "service_ids", "tags", "min_criticality")
+KIND_LABELS = {
+    SubscriptionKind.STORIES.value: "New stories",
+    SubscriptionKind.RESPONSES.value: "Responses from staff",
+    SubscriptionKind.SAFEGUARDING.value: "Safeguarding escalations (always immediate, unfiltered)",
+}
+FREQUENCY_LABELS = {
+    Frequency.IMMEDIATE.value: "As each one happens",
+    Frequency.DAILY.value: "A daily digest",
+}
+DONE_MESSAGES = {
+    "added": "The subscription was added.",
+    "deleted": "The subscription was deleted; no more emails will be sent for it.",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def create_alert_templates(settings: NotificationsSettings) -> Jinja2Templates:
+    templates = pages.create_templates(TEMPLATES, settings)
+    templates.env.globals["kind_labels"] = KIND_LABELS
+    templates.env.globals["frequency_labels"] = FREQUENCY_LABELS
+    templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
+    return templates
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.alert_templates
+    return pages.render(templates, request, name, context, status_code=status_code)
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.platform.pool
+    return pool
+
+
+def _verify(request: Request, token: str) -> Principal:
+    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    return verify_token(secret, token)
+
+
+def signed_in(request: Request) -> Principal | None:
+    """The staff member whose token the cookie holds; None when absent or not staff."""
+    token = pages.signed_in_token(request)
+    if not token:
+        return None
+    try:
+        principal = _verify(request, token)
+    except InvalidToken:
+        return None
+    return principal if principal.role is Role.STAFF else None
+
+
+async def _checked_form(request: Request) -> FormData:
+    form = await request.form()
+    submitted = form.get(pages.CSRF_FIELD)
+    pages.verify_csrf(request, submitted if isinstance(submitted, str) else None)
+    return form
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _items(raw: str) -> list[str]:
+    """Comma- or line-separated values, blanks dropped."""
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+# ------------------------------------------------------------------- sign in
+
+
+@router.get("/alerts/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request) -> Response:
+    return _render(request, "alerts/sign_in.html", {"errors": {}})
+
+
+@router.post("/alerts/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request) -> Response:
+    form = await _checked_form(request)
+    token = _text(form, "token")
+    error = None
+    if not token:
+        error = "Paste your staff token"
+    else:
+        try:
+            principal = _verify(request, token)
+        except InvalidToken:
+            error = "That token is not valid or has expired: ask an operator for a new one"
+        else:
+            if principal.role is not Role.STAFF:
+                error = "That token is not a staff token for an organisation"
+    if error:
+        return _render(
+            request, "alerts/sign_in.html", {"errors": {"token": error}}, status_code=400
+        )
+    response = _see_other("/alerts")
+    pages.sign_in(response, request, token)
+    return response
+
+
+@router.post("/alerts/sign-out")
+async def sign_out(request: Request) -> Response:
+    await _checked_form(request)
+    response = _see_other("/alerts/sign-in")
+    pages.sign_out(response)
+    return response
+
+
+# --------------------------------------------------------------- subscriptions
+
+
+async def _alerts_page(
+    request: Request,
+    staff: Principal,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    subscriptions: list[Subscription] = await handlers.list_subscriptions(
+        _pool(request), staff, staff.organisation_id
+    )
+    return _render(
+        request,
+        "alerts/subscriptions.html",
+        {
+            "staff": staff,
+            "subscriptions": subscriptions,
+            "values": values or {"kind": "stories", "frequency": "immediate"},
+            "errors": errors or {},
+            "message": message,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+async def alerts_page(request: Request, done: str | None = None) -> Response:
+    staff = signed_in(request)
+    if staff is None:
+        return _see_other("/alerts/sign-in")
+    return await _alerts_page(request, staff, message=DONE_MESSAGES.get(done or ""))
+
+
+def _field_of(location: tuple[int | str, ...]) -> str:
+    """The form field a validation error belongs to (whole-model errors go to `kind`)."""
+    name = str(location[0]) if location else ""
+    return name if name in FORM_FIELDS else "kind"
+
+
+@router.post("/alerts/subscriptions", response_class=HTMLResponse)
+async def add_subscription(request: Request) -> Response:
+    form = await _checked_form(request)
+    staff = signed_in(request)
+    if staff is None:
+        return _see_other("/alerts/sign-in")
+    values = {name: _text(form, name) for name in FORM_FIELDS}
+    try:
+        body = SubscriptionIn(
+            email=values["email"],
+            organisation_id=staff.organisation_id or "",
+            service_ids=_items(values["service_ids"]),
+            tags=_items(values["tags"]),
+            min_criticality=values["min_criticality"] or None,
+            frequency=values["frequency"],
+            kind=values["kind"],
+        )
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            errors.setdefault(_field_of(tuple(error["loc"])), _message(error))
+        return await _alerts_page(request, staff, values=values, errors=errors, status_code=422)
+    command = Subscribe(
+        email=str(body.email),
+        organisation_id=body.organisation_id,
+        frequency=body.frequency,
+        kind=body.kind,
+        service_ids=tuple(dict.fromkeys(body.service_ids)),
+        tags=tuple(dict.fromkeys(body.tags)),
+        min_criticality=body.min_criticality,
+    )
+    try:
+        await handlers.subscribe(_pool(request), staff, command)
+    except NotAllowed:
+        return await _alerts_page(
+            request,
+            staff,
+            values=values,
+            errors={"email": "You may only add subscriptions for your own organisation"},
+            status_code=403,
+        )
+    return _see_other("/alerts?done=added")
+
+
+FRIENDLY_ERRORS = {
+    "email": "Enter an email address in the right format, like name@example.org",
+    "kind": "Choose what the emails are about",
+    "frequency": "Choose how often to get them",
+    "service_ids": "Service ids are up to 40 characters each, at most 50 of them",
+    "tags": "Tags are up to 40 characters each, at most 20 of them",
+    "min_criticality": "Choose a criticality from the list",
+}
+
+
+def _message(error: Any) -> str:
+    location = tuple(error.get("loc", ()))
+    if not location:  # A rule across fields: say it as the model does.
+        return str(error.get("msg", "")).removeprefix("Value error, ").capitalize()
+    return FRIENDLY_ERRORS.get(_field_of(location), str(error.get("msg", "")))
+
+
+@router.post("/alerts/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
+async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> Response:
+    await _checked_form(request)
+    staff = signed_in(request)
+    if staff is None:
+        return _see_other("/alerts/sign-in")
+    try:
+        await handlers.delete_subscription(_pool(request), staff, subscription_id)
+    except (SubscriptionNotFound, NotAllowed):
+        # Someone else's subscription is "not found" too: its existence is not ours to tell.
+        return await _alerts_page(
+            request,
+            staff,
+            errors={"subscriptions": "That subscription no longer exists"},
+            status_code=404,
+        )
+    return _see_other("/alerts?done=deleted")
+
+
+# ----------------------------------------------------------------- unsubscribe
+
+
+def unsubscribe_page(request: Request, *, done: bool, what: str, action: str) -> HTMLResponse:
+    """The one-click unsubscribe confirmation in the site's layout (the token is the
+    authority there, so no sign-in and no CSRF cookie: RFC 8058 mail clients post it)."""
+    templates: Jinja2Templates = request.app.state.alert_templates
+    return templates.TemplateResponse(
+        request, "alerts/unsubscribe.html", {"done": done, "what": what, "action": action}
+    )

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from candour_common.topics import TopicNames
+from tests.faults.platform import Platform, RestartableSmtp, platform_setup
+
+
+@pytest.fixture
+async def platform_and_smtp(
+    create_database, kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> AsyncIterator[tuple[Platform, RestartableSmtp]]:
+    async with platform_setup(create_database, kafka_bootstrap, topics, tmp_path) as both:
+        yield both
+
+
+@pytest.fixture
+def platform(platform_and_smtp: tuple[Platform, RestartableSmtp]) -> Platform:
+    """The four services' databases, topics and environment; the test starts the processes."""
+    return platform_and_smtp[0]

@@ -1,0 +1,48 @@
+"""Two copies of a consumer service in one group; kill one: the other takes over its
+partitions, and nothing is lost or duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.faults.platform import Platform, eventually, start
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(420)]
+
+# Fewer than the kill -9 test: what is proven here is the takeover, not the volume.
+STORIES = 150
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["moderation", "notifications", "search"],
+)
+async def test_surviving_copy_takes_over_the_dead_copys_partitions(
+    platform: Platform, service: str
+) -> None:
+    await start(platform, copies={service: 2})
+    victim, survivor = platform.processes[service]
+    await platform.subscribe_trust()
+    ids: list[str] = []
+    submitting = asyncio.create_task(platform.submit(STORIES, submitted=ids))
+
+    async def both_working() -> bool:
+        # Both copies have handled events, so each really owned partitions.
+        if len(ids) < STORIES // 3 or not all(
+            "event handled" in p.logs() for p in (victim, survivor)
+        ):
+            return False
+        return service != "notifications" or await platform.emails_in_flight()
+
+    await eventually(both_working, timeout=180, what=f"both {service} copies to handle events")
+    survivor_log_before = len(survivor.logs())
+    platform.kill9(victim)
+    # Later calls (search pages, subscriptions) go to the survivor.
+    platform.processes[service] = [survivor, victim]
+    await submitting
+
+    await platform.assert_everything_exactly_once(ids, timeout=240)
+    takeover = survivor.logs()[survivor_log_before:]
+    assert "assigned to partitions" in takeover, "the survivor was never given new partitions"

@@ -1,0 +1,206 @@
+"""The alerts pages: staff sign in, see and change their organisation's subscriptions."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from candour_common.auth import Role
+from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
+from tests.infra import MailSink
+from tests.integration.notifications.conftest import SECRET, ServiceFactory, auth, token
+
+pytestmark = pytest.mark.integration
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, organisation_id: str = "RXA") -> None:
+    form = await client.get("/alerts/sign-in")
+    response = await client.post(
+        "/alerts/sign-in",
+        data={"csrf_token": csrf_of(form), "token": token(Role.STAFF, organisation_id)},
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/alerts"
+
+
+async def test_staff_add_and_delete_their_organisations_subscriptions(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        client = service.client
+        assert (await client.get("/alerts")).headers["location"] == "/alerts/sign-in"
+
+        form = await client.get("/alerts/sign-in")
+        for bad, message in (
+            ("nonsense", "not valid or has expired"),
+            (token(Role.MODERATOR), "not a staff token"),
+        ):
+            refused = await client.post(
+                "/alerts/sign-in", data={"csrf_token": csrf_of(form), "token": bad}
+            )
+            assert refused.status_code == 400
+            assert message in refused.text
+
+        # Another organisation's subscription stays invisible and untouchable.
+        other = await client.post(
+            "/v1/subscriptions",
+            headers=auth(Role.STAFF, "RXB"),
+            json={
+                "email": "other@hillview.example",
+                "organisation_id": "RXB",
+                "frequency": "immediate",
+                "kind": "stories",
+            },
+        )
+        assert other.status_code == 201
+
+        await sign_in(client)
+        page = await client.get("/alerts")
+        assert page.status_code == 200
+        assert "Nobody at RXA gets email alerts yet" in page.text
+        assert "other@hillview.example" not in page.text
+        csrf = csrf_of(page)
+
+        added = await client.post(
+            "/alerts/subscriptions",
+            data={
+                "csrf_token": csrf,
+                "email": "ward@riverside.example",
+                "kind": "stories",
+                "frequency": "daily",
+                "service_ids": "RXA-MAT, RXA-ED",
+                "tags": "waiting times",
+                "min_criticality": "3",
+            },
+        )
+        assert added.status_code == 303, added.text
+        listed = await client.get(added.headers["location"])
+        assert "The subscription was added" in listed.text
+        assert "ward@riverside.example" in listed.text
+        assert "RXA-MAT, RXA-ED" in listed.text
+        api = await client.get("/v1/subscriptions", headers=auth())
+        [stored] = api.json()
+        assert stored["service_ids"] == ["RXA-MAT", "RXA-ED"]
+        assert stored["tags"] == ["waiting times"]
+        assert stored["min_criticality"] == 3
+        assert stored["frequency"] == "daily"
+
+        forbidden = await client.post(
+            f"/alerts/subscriptions/{other.json()['id']}/delete", data={"csrf_token": csrf}
+        )
+        assert forbidden.status_code == 404
+        assert "no longer exists" in forbidden.text
+
+        no_csrf = await client.post(f"/alerts/subscriptions/{stored['id']}/delete")
+        assert no_csrf.status_code == 403
+        deleted = await client.post(
+            f"/alerts/subscriptions/{stored['id']}/delete", data={"csrf_token": csrf}
+        )
+        assert deleted.status_code == 303
+        after = await client.get(deleted.headers["location"])
+        assert "The subscription was deleted" in after.text
+        assert "ward@riverside.example" not in after.text
+        assert (await client.get("/v1/subscriptions", headers=auth())).json() == []
+        assert (
+            len((await client.get("/v1/subscriptions", headers=auth(Role.STAFF, "RXB"))).json())
+            == 1
+        )
+
+        again = await client.post(
+            f"/alerts/subscriptions/{uuid.uuid4()}/delete", data={"csrf_token": csrf}
+        )
+        assert again.status_code == 404
+
+        out = await client.post("/alerts/sign-out", data={"csrf_token": csrf})
+        assert out.status_code == 303
+        assert (await client.get("/alerts")).status_code == 303
+
+
+async def test_bad_subscription_forms_show_errors_and_change_nothing(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        client = service.client
+        await sign_in(client)
+        csrf = csrf_of(await client.get("/alerts"))
+
+        no_csrf = await client.post(
+            "/alerts/subscriptions",
+            data={"email": "a@riverside.example", "kind": "stories", "frequency": "daily"},
+        )
+        assert no_csrf.status_code == 403
+
+        bad_email = await client.post(
+            "/alerts/subscriptions",
+            data={
+                "csrf_token": csrf,
+                "email": "not-an-address",
+                "kind": "stories",
+                "frequency": "daily",
+            },
+        )
+        assert bad_email.status_code == 422
+        assert 'id="email-error"' in bad_email.text
+        assert 'value="not-an-address"' in bad_email.text
+
+        filtered_safeguarding = await client.post(
+            "/alerts/subscriptions",
+            data={
+                "csrf_token": csrf,
+                "email": "a@riverside.example",
+                "kind": "safeguarding",
+                "frequency": "daily",
+            },
+        )
+        assert filtered_safeguarding.status_code == 422
+        assert "always immediate" in filtered_safeguarding.text
+
+        no_kind = await client.post(
+            "/alerts/subscriptions",
+            data={"csrf_token": csrf, "email": "a@riverside.example", "frequency": "daily"},
+        )
+        assert no_kind.status_code == 422
+        assert 'id="kind-error"' in no_kind.text
+
+        assert (await client.get("/v1/subscriptions", headers=auth())).json() == []
+
+
+async def test_the_unsubscribe_page_uses_the_site_layout(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        client = service.client
+        created = await client.post(
+            "/v1/subscriptions",
+            headers=auth(),
+            json={
+                "email": "ward@riverside.example",
+                "organisation_id": "RXA",
+                "frequency": "immediate",
+                "kind": "responses",
+            },
+        )
+        link_token = sign_unsubscribe(
+            SECRET,
+            UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(created.json()["id"])),
+        )
+        page = await client.get("/v1/unsubscribe", params={"token": link_token})
+        assert page.status_code == 200
+        assert '<link rel="stylesheet" href="/static/candour.css">' in page.text
+        assert "Stop getting emails about responses for organisation RXA?" in page.text
+        done = await client.post("/v1/unsubscribe", params={"token": link_token})
+        assert "You are unsubscribed" in done.text
+        assert (await client.get("/static/candour.css")).status_code == 200
+        document = (await client.get("/openapi.json")).json()
+        assert not [p for p in document["paths"] if p.startswith("/alerts")]
