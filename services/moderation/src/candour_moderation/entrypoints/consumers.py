@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from candour_common.events import StorySubmitted, StoryWithdrawn
-from candour_common.messaging import CONSUMER_ACK_POLICY, CurrentEnvelope
+from candour_common.messaging import CurrentEnvelope, event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -20,12 +20,12 @@ from candour_moderation.settings import ModerationSettings
 def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
     auto_approve = isinstance(settings, ModerationSettings) and settings.auto_approve
 
-    @broker.subscriber(
-        settings.topics.name(Topic.STORY_SUBMITTED),
+    @event_subscriber(
+        broker,
+        settings.topics,
+        Topic.STORY_SUBMITTED,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        title="moderation: story.submitted",
+        title="moderation:story.submitted",
         description="Screen each submitted story and put it in the moderation queue.",
     )
     async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
@@ -39,12 +39,12 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
             observe=moderation_metrics(platform.metrics.registry).observe_decision,
         )
 
-    @broker.subscriber(
-        settings.topics.name(Topic.STORY_WITHDRAWN),
+    @event_subscriber(
+        broker,
+        settings.topics,
+        Topic.STORY_WITHDRAWN,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        title="moderation: story.withdrawn",
+        title="moderation:story.withdrawn",
         description="Take a withdrawn story out of the queue and erase its text.",
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
-from candour_common.messaging import CONSUMER_ACK_POLICY, CurrentEnvelope
+from candour_common.messaging import CurrentEnvelope, event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -15,34 +15,34 @@ from candour_search.service_layer import handlers
 def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
     topics = settings.topics
 
-    @broker.subscriber(
-        topics.name(Topic.STORY_APPROVED),
+    @event_subscriber(
+        broker,
+        topics,
+        Topic.STORY_APPROVED,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        title="search: story.approved",
+        title="search:story.approved",
         description="Index a published story (a newer revision replaces an older one).",
     )
     async def on_story_approved(event: StoryApproved, envelope: CurrentEnvelope) -> None:
         await handlers.index_story(ref.get.pool, event, event_id=envelope.id)
 
-    @broker.subscriber(
-        topics.name(Topic.RESPONSE_POSTED),
+    @event_subscriber(
+        broker,
+        topics,
+        Topic.RESPONSE_POSTED,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        title="search: response.posted",
+        title="search:response.posted",
         description="Attach a staff response to its story in the index.",
     )
     async def on_response_posted(event: ResponsePosted, envelope: CurrentEnvelope) -> None:
         await handlers.add_response(ref.get.pool, event, event_id=envelope.id)
 
-    @broker.subscriber(
-        topics.name(Topic.STORY_WITHDRAWN),
+    @event_subscriber(
+        broker,
+        topics,
+        Topic.STORY_WITHDRAWN,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        title="search: story.withdrawn",
+        title="search:story.withdrawn",
         description="Delete a withdrawn story and its responses from the index.",
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:
