@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+bash scripts/install_browser.sh
 
 started=()
 cleanup() {

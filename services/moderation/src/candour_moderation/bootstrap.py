@@ -8,10 +8,13 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from candour_common.runtime import Platform, build_app
+from candour_common.web import pages
 from candour_moderation.adapters.metrics import moderation_metrics
 from candour_moderation.entrypoints import consumers
 from candour_moderation.entrypoints.http import name_decision_fields, router
 from candour_moderation.entrypoints.metrics import QueueDepthOnScrape
+from candour_moderation.entrypoints.pages import create_console_templates
+from candour_moderation.entrypoints.pages import router as console_router
 from candour_moderation.settings import ModerationSettings
 
 MIGRATIONS = "candour_moderation.migrations"
@@ -32,11 +35,14 @@ def create_app(settings: ModerationSettings) -> FastAPI:
             "a prioritised queue, suggested redactions, decisions and an audit trail."
         ),
         migrations_package=MIGRATIONS,
-        routers=[router],
+        routers=[router, console_router],
         register_subscribers=consumers.register,
         relay_outbox=True,
         on_started=on_started,
     )
     name_decision_fields(app)
+    # The console's pages: outside /v1 and left out of the OpenAPI document.
+    app.state.console_templates = create_console_templates(settings)
+    pages.mount_static(app)
     app.add_middleware(QueueDepthOnScrape, owner=app)
     return app

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from candour_common.http.limits import BodySizeLimitMiddleware, SlidingWindowRateLimiter
 from candour_common.runtime import build_app
-from candour_intake.entrypoints import consumers
+from candour_common.web import pages as web_pages
+from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.settings import IntakeSettings
 
@@ -19,12 +20,15 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Candour story-intake",
         description="Stories and staff responses enter Candour here; the organisation directory.",
         migrations_package=MIGRATIONS,
-        routers=[router],
+        routers=[router, pages.router],
         register_subscribers=consumers.register,
         relay_outbox=True,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # One limiter for the API and the share page: a client cannot dodge it by switching.
     app.state.submission_limiter = SlidingWindowRateLimiter(
         settings.submission_rate_limit, settings.submission_rate_window
     )
+    app.state.templates = pages.create_templates(settings)
+    web_pages.mount_static(app)
     return app

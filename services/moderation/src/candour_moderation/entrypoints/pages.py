@@ -1,0 +1,479 @@
+"""The moderation console: server-rendered pages over the same handlers as the API.
+
+Every page needs a moderator (or operator) token kept in the sign-in cookie;
+every form posts with a CSRF token and answers with a redirect (303) on success
+or the same page again with the errors next to their fields. The routes are left
+out of the OpenAPI document: the /v1 API is the documented contract.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.events import CRITICALITY_LABELS, RejectionReason
+from candour_common.web import pages
+from candour_moderation.adapters.repository import Transaction, postgres_transaction
+from candour_moderation.domain.model import (
+    ClaimedByAnother,
+    ClaimStory,
+    ModerationError,
+    NotPending,
+    QueueItem,
+    RejectStory,
+    ReleaseClaim,
+    SafeguardingNotAcknowledged,
+    Status,
+    StoryNotFound,
+)
+from candour_moderation.domain.screening import SafeguardingLevel
+from candour_moderation.entrypoints.http import (
+    decode_cursor,
+    encode_cursor,
+    get_lease,
+    get_metrics,
+)
+from candour_moderation.entrypoints.review import (
+    BODY_MAX,
+    TITLE_MAX,
+    accepted_text,
+    approval,
+    segments,
+)
+from candour_moderation.service_layer import handlers
+from candour_moderation.settings import ModerationSettings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+QUEUE_PAGE_SIZE = 25
+ALLOWED_ROLES = (Role.MODERATOR, Role.OPERATOR)
+NOTE_MAX = 2000
+
+REJECTION_LABELS: dict[RejectionReason, str] = {
+    RejectionReason.COMMERCIAL: "Advertising or commercial",
+    RejectionReason.NOT_ABOUT_CARE: "Not about care",
+    RejectionReason.TOO_OLD: "Too old",
+    RejectionReason.DUPLICATE: "Duplicate",
+    RejectionReason.SAFEGUARDING_ESCALATED: "Safeguarding: escalated, not published",
+    RejectionReason.OFFENSIVE: "Offensive",
+    RejectionReason.OTHER: "Other",
+}
+REDACTION_LABELS = {
+    "email": "email address",
+    "nhs_number": "NHS number",
+    "phone": "phone number",
+    "postcode": "postcode",
+    "address": "address",
+    "author_name": "the author's name",
+    "person_name": "a person's name",
+    "date": "date",
+    "time": "time",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def create_console_templates(settings: ModerationSettings) -> Jinja2Templates:
+    templates = pages.create_templates(TEMPLATES, settings)
+    templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
+    templates.env.globals["rejection_labels"] = {r.value: t for r, t in REJECTION_LABELS.items()}
+    templates.env.globals["redaction_labels"] = REDACTION_LABELS
+    templates.env.filters["when"] = _when
+    return templates
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.console_templates
+    return pages.render(templates, request, name, context, status_code=status_code)
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def signed_in(request: Request) -> Principal | None:
+    """The moderator whose token the cookie holds; None when absent, invalid or not allowed."""
+    token = pages.signed_in_token(request)
+    if not token:
+        return None
+    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    try:
+        principal = verify_token(secret, token)
+    except InvalidToken:
+        return None
+    return principal if principal.role in ALLOWED_ROLES else None
+
+
+async def _checked_form(request: Request) -> FormData:
+    form = await request.form()
+    submitted = form.get(pages.CSRF_FIELD)
+    pages.verify_csrf(request, submitted if isinstance(submitted, str) else None)
+    return form
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _transaction(request: Request) -> Transaction:
+    return postgres_transaction(request.app.state.platform.pool)
+
+
+# ------------------------------------------------------------------- sign in
+
+
+@router.get("/console/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request) -> Response:
+    return _render(request, "console/sign_in.html", {"errors": {}})
+
+
+@router.post("/console/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request) -> Response:
+    form = await _checked_form(request)
+    token = _text(form, "token")
+    error = None
+    if not token:
+        error = "Paste your moderator token"
+    else:
+        secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+        try:
+            principal = verify_token(secret, token)
+        except InvalidToken:
+            error = "That token is not valid or has expired: ask an operator for a new one"
+        else:
+            if principal.role not in ALLOWED_ROLES:
+                error = "That token is not a moderator's token"
+    if error:
+        return _render(
+            request, "console/sign_in.html", {"errors": {"token": error}}, status_code=400
+        )
+    response = _see_other("/console")
+    pages.sign_in(response, request, token)
+    return response
+
+
+@router.post("/console/sign-out")
+async def sign_out(request: Request) -> Response:
+    await _checked_form(request)
+    response = _see_other("/console/sign-in")
+    pages.sign_out(response)
+    return response
+
+
+# --------------------------------------------------------------------- queue
+
+DONE_MESSAGES = {
+    "approved": "The story was approved; it will be published shortly.",
+    "rejected": "The story was rejected; it will not be published.",
+}
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def queue_page(
+    request: Request, cursor: str | None = None, done: str | None = None
+) -> Response:
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    after = decode_cursor(cursor) if cursor else None
+    items = await handlers.list_queue(
+        _transaction(request), Status.PENDING, limit=QUEUE_PAGE_SIZE + 1, after=after
+    )
+    page, more = items[:QUEUE_PAGE_SIZE], len(items) > QUEUE_PAGE_SIZE
+    now = _now()
+    return _render(
+        request,
+        "console/queue.html",
+        {
+            "moderator": moderator,
+            "rows": [
+                {
+                    "item": item,
+                    "level": _level(item),
+                    "holder": item.holder(now),
+                    "redactions": len(item.screening.redactions) if item.screening else 0,
+                }
+                for item in page
+            ],
+            "next_cursor": encode_cursor(page[-1].position) if more else None,
+            "first_page": cursor is None,
+            "message": DONE_MESSAGES.get(done or ""),
+        },
+    )
+
+
+def _level(item: QueueItem) -> str:
+    return item.screening.safeguarding.level.value if item.screening else "none"
+
+
+# --------------------------------------------------------------------- story
+
+
+def _story_context(
+    item: QueueItem,
+    moderator: Principal,
+    *,
+    accepted: set[int] | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    preview: bool = False,
+) -> dict[str, Any]:
+    redactions = list(item.screening.redactions) if item.screening else []
+    chosen = set(range(len(redactions))) if accepted is None else accepted
+    now = _now()
+    pending = item.status is Status.PENDING and item.title is not None
+    published = accepted_text(item, chosen) if pending else None
+    return {
+        "moderator": moderator,
+        "item": item,
+        "pending": pending,
+        "level": _level(item),
+        "serious": _level(item) == SafeguardingLevel.SERIOUS.value,
+        "safeguarding": item.screening.safeguarding.matches if item.screening else (),
+        "language": item.screening.language if item.screening else (),
+        "title_segments": segments(item, "title"),
+        "body_segments": segments(item, "body"),
+        "redactions": list(enumerate(redactions)),
+        "accepted": chosen,
+        "published": published,
+        "preview": preview,
+        "holder": item.holder(now),
+        "claim_expires_at": item.claim_expires_at,
+        "values": values or {},
+        "errors": errors or {},
+        "message": message,
+    }
+
+
+async def _load(request: Request, story_id: UUID) -> QueueItem | None:
+    try:
+        item, _ = await handlers.get_story(_transaction(request), story_id)
+    except StoryNotFound:
+        return None
+    return item
+
+
+def _not_found(request: Request, moderator: Principal) -> Response:
+    return _render(request, "console/not_found.html", {"moderator": moderator}, status_code=404)
+
+
+CLAIM_MESSAGES = {
+    "claimed": "You have claimed this story: other moderators cannot decide it meanwhile.",
+    "released": "You released your claim: the story is back in the queue for anyone.",
+}
+
+
+@router.get("/console/stories/{story_id}", response_class=HTMLResponse)
+async def story_page(request: Request, story_id: UUID, done: str | None = None) -> Response:
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    item = await _load(request, story_id)
+    if item is None:
+        return _not_found(request, moderator)
+    return _render(
+        request,
+        "console/story.html",
+        _story_context(item, moderator, message=CLAIM_MESSAGES.get(done or "")),
+    )
+
+
+def _conflict_message(exc: ModerationError) -> str:
+    if isinstance(exc, ClaimedByAnother):
+        return (
+            f"{exc.moderator} is working on this story until {_when(exc.until)}: "
+            "you cannot claim or decide it until they finish or their claim expires."
+        )
+    if isinstance(exc, NotPending):
+        return f"This story was already {exc.status.value}: nothing was changed."
+    return str(exc)
+
+
+async def _conflict(
+    request: Request, story_id: UUID, moderator: Principal, exc: ModerationError, **kept: Any
+) -> Response:
+    """The same story page again, freshly loaded, with what went wrong at the top."""
+    item = await _load(request, story_id)
+    if item is None:
+        return _not_found(request, moderator)
+    context = _story_context(item, moderator, **kept)
+    context["errors"] = {**context["errors"], "decision": _conflict_message(exc)}
+    return _render(request, "console/story.html", context, status_code=409)
+
+
+@router.post("/console/stories/{story_id}/claim")
+async def claim(request: Request, story_id: UUID) -> Response:
+    await _checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    try:
+        await handlers.claim_story(
+            _transaction(request),
+            ClaimStory(story_id, moderator.subject, get_lease(request)),
+            now=_now(),
+        )
+    except StoryNotFound:
+        return _not_found(request, moderator)
+    except ModerationError as exc:
+        return await _conflict(request, story_id, moderator, exc)
+    return _see_other(f"/console/stories/{story_id}?done=claimed")
+
+
+@router.post("/console/stories/{story_id}/release")
+async def release(request: Request, story_id: UUID) -> Response:
+    await _checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    try:
+        await handlers.release_claim(
+            _transaction(request), ReleaseClaim(story_id, moderator.subject), now=_now()
+        )
+    except StoryNotFound:
+        return _not_found(request, moderator)
+    except ModerationError as exc:
+        return await _conflict(request, story_id, moderator, exc)
+    return _see_other(f"/console/stories/{story_id}?done=released")
+
+
+@router.post("/console/stories/{story_id}/approve", response_class=HTMLResponse)
+async def approve(request: Request, story_id: UUID) -> Response:
+    form = await _checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    item = await _load(request, story_id)
+    if item is None:
+        return _not_found(request, moderator)
+    count = len(item.screening.redactions) if item.screening else 0
+    accepted = {
+        int(v) for v in form.getlist("redaction") if isinstance(v, str) and v.isdigit()
+    } & set(range(count))
+    values = {
+        name: _text(form, name)
+        for name in ("criticality", "edited_title", "edited_body", "acknowledge_safeguarding")
+    }
+    errors: dict[str, str] = {}
+    criticality = _criticality(values["criticality"])
+    if criticality is None:
+        errors["criticality"] = "Choose how critical the story is"
+    if len(values["edited_title"]) > TITLE_MAX:
+        errors["edited_title"] = f"The title must be {TITLE_MAX} characters or fewer"
+    if len(values["edited_body"]) > BODY_MAX:
+        errors["edited_body"] = f"The story must be {BODY_MAX} characters or fewer"
+    kept: dict[str, Any] = {"accepted": accepted, "values": values}
+    if form.get("action") == "preview":
+        return _render(
+            request, "console/story.html", _story_context(item, moderator, preview=True, **kept)
+        )
+    if item.status is Status.PENDING and errors:
+        return _render(
+            request,
+            "console/story.html",
+            _story_context(item, moderator, errors=errors, **kept),
+            status_code=422,
+        )
+    try:
+        if item.status is not Status.PENDING or item.title is None:
+            raise NotPending(item.story_id, item.status)
+        assert criticality is not None
+        command = approval(
+            item,
+            moderator=moderator.subject,
+            criticality=criticality,
+            accepted=accepted,
+            edited_title=values["edited_title"] or None,
+            edited_body=values["edited_body"] or None,
+            acknowledge_safeguarding=values["acknowledge_safeguarding"] == "yes",
+        )
+        await handlers.decide(
+            _transaction(request),
+            command,
+            now=_now(),
+            observe=get_metrics(request).observe_decision,
+        )
+    except SafeguardingNotAcknowledged:
+        errors["acknowledge_safeguarding"] = (
+            "This story has a serious safeguarding match: confirm it has been escalated "
+            "and may be published, or reject it"
+        )
+        return _render(
+            request,
+            "console/story.html",
+            _story_context(item, moderator, errors=errors, **kept),
+            status_code=422,
+        )
+    except StoryNotFound:
+        return _not_found(request, moderator)
+    except ModerationError as exc:
+        return await _conflict(request, story_id, moderator, exc, **kept)
+    return _see_other("/console?done=approved")
+
+
+def _criticality(raw: str) -> int | None:
+    if raw.isdigit() and int(raw) in CRITICALITY_LABELS:
+        return int(raw)
+    return None
+
+
+@router.post("/console/stories/{story_id}/reject", response_class=HTMLResponse)
+async def reject(request: Request, story_id: UUID) -> Response:
+    form = await _checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    values = {"reason": _text(form, "reason"), "note": _text(form, "note")}
+    errors: dict[str, str] = {}
+    reason: RejectionReason | None = None
+    try:
+        reason = RejectionReason(values["reason"])
+    except ValueError:
+        errors["reason"] = "Choose why the story is rejected"
+    if len(values["note"]) > NOTE_MAX:
+        errors["note"] = f"The note must be {NOTE_MAX} characters or fewer"
+    if errors:
+        item = await _load(request, story_id)
+        if item is None:
+            return _not_found(request, moderator)
+        return _render(
+            request,
+            "console/story.html",
+            _story_context(item, moderator, errors=errors, values=values),
+            status_code=422,
+        )
+    assert reason is not None
+    try:
+        await handlers.decide(
+            _transaction(request),
+            RejectStory(story_id, moderator.subject, reason, values["note"] or None),
+            now=_now(),
+            observe=get_metrics(request).observe_decision,
+        )
+    except StoryNotFound:
+        return _not_found(request, moderator)
+    except ModerationError as exc:
+        return await _conflict(request, story_id, moderator, exc, values=values)
+    return _see_other("/console?done=rejected")

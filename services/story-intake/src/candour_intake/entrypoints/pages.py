@@ -1,0 +1,654 @@
+"""Story-intake's web pages: share a story, follow or withdraw it, and staff responses.
+
+Server-rendered and usable without JavaScript: every form is a plain POST that
+either re-renders with errors next to the fields (422) or redirects (303). The
+pages call the same service-layer handlers as the /v1 API and stay out of the
+OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.events import (
+    AuthorContact,
+    ChangeMarker,
+    Reach,
+    RejectionReason,
+    Relationship,
+    Responder,
+    Tags,
+)
+from candour_common.http.limits import SlidingWindowRateLimiter
+from candour_common.web import pages
+from candour_intake.adapters import repository
+from candour_intake.domain import (
+    Organisation,
+    PostResponse,
+    StoryNotFound,
+    StoryNotOpenForResponses,
+    StoryState,
+    StoryStatus,
+    SubmitStory,
+    UnknownOrganisation,
+    UnknownService,
+    WrongOrganisation,
+)
+from candour_intake.entrypoints.schemas import MAX_WORDS, ResponseIn, StoryIn
+from candour_intake.service_layer import handlers
+from candour_intake.settings import IntakeSettings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+SHARE_SCRIPT = Path(__file__).resolve().parent.parent / "static" / "share.js"
+
+router = APIRouter(include_in_schema=False)
+
+RELATIONSHIP_LABELS: dict[str, str] = {
+    Relationship.PATIENT: "I am the patient",
+    Relationship.SERVICE_USER: "I use the service",
+    Relationship.CARER: "I care for the person who used it",
+    Relationship.PARENT_GUARDIAN: "I am their parent or guardian",
+    Relationship.RELATIVE: "I am a relative",
+    Relationship.FRIEND: "I am a friend",
+    Relationship.STAFF: "I work there",
+    Relationship.OTHER: "Something else",
+}
+
+# A small fixed vocabulary keeps tags comparable across stories (and searchable).
+TAG_CHOICES: dict[str, tuple[str, ...]] = {
+    "good": (
+        "kindness",
+        "listening",
+        "clear information",
+        "quick care",
+        "cleanliness",
+        "dignity and respect",
+    ),
+    "improve": (
+        "waiting times",
+        "communication",
+        "staff attitude",
+        "getting an appointment",
+        "food",
+        "leaving hospital",
+    ),
+    "feelings": (
+        "reassured",
+        "grateful",
+        "listened to",
+        "anxious",
+        "frustrated",
+        "ignored",
+    ),
+}
+TAG_LEGENDS = {
+    "good": "What was good?",
+    "improve": "What could be improved?",
+    "feelings": "How did you feel?",
+}
+
+REJECTION_EXPLANATIONS: dict[RejectionReason, str] = {
+    RejectionReason.COMMERCIAL: "it was advertising or selling something.",
+    RejectionReason.NOT_ABOUT_CARE: "it was not about an experience of health or care.",
+    RejectionReason.TOO_OLD: "the experience happened more than three years ago.",
+    RejectionReason.DUPLICATE: "the same story had already been shared.",
+    RejectionReason.SAFEGUARDING_ESCALATED: (
+        "it raised a concern about someone's safety, which we have passed to the people "
+        "who can help."
+    ),
+    RejectionReason.OFFENSIVE: "it contained language or content we cannot publish.",
+    RejectionReason.OTHER: "it did not meet our publishing rules.",
+}
+
+CHANGE_LABELS = {
+    "": "No change to report",
+    ChangeMarker.PLANNED.value: "We are planning a change because of this story",
+    ChangeMarker.MADE.value: "We have made a change because of this story",
+}
+
+# Pages that show an author's private token must not be cached or leak it as a referrer.
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def create_templates(settings: IntakeSettings) -> Jinja2Templates:
+    """This service's templates, falling back to the shared layout and macros."""
+    return pages.create_templates(TEMPLATES_DIR, settings)
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.platform.pool
+    return pool
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    response = pages.render(_templates(request), request, name, context, status_code=status_code)
+    response.headers.update(headers or {})
+    return response
+
+
+def _message(
+    request: Request,
+    title: str,
+    message: str,
+    *,
+    status_code: int,
+    staff: Principal | None = None,
+) -> HTMLResponse:
+    context = {"title": title, "message": message, "staff": staff}
+    return _render(request, "message.html", context, status_code=status_code)
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _texts(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+# ---------------------------------------------------------------- share a story
+
+
+async def _organisations(request: Request) -> list[Organisation]:
+    async with _pool(request).acquire() as conn:
+        return await repository.list_organisations(conn)
+
+
+def _share_context(
+    organisations: list[Organisation], values: Mapping[str, Any], errors: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "organisations": organisations,
+        "values": values,
+        "errors": errors,
+        "relationships": RELATIONSHIP_LABELS,
+        "tag_choices": TAG_CHOICES,
+        "tag_legends": TAG_LEGENDS,
+        "max_words": MAX_WORDS,
+    }
+
+
+@router.get("/share/enhance.js")
+async def share_script() -> Response:
+    return Response(
+        SHARE_SCRIPT.read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/share", response_class=HTMLResponse)
+async def share_form(request: Request) -> HTMLResponse:
+    empty: dict[str, Any] = {"tags": {kind: [] for kind in TAG_CHOICES}}
+    return _render(request, "share.html", _share_context(await _organisations(request), empty, {}))
+
+
+# Where each part of StoryIn is shown on the form, and what to say when it is wrong.
+_FIELD_FOR_LOC = {
+    ("title",): "title",
+    ("body",): "body",
+    ("organisation_id",): "place",
+    ("service_id",): "place",
+    ("author", "display_name"): "display_name",
+    ("author", "relationship"): "relationship",
+    ("author", "email"): "email",
+    ("experienced_at",): "experienced_at",
+}
+_MISSING_MESSAGES = {
+    "title": "Enter a title for your story",
+    "body": "Tell us your story",
+    "place": "Choose the organisation or service your story is about",
+    "display_name": "Enter the name to show with your story",
+    "relationship": "Choose how you are related to the care",
+}
+
+
+def _friendly(field: str, error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind in {"missing", "string_too_short"} and field in _MISSING_MESSAGES:
+        return _MISSING_MESSAGES[field]
+    if kind == "string_too_long":
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"This must be {limit} characters or fewer"
+    if field == "body" and "words" in str(error.get("msg", "")):
+        return f"Your story must be {MAX_WORDS:,} words or fewer"
+    if field == "email":
+        return "Enter an email address like name@example.org"
+    if field == "relationship":
+        return _MISSING_MESSAGES["relationship"]
+    if field == "experienced_at":
+        return "Enter a month within the last 3 years, like 2025-03"
+    return str(error.get("msg", "This is not valid")).removeprefix("Value error, ")
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        field = _FIELD_FOR_LOC.get(loc) or _FIELD_FOR_LOC.get(loc[:2]) or loc[0]
+        errors.setdefault(field, _friendly(field, error))
+    return errors
+
+
+def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form as entered (to re-show it) and the errors pydantic cannot see."""
+    place = _text(form, "place")
+    organisation_id, _, service_id = place.partition("|")
+    values: dict[str, Any] = {
+        "place": place,
+        "organisation_id": organisation_id,
+        "service_id": service_id or None,
+        "title": _text(form, "title"),
+        "body": _text(form, "body"),
+        "display_name": _text(form, "display_name"),
+        "relationship": _text(form, "relationship"),
+        "email": _text(form, "email"),
+        "notify_on_response": _text(form, "notify_on_response") == "yes",
+        "experienced_at": _text(form, "experienced_at"),
+        "tags": {kind: _texts(form, f"tags_{kind}") for kind in TAG_CHOICES},
+    }
+    errors: dict[str, str] = {}
+    for kind, chosen in values["tags"].items():
+        if any(tag not in TAG_CHOICES[kind] for tag in chosen):
+            errors[f"tags_{kind}"] = "Choose from the listed options"
+    if values["notify_on_response"] and not values["email"]:
+        errors["email"] = "Enter your email address so we can tell you when they respond"
+    return values, errors
+
+
+@router.post("/share", response_class=HTMLResponse)
+async def share_submit(request: Request) -> HTMLResponse:
+    form = await request.form()
+    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    limiter: SlidingWindowRateLimiter = request.app.state.submission_limiter
+    client = request.client.host if request.client else "unknown"
+    if (wait := limiter.check(client)) is not None:
+        response = _message(
+            request,
+            "Too many stories at once",
+            "We have had a lot of stories from your connection in a short time. "
+            "Please wait a few minutes and send your story again.",
+            status_code=429,
+        )
+        response.headers.update(limiter.retry_after_header(wait))
+        return response
+
+    values, errors = _read_share_form(form)
+    story: StoryIn | None = None
+    try:
+        story = StoryIn.model_validate(
+            {
+                "title": values["title"],
+                "body": values["body"],
+                "organisation_id": values["organisation_id"],
+                "service_id": values["service_id"],
+                "author": {
+                    "display_name": values["display_name"],
+                    "relationship": values["relationship"] or None,
+                    "email": values["email"] or None,
+                    "notify_on_response": values["notify_on_response"],
+                },
+                "tags": values["tags"],
+                "experienced_at": values["experienced_at"] or None,
+            }
+        )
+    except ValidationError as exc:
+        errors = {**_field_errors(exc), **errors}
+    if story is not None and not errors:
+        command = SubmitStory(
+            title=story.title,
+            body=story.body,
+            organisation_id=story.organisation_id,
+            service_id=story.service_id,
+            author=AuthorContact(**story.author.model_dump()),
+            tags=Tags(**story.tags.model_dump()),
+            experienced_at=story.experienced_at,
+            represents=Reach(),
+        )
+        try:
+            async with _pool(request).acquire() as conn, conn.transaction():
+                created, token = await handlers.submit_story(conn, command)
+        except (UnknownOrganisation, UnknownService):
+            errors["place"] = "Choose an organisation or service from the list"
+        else:
+            link = f"{request.url_for('follow')}?story={created.id}&token={token}"
+            return _render(
+                request,
+                "share_done.html",
+                {"follow_link": link, "story_id": created.id},
+                headers=PRIVATE_HEADERS,
+            )
+    context = _share_context(await _organisations(request), values, errors)
+    return _render(request, "share.html", context, status_code=422)
+
+
+# ---------------------------------------------------------------- follow or withdraw
+
+
+async def _authored(request: Request, story: str, token: str) -> StoryState | None:
+    """The story if `token` is its author token; None for any unknown or wrong link."""
+    try:
+        story_id = uuid.UUID(story)
+    except ValueError:
+        return None
+    async with _pool(request).acquire() as conn:
+        try:
+            state = await handlers.story_state(conn, story_id)
+        except StoryNotFound:
+            return None
+    return state if token and state.authored_by(token) else None
+
+
+def _link_not_recognised(request: Request) -> HTMLResponse:
+    response = _message(
+        request,
+        "We could not find your story",
+        "This link is not complete or not right. Copy the whole private link you were "
+        "given when you shared your story and try again.",
+        status_code=404,
+    )
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+@router.get("/follow", response_class=HTMLResponse, name="follow")
+async def follow(request: Request, story: str = "", token: str = "") -> HTMLResponse:
+    if not story and not token:
+        return _render(request, "follow_lookup.html", headers=PRIVATE_HEADERS)
+    state = await _authored(request, story, token)
+    if state is None:
+        return _link_not_recognised(request)
+    reason = REJECTION_EXPLANATIONS.get(state.rejection_reason) if state.rejection_reason else None
+    return _render(
+        request,
+        "follow.html",
+        {"state": state, "token": token, "rejection_explanation": reason},
+        headers=PRIVATE_HEADERS,
+    )
+
+
+@router.post("/follow/withdraw", response_class=HTMLResponse)
+async def withdraw(request: Request) -> Response:
+    form = await request.form()
+    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    story, token = _text(form, "story"), _text(form, "token")
+    state = await _authored(request, story, token)
+    if state is None:
+        return _link_not_recognised(request)
+    if state.status is StoryStatus.WITHDRAWN:
+        return RedirectResponse(f"{request.url_for('follow')}?story={story}&token={token}", 303)
+    if _text(form, "confirmed") != "yes":
+        return _render(
+            request,
+            "withdraw_confirm.html",
+            {"state": state, "token": token},
+            headers=PRIVATE_HEADERS,
+        )
+    async with _pool(request).acquire() as conn, conn.transaction():
+        await handlers.withdraw_story(conn, state)
+    return RedirectResponse(f"{request.url_for('follow')}?story={story}&token={token}", 303)
+
+
+# ---------------------------------------------------------------- staff responses
+
+
+def _signed_in_staff(request: Request) -> Principal | None:
+    token = pages.signed_in_token(request)
+    if not token:
+        return None
+    settings: IntakeSettings = request.app.state.platform.settings
+    try:
+        principal = verify_token(settings.jwt_secret.get_secret_value(), token)
+    except InvalidToken:
+        return None
+    return principal if principal.role is Role.STAFF else None
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (never `//host` or a full URL) may follow sign-in."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/respond"
+
+
+@router.get("/respond/sign-in", response_class=HTMLResponse)
+async def sign_in_form(
+    request: Request, next_page: Annotated[str, Query(alias="next")] = "/respond"
+) -> HTMLResponse:
+    return _render(request, "sign_in.html", {"next": _safe_next(next_page), "errors": {}})
+
+
+@router.post("/respond/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request) -> Response:
+    form = await request.form()
+    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    token, target = _text(form, "token"), _safe_next(_text(form, "next"))
+    settings: IntakeSettings = request.app.state.platform.settings
+    error = None
+    if not token:
+        error = "Paste the staff token you were given"
+    else:
+        try:
+            principal = verify_token(settings.jwt_secret.get_secret_value(), token)
+        except InvalidToken:
+            error = "This token is not valid or has expired; ask for a new one"
+        else:
+            if principal.role is not Role.STAFF:
+                error = "This is not a staff token; responses need a staff token"
+    if error is not None:
+        return _render(
+            request, "sign_in.html", {"next": target, "errors": {"token": error}}, status_code=422
+        )
+    response = RedirectResponse(target, status_code=303)
+    pages.sign_in(response, request, token)
+    return response
+
+
+@router.post("/respond/sign-out", response_class=HTMLResponse)
+async def sign_out(request: Request) -> Response:
+    form = await request.form()
+    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    response = RedirectResponse("/respond/sign-in", status_code=303)
+    pages.sign_out(response)
+    return response
+
+
+@router.get("/respond", response_class=HTMLResponse)
+async def respond_home(request: Request, posted: str = "", story: str = "") -> Response:
+    staff = _signed_in_staff(request)
+    if staff is None:
+        return RedirectResponse("/respond/sign-in", status_code=303)
+    if story:
+        try:
+            return RedirectResponse(f"/stories/{uuid.UUID(story)}/respond", status_code=303)
+        except ValueError:
+            return _render(
+                request,
+                "respond_home.html",
+                {"staff": staff, "errors": {"story": "Enter a story reference like 1b2c3d4e-…"}},
+                status_code=422,
+            )
+    return _render(request, "respond_home.html", {"staff": staff, "posted": posted, "errors": {}})
+
+
+async def _story_for_staff(
+    request: Request, story_id: uuid.UUID, staff: Principal
+) -> StoryState | HTMLResponse:
+    async with _pool(request).acquire() as conn:
+        state = await repository.get_story_state(conn, story_id)
+    if state is None:
+        return _message(
+            request,
+            "Story not found",
+            "There is no story with this reference.",
+            status_code=404,
+            staff=staff,
+        )
+    if state.organisation_id != staff.organisation_id:
+        return _message(
+            request,
+            "Not your organisation's story",
+            "You can respond only to stories about your own organisation.",
+            status_code=403,
+            staff=staff,
+        )
+    return state
+
+
+def _not_open(request: Request, status: StoryStatus, staff: Principal) -> HTMLResponse:
+    explanation = {
+        StoryStatus.SUBMITTED: "It is still being checked by a moderator. You can respond "
+        "once it is published.",
+        StoryStatus.REJECTED: "It was not published, so it cannot be answered in public.",
+        StoryStatus.WITHDRAWN: "Its author withdrew it, so it can no longer be answered.",
+    }.get(status, "It cannot take responses now.")
+    return _message(
+        request, "This story cannot take a response", explanation, status_code=409, staff=staff
+    )
+
+
+def _respond_context(
+    staff: Principal, state: StoryState, values: Mapping[str, str], errors: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "staff": staff,
+        "state": state,
+        "values": values,
+        "errors": errors,
+        "change_labels": CHANGE_LABELS,
+        "max_words": MAX_WORDS,
+    }
+
+
+@router.get("/stories/{story_id}/respond", response_class=HTMLResponse)
+async def respond_form(request: Request, story_id: uuid.UUID) -> Response:
+    staff = _signed_in_staff(request)
+    if staff is None:
+        return RedirectResponse(
+            f"/respond/sign-in?next=/stories/{story_id}/respond", status_code=303
+        )
+    found = await _story_for_staff(request, story_id, staff)
+    if isinstance(found, HTMLResponse):
+        return found
+    if found.status is not StoryStatus.PUBLISHED:
+        return _not_open(request, found.status, staff)
+    return _render(request, "respond.html", _respond_context(staff, found, {"change": ""}, {}))
+
+
+_RESPONSE_FIELDS = {
+    ("body",): "body",
+    ("responder", "display_name"): "responder_name",
+    ("responder", "role"): "responder_role",
+    ("change",): "change",
+}
+_RESPONSE_MISSING = {
+    "body": "Write your response",
+    "responder_name": "Enter your name as it should be shown",
+    "responder_role": "Enter your role, for example Ward manager",
+    "change": "Choose whether a change is planned or made",
+}
+
+
+@router.post("/stories/{story_id}/respond", response_class=HTMLResponse)
+async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
+    form = await request.form()
+    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    staff = _signed_in_staff(request)
+    if staff is None or staff.organisation_id is None:
+        return RedirectResponse(
+            f"/respond/sign-in?next=/stories/{story_id}/respond", status_code=303
+        )
+    found = await _story_for_staff(request, story_id, staff)
+    if isinstance(found, HTMLResponse):
+        return found
+    values = {
+        "body": _text(form, "body"),
+        "responder_name": _text(form, "responder_name"),
+        "responder_role": _text(form, "responder_role"),
+        "change": _text(form, "change"),
+    }
+    try:
+        answer = ResponseIn.model_validate(
+            {
+                "body": values["body"],
+                "responder": {
+                    "display_name": values["responder_name"],
+                    "role": values["responder_role"],
+                },
+                "change": values["change"] or None,
+            }
+        )
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"])
+            field = _RESPONSE_FIELDS.get(loc[:2]) or _RESPONSE_FIELDS.get(loc[:1]) or loc[0]
+            kind = error.get("type", "")
+            if kind in {"missing", "string_too_short", "enum"}:
+                message = _RESPONSE_MISSING.get(field, "This is not valid")
+            elif field == "body" and "words" in str(error.get("msg", "")):
+                message = f"Your response must be {MAX_WORDS:,} words or fewer"
+            elif kind == "string_too_long":
+                message = (
+                    f"This must be {(error.get('ctx') or {}).get('max_length')} characters or fewer"
+                )
+            else:
+                message = str(error.get("msg", "This is not valid"))
+            errors.setdefault(field, message)
+        context = _respond_context(staff, found, values, errors)
+        return _render(request, "respond.html", context, status_code=422)
+    command = PostResponse(
+        story_id=story_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+        responder=Responder(display_name=answer.responder.display_name, role=answer.responder.role),
+        body=answer.body,
+        change=answer.change,
+    )
+    try:
+        async with _pool(request).acquire() as conn, conn.transaction():
+            await handlers.post_response(conn, command)
+    except StoryNotOpenForResponses as exc:
+        return _not_open(request, exc.status, staff)
+    except WrongOrganisation:
+        return _message(
+            request,
+            "Not your organisation's story",
+            "You can respond only to stories about your own organisation.",
+            status_code=403,
+            staff=staff,
+        )
+    except StoryNotFound:
+        return _message(
+            request,
+            "Story not found",
+            "There is no story with this reference.",
+            status_code=404,
+            staff=staff,
+        )
+    return RedirectResponse(f"/respond?posted={story_id}", status_code=303)

@@ -1,0 +1,123 @@
+"""Staff manage their organisation's email alerts in a real browser: add one, delete it.
+
+notifications runs as a real process (fresh database and topic prefix, real Kafka,
+a real SMTP sink); axe-core scans every page; screenshots go to
+test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from candour_common.auth import Role, issue_token
+from candour_common.topics import TopicNames
+from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
+from tests.browser.conftest import axe_check, save_screenshot
+from tests.conftest import free_port
+from tests.infra import MailSink
+from tests.processes import ServiceProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+SECRET = "browser-alerts-secret-0123456789abcdef0123"
+
+
+@pytest.fixture
+async def notifications(
+    create_database, kafka_bootstrap: str, topics: TopicNames, smtp_server: MailSink, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    port = free_port()
+    process = ServiceProcess(
+        name="notifications",
+        port=port,
+        env={
+            "CANDOUR_DATABASE_URL": await create_database("notifications"),
+            "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CANDOUR_TOPIC_PREFIX": topics.prefix,
+            "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_SMTP_HOST": smtp_server.host,
+            "CANDOUR_SMTP_PORT": str(smtp_server.port),
+            "CANDOUR_NOTIFICATIONS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        },
+        log_path=tmp_path / "notifications.log",
+    )
+    process.start()
+    try:
+        await process.wait_ready()
+        yield process
+    finally:
+        code = process.stop(signal.SIGTERM)
+        print(f"----- notifications log (exit {code}) -----\n{process.logs()[-4000:]}")
+
+
+async def test_staff_add_a_subscription_and_delete_it(
+    notifications: ServiceProcess, page: Page
+) -> None:
+    base = notifications.url
+    await page.goto(f"{base}/alerts")
+    await expect(page).to_have_url(f"{base}/alerts/sign-in")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-sign-in")
+
+    staff = issue_token(SECRET, role=Role.STAFF, subject="ward-manager", organisation_id="RXA")
+    await page.get_by_label("Staff token").fill(staff)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{base}/alerts")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Email alerts for RXA")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-empty")
+
+    # A mistake first: the error is shown next to the field and what was typed is kept.
+    await page.get_by_label("Email address").fill("not-an-address")
+    await page.get_by_role("button", name="Add subscription").click()
+    await expect(page.locator("#email-error")).to_be_visible()
+    await expect(page.get_by_label("Email address")).to_have_value("not-an-address")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-error")
+
+    await page.get_by_label("Email address").fill("ward@riverside.example")
+    await page.get_by_label("New stories").check()
+    await page.get_by_label("A daily digest").check()
+    await page.get_by_label("Only these services (optional)").fill("RXA-MAT")
+    await page.get_by_label("Only stories with one of these tags (optional)").fill("kindness")
+    await page.get_by_label("Only stories at least this critical (optional)").select_option("2")
+    await page.get_by_role("button", name="Add subscription").click()
+    await expect(page).to_have_url(f"{base}/alerts?done=added")
+    row = page.locator("tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("ward@riverside.example")
+    await expect(row).to_contain_text("A daily digest")
+    await expect(row).to_contain_text("RXA-MAT")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-added")
+
+    subscription_id = await row.get_attribute("data-subscription-id")
+    assert subscription_id is not None
+    unsubscribe_token = sign_unsubscribe(
+        SECRET, UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(subscription_id))
+    )
+    await page.goto(f"{base}/v1/unsubscribe?token={unsubscribe_token}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-unsubscribe-confirm")
+
+    await page.goto(f"{base}/alerts")
+    await page.get_by_role(
+        "button", name="Delete the subscription for ward@riverside.example"
+    ).click()
+    await expect(page).to_have_url(f"{base}/alerts?done=deleted")
+    await expect(page.get_by_role("status")).to_contain_text("The subscription was deleted")
+    await expect(page.locator("tbody tr")).to_have_count(0)
+    await axe_check(page)
+    await save_screenshot(page, "alerts-deleted")
+
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        listed = await client.get("/v1/subscriptions", headers={"Authorization": f"Bearer {staff}"})
+    assert listed.json() == []

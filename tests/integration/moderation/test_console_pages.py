@@ -1,0 +1,347 @@
+"""The moderation console's pages over real PostgreSQL (and the app's real broker).
+
+Stories enter the queue through the same handler the story.submitted consumer
+calls, so each test reads exactly the stories it made.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from candour_common.auth import Role, issue_token
+from candour_common.events import (
+    AuthorContact,
+    OrganisationRef,
+    Relationship,
+    ServiceRef,
+    StorySubmitted,
+    Tags,
+)
+from candour_common.topics import TopicNames
+from candour_moderation.adapters.repository import postgres_transaction
+from candour_moderation.bootstrap import create_app
+from candour_moderation.service_layer import handlers
+from candour_moderation.settings import ModerationSettings
+from tests.infra import serving
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+SECRET = "console-test-secret-0123456789abcdef0123"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token(role: Role, subject: str, org: str | None = None) -> str:
+    return issue_token(SECRET, role=role, subject=subject, organisation_id=org)
+
+
+def story(body: str, *, title: str = "My care") -> StorySubmitted:
+    return StorySubmitted(
+        story_id=uuid.uuid4(),
+        submitted_at=datetime.now(UTC),
+        title=title,
+        body=body,
+        organisation=OrganisationRef(id="TAD", name="Bradford District Care NHS Foundation Trust"),
+        service=ServiceRef(id="TAD-CMHT", name="Community mental health team"),
+        author=AuthorContact(
+            display_name="Sam",
+            relationship=Relationship.PATIENT,
+            email="sam.private@example.org",
+            notify_on_response=False,
+        ),
+        tags=Tags(good=["kindness"]),
+    )
+
+
+@pytest.fixture
+async def console(
+    create_database: Any, kafka_bootstrap: str, topics: TopicNames
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    settings = ModerationSettings(
+        database_url=await create_database("moderation"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topics.prefix,
+        jwt_secret=SECRET,
+        outbox_poll_interval=0.2,
+    )
+    app = create_app(settings)
+    async with serving(app) as client:
+        assert isinstance(client, httpx.AsyncClient)
+        yield app, client
+
+
+async def queue(app: FastAPI, *stories: StorySubmitted) -> None:
+    transaction = postgres_transaction(app.state.platform.pool)
+    for submitted in stories:
+        assert await handlers.receive_story(
+            transaction, submitted, event_id=uuid.uuid4(), now=datetime.now(UTC)
+        )
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, subject: str = "mod-alice") -> None:
+    form = await client.get("/console/sign-in")
+    response = await client.post(
+        "/console/sign-in",
+        data={"csrf_token": csrf_of(form), "token": token(Role.MODERATOR, subject)},
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/console"
+
+
+async def audit_actions(client: httpx.AsyncClient, story_id: uuid.UUID) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-audit')}"}
+    response = await client.get(f"/v1/queue/{story_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    audit: list[dict[str, Any]] = response.json()["audit"]
+    return audit
+
+
+async def test_every_console_page_needs_a_moderator_signed_in(console) -> None:
+    app, client = console
+    calm = story("The nurses were kind.")
+    await queue(app, calm)
+    for path in ("/console", f"/console/stories/{calm.story_id}"):
+        response = await client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/console/sign-in"
+
+    form = await client.get("/console/sign-in")
+    assert form.status_code == 200
+    assert "httponly" in form.headers["set-cookie"].lower()
+    for bad, message in (
+        ("not-a-token", "not valid or has expired"),
+        (token(Role.STAFF, "staff-1", "TAD"), "not a moderator"),
+        ("", "Paste your moderator token"),
+    ):
+        response = await client.post(
+            "/console/sign-in", data={"csrf_token": csrf_of(form), "token": bad}
+        )
+        assert response.status_code == 400
+        assert message in response.text
+        assert 'aria-invalid="true"' in response.text
+    # A token signed with another key is not ours.
+    foreign = issue_token("another-secret-0123456789abcdef01234", role=Role.MODERATOR, subject="x")
+    response = await client.post(
+        "/console/sign-in", data={"csrf_token": csrf_of(form), "token": foreign}
+    )
+    assert response.status_code == 400
+
+    await sign_in(client)
+    page = await client.get("/console")
+    assert page.status_code == 200
+    assert "mod-alice" in page.text
+
+    signed_out = await client.post("/console/sign-out", data={"csrf_token": csrf_of(page)})
+    assert signed_out.status_code == 303
+    assert (await client.get("/console")).status_code == 303
+
+
+async def test_the_queue_lists_safeguarding_first_with_badges(console) -> None:
+    app, client = console
+    calm = story("Dr Patel explained everything.", title="Calm")
+    serious = story("Since discharge I want to kill myself.", title="Serious one")
+    concern = story("Mum developed pressure sores on the ward.", title="Concern one")
+    await queue(app, calm, serious, concern)
+    await sign_in(client)
+    page = await client.get("/console")
+    assert page.status_code == 200
+    order = re.findall(r'data-story-id="([^"]+)"', page.text)
+    assert order == [str(serious.story_id), str(concern.story_id), str(calm.story_id)]
+    assert page.text.index("Serious safeguarding") < page.text.index("Safeguarding concern")
+    assert "1 suggested redaction" in page.text
+
+
+async def test_the_story_page_highlights_suggestions_and_escapes_the_authors_text(
+    console,
+) -> None:
+    app, client = console
+    submitted = story(
+        "Dr Patel was kind <script>alert(1)</script>. Email me at sam.t@example.org.",
+        title="<b>Ward 5</b>",
+    )
+    await queue(app, submitted)
+    await sign_in(client)
+    page = await client.get(f"/console/stories/{submitted.story_id}")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "&lt;b&gt;Ward 5&lt;/b&gt;" in page.text
+    marks = re.findall(r'<mark data-redaction="(\d+)">([^<]*)</mark>', page.text)
+    assert any("Patel" in text for _, text in marks)
+    assert any(text == "sam.t@example.org" for _, text in marks)
+    # Every suggestion starts accepted.
+    boxes = re.findall(r'name="redaction" value="(\d+)"( checked)?', page.text)
+    assert boxes and all(checked for _, checked in boxes)
+    assert "[email address]" in page.text or "[email]" in page.text
+
+    missing = await client.get(f"/console/stories/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    assert "Story not found" in missing.text
+
+
+async def test_approving_with_one_suggestion_undone_publishes_that_choice_once(console) -> None:
+    app, client = console
+    submitted = story("Dr Patel was kind. Email me at sam.t@example.org.")
+    await queue(app, submitted)
+    await sign_in(client)
+    path = f"/console/stories/{submitted.story_id}"
+    page = await client.get(path)
+    marks = {
+        text: index
+        for index, text in re.findall(r'<mark data-redaction="(\d+)">([^<]*)</mark>', page.text)
+    }
+    email_index = marks["sam.t@example.org"]
+    keep = [index for text, index in marks.items() if text != "sam.t@example.org"]
+    assert keep, marks
+    form = {"csrf_token": csrf_of(page), "criticality": "2", "redaction": keep}
+
+    preview = await client.post(
+        f"{path}/approve", data={**form, "redaction": [email_index], "action": "preview"}
+    )
+    assert preview.status_code == 200
+    assert "What will be published (updated)" in preview.text
+    assert "Dr Patel" in preview.text.split('id="published"')[1]
+
+    approved = await client.post(f"{path}/approve", data={**form, "action": "approve"})
+    assert approved.status_code == 303, approved.text
+    assert approved.headers["location"] == "/console?done=approved"
+    listed = await client.get("/console?done=approved")
+    assert "The story was approved" in listed.text
+    assert str(submitted.story_id) not in listed.text
+
+    again = await client.post(f"{path}/approve", data={**form, "action": "approve"})
+    assert again.status_code == 409
+    assert "already approved" in again.text
+
+    audit = await audit_actions(client, submitted.story_id)
+    decisions = [a for a in audit if a["action"] in ("approved", "rejected")]
+    assert len(decisions) == 1
+    detail = decisions[0]["detail"]
+    assert detail["criticality"] == 2
+    # The undone suggestion kept the author's words; the accepted one replaced a name.
+    assert "sam.t@example.org" in detail["published"]["body"]
+    assert "Patel" not in detail["published"]["body"]
+    assert decisions[0]["actor"] == "mod-alice"
+
+
+async def test_forms_without_the_csrf_token_change_nothing(console) -> None:
+    app, client = console
+    submitted = story("The nurses were kind.")
+    await queue(app, submitted)
+    await sign_in(client)
+    path = f"/console/stories/{submitted.story_id}"
+    for action, data in (
+        ("approve", {"criticality": "1", "action": "approve"}),
+        ("reject", {"reason": "duplicate"}),
+        ("claim", {}),
+    ):
+        response = await client.post(f"{path}/{action}", data=data)
+        assert response.status_code == 403
+        response = await client.post(f"{path}/{action}", data={**data, "csrf_token": "forged"})
+        assert response.status_code == 403
+    audit = await audit_actions(client, submitted.story_id)
+    assert [a["action"] for a in audit] == ["received"]
+
+
+async def test_errors_are_shown_next_to_their_fields(console) -> None:
+    app, client = console
+    serious = story("Since discharge I want to kill myself.")
+    await queue(app, serious)
+    await sign_in(client)
+    path = f"/console/stories/{serious.story_id}"
+    page = await client.get(path)
+    csrf = csrf_of(page)
+
+    no_label = await client.post(f"{path}/approve", data={"csrf_token": csrf, "action": "approve"})
+    assert no_label.status_code == 422
+    assert 'id="criticality-error"' in no_label.text
+    assert "Choose how critical the story is" in no_label.text
+
+    long_title = await client.post(
+        f"{path}/approve",
+        data={
+            "csrf_token": csrf,
+            "action": "approve",
+            "criticality": "1",
+            "edited_title": "x" * 121,
+        },
+    )
+    assert long_title.status_code == 422
+    assert 'id="edited_title-error"' in long_title.text
+
+    unacknowledged = await client.post(
+        f"{path}/approve", data={"csrf_token": csrf, "action": "approve", "criticality": "5"}
+    )
+    assert unacknowledged.status_code == 422
+    assert 'id="acknowledge_safeguarding-error"' in unacknowledged.text
+    assert "serious safeguarding match" in unacknowledged.text
+
+    no_reason = await client.post(f"{path}/reject", data={"csrf_token": csrf, "reason": "bogus"})
+    assert no_reason.status_code == 422
+    assert "Choose why the story is rejected" in no_reason.text
+
+    rejected = await client.post(
+        f"{path}/reject",
+        data={"csrf_token": csrf, "reason": "safeguarding_escalated", "note": "escalated"},
+    )
+    assert rejected.status_code == 303
+    audit = await audit_actions(client, serious.story_id)
+    assert [a["action"] for a in audit].count("rejected") == 1
+
+
+async def test_another_moderators_claim_is_shown_and_respected(console) -> None:
+    app, client = console
+    submitted = story("The nurses were kind.")
+    await queue(app, submitted)
+    bob = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-bob')}"}
+    claimed = await client.post(f"/v1/queue/{submitted.story_id}/claim", headers=bob)
+    assert claimed.status_code == 200
+
+    await sign_in(client)
+    listed = await client.get("/console")
+    assert "mod-bob" in listed.text
+    path = f"/console/stories/{submitted.story_id}"
+    page = await client.get(path)
+    assert "mod-bob</strong> is working on this story" in page.text
+    csrf = csrf_of(page)
+
+    approve = await client.post(
+        f"{path}/approve", data={"csrf_token": csrf, "action": "approve", "criticality": "0"}
+    )
+    assert approve.status_code == 409
+    assert "mod-bob is working on this story until" in approve.text
+
+    claim = await client.post(f"{path}/claim", data={"csrf_token": csrf})
+    assert claim.status_code == 409
+
+    released = await client.delete(f"/v1/queue/{submitted.story_id}/claim", headers=bob)
+    assert released.status_code == 200
+    claim = await client.post(f"{path}/claim", data={"csrf_token": csrf})
+    assert claim.status_code == 303
+    mine = await client.get(claim.headers["location"])
+    assert "You are working on this story until" in mine.text
+    assert "You have claimed this story" in mine.text
+
+
+async def test_the_api_document_has_no_console_routes(console) -> None:
+    _, client = console
+    document = (await client.get("/openapi.json")).json()
+    assert not [
+        path
+        for path in document["paths"]
+        if not path.startswith("/v1") and path.startswith("/console")
+    ]
+    assert (await client.get("/static/candour.css")).status_code == 200
