@@ -1,0 +1,175 @@
+"""Fan-out: one story that 1,000 staff subscriptions match -> emails/s.
+
+    .venv/bin/python bench/fanout_bench.py [--subscribers 1000]
+        [--broker kafka|tansu] [--service-env notifications:NAME=VALUE] [--no-record]
+
+Subscribes `--subscribers` distinct addresses (immediate, new stories) to one
+organisation, submits one story about it (auto-approved) and counts the emails
+a local SMTP server receives: emails/s from the first email to the last, the
+time from submission to the last email, and a check that every recipient got
+exactly one (after a settling wait, so a late duplicate is caught too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import common
+import httpx
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    orgs = common.organisations(1)
+    org = orgs[0]
+    story = common.StoryFactory(orgs, common.run_marker(), seed=args.seed).story(org)
+    common.check_auto_approvable([story])
+    recipients = [f"subscriber{i:05d}@fanout.example" for i in range(args.subscribers)]
+    work_dir = args.out_dir / f"fanout-{common.stamp()}"
+    async with common.infrastructure(args) as infra:
+        facts = common.machine_facts(infra)
+        common.console.print(
+            f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}"
+        )
+        with common.smtp_server() as (sink, smtp_port):
+            platform = common.Platform(
+                infra,
+                orgs,
+                smtp_port,
+                work_dir,
+                subscribe_staff=False,
+                service_env=common.parse_service_env(args.service_env),
+                profile=args.profile,
+            )
+            try:
+                await platform.start()
+                async with httpx.AsyncClient(timeout=60) as http:
+                    with common.progress() as bars:
+                        subscribing = bars.add_task("subscribing", total=len(recipients))
+                        pending = iter(recipients)
+
+                        async def subscriber() -> None:
+                            for email in pending:
+                                await platform.subscribe(http, email, org.id)
+                                bars.advance(subscribing)
+
+                        await asyncio.gather(*(subscriber() for _ in range(8)))
+                    platform.mark_cpu()
+                    submitted_at = time.time()
+                    response = await http.post(
+                        f"{platform.url('story-intake')}/v1/stories", json=story
+                    )
+                    response.raise_for_status()
+                    story_id = str(response.json()["story_id"])
+                    complete = await _wait(args, sink, story_id, len(recipients))
+                    await asyncio.sleep(args.settle)  # a late duplicate would arrive now
+                processes = platform.process_report()
+            finally:
+                codes = await platform.stop()
+            if args.profile:
+                common.print_profiles(platform)
+    mails = [m for m in sink.snapshot() if m.story_id == story_id]
+    per_recipient = Counter(r for m in mails for r in m.recipients)
+    missing = [r for r in recipients if per_recipient[r] == 0]
+    duplicated = {r: n for r, n in per_recipient.items() if n > 1}
+    strangers = [r for r in per_recipient if r not in set(recipients)]
+    times = sorted(m.received_at for m in mails)
+    spread = times[-1] - times[0] if len(times) > 1 else float("nan")
+    return {
+        "benchmark": "fanout",
+        "machine": facts,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "subscribers": len(recipients),
+        "emails": len(mails),
+        "complete": complete,
+        "exactly_once": not missing and not duplicated and not strangers,
+        "missing": len(missing),
+        "duplicated": len(duplicated),
+        "unexpected_recipients": len(strangers),
+        "submit_to_first_email_s": times[0] - submitted_at if times else None,
+        "submit_to_last_email_s": times[-1] - submitted_at if times else None,
+        "emails_per_s": (len(times) - 1) / spread if len(times) > 1 and spread > 0 else None,
+        "emails_per_s_from_submit": len(times) / (times[-1] - submitted_at) if times else None,
+        "arrival_offsets_s": [t - submitted_at for t in times],
+        "processes": processes,
+        "exit_codes": codes,
+    }
+
+
+async def _wait(
+    args: argparse.Namespace, sink: common.MailSink, story_id: str, expected: int
+) -> bool:
+    last, last_change = -1, time.time()
+    with common.progress() as bars:
+        task = bars.add_task("emailed", total=expected)
+        while True:
+            recipients = {
+                r for m in sink.snapshot() if m.story_id == story_id for r in m.recipients
+            }
+            bars.update(task, completed=len(recipients))
+            if len(recipients) >= expected:
+                return True
+            now = time.time()
+            if len(recipients) != last:
+                last, last_change = len(recipients), now
+            if now - last_change > args.stall_timeout:
+                common.console.print(f"[red]gave up[/]: no email for {args.stall_timeout:.0f} s")
+                return False
+            await asyncio.sleep(0.25)
+
+
+def report(result: dict[str, Any]) -> None:
+    c = common.console
+    rate = result["emails_per_s"]
+    c.print(
+        f"\n[bold]Fan-out[/]: one story, {result['subscribers']} subscribers; "
+        f"{result['machine']['broker']}"
+    )
+    c.print(f"  emails received      {result['emails']}")
+    c.print(
+        f"  emails/s             {rate:.1f} (first to last email)" if rate else "  emails/s n/a"
+    )
+    c.print(f"  submit -> first      {common.ms(result['submit_to_first_email_s'])}")
+    c.print(f"  submit -> last       {common.ms(result['submit_to_last_email_s'])}")
+    verdict = "[green]yes[/]" if result["exactly_once"] else "[red]NO[/]"
+    c.print(
+        f"  exactly one each     {verdict} (missing {result['missing']}, duplicated "
+        f"{result['duplicated']}, unexpected {result['unexpected_recipients']})"
+    )
+    c.print(common.process_table(result["processes"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=5.0, help="s to wait for late duplicates")
+    common.common_arguments(parser)
+    args = parser.parse_args()
+    common.exit_cleanly_on_sigterm()
+    result = asyncio.run(run(args))
+    report(result)
+    path = common.write_result("fanout", result, args.out_dir)
+    common.console.print(f"result: {path}")
+    if not args.no_record:
+        rate = result["emails_per_s"]
+        common.append_row(
+            "fan-out",
+            common.machine_text(result["machine"]),
+            f"{rate:.1f} emails/s; "
+            f"last email {common.ms(result['submit_to_last_email_s'])} after submit; "
+            f"exactly once: {'yes' if result['exactly_once'] else 'NO'}"
+            if rate
+            else "no emails",
+            "n/a",
+            f"1 story, {result['subscribers']} subscribers; {result['machine']['broker']}; "
+            f"notifications settings {result['args']['service_env']}; {path.name}",
+        )
+    raise SystemExit(0 if result["complete"] and result["exactly_once"] else 1)
+
+
+if __name__ == "__main__":
+    main()
