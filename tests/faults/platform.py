@@ -327,9 +327,11 @@ async def prepare_platform(
         "CANDOUR_DELIVERY_BACKOFF_MAX_SECONDS": "2",
         "CANDOUR_DELIVERY_MAX_ATTEMPTS": "100",
         "CANDOUR_DELIVERY_BATCH_SIZE": "50",
-        # A killed worker's in-flight emails are sent again after this lease.
-        "CANDOUR_DELIVERY_STALE_AFTER_SECONDS": "5",
-        "CANDOUR_SMTP_TIMEOUT": "3",
+        # A killed worker's in-flight emails are sent again after this lease. The SMTP
+        # timeout stays generous: a reply that is merely slow on a loaded machine must
+        # not be mistaken for a failure (the server may have taken the message).
+        "CANDOUR_DELIVERY_STALE_AFTER_SECONDS": "30",
+        "CANDOUR_SMTP_TIMEOUT": "20",
     }
     return Platform(
         kafka=kafka,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from candour_common.runtime import build_app
-from candour_search.entrypoints import consumers
+from candour_common.web import pages as web_pages
+from candour_search.entrypoints import consumers, pages
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
 from candour_search.settings import SearchSettings
@@ -14,7 +15,7 @@ MIGRATIONS = "candour_search.migrations"
 
 
 def create_app(settings: SearchSettings) -> FastAPI:
-    return build_app(
+    app = build_app(
         settings,
         title="Candour search",
         description=(
@@ -22,6 +23,9 @@ def create_app(settings: SearchSettings) -> FastAPI:
             "filters and facets, and published story pages with their responses."
         ),
         migrations_package=MIGRATIONS,
-        routers=[router, insight_router],
+        routers=[router, insight_router, pages.router],
         register_subscribers=consumers.register,
     )
+    app.state.templates = pages.create_templates(settings)
+    web_pages.mount_static(app)
+    return app

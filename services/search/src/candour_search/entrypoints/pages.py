@@ -1,0 +1,351 @@
+"""Search's public web pages: the newest stories, search, a story, an organisation.
+
+Server-rendered and usable without JavaScript: the search filters are a plain GET
+form, pagination is a link. The pages call the same service-layer handlers (and the
+same query validation) as the /v1 API and stay out of the OpenAPI document. Bad
+parameters re-render the page with a message (422); unknown or withdrawn stories
+get a 404 page; nothing here answers with problem+json, people read these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
+
+from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
+from candour_common.web import pages
+from candour_search import charts
+from candour_search.domain import (
+    MAX_QUERY_CHARS,
+    FacetCount,
+    InvalidQuery,
+    SearchPage,
+    SearchStories,
+    StatsGrouping,
+    StatsReport,
+    StoryStatsQuery,
+    month_label,
+)
+from candour_search.service_layer import handlers
+from candour_search.settings import SearchSettings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 10
+NEWEST_ON_HOME = 10
+RECENT_ON_ORGANISATION = 5
+# The same bounds as the /v1 API's query parameters (entrypoints/http.py).
+MAX_CODE_CHARS = 40
+MAX_CURSOR_CHARS = 1000
+
+RELATIONSHIP_LABELS: dict[str, str] = {
+    Relationship.PATIENT: "patient",
+    Relationship.SERVICE_USER: "service user",
+    Relationship.CARER: "carer",
+    Relationship.PARENT_GUARDIAN: "parent or guardian",
+    Relationship.RELATIVE: "relative",
+    Relationship.FRIEND: "friend",
+    Relationship.STAFF: "member of staff",
+    Relationship.OTHER: "other",
+}
+CHANGE_LABELS: dict[str, str] = {
+    ChangeMarker.PLANNED: "Change planned",
+    ChangeMarker.MADE: "Change made",
+}
+RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
+
+
+def _day(moment: datetime) -> str:
+    """`3 June 2025` (UTC, as published)."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def create_templates(settings: SearchSettings) -> Jinja2Templates:
+    """This service's templates, falling back to the shared layout and macros."""
+    templates = pages.create_templates(TEMPLATES_DIR, settings)
+    templates.env.filters["day"] = _day
+    templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
+    templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS
+    templates.env.globals["change_labels"] = CHANGE_LABELS
+    return templates
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.platform.pool
+    return pool
+
+
+def _render(
+    request: Request, name: str, context: Mapping[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return pages.render(templates, request, name, context, status_code=status_code)
+
+
+def _not_found(request: Request, title: str, message: str) -> HTMLResponse:
+    context = {"title": title, "message": message}
+    return _render(request, "message.html", context, status_code=404)
+
+
+# ---------------------------------------------------------------- search form
+
+
+@dataclass(frozen=True, slots=True)
+class SearchForm:
+    """What the search form holds, as submitted (strings, for re-rendering)."""
+
+    q: str = ""
+    organisation_id: str = ""
+    service_id: str = ""
+    tags: tuple[str, ...] = ()
+    min_criticality: str = ""
+    responded: str = ""
+    cursor: str = ""
+
+    @classmethod
+    def from_params(cls, params: QueryParams) -> SearchForm:
+        def text(name: str) -> str:
+            return (params.get(name) or "").strip()
+
+        return cls(
+            q=text("q"),
+            organisation_id=text("organisation_id"),
+            service_id=text("service_id"),
+            tags=tuple(t.strip() for t in params.getlist("tag") if t.strip()),
+            min_criticality=text("min_criticality"),
+            responded=text("responded"),
+            cursor=text("cursor"),
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return any(
+            (self.organisation_id, self.service_id, self.tags, self.min_criticality, self.responded)
+        )
+
+    def link_params(self) -> list[tuple[str, str]]:
+        """The non-empty parameters (without the cursor), to link to another page."""
+        pairs = [
+            ("q", self.q),
+            ("organisation_id", self.organisation_id),
+            ("service_id", self.service_id),
+            *(("tag", t) for t in self.tags),
+            ("min_criticality", self.min_criticality),
+            ("responded", self.responded),
+        ]
+        return [(name, value) for name, value in pairs if value]
+
+    def to_query(self) -> tuple[SearchStories | None, dict[str, str]]:
+        """The validated query, or None and a message per field (as the API validates)."""
+        errors: dict[str, str] = {}
+        for name in ("organisation_id", "service_id"):
+            if len(getattr(self, name)) > MAX_CODE_CHARS:
+                errors[name] = f"The code must be at most {MAX_CODE_CHARS} characters."
+        if len(self.q) > MAX_QUERY_CHARS:
+            errors["q"] = f"Search words must be at most {MAX_QUERY_CHARS} characters."
+        if len(self.cursor) > MAX_CURSOR_CHARS:
+            errors["cursor"] = "This page link is not one we made; start the search again."
+        min_criticality: int | None = None
+        if self.min_criticality:
+            try:
+                min_criticality = int(self.min_criticality)
+            except ValueError:
+                min_criticality = -1
+            if not 0 <= min_criticality <= 5:
+                errors["min_criticality"] = "Choose a criticality from the list (0 to 5)."
+        responded: bool | None = None
+        if self.responded:
+            if self.responded not in ("true", "false"):
+                errors["responded"] = "Choose whether the stories have been answered."
+            responded = self.responded == "true"
+        if errors:
+            return None, errors
+        try:
+            return (
+                SearchStories(
+                    q=self.q or None,
+                    organisation_id=self.organisation_id or None,
+                    service_id=self.service_id or None,
+                    tags=self.tags,
+                    min_criticality=min_criticality,
+                    responded=responded,
+                    limit=PAGE_SIZE,
+                    cursor=self.cursor or None,
+                ),
+                {},
+            )
+        except InvalidQuery as exc:
+            return None, {exc.parameter: _invalid_message(exc)}
+
+
+def _invalid_message(exc: InvalidQuery) -> str:
+    if exc.parameter == "cursor":
+        return "This page link is out of date or was changed; start the search again."
+    names = {
+        "q": "Search words",
+        "tag": "Tag",
+        "organisation_id": "Organisation",
+        "service_id": "Service",
+    }
+    return f"{names.get(exc.parameter, exc.parameter)} {exc.message}."
+
+
+def _with_selected(facets: tuple[FacetCount, ...], selected: str) -> list[FacetCount]:
+    """The facet values as options, keeping a selected value that matched nothing."""
+    options = list(facets)
+    if selected and all(f.value != selected for f in options):
+        options.insert(0, FacetCount(value=selected, label=selected, count=0))
+    return options
+
+
+def _criticality_options(facets: tuple[FacetCount, ...]) -> list[tuple[str, str]]:
+    """ "At least" choices with how many of the matching stories each would keep."""
+    counts = {int(f.value): f.count for f in facets}
+    return [
+        (str(level), f"{label} or more ({sum(n for c, n in counts.items() if c >= level)})")
+        for level, label in sorted(CRITICALITY_LABELS.items())
+    ]
+
+
+def _search_context(
+    form: SearchForm, result: SearchPage | None, errors: Mapping[str, str]
+) -> dict[str, Any]:
+    context: dict[str, Any] = {"form": form, "errors": errors, "result": result}
+    context["responded_choices"] = RESPONDED_CHOICES
+    context["next_link"] = None
+    context["first_link"] = None
+    if result is not None:
+        context["organisations"] = _with_selected(result.facets.organisation, form.organisation_id)
+        context["services"] = _with_selected(result.facets.service, form.service_id)
+        first_tag = form.tags[0] if form.tags else ""
+        context["tag_options"] = _with_selected(result.facets.tag, first_tag)
+        context["criticality_options"] = _criticality_options(result.facets.criticality)
+        if result.next_cursor is not None:
+            params = [*form.link_params(), ("cursor", result.next_cursor)]
+            context["next_link"] = "/search?" + urlencode(params)
+        if form.cursor:
+            context["first_link"] = "/search?" + urlencode(form.link_params())
+    return context
+
+
+# ---------------------------------------------------------------- routes
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    newest = await handlers.search(_pool(request), SearchStories(limit=NEWEST_ON_HOME))
+    return _render(request, "home.html", {"newest": newest, "form": SearchForm()})
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(request: Request) -> HTMLResponse:
+    form = SearchForm.from_params(request.query_params)
+    query, errors = form.to_query()
+    if query is None:
+        context = _search_context(form, None, errors)
+        return _render(request, "search.html", context, status_code=422)
+    result = await handlers.search(_pool(request), query)
+    return _render(request, "search.html", _search_context(form, result, {}))
+
+
+@router.get("/stories/{story_id}", response_class=HTMLResponse)
+async def story(request: Request, story_id: str) -> HTMLResponse:
+    # Parsed here rather than by FastAPI so a bad link gets a page, not problem+json.
+    try:
+        parsed = uuid.UUID(story_id)
+    except ValueError:
+        parsed = None
+    published = await handlers.get_story(_pool(request), parsed) if parsed else None
+    if published is None:
+        return _not_found(
+            request,
+            "Story not found",
+            "There is no published story at this address. It may have been withdrawn by "
+            "the person who shared it, or the link may be wrong.",
+        )
+    return _render(request, "story.html", {"story": published})
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRow:
+    value: str
+    label: str
+    stories: int
+    responded_share: str
+    median: str
+
+
+def _organisation_charts(report: StatsReport) -> dict[str, Any]:
+    by_month = {g.value: g for g in report.groups if g.value is not None}
+    months = charts.filled_months(report.groups)
+    rows: list[MonthRow] = []
+    stories, shares, medians = [], [], []
+    for month in months:
+        group = by_month.get(month)
+        count = group.stats.stories if group else 0
+        share = group.stats.responded_share if group else None
+        median = group.stats.median_hours_to_first_response if group else None
+        short, long = charts.short_month(month), month_label(month)
+        stories.append(charts.ChartPoint(short, long, count, str(count)))
+        shares.append(charts.ChartPoint(short, long, share, charts.share_text(share)))
+        medians.append(
+            charts.ChartPoint(
+                short, long, median, charts.hours_text(median), charts.compact_hours(median)
+            )
+        )
+        rows.append(
+            MonthRow(month, long, count, charts.share_text(share), charts.hours_text(median))
+        )
+    return {
+        "months": rows,
+        "stories_chart": charts.bar_chart(stories),
+        "share_chart": charts.bar_chart(shares, scale_max=1.0),
+        "median_chart": charts.bar_chart(medians),
+    }
+
+
+@router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
+async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
+    def missing() -> HTMLResponse:
+        return _not_found(
+            request,
+            "Organisation not found",
+            "No stories about this organisation have been published yet, or the link is wrong.",
+        )
+
+    if len(organisation_id) > MAX_CODE_CHARS:
+        return missing()
+    try:
+        recent_query = SearchStories(organisation_id=organisation_id, limit=RECENT_ON_ORGANISATION)
+        stats_query = StoryStatsQuery(organisation_id=organisation_id, group_by=StatsGrouping.MONTH)
+    except InvalidQuery:
+        return missing()
+    pool = _pool(request)
+    recent = await handlers.search(pool, recent_query)
+    if not recent.hits:
+        return missing()
+    report = await handlers.story_stats(pool, stats_query)
+    overall = report.overall
+    context = {
+        "organisation": recent.hits[0].organisation,
+        "recent": recent,
+        "overall": overall,
+        "responded_share": charts.share_text(overall.responded_share),
+        "median": charts.hours_text(overall.median_hours_to_first_response),
+        "services": recent.facets.service,
+        **_organisation_charts(report),
+    }
+    return _render(request, "organisation.html", context)
