@@ -169,12 +169,22 @@ class DeliveryWorker:
             self._wake.clear()
 
     async def send_due(self, pool: asyncpg.Pool) -> int:
-        """Claim a batch of due emails, send them, record each outcome; return the batch size."""
-        async with pool.acquire() as conn, conn.transaction():
-            claimed = await repository.claim_due(conn, self._settings.delivery_batch_size)
-        if claimed:
-            await asyncio.gather(*(self._deliver(pool, d) for d in claimed))
-        return len(claimed)
+        """Send up to a batch of due emails, one at a time; return how many were taken.
+
+        Each email is claimed (`sending` committed), sent and recorded before the next
+        is claimed, so a worker that dies leaves at most one email whose fate is
+        unknown: it is sent again after the lease (same Message-ID), and only a crash
+        between the server's acceptance and the `sent` commit can make that a second copy.
+        """
+        taken = 0
+        while taken < self._settings.delivery_batch_size:
+            async with pool.acquire() as conn, conn.transaction():
+                claimed = await repository.claim_due(conn, 1)
+            if not claimed:
+                break
+            taken += 1
+            await self._deliver(pool, claimed[0])
+        return taken
 
     async def _deliver(self, pool: asyncpg.Pool, delivery: Delivery) -> None:
         result = await attempt(delivery, self._mailer, self._policy)
