@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from candour_common.db import Connection
+from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import record_once
 from candour_common.db.outbox import add_event
 from candour_common.events import (
@@ -90,10 +90,15 @@ class QueueRepository(Protocol):
 Transaction = Callable[[], AbstractAsyncContextManager[QueueRepository]]
 
 
-def postgres_transaction(pool: asyncpg.Pool) -> Transaction:
+def postgres_transaction(pool: asyncpg.Pool, *, story_id: UUID | None = None) -> Transaction:
+    """Transactions on the queue; with `story_id`, each holds that story's lock (a story's
+    submission and withdrawal arrive on different topics, consumed concurrently)."""
+
     @asynccontextmanager
     async def transaction() -> AsyncIterator[QueueRepository]:
         async with pool.acquire() as conn, conn.transaction():
+            if story_id is not None:
+                await lock_story(conn, story_id)
             yield PostgresQueueRepository(conn)
 
     return transaction

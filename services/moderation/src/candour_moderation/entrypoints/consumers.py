@@ -31,7 +31,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
     async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
         platform = ref.get
         await handlers.receive_story(
-            postgres_transaction(platform.pool),
+            postgres_transaction(platform.pool, story_id=event.story_id),
             event,
             event_id=envelope.id,
             now=datetime.now(UTC),
@@ -49,5 +49,8 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:
         await handlers.withdraw_story(
-            postgres_transaction(ref.get.pool), event, event_id=envelope.id, now=datetime.now(UTC)
+            postgres_transaction(ref.get.pool, story_id=event.story_id),
+            event,
+            event_id=envelope.id,
+            now=datetime.now(UTC),
         )
