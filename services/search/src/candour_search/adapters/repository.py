@@ -41,19 +41,6 @@ from candour_search.domain import (
 # ---------------------------------------------------------------- writing
 
 
-async def lock_story(conn: Connection, story_id: UUID) -> None:
-    """Until the transaction ends, no other writer touches this story.
-
-    The events of one story come from three topics, consumed concurrently. Without this,
-    a withdrawal committed while an approval of the same story was in flight would delete
-    nothing (the insert was not yet visible) and the approval would then add the story
-    back; and a response and its story arriving together would each miss the other.
-    """
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", story_id
-    )
-
-
 async def is_withdrawn(conn: Connection, story_id: UUID) -> bool:
     return bool(
         await conn.fetchval(

@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 import structlog
 
-from candour_common.db import Connection
+from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import record_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
@@ -58,7 +58,7 @@ async def apply_story_approved(
         conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
     ):
         return
-    await repository.lock_story(conn, event.story_id)
+    await lock_story(conn, event.story_id)
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored approval of a withdrawn story")
         return
@@ -76,7 +76,7 @@ async def apply_response_posted(
         conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
     ):
         return
-    await repository.lock_story(conn, event.story_id)
+    await lock_story(conn, event.story_id)
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored response to a withdrawn story")
         return
@@ -91,7 +91,7 @@ async def apply_story_withdrawn(
         conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
     ):
         return
-    await repository.lock_story(conn, event.story_id)
+    await lock_story(conn, event.story_id)
     await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
 
 
