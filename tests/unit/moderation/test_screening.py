@@ -166,6 +166,22 @@ def test_no_safeguarding_match_in_ordinary_stories(body: str) -> None:
     assert screening.safeguarding.matches == ()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Cafés closed; I wanted to \u212aill myself that night.",  # Kelvin sign K
+        "Noël said I wanted to kill myself.",
+        "José was in danger at home.",
+    ],
+)
+def test_text_outside_plain_ascii_is_screened_as_thoroughly(body: str) -> None:
+    # Screening matches plain ASCII text on a lower-cased copy (faster); anything else
+    # keeps case-insensitive matching, which folds characters such as the Kelvin sign.
+    screening = screen("My story", body)
+    assert screening.safeguarding.level is not SafeguardingLevel.NONE
+    assert_offsets_fit(screening, "My story", body)
+
+
 def test_overlapping_safeguarding_phrases_report_the_most_severe_once() -> None:
     screening = screen("t", "I wanted to kill myself.")
     assert [(m.text, m.category) for m in screening.safeguarding.matches] == [

@@ -27,6 +27,15 @@ names, so `text[start:end] == match.text`. What each detector uses:
 
 Overlapping suggestions are merged into one (the higher-priority kind names
 it), so applying them never leaks a fragment of a longer identifying detail.
+
+Speed: most of a story matches nothing, so the detectors avoid trying every
+pattern at every position. Each rule's matches are exactly what
+`pattern.finditer(text)` would give; they are only looked for where a cheap
+first pass says one can start (see `_matches_from`): the safeguarding rules and
+the titles before names behind one combined pattern each, the number-shaped
+details at the start of a run of digits. Case-insensitive patterns run over the
+lower-cased text when that gives the same spans (`_Caseless`), and the capitals
+scan looks at one byte per word.
 """
 
 from __future__ import annotations
@@ -170,9 +179,9 @@ def screen(title: str, body: str, author_name: str | None = None) -> Screening:
     redactions: list[Redaction] = []
     language: list[LanguageFlag] = []
     for field in FIELDS:
-        text = texts[field]
+        text = _Text.of(texts[field])
         safeguarding_matches.extend(_safeguarding(field, text))
-        redactions.extend(_merge(field, text, _identifying(text, author_name)))
+        redactions.extend(_merge(field, text.text, _identifying(text, author_name)))
         language.extend(_language(field, text))
     level = max(
         (m.level for m in safeguarding_matches),
@@ -184,6 +193,93 @@ def screen(title: str, body: str, author_name: str | None = None) -> Screening:
         redactions=tuple(redactions),
         language=tuple(sorted(language, key=lambda f: (FIELDS.index(f.field), f.start))),
     )
+
+
+# ------------------------------------------------------------ shared scanning
+
+# ASCII and the common typography beside it in pasted or phone-typed stories
+# (curly quotes, dashes, the pound sign...). None of these has a case, so
+# lower-casing such text changes only A-Z, one character for one.
+_PLAIN_TYPOGRAPHY = "\u00a0\u00a3\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u20ac"
+_NOT_PLAIN = re.compile(f"[^\\x00-\\x7f{_PLAIN_TYPOGRAPHY}]")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """One field's text, with what several detectors look up in it worked out once."""
+
+    text: str
+    # `text.lower()` when it is plain (ASCII and `_PLAIN_TYPOGRAPHY`), for
+    # `_Caseless`; None when the text has other characters (accents, ...).
+    plain_lower: str | None
+    # Where each run of digits starts: every number-shaped detail starts at one,
+    # or (a postcode) a few characters before one.
+    digit_runs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        plain = text.isascii() or _NOT_PLAIN.search(text) is None
+        return cls(
+            text=text,
+            plain_lower=text.lower() if plain else None,
+            digit_runs=tuple(m.start() for m in _DIGIT_RUN.finditer(text)),
+        )
+
+
+class _Caseless:
+    """A case-insensitive pattern that runs several times faster over plain text.
+
+    With IGNORECASE, `re` enters every alternative at every word boundary; a
+    lower-case pattern over lower-cased text lets it pass over alternatives on
+    their first character. Over plain text (see `_Text`) both find the same
+    spans; other text is matched with IGNORECASE as written.
+    """
+
+    __slots__ = ("_ignoring_case", "_lower_case")
+
+    def __init__(self, pattern: str) -> None:
+        if pattern != pattern.lower():
+            raise ValueError(f"write a case-insensitive pattern in lower case: {pattern!r}")
+        self._lower_case = re.compile(pattern)
+        self._ignoring_case = re.compile(pattern, re.IGNORECASE)
+
+    def spans(self, text: _Text) -> Iterator[tuple[int, int]]:
+        """Start and end of every match, as `finditer` over the original text gives them."""
+        if text.plain_lower is None:
+            matches = self._ignoring_case.finditer(text.text)
+        else:
+            matches = self._lower_case.finditer(text.plain_lower)
+        for match in matches:
+            yield match.span()
+
+    def starts(self, text: _Text) -> list[int]:
+        return [start for start, _ in self.spans(text)]
+
+
+def _first_letter_of(words: Iterable[str]) -> str:
+    """A look-ahead for the words' first characters, to put before their alternation.
+
+    `re` cannot skip ahead on a long alternation; with this it tries the
+    alternatives only where one of them can start, not at every word boundary.
+    """
+    return "(?=[" + "".join(sorted({re.escape(word[0]) for word in words})) + "])"
+
+
+def _matches_from(
+    pattern: re.Pattern[str], text: str, starts: Iterable[int]
+) -> Iterator[re.Match[str]]:
+    """The matches `pattern.finditer(text)` finds, trying the pattern only at `starts`.
+
+    `starts` (ascending) must include every position where `pattern` can match,
+    and the pattern must not match the empty string. `pattern.match(text, pos)`
+    sees the text before `pos`, so look-behinds and `\\b` behave as in a scan.
+    """
+    resume = 0
+    for start in starts:
+        if start >= resume and (match := pattern.match(text, start)) is not None:
+            yield match
+            resume = match.end()
 
 
 # ---------------------------------------------------------------- safeguarding
@@ -284,6 +380,11 @@ _SAFEGUARDING_PATTERNS = tuple(
     (re.compile(rf"\b{pattern}\b", re.IGNORECASE), category, level)
     for pattern, category, level in _SAFEGUARDING_RULES
 )
+# Every position where some rule matches, in one pass (each rule starts with a
+# letter); most stories have none or a few, and only there is each rule tried.
+_SAFEGUARDING_STARTS = _Caseless(
+    r"\b(?=\w)(?=" + "|".join(rf"(?:{pattern})\b" for pattern, _, _ in _SAFEGUARDING_RULES) + ")"
+)
 
 # "I have never felt suicidal": a serious phrase under a negation is still worth
 # a look, but it is a concern, not an emergency.
@@ -294,10 +395,14 @@ _NEGATION_BEFORE = re.compile(
 )
 
 
-def _safeguarding(field: Field, text: str) -> list[SafeguardingMatch]:
+def _safeguarding(field: Field, scanned: _Text) -> list[SafeguardingMatch]:
+    starts = _SAFEGUARDING_STARTS.starts(scanned)
+    if not starts:
+        return []
+    text = scanned.text
     found: list[SafeguardingMatch] = []
     for pattern, category, level in _SAFEGUARDING_PATTERNS:
-        for m in pattern.finditer(text):
+        for m in _matches_from(pattern, text, starts):
             graded = level
             if level is _SERIOUS and _NEGATION_BEFORE.search(
                 text[max(0, m.start() - 40) : m.start()]
@@ -328,17 +433,19 @@ _STREET_SUFFIX = (
 )
 _ADDRESS = re.compile(rf"\b\d{{1,4}}[A-Za-z]?,?\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_SUFFIX}\b\.?")
 
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
-    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+_MONTH_NAMES = (
+    *("January", "February", "March", "April", "May", "June", "July", "August"),
+    *("September", "October", "November", "December"),
+    *("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"),
 )
+_MONTH = "(?:" + "|".join(_MONTH_NAMES) + ")"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_DATES = (
-    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}\b(?:,?\s+\d{{4}}\b)?"),
-    re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+\d{{4}}\b)?"),
-    re.compile(
-        r"(?<![\d/.-])(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)"
-    ),
+_DAY_MONTH = re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}\b(?:,?\s+\d{{4}}\b)?")
+_MONTH_DAY = re.compile(
+    rf"\b{_first_letter_of(_MONTH_NAMES)}{_MONTH}\s+{_DAY}\b(?:,?\s+\d{{4}}\b)?"
+)
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d/.-])(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)"
 )
 _TIMES = (
     re.compile(
@@ -364,36 +471,53 @@ _ROLES = (
 )
 # The title or role is matched case-insensitively; the name must be capitalised.
 _NAME_AFTER_TITLE = re.compile(rf"\b(?i:{_TITLES}|{_ROLES}),?\s+(?P<name>{_NAME})\b")
+# Where a title or role is followed by a space: the only places to try the above.
+_TITLE_STARTS = _Caseless(rf"\b(?=\w)(?=(?:{_TITLES.lower()}|{_ROLES}),?\s)")
 _FIRST_NAME = re.compile(
-    rf"\b(?:{'|'.join(sorted(lexicon.FIRST_NAMES, key=len, reverse=True))})\b(?:\s+{_NAME_WORD}\b)?"
+    rf"\b{_first_letter_of(lexicon.FIRST_NAMES)}"
+    rf"(?:{'|'.join(sorted(lexicon.FIRST_NAMES, key=len, reverse=True))})\b(?:\s+{_NAME_WORD}\b)?"
 )
 
 _Candidate = tuple[int, int, RedactionKind]
 
 
-def _identifying(text: str, author_name: str | None) -> Iterator[_Candidate]:
-    for m in _EMAIL.finditer(text):
-        yield m.start(), m.end(), RedactionKind.EMAIL
-    for m in _NHS_NUMBER.finditer(text):
+def _identifying(scanned: _Text, author_name: str | None) -> Iterator[_Candidate]:
+    text = scanned.text
+    # An email address has an @; a phone number, NHS number, address, numeric
+    # date or time starts where a run of digits starts.
+    digit_runs = scanned.digit_runs
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            yield m.start(), m.end(), RedactionKind.EMAIL
+    for m in _matches_from(_NHS_NUMBER, text, digit_runs):
         if is_valid_nhs_number("".join(m.groups())):
             yield m.start(), m.end(), RedactionKind.NHS_NUMBER
-    yield from _phones(text)
-    for m in _POSTCODE.finditer(text):
+    if digit_runs:
+        yield from _phones(text)
+    for m in _matches_from(_POSTCODE, text, _postcode_starts(digit_runs)):
         yield m.start(), m.end(), RedactionKind.POSTCODE
-    for m in _ADDRESS.finditer(text):
+    for m in _matches_from(_ADDRESS, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.ADDRESS
     if author_name:
-        yield from _author_name(text, author_name)
-    for m in _NAME_AFTER_TITLE.finditer(text):
+        yield from _author_name(scanned, author_name)
+    for m in _matches_from(_NAME_AFTER_TITLE, text, _TITLE_STARTS.starts(scanned)):
         yield m.start("name"), m.end("name"), RedactionKind.PERSON_NAME
     for m in _FIRST_NAME.finditer(text):
         yield m.start(), m.end(), RedactionKind.PERSON_NAME
-    for pattern in _DATES:
-        for m in pattern.finditer(text):
-            yield m.start(), m.end(), RedactionKind.DATE
+    for m in _matches_from(_DAY_MONTH, text, digit_runs):
+        yield m.start(), m.end(), RedactionKind.DATE
+    for m in _MONTH_DAY.finditer(text):
+        yield m.start(), m.end(), RedactionKind.DATE
+    for m in _matches_from(_NUMERIC_DATE, text, digit_runs):
+        yield m.start(), m.end(), RedactionKind.DATE
     for pattern in _TIMES:
-        for m in pattern.finditer(text):
+        for m in _matches_from(pattern, text, digit_runs):
             yield m.start(), m.end(), RedactionKind.TIME
+
+
+def _postcode_starts(digit_runs: Iterable[int]) -> list[int]:
+    """Where a postcode may start: its first digit is 1-4 characters in (M1, SW1A, GIR 0AA)."""
+    return sorted({run - back for run in digit_runs for back in range(1, 5) if run >= back})
 
 
 def is_valid_nhs_number(digits: str) -> bool:
@@ -425,13 +549,19 @@ def _phones(text: str) -> Iterator[_Candidate]:
             yield match.start, match.end, RedactionKind.PHONE
 
 
-def _author_name(text: str, author_name: str) -> Iterator[_Candidate]:
+def _author_name(scanned: _Text, author_name: str) -> Iterator[_Candidate]:
     words = re.findall(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*", author_name)
     distinctive = {
         w for w in words if len(w) >= 3 and w.lower() not in lexicon.GENERIC_AUTHOR_WORDS
     }
     if not distinctive:
         return
+    # In plain text an ASCII word matches only where its lower case appears
+    # (IGNORECASE also folds a few other letters, such as a long s, onto ASCII ones).
+    plain = scanned.plain_lower
+    if plain is not None and all(w.isascii() and w.lower() not in plain for w in distinctive):
+        return
+    text = scanned.text
     # Any case for the author's words; a capitalised word after them is their surname.
     alternatives = "|".join(re.escape(w) for w in sorted(distinctive, key=len, reverse=True))
     pattern = re.compile(rf"\b(?i:{alternatives})\b(?:\s+{_NAME_WORD}\b)?")
@@ -454,43 +584,44 @@ def _merge(field: Field, text: str, candidates: Iterable[_Candidate]) -> list[Re
 
 # ---------------------------------------------------------------- language
 
-_SWEARING = re.compile(r"\b(?:" + "|".join(lexicon.SWEARING) + r")(?!\w)", re.IGNORECASE)
-_DISCRIMINATORY = re.compile(r"\b(?:" + "|".join(lexicon.DISCRIMINATORY) + r")\b", re.IGNORECASE)
+_SWEARING = _Caseless(r"\b(?:" + "|".join(lexicon.SWEARING) + r")(?!\w)")
+_DISCRIMINATORY = _Caseless(r"\b(?:" + "|".join(lexicon.DISCRIMINATORY) + r")\b")
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019&-][^\W\d_]+)*")
 # Acronyms (NHS, A&E, ICU) are capitals too; shouting is a longer run of them.
 _SHOUTING_MIN_WORDS = 3
 _SHOUTING_MIN_LETTERS = 15
+# Over one byte per word (1: in capitals), the runs that could be shouting.
+_RUN_OF_CAPITALS = re.compile(b"\x01{%d,}" % _SHOUTING_MIN_WORDS)
 
 
-def _language(field: Field, text: str) -> list[LanguageFlag]:
+def _language(field: Field, scanned: _Text) -> list[LanguageFlag]:
+    text = scanned.text
     flags = [
-        LanguageFlag(field, m.start(), m.end(), m.group(), LanguageKind.SWEARING)
-        for m in _SWEARING.finditer(text)
+        LanguageFlag(field, start, end, text[start:end], LanguageKind.SWEARING)
+        for start, end in _SWEARING.spans(scanned)
     ]
     flags += [
-        LanguageFlag(field, m.start(), m.end(), m.group(), LanguageKind.DISCRIMINATORY)
-        for m in _DISCRIMINATORY.finditer(text)
+        LanguageFlag(field, start, end, text[start:end], LanguageKind.DISCRIMINATORY)
+        for start, end in _DISCRIMINATORY.spans(scanned)
     ]
     flags += _capitals(field, text)
     return flags
 
 
 def _capitals(field: Field, text: str) -> list[LanguageFlag]:
+    """Runs of consecutive words in capitals (anything between words does not break a run)."""
+    words = _WORD.findall(text)
+    # Marking the words in C and finding runs with a pattern spares a Python
+    # step per word; only a run of several capitalised words is looked at.
+    in_capitals = bytes(map(str.isupper, words))
     flags: list[LanguageFlag] = []
-    run: list[re.Match[str]] = []
-
-    def close() -> None:
-        long_words = [w for w in run if len(w.group()) >= 3]
-        letters = sum(sum(c.isalpha() for c in w.group()) for w in run)
-        if len(long_words) >= _SHOUTING_MIN_WORDS and letters >= _SHOUTING_MIN_LETTERS:
-            start, end = run[0].start(), run[-1].end()
+    word_spans: list[tuple[int, int]] = []
+    for run in _RUN_OF_CAPITALS.finditer(in_capitals):
+        run_words = words[run.start() : run.end()]
+        long_words = sum(len(w) >= 3 for w in run_words)
+        letters = sum(c.isalpha() for w in run_words for c in w)
+        if long_words >= _SHOUTING_MIN_WORDS and letters >= _SHOUTING_MIN_LETTERS:
+            word_spans = word_spans or [m.span() for m in _WORD.finditer(text)]
+            start, end = word_spans[run.start()][0], word_spans[run.end() - 1][1]
             flags.append(LanguageFlag(field, start, end, text[start:end], LanguageKind.CAPITALS))
-        run.clear()
-
-    for word in _WORD.finditer(text):
-        if word.group().isupper():
-            run.append(word)
-        else:
-            close()
-    close()
     return flags
