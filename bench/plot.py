@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/plot.py [--out-dir bench/out]
 
-Reads every pipeline-*, latency-*, fanout-* and baseline-* JSON result in the
-directory and writes there:
+Reads every pipeline-*, latency-*, fanout-*, replay-* and baseline-* JSON result in
+the directory and writes there:
 
 - history.png: stories/s end to end, p99 submit -> searchable, fan-out
-  emails/s and the pipeline/baseline ratio, run after run;
+  emails/s, the pipeline/baseline ratio, replay (search rebuild) events/s and its
+  ratio to the raw baselines, run after run;
 - pipeline-latency.png and latency-latency.png: the distribution (histogram and
   cumulative) of submit -> searchable and submit -> email of the newest run;
 - fanout-arrivals.png: emails received over time in the newest fan-out run.
@@ -54,9 +55,11 @@ def _series(ax: Any, runs: list[tuple[datetime, dict[str, Any]]], value: Any, la
 
 
 def history(out_dir: Path) -> Path:
-    pipeline, latency, fanout = (load(out_dir, k) for k in ("pipeline", "latency", "fanout"))
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex=False)
-    (a, b), (c, d) = axes
+    pipeline, latency, fanout, replay = (
+        load(out_dir, k) for k in ("pipeline", "latency", "fanout", "replay")
+    )
+    fig, axes = plt.subplots(3, 2, figsize=(13, 12), sharex=False)
+    (a, b), (c, d), (e, f) = axes
     _series(a, pipeline, lambda r: r.get("stories_per_s"), "pipeline")
     a.set(title="End to end throughput", ylabel="stories/s")
     _series(
@@ -78,7 +81,12 @@ def history(out_dir: Path) -> Path:
     _series(d, pipeline, lambda r: r.get("ratio", {}).get("to_kafka_plus_insert"), "Kafka+insert")
     _series(d, pipeline, lambda r: r.get("ratio", {}).get("to_kafka_round_trip"), "Kafka")
     d.set(title="Pipeline as a share of the raw baseline", ylabel="ratio")
-    for ax in (a, b, c, d):
+    _series(e, replay, lambda r: r.get("rebuild", {}).get("events_per_s"), "search rebuild")
+    e.set(title="Replay (candour search rebuild)", ylabel="events/s")
+    _series(f, replay, lambda r: r.get("ratio", {}).get("to_kafka_consume"), "Kafka consume")
+    _series(f, replay, lambda r: r.get("ratio", {}).get("to_postgres_copy"), "PostgreSQL COPY")
+    f.set(title="Replay as a share of the raw baselines", ylabel="ratio")
+    for ax in (a, b, c, d, e, f):
         low, high = ax.get_xlim()
         if ax.lines and high - low < 0.02:  # one run so far: show a day around it
             ax.set_xlim(low - 0.5, high + 0.5)

@@ -116,6 +116,24 @@ def test_fanout(kafka_bootstrap: str, postgres_server_url: str, tmp_path: Path) 
     assert result["emails"] == 25
 
 
+def test_replay(kafka_bootstrap: str, postgres_server_url: str, tmp_path: Path) -> None:
+    result = _run(
+        "replay_bench.py",
+        "--events",
+        "2000",
+        out_dir=tmp_path,
+        kafka=kafka_bootstrap,
+        postgres=postgres_server_url,
+    )
+    events, index = result["events"], result["index"]
+    assert result["run"]["complete"]
+    assert result["rebuild"]["events_applied"] == 2000
+    assert events["approved"] + events["responses"] + events["withdrawn"] == 2000
+    assert index["stories"] == events["approved"] - events["withdrawn"] > 0
+    assert index["withdrawn"] == events["withdrawn"]
+    assert result["baseline"]["kafka_consume"]["messages"] == 2000
+
+
 def test_plot_draws_from_results(tmp_path: Path) -> None:
     (tmp_path / "fanout-20260101T000000Z.json").write_text(
         json.dumps({"emails_per_s": 10.0, "arrival_offsets_s": [0.1, 0.2, 0.3]})
@@ -130,6 +148,9 @@ def test_plot_draws_from_results(tmp_path: Path) -> None:
                 "run": {"latency_s": {"submit_to_searchable": latency}, "samples_s": samples},
             }
         )
+    )
+    (tmp_path / "replay-20260101T000000Z.json").write_text(
+        json.dumps({"rebuild": {"events_per_s": 900.0}, "ratio": {"to_kafka_consume": 0.01}})
     )
     completed = subprocess.run(
         [sys.executable, str(BENCH / "plot.py"), "--out-dir", str(tmp_path)],

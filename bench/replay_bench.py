@@ -1,0 +1,506 @@
+"""Replay benchmark: `candour search rebuild` over N events, next to raw baselines.
+
+    .venv/bin/python bench/replay_bench.py                   # 1,000,000 events
+    .venv/bin/python bench/replay_bench.py --events 100000   # what a shared 2-core machine takes
+
+Creates a fresh topic prefix and a fresh search database (search's migrations), produces
+N events to the public topics (untimed for the result, its rate is reported): mostly
+story.approved with search_bench's generated stories, plus response.posted and
+story.withdrawn of earlier stories, each with its CloudEvents headers and keyed by story
+id. Then it runs the rebuild as the CLI does (`rebuild_index` with the CLI's progress
+bar), in this process, and checks the index holds every approved story not withdrawn.
+Raw baselines from the same run: a plain aiokafka consumer reading the same N messages
+from the beginning (msgs/s) and asyncpg COPY of N rows of the events' mean size into a
+plain table (rows/s). The database and the topics are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import baseline
+import common
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import DeleteGroupsRequest
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from search_bench import Generator
+
+from candour_cli.search_rebuild import ProgressBar
+from candour_common.cloudevents import Envelope
+from candour_common.events import (
+    ChangeMarker,
+    Event,
+    OrganisationRef,
+    PublicAuthor,
+    Relationship,
+    Responder,
+    ResponsePosted,
+    ServiceRef,
+    StoryApproved,
+    StoryWithdrawn,
+    Tags,
+)
+from candour_common.kafka_admin import ensure_topics
+from candour_common.logging import configure_logging
+from candour_common.runtime import migrate_database
+from candour_common.topics import Topic, TopicNames
+from candour_search.bootstrap import MIGRATIONS
+from candour_search.service_layer.rebuild import (
+    BATCH_SIZE,
+    RebuildProgress,
+    RebuildResult,
+    rebuild_index,
+)
+
+# Who publishes each kind of event in the platform (the envelope's `source`).
+PUBLISHER = {
+    Topic.STORY_APPROVED: "moderation",
+    Topic.RESPONSE_POSTED: "story-intake",
+    Topic.STORY_WITHDRAWN: "story-intake",
+}
+PRODUCE_WINDOW = 20_000  # sends in flight before waiting for the oldest acks
+COPY_CHUNK = 10_000
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass
+class Mix:
+    approved: int = 0
+    responses: int = 0
+    withdrawn: int = 0
+
+    @property
+    def expected_stories(self) -> int:
+        return self.approved - self.withdrawn
+
+
+class EventSource:
+    """Seeded events: approvals of search_bench's stories, then responses to and
+    withdrawals of stories approved earlier (each story is withdrawn at most once)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.generator = Generator(args.seed, args.organisations, args.services)
+        self.random = random.Random(args.seed + 1)
+        self.responses = args.responses
+        self.withdrawals = args.withdrawals
+        self.published: list[tuple[uuid.UUID, str, str, datetime]] = []
+        self.mix = Mix()
+
+    def next(self) -> Event:
+        r = self.random
+        draw = r.random()
+        if self.published and draw < self.withdrawals:
+            # Swap a random published story to the end and take it: O(1), never twice.
+            i = r.randrange(len(self.published))
+            self.published[i], self.published[-1] = self.published[-1], self.published[i]
+            story_id, org_id, _, published_at = self.published.pop()
+            self.mix.withdrawn += 1
+            return StoryWithdrawn(
+                story_id=story_id,
+                withdrawn_at=published_at + timedelta(days=r.randint(1, 400)),
+                organisation_id=org_id,
+            )
+        if self.published and draw < self.withdrawals + self.responses:
+            story_id, org_id, org_name, published_at = r.choice(self.published)
+            self.mix.responses += 1
+            return ResponsePosted(
+                story_id=story_id,
+                response_id=uuid.UUID(int=r.getrandbits(128), version=4),
+                posted_at=published_at + timedelta(hours=r.expovariate(1 / 48)),
+                organisation=OrganisationRef(id=org_id, name=org_name),
+                responder=Responder(display_name="Patient experience team", role="Lead"),
+                body=self.generator.text(r.randint(30, 90)),
+                change=r.choice([None, None, None, ChangeMarker.PLANNED, ChangeMarker.MADE]),
+            )
+        row = self.generator.story()
+        story_id, org_id, org_name, published_at = row[0], row[4], row[5], row[13]
+        self.published.append((story_id, org_id, org_name, published_at))
+        self.mix.approved += 1
+        return StoryApproved(
+            story_id=story_id,
+            published_at=published_at,
+            revision=row[1],
+            title=row[2],
+            body=row[3],
+            organisation=OrganisationRef(id=org_id, name=org_name),
+            service=ServiceRef(id=row[6], name=row[7]) if row[6] else None,
+            author=PublicAuthor(display_name=row[8], relationship=Relationship(row[9])),
+            tags=Tags.model_validate_json(row[10]),
+            criticality=row[12],
+        )
+
+
+def message(event: Event) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and CloudEvents headers, as the outbox relay publishes them."""
+    envelope = Envelope.new(event, service=PUBLISHER[event.topic])
+    headers = [(k, v.encode()) for k, v in envelope.headers().items()]
+    return str(event.story_id).encode(), event.model_dump_json().encode(), headers
+
+
+async def produce(
+    bootstrap: str, topics: TopicNames, source: EventSource, count: int, bars: Progress
+) -> dict[str, float]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    task = bars.add_task("producing", total=count)
+    in_flight: deque[asyncio.Future[Any]] = deque()
+    total_bytes = 0
+    generate_s = 0.0
+    started = time.perf_counter()
+    try:
+        for n in range(count):
+            generating = time.perf_counter()
+            event = source.next()
+            key, value, headers = message(event)
+            generate_s += time.perf_counter() - generating
+            total_bytes += len(value)
+            in_flight.append(
+                await producer.send(topics.name(event.topic), value, key=key, headers=headers)
+            )
+            if len(in_flight) >= PRODUCE_WINDOW:
+                await asyncio.gather(*(in_flight.popleft() for _ in range(PRODUCE_WINDOW // 2)))
+                bars.update(task, completed=n + 1 - len(in_flight))
+        await asyncio.gather(*in_flight)
+        bars.update(task, completed=count)
+    finally:
+        await producer.stop()
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": round(seconds, 3),
+        "events_per_s": count / seconds,
+        "generate_and_serialise_s": round(generate_s, 3),
+        "mean_event_bytes": total_bytes / count,
+        "total_mb": round(total_bytes / 2**20, 1),
+    }
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+async def consume_all(
+    bootstrap: str, topics: TopicNames, count: int, bars: Progress, stall_timeout: float
+) -> dict[str, float]:
+    """A plain consumer reads every message of the three topics from the beginning."""
+    partitions = [
+        TopicPartition(topics.name(topic), p)
+        for topic in PUBLISHER
+        for p in range(baseline.PARTITIONS)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    task = bars.add_task("raw consume", total=count)
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = last_progress = time.perf_counter()
+        while seen < count:
+            # The rebuild's batch size, so the ratio isolates what the rebuild adds.
+            batches = await consumer.getmany(timeout_ms=500, max_records=BATCH_SIZE)
+            got = sum(len(records) for records in batches.values())
+            now = time.perf_counter()
+            if got:
+                seen, last_progress = seen + got, now
+                bars.update(task, completed=seen)
+            elif now - last_progress > stall_timeout:
+                raise TimeoutError(f"raw consumer stalled at {seen:,} of {count:,} messages")
+        seconds = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return {"messages": seen, "seconds": round(seconds, 3), "messages_per_s": seen / seconds}
+
+
+async def copy_rows(dsn: str, count: int, size: int, bars: Progress) -> dict[str, float]:
+    """COPY `count` rows of `size` bytes into a plain table (no index, no trigger)."""
+    conn = await asyncpg.connect(dsn)
+    task = bars.add_task("raw COPY", total=count)
+    try:
+        await conn.execute("CREATE TABLE bench_raw_events (id uuid NOT NULL, body text NOT NULL)")
+        body = os.urandom(size // 2 + 1).hex()[:size]
+        seconds = 0.0
+        done = 0
+        while done < count:
+            rows = [(uuid.uuid4(), body) for _ in range(min(COPY_CHUNK, count - done))]
+            started = time.perf_counter()
+            await conn.copy_records_to_table("bench_raw_events", records=rows)
+            seconds += time.perf_counter() - started
+            done += len(rows)
+            bars.update(task, completed=done)
+        await conn.execute("DROP TABLE bench_raw_events")
+    finally:
+        await conn.close()
+    return {
+        "rows": count,
+        "size_bytes": size,
+        "seconds": round(seconds, 3),
+        "rows_per_s": count / seconds,
+    }
+
+
+# --------------------------------------------------------------------------- rebuild
+
+
+class Watch:
+    """Forwards each report to the CLI's progress bar; notes phases and the last progress."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+        self.last: RebuildProgress | None = None
+        self.last_progress_at = time.monotonic()
+        # phase -> (seconds since start, events done) at its first report
+        self.phases: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, report: RebuildProgress) -> None:
+        self.bar(report)
+        if self.last is None or (report.phase, report.events_done) != (
+            self.last.phase,
+            self.last.events_done,
+        ):
+            self.last_progress_at = time.monotonic()
+        self.phases.setdefault(
+            report.phase.value, (round(report.elapsed_seconds, 3), report.events_done)
+        )
+        self.last = report
+
+
+async def rebuild(
+    dsn: str, bootstrap: str, topics: TopicNames, stall_timeout: float
+) -> tuple[RebuildResult, Watch, float]:
+    with Progress(
+        TextColumn("[bold]{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TextColumn("ETA {task.fields[eta]}"),
+        TimeElapsedColumn(),
+        console=common.console,
+    ) as progress:
+        watch = Watch(ProgressBar(progress))
+        started = time.perf_counter()
+        running = asyncio.create_task(rebuild_index(dsn, bootstrap, topics, on_progress=watch))
+        while not running.done():
+            await asyncio.wait({running}, timeout=1.0)
+            if not running.done() and time.monotonic() - watch.last_progress_at > stall_timeout:
+                running.cancel()  # the rebuild drops its build schema
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                raise TimeoutError(f"the rebuild made no progress for {stall_timeout:.0f} s")
+        result = await running
+        return result, watch, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def create_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn = common.database_url(server_url, name)
+    await migrate_database(dsn, MIGRATIONS)
+    return dsn
+
+
+async def clean_up(infra: common.Infra, database: str, prefix: str, groups: list[str]) -> None:
+    with contextlib.suppress(Exception):
+        conn = await asyncpg.connect(infra.postgres_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+    with contextlib.suppress(Exception):
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            await admin.delete_topics([t for t in existing if t.startswith(prefix)])
+            # The rebuild's consumer group (offsets only); aiokafka's admin has no call for it.
+            for group in groups:
+                coordinator = await admin.find_coordinator(group)
+                await admin._send_request(DeleteGroupsRequest([group]), coordinator)
+        finally:
+            await admin.close()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:10]
+    topics = TopicNames(f"benchreplay{run_id}.")
+    database = f"bench_replay_{run_id}"
+    async with common.infrastructure(args) as infra:
+        facts = common.machine_facts(infra)
+        groups: list[str] = []
+        try:
+            dsn = await create_database(infra.postgres_url, database)
+            await ensure_topics(
+                infra.kafka_bootstrap, topics, partitions=baseline.PARTITIONS, with_dlq=False
+            )
+            source = EventSource(args)
+            with common.progress() as bars:
+                produced = await produce(infra.kafka_bootstrap, topics, source, args.events, bars)
+            mix = source.mix
+            source.published.clear()  # up to a million ids: not needed any more
+            common.console.print(
+                f"produced {args.events:,} events ({mix.approved:,} approved, "
+                f"{mix.responses:,} responses, {mix.withdrawn:,} withdrawn; mean "
+                f"{produced['mean_event_bytes']:,.0f} B) at {produced['events_per_s']:,.0f}/s "
+                f"(generation included; not part of the result)"
+            )
+            with common.progress() as bars:
+                kafka = await consume_all(
+                    infra.kafka_bootstrap, topics, args.events, bars, args.stall_timeout
+                )
+                postgres = await copy_rows(
+                    dsn, args.events, round(produced["mean_event_bytes"]), bars
+                )
+            result, watch, wall_s = await rebuild(
+                dsn, infra.kafka_bootstrap, topics, args.stall_timeout
+            )
+            groups.append(result.group_id)
+            conn = await asyncpg.connect(dsn)
+            try:
+                stories = int(await conn.fetchval("SELECT count(*) FROM search_stories"))
+                responses = int(await conn.fetchval("SELECT count(*) FROM search_responses"))
+                withdrawn = int(await conn.fetchval("SELECT count(*) FROM search_withdrawn"))
+                size = int(
+                    await conn.fetchval(
+                        "SELECT pg_total_relation_size('search_stories')"
+                        " + pg_total_relation_size('search_responses')"
+                    )
+                )
+            finally:
+                await conn.close()
+        finally:
+            await clean_up(infra, database, topics.prefix, groups)
+    events_per_s = result.events_applied / result.seconds
+    # The replay phase alone: from its first report to the next phase's first (catching
+    # up, or switching, which is reported after ANALYZE: that is included).
+    phases = list(watch.phases.values())  # in the order they started
+    replay_phase_s = phases[1][0] - phases[0][0] if len(phases) > 1 else 0.0
+    replay_phase_events = phases[1][1] - phases[0][1] if len(phases) > 1 else 0
+    complete = (
+        stories == mix.expected_stories
+        and result.events_applied == args.events
+        and not result.unreadable
+    )
+    return {
+        "benchmark": "replay",
+        "machine": facts,
+        "args": vars(args),
+        "events": {**asdict(mix), "total": args.events, "expected_stories": mix.expected_stories},
+        "produce": produced,
+        "rebuild": {
+            "events_applied": result.events_applied,
+            "unreadable": len(result.unreadable),
+            "seconds": round(result.seconds, 3),
+            "wall_seconds": round(wall_s, 3),
+            "events_per_s": events_per_s,
+            "replay_phase_seconds": round(replay_phase_s, 3),
+            "replay_phase_events_per_s": replay_phase_events / replay_phase_s
+            if replay_phase_s > 0
+            else None,
+            "phases_started": watch.phases,
+            "group_id": result.group_id,
+        },
+        "index": {
+            "stories": stories,
+            "expected_stories": mix.expected_stories,
+            "responses": responses,
+            "withdrawn": withdrawn,
+            "tables_mb": round(size / 2**20, 1),
+        },
+        "baseline": {"kafka_consume": kafka, "postgres_copy": postgres},
+        "ratio": {
+            "to_kafka_consume": events_per_s / kafka["messages_per_s"],
+            "to_postgres_copy": events_per_s / postgres["rows_per_s"],
+        },
+        "run": {"complete": complete},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="events produced and replayed"
+    )
+    parser.add_argument(
+        "--responses", type=float, default=0.10, help="share of events that are response.posted"
+    )
+    parser.add_argument(
+        "--withdrawals", type=float, default=0.01, help="share of events that are story.withdrawn"
+    )
+    parser.add_argument("--organisations", type=int, default=200)
+    parser.add_argument("--services", type=int, default=6, help="per organisation")
+    parser.add_argument("--seed", type=int, default=1)
+    common.common_arguments(parser)
+    args = parser.parse_args()
+    if args.profile or args.service_env:
+        parser.error("--profile and --service-env do not apply: the rebuild runs in this process")
+    if args.events < 1 or args.responses + args.withdrawals >= 1:
+        parser.error("need --events >= 1 and --responses + --withdrawals < 1")
+    common.exit_cleanly_on_sigterm()
+    configure_logging("replay-bench", level="WARNING", json=False)  # as the CLI does
+    outcome = asyncio.run(run(args))
+    r, index, facts, mix = (
+        outcome["rebuild"],
+        outcome["index"],
+        outcome["machine"],
+        outcome["events"],
+    )
+    k, p = outcome["baseline"]["kafka_consume"], outcome["baseline"]["postgres_copy"]
+    to_consume, to_copy = outcome["ratio"]["to_kafka_consume"], outcome["ratio"]["to_postgres_copy"]
+    complete = outcome["run"]["complete"]
+    rate = f"{r['events_per_s']:,.0f} events/s"
+    indexed = f"index {index['stories']:,} stories (expected {index['expected_stories']:,})"
+    raw = f"Kafka consume {k['messages_per_s']:,.0f} msg/s, PG COPY {p['rows_per_s']:,.0f} rows/s"
+    common.console.print(
+        f"[bold]rebuild: {rate}[/] ({r['events_applied']:,} events in {r['seconds']:,.1f} s; "
+        f"replay phase {r['replay_phase_events_per_s'] or 0:,.0f}/s); {indexed}, "
+        f"{r['unreadable']} unreadable"
+    )
+    common.console.print(
+        f"raw baseline: {raw} of {p['size_bytes']:,} B; "
+        f"rebuild = {to_consume:.3f} of the consume, {to_copy:.3f} of the COPY"
+    )
+    path = common.write_result("replay", outcome, args.out_dir)
+    common.console.print(f"result: {path}")
+    if not args.no_record:
+        common.append_row(
+            "replay (search rebuild)",
+            common.machine_text(facts),
+            f"{rate} ({r['events_applied']:,} in {r['seconds']:,.1f} s); {indexed}",
+            f"{raw}; ratio {to_consume:.3f} / {to_copy:.3f}",
+            f"{mix['approved']:,} approved, {mix['responses']:,} responses, "
+            f"{mix['withdrawn']:,} withdrawn, mean {p['size_bytes']:,} B; produced at "
+            f"{outcome['produce']['events_per_s']:,.0f}/s; {facts['broker']}; "
+            f"PostgreSQL {facts['postgresql']}; {'complete' if complete else 'INCOMPLETE'}; "
+            f"{path.name}",
+        )
+    if not complete:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
