@@ -1,12 +1,13 @@
-"""The Kafka binding on FastStream: publishing with CloudEvents headers, and a
-consumer middleware that validates envelopes, binds log context, retries, and
-dead-letters what cannot be processed.
+"""The Kafka binding on FastStream: publishing with CloudEvents headers, and
+subscribers that validate envelopes, bind log context, retry, and dead-letter
+what cannot be processed.
 
-Offsets: subscribers use `AckPolicy.NACK_ON_ERROR` with auto-commit off, so the
-offset is committed only after the handler returned, i.e. after its database
-transaction committed. A message that fails for good is copied to
-`<topic>.dlq` first, then committed, so one poison message never blocks a
-partition.
+Offsets: subscribers consume in batches with `AckPolicy.NACK_ON_ERROR` and
+auto-commit off, so a batch's offsets are committed only after every record in
+it was handled, i.e. after their database transactions committed. A record that
+fails for good is copied to `<topic>.dlq` first, so one poison message never
+blocks a partition. If that copy cannot be written, the batch is redelivered
+from its first record (the inbox makes the repeats harmless).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from faststream import BaseMiddleware, Depends
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.outbox import OutgoingMessage, SendBatch
+from candour_common.events import EVENT_MODELS, Event
 from candour_common.metrics import PlatformMetrics
 from candour_common.topics import Topic, TopicNames
 
@@ -97,6 +98,30 @@ def outbox_sender(broker: KafkaBroker) -> SendBatch:
     return send
 
 
+# Records fetched and handled per poll. The offsets are committed once per batch,
+# after its last record's transaction: one commit instead of one per record.
+DEFAULT_MAX_RECORDS = 100
+CONSUMER_POLICY_CONTEXT = "candour_consumer_policy"
+
+EventHandler = Callable[[Any, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerPolicy:
+    """How a service's subscribers treat each record: retries, DLQ, metrics."""
+
+    group_id: str
+    max_attempts: int = 3
+    retry_delay: float = 0.5
+    transient_backoff_max: float = 10.0
+    metrics: PlatformMetrics | None = None
+
+
+def install_consumer_policy(broker: KafkaBroker, policy: ConsumerPolicy) -> None:
+    """Give the subscribers of `broker` their policy (runtime does this at start)."""
+    broker.context.set_global(CONSUMER_POLICY_CONTEXT, policy)
+
+
 def event_subscriber(
     broker: KafkaBroker,
     topics: TopicNames,
@@ -105,125 +130,136 @@ def event_subscriber(
     group_id: str,
     title: str,
     description: str,
-) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+    max_records: int = DEFAULT_MAX_RECORDS,
+) -> Callable[[EventHandler], EventHandler]:
     """A subscriber decorator with Candour's consumer settings.
 
-    Joins the service's consumer group, starts a new group at the earliest offset
-    (nothing published before a service first ran is missed) and commits only
-    after the handler returned.
+    The handler receives one event and its envelope. Records arrive in batches of
+    up to `max_records` and are handled one after another, in partition order; the
+    batch's offsets are committed after the last one returned (so after its
+    database transaction committed). The group starts at the earliest offset
+    (nothing published before a service first ran is missed).
     """
-    subscriber: Callable[[Callable[..., Awaitable[None]]], Any] = broker.subscriber(
-        topics.name(topic),
-        group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=CONSUMER_ACK_POLICY,
-        # A service's subscribers share one group, so each one joining makes the
-        # others rejoin at their next heartbeat: a short interval keeps start-up
-        # and failover rebalances to about a second each.
-        heartbeat_interval_ms=500,
-        title=title,
-        description=description,
-    )
-    return subscriber
+    model = EVENT_MODELS[topic]
+
+    def decorate(handler: EventHandler) -> EventHandler:
+        async def consume_batch(message: KafkaMessage) -> None:
+            policy: ConsumerPolicy = broker.context.get(CONSUMER_POLICY_CONTEXT) or ConsumerPolicy(
+                group_id=group_id
+            )
+            records = message.raw_message
+            for record in records if isinstance(records, tuple) else (records,):
+                await _handle_record(broker, topics, policy, record, model, handler)
+
+        consume_batch.__name__ = handler.__name__
+        consume_batch.__doc__ = handler.__doc__
+        broker.subscriber(
+            topics.name(topic),
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            auto_offset_reset="earliest",
+            ack_policy=CONSUMER_ACK_POLICY,
+            # Each record is validated by `_handle_record`; FastStream's JSON decoding
+            # of the batch would be thrown away.
+            decoder=_undecoded,
+            # A service's subscribers share one group, so each one joining makes the
+            # others rejoin at their next heartbeat: a short interval keeps start-up
+            # and failover rebalances to about a second each.
+            heartbeat_interval_ms=500,
+            title=title,
+            description=description,
+        )(consume_batch)
+        return handler
+
+    return decorate
 
 
-def _current_envelope(message: KafkaMessage) -> Envelope:
-    return Envelope.from_headers(
-        message.headers, topic=Topic.from_ce_type(message.headers.get("ce_type", ""))
-    )
+async def _undecoded(message: Any) -> None:
+    return None
 
 
-CurrentEnvelope = Annotated[Envelope, Depends(_current_envelope)]
-
-
-def consumer_middleware(
+async def _handle_record(
     broker: KafkaBroker,
     topics: TopicNames,
-    *,
-    group_id: str,
-    max_attempts: int = 3,
-    retry_delay: float = 0.5,
-    transient_backoff_max: float = 10.0,
-    metrics: PlatformMetrics | None = None,
-) -> type[BaseMiddleware]:
-    """Build the middleware class for `broker.add_middleware`."""
+    policy: ConsumerPolicy,
+    record: Any,
+    model: type[Event],
+    handler: EventHandler,
+) -> None:
+    """Handle one record: validate, retry, wait out outages, or dead-letter it.
 
-    class CandourConsumerMiddleware(BaseMiddleware):
-        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
-            record = msg.raw_message
-            topic = topics.logical(record.topic)
-            envelope = Envelope.from_headers(msg.headers, topic=topic)
-            started = time.perf_counter()
-            with structlog.contextvars.bound_contextvars(
-                topic=topic.value,
-                event_id=str(envelope.id),
-                story_id=envelope.subject,
-                correlation_id=envelope.correlation_id,
-            ):
-                attempt = 0
-                transient_delay = retry_delay
-                while True:
-                    try:
-                        result = await call_next(msg)
-                    except PERMANENT_ERRORS:
-                        raise
-                    except TRANSIENT_ERRORS as exc:
-                        log.warning(
-                            "dependency unavailable; will retry",
-                            error=repr(exc),
-                            retry_in=transient_delay,
-                        )
-                        await asyncio.sleep(transient_delay)
-                        transient_delay = min(transient_delay * 2, transient_backoff_max)
-                    except Exception as exc:
-                        attempt += 1
-                        if attempt >= max_attempts:
-                            raise
-                        log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
-                        await asyncio.sleep(retry_delay * attempt)
-                    else:
-                        log.info("event handled", partition=record.partition, offset=record.offset)
-                        if metrics is not None:
-                            metrics.events_consumed.labels(
-                                metrics.service, topic.value, "handled"
-                            ).inc()
-                            metrics.event_processing.labels(metrics.service, topic.value).observe(
-                                time.perf_counter() - started
-                            )
-                        return result
-
-        async def after_processed(
-            self,
-            exc_type: type[BaseException] | None = None,
-            exc_val: BaseException | None = None,
-            exc_tb: TracebackType | None = None,
-        ) -> bool | None:
-            if exc_val is None or isinstance(exc_val, asyncio.CancelledError):
-                return False
-            if not isinstance(exc_val, Exception) or isinstance(exc_val, TRANSIENT_ERRORS):
-                return False  # not the message's fault: nack, so it is redelivered
-            record: Any = self.msg
+    Returns once the record is handled or dead-lettered. Raises only when the
+    dead-letter copy could not be written (the batch is then redelivered).
+    """
+    topic = topics.logical(record.topic)
+    started = time.perf_counter()
+    try:
+        envelope = Envelope.from_headers(record.headers or (), topic=topic)
+        event = model.model_validate_json(record.value or b"")
+    except PERMANENT_ERRORS as exc:
+        await _dead_letter(broker, topics, policy, record, exc)
+        return
+    with structlog.contextvars.bound_contextvars(
+        topic=topic.value,
+        event_id=str(envelope.id),
+        story_id=envelope.subject,
+        correlation_id=envelope.correlation_id,
+    ):
+        attempt = 0
+        transient_delay = policy.retry_delay
+        while True:
             try:
-                await dead_letter(broker, topics, record, group_id=group_id, error=exc_val)
-            except (KafkaError, OSError) as dlq_exc:
-                log.error(
-                    "dead-letter publish failed; message will be redelivered", error=repr(dlq_exc)
+                await handler(event, envelope)
+            except PERMANENT_ERRORS as exc:
+                await _dead_letter(broker, topics, policy, record, exc)
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning(
+                    "dependency unavailable; will retry", error=repr(exc), retry_in=transient_delay
                 )
-                return False
-            log.error(
-                "message dead-lettered",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                error=repr(exc_val),
-            )
-            if metrics is not None:
-                logical = _logical_or_raw(topics, record.topic)
-                metrics.events_consumed.labels(metrics.service, logical, "dead_lettered").inc()
-                metrics.dlq_messages.labels(metrics.service, logical).inc()
-            return True  # handled: the ack middleware commits the offset
+                await asyncio.sleep(transient_delay)
+                transient_delay = min(transient_delay * 2, policy.transient_backoff_max)
+            except Exception as exc:
+                attempt += 1
+                if attempt >= policy.max_attempts:
+                    await _dead_letter(broker, topics, policy, record, exc)
+                    return
+                log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(policy.retry_delay * attempt)
+            else:
+                log.info("event handled", partition=record.partition, offset=record.offset)
+                if (metrics := policy.metrics) is not None:
+                    metrics.events_consumed.labels(metrics.service, topic.value, "handled").inc()
+                    metrics.event_processing.labels(metrics.service, topic.value).observe(
+                        time.perf_counter() - started
+                    )
+                return
 
-    return CandourConsumerMiddleware
+
+async def _dead_letter(
+    broker: KafkaBroker,
+    topics: TopicNames,
+    policy: ConsumerPolicy,
+    record: Any,
+    error: BaseException,
+) -> None:
+    try:
+        await dead_letter(broker, topics, record, group_id=policy.group_id, error=error)
+    except (KafkaError, OSError) as exc:
+        log.error("dead-letter publish failed; message will be redelivered", error=repr(exc))
+        raise
+    log.error(
+        "message dead-lettered",
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        error=repr(error),
+    )
+    if (metrics := policy.metrics) is not None:
+        logical = _logical_or_raw(topics, record.topic)
+        metrics.events_consumed.labels(metrics.service, logical, "dead_lettered").inc()
+        metrics.dlq_messages.labels(metrics.service, logical).inc()
 
 
 def _logical_or_raw(topics: TopicNames, name: str) -> str:

@@ -24,7 +24,12 @@ from candour_common.db.pool import create_pool, ping
 from candour_common.http.correlation import CorrelationIdMiddleware
 from candour_common.http.health import health_router
 from candour_common.http.problems import install_problem_handlers
-from candour_common.messaging import consumer_middleware, create_broker, outbox_sender
+from candour_common.messaging import (
+    ConsumerPolicy,
+    create_broker,
+    install_consumer_policy,
+    outbox_sender,
+)
 from candour_common.metrics import HttpMetricsMiddleware, PlatformMetrics
 from candour_common.settings import ServiceSettings
 from candour_common.topics import TopicNames
@@ -97,11 +102,7 @@ def build_app(
         broker = create_broker(
             settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
         )
-        broker.add_middleware(
-            consumer_middleware(
-                broker, settings.topics, group_id=settings.group_id, metrics=metrics
-            )
-        )
+        install_consumer_policy(broker, ConsumerPolicy(group_id=settings.group_id, metrics=metrics))
         if register_subscribers is not None:
             register_subscribers(broker, settings, ref)
         platform = Platform(settings=settings, pool=pool, broker=broker, metrics=metrics)

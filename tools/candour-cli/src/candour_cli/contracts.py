@@ -331,6 +331,7 @@ def asyncapi_document() -> dict[str, Any]:
     ).to_specification()
     document: dict[str, Any] = specification.to_jsonable()
     _add_what_faststream_leaves_out(document, groups)
+    document.get("components", {}).get("schemas", {}).pop("EmptyPayload", None)
     return document
 
 
@@ -340,8 +341,15 @@ def _add_what_faststream_leaves_out(document: dict[str, Any], groups: Mapping[st
     topic_by_model = {model.__name__: topic for topic, model in EVENT_MODELS.items()}
     for topic in Topic:
         schemas[f"{EVENT_MODELS[topic].__name__}Headers"] = headers_schema(topic)
-    for message in components.get("messages", {}).values():
+    for name, message in components.get("messages", {}).items():
         model_name = message["payload"]["$ref"].rsplit("/", 1)[-1]
+        if model_name not in topic_by_model:
+            # A subscriber consumes in batches and validates each record itself, so
+            # FastStream sees no payload type: name the event its topic carries.
+            # Subscriber titles are "<service>:<topic>".
+            topic = Topic(name.split(":")[1])
+            model_name = EVENT_MODELS[topic].__name__
+            message["payload"] = {"$ref": f"#/components/schemas/{model_name}"}
         topic = topic_by_model[model_name]
         message["contentType"] = CONTENT_TYPE
         message["headers"] = {"$ref": f"#/components/schemas/{model_name}Headers"}

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from faststream.kafka import KafkaBroker
 
+from candour_common.cloudevents import Envelope
 from candour_common.events import StorySubmitted, StoryWithdrawn
-from candour_common.messaging import CurrentEnvelope, event_subscriber
+from candour_common.messaging import event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -28,7 +29,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
         title="moderation:story.submitted",
         description="Screen each submitted story and put it in the moderation queue.",
     )
-    async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
+    async def on_story_submitted(event: StorySubmitted, envelope: Envelope) -> None:
         platform = ref.get
         await handlers.receive_story(
             postgres_transaction(platform.pool, story_id=event.story_id),
@@ -47,7 +48,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
         title="moderation:story.withdrawn",
         description="Take a withdrawn story out of the queue and erase its text.",
     )
-    async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:
+    async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
         await handlers.withdraw_story(
             postgres_transaction(ref.get.pool, story_id=event.story_id),
             event,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 
+from candour_common.cloudevents import Envelope
 from candour_common.events import (
     ResponsePosted,
     StoryApproved,
@@ -13,7 +14,7 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_common.messaging import CurrentEnvelope, event_subscriber
+from candour_common.messaging import event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -40,7 +41,7 @@ def register(
         title=f"notifications:{Topic.STORY_SUBMITTED.value}",
         description="Keeps the author's address if they want to hear back.",
     )
-    async def on_story_submitted(event: StorySubmitted, envelope: CurrentEnvelope) -> None:
+    async def on_story_submitted(event: StorySubmitted, envelope: Envelope) -> None:
         await handlers.store_author_contact(ref.get.pool, event, event_id=envelope.id)
 
     @event_subscriber(
@@ -51,7 +52,7 @@ def register(
         title=f"notifications:{Topic.STORY_APPROVED.value}",
         description="Alerts matching `stories` subscribers.",
     )
-    async def on_story_approved(event: StoryApproved, envelope: CurrentEnvelope) -> None:
+    async def on_story_approved(event: StoryApproved, envelope: Envelope) -> None:
         owed = await handlers.alert_story_approved(
             ref.get.pool, event, event_id=envelope.id, links=links
         )
@@ -66,7 +67,7 @@ def register(
         title=f"notifications:{Topic.STORY_REJECTED.value}",
         description="Alerts safeguarding contacts about escalated stories.",
     )
-    async def on_story_rejected(event: StoryRejected, envelope: CurrentEnvelope) -> None:
+    async def on_story_rejected(event: StoryRejected, envelope: Envelope) -> None:
         if await handlers.alert_safeguarding(ref.get.pool, event, event_id=envelope.id):
             wake_worker()
 
@@ -78,7 +79,7 @@ def register(
         title=f"notifications:{Topic.RESPONSE_POSTED.value}",
         description="Tells the author (if asked) and `responses` subscribers.",
     )
-    async def on_response_posted(event: ResponsePosted, envelope: CurrentEnvelope) -> None:
+    async def on_response_posted(event: ResponsePosted, envelope: Envelope) -> None:
         owed = await handlers.alert_response_posted(
             ref.get.pool, event, event_id=envelope.id, links=links
         )
@@ -93,5 +94,5 @@ def register(
         title=f"notifications:{Topic.STORY_WITHDRAWN.value}",
         description="Erases the author's contact; cancels unsent emails.",
     )
-    async def on_story_withdrawn(event: StoryWithdrawn, envelope: CurrentEnvelope) -> None:
+    async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
         await handlers.forget_withdrawn_story(ref.get.pool, event, event_id=envelope.id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from candour_common.cloudevents import Envelope
 from candour_common.events import StoryApproved, StoryRejected
-from candour_common.messaging import CurrentEnvelope, event_subscriber
+from candour_common.messaging import event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -21,7 +22,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
         title="story-intake:story.approved",
         description="Marks the story published on the author's status page.",
     )
-    async def on_story_approved(event: StoryApproved, envelope: CurrentEnvelope) -> None:
+    async def on_story_approved(event: StoryApproved, envelope: Envelope) -> None:
         async with ref.get.pool.acquire() as conn, conn.transaction():
             await handlers.record_approved(conn, event, envelope.id)
 
@@ -33,6 +34,6 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
         title="story-intake:story.rejected",
         description="Marks the story rejected (with its reason) on the author's status page.",
     )
-    async def on_story_rejected(event: StoryRejected, envelope: CurrentEnvelope) -> None:
+    async def on_story_rejected(event: StoryRejected, envelope: Envelope) -> None:
         async with ref.get.pool.acquire() as conn, conn.transaction():
             await handlers.record_rejected(conn, event, envelope.id)
