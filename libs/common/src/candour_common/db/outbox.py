@@ -36,18 +36,23 @@ _RELAY_LOCK_KEY = 0x4F5554424F58  # "OUTBOX"
 async def add_event(conn: Connection, event: Event, *, service: str) -> Envelope:
     """Write `event` to the outbox in the caller's transaction; return its envelope."""
     envelope = Envelope.new(event, service=service, correlation_id=current_correlation_id())
+    # One round trip: the row and the relay's wake-up call (delivered on commit).
     await conn.execute(
         """
-        INSERT INTO outbox (event_id, topic, key, headers, payload)
-        VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+        WITH added AS (
+            INSERT INTO outbox (event_id, topic, key, headers, payload)
+            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+            RETURNING 1
+        )
+        SELECT pg_notify($6, '') FROM added
         """,
         envelope.id,
         event.topic.value,
         str(event.story_id),
         json.dumps(envelope.headers()),
         event.model_dump_json(),
+        NOTIFY_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     return envelope
 
 
