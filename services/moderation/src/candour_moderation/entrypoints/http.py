@@ -56,7 +56,7 @@ router = APIRouter(prefix="/v1", tags=["queue"], responses=AUTH_PROBLEMS)
 Moderator = Annotated[Principal, Depends(require_role(Role.MODERATOR, Role.OPERATOR))]
 
 
-def get_transaction(request: Request) -> Transaction:
+async def get_transaction(request: Request) -> Transaction:
     return postgres_transaction(request.app.state.platform.pool)
 
 

@@ -33,7 +33,7 @@ PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 AUTH_PROBLEMS: dict[int | str, dict[str, object]] = {401: PROBLEM, 403: PROBLEM}
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.platform.pool
     return pool
 

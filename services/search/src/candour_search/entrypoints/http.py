@@ -48,7 +48,7 @@ router = APIRouter(prefix="/v1")
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.platform.pool
     return pool
 
@@ -58,7 +58,7 @@ Code = Annotated[str, Query(min_length=1, max_length=40)]
 Criticality = Annotated[int, Query(ge=0, le=5)]
 
 
-def search_query(
+async def search_query(
     q: Annotated[
         str | None,
         Query(
@@ -125,7 +125,7 @@ def _invalid(exc: InvalidQuery) -> ProblemError:
     )
 
 
-def stats_query(
+async def stats_query(
     organisation_id: Annotated[Code | None, Query(description="ODS code.")] = None,
     service_id: Code | None = None,
     published_from: Annotated[

@@ -49,7 +49,7 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.platform.pool
     return pool
 
