@@ -679,6 +679,7 @@ class Platform:
     databases: dict[str, str] = field(default_factory=dict)
     _sampler: asyncio.Task[None] | None = None
     _bench_cpu_at_mark: float = 0.0
+    _infra_cpu_at_mark: dict[str, float] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -801,6 +802,7 @@ class Platform:
         """Start of the measured window: CPU seconds are counted from here."""
         for service in self.services.values():
             service.cpu_at_mark = service.cpu_seconds()
+        self._infra_cpu_at_mark = infrastructure_cpu_seconds()
         times = psutil.Process().cpu_times()
         self._bench_cpu_at_mark = times.user + times.system
 
@@ -820,6 +822,12 @@ class Platform:
             "peak_rss_mb": round(me.memory_info().rss / 2**20, 1),
             "idle_rss_mb": math.nan,
         }
+        for name, seconds in infrastructure_cpu_seconds().items():
+            report[name] = {
+                "cpu_seconds": round(seconds - self._infra_cpu_at_mark.get(name, 0.0), 2),
+                "peak_rss_mb": math.nan,
+                "idle_rss_mb": math.nan,
+            }
         return report
 
     async def indexed_at(self, story_ids: Iterable[str] | None = None) -> dict[str, float]:
@@ -868,11 +876,36 @@ class Platform:
                 await admin.close()
 
 
+def infrastructure_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the local Kafka broker and PostgreSQL server.
+
+    Found by command line on this machine (so only when they run here). PostgreSQL
+    forks a backend per connection: the postmaster's reaped children count too.
+    """
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter(["cmdline", "name"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            if "kafka.Kafka" in cmdline or "tansu" in (proc.info["name"] or ""):
+                name = "Kafka broker"
+            elif proc.info["name"] == "postgres" or cmdline.startswith("postgres"):
+                name = "PostgreSQL server"
+            else:
+                continue
+            t = proc.cpu_times()
+            used = t.user + t.system
+            if name == "PostgreSQL server":
+                used += t.children_user + t.children_system
+            totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
 def process_table(report: dict[str, dict[str, float]]) -> str:
     lines = [f"  {'process':<24}{'CPU s':>8}{'peak RSS MB':>13}{'idle RSS MB':>13}"]
     for name, r in report.items():
         idle = "" if math.isnan(r["idle_rss_mb"]) else f"{r['idle_rss_mb']:.1f}"
-        lines.append(f"  {name:<24}{r['cpu_seconds']:>8.1f}{r['peak_rss_mb']:>13.1f}{idle:>13}")
+        peak = "" if math.isnan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.1f}"
+        lines.append(f"  {name:<24}{r['cpu_seconds']:>8.1f}{peak:>13}{idle:>13}")
     return "\n".join(lines)
 
 

@@ -78,14 +78,25 @@ async def _load(
     tracker = common.Tracker()
     lags: list[float] = []
     sample_every = max(1, len(bodies) // args.http_sample) if args.http_sample else 0
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    # Several small pools rather than one of 512 connections: httpx scans its whole
+    # pool for every request, which would cost the load generator O(N) CPU each.
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=4)
+    async with contextlib.AsyncExitStack() as stack:
+        pools = [
+            await stack.enter_async_context(httpx.AsyncClient(timeout=120, limits=limits))
+            for _ in range(32)
+        ]
+        http = pools[0]
         in_flight: set[asyncio.Task[None]] = set()
 
         async def send(index: int, scheduled: float) -> None:
             lags.append(time.time() - scheduled)
             story_id = await common.submit(
-                http, platform.url("story-intake"), bodies[index], tracker, sent_at=scheduled
+                pools[index % len(pools)],
+                platform.url("story-intake"),
+                bodies[index],
+                tracker,
+                sent_at=scheduled,
             )
             if story_id and sample_every and index % sample_every == 0:
                 common.sample_over_http(
