@@ -55,11 +55,12 @@ async def create_database(postgres_server_url: str) -> AsyncIterator[CreateDatab
 
 
 @pytest.fixture
-async def topics(kafka_bootstrap: str) -> TopicNames:
+async def topics(kafka_bootstrap: str) -> AsyncIterator[TopicNames]:
     """Fresh topic names (a unique prefix) for this test, created on the broker."""
     names = TopicNames(prefix=f"t{uuid.uuid4().hex[:10]}.")
     await ensure_topics(kafka_bootstrap, names, partitions=3)
-    return names
+    yield names
+    await infra.delete_topics(kafka_bootstrap, names.prefix)
 
 
 def free_port() -> int:

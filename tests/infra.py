@@ -224,3 +224,24 @@ class PrivateKafka:
 
     def stop(self) -> None:
         self._run("stop")
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic under `prefix` (best effort).
+
+    Each test gets its own prefix; left behind, their partitions pile up on a
+    long-lived local broker until it runs out of file descriptors.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception:  # clean-up must never fail a test
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()

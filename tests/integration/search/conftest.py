@@ -226,6 +226,7 @@ async def shared_search_service(
         ) as harness:
             yield harness
     finally:
+        await infra.delete_topics(kafka_bootstrap, topics.prefix)
         conn = await asyncpg.connect(postgres_server_url)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
