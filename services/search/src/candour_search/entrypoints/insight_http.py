@@ -49,12 +49,12 @@ class InsightOut(BaseModel):
     by_month: list[ReachGroupOut]
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.platform.pool
     return pool
 
 
-def insight_query(
+async def insight_query(
     published_from: Annotated[
         date | None, Query(alias="from", description="Published on or after.")
     ] = None,
