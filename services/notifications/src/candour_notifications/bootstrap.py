@@ -30,7 +30,12 @@ MIGRATIONS = "candour_notifications.migrations"
 def create_app(
     settings: NotificationsSettings, *, mailer: Mailer | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    worker = DeliveryWorker(settings, mailer or SmtpMailer(settings))
+    # One SMTP session serves every email; the app ends it on shutdown. A mailer
+    # passed in is its owner's to close.
+    owned_mailer: SmtpMailer | None = None
+    if mailer is None:
+        mailer = owned_mailer = SmtpMailer(settings)
+    worker = DeliveryWorker(settings, mailer)
     scheduler = DigestScheduler(
         DigestSchedule(at=settings.digest_time, timezone=settings.digest_zone),
         clock or SystemClock(),
@@ -47,10 +52,17 @@ def create_app(
             installed[:] = [NotificationMetrics(registry, service=settings.service_name)]
         return installed[0]
 
+    async def deliver(platform: Platform, metrics: NotificationMetrics) -> None:
+        try:
+            await worker.run(platform.pool, metrics)
+        finally:  # cancelled at shutdown
+            if owned_mailer is not None:
+                await owned_mailer.close()
+
     def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
         metrics = metrics_for(platform)
         return [
-            asyncio.create_task(worker.run(platform.pool, metrics), name="delivery-worker"),
+            asyncio.create_task(deliver(platform, metrics), name="delivery-worker"),
             asyncio.create_task(scheduler.run(platform.pool, metrics), name="digest-scheduler"),
         ]
 

@@ -19,6 +19,8 @@ _environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # Templates ship inside the package: compile each once, never stat it again per email.
+    auto_reload=False,
 )
 
 

@@ -1,11 +1,14 @@
 """The delivery worker: sends the emails owed, after the transactions that owed them.
 
-Exactly-once towards people is impossible over SMTP, so we choose at most once
-per delivery row: a row is claimed (`sending`, committed) before any SMTP
-traffic and marked `sent` after the server accepted it. A crash in between
-leaves it `sending`; after a while it is marked failed for operators, never
-resent. Temporary failures (4xx, unreachable server) go back to `pending` with
-exponential backoff until the attempts run out.
+Exactly-once towards people is impossible over SMTP. A row is claimed (`sending`,
+committed) before any SMTP traffic and marked `sent` right after the server accepted
+it. A crash in between leaves it `sending`; after `delivery_stale_after_seconds` it is
+sent again with the same Message-ID (`repository.resume_interrupted`), so a second
+copy needs a crash between the server's acceptance and the `sent` commit. Temporary
+failures (4xx, unreachable server) go back to `pending` with exponential backoff
+until the attempts run out. The mailer keeps its SMTP session between emails; a
+session the server closed is replaced within the attempt, never once DATA has begun
+(`adapters.mailer.SmtpMailer`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
@@ -26,6 +31,7 @@ import structlog
 from candour_common.messaging import TRANSIENT_ERRORS
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.mailer import DeliveryError, Mailer
+from candour_notifications.adapters.mime import compose_alternative
 from candour_notifications.adapters.templates import render_email
 from candour_notifications.domain import (
     Delivery,
@@ -88,25 +94,26 @@ class MailPolicy:
 def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
     unsubscribe_url = policy.unsubscribe_url(delivery)
     rendered = render_email(delivery.kind, delivery.context, unsubscribe_url=unsubscribe_url)
-    message = EmailMessage()
-    message["From"] = policy.mail_from
-    message["To"] = delivery.recipient
-    message["Subject"] = rendered.subject
-    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    # Stable per delivery: should a copy ever go twice, mail systems can see it is one message.
-    _, from_address = email.utils.parseaddr(policy.mail_from)
-    domain = from_address.rpartition("@")[2] or "candour.invalid"
-    message["Message-ID"] = f"<{delivery.id}@{domain}>"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Auto-Submitted"] = "auto-generated"
+    headers = [
+        ("From", policy.mail_from),
+        ("To", delivery.recipient),
+        ("Subject", rendered.subject),
+        ("Date", email.utils.format_datetime(datetime.now(UTC))),
+        # Stable per delivery: should a copy ever go twice, mail systems can see it is one.
+        ("Message-ID", f"<{delivery.id}@{_message_id_domain(policy.mail_from)}>"),
+        ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Auto-Submitted", "auto-generated"),
+    ]
     if rendered.urgent:
-        message["Importance"] = "high"
-        message["X-Priority"] = "1 (Highest)"
-    # Quoted-printable keeps the message 7-bit clean for any relay (no 8BITMIME needed).
-    message.set_content(rendered.text, cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
-    return message
+        headers += [("Importance", "high"), ("X-Priority", "1 (Highest)")]
+    return compose_alternative(headers, text=rendered.text, html=rendered.html)
+
+
+@functools.lru_cache(maxsize=8)
+def _message_id_domain(mail_from: str) -> str:
+    _, from_address = email.utils.parseaddr(mail_from)
+    return from_address.rpartition("@")[2] or "candour.invalid"
 
 
 async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Result:
