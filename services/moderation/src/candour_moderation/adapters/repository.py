@@ -130,9 +130,9 @@ class PostgresQueueRepository:
             INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
                                      submitted_at, title, body, author_display_name,
                                      author_relationship, screening, tags, experienced_at,
-                                     provenance)
+                                     provenance, decided_by, decided_at)
             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
-                    $12::jsonb, $13, $14::jsonb)
+                    $12::jsonb, $13, $14::jsonb, $15, $16)
             """,
             item.story_id,
             item.status.value,
@@ -148,6 +148,8 @@ class PostgresQueueRepository:
             item.tags.model_dump_json(),
             item.experienced_at,
             item.provenance.model_dump_json(),
+            item.decided_by,
+            item.decided_at,
         )
 
     async def save(self, item: QueueItem) -> None:

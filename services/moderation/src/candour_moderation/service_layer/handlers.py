@@ -68,6 +68,9 @@ async def receive_story(
             return False
         item = QueueItem.from_submission(event)
         assert item.screening is not None
+        automatic = auto_approve and item.auto_approvable
+        # Decided before it is stored, so an approved-on-arrival story is written once.
+        approved = item.auto_approve(now) if automatic else None
         await repo.add(item)
         await repo.add_audit(
             AuditEntry(
@@ -85,11 +88,8 @@ async def receive_story(
                 },
             )
         )
-        automatic = auto_approve and item.auto_approvable
-        if automatic:
-            approved = item.auto_approve(now)
+        if approved is not None:
             published_id = await repo.add_event(approved)
-            await repo.save(item)
             await repo.add_audit(
                 AuditEntry(
                     story_id=item.story_id,
