@@ -87,9 +87,10 @@ def history(out_dir: Path) -> Path:
     _series(f, replay, lambda r: r.get("ratio", {}).get("to_postgres_copy"), "PostgreSQL COPY")
     f.set(title="Replay as a share of the raw baselines", ylabel="ratio")
     for ax in (a, b, c, d, e, f):
-        low, high = ax.get_xlim()
-        if ax.lines and high - low < 0.02:  # one run so far: show a day around it
-            ax.set_xlim(low - 0.5, high + 0.5)
+        stamps = {mdates.date2num(x) for line in ax.lines for x in line.get_xdata()}
+        if len(stamps) == 1:  # one run so far: show a day around it
+            (only,) = stamps
+            ax.set_xlim(only - 0.5, only + 0.5)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
