@@ -7,15 +7,40 @@ import uuid
 from candour_common.db import Connection
 
 
-async def record_once(conn: Connection, *, consumer: str, event_id: uuid.UUID, topic: str) -> bool:
-    """Record the event in the caller's transaction; False if it was processed before."""
-    status = await conn.execute(
-        """
-        INSERT INTO inbox (consumer, event_id, topic) VALUES ($1, $2, $3)
-        ON CONFLICT DO NOTHING
-        """,
-        consumer,
-        event_id,
-        topic,
-    )
+async def record_once(
+    conn: Connection,
+    *,
+    consumer: str,
+    event_id: uuid.UUID,
+    topic: str,
+    story_id: uuid.UUID | None = None,
+) -> bool:
+    """Record the event in the caller's transaction; False if it was processed before.
+
+    With `story_id`, first take that story's lock (as `lock_story` does) in the same
+    round trip: the consumers that serialise a story's writers do both for every event.
+    """
+    if story_id is None:
+        status = await conn.execute(
+            """
+            INSERT INTO inbox (consumer, event_id, topic) VALUES ($1, $2, $3)
+            ON CONFLICT DO NOTHING
+            """,
+            consumer,
+            event_id,
+            topic,
+        )
+    else:
+        status = await conn.execute(
+            """
+            WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($4::text, 0)))
+            INSERT INTO inbox (consumer, event_id, topic)
+            SELECT $1::text, $2::uuid, $3::text FROM locked
+            ON CONFLICT DO NOTHING
+            """,
+            consumer,
+            event_id,
+            topic,
+            str(story_id),
+        )
     return bool(status == "INSERT 0 1")

@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 import structlog
 
-from candour_common.db import Connection, lock_story
+from candour_common.db import Connection
 from candour_common.db.inbox import record_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
@@ -55,10 +55,13 @@ async def apply_story_approved(
     conn: Connection, event: StoryApproved, *, event_id: uuid.UUID
 ) -> None:
     if not await record_once(
-        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_APPROVED.value
+        conn,
+        consumer=CONSUMER,
+        event_id=event_id,
+        topic=Topic.STORY_APPROVED.value,
+        story_id=event.story_id,  # and its lock: see lock_story
     ):
         return
-    await lock_story(conn, event.story_id)
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored approval of a withdrawn story")
         return
@@ -73,10 +76,13 @@ async def apply_response_posted(
     conn: Connection, event: ResponsePosted, *, event_id: uuid.UUID
 ) -> None:
     if not await record_once(
-        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.RESPONSE_POSTED.value
+        conn,
+        consumer=CONSUMER,
+        event_id=event_id,
+        topic=Topic.RESPONSE_POSTED.value,
+        story_id=event.story_id,  # and its lock: see lock_story
     ):
         return
-    await lock_story(conn, event.story_id)
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored response to a withdrawn story")
         return
@@ -88,10 +94,13 @@ async def apply_story_withdrawn(
     conn: Connection, event: StoryWithdrawn, *, event_id: uuid.UUID
 ) -> None:
     if not await record_once(
-        conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_WITHDRAWN.value
+        conn,
+        consumer=CONSUMER,
+        event_id=event_id,
+        topic=Topic.STORY_WITHDRAWN.value,
+        story_id=event.story_id,  # and its lock: see lock_story
     ):
         return
-    await lock_story(conn, event.story_id)
     await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
 
 
