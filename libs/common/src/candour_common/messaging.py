@@ -2,12 +2,11 @@
 subscribers that validate envelopes, bind log context, retry, and dead-letter
 what cannot be processed.
 
-Offsets: subscribers consume in batches with `AckPolicy.NACK_ON_ERROR` and
-auto-commit off, so a batch's offsets are committed only after every record in
-it was handled, i.e. after their database transactions committed. A record that
-fails for good is copied to `<topic>.dlq` first, so one poison message never
-blocks a partition. If that copy cannot be written, the batch is redelivered
-from its first record (the inbox makes the repeats harmless).
+Offsets: subscribers use `AckPolicy.NACK_ON_ERROR` with auto-commit off, so a
+record's offset is committed only after it was handled, i.e. after its database
+transaction committed. A record that fails for good is copied to `<topic>.dlq`
+first, so one poison message never blocks a partition. If that copy cannot be
+written, the record is redelivered (the inbox makes repeats harmless).
 """
 
 from __future__ import annotations
@@ -98,9 +97,6 @@ def outbox_sender(broker: KafkaBroker) -> SendBatch:
     return send
 
 
-# Records fetched and handled per poll. The offsets are committed once per batch,
-# after its last record's transaction: one commit instead of one per record.
-DEFAULT_MAX_RECORDS = 100
 CONSUMER_POLICY_CONTEXT = "candour_consumer_policy"
 
 EventHandler = Callable[[Any, Envelope], Awaitable[None]]
@@ -130,38 +126,37 @@ def event_subscriber(
     group_id: str,
     title: str,
     description: str,
-    max_records: int = DEFAULT_MAX_RECORDS,
 ) -> Callable[[EventHandler], EventHandler]:
     """A subscriber decorator with Candour's consumer settings.
 
-    The handler receives one event and its envelope. Records arrive in batches of
-    up to `max_records` and are handled one after another, in partition order; the
-    batch's offsets are committed after the last one returned (so after its
-    database transaction committed). The group starts at the earliest offset
-    (nothing published before a service first ran is missed).
+    The handler receives one event and its envelope, in partition order; the
+    record's offset is committed after the handler returned (so after its database
+    transaction committed). The group starts at the earliest offset (nothing
+    published before a service first ran is missed).
+
+    One record per fetch (aiokafka `getone`), not batches: with batch fetching
+    (`getmany`) a consumer once stopped fetching for good after a group rebalance
+    in the fault suite (cause not found), and a silent stall is worse than one
+    offset commit per record.
     """
     model = EVENT_MODELS[topic]
 
     def decorate(handler: EventHandler) -> EventHandler:
-        async def consume_batch(message: KafkaMessage) -> None:
+        async def consume(message: KafkaMessage) -> None:
             policy: ConsumerPolicy = broker.context.get(CONSUMER_POLICY_CONTEXT) or ConsumerPolicy(
                 group_id=group_id
             )
-            records = message.raw_message
-            for record in records if isinstance(records, tuple) else (records,):
-                await _handle_record(broker, topics, policy, record, model, handler)
+            await _handle_record(broker, topics, policy, message.raw_message, model, handler)
 
-        consume_batch.__name__ = handler.__name__
-        consume_batch.__doc__ = handler.__doc__
+        consume.__name__ = handler.__name__
+        consume.__doc__ = handler.__doc__
         broker.subscriber(
             topics.name(topic),
             group_id=group_id,
-            batch=True,
-            max_records=max_records,
             auto_offset_reset="earliest",
             ack_policy=CONSUMER_ACK_POLICY,
-            # Each record is validated by `_handle_record`; FastStream's JSON decoding
-            # of the batch would be thrown away.
+            # The record is validated by `_handle_record`; FastStream's own JSON
+            # decoding would be thrown away.
             decoder=_undecoded,
             # A service's subscribers share one group, so each one joining makes the
             # others rejoin at their next heartbeat: a short interval keeps start-up
@@ -169,7 +164,7 @@ def event_subscriber(
             heartbeat_interval_ms=500,
             title=title,
             description=description,
-        )(consume_batch)
+        )(consume)
         return handler
 
     return decorate
@@ -190,7 +185,7 @@ async def _handle_record(
     """Handle one record: validate, retry, wait out outages, or dead-letter it.
 
     Returns once the record is handled or dead-lettered. Raises only when the
-    dead-letter copy could not be written (the batch is then redelivered).
+    dead-letter copy could not be written (the record is then redelivered).
     """
     topic = topics.logical(record.topic)
     started = time.perf_counter()
