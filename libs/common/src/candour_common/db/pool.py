@@ -13,21 +13,9 @@ async def create_pool(dsn: str, *, max_size: int = 10, min_size: int = 1) -> asy
         # Fail fast when the server is gone so callers can answer 503 instead of hanging.
         timeout=5,
         command_timeout=30,
-        reset=_keep_session,
     )
     assert pool is not None
     return pool
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Return a connection to the pool as it is (asyncpg still rolls back an open
-    transaction and drops listeners first).
-
-    asyncpg's default runs `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`
-    on every release: a round trip per transaction for state the platform never
-    leaves behind on pooled connections (only SET LOCAL and transaction-scoped
-    advisory locks; session settings and locks live on dedicated connections).
-    """
 
 
 async def ping(pool: asyncpg.Pool) -> None:
