@@ -61,6 +61,7 @@ OTHER_TRUST = Organisation(
     services=(Service(id="RXF-AE", name="Emergency department"),),
 )
 # Text the moderation screening finds nothing in, so auto-approval publishes it.
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 CLEAN_BODY = "The team listened carefully and called me back the same day. Thank you all."
 
 
@@ -456,7 +457,9 @@ async def platform_setup(
         databases=databases,
         smtp=smtp.sink,
         logs=logs,
-        run_tag=uuid.uuid4().hex[:8],
+        # Letters only: digits next to the story number can read as a phone number,
+        # and screening would (rightly) hold that story for a moderator.
+        run_tag=uuid.uuid4().hex[:8].translate(_DIGITS_TO_LETTERS),
         extra_env=env,
     )
     try:
