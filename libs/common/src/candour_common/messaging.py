@@ -134,10 +134,9 @@ def event_subscriber(
     transaction committed). The group starts at the earliest offset (nothing
     published before a service first ran is missed).
 
-    One record per fetch (aiokafka `getone`), not batches: with batch fetching
-    (`getmany`) a consumer once stopped fetching for good after a group rebalance
-    in the fault suite (cause not found), and a silent stall is worse than one
-    offset commit per record.
+    One record per fetch (aiokafka `getone`), not FastStream's batch subscriber:
+    its loop sleeps `batch_timeout_ms` whenever a poll comes back empty, which adds
+    up to that much latency at every hop (bench/README.md has the numbers).
     """
     model = EVENT_MODELS[topic]
 
