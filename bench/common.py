@@ -1001,6 +1001,41 @@ def sample_over_http(
     task.add_done_callback(tracker.sample_tasks.discard)
 
 
+async def finish_run(
+    platform: Platform,
+    sink: MailSink,
+    count: int,
+    tracker: Tracker,
+    *,
+    deadline: float,
+    bars: Progress,
+    submitted_task: Any,
+    sending: asyncio.Future[Any],
+    stall_timeout: float,
+) -> dict[str, Any]:
+    """Wait for the run to complete (or give up), stop the senders, collect the results."""
+    complete = await wait_until_done(
+        platform,
+        sink,
+        count,
+        tracker,
+        deadline=deadline,
+        bars=bars,
+        submitted_task=submitted_task,
+        sending=sending,
+        stall_timeout=stall_timeout,
+    )
+    if not complete:
+        sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+    for task in list(tracker.sample_tasks):
+        task.cancel()
+    run = await collect(platform, sink, tracker)
+    run["complete"] = complete and run["accepted"] == count
+    return run
+
+
 async def wait_until_done(
     platform: Platform,
     sink: MailSink,

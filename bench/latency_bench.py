@@ -120,7 +120,7 @@ async def _load(
             submitted = bars.add_task("submitted", total=len(bodies))
             platform.mark_cpu()
             sending = asyncio.ensure_future(schedule())
-            complete = await common.wait_until_done(
+            run = await common.finish_run(
                 platform,
                 sink,
                 len(bodies),
@@ -131,14 +131,6 @@ async def _load(
                 sending=sending,
                 stall_timeout=args.stall_timeout,
             )
-            if not complete:
-                sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
-        for task in list(tracker.sample_tasks):
-            task.cancel()
-    run = await common.collect(platform, sink, tracker)
-    run["complete"] = complete and run["accepted"] == len(bodies)
     return run, common.summary(lags)
 
 

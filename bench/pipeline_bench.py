@@ -130,7 +130,7 @@ async def _load(
             submitted = bars.add_task("submitted", total=len(bodies))
             platform.mark_cpu()
             sending = asyncio.gather(*(client() for _ in range(args.clients)))
-            complete = await common.wait_until_done(
+            run = await common.finish_run(
                 platform,
                 sink,
                 len(bodies),
@@ -141,14 +141,6 @@ async def _load(
                 sending=sending,
                 stall_timeout=args.stall_timeout,
             )
-            if not complete:
-                sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
-        for task in list(tracker.sample_tasks):
-            task.cancel()
-    run = await common.collect(platform, sink, tracker)
-    run["complete"] = complete and run["accepted"] == len(bodies)
     return run
 
 
