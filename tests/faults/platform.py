@@ -71,9 +71,17 @@ def bearer(role: Role, *, organisation_id: str | None = None, subject: str = "t"
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 60, what: str = "condition"
+    check: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 60,
+    what: str = "condition",
+    explain: Callable[[], Awaitable[str]] | None = None,
 ) -> Any:
-    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds.
+
+    `explain` describes the state of things when the wait fails, so a timeout in CI says
+    more than "timed out".
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -81,7 +89,8 @@ async def eventually(
         if result:
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            detail = f"\n{await explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
         await asyncio.sleep(0.3)
 
 
@@ -130,9 +139,34 @@ class Platform:
         await process.wait_ready()
 
     def stop_all(self) -> None:
+        codes = {}
         for process in self.all_processes():
             code = process.stop(signal.SIGTERM)
+            codes[process.log_path.stem] = code
             print(f"----- {process.log_path.name} (exit {code}) -----\n{process.logs()[-3000:]}")
+        # Last, so it survives when only the tail of the output is kept.
+        print(f"----- exit codes: {codes} (None: killed after ignoring SIGTERM)")
+
+    async def describe(self) -> str:
+        """Where every process and count stands: the message of a failed wait."""
+        lines = []
+        for process in self.all_processes():
+            assert process.process is not None
+            code = process.process.poll()
+            state = "running" if code is None else f"exited {code}"
+            last = process.logs().rstrip().rsplit("\n", 1)[-1][:300]
+            lines.append(f"  {process.log_path.stem} pid {process.process.pid} {state}: {last}")
+        deliveries = await self.fetch(
+            "notifications", "SELECT status, count(*) AS n FROM deliveries GROUP BY status"
+        )
+        indexed = await self.fetch("search", "SELECT count(*) AS n FROM search_stories")
+        lines.append(
+            f"  search total {await self.search_total()} (rows {indexed[0]['n']}), "
+            f"emails {len(self.emailed_titles())}, "
+            f"deliveries { ({r['status']: r['n'] for r in deliveries}) }, "
+            f"dead letters {await self.dead_letters()}"
+        )
+        return "\n".join(lines)
 
     # ---- driving ----------------------------------------------------------------------
     async def subscribe_trust(self, email: str = SUBSCRIBER) -> None:
@@ -283,9 +317,14 @@ class Platform:
             )
             return int(rows[0]["n"]) == 0
 
-        await eventually(search_complete, timeout=timeout, what=f"{count} stories in search")
-        await eventually(mail_complete, timeout=timeout, what=f"{count} emails")
-        await eventually(deliveries_settled, timeout=timeout, what="every delivery settled")
+        explain = self.describe
+        await eventually(
+            search_complete, timeout=timeout, what=f"{count} stories in search", explain=explain
+        )
+        await eventually(mail_complete, timeout=timeout, what=f"{count} emails", explain=explain)
+        await eventually(
+            deliveries_settled, timeout=timeout, what="every delivery settled", explain=explain
+        )
         # Let anything late (a redelivered duplicate) arrive before counting.
         await asyncio.sleep(3)
 

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream.kafka import KafkaBroker
@@ -28,6 +27,7 @@ from pydantic import ValidationError
 
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.outbox import OutgoingMessage, SendBatch
+from candour_common.db.pool import DATABASE_UNAVAILABLE
 from candour_common.events import EVENT_MODELS, Event
 from candour_common.metrics import PlatformMetrics
 from candour_common.topics import Topic, TopicNames
@@ -44,11 +44,7 @@ class PoisonMessage(Exception):
 # Errors of the platform, not of the message: wait for the dependency to return
 # and try the same message again, however long that takes.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
+    *DATABASE_UNAVAILABLE,
     ConnectionError,
     OSError,
     TimeoutError,

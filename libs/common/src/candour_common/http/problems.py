@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from candour_common.db.pool import DATABASE_UNAVAILABLE
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -146,12 +148,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             "(for example NUL characters or unpaired surrogates).",
         )
 
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.CannotConnectNowError)
-    @app.exception_handler(asyncpg.TooManyConnectionsError)
-    @app.exception_handler(OSError)
-    @app.exception_handler(TimeoutError)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("dependency unavailable", error=repr(exc), path=request.url.path)
         return problem_response(
@@ -160,6 +156,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="A dependency is unavailable; try again shortly.",
             headers={"Retry-After": "5"},
         )
+
+    for unavailable in (*DATABASE_UNAVAILABLE, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
