@@ -21,7 +21,6 @@ from typing import Any
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
@@ -137,10 +136,14 @@ def event_subscriber(
     model = EVENT_MODELS[topic]
 
     def decorate(handler: EventHandler) -> EventHandler:
-        async def consume(message: KafkaMessage) -> None:
+        # No parameters: a `message: KafkaMessage` parameter would be resolved by
+        # FastStream's dependency injection, which runs that sync lookup in a worker
+        # thread for every record. The message is in the context either way.
+        async def consume() -> None:
             policy: ConsumerPolicy = broker.context.get(CONSUMER_POLICY_CONTEXT) or ConsumerPolicy(
                 group_id=group_id
             )
+            message = broker.context.get_local("message")
             await _handle_record(broker, topics, policy, message.raw_message, model, handler)
 
         consume.__name__ = handler.__name__
