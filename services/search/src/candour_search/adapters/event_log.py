@@ -28,6 +28,9 @@ INDEX_TOPICS: dict[Topic, type[BaseModel]] = {
 }
 
 Offsets = dict[TopicPartition, int]
+# Looking past the targets for records a broker's ListOffsets left out (see `batches`).
+END_LOOKS = 3
+END_LOOK_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +121,36 @@ class TopicReplay:
         self, targets: Offsets, *, max_records: int
     ) -> AsyncIterator[Sequence[ConsumerRecord[bytes, bytes]]]:
         """Records in offset order per partition until every partition's position reached
-        its target. A batch may run past a target (the topic grew): those are events too."""
+        its target. A batch may run past a target (the topic grew): those are events too.
+
+        A target is not trusted as the end: some brokers (Tansu, the embedded broker of
+        `candour dev`) answer ListOffsets "latest" with the base offset of a partition's
+        last record batch, short of its end. So once every target is reached the replay
+        looks again, and while that finds records it reads on to the high watermark the
+        fetch reported (a few looks at most, so a busy topic cannot keep it going).
+        """
+        ends = dict(targets)
+        looks = 0
         while True:
-            behind = [tp for tp, end in targets.items() if await self._consumer.position(tp) < end]
-            if not behind:
-                return
-            fetched = await self._consumer.getmany(*behind, timeout_ms=500, max_records=max_records)
-            records = [r for tp in behind for r in fetched.get(tp, ())]
+            behind = [tp for tp, end in ends.items() if await self._consumer.position(tp) < end]
+            if behind:
+                fetched = await self._consumer.getmany(
+                    *behind, timeout_ms=500, max_records=max_records
+                )
+            else:
+                if looks == END_LOOKS or not ends:
+                    return
+                looks += 1
+                fetched = await self._consumer.getmany(
+                    *ends, timeout_ms=END_LOOK_MS, max_records=max_records
+                )
+                if not any(fetched.values()):
+                    return
+                for tp in ends:
+                    highwater = self._consumer.highwater(tp)
+                    if highwater is not None:
+                        ends[tp] = max(ends[tp], highwater)
+            records = [r for tp in ends for r in fetched.get(tp, ())]
             if records:
                 yield records
 
