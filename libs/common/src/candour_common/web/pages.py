@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
 
@@ -105,14 +108,72 @@ def signed_in_token(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE)
 
 
+def _jwt_secret(request: Request) -> str:
+    secret: str = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    return secret
+
+
+def signed_in_principal(request: Request, roles: Collection[Role]) -> Principal | None:
+    """Whose token the sign-in cookie holds; None when absent, invalid or not in `roles`."""
+    token = signed_in_token(request)
+    if not token:
+        return None
+    try:
+        principal = verify_token(_jwt_secret(request), token)
+    except InvalidToken:
+        return None
+    return principal if principal.role in roles else None
+
+
+@dataclass(frozen=True, slots=True)
+class SignInWords:
+    """What a sign-in form says about a token that cannot sign in, in a page's own words."""
+
+    missing: str
+    wrong_role: str
+    invalid: str = "That token is not valid or has expired: ask an operator for a new one"
+
+
+def token_problem(
+    request: Request, token: str, roles: Collection[Role], words: SignInWords
+) -> str | None:
+    """Why `token` cannot sign in to a page for `roles` (None when it can)."""
+    if not token:
+        return words.missing
+    try:
+        principal = verify_token(_jwt_secret(request), token)
+    except InvalidToken:
+        return words.invalid
+    return None if principal.role in roles else words.wrong_role
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token checks out (403 problem otherwise)."""
+    form = await request.form()
+    submitted = form.get(CSRF_FIELD)
+    verify_csrf(request, submitted if isinstance(submitted, str) else None)
+    return form
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field's text, trimmed; "" when absent or a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
 __all__ = [
     "CSRF_FIELD",
+    "SignInWords",
+    "checked_form",
     "create_templates",
     "csrf_token",
+    "form_text",
     "mount_static",
     "render",
     "sign_in",
     "sign_out",
+    "signed_in_principal",
     "signed_in_token",
+    "token_problem",
     "verify_csrf",
 ]

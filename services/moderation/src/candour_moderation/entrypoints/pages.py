@@ -16,10 +16,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.web import pages
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
@@ -55,6 +54,9 @@ from candour_moderation.settings import ModerationSettings
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_PAGE_SIZE = 25
 ALLOWED_ROLES = (Role.MODERATOR, Role.OPERATOR)
+SIGN_IN_WORDS = pages.SignInWords(
+    missing="Paste your moderator token", wrong_role="That token is not a moderator's token"
+)
 NOTE_MAX = 2000
 
 REJECTION_LABELS: dict[RejectionReason, str] = {
@@ -113,27 +115,7 @@ def _see_other(url: str) -> RedirectResponse:
 
 def signed_in(request: Request) -> Principal | None:
     """The moderator whose token the cookie holds; None when absent, invalid or not allowed."""
-    token = pages.signed_in_token(request)
-    if not token:
-        return None
-    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
-    try:
-        principal = verify_token(secret, token)
-    except InvalidToken:
-        return None
-    return principal if principal.role in ALLOWED_ROLES else None
-
-
-async def _checked_form(request: Request) -> FormData:
-    form = await request.form()
-    submitted = form.get(pages.CSRF_FIELD)
-    pages.verify_csrf(request, submitted if isinstance(submitted, str) else None)
-    return form
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return pages.signed_in_principal(request, ALLOWED_ROLES)
 
 
 def _transaction(request: Request) -> Transaction:
@@ -150,21 +132,9 @@ async def sign_in_page(request: Request) -> Response:
 
 @router.post("/console/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    form = await _checked_form(request)
-    token = _text(form, "token")
-    error = None
-    if not token:
-        error = "Paste your moderator token"
-    else:
-        secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
-        try:
-            principal = verify_token(secret, token)
-        except InvalidToken:
-            error = "That token is not valid or has expired: ask an operator for a new one"
-        else:
-            if principal.role not in ALLOWED_ROLES:
-                error = "That token is not a moderator's token"
-    if error:
+    form = await pages.checked_form(request)
+    token = pages.form_text(form, "token")
+    if error := pages.token_problem(request, token, ALLOWED_ROLES, SIGN_IN_WORDS):
         return _render(
             request, "console/sign_in.html", {"errors": {"token": error}}, status_code=400
         )
@@ -175,7 +145,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/console/sign-out")
 async def sign_out(request: Request) -> Response:
-    await _checked_form(request)
+    await pages.checked_form(request)
     response = _see_other("/console/sign-in")
     pages.sign_out(response)
     return response
@@ -325,7 +295,7 @@ async def _conflict(
 
 @router.post("/console/stories/{story_id}/claim")
 async def claim(request: Request, story_id: UUID) -> Response:
-    await _checked_form(request)
+    await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
         return _see_other("/console/sign-in")
@@ -344,7 +314,7 @@ async def claim(request: Request, story_id: UUID) -> Response:
 
 @router.post("/console/stories/{story_id}/release")
 async def release(request: Request, story_id: UUID) -> Response:
-    await _checked_form(request)
+    await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
         return _see_other("/console/sign-in")
@@ -361,7 +331,7 @@ async def release(request: Request, story_id: UUID) -> Response:
 
 @router.post("/console/stories/{story_id}/approve", response_class=HTMLResponse)
 async def approve(request: Request, story_id: UUID) -> Response:
-    form = await _checked_form(request)
+    form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
         return _see_other("/console/sign-in")
@@ -373,7 +343,7 @@ async def approve(request: Request, story_id: UUID) -> Response:
         int(v) for v in form.getlist("redaction") if isinstance(v, str) and v.isdigit()
     } & set(range(count))
     values = {
-        name: _text(form, name)
+        name: pages.form_text(form, name)
         for name in ("criticality", "edited_title", "edited_body", "acknowledge_safeguarding")
     }
     errors: dict[str, str] = {}
@@ -441,11 +411,11 @@ def _criticality(raw: str) -> int | None:
 
 @router.post("/console/stories/{story_id}/reject", response_class=HTMLResponse)
 async def reject(request: Request, story_id: UUID) -> Response:
-    form = await _checked_form(request)
+    form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
         return _see_other("/console/sign-in")
-    values = {"reason": _text(form, "reason"), "note": _text(form, "note")}
+    values = {"reason": pages.form_text(form, "reason"), "note": pages.form_text(form, "note")}
     errors: dict[str, str] = {}
     reason: RejectionReason | None = None
     try:

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
 from candour_common.web import pages
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
@@ -32,6 +31,11 @@ from candour_notifications.settings import NotificationsSettings
 
 # Not `templates/`: that folder holds the emails, whose base.html would hide the site layout.
 TEMPLATES = Path(__file__).resolve().parent.parent / "page_templates"
+STAFF = (Role.STAFF,)
+SIGN_IN_WORDS = pages.SignInWords(
+    missing="Paste your staff token",
+    wrong_role="That token is not a staff token for an organisation",
+)
 FORM_FIELDS = ("email", "kind", "frequency", "service_ids", "tags", "min_criticality")
 KIND_LABELS = {
     SubscriptionKind.STORIES.value: "New stories",
@@ -74,33 +78,9 @@ def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-def _verify(request: Request, token: str) -> Principal:
-    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
-    return verify_token(secret, token)
-
-
 def signed_in(request: Request) -> Principal | None:
     """The staff member whose token the cookie holds; None when absent or not staff."""
-    token = pages.signed_in_token(request)
-    if not token:
-        return None
-    try:
-        principal = _verify(request, token)
-    except InvalidToken:
-        return None
-    return principal if principal.role is Role.STAFF else None
-
-
-async def _checked_form(request: Request) -> FormData:
-    form = await request.form()
-    submitted = form.get(pages.CSRF_FIELD)
-    pages.verify_csrf(request, submitted if isinstance(submitted, str) else None)
-    return form
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return pages.signed_in_principal(request, STAFF)
 
 
 def _items(raw: str) -> list[str]:
@@ -118,20 +98,9 @@ async def sign_in_page(request: Request) -> Response:
 
 @router.post("/alerts/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    form = await _checked_form(request)
-    token = _text(form, "token")
-    error = None
-    if not token:
-        error = "Paste your staff token"
-    else:
-        try:
-            principal = _verify(request, token)
-        except InvalidToken:
-            error = "That token is not valid or has expired: ask an operator for a new one"
-        else:
-            if principal.role is not Role.STAFF:
-                error = "That token is not a staff token for an organisation"
-    if error:
+    form = await pages.checked_form(request)
+    token = pages.form_text(form, "token")
+    if error := pages.token_problem(request, token, STAFF, SIGN_IN_WORDS):
         return _render(
             request, "alerts/sign_in.html", {"errors": {"token": error}}, status_code=400
         )
@@ -142,7 +111,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/alerts/sign-out")
 async def sign_out(request: Request) -> Response:
-    await _checked_form(request)
+    await pages.checked_form(request)
     response = _see_other("/alerts/sign-in")
     pages.sign_out(response)
     return response
@@ -193,11 +162,11 @@ def _field_of(location: tuple[int | str, ...]) -> str:
 
 @router.post("/alerts/subscriptions", response_class=HTMLResponse)
 async def add_subscription(request: Request) -> Response:
-    form = await _checked_form(request)
+    form = await pages.checked_form(request)
     staff = signed_in(request)
     if staff is None:
         return _see_other("/alerts/sign-in")
-    values = {name: _text(form, name) for name in FORM_FIELDS}
+    values = {name: pages.form_text(form, name) for name in FORM_FIELDS}
     try:
         body = SubscriptionIn(
             email=values["email"],
@@ -254,7 +223,7 @@ def _message(error: Any) -> str:
 
 @router.post("/alerts/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
 async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> Response:
-    await _checked_form(request)
+    await pages.checked_form(request)
     staff = signed_in(request)
     if staff is None:
         return _see_other("/alerts/sign-in")

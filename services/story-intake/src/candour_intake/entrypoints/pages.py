@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.auth import InvalidToken, Principal, Role, verify_token
+from candour_common.auth import Principal, Role
 from candour_common.events import (
     AuthorContact,
     ChangeMarker,
@@ -118,6 +118,12 @@ CHANGE_LABELS = {
     ChangeMarker.MADE.value: "We have made a change because of this story",
 }
 
+STAFF = (Role.STAFF,)
+SIGN_IN_WORDS = pages.SignInWords(
+    missing="Paste the staff token you were given",
+    wrong_role="This is not a staff token; responses need a staff token",
+    invalid="This token is not valid or has expired; ask for a new one",
+)
 # Pages that show an author's private token must not be cached or leak it as a referrer.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -160,11 +166,6 @@ def _message(
 ) -> HTMLResponse:
     context = {"title": title, "message": message, "staff": staff}
     return _render(request, "message.html", context, status_code=status_code)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _texts(form: FormData, name: str) -> list[str]:
@@ -257,19 +258,19 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     """The form as entered (to re-show it) and the errors pydantic cannot see."""
-    place = _text(form, "place")
+    place = pages.form_text(form, "place")
     organisation_id, _, service_id = place.partition("|")
     values: dict[str, Any] = {
         "place": place,
         "organisation_id": organisation_id,
         "service_id": service_id or None,
-        "title": _text(form, "title"),
-        "body": _text(form, "body"),
-        "display_name": _text(form, "display_name"),
-        "relationship": _text(form, "relationship"),
-        "email": _text(form, "email"),
-        "notify_on_response": _text(form, "notify_on_response") == "yes",
-        "experienced_at": _text(form, "experienced_at"),
+        "title": pages.form_text(form, "title"),
+        "body": pages.form_text(form, "body"),
+        "display_name": pages.form_text(form, "display_name"),
+        "relationship": pages.form_text(form, "relationship"),
+        "email": pages.form_text(form, "email"),
+        "notify_on_response": pages.form_text(form, "notify_on_response") == "yes",
+        "experienced_at": pages.form_text(form, "experienced_at"),
         "tags": {kind: _texts(form, f"tags_{kind}") for kind in TAG_CHOICES},
     }
     errors: dict[str, str] = {}
@@ -283,8 +284,7 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
 
 @router.post("/share", response_class=HTMLResponse)
 async def share_submit(request: Request) -> HTMLResponse:
-    form = await request.form()
-    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    form = await pages.checked_form(request)
     limiter: SlidingWindowRateLimiter = request.app.state.submission_limiter
     client = request.client.host if request.client else "unknown"
     if (wait := limiter.check(client)) is not None:
@@ -394,15 +394,14 @@ async def follow(request: Request, story: str = "", token: str = "") -> HTMLResp
 
 @router.post("/follow/withdraw", response_class=HTMLResponse)
 async def withdraw(request: Request) -> Response:
-    form = await request.form()
-    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
-    story, token = _text(form, "story"), _text(form, "token")
+    form = await pages.checked_form(request)
+    story, token = pages.form_text(form, "story"), pages.form_text(form, "token")
     state = await _authored(request, story, token)
     if state is None:
         return _link_not_recognised(request)
     if state.status is StoryStatus.WITHDRAWN:
         return RedirectResponse(f"{request.url_for('follow')}?story={story}&token={token}", 303)
-    if _text(form, "confirmed") != "yes":
+    if pages.form_text(form, "confirmed") != "yes":
         return _render(
             request,
             "withdraw_confirm.html",
@@ -418,15 +417,7 @@ async def withdraw(request: Request) -> Response:
 
 
 def _signed_in_staff(request: Request) -> Principal | None:
-    token = pages.signed_in_token(request)
-    if not token:
-        return None
-    settings: IntakeSettings = request.app.state.platform.settings
-    try:
-        principal = verify_token(settings.jwt_secret.get_secret_value(), token)
-    except InvalidToken:
-        return None
-    return principal if principal.role is Role.STAFF else None
+    return pages.signed_in_principal(request, STAFF)
 
 
 def _safe_next(target: str) -> str:
@@ -445,22 +436,9 @@ async def sign_in_form(
 
 @router.post("/respond/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
-    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
-    token, target = _text(form, "token"), _safe_next(_text(form, "next"))
-    settings: IntakeSettings = request.app.state.platform.settings
-    error = None
-    if not token:
-        error = "Paste the staff token you were given"
-    else:
-        try:
-            principal = verify_token(settings.jwt_secret.get_secret_value(), token)
-        except InvalidToken:
-            error = "This token is not valid or has expired; ask for a new one"
-        else:
-            if principal.role is not Role.STAFF:
-                error = "This is not a staff token; responses need a staff token"
-    if error is not None:
+    form = await pages.checked_form(request)
+    token, target = pages.form_text(form, "token"), _safe_next(pages.form_text(form, "next"))
+    if error := pages.token_problem(request, token, STAFF, SIGN_IN_WORDS):
         return _render(
             request, "sign_in.html", {"next": target, "errors": {"token": error}}, status_code=422
         )
@@ -471,8 +449,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/respond/sign-out", response_class=HTMLResponse)
 async def sign_out(request: Request) -> Response:
-    form = await request.form()
-    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    await pages.checked_form(request)
     response = RedirectResponse("/respond/sign-in", status_code=303)
     pages.sign_out(response)
     return response
@@ -576,8 +553,7 @@ _RESPONSE_MISSING = {
 
 @router.post("/stories/{story_id}/respond", response_class=HTMLResponse)
 async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
-    form = await request.form()
-    pages.verify_csrf(request, _text(form, pages.CSRF_FIELD) or None)
+    form = await pages.checked_form(request)
     staff = _signed_in_staff(request)
     if staff is None or staff.organisation_id is None:
         return RedirectResponse(
@@ -587,10 +563,10 @@ async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
     if isinstance(found, HTMLResponse):
         return found
     values = {
-        "body": _text(form, "body"),
-        "responder_name": _text(form, "responder_name"),
-        "responder_role": _text(form, "responder_role"),
-        "change": _text(form, "change"),
+        "body": pages.form_text(form, "body"),
+        "responder_name": pages.form_text(form, "responder_name"),
+        "responder_role": pages.form_text(form, "responder_role"),
+        "change": pages.form_text(form, "change"),
     }
     try:
         answer = ResponseIn.model_validate(
