@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from candour_common.db import Connection
+from candour_common.events import Event
 
 
 async def record_once(
@@ -44,3 +45,19 @@ async def record_once(
             str(story_id),
         )
     return bool(status == "INSERT 0 1")
+
+
+async def record_story_event_once(
+    conn: Connection, event: Event, *, consumer: str, event_id: uuid.UUID
+) -> bool:
+    """`record_once` for `event`, taking its story's lock in the same statement.
+
+    For consumers that serialise the writers of one story (see `lock_story`).
+    """
+    return await record_once(
+        conn,
+        consumer=consumer,
+        event_id=event_id,
+        topic=event.topic.value,
+        story_id=event.story_id,
+    )

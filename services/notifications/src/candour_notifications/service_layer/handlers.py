@@ -16,7 +16,7 @@ import structlog
 
 from candour_common.auth import Principal, Role
 from candour_common.db import Connection
-from candour_common.db.inbox import record_once
+from candour_common.db.inbox import record_once, record_story_event_once
 from candour_common.events import (
     CRITICALITY_LABELS,
     RejectionReason,
@@ -173,13 +173,7 @@ async def store_author_contact(
 ) -> None:
     """Keep only the author's address, and only if they asked to hear about responses."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn,
-            consumer=CONSUMER,
-            event_id=event_id,
-            topic=Topic.STORY_SUBMITTED.value,
-            story_id=event.story_id,  # and its lock: see lock_story
-        ):
+        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return
         author = event.author
         if not (author.email and author.notify_on_response):
@@ -233,13 +227,7 @@ async def alert_story_approved(
         "published_at": event.published_at.isoformat(),
     }
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn,
-            consumer=CONSUMER,
-            event_id=event_id,
-            topic=Topic.STORY_APPROVED.value,
-            story_id=event.story_id,  # and its lock: see lock_story
-        ):
+        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
             return 0
@@ -290,13 +278,7 @@ async def alert_response_posted(
 ) -> int:
     """Owe an email to the author (if they asked) and to `responses` subscribers."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn,
-            consumer=CONSUMER,
-            event_id=event_id,
-            topic=Topic.RESPONSE_POSTED.value,
-            story_id=event.story_id,  # and its lock: see lock_story
-        ):
+        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
             return 0
@@ -438,13 +420,7 @@ async def forget_withdrawn_story(
 ) -> int:
     """Erase the author's contact and the story; cancel its unsent emails."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn,
-            consumer=CONSUMER,
-            event_id=event_id,
-            topic=Topic.STORY_WITHDRAWN.value,
-            story_id=event.story_id,  # and its lock: see lock_story
-        ):
+        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
         return await repository.forget_story(conn, event.story_id, event.withdrawn_at)
 

@@ -12,9 +12,8 @@ import asyncpg
 import structlog
 
 from candour_common.db import Connection
-from candour_common.db.inbox import record_once
+from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
-from candour_common.topics import Topic
 from candour_search.adapters import repository
 from candour_search.domain import (
     PublishedStory,
@@ -54,13 +53,7 @@ async def withdraw_story(pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id:
 async def apply_story_approved(
     conn: Connection, event: StoryApproved, *, event_id: uuid.UUID
 ) -> None:
-    if not await record_once(
-        conn,
-        consumer=CONSUMER,
-        event_id=event_id,
-        topic=Topic.STORY_APPROVED.value,
-        story_id=event.story_id,  # and its lock: see lock_story
-    ):
+    if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
         return
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored approval of a withdrawn story")
@@ -75,13 +68,7 @@ async def apply_story_approved(
 async def apply_response_posted(
     conn: Connection, event: ResponsePosted, *, event_id: uuid.UUID
 ) -> None:
-    if not await record_once(
-        conn,
-        consumer=CONSUMER,
-        event_id=event_id,
-        topic=Topic.RESPONSE_POSTED.value,
-        story_id=event.story_id,  # and its lock: see lock_story
-    ):
+    if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
         return
     if await repository.is_withdrawn(conn, event.story_id):
         log.info("ignored response to a withdrawn story")
@@ -93,13 +80,7 @@ async def apply_response_posted(
 async def apply_story_withdrawn(
     conn: Connection, event: StoryWithdrawn, *, event_id: uuid.UUID
 ) -> None:
-    if not await record_once(
-        conn,
-        consumer=CONSUMER,
-        event_id=event_id,
-        topic=Topic.STORY_WITHDRAWN.value,
-        story_id=event.story_id,  # and its lock: see lock_story
-    ):
+    if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
         return
     await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
 
