@@ -2,11 +2,14 @@
 subscribers that validate envelopes, bind log context, retry, and dead-letter
 what cannot be processed.
 
-Offsets: subscribers use `AckPolicy.NACK_ON_ERROR` with auto-commit off, so a
-record's offset is committed only after it was handled, i.e. after its database
-transaction committed. A record that fails for good is copied to `<topic>.dlq`
+Offsets: auto-commit is off and a subscriber commits offsets itself, only ever
+for records it has handled, i.e. after their database transactions committed:
+at once when it has caught up with the partition, otherwise every
+`COMMIT_EVERY_RECORDS` records or `COMMIT_INTERVAL_SECONDS` (`CommitPacing`). A
+crash or rebalance before a commit redelivers those records; the inbox makes
+the repeats harmless. A record that fails for good is copied to `<topic>.dlq`
 first, so one poison message never blocks a partition. If that copy cannot be
-written, the record is redelivered (the inbox makes repeats harmless).
+written, the record's partition is rewound to it and it is delivered again.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
@@ -33,7 +37,8 @@ from candour_common.topics import Topic, TopicNames
 
 log = structlog.get_logger(__name__)
 
-CONSUMER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+# The subscriber commits (see `CommitPacing`) and rewinds on failure itself.
+CONSUMER_ACK_POLICY = AckPolicy.MANUAL
 
 
 class PoisonMessage(Exception):
@@ -108,6 +113,38 @@ class ConsumerPolicy:
     metrics: PlatformMetrics | None = None
 
 
+# Under a backlog, commit offsets every this many records or seconds, whichever first.
+COMMIT_EVERY_RECORDS = 100
+COMMIT_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class CommitPacing:
+    """When a subscriber commits its offsets after a handled record.
+
+    At once when the record was the last one the broker reported for its
+    partition (so a quiet consumer's offsets are always current); under a backlog
+    every `every` records or `interval` seconds, which saves a broker round trip
+    per record where it counts.
+    """
+
+    every: int = COMMIT_EVERY_RECORDS
+    interval: float = COMMIT_INTERVAL_SECONDS
+    pending: int = 0
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, record: Any, highwater: int | None) -> bool:
+        self.pending += 1
+        caught_up = highwater is None or record.offset + 1 >= highwater
+        return (
+            caught_up or self.pending >= self.every or time.monotonic() - self.last >= self.interval
+        )
+
+    def committed(self) -> None:
+        self.pending = 0
+        self.last = time.monotonic()
+
+
 def install_consumer_policy(broker: KafkaBroker, policy: ConsumerPolicy) -> None:
     """Give the subscribers of `broker` their policy (runtime does this at start)."""
     broker.context.set_global(CONSUMER_POLICY_CONTEXT, policy)
@@ -124,10 +161,10 @@ def event_subscriber(
 ) -> Callable[[EventHandler], EventHandler]:
     """A subscriber decorator with Candour's consumer settings.
 
-    The handler receives one event and its envelope, in partition order; the
-    record's offset is committed after the handler returned (so after its database
-    transaction committed). The group starts at the earliest offset (nothing
-    published before a service first ran is missed).
+    The handler receives one event and its envelope, in partition order; offsets
+    are committed after the handler returned (so after its database transaction
+    committed), paced by `CommitPacing`. The group starts at the earliest offset
+    (nothing published before a service first ran is missed).
 
     One record per fetch (aiokafka `getone`), not FastStream's batch subscriber:
     its loop sleeps `batch_timeout_ms` whenever a poll comes back empty, which adds
@@ -139,12 +176,23 @@ def event_subscriber(
         # No parameters: a `message: KafkaMessage` parameter would be resolved by
         # FastStream's dependency injection, which runs that sync lookup in a worker
         # thread for every record. The message is in the context either way.
+        pacing = CommitPacing()
+
         async def consume() -> None:
             policy: ConsumerPolicy = broker.context.get(CONSUMER_POLICY_CONTEXT) or ConsumerPolicy(
                 group_id=group_id
             )
             message = broker.context.get_local("message")
-            await _handle_record(broker, topics, policy, message.raw_message, model, handler)
+            record = message.raw_message
+            try:
+                await _handle_record(broker, topics, policy, record, model, handler)
+            except BaseException:
+                await message.nack()  # rewinds the partition to this record
+                raise
+            partition = TopicPartition(record.topic, record.partition)
+            if pacing.due(record, message.consumer.highwater(partition)):
+                await message.ack()  # commits every position this consumer reached
+                pacing.committed()
 
         consume.__name__ = handler.__name__
         consume.__doc__ = handler.__doc__
