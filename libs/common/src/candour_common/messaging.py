@@ -173,11 +173,11 @@ def event_subscriber(
     model = EVENT_MODELS[topic]
 
     def decorate(handler: EventHandler) -> EventHandler:
+        pacing = CommitPacing()
+
         # No parameters: a `message: KafkaMessage` parameter would be resolved by
         # FastStream's dependency injection, which runs that sync lookup in a worker
         # thread for every record. The message is in the context either way.
-        pacing = CommitPacing()
-
         async def consume() -> None:
             policy: ConsumerPolicy = broker.context.get(CONSUMER_POLICY_CONTEXT) or ConsumerPolicy(
                 group_id=group_id

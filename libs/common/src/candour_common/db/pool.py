@@ -1,4 +1,4 @@
-"""Connection pool creation."""
+"""Connection pool creation, and which errors mean the database is unavailable."""
 
 from __future__ import annotations
 
