@@ -48,6 +48,19 @@ class PlatformMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.consumer_batch_size = Histogram(
+            "candour_consumer_batch_records",
+            "Records handled together in one transaction (1 when the consumer keeps up).",
+            ["service"],
+            buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500),
+            registry=r,
+        )
+        self.transient_errors = Counter(
+            "candour_transient_errors",
+            "Times a dependency (database, broker) was unavailable and the work was retried.",
+            ["service", "error"],
+            registry=r,
+        )
         self.events_published = Counter(
             "candour_events_published",
             "Events published from the outbox.",

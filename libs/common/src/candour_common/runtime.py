@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import asyncpg
 import structlog
@@ -18,9 +19,11 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
+from candour_common.consumer import EventConsumer, Subscriptions
 from candour_common.db.migrations import apply_migrations, pending_migrations, service_migrations
 from candour_common.db.outbox import OutboxRelay, OutgoingMessage, backlog
 from candour_common.db.pool import create_pool, ping
+from candour_common.db.uow import UnitOfWork, UnitOfWorkFactory
 from candour_common.http.correlation import CorrelationIdMiddleware
 from candour_common.http.health import health_router
 from candour_common.http.problems import install_problem_handlers
@@ -45,6 +48,8 @@ class Platform:
     pool: asyncpg.Pool
     broker: KafkaBroker
     metrics: PlatformMetrics
+    unit_of_work: Callable[[], UnitOfWork]
+    consumer: EventConsumer[Any] | None = None
     relay: OutboxRelay | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -82,14 +87,24 @@ def build_app(
     title: str,
     description: str,
     migrations_package: str,
+    service: str | None = None,
+    unit_of_work: type[UnitOfWork] = UnitOfWork,
     routers: Sequence[APIRouter] = (),
+    subscriptions: Subscriptions[Any] | None = None,
     register_subscribers: RegisterSubscribers | None = None,
     relay_outbox: bool = False,
     on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
 ) -> FastAPI:
+    """The app of one service.
+
+    `service` names it in the inbox and in `ce_source` (default: the settings'
+    service name); `unit_of_work` is its unit of work, which every handler gets;
+    `subscriptions` are its event handlers, read by one consumer for all topics.
+    """
     ref = PlatformRef()
     metrics = PlatformMetrics(settings.service_name)
     migrations = service_migrations(migrations_package)
+    service_name = service or settings.service_name
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,13 +117,30 @@ def build_app(
         broker = create_broker(
             settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
         )
-        install_consumer_policy(broker, ConsumerPolicy(group_id=settings.group_id, metrics=metrics))
+        policy = ConsumerPolicy(group_id=settings.group_id, metrics=metrics)
+        install_consumer_policy(broker, policy)
         if register_subscribers is not None:
             register_subscribers(broker, settings, ref)
-        platform = Platform(settings=settings, pool=pool, broker=broker, metrics=metrics)
+        platform = Platform(
+            settings=settings,
+            pool=pool,
+            broker=broker,
+            metrics=metrics,
+            unit_of_work=UnitOfWorkFactory(pool, unit_of_work, service_name),
+        )
+        if subscriptions:
+            platform.consumer = EventConsumer(
+                subscriptions,
+                platform.unit_of_work,
+                broker=broker,
+                topics=settings.topics,
+                policy=policy,
+                client_id=f"candour-{settings.service_name}",
+                max_batch=settings.consumer_max_batch,
+            )
         ref.set(platform)
         app.state.platform = platform
-        if (retrying := await _start_broker(broker)) is not None:
+        if (retrying := await _start_broker(broker, platform.consumer)) is not None:
             platform.background.append(retrying)
         if relay_outbox:
             platform.relay = OutboxRelay(
@@ -126,6 +158,9 @@ def build_app(
             yield
         finally:
             log.info("service stopping")
+            if platform.consumer is not None:
+                # Finish the batch in hand and commit its offsets before leaving the group.
+                await platform.consumer.stop(grace=settings.shutdown_grace_seconds)
             await broker.stop()  # no new messages; in-flight handlers finish, offsets commit
             if platform.relay is not None:
                 await platform.relay.stop(drain=True)
@@ -173,21 +208,30 @@ def build_app(
     return app
 
 
-async def _start_broker(broker: KafkaBroker) -> asyncio.Task[None] | None:
-    """Start the broker; if Kafka is down, keep serving HTTP and keep trying in the background.
+async def _start_broker(
+    broker: KafkaBroker, consumer: EventConsumer[Any] | None
+) -> asyncio.Task[None] | None:
+    """Start the broker (and the event consumer); if Kafka is down, keep serving HTTP
+    and keep trying in the background.
 
     A service must come up while Kafka is away (intake keeps taking stories into
     its outbox); `/readyz` says Kafka is unavailable until it connects. Only the
-    connection has a deadline: once Kafka answers, starting the subscribers may
-    take as long as the broker needs to let them join their group (seconds each
-    on some brokers), and it is never abandoned half-way and started again.
+    connection has a deadline: once Kafka answers, joining the consumer group may
+    take as long as the broker needs, and it is never abandoned half-way and
+    started again.
     """
+
+    async def start() -> None:
+        await broker.start()
+        if consumer is not None:
+            await consumer.start()
+
     try:
         await asyncio.wait_for(broker.connect(), timeout=10)
     except Exception as exc:
         log.warning("Kafka unavailable at start; retrying in the background", error=repr(exc))
     else:
-        await broker.start()
+        await start()
         return None
 
     async def keep_trying() -> None:
@@ -200,7 +244,7 @@ async def _start_broker(broker: KafkaBroker) -> asyncio.Task[None] | None:
                 log.warning("Kafka still unavailable", error=repr(exc), retry_in=delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            await broker.start()
+            await start()
             log.info("Kafka connected")
             return
 
@@ -221,8 +265,10 @@ async def _refresh_gauges(platform: Platform) -> None:
         count, age = await backlog(platform.pool)
         m.outbox_backlog.labels(m.service).set(count)
         m.outbox_oldest_age.labels(m.service).set(age or 0.0)
-    for subscriber in platform.broker.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
+    consumers = [getattr(s, "consumer", None) for s in platform.broker.subscribers]
+    if platform.consumer is not None:
+        consumers.append(platform.consumer.consumer)
+    for consumer in consumers:
         if consumer is None:
             continue
         for tp in consumer.assignment():

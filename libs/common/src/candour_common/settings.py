@@ -35,6 +35,15 @@ class ServiceSettings(BaseSettings):
         default=SecretStr("dev-only-insecure-secret-change-me"),
         description="HMAC key that signs and verifies bearer tokens.",
     )
+    consumer_max_batch: int = Field(
+        default=300,
+        ge=1,
+        le=5000,
+        description=(
+            "Most records a consumer handles in one transaction when it has a backlog "
+            "(one at a time when it keeps up)."
+        ),
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stderr is a terminal."

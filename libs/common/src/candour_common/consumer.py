@@ -1,0 +1,504 @@
+"""The event consumer: one Kafka consumer per service process, for all its topics.
+
+A service declares what it does with each topic in `Subscriptions`; the runtime
+starts one `EventConsumer` for them. One consumer means one consumer-group join
+per process (a rebalance is one round, not one per topic), and one place where
+Candour's delivery rules live:
+
+- **Batches under backlog, one record at a time when caught up.** Each poll takes
+  what the fetcher already holds, up to `max_batch` records: a consumer that keeps
+  up gets one record and handles it at once; one with a backlog gets many and
+  handles them in one unit of work (one transaction): one inbox statement that
+  records them all and returns the ids not seen before, each record's handler (or
+  the topic's batch handler), one commit.
+- **A bad record never sinks the batch.** If anything in a batch fails, the
+  transaction rolls back and the batch is handled again record by record, each in
+  its own transaction, with bounded retries; only a record that still fails goes
+  to `<topic>.dlq`. A record that cannot be parsed goes there at once.
+- **Outages are waited out.** An error of the platform (database or broker away)
+  retries the same work with capped backoff, however long that takes, and is
+  counted; it never dead-letters a record.
+- **Offsets after the database.** Offsets are committed only for records whose
+  transaction committed (or which were dead-lettered): at once when the consumer
+  has caught up with a partition, otherwise every `commit_every` records or
+  `commit_interval` seconds, and always before partitions are given up in a
+  rebalance and at shutdown. A crash in between redelivers those records; the
+  inbox makes the repeats harmless.
+- **Order per key.** A partition's records are handled in offset order; one
+  story's events are on one partition of each topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaError
+from faststream.kafka import KafkaBroker
+
+from candour_common.cloudevents import Envelope
+from candour_common.db.inbox import InboxEntry
+from candour_common.db.uow import UnitOfWork
+from candour_common.events import EVENT_MODELS, Event
+from candour_common.messaging import (
+    PERMANENT_ERRORS,
+    TRANSIENT_ERRORS,
+    ConsumerPolicy,
+    dead_letter,
+)
+from candour_common.metrics import PlatformMetrics
+from candour_common.topics import Topic, TopicNames
+
+log = structlog.get_logger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered(Generic[E]):
+    """One event as its handler receives it, with its CloudEvents envelope."""
+
+    event: E
+    envelope: Envelope
+
+
+EventHandler = Callable[[U, Any, Envelope], Awaitable[None]]
+BatchHandler = Callable[[U, Sequence[Delivered[Any]]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription(Generic[U]):
+    """What a service does with one topic's events."""
+
+    topic: Topic
+    handle: EventHandler[U]
+    description: str
+    handle_batch: BatchHandler[U] | None = None
+
+
+class Subscriptions(Generic[U]):
+    """A service's event handlers, one per topic it reads.
+
+    Each handler runs in the unit of work it is given (already open, the event
+    already recorded in the inbox: a redelivered event never reaches it). A topic
+    may also have a batch handler, called with consecutive events of that topic
+    from one batch, for set-based writes; without one, the events of a batch go
+    to the handler one by one in the same transaction.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._by_topic: dict[Topic, Subscription[U]] = {}
+
+    def on(
+        self, topic: Topic, *, description: str, batch: BatchHandler[U] | None = None
+    ) -> Callable[[EventHandler[U]], EventHandler[U]]:
+        def register(handler: EventHandler[U]) -> EventHandler[U]:
+            if topic in self._by_topic:
+                raise ValueError(f"{self.service} already handles {topic.value}")
+            self._by_topic[topic] = Subscription(topic, handler, description, batch)
+            return handler
+
+        return register
+
+    def __iter__(self) -> Any:
+        return iter(self._by_topic.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._by_topic)
+
+    def get(self, topic: Topic) -> Subscription[U]:
+        return self._by_topic[topic]
+
+    @property
+    def topics(self) -> list[Topic]:
+        return list(self._by_topic)
+
+
+# Defaults of the consumer's settings (ServiceSettings exposes them).
+MAX_BATCH = 300
+COMMIT_EVERY_RECORDS = 500
+COMMIT_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Item:
+    """A parsed record, ready for its handler."""
+
+    record: ConsumerRecord[bytes, bytes]
+    subscription: Subscription[Any]
+    event: Event
+    envelope: Envelope
+
+    @property
+    def entry(self) -> InboxEntry:
+        return InboxEntry(self.envelope.id, self.subscription.topic.value, self.event.story_id)
+
+
+@dataclass(slots=True)
+class _Offsets:
+    """Positions handled but not yet committed, and when the last commit was."""
+
+    pending: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
+    last_commit: float = field(default_factory=time.monotonic)
+
+    def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        self.records += 1
+
+    def rewind(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """`record` must be read again: commit no further than it on its partition."""
+        self.pending[TopicPartition(record.topic, record.partition)] = record.offset
+
+
+class _Redeliver(Exception):
+    """A record's dead-letter copy could not be written: read its partition again from it."""
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        super().__init__(f"{record.topic}[{record.partition}]@{record.offset}")
+        self.record = record
+
+
+class EventConsumer(Generic[U]):
+    """Reads every topic of `subscriptions` with one consumer and handles what arrives."""
+
+    def __init__(
+        self,
+        subscriptions: Subscriptions[U],
+        new_unit_of_work: Callable[[], U],
+        *,
+        broker: KafkaBroker,
+        topics: TopicNames,
+        policy: ConsumerPolicy,
+        client_id: str,
+        max_batch: int = MAX_BATCH,
+        commit_every: int = COMMIT_EVERY_RECORDS,
+        commit_interval: float = COMMIT_INTERVAL_SECONDS,
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._new_uow = new_unit_of_work
+        self._broker = broker
+        self._topics = topics
+        self._policy = policy
+        self._client_id = client_id
+        self._max_batch = max_batch
+        self._commit_every = commit_every
+        self._commit_interval = commit_interval
+        self._offsets = _Offsets()
+        self._busy = asyncio.Lock()  # held while a batch is handled and its offsets committed
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+
+    @property
+    def _metrics(self) -> PlatformMetrics | None:
+        return self._policy.metrics
+
+    # -- life ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the consumer group (the broker must be connected), then consume."""
+        builder = self._broker.config.broker_config.builder
+        consumer: AIOKafkaConsumer = builder(
+            group_id=self._policy.group_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._max_batch,
+        )
+        consumer.subscribe(
+            [self._topics.name(t) for t in self._subscriptions.topics],
+            listener=_CommitBeforeRevoke(self),
+        )
+        await consumer.start()
+        self.consumer = consumer
+        self._task = asyncio.create_task(self._run(consumer), name="event-consumer")
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        """Poll and handle until `stop`; survives broker and database outages."""
+        while not self._stopping:
+            try:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                log.warning("Kafka poll failed; retrying", error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            async with self._busy:
+                if batches:
+                    await self._handle_polled(consumer, batches)
+                if self._commit_due(consumer):
+                    await self._commit(consumer)
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Finish the batch in hand (within `grace` seconds), commit what was handled,
+        leave the group."""
+        self._stopping = True
+        consumer, task = self.consumer, self._task
+        if consumer is None or task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            log.warning("consumer did not finish its batch in time; stopping it")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        except Exception as exc:
+            log.error("consumer loop failed", error=repr(exc))
+        self.consumer = None
+        await self._commit(consumer)
+        await consumer.stop()
+
+    # -- a poll's records ----------------------------------------------------------
+
+    async def _handle_polled(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        items: list[_Item] = []
+        seen: set[uuid.UUID] = set()
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    item = await self._parse(record)
+                except _Redeliver:
+                    consumer.seek(tp, record.offset)
+                    self._offsets.rewind(record)
+                    break
+                if item is None or item.envelope.id in seen:
+                    # Dead-lettered, not ours, or the same event twice in one poll.
+                    self._offsets.handled(record)
+                else:
+                    seen.add(item.envelope.id)
+                    items.append(item)
+        if not items:
+            return
+        if len(items) > 1 and await self._handle_together(items):
+            for item in items:
+                self._offsets.handled(item.record)
+            return
+        # One record, or a batch that failed: each record on its own, in order.
+        skip: set[TopicPartition] = set()
+        for item in items:
+            tp = TopicPartition(item.record.topic, item.record.partition)
+            if tp in skip:
+                continue
+            try:
+                await self._handle_alone(item)
+            except _Redeliver:
+                consumer.seek(tp, item.record.offset)
+                self._offsets.rewind(item.record)
+                skip.add(tp)
+                continue
+            self._offsets.handled(item.record)
+
+    async def _parse(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
+        try:
+            topic = self._topics.logical(record.topic)
+            subscription = self._subscriptions.get(topic)
+        except (ValueError, KeyError):
+            log.warning("record from a topic this service does not read", topic=record.topic)
+            return None
+        try:
+            envelope = Envelope.from_headers(record.headers or (), topic=topic)
+            event = EVENT_MODELS[topic].model_validate_json(record.value or b"")
+        except PERMANENT_ERRORS as exc:
+            await self._dead_letter(record, exc)
+            return None
+        return _Item(record, subscription, event, envelope)
+
+    async def _handle_together(self, items: list[_Item]) -> bool:
+        """Handle a batch in one transaction; False if it must be retried record by record."""
+        delay = self._policy.retry_delay
+        started = time.perf_counter()
+        while True:
+            try:
+                async with self._new_uow() as uow:
+                    new = await uow.record_new([item.entry for item in items])
+                    await self._run_handlers(uow, [i for i in items if i.envelope.id in new])
+            except TRANSIENT_ERRORS as exc:
+                delay = await self._wait_out(exc, delay)
+                continue
+            except Exception as exc:
+                log.warning(
+                    "batch failed; handling its records one by one",
+                    size=len(items),
+                    error=repr(exc),
+                )
+                return False
+            self._count_handled(items, started)
+            return True
+
+    async def _run_handlers(self, uow: U, items: Sequence[_Item]) -> None:
+        """Each record's handler in order; consecutive records of a topic with a batch
+        handler go to it together."""
+        i = 0
+        while i < len(items):
+            subscription = items[i].subscription
+            j = i + 1
+            if subscription.handle_batch is not None:
+                while j < len(items) and items[j].subscription is subscription:
+                    j += 1
+                await subscription.handle_batch(
+                    uow, [Delivered(it.event, it.envelope) for it in items[i:j]]
+                )
+            else:
+                item = items[i]
+                with _bound(item):
+                    await subscription.handle(uow, item.event, item.envelope)
+            i = j
+
+    async def _handle_alone(self, item: _Item) -> None:
+        """One record in its own transaction: retries, outages waited out, or the DLQ."""
+        attempt = 0
+        delay = self._policy.retry_delay
+        started = time.perf_counter()
+        with _bound(item):
+            while True:
+                try:
+                    async with self._new_uow() as uow:
+                        if await uow.record_new([item.entry]):
+                            await self._run_handlers(uow, [item])
+                except PERMANENT_ERRORS as exc:
+                    await self._dead_letter(item.record, exc)
+                    return
+                except TRANSIENT_ERRORS as exc:
+                    delay = await self._wait_out(exc, delay)
+                    continue
+                except Exception as exc:
+                    attempt += 1
+                    if attempt >= self._policy.max_attempts:
+                        await self._dead_letter(item.record, exc)
+                        return
+                    log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
+                    await asyncio.sleep(self._policy.retry_delay * attempt)
+                    continue
+                log.info(
+                    "event handled", partition=item.record.partition, offset=item.record.offset
+                )
+                self._count_handled([item], started)
+                return
+
+    async def _wait_out(self, error: BaseException, delay: float) -> float:
+        log.warning("dependency unavailable; will retry", error=repr(error), retry_in=delay)
+        if (metrics := self._metrics) is not None:
+            metrics.transient_errors.labels(metrics.service, type(error).__name__).inc()
+        await asyncio.sleep(delay)
+        return min(delay * 2, self._policy.transient_backoff_max)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException
+    ) -> None:
+        try:
+            await dead_letter(
+                self._broker, self._topics, record, group_id=self._policy.group_id, error=error
+            )
+        except (KafkaError, OSError) as exc:
+            log.error("dead-letter publish failed; message will be redelivered", error=repr(exc))
+            raise _Redeliver(record) from exc
+        log.error(
+            "message dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(error),
+        )
+        if (metrics := self._metrics) is not None:
+            logical = _logical_or_raw(self._topics, record.topic)
+            metrics.events_consumed.labels(metrics.service, logical, "dead_lettered").inc()
+            metrics.dlq_messages.labels(metrics.service, logical).inc()
+
+    def _count_handled(self, items: Sequence[_Item], started: float) -> None:
+        if (metrics := self._metrics) is None:
+            return
+        elapsed = time.perf_counter() - started
+        metrics.consumer_batch_size.labels(metrics.service).observe(len(items))
+        for item in items:
+            topic = item.subscription.topic.value
+            metrics.events_consumed.labels(metrics.service, topic, "handled").inc()
+            metrics.event_processing.labels(metrics.service, topic).observe(elapsed)
+
+    # -- offsets -------------------------------------------------------------------
+
+    def _commit_due(self, consumer: AIOKafkaConsumer) -> bool:
+        offsets = self._offsets
+        if not offsets.pending:
+            return False
+        if offsets.records >= self._commit_every:
+            return True
+        if time.monotonic() - offsets.last_commit >= self._commit_interval:
+            return True
+        # Caught up: nothing more to read on any partition we handled, so no saving
+        # to be had by waiting (and a quiet consumer's offsets stay current).
+        for tp, position in offsets.pending.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and position < highwater:
+                return False
+        return True
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        offsets = self._offsets
+        if not offsets.pending:
+            return
+        pending = dict(offsets.pending)
+        assigned = consumer.assignment()
+        owned = {tp: position for tp, position in pending.items() if tp in assigned}
+        try:
+            if owned:
+                await consumer.commit(owned)
+        except KafkaError as exc:
+            # A rebalance took the partitions: their new owner starts from the last
+            # commit, and the inbox skips what we already handled.
+            log.warning("offset commit failed; records will be redelivered", error=repr(exc))
+        offsets.pending = {}
+        offsets.records = 0
+        offsets.last_commit = time.monotonic()
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Give partitions up only after the batch in hand is handled and committed."""
+
+    def __init__(self, owner: EventConsumer[Any]) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        owner = self._owner
+        consumer = owner.consumer
+        if consumer is None:
+            return
+        async with owner._busy:
+            await owner._commit(consumer)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        names = sorted(f"{t.topic}[{t.partition}]" for t in assigned)
+        log.info("partitions assigned", partitions=names)
+
+
+@contextlib.contextmanager
+def _bound(item: _Item) -> Any:
+    with structlog.contextvars.bound_contextvars(
+        topic=item.subscription.topic.value,
+        event_id=str(item.envelope.id),
+        story_id=item.envelope.subject,
+        correlation_id=item.envelope.correlation_id,
+    ):
+        yield
+
+
+def _logical_or_raw(topics: TopicNames, name: str) -> str:
+    try:
+        return topics.logical(name).value
+    except ValueError:
+        return name
