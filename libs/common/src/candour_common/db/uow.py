@@ -7,8 +7,9 @@ open it with `async with uow:`, use its repositories, add the events it announce
 change, the outbox rows and the inbox entries commit together or not at all.
 Handlers never see a pool or a connection.
 
-A service subclasses `UnitOfWork` and binds its repositories in `bind`; its
-bootstrap wires `unit_of_work_factory(pool, TheSubclass, service=...)`.
+A service declares its repositories on a subclass of `AbstractUnitOfWork` (what
+its handlers are typed with), implements it on `UnitOfWork` for PostgreSQL by
+binding them in `bind`, and its unit tests implement it with fakes.
 
 Entering a unit of work that is already open joins its transaction instead of
 starting another. The event consumer uses that to handle a batch of records in
@@ -18,6 +19,7 @@ calls each record's handler, whose own `async with uow:` then changes nothing.
 
 from __future__ import annotations
 
+import abc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,38 +36,20 @@ from candour_common.db.outbox import add_event
 from candour_common.events import Event
 
 
-class UnitOfWork:
-    """One transaction on the service's database; subclasses add repositories."""
+class AbstractUnitOfWork(abc.ABC):
+    """What every service's handlers see: a transaction that can be joined, the
+    outbox (`add_event`), callbacks after the commit, and the inbox (for the
+    event consumer). Services declare their repositories on a subclass; the
+    PostgreSQL `UnitOfWork` and the fakes of the unit tests implement it."""
 
-    def __init__(self, pool: asyncpg.Pool, *, service: str) -> None:
-        self._pool = pool
-        self.service = service
-        self._conn: PoolConnectionProxy | None = None
-        self._transaction: Transaction | None = None
+    def __init__(self) -> None:
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
-        self.published: list[uuid.UUID] = []
-
-    # -- what subclasses provide ---------------------------------------------------
-
-    def bind(self, conn: Connection) -> None:
-        """Create the repositories on `conn` (called when the transaction opens)."""
-
-    # -- the transaction -------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         if self._depth == 0:
-            conn = await self._pool.acquire()
-            try:
-                transaction = conn.transaction()
-                await transaction.start()
-            except BaseException:
-                await self._pool.release(conn)
-                raise
-            self._conn, self._transaction = conn, transaction
             self._after_commit = []
-            self.published = []
-            self.bind(conn)
+            await self._begin()
         self._depth += 1
         return self
 
@@ -78,21 +62,48 @@ class UnitOfWork:
         self._depth -= 1
         if self._depth > 0:
             return
-        conn, transaction = self._conn, self._transaction
-        assert conn is not None
-        assert transaction is not None
-        self._conn = self._transaction = None
-        try:
-            if exc_type is None:
-                await transaction.commit()
-            else:
-                await transaction.rollback()
-        finally:
-            await self._pool.release(conn)
-        if exc_type is None:
-            callbacks, self._after_commit = self._after_commit, []
-            for callback in callbacks:
-                callback()
+        if exc_type is not None:
+            await self._rollback()
+            return
+        await self._commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this unit of work has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
+    @abc.abstractmethod
+    async def add_event(self, event: Event) -> uuid.UUID:
+        """Announce `event`: written to the outbox now, published after the commit."""
+
+    @abc.abstractmethod
+    async def record_new(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
+        """Inbox: record `entries`, lock their stories; return the ids not seen before."""
+
+    @abc.abstractmethod
+    async def _begin(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _rollback(self) -> None: ...
+
+
+class UnitOfWork(AbstractUnitOfWork):
+    """One transaction on the service's PostgreSQL database; subclasses add repositories."""
+
+    def __init__(self, pool: asyncpg.Pool, *, service: str) -> None:
+        super().__init__()
+        self._pool = pool
+        self.service = service
+        self._conn: PoolConnectionProxy | None = None
+        self._transaction: Transaction | None = None
+
+    def bind(self, conn: Connection) -> None:
+        """Create the repositories on `conn` (called when the transaction opens)."""
 
     @property
     def connection(self) -> Connection:
@@ -101,27 +112,46 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is not open: use `async with uow:`")
         return self._conn
 
-    # -- what every service's handlers get -------------------------------------------
+    async def _begin(self) -> None:
+        conn = await self._pool.acquire()
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._conn, self._transaction = conn, transaction
+        self.bind(conn)
+
+    async def _commit(self) -> None:
+        await self._end(commit=True)
+
+    async def _rollback(self) -> None:
+        await self._end(commit=False)
+
+    async def _end(self, *, commit: bool) -> None:
+        conn, transaction = self._conn, self._transaction
+        assert conn is not None
+        assert transaction is not None
+        self._conn = self._transaction = None
+        try:
+            if commit:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+        finally:
+            await self._pool.release(conn)
 
     async def add_event(self, event: Event) -> uuid.UUID:
-        """Announce `event`: written to the outbox now, published after the commit."""
         envelope = await add_event(self.connection, event, service=self.service)
-        self.published.append(envelope.id)
         return envelope.id
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once this unit of work has committed (never if it rolls back)."""
-        self._after_commit.append(callback)
+    async def record_new(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
+        return await record_new(self.connection, consumer=self.service, entries=entries)
 
     async def lock_story(self, story_id: uuid.UUID) -> None:
         """Serialise this story's writers until the transaction ends (see `lock_story`)."""
         await lock_story(self.connection, story_id)
-
-    # -- what the event consumer uses --------------------------------------------------
-
-    async def record_new(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
-        """Inbox: record `entries`, lock their stories; return the ids not seen before."""
-        return await record_new(self.connection, consumer=self.service, entries=entries)
 
 
 U = TypeVar("U", bound=UnitOfWork)
