@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import cast
+
 from fastapi import FastAPI
 
-from candour_common.runtime import build_app
+from candour_common.runtime import Platform, build_app
 from candour_common.web import pages as web_pages
-from candour_search.entrypoints import consumers, pages
+from candour_search.adapters.theme_finder import finder_in_worker
+from candour_search.entrypoints import consumers, insight_pages, pages, themes_http
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
+from candour_search.service_layer.themes import (
+    InsightUnitOfWork,
+    NewUnitOfWork,
+    keep_themes_fresh,
+)
 from candour_search.settings import SearchSettings
 
 MIGRATIONS = "candour_search.migrations"
 
 
 def create_app(settings: SearchSettings) -> FastAPI:
+    def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
+        if not settings.insight_themes_every_hours:
+            return ()
+        themes = keep_themes_fresh(
+            cast(NewUnitOfWork, platform.unit_of_work),  # InsightUnitOfWork: wired below
+            finder_in_worker(seed=settings.insight_themes_seed),
+            every=timedelta(hours=settings.insight_themes_every_hours),
+        )
+        return [asyncio.create_task(themes, name="insight-themes")]
+
     app = build_app(
         settings,
         title="Candour search",
@@ -23,8 +44,11 @@ def create_app(settings: SearchSettings) -> FastAPI:
             "filters and facets, and published story pages with their responses."
         ),
         migrations_package=MIGRATIONS,
-        routers=[router, insight_router, pages.router],
+        service="search",
+        unit_of_work=InsightUnitOfWork,
+        routers=[router, insight_router, themes_http.router, pages.router, insight_pages.router],
         register_subscribers=consumers.register,
+        on_started=start_background,
     )
     app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)

@@ -11,6 +11,7 @@ from candour_cli import (
     directory,
     dlq,
     feedback,
+    insight,
     migrate,
     search_rebuild,
     tokens,
@@ -32,5 +33,6 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(directory.app, name="directory")
 app.add_typer(feedback.app, name="import")
 app.add_typer(search_rebuild.app, name="search")
+app.add_typer(insight.app, name="insight")
 # Next to a running `candour dev`, sign with its generated secret unless one is set.
 app.callback()(devstate.use_dev_secret_when_unset)

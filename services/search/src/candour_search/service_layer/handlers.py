@@ -15,6 +15,7 @@ from candour_common.db import Connection
 from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_search.adapters import repository
+from candour_search.adapters.theme_repository import ThemeRepository
 from candour_search.domain import (
     PublishedStory,
     SearchPage,
@@ -83,6 +84,7 @@ async def apply_story_withdrawn(
     if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
         return
     await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
+    await ThemeRepository(conn).forget_story(event.story_id)
 
 
 IndexEvent = StoryApproved | ResponsePosted | StoryWithdrawn
