@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from candour_common.runtime import Platform, build_app
 from candour_common.web import pages as web_pages
 from candour_search.adapters.theme_finder import finder_in_worker
-from candour_search.entrypoints import consumers, insight_pages, pages, themes_http
+from candour_search.entrypoints import (
+    consumers,
+    feeds_http,
+    insight_pages,
+    pages,
+    rates_http,
+    rates_pages,
+    themes_http,
+)
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
 from candour_search.service_layer.themes import (
@@ -46,7 +54,16 @@ def create_app(settings: SearchSettings) -> FastAPI:
         migrations_package=MIGRATIONS,
         service="search",
         unit_of_work=InsightUnitOfWork,
-        routers=[router, insight_router, themes_http.router, pages.router, insight_pages.router],
+        routers=[
+            router,
+            feeds_http.router,
+            rates_http.router,
+            insight_router,
+            themes_http.router,
+            pages.router,
+            insight_pages.router,
+            rates_pages.router,
+        ],
         register_subscribers=consumers.register,
         on_started=start_background,
     )

@@ -33,6 +33,8 @@ class ThemeSummary:
     sources: tuple[tuple[str, int], ...]  # most first
     quotes: tuple[Quote, ...] = field(default=())
     merged: tuple[uuid.UUID, ...] = field(default=())  # themes merged into this one
+    # Entries in the later of the two months compared, less those in the earlier.
+    movement: int = 0
 
     @property
     def title(self) -> str:
@@ -42,13 +44,6 @@ class ThemeSummary:
     def negative_share(self) -> float | None:
         return self.negative / self.rated if self.rated else None
 
-    @property
-    def movement(self) -> int:
-        """Change from the month before last to the last month with entries."""
-        if len(self.months) < 2:
-            return 0
-        return self.months[-1][1] - self.months[-2][1]
-
 
 @dataclass(frozen=True, slots=True)
 class ThemeReport:
@@ -57,6 +52,9 @@ class ThemeReport:
     entries: int  # in the filters
     themed: int  # of which assigned to a theme
     themes: tuple[ThemeSummary, ...]
+    # The two months the movement compares (the last two complete months of the
+    # period), or None when the period has fewer.
+    compared: tuple[str, str] | None = None
 
     def movers(self, limit: int = 5) -> list[ThemeSummary]:
         """The themes that moved most between the last two months, either way."""
@@ -70,3 +68,11 @@ class ThemeNotFound(Exception):
 
 class InvalidMerge(ValueError):
     """A theme cannot be merged into itself, into one of another programme, or in a loop."""
+
+
+def compared_months(months: list[str], current: str) -> tuple[str, str] | None:
+    """The last two complete months of `months` (the current month is not over)."""
+    complete = [m for m in months if m < current]
+    if len(complete) < 2:
+        return None
+    return complete[-2], complete[-1]

@@ -37,6 +37,7 @@ CARE_WORDS = frozenset(
     time times year years month months week weeks day days just really like felt feel
     told said asked going got get good bad better worse did does know want wanted think
     thank thanks people person experience experiences way things thing lot help helped
+    ago honestly fair sadly overall mixed
     """.split()  # noqa: SIM905 - a paragraph of words reads better than a list of strings
 )
 _STOP = frozenset(ENGLISH_STOP_WORDS | CARE_WORDS | {"n't", "i'm", "i've", "it's", "didn't"})

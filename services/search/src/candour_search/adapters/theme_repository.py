@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -22,6 +22,7 @@ from candour_search.theme_report import (
     ThemeNotFound,
     ThemeReport,
     ThemeSummary,
+    compared_months,
 )
 
 QUOTE_LENGTH = 280
@@ -255,6 +256,7 @@ class ThemeRepository:
         )
         assert totals is not None
         months = months_between(totals["first"], totals["last"]) if totals["first"] else []
+        compared = compared_months(months, datetime.now(UTC).strftime("%Y-%m"))
         count: dict[uuid.UUID, int] = defaultdict(int)
         rated: dict[uuid.UUID, int] = defaultdict(int)
         negative: dict[uuid.UUID, int] = defaultdict(int)
@@ -291,6 +293,12 @@ class ThemeRepository:
                 ),
                 quotes=tuple(quotes.get(t.theme_id, ())),
                 merged=tuple(m for m in themes if m != t.theme_id and root(m) == t.theme_id),
+                movement=(
+                    by_month[t.theme_id].get(compared[1], 0)
+                    - by_month[t.theme_id].get(compared[0], 0)
+                    if compared
+                    else 0
+                ),
             )
             for t in shown
         ]
@@ -301,6 +309,7 @@ class ThemeRepository:
             entries=totals["entries"],
             themed=totals["themed"],
             themes=tuple(summaries),
+            compared=compared,
         )
 
     async def _quotes(
@@ -330,6 +339,13 @@ class ThemeRepository:
             if len(quotes[theme]) < QUOTES:
                 quotes[theme].append(Quote(r["story_id"], r["title"], _trim(r["text"])))
         return quotes
+
+
+def _movement(counts: dict[str, int], compared: tuple[str, str] | None) -> int:
+    if compared is None:
+        return 0
+    earlier, later = compared
+    return counts.get(later, 0) - counts.get(earlier, 0)
 
 
 def _trim(text: str) -> str:

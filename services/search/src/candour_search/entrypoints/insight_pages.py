@@ -62,6 +62,6 @@ async def deep_dive(request: Request, programme: str) -> HTMLResponse:
         "sort": sort,
         "movers": movers,
         "movers_chart": movers_chart(movers),
-        "last_month": month_label(themes[0].months[-1][0]) if themes and themes[0].months else None,
+        "last_month": month_label(report.compared[1]) if report.compared else None,
     }
     return pages.render(templates, request, "deep_dive.html", context)

@@ -227,6 +227,8 @@ def _search_context(
     context["responded_choices"] = RESPONDED_CHOICES
     context["next_link"] = None
     context["first_link"] = None
+    # The same filters as a feed: follow this search in a feed reader.
+    context["feed_query"] = urlencode(form.link_params())
     if result is not None:
         context["organisations"] = _with_selected(result.facets.organisation, form.organisation_id)
         context["services"] = _with_selected(result.facets.service, form.service_id)
@@ -346,6 +348,7 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         "responded_share": charts.share_text(overall.responded_share),
         "median": charts.hours_text(overall.median_hours_to_first_response),
         "services": recent.facets.service,
+        "feed_query": urlencode([("organisation_id", recent.hits[0].organisation.id)]),
         **_organisation_charts(report),
     }
     return _render(request, "organisation.html", context)

@@ -1,0 +1,70 @@
+"""The "Who listens" page: the response-rate table, sortable without JavaScript, and a
+chart of response rate against stories with the table as its text alternative."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from candour_common.web import pages
+from candour_search.charts import hours_text
+from candour_search.rate_chart import rate_chart
+from candour_search.response_rates import PERIODS, RateSort
+from candour_search.service_layer import open_data
+
+router = APIRouter(include_in_schema=False)
+
+COLUMNS = (
+    (RateSort.NAME, "Organisation"),
+    (RateSort.STORIES, "Stories"),
+    (RateSort.RESPONSE_RATE, "Answered"),
+    (RateSort.MEDIAN_HOURS, "Median time to first response"),
+    (RateSort.CHANGES_PLANNED, "Changes planned"),
+    (RateSort.CHANGES_MADE, "Changes made"),
+)
+
+
+@router.get("/who-listens", response_class=HTMLResponse)
+async def who_listens(request: Request) -> HTMLResponse:
+    params = request.query_params
+    days = int(params["days"]) if params.get("days") in {str(p) for p in PERIODS} else 30
+    try:
+        sort = RateSort(params.get("sort", RateSort.RESPONSE_RATE.value))
+    except ValueError:
+        sort = RateSort.RESPONSE_RATE
+    default_desc = sort not in (RateSort.NAME, RateSort.ORGANISATION_ID)
+    descending = {"asc": False, "desc": True}.get(params.get("order", ""), default_desc)
+    pool: asyncpg.Pool = request.app.state.platform.pool
+    rates = await open_data.organisation_rates(pool, days, sort=sort, descending=descending)
+    rows = [
+        {
+            "rate": r,
+            "answered": f"{round(r.response_rate * 100)}% ({r.responded} of {r.stories})",
+            "median": hours_text(r.median_hours_to_first_response),
+        }
+        for r in rates
+    ]
+    columns = [
+        {
+            "label": label,
+            "sorted": column is sort,
+            "direction": ("descending" if descending else "ascending") if column is sort else None,
+            "link": f"?days={days}&sort={column.value}"
+            + (f"&order={'asc' if descending else 'desc'}" if column is sort else ""),
+        }
+        for column, label in COLUMNS
+    ]
+    context: dict[str, Any] = {
+        "days": days,
+        "periods": PERIODS,
+        "sort": sort.value,
+        "rows": rows,
+        "columns": columns,
+        "chart": rate_chart(rates),
+    }
+    templates: Jinja2Templates = request.app.state.templates
+    return pages.render(templates, request, "who_listens.html", context)
