@@ -123,6 +123,24 @@ class Subscriptions(Generic[U]):
         return list(self._by_topic)
 
 
+def document_subscriptions(
+    subscriptions: Subscriptions[Any], broker: KafkaBroker, topics: TopicNames, *, group_id: str
+) -> None:
+    """Declare `subscriptions` on a broker that is never started, for the AsyncAPI
+    document: one FastStream subscriber per topic, titled `<service>:<topic>`."""
+
+    async def documented_only() -> None:  # pragma: no cover - never consumes
+        raise RuntimeError("a documentation broker never consumes")
+
+    for subscription in subscriptions:
+        broker.subscriber(
+            topics.name(subscription.topic),
+            group_id=group_id,
+            title=f"{subscriptions.service}:{subscription.topic.value}",
+            description=subscription.description,
+        )(documented_only)
+
+
 # Defaults of the consumer's settings (ServiceSettings exposes them).
 MAX_BATCH = 300
 COMMIT_EVERY_RECORDS = 500
