@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from candour_common.topics import DLQ_SPEC, TOPIC_TABLE, TopicNames, TopicSpec
+from candour_common.kafka_connection import KafkaConnection
+from candour_common.topics import (
+    DLQ_SPEC,
+    TOPIC_TABLE,
+    TopicNames,
+    TopicSpec,
+    replication_factor_for,
+)
+
+
+def admin_client(
+    kafka: KafkaConnection | str, *, client_id: str = "candour-admin"
+) -> AIOKafkaAdminClient:
+    """An admin client (not started) that connects as the settings say."""
+    return AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options(), client_id=client_id)
 
 
 def topic_specs(topics: TopicNames, *, with_dlq: bool = True) -> dict[str, TopicSpec]:
@@ -20,12 +35,14 @@ def topic_specs(topics: TopicNames, *, with_dlq: bool = True) -> dict[str, Topic
     return specs
 
 
-async def topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]]:
+async def topic_configs(
+    kafka: KafkaConnection | str, names: list[str]
+) -> dict[str, dict[str, str]]:
     """The cluster's current values of the configs the table manages, per topic."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     managed = ("retention.ms", "cleanup.policy", "min.insync.replicas")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="candour-admin")
+    admin = admin_client(kafka)
     await admin.start()
     try:
         responses = await admin.describe_configs(
@@ -44,29 +61,49 @@ async def topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str,
 log = structlog.get_logger(__name__)
 
 
+async def cluster_size(admin: AIOKafkaAdminClient) -> int:
+    """How many brokers the cluster has, as far as its metadata shows.
+
+    The brokers answering now, or more when an existing partition has more
+    replicas than that (a broker is down: its replicas are still listed), so a
+    topic created while one broker is away still gets the cluster's replication.
+    """
+    live = len((await admin.describe_cluster()).get("brokers") or [])
+    described: list[dict[str, Any]] = await admin.describe_topics()
+    listed = max(
+        (len(p.get("replicas") or []) for t in described for p in t.get("partitions") or []),
+        default=0,
+    )
+    return max(live, listed, 1)
+
+
 async def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     topics: TopicNames,
     *,
     partitions: int = 3,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
     with_dlq: bool = True,
     apply_configs: bool = False,
 ) -> list[str]:
     """Create every Candour topic (and its DLQ) that does not exist; return those created.
 
-    With `apply_configs` each topic gets the retention, cleanup policy and
-    min.insync.replicas of `TOPIC_TABLE` (production); without, broker defaults
-    (tests, and the embedded dev broker, which keeps everything in memory).
+    The replication factor, unless given, follows the cluster size
+    (`replication_factor_for`: 3 on three brokers or more, 1 on one). With
+    `apply_configs` each topic gets the retention, cleanup policy and
+    min.insync.replicas of `TOPIC_TABLE` for that replication factor
+    (production); without, broker defaults (tests, and the embedded dev broker,
+    which keeps everything in memory).
     """
     specs = topic_specs(topics, with_dlq=with_dlq)
     names = list(specs)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="candour-admin")
+    admin = admin_client(kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [n for n in names if n not in existing]
         if wanted:
+            replication = replication_factor or replication_factor_for(await cluster_size(admin))
             # Another process may win the race to create them; that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
@@ -74,9 +111,9 @@ async def ensure_topics(
                         NewTopic(
                             n,
                             num_partitions=partitions,
-                            replication_factor=replication_factor,
+                            replication_factor=replication,
                             topic_configs=(
-                                specs[n].configs(replication_factor=replication_factor)
+                                specs[n].configs(replication_factor=replication)
                                 if apply_configs
                                 else {}
                             ),

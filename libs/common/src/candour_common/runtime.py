@@ -115,7 +115,7 @@ def build_app(
                 log.info("migrations applied", count=len(applied))
         pool = await create_pool(dsn, max_size=settings.database_pool_size)
         broker = create_broker(
-            settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
+            settings.kafka_connection(), client_id=f"candour-{settings.service_name}"
         )
         policy = ConsumerPolicy(group_id=settings.group_id, metrics=metrics)
         install_consumer_policy(broker, policy)

@@ -91,3 +91,13 @@ TOPIC_TABLE: dict[Topic, TopicSpec] = {
 }
 # Dead letters wait for an operator; a month is long enough to notice and replay.
 DLQ_SPEC = TopicSpec(retention_ms=30 * DAY_MS)
+
+# Three copies of every partition: one broker may be lost (or restarted for an
+# upgrade) while two replicas stay in sync, which `min.insync.replicas=2` and the
+# producers' acks=all then require of every write.
+PRODUCTION_REPLICATION_FACTOR = 3
+
+
+def replication_factor_for(brokers: int) -> int:
+    """The replication factor for a cluster of `brokers`: 3, or every broker on a smaller one."""
+    return max(1, min(PRODUCTION_REPLICATION_FACTOR, brokers))

@@ -25,7 +25,7 @@ def list_letters(topic: TopicArg, group: GroupOpt = None) -> None:
     """Show every message in `<topic>.dlq`: where it came from, which group failed, and why."""
     settings = ServiceSettings()
     letters = asyncio.run(
-        read_dead_letters(settings.kafka_bootstrap, settings.topics, topic, group=group)
+        read_dead_letters(settings.kafka_connection(), settings.topics, topic, group=group)
     )
     table = Table(title=f"{settings.topics.dlq(topic)}: {len(letters)} dead letter(s)")
     for column in ("partition", "offset", "from", "group", "event id", "error"):
@@ -52,7 +52,11 @@ def replay(topic: TopicArg, group: GroupOpt = None) -> None:
 
     count = asyncio.run(
         replay_dead_letters(
-            settings.kafka_bootstrap, settings.topics, topic, group=group, progress=show
+            settings.kafka_connection(),
+            settings.topics,
+            topic,
+            group=group,
+            progress=show,
         )
     )
     typer.echo(f"replayed {count} message(s) to {settings.topics.name(topic)}")

@@ -1,7 +1,8 @@
 """`candour search rebuild`: rebuild the search index by replaying the public topics.
 
 Reads the search service's settings from the environment: CANDOUR_DATABASE_URL (search's
-own database), CANDOUR_KAFKA_BOOTSTRAP and CANDOUR_TOPIC_PREFIX. The running search
+own database), CANDOUR_KAFKA_BOOTSTRAP (and the CANDOUR_KAFKA_SASL_*/SSL_* settings)
+and CANDOUR_TOPIC_PREFIX. The running search
 service keeps answering from the old index until the switch; see
 candour_search.service_layer.rebuild for how nothing consumed meanwhile is lost.
 """
@@ -77,7 +78,7 @@ async def _rebuild(settings: SearchSettings, console: Console) -> RebuildResult:
     ) as progress:
         return await rebuild_index(
             dsn,
-            settings.kafka_bootstrap,
+            settings.kafka_connection(),
             settings.topics,
             on_progress=ProgressBar(progress),
         )
