@@ -11,6 +11,7 @@ from faststream.security import SASLScram512
 from pydantic import SecretStr, ValidationError
 
 from candour_common.kafka_connection import KafkaConnection, KafkaSettingsError
+from candour_common.messaging import create_broker
 from candour_common.settings import ServiceSettings
 from tests.kafka_tls import ThrowawayCa
 
@@ -24,10 +25,20 @@ def test_plaintext_by_default_and_a_bare_address_is_plaintext() -> None:
     connection = settings.kafka_connection()
     assert connection == KafkaConnection.of("127.0.0.1:9092")
     assert connection.client_options() == {
-        "bootstrap_servers": "127.0.0.1:9092",
+        "bootstrap_servers": ["127.0.0.1:9092"],
         "security_protocol": "PLAINTEXT",
     }
     assert connection.faststream_security() is None
+
+
+def test_a_list_of_brokers_reaches_every_client_as_a_list() -> None:
+    # FastStream would take "a,b" for one host named "a,b" (found on the cluster).
+    connection = KafkaConnection.of("127.0.0.1:19092, 127.0.0.1:19093,127.0.0.1:19094")
+    servers = ["127.0.0.1:19092", "127.0.0.1:19093", "127.0.0.1:19094"]
+    assert connection.servers == servers
+    assert connection.client_options()["bootstrap_servers"] == servers
+    broker = create_broker(connection, client_id="t")
+    assert broker._connection_kwargs["bootstrap_servers"] == servers
 
 
 def test_sasl_ssl_gives_every_client_tls_that_verifies_and_scram(tmp_path: Path) -> None:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import (
@@ -25,6 +31,29 @@ def admin_client(
 ) -> AIOKafkaAdminClient:
     """An admin client (not started) that connects as the settings say."""
     return AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options(), client_id=client_id)
+
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# aiokafka's admin client sends each request to a random broker of the last
+# metadata, which still lists a broker that died seconds ago (until the controller
+# fences it): another try most likely picks a live one.
+BROKER_GONE = (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError)
+
+
+async def retrying(call: Callable[[], Awaitable[T]], *, attempts: int = 6) -> T:
+    """`call()`, tried again (a second apart) while the broker it reached is gone."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except BROKER_GONE as exc:
+            if attempt == attempts:
+                raise
+            log.warning("broker unavailable; trying another", error=repr(exc), attempt=attempt)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def topic_specs(topics: TopicNames, *, with_dlq: bool = True) -> dict[str, TopicSpec]:
@@ -45,8 +74,10 @@ async def topic_configs(
     admin = admin_client(kafka)
     await admin.start()
     try:
-        responses = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(managed)) for n in names]
+        responses = await retrying(
+            lambda: admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(managed)) for n in names]
+            )
         )
         found: dict[str, dict[str, str]] = {}
         for response in responses:
@@ -58,9 +89,6 @@ async def topic_configs(
         await admin.close()
 
 
-log = structlog.get_logger(__name__)
-
-
 async def cluster_size(admin: AIOKafkaAdminClient) -> int:
     """How many brokers the cluster has, as far as its metadata shows.
 
@@ -68,8 +96,8 @@ async def cluster_size(admin: AIOKafkaAdminClient) -> int:
     replicas than that (a broker is down: its replicas are still listed), so a
     topic created while one broker is away still gets the cluster's replication.
     """
-    live = len((await admin.describe_cluster()).get("brokers") or [])
-    described: list[dict[str, Any]] = await admin.describe_topics()
+    live = len((await retrying(admin.describe_cluster)).get("brokers") or [])
+    described: list[dict[str, Any]] = await retrying(admin.describe_topics)
     listed = max(
         (len(p.get("replicas") or []) for t in described for p in t.get("partitions") or []),
         default=0,
@@ -100,7 +128,7 @@ async def ensure_topics(
     admin = admin_client(kafka)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await retrying(admin.list_topics))
         wanted = [n for n in names if n not in existing]
         if wanted:
             replication = replication_factor or replication_factor_for(await cluster_size(admin))

@@ -59,6 +59,12 @@ class KafkaConnection:
         return kafka if isinstance(kafka, KafkaConnection) else cls(bootstrap=kafka)
 
     @property
+    def servers(self) -> list[str]:
+        """The bootstrap addresses one by one. FastStream takes a string as one address, so
+        "a:9092,b:9092" must reach it split (aiokafka alone would split it)."""
+        return [s.strip() for s in self.bootstrap.split(",") if s.strip()]
+
+    @property
     def uses_sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
 
@@ -69,6 +75,8 @@ class KafkaConnection:
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence per problem naming the setting."""
         found: list[str] = []
+        if not self.servers:
+            found.append("CANDOUR_KAFKA_BOOTSTRAP names no broker")
         protocol = self.security_protocol
         if protocol not in SECURITY_PROTOCOLS:
             found.append(
@@ -144,7 +152,7 @@ class KafkaConnection:
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for any aiokafka client (consumer, producer, admin)."""
         options: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap,
+            "bootstrap_servers": self.servers,
             "security_protocol": self.security_protocol,
         }
         if self.uses_tls:

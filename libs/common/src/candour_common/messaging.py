@@ -69,7 +69,7 @@ def create_broker(
 ) -> KafkaBroker:
     connection = KafkaConnection.of(kafka)
     return KafkaBroker(
-        connection.bootstrap,
+        connection.servers,
         security=connection.faststream_security(),
         client_id=client_id,
         # acks=all without idempotence: the embedded broker has no InitProducerId,

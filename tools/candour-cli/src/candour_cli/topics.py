@@ -15,6 +15,7 @@ from candour_common.kafka_admin import (
     admin_client,
     cluster_size,
     ensure_topics,
+    retrying,
     topic_configs,
     topic_specs,
 )
@@ -59,10 +60,14 @@ def expected_topics(topics: TopicNames, *, with_dlq: bool = True) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How a topic is spread: partitions, and replicas of its least replicated partition."""
+    """How a topic is spread: partitions; replicas of its least replicated partition, and how
+    many of them are in sync there (fewer during a broker's absence); partitions without a
+    leader (no write or read until an in-sync replica returns)."""
 
     partitions: int
     replicas: int
+    in_sync: int | None = None  # None: not known
+    leaderless: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +86,15 @@ class TopicState:
         if self.layout is None:
             return "missing"
         problems = []
-        if self.layout.partitions < self.expected:
+        layout = self.layout
+        if layout.partitions < self.expected:
             problems.append(f"fewer partitions than {self.expected}")
-        if self.layout.replicas != self.expected_replicas:
-            problems.append(
-                f"replication factor {self.layout.replicas}, want {self.expected_replicas}"
-            )
+        if layout.replicas != self.expected_replicas:
+            problems.append(f"replication factor {layout.replicas}, want {self.expected_replicas}")
+        if layout.leaderless:
+            problems.append(f"{layout.leaderless} partition(s) without a leader")
+        elif layout.in_sync is not None and layout.in_sync < layout.replicas:
+            problems.append(f"under-replicated: {layout.in_sync} of {layout.replicas} in sync")
         return "; ".join(problems) or "ok"
 
 
@@ -102,22 +110,26 @@ async def layouts_of(kafka: KafkaConnection, names: list[str]) -> tuple[dict[str
     await admin.start()
     try:
         brokers = await cluster_size(admin)
-        existing = set(await admin.list_topics())
+        existing = set(await retrying(admin.list_topics))
         present = [n for n in names if n in existing]
         if not present:
             return {}, brokers
-        described: list[dict[str, Any]] = await admin.describe_topics(present)
-        layouts = {
-            d["topic"]: Layout(
-                partitions=len(d.get("partitions") or []),
-                replicas=min((len(p.get("replicas") or []) for p in d["partitions"]), default=0),
-            )
-            for d in described
-            if not d.get("error_code")
-        }
-        return layouts, brokers
+        described: list[dict[str, Any]] = await retrying(lambda: admin.describe_topics(present))
+        return {d["topic"]: layout(d) for d in described if not d.get("error_code")}, brokers
     finally:
         await admin.close()
+
+
+def layout(described: dict[str, Any]) -> Layout:
+    """A topic's layout from its metadata (one `describe_topics` entry)."""
+    partitions = described.get("partitions") or []
+    return Layout(
+        partitions=len(partitions),
+        replicas=min((len(p.get("replicas") or []) for p in partitions), default=0),
+        in_sync=min((len(p.get("isr") or []) for p in partitions), default=0),
+        # -1: no leader (the partition's error is LEADER_NOT_AVAILABLE)
+        leaderless=sum(1 for p in partitions if p.get("leader", -1) < 0),
+    )
 
 
 async def _cluster_size(kafka: KafkaConnection) -> int:
@@ -239,8 +251,9 @@ def describe(
         "topic",
         "partitions",
         "expected",
-        "replicas",
-        "expected",
+        "replication",
+        "expected RF",
+        "in sync (min)",
         "state",
         "config drift",
         title=f"{brokers} broker(s): replication factor {replication} expected",
@@ -252,6 +265,7 @@ def describe(
             str(s.expected),
             "-" if s.layout is None else str(s.layout.replicas),
             str(s.expected_replicas),
+            "-" if s.layout is None or s.layout.in_sync is None else str(s.layout.in_sync),
             s.verdict,
             "; ".join(drift.get(s.name, [])) or "-",
         )
