@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
 from candour_search.bootstrap import MIGRATIONS
@@ -96,7 +97,8 @@ def rebuild(
     configure_logging("candour-search-rebuild", level=log_level, json=False)
     console = Console(stderr=True)
     try:
-        result = asyncio.run(_rebuild(settings, console))
+        with kafka_errors_explained(settings.kafka_connection()):
+            result = asyncio.run(_rebuild(settings, console))
     except RebuildInProgress as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.kafka_admin import (
     admin_client,
     cluster_size,
@@ -186,18 +187,19 @@ def create(
 ) -> None:
     """Create every topic and its .dlq that does not exist yet (idempotent)."""
     target = _settings(bootstrap, prefix, partitions, replication_factor)
-    replication = target.replication or replication_factor_for(
-        asyncio.run(_cluster_size(target.kafka))
-    )
-    created = asyncio.run(
-        ensure_topics(
-            target.kafka,
-            target.names,
-            partitions=target.partitions,
-            replication_factor=replication,
-            apply_configs=configs,
+    with kafka_errors_explained(target.kafka):
+        replication = target.replication or replication_factor_for(
+            asyncio.run(_cluster_size(target.kafka))
         )
-    )
+        created = asyncio.run(
+            ensure_topics(
+                target.kafka,
+                target.names,
+                partitions=target.partitions,
+                replication_factor=replication,
+                apply_configs=configs,
+            )
+        )
     for name in created:
         typer.echo(
             f"created {name} ({target.partitions} partitions, replication factor {replication})"
@@ -236,7 +238,8 @@ def describe(
     missing or drifted."""
     target = _settings(bootstrap, prefix, partitions, replication_factor)
     wanted = expected_topics(target.names)
-    layouts, brokers = asyncio.run(layouts_of(target.kafka, wanted))
+    with kafka_errors_explained(target.kafka):
+        layouts, brokers = asyncio.run(layouts_of(target.kafka, wanted))
     replication = target.replication or replication_factor_for(brokers)
     states = compare(wanted, layouts, target.partitions, replication)
     specs = topic_specs(target.names)
