@@ -192,11 +192,14 @@ async def serving(app: object) -> AsyncIterator[object]:
 
 @dataclass
 class PrivateKafka:
-    """An Apache Kafka broker of one test's own, which that test may stop and start."""
+    """An Apache Kafka broker of one test's own, which that test may stop and start.
+
+    `env`: more of kafka.sh's settings (e.g. a SASL_SSL listener)."""
 
     state_dir: Path
     port: int
     controller_port: int
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -208,6 +211,7 @@ class PrivateKafka:
             "CANDOUR_LOCAL_DIR": str(self.state_dir),
             "CANDOUR_KAFKA_PORT": str(self.port),
             "CANDOUR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            **self.env,
         }
         out = subprocess.run(
             ["bash", str(ROOT / "deploy" / "local" / "kafka.sh"), action],
