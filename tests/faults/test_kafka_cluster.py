@@ -228,8 +228,9 @@ async def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
         led = await leaders(kafka_cluster.bootstrap, cluster_topics.name(Topic.STORY_SUBMITTED))
         victim = max(kafka_cluster.nodes, key=lambda n: sum(1 for b in led.values() if b == n))
         victim_partitions = {p for p, b in led.items() if b == victim}
-        killed_at = time.monotonic()
+        # `kill` returns once the process is gone: the loss starts then.
         await asyncio.to_thread(kafka_cluster.kill, victim)
+        killed_at = time.monotonic()
 
         # The cluster elects new leaders for the victim's partitions (once the controller
         # has fenced it) and the stream flows again without it.
