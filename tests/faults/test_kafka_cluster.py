@@ -19,9 +19,6 @@ the numbers.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +29,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
+from typer.testing import CliRunner, Result
 
+from candour_cli.main import app as cli
 from candour_common.kafka_admin import ensure_topics, topic_configs
 from candour_common.topics import Topic, TopicNames
 from tests.conftest import CreateDatabase, free_port
@@ -154,62 +153,60 @@ async def unsent_and_sent(platform: Platform) -> tuple[int, int]:
     return int(rows[0]["unsent"]), int(rows[0]["sent"])
 
 
-def candour_topics(*args: str, bootstrap: str, prefix: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
-        "CANDOUR_TOPIC_PREFIX": prefix,
-        "COLUMNS": "300",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "candour_cli", "topics", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+def candour_topics(*args: str, bootstrap: str, prefix: str) -> Result:
+    """`candour topics ...`, in this process (the CLI's start-up would cost seconds)."""
+    env = {"CANDOUR_KAFKA_BOOTSTRAP": bootstrap, "CANDOUR_TOPIC_PREFIX": prefix, "COLUMNS": "300"}
+    return CliRunner().invoke(cli, ["topics", *args], env=env)
 
 
-async def test_topics_get_three_replicas_two_in_sync_and_drift_is_reported(
+async def _make_drift(bootstrap: str, prefix: str) -> None:
+    """story.approved remade by hand with one replica; story.submitted with min ISR 1."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([f"{prefix}story.approved"])
+
+        async def gone() -> bool:
+            return f"{prefix}story.approved" not in await admin.list_topics()
+
+        await eventually(gone, timeout=30, what="deletion")
+        await admin.create_topics([NewTopic(f"{prefix}story.approved", 3, 1)])
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    f"{prefix}story.submitted",
+                    {"min.insync.replicas": "1"},
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+
+
+def test_topics_get_three_replicas_two_in_sync_and_drift_is_reported(
     kafka_cluster: KafkaCluster,
 ) -> None:
     prefix = f"rf{uuid.uuid4().hex[:8]}."
     bootstrap = kafka_cluster.bootstrap
     try:
         made = candour_topics("create", bootstrap=bootstrap, prefix=prefix)
-        assert made.returncode == 0, made.stdout + made.stderr
-        assert "(3 partitions, replication factor 3)" in made.stdout
+        assert made.exit_code == 0, made.output
+        assert "(3 partitions, replication factor 3)" in made.output
         submitted = f"{prefix}story.submitted"
-        configs = await topic_configs(bootstrap, [submitted])
+        configs = asyncio.run(topic_configs(bootstrap, [submitted]))
         assert configs[submitted]["min.insync.replicas"] == "2"
         clean = candour_topics("describe", bootstrap=bootstrap, prefix=prefix)
-        assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "3 broker(s): replication factor 3 expected" in clean.stdout
+        assert clean.exit_code == 0, clean.output
+        assert "3 broker(s): replication factor 3 expected" in clean.output
 
-        # Drift in both: one topic made by hand with one replica, one with min ISR 1.
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([f"{prefix}story.approved"])
-            await eventually(
-                lambda: _gone(admin, f"{prefix}story.approved"), timeout=30, what="deletion"
-            )
-            await admin.create_topics([NewTopic(f"{prefix}story.approved", 3, 1)])
-            await admin.alter_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, submitted, {"min.insync.replicas": "1"})]
-            )
-        finally:
-            await admin.close()
+        asyncio.run(_make_drift(bootstrap, prefix))
         drifted = candour_topics("describe", bootstrap=bootstrap, prefix=prefix)
-        assert drifted.returncode == 1
-        assert "replication factor 1, want 3" in drifted.stdout
-        assert "min.insync.replicas=1 (want 2)" in drifted.stdout
+        assert drifted.exit_code == 1
+        assert "replication factor 1, want 3" in drifted.output
+        assert "min.insync.replicas=1 (want 2)" in drifted.output
     finally:
-        await delete_topics(bootstrap, prefix)
-
-
-async def _gone(admin: AIOKafkaAdminClient, topic: str) -> bool:
-    return topic not in await admin.list_topics()
+        asyncio.run(delete_topics(bootstrap, prefix))
 
 
 async def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(

@@ -28,7 +28,9 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from pydantic import SecretStr
+from typer.testing import CliRunner, Result
 
+from candour_cli.main import app as cli
 from candour_common.kafka_acls import OPERATOR, SERVICES, default_principal
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import Topic, TopicNames
@@ -122,20 +124,25 @@ def candour(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def candour_here(*args: str, env: dict[str, str]) -> Result:
+    """The CLI in this process (its start-up as a process costs seconds)."""
+    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250", **env})
+
+
 @pytest.fixture(scope="module")
 def secured_topics(secured_kafka: SecuredKafka) -> TopicNames:
     """Candour's topics, made by the operator principal after the administrator gave every
     principal its ACLs (as a deployment does: `candour acls apply`, `candour topics create`)."""
     topics = TopicNames(prefix=f"s{uuid.uuid4().hex[:8]}.")
     prefix = {"CANDOUR_TOPIC_PREFIX": topics.prefix}
-    applied = candour("acls", "apply", env=secured_kafka.env(ADMIN) | prefix)
-    assert applied.returncode == 0, applied.stdout + applied.stderr
+    applied = candour_here("acls", "apply", env=secured_kafka.env(ADMIN) | prefix)
+    assert applied.exit_code == 0, applied.output
     operator = secured_kafka.env(default_principal(OPERATOR)) | prefix
-    made = candour("topics", "create", env=operator)
-    assert made.returncode == 0, made.stdout + made.stderr
-    assert "10 created" in made.stdout
-    described = candour("topics", "describe", env=operator)
-    assert described.returncode == 0, described.stdout + described.stderr
+    made = candour_here("topics", "create", env=operator)
+    assert made.exit_code == 0, made.output
+    assert "10 created" in made.output
+    described = candour_here("topics", "describe", env=operator)
+    assert described.exit_code == 0, described.output
     return topics
 
 
