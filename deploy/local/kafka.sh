@@ -313,31 +313,26 @@ EOF
 # ---------------------------------------------------------------- start
 
 replication_properties() {
-    if ((CLUSTER_SIZE == 1)); then
-        cat <<EOF
-# single node: every internal topic has one replica
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-default.replication.factor=1
-min.insync.replicas=1
-EOF
-        return 0
+    local replicas=1 in_sync=1 why="# single node: every internal topic has one replica"
+    if ((CLUSTER_SIZE > 1)); then
+        replicas=3
+        in_sync=2
+        why="# three nodes, as in production: three replicas of everything, two in sync for
+# every acks=all write, and never a leader that may lack acknowledged records"
     fi
     cat <<EOF
-# three nodes, as in production: three replicas of everything, two in sync for
-# every acks=all write, and never a leader that may lack acknowledged records
-offsets.topic.replication.factor=3
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-default.replication.factor=3
-min.insync.replicas=2
-unclean.leader.election.enable=false
+$why
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$in_sync
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$in_sync
+default.replication.factor=$replicas
+min.insync.replicas=$in_sync
 EOF
+    if ((CLUSTER_SIZE > 1)); then
+        echo "unclean.leader.election.enable=false"
+    fi
 }
 
 sasl_ssl_properties() {

@@ -79,15 +79,17 @@ async def cluster_platform(
         yield platform
 
 
-async def leaders(bootstrap: str, topic: str) -> dict[int, int]:
-    """Partition -> the broker leading it now (-1: none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def busiest_leader(cluster: KafkaCluster, topics: TopicNames) -> tuple[int, set[int]]:
+    """The broker leading the most partitions of story.submitted now, and those partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
-        return {p["partition"]: p["leader"] for p in described["partitions"]}
+        (described,) = await admin.describe_topics([topics.name(Topic.STORY_SUBMITTED)])
     finally:
         await admin.close()
+    led = {p["partition"]: p["leader"] for p in described["partitions"]}
+    busiest = max(cluster.nodes, key=lambda n: sum(1 for b in led.values() if b == n))
+    return busiest, {p for p, b in led.items() if b == busiest}
 
 
 def submitted_partition(story_id: str) -> int:
@@ -125,8 +127,17 @@ class Stream:
                 self.searchable_at.setdefault(row["story_id"], now)
             await asyncio.sleep(0.2)
 
-    def searchable(self) -> int:
-        return len(self.searchable_at)
+    async def begin(self) -> list[asyncio.Task[None]]:
+        """Start the services, subscribe the trust, submit and watch; wait until it flows."""
+        await start(self.platform)
+        await self.platform.subscribe_trust()
+        tasks = [asyncio.create_task(self.submit()), asyncio.create_task(self.watch())]
+
+        async def flowing() -> bool:
+            return len(self.searchable_at) >= 15
+
+        await eventually(flowing, timeout=120, what="the stream to flow")
+        return tasks
 
     def first_flowing_after(self, moment: float, partitions: set[int] | None = None) -> float:
         """Seconds from `moment` until the first story submitted after it was searchable
@@ -213,18 +224,10 @@ async def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
     kafka_cluster: KafkaCluster, cluster_platform: Platform, cluster_topics: TopicNames
 ) -> None:
     platform = cluster_platform
-    await start(platform)
-    await platform.subscribe_trust()
     stream = Stream(platform, count=90)
-    submitting = asyncio.create_task(stream.submit())
-    watching = asyncio.create_task(stream.watch())
+    submitting, watching = await stream.begin()
     try:
-        await eventually(
-            lambda: _at_least(stream.searchable(), 15), timeout=120, what="the stream to flow"
-        )
-        led = await leaders(kafka_cluster.bootstrap, cluster_topics.name(Topic.STORY_SUBMITTED))
-        victim = max(kafka_cluster.nodes, key=lambda n: sum(1 for b in led.values() if b == n))
-        victim_partitions = {p for p, b in led.items() if b == victim}
+        victim, victim_partitions = await busiest_leader(kafka_cluster, cluster_topics)
         # `kill` returns once the process is gone: the loss starts then.
         await asyncio.to_thread(kafka_cluster.kill, victim)
         killed_at = time.monotonic()
@@ -257,18 +260,11 @@ async def test_two_brokers_killed_nothing_acknowledged_and_intake_keeps_answerin
     kafka_cluster: KafkaCluster, cluster_platform: Platform, cluster_topics: TopicNames
 ) -> None:
     platform = cluster_platform
-    await start(platform)
-    await platform.subscribe_trust()
     stream = Stream(platform, count=100)
-    submitting = asyncio.create_task(stream.submit())
-    watching = asyncio.create_task(stream.watch())
-    led = await leaders(kafka_cluster.bootstrap, cluster_topics.name(Topic.STORY_SUBMITTED))
-    busiest = max(kafka_cluster.nodes, key=lambda n: sum(1 for b in led.values() if b == n))
+    submitting, watching = await stream.begin()
+    busiest, _ = await busiest_leader(kafka_cluster, cluster_topics)
     victims = [busiest, next(n for n in kafka_cluster.nodes if n != busiest)]
     try:
-        await eventually(
-            lambda: _at_least(stream.searchable(), 15), timeout=120, what="the stream to flow"
-        )
         for victim in victims:
             await asyncio.to_thread(kafka_cluster.kill, victim)
         killed_at = time.monotonic()
@@ -324,10 +320,6 @@ async def test_two_brokers_killed_nothing_acknowledged_and_intake_keeps_answerin
         f"listed again {back_at - returned_at:.1f}s after its start; first story flowing "
         f"{recovery:.1f}s after its start"
     )
-
-
-async def _at_least(value: int, wanted: int) -> bool:
-    return value >= wanted
 
 
 async def _some_searchable_after(
