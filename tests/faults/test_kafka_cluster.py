@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +170,17 @@ def candour_topics(*args: str, bootstrap: str, prefix: str) -> Result:
     return CliRunner().invoke(cli, ["topics", *args], env=env)
 
 
+def describe_until(done: Callable[[Result], bool], *, bootstrap: str, prefix: str) -> Result:
+    """`candour topics describe` until `done` (15 s at most): each broker learns of a new
+    topic or config from the controller in its own time, and describe may ask any."""
+    for _ in range(30):
+        result = candour_topics("describe", bootstrap=bootstrap, prefix=prefix)
+        if done(result):
+            break
+        time.sleep(0.5)
+    return result
+
+
 async def _make_drift(bootstrap: str, prefix: str) -> None:
     """story.approved remade by hand with one replica; story.submitted with min ISR 1."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -207,15 +218,18 @@ def test_topics_get_three_replicas_two_in_sync_and_drift_is_reported(
         submitted = f"{prefix}story.submitted"
         configs = asyncio.run(topic_configs(bootstrap, [submitted]))
         assert configs[submitted]["min.insync.replicas"] == "2"
-        clean = candour_topics("describe", bootstrap=bootstrap, prefix=prefix)
+        clean = describe_until(lambda r: r.exit_code == 0, bootstrap=bootstrap, prefix=prefix)
         assert clean.exit_code == 0, clean.output
         assert "3 broker(s): replication factor 3 expected" in clean.output
 
         asyncio.run(_make_drift(bootstrap, prefix))
-        drifted = candour_topics("describe", bootstrap=bootstrap, prefix=prefix)
+        wanted = ("replication factor 1, want 3", "min.insync.replicas=1 (want 2)")
+        drifted = describe_until(
+            lambda r: all(text in r.output for text in wanted), bootstrap=bootstrap, prefix=prefix
+        )
         assert drifted.exit_code == 1
-        assert "replication factor 1, want 3" in drifted.output
-        assert "min.insync.replicas=1 (want 2)" in drifted.output
+        for text in wanted:
+            assert text in drifted.output, drifted.output
     finally:
         asyncio.run(delete_topics(bootstrap, prefix))
 
