@@ -100,10 +100,11 @@ def submitted_partition(story_id: str) -> int:
 @dataclass
 class Stream:
     """Stories submitted at a steady rate through intake's HTTP API, each answered 201, and
-    when each became searchable."""
+    when each became searchable. It runs until `end_after` says how many more to send, so
+    it spans the outage however slow the machine is."""
 
     platform: Platform
-    count: int
+    count: int = 1000  # at most
     ids: list[str] = field(default_factory=list)
     submitted_at: dict[str, float] = field(default_factory=dict)
     searchable_at: dict[str, float] = field(default_factory=dict)
@@ -111,12 +112,18 @@ class Stream:
     async def submit(self) -> None:
         loop = asyncio.get_running_loop()
         begin = loop.time()
-        for i in range(self.count):
+        i = 0
+        while i < self.count:
             await asyncio.sleep(max(0.0, begin + i / RATE_PER_SECOND - loop.time()))
             # Platform.submit asserts the 201.
             (story_id,) = await self.platform.submit(1, first=i, concurrency=1)
             self.ids.append(story_id)
             self.submitted_at[story_id] = time.monotonic()
+            i += 1
+
+    def end_after(self, more: int) -> None:
+        """Submit `more` stories from now on, then stop."""
+        self.count = min(self.count, len(self.ids) + more)
 
     async def watch(self) -> None:
         """Note the moment each story first shows in search's database."""
@@ -238,7 +245,7 @@ async def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
     kafka_cluster: KafkaCluster, cluster_platform: Platform, cluster_topics: TopicNames
 ) -> None:
     platform = cluster_platform
-    stream = Stream(platform, count=90)
+    stream = Stream(platform)
     submitting, watching = await stream.begin()
     try:
         victim, victim_partitions = await busiest_leader(kafka_cluster, cluster_topics)
@@ -255,6 +262,7 @@ async def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
             explain=platform.describe,
         )
         await asyncio.to_thread(kafka_cluster.start_broker, victim)
+        stream.end_after(15)  # and a few more with the broker back
         await submitting
         await platform.assert_everything_exactly_once(stream.ids, timeout=180)
         await watching
@@ -274,7 +282,7 @@ async def test_two_brokers_killed_nothing_acknowledged_and_intake_keeps_answerin
     kafka_cluster: KafkaCluster, cluster_platform: Platform, cluster_topics: TopicNames
 ) -> None:
     platform = cluster_platform
-    stream = Stream(platform, count=100)
+    stream = Stream(platform)
     submitting, watching = await stream.begin()
     busiest, _ = await busiest_leader(kafka_cluster, cluster_topics)
     victims = [busiest, next(n for n in kafka_cluster.nodes if n != busiest)]
@@ -310,6 +318,7 @@ async def test_two_brokers_killed_nothing_acknowledged_and_intake_keeps_answerin
             what="stories to flow with two brokers",
             explain=platform.describe,
         )
+        stream.end_after(15)
         await submitting
         await platform.assert_everything_exactly_once(stream.ids, timeout=240)
         await watching
