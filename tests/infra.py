@@ -192,11 +192,14 @@ async def serving(app: object) -> AsyncIterator[object]:
 
 @dataclass
 class PrivateKafka:
-    """An Apache Kafka broker of one test's own, which that test may stop and start."""
+    """An Apache Kafka broker of one test's own, which that test may stop and start.
+
+    `env`: more of kafka.sh's settings (e.g. a SASL_SSL listener)."""
 
     state_dir: Path
     port: int
     controller_port: int
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -208,6 +211,7 @@ class PrivateKafka:
             "CANDOUR_LOCAL_DIR": str(self.state_dir),
             "CANDOUR_KAFKA_PORT": str(self.port),
             "CANDOUR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            **self.env,
         }
         out = subprocess.run(
             ["bash", str(ROOT / "deploy" / "local" / "kafka.sh"), action],
@@ -224,6 +228,68 @@ class PrivateKafka:
 
     def stop(self) -> None:
         self._run("stop")
+
+
+@dataclass
+class KafkaCluster:
+    """Three Apache Kafka nodes (KRaft, each broker and controller) of the tests' own, from
+    `deploy/local/kafka.sh cluster`, whose brokers a test may kill and start again."""
+
+    state_dir: Path
+    ports: tuple[int, int, int]
+    controller_ports: tuple[int, int, int]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(self.address(node) for node in self.nodes)
+
+    @property
+    def nodes(self) -> tuple[int, int, int]:
+        return (1, 2, 3)
+
+    def address(self, node: int) -> str:
+        return f"127.0.0.1:{self.ports[node - 1]}"
+
+    def _run(self, *args: str) -> str:
+        env = {
+            **os.environ,
+            "CANDOUR_LOCAL_DIR": str(self.state_dir),
+            "CANDOUR_KAFKA_CLUSTER_PORTS": ",".join(map(str, self.ports)),
+            "CANDOUR_KAFKA_CLUSTER_CONTROLLER_PORTS": ",".join(map(str, self.controller_ports)),
+        }
+        # Output to a file, not a pipe: see tests.faults.private_postgres.
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = self.state_dir / f"kafka-{'-'.join(args)}.out"
+        with log.open("w") as out:
+            done = subprocess.run(
+                ["bash", str(ROOT / "deploy" / "local" / "kafka.sh"), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=240,
+                env=env,
+            )
+        text = log.read_text()
+        if done.returncode != 0:
+            raise RuntimeError(f"kafka.sh {' '.join(args)} failed ({done.returncode}):\n{text}")
+        return text
+
+    def start(self) -> None:
+        self._run("cluster", "start")
+
+    def stop(self) -> None:
+        self._run("cluster", "stop")
+
+    def kill(self, node: int) -> None:
+        """SIGKILL one broker: a crash, no controlled shutdown."""
+        self._run("broker", "kill", str(node))
+
+    def start_broker(self, node: int) -> None:
+        """Start one broker again; returns once the cluster lists it."""
+        self._run("broker", "start", str(node))
+
+    def log(self, node: int) -> Path:
+        return self.state_dir / "kafka-cluster" / f"node-{node}" / "logs" / "server.log"
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

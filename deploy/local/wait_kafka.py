@@ -2,12 +2,14 @@
 
 Usage:
     python deploy/local/wait_kafka.py [--bootstrap 127.0.0.1:9092] [--timeout 90]
-                                      [--pid PID] [--quiet]
+                                      [--pid PID] [--brokers N] [--node ID] [--quiet]
 
 Polls the bootstrap address with aiokafka's admin client (a Metadata request,
 the same one every client starts with) until the answer names at least one
-broker. On success prints the bootstrap address as the last line and exits 0.
-Exits 1 on timeout, or as soon as --pid (the broker's process) has died.
+broker (at least N with --brokers; broker ID among them with --node: a cluster
+lists only the brokers its controller has registered and not fenced). On
+success prints the bootstrap address as the last line and exits 0. Exits 1 on
+timeout, or as soon as --pid (the broker's process) has died.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def probe(bootstrap: str, request_timeout_ms: int) -> dict[str, Any]:
+async def probe(
+    bootstrap: str, request_timeout_ms: int, brokers: int = 1, node: int | None = None
+) -> dict[str, Any]:
     """One metadata round trip; raises on any failure."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
@@ -53,12 +57,24 @@ async def probe(bootstrap: str, request_timeout_ms: int) -> dict[str, Any]:
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
-    if not cluster.get("brokers"):
+    listed = cluster.get("brokers") or []
+    if not listed:
         raise RuntimeError("metadata response names no broker yet")
+    if len(listed) < brokers:
+        raise RuntimeError(f"metadata names {len(listed)} of {brokers} brokers")
+    if node is not None and node not in {b["node_id"] for b in listed}:
+        raise RuntimeError(f"metadata does not list broker {node} yet")
     return dict(cluster)
 
 
-async def wait(bootstrap: str, limit_s: float, pid: int | None, quiet: bool) -> int:
+async def wait(
+    bootstrap: str,
+    limit_s: float,
+    pid: int | None,
+    quiet: bool,
+    brokers: int = 1,
+    node: int | None = None,
+) -> int:
     def say(msg: str) -> None:
         if not quiet:
             print(f"kafka: {msg}", flush=True)
@@ -78,7 +94,7 @@ async def wait(bootstrap: str, limit_s: float, pid: int | None, quiet: bool) -> 
         try:
             attempt_ms = int(max(1.0, min(5.0, remaining)) * 1000)
             cluster = await asyncio.wait_for(
-                probe(bootstrap, attempt_ms), timeout=attempt_ms / 1000 + 2
+                probe(bootstrap, attempt_ms, brokers, node), timeout=attempt_ms / 1000 + 2
             )
         except Exception as exc:  # any failure means "not yet"
             text = str(exc).strip()
@@ -104,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("--pid", type=int, default=None, help="give up when this process dies")
+    parser.add_argument("--brokers", type=int, default=1, help="wait until N brokers are listed")
+    parser.add_argument("--node", type=int, default=None, help="wait until broker ID is listed")
     parser.add_argument("--quiet", action="store_true", help="print only the address")
     args = parser.parse_args(argv)
     # aiokafka logs every refused connection at ERROR: keep the output to our lines
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL + 1)
-    return asyncio.run(wait(args.bootstrap, args.timeout, args.pid, args.quiet))
+    return asyncio.run(
+        wait(args.bootstrap, args.timeout, args.pid, args.quiet, args.brokers, args.node)
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import httpx
 
 from candour_common.auth import Role, issue_token
 from candour_common.dlq import read_dead_letters
+from candour_common.kafka_connection import KafkaConnection
 from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
 from candour_intake.adapters import repository
@@ -96,7 +97,8 @@ async def eventually(
 
 @dataclass
 class Platform:
-    kafka: str
+    # How the test itself reads Kafka (dead letters): an address, or a login on a secured one.
+    kafka: KafkaConnection | str
     topics: TopicNames
     databases: dict[str, str]
     smtp: MailSink

@@ -11,7 +11,7 @@ from candour_cli.console import Endpoints, prefixed, render_table, url_rows
 from candour_cli.devstate import load_or_create_secret
 from candour_cli.mailbox import MailStore
 from candour_cli.services import BY_NAME, lookup
-from candour_cli.topics import compare, expected_topics
+from candour_cli.topics import Layout, compare, expected_topics
 from candour_common.topics import TopicNames
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
 
@@ -89,11 +89,17 @@ def test_directory_csv_errors_name_every_bad_line() -> None:
     assert [e.line for e in caught.value.errors] == [3, 4]
 
 
-def test_topics_compare_reports_missing_and_short() -> None:
+def test_topics_compare_reports_missing_short_and_under_replicated() -> None:
     names = expected_topics(TopicNames("t-"))
     assert "t-story.approved" in names and "t-story.approved.dlq" in names
-    states = compare(["a", "b", "c"], {"a": 3, "b": 1}, 3)
-    assert [s.verdict for s in states] == ["ok", "fewer partitions than 3", "missing"]
+    found = {"a": Layout(3, 3), "b": Layout(1, 3), "d": Layout(3, 1)}
+    states = compare(["a", "b", "c", "d"], found, 3, 3)
+    assert [s.verdict for s in states] == [
+        "ok",
+        "fewer partitions than 3",
+        "missing",
+        "replication factor 1, want 3",
+    ]
 
 
 def test_jwt_secret_is_generated_once_and_private(tmp_path: Path) -> None:

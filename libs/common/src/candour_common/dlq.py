@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from candour_common.kafka_connection import KafkaConnection
 from candour_common.messaging import DLQ_HEADER_PREFIX
 from candour_common.topics import Topic, TopicNames
 
@@ -57,12 +58,15 @@ async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPart
 
 
 async def read_dead_letters(
-    bootstrap: str, topics: TopicNames, topic: Topic, *, group: str | None = None
+    kafka: KafkaConnection | str, topics: TopicNames, topic: Topic, *, group: str | None = None
 ) -> list[DeadLetter]:
     """Every dead letter now in `<topic>.dlq` (optionally only those of one consumer group)."""
     name = topics.dlq(topic)
     consumer = AIOKafkaConsumer(
-        name, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        name,
+        **KafkaConnection.of(kafka).client_options(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -98,7 +102,7 @@ async def _drain(consumer: AIOKafkaConsumer, topic: str, ends: dict[TopicPartiti
 
 
 async def replay_dead_letters(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     topics: TopicNames,
     topic: Topic,
     *,
@@ -107,15 +111,16 @@ async def replay_dead_letters(
 ) -> int:
     """Re-publish dead letters not replayed before to the original topic; return how many."""
     name = topics.dlq(topic)
+    connection = KafkaConnection.of(kafka)
     consumer = AIOKafkaConsumer(
         name,
-        bootstrap_servers=bootstrap,
+        **connection.client_options(),
         # One replay group per filter, so replaying one group's letters never skips another's.
         group_id=f"{topics.prefix}{REPLAY_GROUP_PREFIX}.{topic.value}.{group or 'all'}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**connection.client_options(), acks="all")
     await consumer.start()
     await producer.start()
     replayed = 0

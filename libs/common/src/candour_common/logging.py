@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
 
 import structlog
@@ -46,12 +47,48 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool | None = 
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s %(message)s")
     )
+    handler.addFilter(RepeatedLinesFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(logging.getLevelName(level.upper()), logging.INFO))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
+
+
+class RepeatedLinesFilter(logging.Filter):
+    """Lets one of each identical line of a chatty library through per `window` seconds.
+
+    While a broker is away, aiokafka logs the same refused connection and failed fetch
+    every 100 ms per client (hundreds of lines in one election). The first one shows
+    at once; the repeats within the window are counted, and the next one that shows
+    says how many were left out.
+    """
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka",), window: float = 10.0) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._window = window
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        now = time.monotonic()
+        shown, repeats = self._seen.get(key, (float("-inf"), 0))
+        if now - shown < self._window:
+            self._seen[key] = (shown, repeats + 1)
+            return False
+        if len(self._seen) > 1000:  # bounded: forget lines not seen for a window
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self._window}
+        self._seen[key] = (now, 0)
+        if repeats:
+            record.msg = (
+                f"{record.getMessage()} ({repeats} more like this in the last {self._window:.0f}s)"
+            )
+            record.args = None
+        return True
 
 
 def new_correlation_id() -> str:

@@ -32,6 +32,7 @@ from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.outbox import OutgoingMessage, SendBatch
 from candour_common.db.pool import DATABASE_UNAVAILABLE
 from candour_common.events import EVENT_MODELS, Event
+from candour_common.kafka_connection import KafkaConnection
 from candour_common.metrics import PlatformMetrics
 from candour_common.topics import Topic, TopicNames
 
@@ -63,9 +64,13 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def create_broker(bootstrap: str, *, client_id: str, graceful_timeout: float = 15.0) -> KafkaBroker:
+def create_broker(
+    kafka: KafkaConnection | str, *, client_id: str, graceful_timeout: float = 15.0
+) -> KafkaBroker:
+    connection = KafkaConnection.of(kafka)
     return KafkaBroker(
-        bootstrap,
+        connection.servers,
+        security=connection.faststream_security(),
         client_id=client_id,
         # acks=all without idempotence: the embedded broker has no InitProducerId,
         # and the outbox + inbox already make redelivery harmless.

@@ -27,6 +27,13 @@ from candour_common.db.uow import UnitOfWork, UnitOfWorkFactory
 from candour_common.http.correlation import CorrelationIdMiddleware
 from candour_common.http.health import health_router
 from candour_common.http.problems import install_problem_handlers
+from candour_common.kafka_connection import KafkaConnection
+from candour_common.kafka_probe import (
+    KafkaLoginRefused,
+    KafkaTlsRefused,
+    KafkaUnreachable,
+    check_connection,
+)
 from candour_common.messaging import (
     ConsumerPolicy,
     create_broker,
@@ -52,6 +59,8 @@ class Platform:
     consumer: EventConsumer[Any] | None = None
     relay: OutboxRelay | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    # Why Kafka refuses this process (login, TLS), which waiting will not fix; for /readyz.
+    kafka_refusal: ConnectionError | None = None
 
 
 RegisterSubscribers = Callable[[KafkaBroker, ServiceSettings, "PlatformRef"], None]
@@ -114,9 +123,8 @@ def build_app(
             if applied:
                 log.info("migrations applied", count=len(applied))
         pool = await create_pool(dsn, max_size=settings.database_pool_size)
-        broker = create_broker(
-            settings.kafka_bootstrap, client_id=f"candour-{settings.service_name}"
-        )
+        kafka = settings.kafka_connection()
+        broker = create_broker(kafka, client_id=f"candour-{settings.service_name}")
         policy = ConsumerPolicy(group_id=settings.group_id, metrics=metrics)
         install_consumer_policy(broker, policy)
         if register_subscribers is not None:
@@ -140,7 +148,7 @@ def build_app(
             )
         ref.set(platform)
         app.state.platform = platform
-        if (retrying := await _start_broker(broker, platform.consumer)) is not None:
+        if (retrying := await _start_broker(platform, kafka)) is not None:
             platform.background.append(retrying)
         if relay_outbox:
             platform.relay = OutboxRelay(
@@ -183,8 +191,9 @@ def build_app(
         await ping(ref.get.pool)
 
     async def kafka_ready() -> None:
-        if not await ref.get.broker.ping(timeout=2):
-            raise ConnectionError("Kafka did not answer")
+        platform = ref.get
+        if not await platform.broker.ping(timeout=2):
+            raise platform.kafka_refusal or ConnectionError("Kafka did not answer")
 
     async def migrations_applied() -> None:
         async with ref.get.pool.acquire() as conn:
@@ -208,9 +217,7 @@ def build_app(
     return app
 
 
-async def _start_broker(
-    broker: KafkaBroker, consumer: EventConsumer[Any] | None
-) -> asyncio.Task[None] | None:
+async def _start_broker(platform: Platform, kafka: KafkaConnection) -> asyncio.Task[None] | None:
     """Start the broker (and the event consumer); if Kafka is down, keep serving HTTP
     and keep trying in the background.
 
@@ -219,17 +226,22 @@ async def _start_broker(
     connection has a deadline: once Kafka answers, joining the consumer group may
     take as long as the broker needs, and it is never abandoned half-way and
     started again.
+
+    A broker that refuses this service (wrong password, untrusted certificate) is
+    logged as an error naming the settings, and tried again too: the credentials
+    may be being rotated.
     """
+    broker = platform.broker
 
     async def start() -> None:
         await broker.start()
-        if consumer is not None:
-            await consumer.start()
+        if platform.consumer is not None:
+            await platform.consumer.start()
 
     try:
         await asyncio.wait_for(broker.connect(), timeout=10)
     except Exception as exc:
-        log.warning("Kafka unavailable at start; retrying in the background", error=repr(exc))
+        await _explain_kafka_failure(platform, kafka, exc, "Kafka unavailable at start")
     else:
         await start()
         return None
@@ -241,14 +253,35 @@ async def _start_broker(
             try:
                 await asyncio.wait_for(broker.connect(), timeout=10)
             except Exception as exc:
-                log.warning("Kafka still unavailable", error=repr(exc), retry_in=delay)
                 delay = min(delay * 2, 30.0)
+                await _explain_kafka_failure(platform, kafka, exc, "Kafka still unavailable")
                 continue
+            platform.kafka_refusal = None
             await start()
             log.info("Kafka connected")
             return
 
     return asyncio.create_task(keep_trying(), name="broker-start")
+
+
+async def _explain_kafka_failure(
+    platform: Platform, kafka: KafkaConnection, error: Exception, event: str
+) -> None:
+    """Log why the broker could not connect: refused (an error to fix) or away (a warning)."""
+    try:
+        await check_connection(kafka, seconds=5)
+    except (KafkaLoginRefused, KafkaTlsRefused) as refused:
+        platform.kafka_refusal = refused
+        log.error(
+            "Kafka refused this service; retrying in the background",
+            reason=str(refused),
+            kafka=kafka.describe(),
+        )
+        return
+    except KafkaUnreachable as unreachable:
+        error = unreachable
+    platform.kafka_refusal = None
+    log.warning(f"{event}; retrying in the background", error=repr(error), kafka=kafka.describe())
 
 
 def _count_published(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from candour_common.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
 from candour_common.topics import TopicNames
 
 
@@ -25,6 +28,41 @@ class ServiceSettings(BaseSettings):
         default=True, description="Apply pending migrations at start (guarded by an advisory lock)."
     )
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description=(
+            "How clients talk to Kafka: PLAINTEXT (a trusted network only), SSL, "
+            "SASL_PLAINTEXT or SASL_SSL (TLS and a login; use it on any other network)."
+        ),
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512",
+        description="SASL_* protocols: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL user: this service's own Kafka principal."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password of `CANDOUR_KAFKA_SASL_USERNAME` (secret)."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the brokers' certificates "
+        "(default: the system's trust store).",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers that require one (mTLS)."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="PEM private key of `CANDOUR_KAFKA_SSL_CERTFILE`."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of `CANDOUR_KAFKA_SSL_KEYFILE`, if it is encrypted."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that a broker's certificate names the host connected to.",
+    )
     topic_prefix: str = Field(
         default="", description="Prefix for every topic name (isolates test runs on one cluster)."
     )
@@ -76,6 +114,26 @@ class ServiceSettings(BaseSettings):
             "notifications": self.notifications_public_url.rstrip("/"),
             "search": self.search_public_url.rstrip("/"),
         }
+
+    @model_validator(mode="after")
+    def _kafka_settings_work_together(self) -> ServiceSettings:
+        self.kafka_connection()  # raises KafkaSettingsError naming the setting
+        return self
+
+    def kafka_connection(self) -> KafkaConnection:
+        """How this process's Kafka clients connect (every client gets the same)."""
+        return KafkaConnection(
+            bootstrap=self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password=self.kafka_ssl_key_password,
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
+        )
 
     @property
     def topics(self) -> TopicNames:

@@ -91,3 +91,34 @@ TOPIC_TABLE: dict[Topic, TopicSpec] = {
 }
 # Dead letters wait for an operator; a month is long enough to notice and replay.
 DLQ_SPEC = TopicSpec(retention_ms=30 * DAY_MS)
+
+# Three copies of every partition: one broker may be lost (or restarted for an
+# upgrade) while two replicas stay in sync, which `min.insync.replicas=2` and the
+# producers' acks=all then require of every write.
+PRODUCTION_REPLICATION_FACTOR = 3
+
+
+def replication_factor_for(brokers: int) -> int:
+    """The replication factor for a cluster of `brokers`: 3, or every broker on a smaller one."""
+    return max(1, min(PRODUCTION_REPLICATION_FACTOR, brokers))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicUse:
+    """Which service writes a topic and which services read it (the design's topic table).
+
+    Each service's Kafka principal is allowed exactly this (`candour_common.kafka_acls`);
+    a reader also writes the topic's dead letters.
+    """
+
+    producer: str
+    consumers: tuple[str, ...]
+
+
+TOPIC_USE: dict[Topic, TopicUse] = {
+    Topic.STORY_SUBMITTED: TopicUse("story-intake", ("moderation", "notifications")),
+    Topic.STORY_APPROVED: TopicUse("moderation", ("search", "notifications", "story-intake")),
+    Topic.STORY_REJECTED: TopicUse("moderation", ("notifications", "story-intake")),
+    Topic.RESPONSE_POSTED: TopicUse("story-intake", ("search", "notifications")),
+    Topic.STORY_WITHDRAWN: TopicUse("story-intake", ("moderation", "search", "notifications")),
+}

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.dlq import DeadLetter, read_dead_letters, replay_dead_letters
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
@@ -24,9 +25,9 @@ GroupOpt = Annotated[str | None, typer.Option(help="Only letters of this consume
 def list_letters(topic: TopicArg, group: GroupOpt = None) -> None:
     """Show every message in `<topic>.dlq`: where it came from, which group failed, and why."""
     settings = ServiceSettings()
-    letters = asyncio.run(
-        read_dead_letters(settings.kafka_bootstrap, settings.topics, topic, group=group)
-    )
+    kafka = settings.kafka_connection()
+    with kafka_errors_explained(kafka):
+        letters = asyncio.run(read_dead_letters(kafka, settings.topics, topic, group=group))
     table = Table(title=f"{settings.topics.dlq(topic)}: {len(letters)} dead letter(s)")
     for column in ("partition", "offset", "from", "group", "event id", "error"):
         table.add_column(column)
@@ -50,9 +51,9 @@ def replay(topic: TopicArg, group: GroupOpt = None) -> None:
     def show(letter: DeadLetter) -> None:
         console.print(f"replayed {letter.origin} ({letter.headers.get('ce_id', 'no ce_id')})")
 
-    count = asyncio.run(
-        replay_dead_letters(
-            settings.kafka_bootstrap, settings.topics, topic, group=group, progress=show
+    kafka = settings.kafka_connection()
+    with kafka_errors_explained(kafka):
+        count = asyncio.run(
+            replay_dead_letters(kafka, settings.topics, topic, group=group, progress=show)
         )
-    )
     typer.echo(f"replayed {count} message(s) to {settings.topics.name(topic)}")

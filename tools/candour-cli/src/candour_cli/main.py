@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from candour_cli import (
+    acls,
     contracts,
     dev,
     devstate,
@@ -30,6 +31,7 @@ app.add_typer(dlq.app, name="dlq")
 app.command("dev")(dev.command)
 app.command("migrate")(migrate.command)
 app.add_typer(topics.app, name="topics")
+app.add_typer(acls.app, name="acls")
 app.add_typer(directory.app, name="directory")
 app.add_typer(feedback.app, name="import")
 app.add_typer(search_rebuild.app, name="search")

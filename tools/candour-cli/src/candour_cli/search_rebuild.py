@@ -1,7 +1,8 @@
 """`candour search rebuild`: rebuild the search index by replaying the public topics.
 
 Reads the search service's settings from the environment: CANDOUR_DATABASE_URL (search's
-own database), CANDOUR_KAFKA_BOOTSTRAP and CANDOUR_TOPIC_PREFIX. The running search
+own database), CANDOUR_KAFKA_BOOTSTRAP (and the CANDOUR_KAFKA_SASL_*/SSL_* settings)
+and CANDOUR_TOPIC_PREFIX. The running search
 service keeps answering from the old index until the switch; see
 candour_search.service_layer.rebuild for how nothing consumed meanwhile is lost.
 """
@@ -23,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
 from candour_search.bootstrap import MIGRATIONS
@@ -77,7 +79,7 @@ async def _rebuild(settings: SearchSettings, console: Console) -> RebuildResult:
     ) as progress:
         return await rebuild_index(
             dsn,
-            settings.kafka_bootstrap,
+            settings.kafka_connection(),
             settings.topics,
             on_progress=ProgressBar(progress),
         )
@@ -95,7 +97,8 @@ def rebuild(
     configure_logging("candour-search-rebuild", level=log_level, json=False)
     console = Console(stderr=True)
     try:
-        result = asyncio.run(_rebuild(settings, console))
+        with kafka_errors_explained(settings.kafka_connection()):
+            result = asyncio.run(_rebuild(settings, console))
     except RebuildInProgress as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -225,6 +225,26 @@ COMPOSE_NOT_WIRED = {
     "smtp_password": "not passed by compose.yaml: add it to notifications in a "
     "compose.override.yaml when the relay needs SMTP AUTH",
 }
+# Compose's broker is on the compose network only; a broker elsewhere needs TLS and a
+# login per service (docs/operations.md, "Kafka on an untrusted network").
+_KAFKA_SECURITY_NOT_WIRED = (
+    "not passed by compose.yaml (its broker is on the compose network only): for a broker "
+    "elsewhere, give each service its own in a compose.override.yaml"
+)
+COMPOSE_NOT_WIRED |= dict.fromkeys(
+    (
+        "kafka_security_protocol",
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
+        "kafka_ssl_check_hostname",
+    ),
+    _KAFKA_SECURITY_NOT_WIRED,
+)
 
 
 def render_env_example_block() -> str:

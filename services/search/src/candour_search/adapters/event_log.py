@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.kafka_admin import admin_client
+from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import Topic, TopicNames
 
 INDEX_TOPICS: dict[Topic, type[BaseModel]] = {
@@ -62,12 +63,12 @@ UNREADABLE = (InvalidEnvelope, ValidationError, ValueError, UnicodeDecodeError)
 
 
 class TopicReplay:
-    def __init__(self, bootstrap: str, topics: TopicNames, *, group_id: str) -> None:
+    def __init__(self, kafka: KafkaConnection | str, topics: TopicNames, *, group_id: str) -> None:
         self.topics = topics
         self.group_id = group_id
-        self._bootstrap = bootstrap
+        self._kafka = KafkaConnection.of(kafka)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **self._kafka.client_options(),
             group_id=group_id,
             client_id="candour-search-rebuild",
             enable_auto_commit=False,
@@ -84,9 +85,7 @@ class TopicReplay:
 
     async def _index_partitions(self) -> list[TopicPartition]:
         # The consumer's own metadata only covers topics it already uses; ask the cluster.
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._bootstrap, client_id="candour-search-rebuild"
-        )
+        admin = admin_client(self._kafka, client_id="candour-search-rebuild")
         await admin.start()
         try:
             available = set(await admin.list_topics())

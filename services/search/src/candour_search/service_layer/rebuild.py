@@ -45,6 +45,7 @@ import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
 
+from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import TopicNames
 from candour_search.adapters import index_tables
 from candour_search.adapters.event_log import (
@@ -187,7 +188,7 @@ async def _lag(replay: TopicReplay, targets: Offsets) -> int:
 
 async def rebuild_index(
     database_url: str,
-    kafka_bootstrap: str,
+    kafka: KafkaConnection | str,
     topics: TopicNames,
     *,
     on_progress: ProgressCallback | None = None,
@@ -211,7 +212,7 @@ async def rebuild_index(
             builder = await _build_and_switch(
                 control,
                 database_url,
-                kafka_bootstrap,
+                kafka,
                 topics,
                 schema=schema,
                 retired=retired,
@@ -243,7 +244,7 @@ async def rebuild_index(
 async def _build_and_switch(
     control: asyncpg.Connection,
     database_url: str,
-    kafka_bootstrap: str,
+    kafka: KafkaConnection | str,
     topics: TopicNames,
     *,
     schema: str,
@@ -253,7 +254,7 @@ async def _build_and_switch(
     batch_size: int,
 ) -> _Builder:
     build = await index_tables.connect_to_build(database_url, schema)
-    replay = TopicReplay(kafka_bootstrap, topics, group_id=group_id)
+    replay = TopicReplay(kafka, topics, group_id=group_id)
     try:
         await replay.start()
         builder = _Builder(build, replay, topics, on_progress, batch_size)
