@@ -37,7 +37,7 @@ class PlatformMetrics:
         )
         self.events_consumed = Counter(
             "candour_events_consumed",
-            "Events consumed, by outcome (handled, dead_lettered).",
+            "Events consumed, by outcome (handled, dead_lettered, tombstone).",
             ["service", "topic", "outcome"],
             registry=r,
         )
@@ -71,6 +71,20 @@ class PlatformMetrics:
             "candour_dlq_messages",
             "Messages sent to a dead-letter topic.",
             ["service", "topic"],
+            registry=r,
+        )
+        self.transient_retries = Counter(
+            "candour_transient_retries",
+            "Retries after a dependency (database, broker) was unavailable, by where "
+            "(consume:<topic>, outbox_relay, delivery_worker, record_delivery, retention).",
+            ["service", "where"],
+            registry=r,
+        )
+        self.retention_purged = Counter(
+            "candour_retention_purged",
+            "Rows deleted by the retention task because they were older than their "
+            "configured age, by table.",
+            ["service", "table"],
             registry=r,
         )
         self.outbox_backlog = Gauge(
