@@ -53,8 +53,13 @@ def create_app(
         return installed[0]
 
     async def deliver(platform: Platform, metrics: NotificationMetrics) -> None:
+        shared = platform.metrics
+
+        def transient(where: str) -> None:
+            shared.transient_retries.labels(shared.service, where).inc()
+
         try:
-            await worker.run(platform.pool, metrics)
+            await worker.run(platform.pool, metrics, transient)
         finally:  # cancelled at shutdown
             if owned_mailer is not None:
                 await owned_mailer.close()

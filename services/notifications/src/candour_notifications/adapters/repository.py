@@ -424,10 +424,12 @@ async def mark_retry(
 
 
 async def mark_failed(conn: Connection, delivery_id: uuid.UUID, *, error: str) -> None:
+    # Only from `sending`, as for a retry: an email cancelled while in flight (story
+    # withdrawn, unsubscribed) stays cancelled, never `failed` for operators to chase.
     await conn.execute(
         """
         UPDATE deliveries SET status = 'failed', last_error = $2, updated_at = now()
-        WHERE id = $1
+        WHERE id = $1 AND status = 'sending'
         """,
         delivery_id,
         error,
