@@ -67,6 +67,15 @@ class NotificationsSettings(ServiceSettings):
         ),
     )
 
+    subscription_confirmation_days: float = Field(
+        default=7.0,
+        gt=0,
+        description=(
+            "A subscription waiting for its address's owner to confirm (double opt-in) "
+            "lapses, and is deleted, after this many days."
+        ),
+    )
+
     digest_time: time = Field(
         default=time(7, 0),
         description="Local time (HH:MM) at which daily digests are sent.",

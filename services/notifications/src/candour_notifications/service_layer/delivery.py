@@ -39,6 +39,7 @@ from candour_notifications.domain import (
     UnsubscribeScope,
     UnsubscribeTarget,
     backoff_seconds,
+    sign_confirmation,
     sign_unsubscribe,
 )
 from candour_notifications.metrics import NotificationMetrics
@@ -90,10 +91,23 @@ class MailPolicy:
         token = sign_unsubscribe(self.secret, target)
         return f"{self.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe?token={token}"
 
+    def confirm_url(self, delivery: Delivery) -> str | None:
+        """The double opt-in link, signed like an unsubscribe link (confirmation emails)."""
+        if delivery.kind is not DeliveryKind.SUBSCRIPTION_CONFIRMATION:
+            return None
+        assert delivery.subscription_id is not None
+        token = sign_confirmation(self.secret, delivery.subscription_id)
+        return f"{self.unsubscribe_base_url.rstrip('/')}/v1/subscriptions/confirm?token={token}"
+
 
 def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
     unsubscribe_url = policy.unsubscribe_url(delivery)
-    rendered = render_email(delivery.kind, delivery.context, unsubscribe_url=unsubscribe_url)
+    rendered = render_email(
+        delivery.kind,
+        delivery.context,
+        unsubscribe_url=unsubscribe_url,
+        confirm_url=policy.confirm_url(delivery),
+    )
     headers = [
         ("From", policy.mail_from),
         ("To", delivery.recipient),
