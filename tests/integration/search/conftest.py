@@ -137,6 +137,18 @@ class SearchHarness:
         )
         return Published(envelope, TopicPartition(topic, meta.partition), meta.offset)
 
+    async def publish_with_story_key(self, event: Event) -> Published:
+        """As producers did before responses had keys of their own: key = story id."""
+        envelope = Envelope.new(event, service="test")
+        topic = self.topics.name(event.topic)
+        meta = await self.producer.send_and_wait(
+            topic,
+            value=event.model_dump_json().encode(),
+            key=str(event.story_id).encode(),
+            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+        )
+        return Published(envelope, TopicPartition(topic, meta.partition), meta.offset)
+
     async def publish_tombstone(self, topic: Topic, key: str, story_id: uuid.UUID) -> Published:
         """A null value for `key`, as a withdrawal writes one (CloudEvents headers, no data)."""
         envelope = Envelope.tombstone(topic, story_id, service="test")

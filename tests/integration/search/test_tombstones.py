@@ -76,10 +76,14 @@ async def test_tombstones_erase_live_and_a_rebuild_agrees_before_and_after_compa
     )
     kept_reply = response(kept, body="Thank you, we passed it on.")
     gone_reply = response(gone, body=f"Sorry {WITHDRAWN_WORD}.")
+    # A response from before responses had keys of their own: keyed by the story id.
+    legacy = approved(title="Story with an old response", organisation=ORG_B)
+    legacy_reply = response(legacy, body=f"An old reply {WITHDRAWN_WORD}.")
     published = [
         await harness.publish(event)
-        for event in (kept, gone, unpublished, kept_reply, gone_reply, withdrawn(gone))
+        for event in (kept, gone, unpublished, legacy, kept_reply, gone_reply, withdrawn(gone))
     ]
+    published.append(await harness.publish_with_story_key(legacy_reply))
     published += [
         await harness.publish_tombstone(
             Topic.STORY_APPROVED, story_key(gone.story_id), gone.story_id
@@ -92,12 +96,20 @@ async def test_tombstones_erase_live_and_a_rebuild_agrees_before_and_after_compa
         await harness.publish_tombstone(
             Topic.STORY_APPROVED, story_key(unpublished.story_id), unpublished.story_id
         ),
+        # A bare story id on response.posted: every response of that story goes.
+        await harness.publish_tombstone(
+            Topic.RESPONSE_POSTED, story_key(legacy.story_id), legacy.story_id
+        ),
     ]
     await harness.consumed(*published)
-    ids = [kept.story_id, gone.story_id, unpublished.story_id]
+    ids = [kept.story_id, gone.story_id, unpublished.story_id, legacy.story_id]
 
     live = await index_view(harness, ids)
-    assert [hit["story_id"] for hit in live["all"]["results"]] == [str(kept.story_id)]
+    assert {hit["story_id"] for hit in live["all"]["results"]} == {
+        str(kept.story_id),
+        str(legacy.story_id),
+    }
+    assert live["pages"][str(legacy.story_id)][1]["response_count"] == 0
     assert live["withdrawn word"]["total"] == 0
     assert live["unpublished word"]["total"] == 0
     assert live["pages"][str(gone.story_id)][0] == 404

@@ -83,9 +83,11 @@ def _tombstone(topic: Topic, record: ConsumerRecord[bytes, bytes]) -> LoggedTomb
     if topic not in TOMBSTONE_TOPICS or record.key is None:
         raise ValueError(f"unexpected tombstone on {topic.value}")
     key = record.key.decode()
-    story_part, _, response_part = key.partition(keys.SEPARATOR)
+    story_part, separator, response_part = key.partition(keys.SEPARATOR)
     UUID(story_part)
-    if topic is Topic.RESPONSE_POSTED:
+    if separator:
+        if topic is not Topic.RESPONSE_POSTED:
+            raise ValueError(f"unexpected key {key!r} on {topic.value}")
         UUID(response_part)
     try:
         at = Envelope.from_headers(record.headers or (), topic=topic, with_data=False).time

@@ -168,6 +168,11 @@ async def remove_response(conn: Connection, response_id: UUID) -> UUID | None:
     return story_id if isinstance(story_id, UUID) else None
 
 
+async def remove_responses(conn: Connection, story_id: UUID) -> None:
+    """Delete every response of the story (a tombstone keyed by the story id alone)."""
+    await conn.execute("DELETE FROM search_responses WHERE story_id = $1", story_id)
+
+
 # ---------------------------------------------------------------- reading: story page
 
 

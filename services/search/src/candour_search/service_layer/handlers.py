@@ -95,16 +95,20 @@ async def apply_tombstone(conn: Connection, topic: Topic, key: str, at: datetime
 
     On story.approved (key: story id) the story leaves the index and stays out, as for
     a withdrawal; on response.posted (key: `<story id>/<response id>`) that response
-    goes. Idempotent, so no inbox. A key that names nothing (ValueError) is a bad message.
+    goes, and with a bare story id (records from before responses had their own keys)
+    every response of the story. Idempotent, so no inbox. A key that names nothing
+    (ValueError) is a bad message.
     """
     if topic is Topic.STORY_APPROVED:
         await repository.withdraw_story(conn, uuid.UUID(key), at)
     elif topic is Topic.RESPONSE_POSTED:
         story_part, _, response_part = key.partition(keys.SEPARATOR)
-        uuid.UUID(story_part)
-        story_id = await repository.remove_response(conn, uuid.UUID(response_part))
-        if story_id is not None:
-            await repository.refresh_response_aggregates(conn, story_id)
+        story_id = uuid.UUID(story_part)
+        if response_part:
+            await repository.remove_response(conn, uuid.UUID(response_part))
+        else:
+            await repository.remove_responses(conn, story_id)
+        await repository.refresh_response_aggregates(conn, story_id)
     else:
         raise ValueError(f"search does not expect tombstones on {topic.value}")
 

@@ -157,6 +157,11 @@ async def withdraw_story(conn: Connection, state: StoryState) -> bool:
             story_id=state.id,
             service=SERVICE,
         )
+    if responses:
+        # Responses published before keys named them were keyed by the story id alone.
+        await add_tombstone(
+            conn, Topic.RESPONSE_POSTED, story_key(state.id), story_id=state.id, service=SERVICE
+        )
     return True
 
 
