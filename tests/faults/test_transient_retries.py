@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -25,22 +23,11 @@ from candour_notifications.adapters import repository
 from candour_notifications.bootstrap import create_app
 from candour_notifications.domain import Frequency, Subscription, SubscriptionKind
 from candour_notifications.settings import NotificationsSettings
-from tests.conftest import free_port
 from tests.faults.private_postgres import PrivatePostgres
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import ORG_A, approved, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def private_postgres(tmp_path: Path) -> AsyncIterator[PrivatePostgres]:
-    server = PrivatePostgres(tmp_path / "pg-state", free_port())
-    await asyncio.to_thread(server.start)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 def retries(registry: CollectorRegistry, where: str) -> float:

@@ -45,6 +45,7 @@ from tests.faults.platform import (
     platform_setup,
     start,
 )
+from tests.security.test_privacy_and_inert_input import _tables_holding
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 
@@ -80,21 +81,7 @@ async def platform(
 
 
 async def _rows_holding(platform: Platform, service: str) -> list[str]:
-    """`service.table: needle` for every row of every table that contains a needle."""
-    found: list[str] = []
-    conn = await asyncpg.connect(platform.databases[service])
-    try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
-        for (table,) in tables:
-            rows = await conn.fetch(f'SELECT t::text AS row FROM "{table}" AS t')
-            for needle in SECRETS:
-                if any(needle in r["row"] for r in rows):
-                    found.append(f"{service}.{table}: {needle}")
-    finally:
-        await conn.close()
-    return found
+    return await _tables_holding(platform, service, SECRETS)
 
 
 async def _import_with_provenance(platform: Platform) -> tuple[str, str]:

@@ -13,15 +13,12 @@ Kafka and PostgreSQL).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
 from candour_common.events import StoryWithdrawn
@@ -34,6 +31,7 @@ from tests.integration.notifications.conftest import (
     approved,
     eventually,
     free_port,
+    smtp_running,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -88,20 +86,10 @@ class Sluggish(MailSink):
         return await super().handle_DATA(server, session, envelope)
 
 
-@contextlib.contextmanager
-def running(sink: MailSink) -> Iterator[MailSink]:
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
-        yield sink
-    finally:
-        controller.stop()
-
-
 async def test_a_delivery_cancelled_while_in_flight_is_never_marked_failed(
     notifications: ServiceFactory, publish: Publisher
 ) -> None:
-    with running(RefusesSlowly(host="127.0.0.1", port=free_port())) as server:
+    with smtp_running(RefusesSlowly(host="127.0.0.1", port=free_port())) as server:
         async with notifications(smtp_port=server.port) as service:
             await service.subscribe("ward@cancelled.example")
             story = approved(title="Withdrawn while its alert was being sent")
@@ -162,7 +150,7 @@ async def test_a_slow_server_never_gets_a_second_copy(
         "delivery_backoff_base_seconds": 0.5,
     }
     address = f"ward.{uuid.uuid4().hex[:6]}@slow.example"
-    with running(Sluggish(host="127.0.0.1", port=free_port())) as server:
+    with smtp_running(Sluggish(host="127.0.0.1", port=free_port())) as server:
         async with (
             notifications(smtp_port=server.port, **limits) as first,
             notifications(smtp_port=server.port, database_url=first.database_url, **limits),
