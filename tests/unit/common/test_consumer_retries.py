@@ -59,7 +59,7 @@ async def test_an_outage_is_retried_counted_and_given_back_after_the_window() ->
     assert 0.3 <= time.monotonic() - started < 5.0
     assert len(calls) >= 3
     counted = metrics.registry.get_sample_value(
-        "candour_transient_retries_total", {"service": "svc", "where": "consume:story.approved"}
+        "candour_transient_errors_total", {"service": "svc", "error": "ConnectionRefusedError"}
     )
     assert counted == len(calls)
 

@@ -15,7 +15,7 @@ Tombstones (records with a null value, on the compacted topics) are not events: 
 subscriber that cares passes `on_tombstone`; the others skip them.
 
 A dependency that is away (the database) is waited for with capped backoff, each
-retry counted in `candour_transient_retries`; after `transient_retry_window` seconds
+retry counted in `candour_transient_errors`; after `transient_retry_window` seconds
 the record's partition is rewound to it and the consumer goes back to polling (and
 so stays in its group: Kafka evicts a consumer that does not poll within
 `max.poll.interval.ms`), which delivers the same record again.
@@ -366,8 +366,7 @@ async def _with_retries(
             now = time.monotonic()
             transient_since = transient_since if transient_since is not None else now
             if (metrics := policy.metrics) is not None:
-                logical = _logical_or_raw(topics, record.topic)
-                metrics.transient_retries.labels(metrics.service, f"consume:{logical}").inc()
+                metrics.count_transient(exc)
             if now - transient_since >= policy.transient_retry_window:
                 raise DependencyUnavailable(repr(exc)) from exc
             log.warning(

@@ -57,7 +57,8 @@ class PlatformMetrics:
         )
         self.transient_errors = Counter(
             "candour_transient_errors",
-            "Times a dependency (database, broker) was unavailable and the work was retried.",
+            "Times a dependency (database, broker) was unavailable and the work was retried "
+            "(consumers, outbox relay, delivery worker, retention), by error type.",
             ["service", "error"],
             registry=r,
         )
@@ -71,13 +72,6 @@ class PlatformMetrics:
             "candour_dlq_messages",
             "Messages sent to a dead-letter topic.",
             ["service", "topic"],
-            registry=r,
-        )
-        self.transient_retries = Counter(
-            "candour_transient_retries",
-            "Retries after a dependency (database, broker) was unavailable, by where "
-            "(consume:<topic>, outbox_relay, delivery_worker, record_delivery, retention).",
-            ["service", "where"],
             registry=r,
         )
         self.retention_purged = Counter(
@@ -105,6 +99,10 @@ class PlatformMetrics:
             ["service", "topic", "partition"],
             registry=r,
         )
+
+    def count_transient(self, error: BaseException) -> None:
+        """A dependency was away and the work will be retried."""
+        self.transient_errors.labels(self.service, type(error).__name__).inc()
 
 
 class HttpMetricsMiddleware:

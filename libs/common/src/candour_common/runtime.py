@@ -162,9 +162,7 @@ def build_app(
                 settings.topics,
                 poll_interval=settings.outbox_poll_interval,
                 on_published=lambda sent: _count_published(metrics, settings.topics, sent),
-                on_retry=lambda: metrics.transient_retries.labels(
-                    metrics.service, "outbox_relay"
-                ).inc(),
+                on_retry=metrics.count_transient,
             )
             platform.background.append(asyncio.create_task(platform.relay.run(), name="outbox"))
         platform.background.append(
@@ -312,7 +310,7 @@ async def _retention(platform: Platform, own_rules: RetentionRules | None) -> No
         rules,
         interval=settings.retention_interval_seconds,
         on_purged=purged,
-        on_retry=lambda: m.transient_retries.labels(m.service, "retention").inc(),
+        on_retry=m.count_transient,
     )
 
 

@@ -77,13 +77,8 @@ def create_app(
         return installed[0]
 
     async def deliver(platform: Platform, metrics: NotificationMetrics) -> None:
-        shared = platform.metrics
-
-        def transient(where: str) -> None:
-            shared.transient_retries.labels(shared.service, where).inc()
-
         try:
-            await worker.run(platform.pool, metrics, transient)
+            await worker.run(platform.pool, metrics, platform.metrics.count_transient)
         finally:  # cancelled at shutdown
             if owned_mailer is not None:
                 await owned_mailer.close()

@@ -126,7 +126,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         batch_size: int = 500,
         on_published: Callable[[Sequence[OutgoingMessage]], None] | None = None,
-        on_retry: Callable[[], None] | None = None,
+        on_retry: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._on_published = on_published
         self._on_retry = on_retry
@@ -157,7 +157,7 @@ class OutboxRelay:
                 except Exception as exc:  # broker or database down: wait, then try again
                     log.warning("outbox relay retrying", error=repr(exc), retry_in=backoff)
                     if self._on_retry is not None:
-                        self._on_retry()
+                        self._on_retry(exc)
                     if listener is not None:
                         await self._unlisten(listener)
                         listener = None

@@ -80,7 +80,7 @@ async def run_retention(
     *,
     interval: float,
     on_purged: Callable[[Mapping[str, int]], None] | None = None,
-    on_retry: Callable[[], None] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
 ) -> None:
     """Purge now, then every `interval` seconds, until cancelled; survives outages."""
     while True:
@@ -93,7 +93,7 @@ async def run_retention(
                 "retention purge failed; will try again", error=repr(exc), retry_in=interval
             )
             if on_retry is not None:
-                on_retry()
+                on_retry(exc)
         else:
             if on_purged is not None:
                 on_purged(purged)

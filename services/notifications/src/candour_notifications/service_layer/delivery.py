@@ -148,11 +148,11 @@ async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Res
     return Result(Outcome.SENT)
 
 
-# Told where a dependency was unavailable (a retry follows): the transient-retry metric.
-OnTransient = Callable[[str], None]
+# Told when a dependency was unavailable (a retry follows): the transient-error metric.
+OnTransient = Callable[[BaseException], None]
 
 
-def _ignore(where: str) -> None:
+def _ignore(error: BaseException) -> None:
     pass
 
 
@@ -200,7 +200,7 @@ class DeliveryWorker:
                 raise
             except Exception as exc:  # database down: keep trying, never die
                 log.warning("delivery worker retrying", error=repr(exc), retry_in=backoff)
-                self._on_transient("delivery_worker")
+                self._on_transient(exc)
                 wait = backoff
                 backoff = min(backoff * 2, 60.0)
             with contextlib.suppress(TimeoutError):
@@ -285,7 +285,7 @@ async def _record(
                 await write(conn)
             return
         except TRANSIENT_ERRORS as exc:
-            on_transient("record_delivery")
+            on_transient(exc)
             log.warning(
                 "cannot record email outcome yet; retrying", error=repr(exc), retry_in=delay
             )
