@@ -288,7 +288,8 @@ def describe(
             configs.get("cleanup.policy", "-" if s.layout is None else "?"),
             _retention(configs.get("retention.ms")),
             s.verdict,
-            "; ".join(drift.get(s.name, [])) or "-",
+            # One drifted config per line: the table stays narrow enough not to wrap.
+            "\n".join(drift.get(s.name, [])) or "-",
         )
     Console().print(table)
     if any(s.verdict != "ok" for s in states) or drift:
