@@ -397,6 +397,7 @@ async def prepare_platform(
         # not be mistaken for a failure (the server may have taken the message).
         "CANDOUR_DELIVERY_STALE_AFTER_SECONDS": "30",
         "CANDOUR_SMTP_TIMEOUT": "20",
+        "CANDOUR_SMTP_SEND_TIMEOUT": "24",
     }
     return Platform(
         kafka=kafka,

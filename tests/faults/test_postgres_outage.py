@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from candour_common.topics import TopicNames
-from tests.conftest import free_port
 from tests.faults.platform import (
     CLEAN_BODY,
     SERVICES,
@@ -36,16 +35,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(3
 
 OUTAGE_SECONDS = 10
 BEFORE, AFTER = 40, 20
-
-
-@pytest.fixture
-async def private_postgres(tmp_path: Path) -> AsyncIterator[PrivatePostgres]:
-    server = PrivatePostgres(tmp_path / "pg-state", free_port())
-    await asyncio.to_thread(server.start)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture

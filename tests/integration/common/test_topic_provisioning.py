@@ -64,3 +64,47 @@ async def test_topics_follow_the_table_and_drift_is_reported(kafka_bootstrap: st
     drifted = candour("describe", bootstrap=kafka_bootstrap, prefix=prefix)
     assert drifted.returncode == 1
     assert "retention.ms=1000 (want 604800000)" in drifted.stdout
+
+
+async def test_describe_shows_each_cleanup_policy_and_dead_letters_keep_a_week(
+    kafka_bootstrap: str,
+) -> None:
+    """story.approved and response.posted are compacted (a withdrawal's tombstones erase
+    the text), story.submitted is compacted and expires, dead letters go after 7 days; a
+    topic whose cleanup policy drifted is named."""
+    prefix = f"prov{uuid.uuid4().hex[:8]}."
+    assert candour("create", bootstrap=kafka_bootstrap, prefix=prefix).returncode == 0
+    names = [f"{prefix}{t}" for t in ("story.submitted", "story.approved", "response.posted")]
+    dlqs = [f"{prefix}{t}.dlq" for t in ("story.submitted", "story.approved", "response.posted")]
+    found = await topic_configs(kafka_bootstrap, names + dlqs)
+    assert [found[n]["cleanup.policy"] for n in names] == ["compact,delete", "compact", "compact"]
+    for dlq in dlqs:
+        assert found[dlq]["cleanup.policy"] == "delete"
+        assert int(found[dlq]["retention.ms"]) <= 7 * DAY_MS
+
+    described = candour("describe", bootstrap=kafka_bootstrap, prefix=prefix)
+    assert described.returncode == 0, described.stdout + described.stderr
+    rows = {line.split()[1]: line for line in described.stdout.splitlines() if prefix in line}
+    assert "compact,delete" in rows[f"{prefix}story.submitted"]
+    assert " compact " in rows[f"{prefix}story.approved"]
+    assert "forever" in rows[f"{prefix}story.approved"]
+    assert " delete " in rows[f"{prefix}story.approved.dlq"]
+    assert "7d" in rows[f"{prefix}story.approved.dlq"]
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    f"{prefix}response.posted",
+                    {"cleanup.policy": "delete", "retention.ms": "-1"},
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    drifted = candour("describe", bootstrap=kafka_bootstrap, prefix=prefix)
+    assert drifted.returncode == 1
+    assert "cleanup.policy=delete (want compact)" in drifted.stdout

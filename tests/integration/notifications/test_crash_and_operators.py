@@ -73,7 +73,10 @@ async def test_an_email_interrupted_by_a_crash_is_sent_again_exactly_once(
     async with notifications(
         smtp_port=smtp_server.port,
         database_url=database_url,
-        delivery_stale_after_seconds=0.2,
+        # The shortest lease the settings allow: it must outlast any send.
+        smtp_timeout=1.0,
+        smtp_send_timeout=1.0,
+        delivery_stale_after_seconds=6.0,
     ) as restarted:
         [mail] = await smtp_server.wait_for("ward@crash.example", timeout=45)
         assert "Sent while the worker died" in mail.text()

@@ -32,7 +32,8 @@ from candour_common.events import (
     Tags,
 )
 from candour_common.kafka_admin import ensure_topics
-from candour_common.topics import TopicNames
+from candour_common.keys import story_partitioner
+from candour_common.topics import Topic, TopicNames
 from candour_search.bootstrap import create_app
 from candour_search.settings import SearchSettings
 from tests import infra
@@ -124,8 +125,21 @@ class SearchHarness:
         return pool
 
     async def publish(self, event: Event, *, envelope: Envelope | None = None) -> Published:
-        """Publish as a producer would: CloudEvents headers, key = story id."""
+        """Publish as a producer would: CloudEvents headers, the event's key (the story id,
+        or `<story id>/<response id>`) on the story's partition."""
         envelope = envelope or Envelope.new(event, service="test")
+        topic = self.topics.name(event.topic)
+        meta = await self.producer.send_and_wait(
+            topic,
+            value=event.model_dump_json().encode(),
+            key=event.kafka_key().encode(),
+            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+        )
+        return Published(envelope, TopicPartition(topic, meta.partition), meta.offset)
+
+    async def publish_with_story_key(self, event: Event) -> Published:
+        """As producers did before responses had keys of their own: key = story id."""
+        envelope = Envelope.new(event, service="test")
         topic = self.topics.name(event.topic)
         meta = await self.producer.send_and_wait(
             topic,
@@ -134,6 +148,18 @@ class SearchHarness:
             headers=[(k, v.encode()) for k, v in envelope.headers().items()],
         )
         return Published(envelope, TopicPartition(topic, meta.partition), meta.offset)
+
+    async def publish_tombstone(self, topic: Topic, key: str, story_id: uuid.UUID) -> Published:
+        """A null value for `key`, as a withdrawal writes one (CloudEvents headers, no data)."""
+        envelope = Envelope.tombstone(topic, story_id, service="test")
+        name = self.topics.name(topic)
+        meta = await self.producer.send_and_wait(
+            name,
+            value=None,
+            key=key.encode(),
+            headers=[(k, v.encode()) for k, v in envelope.headers(with_data=False).items()],
+        )
+        return Published(envelope, TopicPartition(name, meta.partition), meta.offset)
 
     async def consumed(self, *published: Published) -> None:
         """Wait until search committed the offsets past these messages (handled them)."""
@@ -181,7 +207,9 @@ async def running_search(
         log_json=True,
     )
     app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", partitioner=story_partitioner
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     await admin.start()

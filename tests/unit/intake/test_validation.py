@@ -27,9 +27,30 @@ def months_ago(n: int) -> str:
 
 def test_a_minimal_story_is_valid_with_defaults() -> None:
     story = StoryIn.model_validate(VALID)
-    assert story.source == "web"
-    assert story.represents.individuals == 1
     assert story.author.notify_on_response is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("source", "healthwatch"),
+        ("external_id", "HW-1"),
+        ("assisted_by", "A volunteer"),
+        ("represents", {"individuals": 3}),
+    ],
+)
+def test_operator_only_fields_are_refused_by_name(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        StoryIn.model_validate({**VALID, field: value})
+    [error] = caught.value.errors()
+    assert error["loc"] == (field,)
+    assert error["type"] == "operator_only"
+    assert "candour import feedback" in error["msg"]
+
+
+def test_operator_only_fields_are_not_in_the_public_schema() -> None:
+    properties = StoryIn.model_json_schema()["properties"]
+    assert not {"source", "external_id", "assisted_by", "represents"} & set(properties)
 
 
 @pytest.mark.parametrize(

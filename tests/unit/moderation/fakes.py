@@ -24,6 +24,7 @@ class FakeState:
     withdrawals: dict[UUID, datetime] = field(default_factory=dict)
     inbox: set[UUID] = field(default_factory=set)
     outbox: list[tuple[UUID, Event]] = field(default_factory=list)
+    tombstones: list[UUID] = field(default_factory=list)  # story.approved keys erased
 
 
 class FakeRepository:
@@ -90,6 +91,10 @@ class FakeRepository:
 
     async def erase_events(self, story_id: UUID) -> None:
         self.state.outbox = [(i, e) for i, e in self.state.outbox if e.story_id != story_id]
+        self.state.tombstones = [t for t in self.state.tombstones if t != story_id]
+
+    async def erase_published(self, story_id: UUID) -> None:
+        self.state.tombstones.append(story_id)
 
 
 class FakeDatabase:

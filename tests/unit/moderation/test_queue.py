@@ -307,3 +307,5 @@ async def test_withdrawing_an_approved_story_drops_its_outbox_copies() -> None:
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
     await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
     assert db.state.outbox == []
+    # What was already published is erased by a tombstone on story.approved.
+    assert db.state.tombstones == [event.story_id]

@@ -42,6 +42,9 @@ CONTEXT: dict[str, object] = {
     "responder_role": "Matron",
     "change": "planned",
     "rejected_at": "2025-01-01T00:00:00+00:00",
+    # A subscription's confirmation email (double opt-in).
+    "organisation_id": "RXA",
+    "what": "emails about new stories for organisation RXA",
 }
 AWKWARD_BODY = (
     "From here\n.\n. dot\nlong " + "x" * 100 + " trailing   \n=eq\ttab\t\n"
@@ -79,7 +82,12 @@ def delivery(kind: DeliveryKind, context: dict[str, object], **overrides: object
 def stdlib_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
     """The same email built the straightforward way, with the stdlib's header registry."""
     url = policy.unsubscribe_url(delivery)
-    rendered = render_email(delivery.kind, delivery.context, unsubscribe_url=url)
+    rendered = render_email(
+        delivery.kind,
+        delivery.context,
+        unsubscribe_url=url,
+        confirm_url=policy.confirm_url(delivery),
+    )
     message = EmailMessage()
     message["From"] = policy.mail_from
     message["To"] = delivery.recipient

@@ -48,7 +48,22 @@ class Envelope:
             correlation_id=correlation_id,
         )
 
-    def headers(self) -> dict[str, str]:
+    @classmethod
+    def tombstone(
+        cls, topic: Topic, story_id: uuid.UUID, *, service: str, correlation_id: str | None = None
+    ) -> Envelope:
+        """The envelope of a tombstone (a record with a null value) on `topic`: a
+        CloudEvent with no data, of the topic's type, about the story."""
+        return cls(
+            id=uuid.uuid4(),
+            source=source_for(service),
+            type=topic.ce_type,
+            time=datetime.now(UTC),
+            subject=str(story_id),
+            correlation_id=correlation_id,
+        )
+
+    def headers(self, *, with_data: bool = True) -> dict[str, str]:
         headers = {
             "ce_specversion": SPEC_VERSION,
             "ce_id": str(self.id),
@@ -56,17 +71,23 @@ class Envelope:
             "ce_type": self.type,
             "ce_time": self.time.isoformat().replace("+00:00", "Z"),
             "ce_subject": self.subject,
-            "content-type": CONTENT_TYPE,
         }
+        if with_data:
+            headers["content-type"] = CONTENT_TYPE
         if self.correlation_id:
             headers["ce_correlationid"] = self.correlation_id
         return headers
 
     @classmethod
     def from_headers(
-        cls, raw: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]], *, topic: Topic
+        cls,
+        raw: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]],
+        *,
+        topic: Topic,
+        with_data: bool = True,
     ) -> Envelope:
-        """Parse and validate the envelope of a message on `topic`."""
+        """Parse and validate the envelope of a message on `topic` (`with_data=False`: of
+        a tombstone, which has no data and so no content type)."""
         items = raw.items() if isinstance(raw, Mapping) else raw
         headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in items}
         missing = [h for h in REQUIRED_HEADERS if not headers.get(h)]
@@ -79,7 +100,7 @@ class Envelope:
                 f"ce_type {headers['ce_type']!r} does not belong on topic {topic.value!r}"
             )
         content_type = headers.get("content-type", CONTENT_TYPE)
-        if content_type.split(";")[0].strip() != CONTENT_TYPE:
+        if with_data and content_type.split(";")[0].strip() != CONTENT_TYPE:
             raise InvalidEnvelope(f"unsupported content-type {content_type!r}")
         try:
             event_id = uuid.UUID(headers["ce_id"])

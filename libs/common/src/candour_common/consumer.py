@@ -26,6 +26,10 @@ Candour's delivery rules live:
   inbox makes the repeats harmless.
 - **Order per key.** A partition's records are handled in offset order; one
   story's events are on one partition of each topic.
+- **Tombstones** (a null value, on the compacted topics) are not events: a topic's
+  `tombstone` handler gets the key (and the envelope, if the headers carry one) in
+  its place in the batch; a topic without one skips them. They bypass the inbox:
+  erasing is idempotent.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream.kafka import KafkaBroker
 
-from candour_common.cloudevents import Envelope
+from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.inbox import InboxEntry
 from candour_common.db.uow import UnitOfWork
 from candour_common.events import EVENT_MODELS, Event
@@ -72,16 +76,19 @@ class Delivered(Generic[E]):
 
 EventHandler = Callable[[U, Any, Envelope], Awaitable[None]]
 BatchHandler = Callable[[U, Sequence[Delivered[Any]]], Awaitable[None]]
+# A tombstone's key, and its envelope when its headers carry one.
+TombstoneHandler = Callable[[U, str, Envelope | None], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Subscription(Generic[U]):
-    """What a service does with one topic's events."""
+    """What a service does with one topic's events (and tombstones)."""
 
     topic: Topic
     handle: EventHandler[U]
     description: str
     handle_batch: BatchHandler[U] | None = None
+    handle_tombstone: TombstoneHandler[U] | None = None
 
 
 class Subscriptions(Generic[U]):
@@ -99,12 +106,17 @@ class Subscriptions(Generic[U]):
         self._by_topic: dict[Topic, Subscription[U]] = {}
 
     def on(
-        self, topic: Topic, *, description: str, batch: BatchHandler[U] | None = None
+        self,
+        topic: Topic,
+        *,
+        description: str,
+        batch: BatchHandler[U] | None = None,
+        tombstone: TombstoneHandler[U] | None = None,
     ) -> Callable[[EventHandler[U]], EventHandler[U]]:
         def register(handler: EventHandler[U]) -> EventHandler[U]:
             if topic in self._by_topic:
                 raise ValueError(f"{self.service} already handles {topic.value}")
-            self._by_topic[topic] = Subscription(topic, handler, description, batch)
+            self._by_topic[topic] = Subscription(topic, handler, description, batch, tombstone)
             return handler
 
         return register
@@ -149,16 +161,25 @@ COMMIT_INTERVAL_SECONDS = 1.0
 
 @dataclass(slots=True)
 class _Item:
-    """A parsed record, ready for its handler."""
+    """A parsed record, ready for its handler: an event, or a tombstone (no event)."""
 
     record: ConsumerRecord[bytes, bytes]
     subscription: Subscription[Any]
-    event: Event
-    envelope: Envelope
+    event: Event | None
+    envelope: Envelope | None
+
+    @property
+    def tombstone(self) -> bool:
+        return self.event is None
+
+    @property
+    def key(self) -> str:
+        return self.record.key.decode(errors="replace") if self.record.key is not None else ""
 
     @property
     def entry(self) -> InboxEntry:
-        return InboxEntry(self.envelope.id, self.subscription.topic.value, self.event.story_id)
+        assert self.event is not None
+        return InboxEntry(_event_id(self), self.subscription.topic.value, self.event.story_id)
 
 
 @dataclass(slots=True)
@@ -295,11 +316,13 @@ class EventConsumer(Generic[U]):
                     consumer.seek(tp, record.offset)
                     self._offsets.rewind(record)
                     break
-                if item is None or item.envelope.id in seen:
-                    # Dead-lettered, not ours, or the same event twice in one poll.
+                if item is None or (not item.tombstone and _event_id(item) in seen):
+                    # Dead-lettered, not ours, a tombstone nobody here needs, or the same
+                    # event twice in one poll.
                     self._offsets.handled(record)
                 else:
-                    seen.add(item.envelope.id)
+                    if not item.tombstone:
+                        seen.add(_event_id(item))
                     items.append(item)
         if not items:
             return
@@ -329,6 +352,8 @@ class EventConsumer(Generic[U]):
         except (ValueError, KeyError):
             log.warning("record from a topic this service does not read", topic=record.topic)
             return None
+        if record.value is None:
+            return self._tombstone(record, subscription)
         try:
             envelope = Envelope.from_headers(record.headers or (), topic=topic)
             event = EVENT_MODELS[topic].model_validate_json(record.value or b"")
@@ -337,6 +362,21 @@ class EventConsumer(Generic[U]):
             return None
         return _Item(record, subscription, event, envelope)
 
+    def _tombstone(
+        self, record: ConsumerRecord[bytes, bytes], subscription: Subscription[Any]
+    ) -> _Item | None:
+        if subscription.handle_tombstone is None:
+            log.debug("tombstone skipped", topic=record.topic, offset=record.offset)
+            self._count_tombstone(subscription.topic)
+            return None
+        envelope: Envelope | None = None
+        # A tombstone written by another tool may have no envelope: the key is what counts.
+        with contextlib.suppress(InvalidEnvelope):
+            envelope = Envelope.from_headers(
+                record.headers or (), topic=subscription.topic, with_data=False
+            )
+        return _Item(record, subscription, None, envelope)
+
     async def _handle_together(self, items: list[_Item]) -> bool:
         """Handle a batch in one transaction; False if it must be retried record by record."""
         delay = self._policy.retry_delay
@@ -344,8 +384,10 @@ class EventConsumer(Generic[U]):
         while True:
             try:
                 async with self._new_uow() as uow:
-                    new = await uow.record_new([item.entry for item in items])
-                    await self._run_handlers(uow, [i for i in items if i.envelope.id in new])
+                    new = await uow.record_new([i.entry for i in items if not i.tombstone])
+                    await self._run_handlers(
+                        uow, [i for i in items if i.tombstone or _event_id(i) in new]
+                    )
             except TRANSIENT_ERRORS as exc:
                 delay = await self._wait_out(exc, delay)
                 continue
@@ -366,16 +408,25 @@ class EventConsumer(Generic[U]):
         while i < len(items):
             subscription = items[i].subscription
             j = i + 1
-            if subscription.handle_batch is not None:
-                while j < len(items) and items[j].subscription is subscription:
+            if items[i].tombstone:
+                item = items[i]
+                assert subscription.handle_tombstone is not None
+                with _bound(item):
+                    await subscription.handle_tombstone(uow, item.key, item.envelope)
+            elif subscription.handle_batch is not None:
+                while (
+                    j < len(items)
+                    and items[j].subscription is subscription
+                    and not items[j].tombstone
+                ):
                     j += 1
                 await subscription.handle_batch(
-                    uow, [Delivered(it.event, it.envelope) for it in items[i:j]]
+                    uow, [Delivered(it.event, _envelope(it)) for it in items[i:j]]
                 )
             else:
                 item = items[i]
                 with _bound(item):
-                    await subscription.handle(uow, item.event, item.envelope)
+                    await subscription.handle(uow, item.event, _envelope(item))
             i = j
 
     async def _handle_alone(self, item: _Item) -> None:
@@ -387,7 +438,7 @@ class EventConsumer(Generic[U]):
             while True:
                 try:
                     async with self._new_uow() as uow:
-                        if await uow.record_new([item.entry]):
+                        if item.tombstone or await uow.record_new([item.entry]):
                             await self._run_handlers(uow, [item])
                 except PERMANENT_ERRORS as exc:
                     await self._dead_letter(item.record, exc)
@@ -445,8 +496,13 @@ class EventConsumer(Generic[U]):
         metrics.consumer_batch_size.labels(metrics.service).observe(len(items))
         for item in items:
             topic = item.subscription.topic.value
-            metrics.events_consumed.labels(metrics.service, topic, "handled").inc()
+            outcome = "tombstone" if item.tombstone else "handled"
+            metrics.events_consumed.labels(metrics.service, topic, outcome).inc()
             metrics.event_processing.labels(metrics.service, topic).observe(elapsed)
+
+    def _count_tombstone(self, topic: Topic) -> None:
+        if (metrics := self._metrics) is not None:
+            metrics.events_consumed.labels(metrics.service, topic.value, "tombstone").inc()
 
     # -- offsets -------------------------------------------------------------------
 
@@ -504,13 +560,24 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("partitions assigned", partitions=names)
 
 
+def _envelope(item: _Item) -> Envelope:
+    """An event's envelope (an event always has one; only a tombstone may not)."""
+    assert item.envelope is not None
+    return item.envelope
+
+
+def _event_id(item: _Item) -> uuid.UUID:
+    return _envelope(item).id
+
+
 @contextlib.contextmanager
 def _bound(item: _Item) -> Any:
+    envelope = item.envelope
     with structlog.contextvars.bound_contextvars(
         topic=item.subscription.topic.value,
-        event_id=str(item.envelope.id),
-        story_id=item.envelope.subject,
-        correlation_id=item.envelope.correlation_id,
+        event_id=str(envelope.id) if envelope is not None else None,
+        story_id=envelope.subject if envelope is not None else item.key,
+        correlation_id=envelope.correlation_id if envelope is not None else None,
     ):
         yield
 

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from candour_common.kafka_connection import KafkaConnection
+from candour_common.keys import story_partitioner
 from candour_common.messaging import DLQ_HEADER_PREFIX
 from candour_common.topics import Topic, TopicNames
 
@@ -28,7 +29,7 @@ class DeadLetter:
     offset: int
     key: str | None
     headers: dict[str, str]
-    value: bytes
+    value: bytes | None  # None: a tombstone
 
     @property
     def group(self) -> str:
@@ -95,7 +96,7 @@ async def _drain(consumer: AIOKafkaConsumer, topic: str, ends: dict[TopicPartiti
                         offset=r.offset,
                         key=r.key.decode() if r.key else None,
                         headers={k: v.decode(errors="replace") for k, v in r.headers},
-                        value=r.value or b"",
+                        value=r.value,
                     )
             if tp in remaining and await consumer.position(tp) >= remaining[tp]:
                 del remaining[tp]
@@ -120,7 +121,10 @@ async def replay_dead_letters(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(**connection.client_options(), acks="all")
+    # The services' partitioner: a replayed response goes back to its story's partition.
+    producer = AIOKafkaProducer(
+        **connection.client_options(), acks="all", partitioner=story_partitioner
+    )
     await consumer.start()
     await producer.start()
     replayed = 0

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from candour_common.keys import response_key, story_key
 from candour_common.topics import Topic
 
 Criticality = Annotated[
@@ -136,6 +137,10 @@ class Event(_Contract):
     topic: ClassVar[Topic]
     story_id: UUID = Field(description="The story this event is about; also the Kafka key.")
 
+    def kafka_key(self) -> str:
+        """The Kafka message key: the story id (a topic compacted per story)."""
+        return story_key(self.story_id)
+
 
 class StorySubmitted(Event):
     """A person submitted a story. Internal: carries unmoderated text and the author's contact."""
@@ -216,6 +221,10 @@ class ResponsePosted(Event):
     change: ChangeMarker | None = Field(
         default=None, description="Whether the response says a change is planned or made."
     )
+
+    def kafka_key(self) -> str:
+        """`<story id>/<response id>`: compacted per response, on the story's partition."""
+        return response_key(self.story_id, self.response_id)
 
 
 class StoryWithdrawn(Event):

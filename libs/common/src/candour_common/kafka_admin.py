@@ -19,6 +19,7 @@ from aiokafka.errors import (
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import (
     DLQ_SPEC,
+    MANAGED_CONFIGS,
     TOPIC_TABLE,
     TopicNames,
     TopicSpec,
@@ -70,7 +71,7 @@ async def topic_configs(
     """The cluster's current values of the configs the table manages, per topic."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    managed = ("retention.ms", "cleanup.policy", "min.insync.replicas")
+    managed = MANAGED_CONFIGS
     admin = admin_client(kafka)
     await admin.start()
     try:

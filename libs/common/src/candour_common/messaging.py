@@ -10,17 +10,28 @@ crash or rebalance before a commit redelivers those records; the inbox makes
 the repeats harmless. A record that fails for good is copied to `<topic>.dlq`
 first, so one poison message never blocks a partition. If that copy cannot be
 written, the record's partition is rewound to it and it is delivered again.
+
+Tombstones (records with a null value, on the compacted topics) are not events: a
+subscriber that cares passes `on_tombstone`; the others skip them.
+
+A dependency that is away (the database) is waited for with capped backoff, each
+retry counted in `candour_transient_errors`; after `transient_retry_window` seconds
+the record's partition is rewound to it and the consumer goes back to polling (and
+so stays in its group: Kafka evicts a consumer that does not poll within
+`max.poll.interval.ms`), which delivers the same record again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
@@ -33,6 +44,7 @@ from candour_common.db.outbox import OutgoingMessage, SendBatch
 from candour_common.db.pool import DATABASE_UNAVAILABLE
 from candour_common.events import EVENT_MODELS, Event
 from candour_common.kafka_connection import KafkaConnection
+from candour_common.keys import story_partitioner
 from candour_common.metrics import PlatformMetrics
 from candour_common.topics import Topic, TopicNames
 
@@ -46,10 +58,16 @@ class PoisonMessage(Exception):
     """A handler's way to say: this message can never be processed; dead-letter it."""
 
 
-# Errors of the platform, not of the message: wait for the dependency to return
-# and try the same message again, however long that takes.
+class DependencyUnavailable(Exception):
+    """A dependency stayed away for longer than the policy's retry window."""
+
+
+# Errors of the platform, not of the message: wait for the dependency to return and
+# try the same message again. A serialisation failure or deadlock (SQLSTATE class 40)
+# says "run the transaction again", not "this message is bad".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     *DATABASE_UNAVAILABLE,
+    asyncpg.TransactionRollbackError,
     ConnectionError,
     OSError,
     TimeoutError,
@@ -79,6 +97,8 @@ def create_broker(
         graceful_timeout=graceful_timeout,
         # FastStream logs every message at this level; keep that out of INFO.
         log_level=10,
+        # A response's key is `<story id>/<response id>`: keep it on the story's partition.
+        partitioner=story_partitioner,
     )
 
 
@@ -105,6 +125,8 @@ def outbox_sender(broker: KafkaBroker) -> SendBatch:
 CONSUMER_POLICY_CONTEXT = "candour_consumer_policy"
 
 EventHandler = Callable[[Any, Envelope], Awaitable[None]]
+# Receives a tombstone's key and, when its headers carry one, its envelope.
+TombstoneHandler = Callable[[str, Envelope | None], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +137,8 @@ class ConsumerPolicy:
     max_attempts: int = 3
     retry_delay: float = 0.5
     transient_backoff_max: float = 10.0
+    # Well below Kafka's max.poll.interval.ms (5 minutes by default).
+    transient_retry_window: float = 60.0
     metrics: PlatformMetrics | None = None
 
 
@@ -163,6 +187,7 @@ def event_subscriber(
     group_id: str,
     title: str,
     description: str,
+    on_tombstone: TombstoneHandler | None = None,
 ) -> Callable[[EventHandler], EventHandler]:
     """A subscriber decorator with Candour's consumer settings.
 
@@ -190,7 +215,18 @@ def event_subscriber(
             message = broker.context.get_local("message")
             record = message.raw_message
             try:
-                await _handle_record(broker, topics, policy, record, model, handler)
+                await _handle_record(broker, topics, policy, record, model, handler, on_tombstone)
+            except DependencyUnavailable as exc:
+                # Poll again (staying in the group) and get this record again.
+                log.error(
+                    "dependency still unavailable; rewinding to the record",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=repr(exc.__cause__),
+                )
+                await message.nack()
+                return
             except BaseException:
                 await message.nack()  # rewinds the partition to this record
                 raise
@@ -232,17 +268,22 @@ async def _handle_record(
     record: Any,
     model: type[Event],
     handler: EventHandler,
+    on_tombstone: TombstoneHandler | None = None,
 ) -> None:
     """Handle one record: validate, retry, wait out outages, or dead-letter it.
 
-    Returns once the record is handled or dead-lettered. Raises only when the
-    dead-letter copy could not be written (the record is then redelivered).
+    Returns once the record is handled or dead-lettered. Raises `DependencyUnavailable`
+    when a dependency stayed away for the whole retry window, and anything else only
+    when the dead-letter copy could not be written (the record is then redelivered).
     """
     topic = topics.logical(record.topic)
+    if record.value is None:
+        await _handle_tombstone(broker, topics, policy, record, topic, on_tombstone)
+        return
     started = time.perf_counter()
     try:
         envelope = Envelope.from_headers(record.headers or (), topic=topic)
-        event = model.model_validate_json(record.value or b"")
+        event = model.model_validate_json(record.value)
     except PERMANENT_ERRORS as exc:
         await _dead_letter(broker, topics, policy, record, exc)
         return
@@ -252,35 +293,96 @@ async def _handle_record(
         story_id=envelope.subject,
         correlation_id=envelope.correlation_id,
     ):
-        attempt = 0
-        transient_delay = policy.retry_delay
-        while True:
-            try:
-                await handler(event, envelope)
-            except PERMANENT_ERRORS as exc:
+        if not await _with_retries(
+            broker, topics, policy, record, lambda: handler(event, envelope)
+        ):
+            return
+        log.info("event handled", partition=record.partition, offset=record.offset)
+        if (metrics := policy.metrics) is not None:
+            metrics.events_consumed.labels(metrics.service, topic.value, "handled").inc()
+            metrics.event_processing.labels(metrics.service, topic.value).observe(
+                time.perf_counter() - started
+            )
+
+
+async def _handle_tombstone(
+    broker: KafkaBroker,
+    topics: TopicNames,
+    policy: ConsumerPolicy,
+    record: Any,
+    topic: Topic,
+    on_tombstone: TombstoneHandler | None,
+) -> None:
+    """A null value: the key's earlier records are erased (compacted topics)."""
+    key = record.key.decode(errors="replace") if record.key is not None else ""
+    envelope: Envelope | None = None
+    # A tombstone written by another tool may have no envelope: the key is what counts.
+    with contextlib.suppress(InvalidEnvelope):
+        envelope = Envelope.from_headers(record.headers or (), topic=topic, with_data=False)
+    with structlog.contextvars.bound_contextvars(
+        topic=topic.value,
+        key=key,
+        event_id=str(envelope.id) if envelope is not None else None,
+        correlation_id=envelope.correlation_id if envelope is not None else None,
+    ):
+        if on_tombstone is not None:
+            handled = await _with_retries(
+                broker, topics, policy, record, lambda: on_tombstone(key, envelope)
+            )
+            if not handled:
+                return
+        log.info(
+            "tombstone handled" if on_tombstone is not None else "tombstone skipped",
+            partition=record.partition,
+            offset=record.offset,
+        )
+        if (metrics := policy.metrics) is not None:
+            metrics.events_consumed.labels(metrics.service, topic.value, "tombstone").inc()
+
+
+async def _with_retries(
+    broker: KafkaBroker,
+    topics: TopicNames,
+    policy: ConsumerPolicy,
+    record: Any,
+    call: Callable[[], Awaitable[None]],
+) -> bool:
+    """Run `call` until it succeeds (True) or the record is dead-lettered (False).
+
+    A message's own failure is retried `max_attempts` times, then dead-lettered. A
+    dependency's is retried with capped backoff, each retry counted, for at most
+    `transient_retry_window` seconds (then `DependencyUnavailable`).
+    """
+    attempt = 0
+    transient_delay = policy.retry_delay
+    transient_since: float | None = None
+    while True:
+        try:
+            await call()
+        except PERMANENT_ERRORS as exc:
+            await _dead_letter(broker, topics, policy, record, exc)
+            return False
+        except TRANSIENT_ERRORS as exc:
+            now = time.monotonic()
+            transient_since = transient_since if transient_since is not None else now
+            if (metrics := policy.metrics) is not None:
+                metrics.count_transient(exc)
+            if now - transient_since >= policy.transient_retry_window:
+                raise DependencyUnavailable(repr(exc)) from exc
+            log.warning(
+                "dependency unavailable; will retry", error=repr(exc), retry_in=transient_delay
+            )
+            await asyncio.sleep(transient_delay)
+            transient_delay = min(transient_delay * 2, policy.transient_backoff_max)
+        except Exception as exc:
+            attempt += 1
+            if attempt >= policy.max_attempts:
                 await _dead_letter(broker, topics, policy, record, exc)
-                return
-            except TRANSIENT_ERRORS as exc:
-                log.warning(
-                    "dependency unavailable; will retry", error=repr(exc), retry_in=transient_delay
-                )
-                await asyncio.sleep(transient_delay)
-                transient_delay = min(transient_delay * 2, policy.transient_backoff_max)
-            except Exception as exc:
-                attempt += 1
-                if attempt >= policy.max_attempts:
-                    await _dead_letter(broker, topics, policy, record, exc)
-                    return
-                log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(policy.retry_delay * attempt)
-            else:
-                log.info("event handled", partition=record.partition, offset=record.offset)
-                if (metrics := policy.metrics) is not None:
-                    metrics.events_consumed.labels(metrics.service, topic.value, "handled").inc()
-                    metrics.event_processing.labels(metrics.service, topic.value).observe(
-                        time.perf_counter() - started
-                    )
-                return
+                return False
+            log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
+            await asyncio.sleep(policy.retry_delay * attempt)
+        else:
+            return True
 
 
 async def _dead_letter(
@@ -336,7 +438,7 @@ async def dead_letter(
         }
     )
     await broker.publish(
-        record.value if record.value is not None else b"",
+        record.value,  # a tombstone stays a tombstone (null value) in the DLQ
         topic=f"{record.topic}.dlq",
         key=record.key,
         headers=headers,

@@ -37,7 +37,7 @@ class PlatformMetrics:
         )
         self.events_consumed = Counter(
             "candour_events_consumed",
-            "Events consumed, by outcome (handled, dead_lettered).",
+            "Events consumed, by outcome (handled, dead_lettered, tombstone).",
             ["service", "topic", "outcome"],
             registry=r,
         )
@@ -57,7 +57,8 @@ class PlatformMetrics:
         )
         self.transient_errors = Counter(
             "candour_transient_errors",
-            "Times a dependency (database, broker) was unavailable and the work was retried.",
+            "Times a dependency (database, broker) was unavailable and the work was retried "
+            "(consumers, outbox relay, delivery worker, retention), by error type.",
             ["service", "error"],
             registry=r,
         )
@@ -71,6 +72,13 @@ class PlatformMetrics:
             "candour_dlq_messages",
             "Messages sent to a dead-letter topic.",
             ["service", "topic"],
+            registry=r,
+        )
+        self.retention_purged = Counter(
+            "candour_retention_purged",
+            "Rows deleted by the retention task because they were older than their "
+            "configured age, by table.",
+            ["service", "table"],
             registry=r,
         )
         self.outbox_backlog = Gauge(
@@ -91,6 +99,10 @@ class PlatformMetrics:
             ["service", "topic", "partition"],
             registry=r,
         )
+
+    def count_transient(self, error: BaseException) -> None:
+        """A dependency was away and the work will be retried."""
+        self.transient_errors.labels(self.service, type(error).__name__).inc()
 
 
 class HttpMetricsMiddleware:

@@ -7,9 +7,10 @@ registers its subscribers; nothing here knows what a service does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -23,6 +24,7 @@ from candour_common.consumer import EventConsumer, Subscriptions
 from candour_common.db.migrations import apply_migrations, pending_migrations, service_migrations
 from candour_common.db.outbox import OutboxRelay, OutgoingMessage, backlog
 from candour_common.db.pool import create_pool, ping
+from candour_common.db.retention import RetentionRule, platform_rules, run_retention
 from candour_common.db.uow import UnitOfWork, UnitOfWorkFactory
 from candour_common.http.correlation import CorrelationIdMiddleware
 from candour_common.http.health import health_router
@@ -64,6 +66,8 @@ class Platform:
 
 
 RegisterSubscribers = Callable[[KafkaBroker, ServiceSettings, "PlatformRef"], None]
+# A service's own retention rules, beyond the outbox and inbox every service has.
+RetentionRules = Callable[[ServiceSettings], Sequence[RetentionRule]]
 
 
 class PlatformRef:
@@ -103,6 +107,7 @@ def build_app(
     register_subscribers: RegisterSubscribers | None = None,
     relay_outbox: bool = False,
     on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
+    retention_rules: RetentionRules | None = None,
 ) -> FastAPI:
     """The app of one service.
 
@@ -157,8 +162,12 @@ def build_app(
                 settings.topics,
                 poll_interval=settings.outbox_poll_interval,
                 on_published=lambda sent: _count_published(metrics, settings.topics, sent),
+                on_retry=metrics.count_transient,
             )
             platform.background.append(asyncio.create_task(platform.relay.run(), name="outbox"))
+        platform.background.append(
+            asyncio.create_task(_retention(platform, retention_rules), name="retention")
+        )
         if on_started is not None:
             platform.background.extend(on_started(platform))
         log.info("service started", port=settings.http_port)
@@ -282,6 +291,27 @@ async def _explain_kafka_failure(
         error = unreachable
     platform.kafka_refusal = None
     log.warning(f"{event}; retrying in the background", error=repr(error), kafka=kafka.describe())
+
+
+async def _retention(platform: Platform, own_rules: RetentionRules | None) -> None:
+    settings, m = platform.settings, platform.metrics
+    rules = platform_rules(
+        outbox_max_age=timedelta(days=settings.outbox_retention_days),
+        inbox_max_age=timedelta(days=settings.inbox_retention_days),
+    )
+    rules += own_rules(settings) if own_rules is not None else []
+
+    def purged(counts: Mapping[str, int]) -> None:
+        for table, count in counts.items():
+            m.retention_purged.labels(m.service, table).inc(count)
+
+    await run_retention(
+        platform.pool,
+        rules,
+        interval=settings.retention_interval_seconds,
+        on_purged=purged,
+        on_retry=m.count_transient,
+    )
 
 
 def _count_published(

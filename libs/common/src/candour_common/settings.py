@@ -92,6 +92,22 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between outbox polls when no NOTIFY arrives."
     )
+    outbox_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Published outbox rows older than this are deleted (they hold story text).",
+    )
+    inbox_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Processed event ids older than this are forgotten. Keep it above the longest "
+            "time a consumer group may be away (Kafka keeps its offsets 7 days by default)."
+        ),
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the service purges what is past retention."
+    )
 
     intake_public_url: str = Field(
         default="http://127.0.0.1:8001", description="Where people reach story-intake's pages."

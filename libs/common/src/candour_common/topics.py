@@ -57,40 +57,89 @@ class TopicNames:
 
 DAY_MS = 24 * 60 * 60 * 1000
 
+# The topic configs `candour topics create` sets and `candour topics describe` checks.
+MANAGED_CONFIGS = (
+    "retention.ms",
+    "cleanup.policy",
+    "min.insync.replicas",
+    "segment.ms",
+    "max.compaction.lag.ms",
+    "delete.retention.ms",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     """How one topic is provisioned. Partitions and replication come from the deployment;
     these are the per-topic rules, kept in one table so `candour topics describe` can
-    show where a cluster has drifted from them."""
+    show where a cluster has drifted from them.
+
+    A compacted topic also says how soon a superseded or deleted record is gone:
+    `segment_ms` closes the active segment (the cleaner never touches it) and
+    `max_compaction_lag_ms` makes a dirty segment eligible however little of the log
+    is dirty; together they bound how long a withdrawn story's text stays on disk.
+    `delete_retention_ms` is how long a tombstone itself stays readable, i.e. how long
+    a consumer may be away and still see it.
+    """
 
     retention_ms: int  # -1: kept for ever
     cleanup_policy: str = "delete"
     min_insync_replicas: int = 2
+    segment_ms: int | None = None
+    max_compaction_lag_ms: int | None = None
+    delete_retention_ms: int | None = None
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.cleanup_policy.split(",")
 
     def configs(self, *, replication_factor: int) -> dict[str, str]:
-        return {
+        configs = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             # One replica clusters (dev, CI) cannot require two in sync.
             "min.insync.replicas": str(min(self.min_insync_replicas, replication_factor)),
         }
+        optional = {
+            "segment.ms": self.segment_ms,
+            "max.compaction.lag.ms": self.max_compaction_lag_ms,
+            "delete.retention.ms": self.delete_retention_ms,
+        }
+        configs |= {key: str(value) for key, value in optional.items() if value is not None}
+        return configs
+
+
+def _compacted(*, retention_ms: int = -1, cleanup_policy: str = "compact") -> TopicSpec:
+    """A topic keyed so that a tombstone erases what came before it: a withdrawn story's
+    text is compacted away within about two days (a segment closes after one day and is
+    cleaned within the next), and tombstones stay readable for a week."""
+    return TopicSpec(
+        retention_ms=retention_ms,
+        cleanup_policy=cleanup_policy,
+        segment_ms=DAY_MS,
+        max_compaction_lag_ms=DAY_MS,
+        delete_retention_ms=7 * DAY_MS,
+    )
 
 
 TOPIC_TABLE: dict[Topic, TopicSpec] = {
     # Carries unmoderated text and the author's contact: kept only long enough for
-    # moderation and notifications to have read it, even after an outage.
-    Topic.STORY_SUBMITTED: TopicSpec(retention_ms=7 * DAY_MS),
+    # moderation and notifications to have read it, even after an outage, and compacted
+    # so that the tombstone a withdrawal writes erases it sooner.
+    Topic.STORY_SUBMITTED: _compacted(retention_ms=7 * DAY_MS, cleanup_policy="compact,delete"),
     # The public record: kept for ever so search (and downstream consumers) can be
-    # rebuilt by replaying it from the beginning.
-    Topic.STORY_APPROVED: TopicSpec(retention_ms=-1),
-    Topic.RESPONSE_POSTED: TopicSpec(retention_ms=-1),
+    # rebuilt by replaying it from the beginning; compacted per story (story.approved)
+    # and per response (response.posted), so a withdrawal's tombstones erase the text.
+    Topic.STORY_APPROVED: _compacted(),
+    Topic.RESPONSE_POSTED: _compacted(),
+    # No text: ids and times only; kept for ever so a replay still sees every withdrawal.
     Topic.STORY_WITHDRAWN: TopicSpec(retention_ms=-1),
     # Only intake's status page and notifications read it, soon after.
     Topic.STORY_REJECTED: TopicSpec(retention_ms=90 * DAY_MS),
 }
-# Dead letters wait for an operator; a month is long enough to notice and replay.
-DLQ_SPEC = TopicSpec(retention_ms=30 * DAY_MS)
+# Dead letters hold copies of stories (and of contact details, from story.submitted):
+# an operator has a week to notice and replay them, then they are gone.
+DLQ_SPEC = TopicSpec(retention_ms=7 * DAY_MS)
 
 # Three copies of every partition: one broker may be lost (or restarted for an
 # upgrade) while two replicas stay in sync, which `min.insync.replicas=2` and the

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
+from datetime import timedelta
 
 from fastapi import FastAPI
 
+from candour_common.db.retention import RetentionRule
 from candour_common.runtime import Platform, build_app
+from candour_common.settings import ServiceSettings
 from candour_common.web import pages
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.clock import Clock, SystemClock
@@ -25,6 +28,27 @@ from candour_notifications.service_layer.digests import DigestScheduler
 from candour_notifications.settings import NotificationsSettings
 
 MIGRATIONS = "candour_notifications.migrations"
+
+
+def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
+    """Subscriptions nobody confirmed, and their confirmation emails, lapse."""
+    days = (
+        settings.subscription_confirmation_days
+        if isinstance(settings, NotificationsSettings)
+        else 7.0
+    )
+    lapse = timedelta(days=days)
+    return [
+        RetentionRule(
+            "deliveries",
+            "created_at",
+            lapse,
+            # First the emails (while their subscriptions still say they wait), then those.
+            condition="kind = 'subscription_confirmation'"
+            " AND subscription_id IN (SELECT id FROM subscriptions WHERE pending_confirmation)",
+        ),
+        RetentionRule("subscriptions", "created_at", lapse, condition="pending_confirmation"),
+    ]
 
 
 def create_app(
@@ -54,7 +78,7 @@ def create_app(
 
     async def deliver(platform: Platform, metrics: NotificationMetrics) -> None:
         try:
-            await worker.run(platform.pool, metrics)
+            await worker.run(platform.pool, metrics, platform.metrics.count_transient)
         finally:  # cancelled at shutdown
             if owned_mailer is not None:
                 await owned_mailer.close()
@@ -78,8 +102,11 @@ def create_app(
         routers=[router, alerts_router],
         register_subscribers=functools.partial(consumers.register, wake_worker=worker.wake),
         on_started=start_background,
+        retention_rules=retention_rules,
     )
 
+    # Routes that owe an email (a subscription's confirmation) wake the worker.
+    app.state.wake_delivery_worker = worker.wake
     # The alerts pages: outside /v1 and left out of the OpenAPI document.
     app.state.alert_templates = create_alert_templates(settings)
     pages.mount_static(app)

@@ -33,6 +33,7 @@ class DeliveryKind(StrEnum):
     SAFEGUARDING_ALERT = "safeguarding_alert"
     STORY_DIGEST = "story_digest"
     RESPONSE_DIGEST = "response_digest"
+    SUBSCRIPTION_CONFIRMATION = "subscription_confirmation"
 
 
 class DigestItemKind(StrEnum):
@@ -70,6 +71,22 @@ class Subscription:
     min_criticality: int | None = None
     active: bool = True
     created_at: datetime | None = None
+    # Waiting for the address's owner to confirm (double opt-in): nothing is sent to it.
+    pending_confirmation: bool = False
+
+
+def mail_domain(address: str) -> str:
+    return address.rpartition("@")[2].strip().rstrip(".").casefold()
+
+
+def normalise_domain(domain: str) -> str:
+    return domain.strip().lstrip("@").rstrip(".").casefold()
+
+
+def within_domains(address: str, domains: Iterable[str]) -> bool:
+    """Whether the address is in one of the domains or a subdomain of one."""
+    host = mail_domain(address)
+    return any(host == d or host.endswith(f".{d}") for d in map(normalise_domain, domains) if d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +254,41 @@ def verify_unsubscribe(secret: str, token: str) -> UnsubscribeTarget:
     if not hmac.compare_digest(match.group(3), _signature(secret, scope, target_id)):
         raise InvalidUnsubscribeToken("unsubscribe token signature does not match")
     return UnsubscribeTarget(scope, target_id)
+
+
+# Confirmation links (double opt-in): the subscription and an HMAC of it, so only
+# someone who received the email at that address can confirm it.
+_CONFIRM_TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+def _confirmation_signature(secret: str, subscription_id: uuid.UUID) -> str:
+    digest = hmac.new(
+        secret.encode(), f"candour-confirm-subscription:{subscription_id.hex}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_confirmation(secret: str, subscription_id: uuid.UUID) -> str:
+    return f"{subscription_id.hex}.{_confirmation_signature(secret, subscription_id)}"
+
+
+class InvalidConfirmationToken(ValueError):
+    pass
+
+
+def verify_confirmation(secret: str, token: str) -> uuid.UUID:
+    match = _CONFIRM_TOKEN.match(token)
+    if match is None:
+        raise InvalidConfirmationToken("malformed confirmation token")
+    subscription_id = uuid.UUID(hex=match.group(1))
+    if not hmac.compare_digest(match.group(2), _confirmation_signature(secret, subscription_id)):
+        raise InvalidConfirmationToken("confirmation token signature does not match")
+    return subscription_id
+
+
+def confirmation_event_id(subscription_id: uuid.UUID) -> uuid.UUID:
+    """A stable id for a subscription's confirmation email (deliveries need an event id)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"candour:confirm-subscription:{subscription_id}")
 
 
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")

@@ -8,6 +8,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from candour_common.settings import ServiceSettings
 
+# Between the end of a send and the commit of its outcome (one database write).
+STALE_MARGIN_SECONDS = 5.0
+
 
 class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
@@ -24,6 +27,14 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
     smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds per SMTP operation.")
+    smtp_send_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "Seconds one email may take in all (connect, TLS, AUTH, MAIL, RCPT, DATA); a "
+            "slower send is abandoned and tried again later. At least `smtp_timeout`."
+        ),
+    )
     mail_from: str = Field(
         default="Candour <alerts@candour.example>", description="From: of every email."
     )
@@ -47,11 +58,21 @@ class NotificationsSettings(ServiceSettings):
     )
     delivery_batch_size: int = Field(default=10, ge=1, le=500)
     delivery_stale_after_seconds: float = Field(
-        default=90.0,
+        default=180.0,
         gt=0,
         description=(
             "An email still `sending` after this long was interrupted by a crash and is "
-            "sent again (same Message-ID). Keep it above the SMTP timeout."
+            "sent again (same Message-ID). Must exceed `smtp_send_timeout` by at least "
+            f"{STALE_MARGIN_SECONDS:.0f} s, so a slow server never gets a second copy."
+        ),
+    )
+
+    subscription_confirmation_days: float = Field(
+        default=7.0,
+        gt=0,
+        description=(
+            "A subscription waiting for its address's owner to confirm (double opt-in) "
+            "lapses, and is deleted, after this many days."
         ),
     )
 
@@ -92,4 +113,22 @@ class NotificationsSettings(ServiceSettings):
     def _one_tls_mode(self) -> Self:
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose smtp_starttls or smtp_implicit_tls, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _resend_only_after_a_send_has_given_up(self) -> Self:
+        # A row is `sending` from its claim until its outcome is recorded: the send
+        # (bounded by smtp_send_timeout) plus one database write. Resending sooner would
+        # race a send that is merely slow and deliver the email twice.
+        if self.smtp_timeout > self.smtp_send_timeout:
+            raise ValueError(
+                f"smtp_send_timeout ({self.smtp_send_timeout:g} s) must be at least "
+                f"smtp_timeout ({self.smtp_timeout:g} s)"
+            )
+        if self.delivery_stale_after_seconds < self.smtp_send_timeout + STALE_MARGIN_SECONDS:
+            raise ValueError(
+                f"delivery_stale_after_seconds ({self.delivery_stale_after_seconds:g} s) must "
+                f"exceed smtp_send_timeout ({self.smtp_send_timeout:g} s) by at least "
+                f"{STALE_MARGIN_SECONDS:g} s, or a slow SMTP server could get a second copy"
+            )
         return self

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
+from candour_common.db.retention import RetentionRule
 from candour_common.http.limits import BodySizeLimitMiddleware, SlidingWindowRateLimiter
 from candour_common.runtime import build_app
+from candour_common.settings import ServiceSettings
 from candour_common.web import pages as web_pages
 from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.settings import IntakeSettings
 
 MIGRATIONS = "candour_intake.migrations"
+
+
+def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
+    """Beyond the outbox and inbox: Idempotency-Keys, once they stop replaying."""
+    hours = settings.idempotency_key_hours if isinstance(settings, IntakeSettings) else 24.0
+    return [RetentionRule("idempotency_keys", "created_at", timedelta(hours=hours))]
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -23,6 +33,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         routers=[router, pages.router],
         register_subscribers=consumers.register,
         relay_outbox=True,
+        retention_rules=retention_rules,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     # One limiter for the API and the share page: a client cannot dodge it by switching.

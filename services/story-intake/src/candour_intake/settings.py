@@ -17,3 +17,11 @@ class IntakeSettings(ServiceSettings):
     submission_rate_window: float = Field(
         default=60.0, gt=0, description="Seconds of the submission rate window."
     )
+    idempotency_key_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description=(
+            "How long a request's Idempotency-Key replays its first answer; the "
+            "retention task deletes keys older than this."
+        ),
+    )

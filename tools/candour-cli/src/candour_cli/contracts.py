@@ -54,7 +54,7 @@ from candour_common.events import (
 )
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
-from candour_common.topics import DLQ_SUFFIX, Topic
+from candour_common.topics import DLQ_SUFFIX, TOPIC_TABLE, Topic
 from candour_intake import bootstrap as intake_bootstrap
 from candour_intake.entrypoints import consumers as intake_consumers
 from candour_intake.settings import IntakeSettings
@@ -89,6 +89,31 @@ PRODUCERS: dict[Topic, str] = {
     Topic.STORY_WITHDRAWN: "story-intake",
 }
 INTERNAL_TOPICS = frozenset({Topic.STORY_SUBMITTED, Topic.STORY_REJECTED})
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The Kafka key of each topic (see candour_common.keys).
+KEYS: dict[Topic, dict[str, str]] = {
+    topic: {
+        "type": "string",
+        "format": "uuid",
+        "description": "The story id: every event of one story is on one partition, in order.",
+    }
+    for topic in Topic
+}
+KEYS[Topic.RESPONSE_POSTED] = {
+    "type": "string",
+    "pattern": f"^{_UUID}/{_UUID}$",
+    "description": (
+        "`<story id>/<response id>`: the topic is compacted per response. The record goes "
+        "to the partition Kafka's default partitioner gives the story id alone (murmur2 of "
+        "the part before `/`), so a story's events stay in order on one partition."
+    ),
+}
+TOMBSTONES = (
+    "Compacted: a record with a null value (a tombstone, CloudEvents headers but no "
+    "content-type and no data) erases every earlier record with its key. A withdrawal "
+    "writes one per story (story.approved, story.submitted) and per response "
+    "(response.posted): delete what you hold for that key. See docs/consuming.md."
+)
 
 
 def schema_path(topic: Topic) -> str:
@@ -187,7 +212,8 @@ def event_schema(topic: Topic) -> dict[str, Any]:
     schema["examples"] = [example_value(topic)]
     schema["x-candour"] = {
         "topic": topic.value,
-        "key": "story_id",
+        "key": "story_id/response_id" if topic is Topic.RESPONSE_POSTED else "story_id",
+        "cleanup_policy": TOPIC_TABLE[topic].cleanup_policy,
         "ce_type": topic.ce_type,
         "producer": PRODUCERS[topic],
         "audience": "internal" if topic in INTERNAL_TOPICS else "public",
@@ -203,7 +229,8 @@ def headers_schema(topic: Topic) -> dict[str, Any]:
         "type": "object",
         "description": (
             "CloudEvents 1.0, Kafka protocol binding, binary content mode: the envelope "
-            "travels in headers (UTF-8 strings), the value is the event data as JSON."
+            "travels in headers (UTF-8 strings), the value is the event data as JSON. "
+            "A tombstone (null value, compacted topics) has no content-type."
         ),
         "required": [
             "ce_specversion",
@@ -236,7 +263,8 @@ def headers_schema(topic: Topic) -> dict[str, Any]:
             "ce_subject": {
                 **text,
                 "format": "uuid",
-                "description": "The story id; equal to the Kafka key and to `story_id`.",
+                "description": "The story id; equal to `story_id` and to the Kafka key (its "
+                "part before `/` on response.posted).",
             },
             "ce_correlationid": {
                 **text,
@@ -324,8 +352,10 @@ def asyncapi_document() -> dict[str, Any]:
         description=(
             "Every Candour topic. Each message is a CloudEvent in Kafka binary mode: the "
             "`ce_*` headers are the envelope and the value is the event as JSON. The key "
-            "is the story id, so one story's events are in order on one partition. "
-            "Within v1 changes are additive only. See docs/consuming.md."
+            "is the story id (on response.posted `<story id>/<response id>`, on the "
+            "story's partition), so one story's events are in order on one partition. "
+            "story.approved and response.posted are compacted: a null value (tombstone) "
+            "erases its key. Within v1 changes are additive only. See docs/consuming.md."
         ),
         schema_version="3.0.0",
     ).to_specification()
@@ -358,16 +388,10 @@ def _add_what_faststream_leaves_out(document: dict[str, Any], groups: Mapping[st
             "location": "$message.header#/ce_correlationid",
         }
         message["bindings"] = {
-            "kafka": {
-                "key": {
-                    "type": "string",
-                    "format": "uuid",
-                    "description": "The story id: every event of one story is on one "
-                    "partition, in order.",
-                },
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }
+            "kafka": {"key": dict(KEYS[topic]), "bindingVersion": KAFKA_BINDING_VERSION}
         }
+        if TOPIC_TABLE[topic].compacted:
+            message["description"] = TOMBSTONES
         message["examples"] = [
             {
                 "name": f"{topic.value}.example",

@@ -227,6 +227,19 @@ def config_drift(
     return drift
 
 
+def _retention(value: str | None) -> str:
+    """`retention.ms` as people read it: `forever`, `7d`, `36h`."""
+    if value is None:
+        return "-"
+    if value == "-1":
+        return "forever"
+    millis = int(value)
+    hours, rest = divmod(millis, 3_600_000)
+    if rest:
+        return f"{millis} ms"
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+
+
 @app.command("describe")
 def describe(
     bootstrap: Bootstrap = None,
@@ -234,8 +247,8 @@ def describe(
     partitions: Partitions = None,
     replication_factor: Replication = None,
 ) -> None:
-    """Partitions, replication and configs per topic against the table; exit 1 on anything
-    missing or drifted."""
+    """Partitions, replication, cleanup policy, retention and configs per topic against
+    the table; exit 1 on anything missing or drifted."""
     target = _settings(bootstrap, prefix, partitions, replication_factor)
     wanted = expected_topics(target.names)
     with kafka_errors_explained(target.kafka):
@@ -249,7 +262,7 @@ def describe(
         drift = config_drift(specs, found, replication_factor=replication)
     except Exception as exc:  # some brokers (the embedded one) do not describe configs
         typer.echo(f"configs not described by this broker: {exc!r}", err=True)
-        drift = {}
+        found, drift = {}, {}
     table = Table(
         "topic",
         "partitions",
@@ -257,11 +270,14 @@ def describe(
         "replication",
         "expected RF",
         "in sync (min)",
+        "cleanup.policy",
+        "retention",
         "state",
         "config drift",
         title=f"{brokers} broker(s): replication factor {replication} expected",
     )
     for s in states:
+        configs = found.get(s.name, {})
         table.add_row(
             s.name,
             "-" if s.layout is None else str(s.layout.partitions),
@@ -269,8 +285,11 @@ def describe(
             "-" if s.layout is None else str(s.layout.replicas),
             str(s.expected_replicas),
             "-" if s.layout is None or s.layout.in_sync is None else str(s.layout.in_sync),
+            configs.get("cleanup.policy", "-" if s.layout is None else "?"),
+            _retention(configs.get("retention.ms")),
             s.verdict,
-            "; ".join(drift.get(s.name, [])) or "-",
+            # One drifted config per line: the table stays narrow enough not to wrap.
+            "\n".join(drift.get(s.name, [])) or "-",
         )
     Console().print(table)
     if any(s.verdict != "ok" for s in states) or drift:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from candour_common import keys
 from candour_common.cloudevents import Envelope
 from candour_common.db import Connection
 from candour_common.events import Event
@@ -36,6 +38,35 @@ _RELAY_LOCK_KEY = 0x4F5554424F58  # "OUTBOX"
 async def add_event(conn: Connection, event: Event, *, service: str) -> Envelope:
     """Write `event` to the outbox in the caller's transaction; return its envelope."""
     envelope = Envelope.new(event, service=service, correlation_id=current_correlation_id())
+    await _insert(
+        conn, envelope, event.topic, event.kafka_key(), envelope.headers(), event.model_dump_json()
+    )
+    return envelope
+
+
+async def add_tombstone(
+    conn: Connection, topic: Topic, key: str, *, story_id: uuid.UUID, service: str
+) -> Envelope:
+    """Write a tombstone for `key` on `topic` (a record with a null value: on a compacted
+    topic it erases every earlier record with that key) in the caller's transaction.
+
+    Published in outbox order like any event, so it always follows the records it erases.
+    """
+    envelope = Envelope.tombstone(
+        topic, story_id, service=service, correlation_id=current_correlation_id()
+    )
+    await _insert(conn, envelope, topic, key, envelope.headers(with_data=False), None)
+    return envelope
+
+
+async def _insert(
+    conn: Connection,
+    envelope: Envelope,
+    topic: Topic,
+    key: str,
+    headers: dict[str, str],
+    payload: str | None,
+) -> None:
     # One round trip: the row and the relay's wake-up call (delivered on commit).
     await conn.execute(
         """
@@ -47,20 +78,37 @@ async def add_event(conn: Connection, event: Event, *, service: str) -> Envelope
         SELECT pg_notify($6, '') FROM added
         """,
         envelope.id,
-        event.topic.value,
-        str(event.story_id),
-        json.dumps(envelope.headers()),
-        event.model_dump_json(),
+        topic.value,
+        key,
+        json.dumps(headers),
+        payload,
         NOTIFY_CHANNEL,
     )
-    return envelope
+
+
+async def erase_story_events(conn: Connection, story_id: uuid.UUID) -> int:
+    """Delete every outbox row of the story (its own key, or `<story id>/...`), sent or
+    not, in the caller's transaction; return how many went.
+
+    For a withdrawal: those rows hold the story's text (and, for story.submitted, the
+    author's contact). An unsent one is never published: the withdrawal's own events
+    follow. One the relay is publishing right now still goes out (it was read before
+    this transaction), and then the withdrawal's tombstones erase it.
+    """
+    key = keys.story_key(story_id)
+    status = await conn.execute(
+        "DELETE FROM outbox WHERE key = $1 OR key LIKE $2",
+        key,
+        f"{key}{keys.SEPARATOR}%",
+    )
+    return int(status.split()[-1])
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone
     headers: dict[str, str]
 
 
@@ -78,8 +126,10 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         batch_size: int = 500,
         on_published: Callable[[Sequence[OutgoingMessage]], None] | None = None,
+        on_retry: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._on_published = on_published
+        self._on_retry = on_retry
         self._pool = pool
         self._send = send
         self._topics = topics
@@ -106,6 +156,8 @@ class OutboxRelay:
                     backoff = self._poll_interval
                 except Exception as exc:  # broker or database down: wait, then try again
                     log.warning("outbox relay retrying", error=repr(exc), retry_in=backoff)
+                    if self._on_retry is not None:
+                        self._on_retry(exc)
                     if listener is not None:
                         await self._unlisten(listener)
                         listener = None
@@ -158,7 +210,7 @@ class OutboxRelay:
                 OutgoingMessage(
                     topic=self._topics.name(Topic(r["topic"])),
                     key=r["key"].encode(),
-                    value=r["payload"].encode(),
+                    value=r["payload"].encode() if r["payload"] is not None else None,
                     headers=json.loads(r["headers"]),
                 )
                 for r in rows

@@ -17,7 +17,7 @@ import asyncpg
 
 from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import record_once
-from candour_common.db.outbox import add_event
+from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
 from candour_common.events import (
     Event,
     OrganisationRef,
@@ -26,6 +26,8 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
+from candour_common.keys import story_key
+from candour_common.topics import Topic
 from candour_moderation.domain.model import (
     AuditEntry,
     Provenance,
@@ -83,6 +85,11 @@ class QueueRepository(Protocol):
 
     async def erase_events(self, story_id: UUID) -> None:
         """Drop outbox copies of the story's events (they carry its text)."""
+        ...
+
+    async def erase_published(self, story_id: UUID) -> None:
+        """Outbox: a tombstone on story.approved, which erases the published story there
+        once the broker compacts (published after everything written before it)."""
         ...
 
 
@@ -159,7 +166,8 @@ class PostgresQueueRepository:
             SET status = $2, title = $3, body = $4, author_display_name = $5,
                 author_relationship = $6, screening = $7::jsonb, tags = $8::jsonb,
                 experienced_at = $9, claimed_by = $10, claim_expires_at = $11,
-                decided_by = $12, decided_at = $13, withdrawn_at = $14
+                decided_by = $12, decided_at = $13, withdrawn_at = $14,
+                provenance = CASE WHEN $2 = 'withdrawn' THEN NULL ELSE provenance END
             WHERE story_id = $1
             """,
             item.story_id,
@@ -273,7 +281,16 @@ class PostgresQueueRepository:
         return envelope.id
 
     async def erase_events(self, story_id: UUID) -> None:
-        await self._conn.execute("DELETE FROM outbox WHERE key = $1", str(story_id))
+        await erase_story_events(self._conn, story_id)
+
+    async def erase_published(self, story_id: UUID) -> None:
+        await add_tombstone(
+            self._conn,
+            Topic.STORY_APPROVED,
+            story_key(story_id),
+            story_id=story_id,
+            service=SERVICE,
+        )
 
 
 def _item(row: asyncpg.Record) -> QueueItem:

@@ -16,7 +16,7 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
-from candour_moderation.domain.model import AuditEntry, QueueItem, Status
+from candour_moderation.domain.model import AuditEntry, Provenance, QueueItem, Status
 from candour_moderation.domain.screening import (
     Field as TextField,
 )
@@ -177,6 +177,13 @@ class QueueItemOut(BaseModel):
     suggested: SuggestedText | None = Field(
         description="The text with every suggested redaction applied."
     )
+    provenance: Provenance | None = Field(
+        default=None,
+        description=(
+            "Where the story came from, who entered it and how many people it speaks for "
+            "(set only by operators' imports); null once the author withdrew."
+        ),
+    )
 
     @classmethod
     def of(cls, item: QueueItem, now: datetime) -> QueueItemOut:
@@ -204,6 +211,7 @@ class QueueItemOut(BaseModel):
             decided_at=item.decided_at,
             screening=ScreeningOut.of(item.screening) if item.screening else None,
             suggested=suggested,
+            provenance=item.provenance if item.status is not Status.WITHDRAWN else None,
         )
 
 

@@ -125,7 +125,9 @@ async def receive_story(
 async def withdraw_story(
     transaction: Transaction, event: StoryWithdrawn, *, event_id: UUID, now: datetime
 ) -> bool:
-    """The author withdrew: drop the story from the queue and erase its words everywhere here."""
+    """The author withdrew: drop the story from the queue and erase its words and its
+    provenance everywhere here; tombstone story.approved so the published copy goes too
+    (always: an approval may have been published before this withdrawal arrived)."""
     async with transaction() as repo:
         if not await repo.record_event_once(event_id, Topic.STORY_WITHDRAWN.value):
             return False
@@ -136,6 +138,7 @@ async def withdraw_story(
             await repo.save(item)
         await repo.erase_audit_details(event.story_id)
         await repo.erase_events(event.story_id)
+        await repo.erase_published(event.story_id)
         await repo.add_audit(
             AuditEntry(story_id=event.story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
         )

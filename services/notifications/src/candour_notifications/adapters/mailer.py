@@ -116,7 +116,10 @@ class SmtpMailer:
             self._stop_idle_timer()
             try:
                 sender, recipients = envelope_addresses(message)
-                await self._transact(sender, recipients, to_wire(message))
+                # Every SMTP step has `smtp_timeout`; the whole email has this, so the
+                # worker's resend-if-stuck window can be longer than any send.
+                async with asyncio.timeout(self._settings.smtp_send_timeout):
+                    await self._transact(sender, recipients, to_wire(message))
             # UnicodeError: an address that needs SMTPUTF8 (not sent): permanent, like a 5xx.
             except (aiosmtplib.SMTPException, OSError, TimeoutError, UnicodeError) as exc:
                 raise classify(exc) from exc

@@ -24,7 +24,7 @@ from candour_notifications.domain import (
 
 _SUBSCRIPTION_COLUMNS = (
     "id, email, organisation_id, service_ids, tags, min_criticality, frequency, kind, active,"
-    " created_at"
+    " created_at, pending_confirmation"
 )
 
 
@@ -40,6 +40,7 @@ def _subscription(row: asyncpg.Record) -> Subscription:
         kind=SubscriptionKind(row["kind"]),
         active=row["active"],
         created_at=row["created_at"],
+        pending_confirmation=row["pending_confirmation"],
     )
 
 
@@ -49,8 +50,10 @@ async def add_subscription(
     row = await conn.fetchrow(
         f"""
         INSERT INTO subscriptions (id, email, organisation_id, service_ids, tags,
-                                   min_criticality, frequency, kind, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                   min_criticality, frequency, kind, created_by,
+                                   pending_confirmation, confirmed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                CASE WHEN $10 THEN NULL ELSE now() END)
         RETURNING {_SUBSCRIPTION_COLUMNS}
         """,  # noqa: S608 - the interpolated text is a constant column list
         subscription.id,
@@ -62,9 +65,42 @@ async def add_subscription(
         subscription.frequency.value,
         subscription.kind.value,
         created_by,
+        subscription.pending_confirmation,
     )
     assert row is not None
     return _subscription(row)
+
+
+async def confirm_subscription(conn: Connection, subscription_id: uuid.UUID) -> bool:
+    """The address's owner confirmed: from now on it gets its emails. False if there was
+    nothing waiting (confirmed before, unsubscribed, or expired and deleted)."""
+    status = await conn.execute(
+        """
+        UPDATE subscriptions SET pending_confirmation = false, confirmed_at = now()
+        WHERE id = $1 AND pending_confirmation AND active
+        """,
+        subscription_id,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def mail_domains(conn: Connection, organisation_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT domain FROM organisation_mail_domains WHERE organisation_id = $1 ORDER BY domain",
+        organisation_id,
+    )
+    return [r["domain"] for r in rows]
+
+
+async def set_mail_domains(conn: Connection, organisation_id: str, domains: list[str]) -> None:
+    """Replace the organisation's own mail domains (in the caller's transaction)."""
+    await conn.execute(
+        "DELETE FROM organisation_mail_domains WHERE organisation_id = $1", organisation_id
+    )
+    await conn.executemany(
+        "INSERT INTO organisation_mail_domains (organisation_id, domain) VALUES ($1, $2)",
+        [(organisation_id, d) for d in domains],
+    )
 
 
 async def get_subscription(conn: Connection, subscription_id: uuid.UUID) -> Subscription | None:
@@ -93,7 +129,7 @@ async def active_subscriptions(
     rows = await conn.fetch(
         f"""
         SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
-        WHERE active AND organisation_id = $1 AND kind = $2
+        WHERE active AND NOT pending_confirmation AND organisation_id = $1 AND kind = $2
         ORDER BY created_at, id
         """,  # noqa: S608
         organisation_id,
@@ -424,10 +460,12 @@ async def mark_retry(
 
 
 async def mark_failed(conn: Connection, delivery_id: uuid.UUID, *, error: str) -> None:
+    # Only from `sending`, as for a retry: an email cancelled while in flight (story
+    # withdrawn, unsubscribed) stays cancelled, never `failed` for operators to chase.
     await conn.execute(
         """
         UPDATE deliveries SET status = 'failed', last_error = $2, updated_at = now()
-        WHERE id = $1
+        WHERE id = $1 AND status = 'sending'
         """,
         delivery_id,
         error,
@@ -523,7 +561,7 @@ async def subscriptions_due_a_digest(conn: Connection, digest_date: date) -> lis
     rows = await conn.fetch(
         f"""
         SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions s
-        WHERE s.active AND s.frequency = $1
+        WHERE s.active AND NOT s.pending_confirmation AND s.frequency = $1
           AND EXISTS (SELECT 1 FROM digest_items i
                       WHERE i.subscription_id = s.id AND i.digest_delivery_id IS NULL)
           AND NOT EXISTS (SELECT 1 FROM deliveries d

@@ -55,6 +55,8 @@ def _subject(kind: DeliveryKind, context: Mapping[str, Any]) -> str:
     if kind is DeliveryKind.RESPONSE_DIGEST:
         responses = _plural(len(context["items"]), "response", "responses")
         return f"Daily digest: {responses} from {context['organisation_name']}"
+    if kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION:
+        return "Confirm that you want email alerts from Candour"
     place = context["organisation_name"]
     if context.get("service_name"):
         place = f"{context['service_name']}, {place}"
@@ -68,9 +70,13 @@ def _subject(kind: DeliveryKind, context: Mapping[str, Any]) -> str:
 
 
 def render_email(
-    kind: DeliveryKind, context: Mapping[str, Any], *, unsubscribe_url: str
+    kind: DeliveryKind,
+    context: Mapping[str, Any],
+    *,
+    unsubscribe_url: str,
+    confirm_url: str | None = None,
 ) -> RenderedEmail:
-    values = {**context, "unsubscribe_url": unsubscribe_url}
+    values = {**context, "unsubscribe_url": unsubscribe_url, "confirm_url": confirm_url}
     if "digest_date" in context:
         values["digest_day"] = _day(str(context["digest_date"]))
     return RenderedEmail(

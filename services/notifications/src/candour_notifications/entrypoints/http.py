@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
 from candour_common.auth import Principal, Role
@@ -14,14 +14,19 @@ from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_notifications.domain import (
     DeliveryStatus,
+    InvalidConfirmationToken,
     InvalidUnsubscribeToken,
     Subscribe,
     UnsubscribeTarget,
+    verify_confirmation,
     verify_unsubscribe,
 )
+from candour_notifications.entrypoints.pages import confirm_page as render_confirm
 from candour_notifications.entrypoints.pages import unsubscribe_page as render_unsubscribe
 from candour_notifications.entrypoints.schemas import (
     DeliveryOut,
+    MailDomainsIn,
+    MailDomainsOut,
     SubscriptionIn,
     SubscriptionOut,
 )
@@ -57,8 +62,11 @@ def _forbidden(organisation_id: str) -> ProblemError:
     responses={**AUTH_PROBLEMS, 422: PROBLEM},
 )
 async def create_subscription(
-    body: SubscriptionIn, principal: StaffOrOperator, pool: Pool
+    request: Request, body: SubscriptionIn, principal: StaffOrOperator, pool: Pool
 ) -> SubscriptionOut:
+    """Staff subscribing an address outside their organisation's own mail domains get a
+    subscription with `confirmed: false`: a link goes to that address and nothing else
+    does until its owner follows it. Operators' subscriptions need no confirmation."""
     command = Subscribe(
         email=str(body.email),
         organisation_id=body.organisation_id,
@@ -72,7 +80,15 @@ async def create_subscription(
         subscription = await handlers.subscribe(pool, principal, command)
     except NotAllowed as exc:
         raise _forbidden(body.organisation_id) from exc
+    if subscription.pending_confirmation:
+        _wake_worker(request)
     return SubscriptionOut.of(subscription)
+
+
+def _wake_worker(request: Request) -> None:
+    wake = getattr(request.app.state, "wake_delivery_worker", None)
+    if wake is not None:
+        wake()
 
 
 @router.get(
@@ -138,6 +154,41 @@ async def list_deliveries(
     return [DeliveryOut.of(d) for d in found]
 
 
+OdsCode = Annotated[str, Path(min_length=1, max_length=20, description="ODS code.")]
+
+
+@router.get(
+    "/organisations/{organisation_id}/mail-domains",
+    response_model=MailDomainsOut,
+    tags=["subscriptions"],
+    responses=AUTH_PROBLEMS,
+    summary="The organisation's own mail domains (its staff, or operators)",
+)
+async def get_mail_domains(
+    organisation_id: OdsCode, principal: StaffOrOperator, pool: Pool
+) -> MailDomainsOut:
+    try:
+        domains = await handlers.organisation_mail_domains(pool, principal, organisation_id)
+    except NotAllowed as exc:
+        raise _forbidden(organisation_id) from exc
+    return MailDomainsOut(organisation_id=organisation_id, domains=domains)
+
+
+@router.put(
+    "/organisations/{organisation_id}/mail-domains",
+    response_model=MailDomainsOut,
+    tags=["subscriptions"],
+    responses={**AUTH_PROBLEMS, 422: PROBLEM},
+    summary="Set the organisation's own mail domains (operators): staff may subscribe "
+    "addresses in them without the owner confirming",
+)
+async def put_mail_domains(
+    organisation_id: OdsCode, body: MailDomainsIn, _: Operator, pool: Pool
+) -> MailDomainsOut:
+    domains = await handlers.set_organisation_mail_domains(pool, organisation_id, body.domains)
+    return MailDomainsOut(organisation_id=organisation_id, domains=domains)
+
+
 TokenQuery = Annotated[
     str,
     Query(min_length=1, max_length=200, description="The signed token from the email's link."),
@@ -182,3 +233,53 @@ async def unsubscribe(request: Request, token: TokenQuery, pool: Pool) -> HTMLRe
     target = _target(request, token)
     result = await handlers.unsubscribe(pool, target)
     return render_unsubscribe(request, done=True, what=result.what, action="")
+
+
+def _subscription_to_confirm(request: Request, token: str) -> uuid.UUID:
+    # Signed with the same key as unsubscribe links.
+    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    try:
+        return verify_confirmation(secret, token)
+    except InvalidConfirmationToken as exc:
+        raise ProblemError(
+            400,
+            "The confirmation link is not valid; copy the whole link from the email.",
+            errors=[FieldError(field="query.token", message=str(exc))],
+        ) from exc
+
+
+@router.get(
+    "/subscriptions/confirm",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses={400: PROBLEM},
+    summary="Double opt-in: the page with a button to confirm (a GET changes nothing)",
+)
+async def confirm_subscription_page(
+    request: Request, token: TokenQuery, pool: Pool
+) -> HTMLResponse:
+    subscription_id = _subscription_to_confirm(request, token)
+    state = await handlers.describe_confirmation(pool, subscription_id)
+    return render_confirm(
+        request,
+        done=False,
+        waiting=state.changed,
+        changed=False,
+        what=state.what,
+        action=f"{request.url.path}?token={token}",
+    )
+
+
+@router.post(
+    "/subscriptions/confirm",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses={400: PROBLEM},
+    summary="Double opt-in: the address's owner confirms (no login; the token is the authority)",
+)
+async def confirm_subscription(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+    subscription_id = _subscription_to_confirm(request, token)
+    result = await handlers.confirm_subscription(pool, subscription_id)
+    return render_confirm(
+        request, done=True, waiting=False, changed=result.changed, what=result.what, action=""
+    )

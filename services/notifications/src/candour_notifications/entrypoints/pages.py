@@ -48,6 +48,11 @@ FREQUENCY_LABELS = {
 }
 DONE_MESSAGES = {
     "added": "The subscription was added.",
+    "awaiting": (
+        "The subscription was added. That address is outside your organisation's own mail "
+        "domains, so we have emailed it a link: nothing is sent there until its owner "
+        "confirms."
+    ),
     "deleted": "The subscription was deleted; no more emails will be sent for it.",
 }
 
@@ -192,7 +197,7 @@ async def add_subscription(request: Request) -> Response:
         min_criticality=body.min_criticality,
     )
     try:
-        await handlers.subscribe(_pool(request), staff, command)
+        subscription = await handlers.subscribe(_pool(request), staff, command)
     except NotAllowed:
         return await _alerts_page(
             request,
@@ -201,7 +206,15 @@ async def add_subscription(request: Request) -> Response:
             errors={"email": "You may only add subscriptions for your own organisation"},
             status_code=403,
         )
-    return _see_other("/alerts?done=added")
+    _wake_worker(request)
+    done = "awaiting" if subscription.pending_confirmation else "added"
+    return _see_other(f"/alerts?done={done}")
+
+
+def _wake_worker(request: Request) -> None:
+    wake = getattr(request.app.state, "wake_delivery_worker", None)
+    if wake is not None:
+        wake()
 
 
 FRIENDLY_ERRORS = {
@@ -249,4 +262,17 @@ def unsubscribe_page(request: Request, *, done: bool, what: str, action: str) ->
     templates: Jinja2Templates = request.app.state.alert_templates
     return templates.TemplateResponse(
         request, "alerts/unsubscribe.html", {"done": done, "what": what, "action": action}
+    )
+
+
+def confirm_page(
+    request: Request, *, done: bool, waiting: bool, changed: bool, what: str, action: str
+) -> HTMLResponse:
+    """Double opt-in: the page the confirmation email links to. A GET only shows the
+    button (mail scanners follow links); the POST, with the signed token, confirms."""
+    templates: Jinja2Templates = request.app.state.alert_templates
+    return templates.TemplateResponse(
+        request,
+        "alerts/confirm.html",
+        {"done": done, "waiting": waiting, "changed": changed, "what": what, "action": action},
     )

@@ -63,6 +63,13 @@ class SubscriptionOut(BaseModel):
     frequency: Frequency
     kind: SubscriptionKind
     created_at: datetime | None
+    confirmed: bool = Field(
+        default=True,
+        description=(
+            "False while the address's owner has not confirmed (a staff member subscribed "
+            "an address outside the organisation's mail domains): nothing is sent to it yet."
+        ),
+    )
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionOut:
@@ -76,7 +83,37 @@ class SubscriptionOut(BaseModel):
             frequency=subscription.frequency,
             kind=subscription.kind,
             created_at=subscription.created_at,
+            confirmed=not subscription.pending_confirmation,
         )
+
+
+DomainName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=253,
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+    ),
+]
+
+
+class MailDomainsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domains: list[DomainName] = Field(
+        max_length=50,
+        description=(
+            "The organisation's own mail domains, e.g. `bdct.nhs.uk` (subdomains count). "
+            "Staff may subscribe addresses in them without the owner confirming."
+        ),
+    )
+
+
+class MailDomainsOut(BaseModel):
+    organisation_id: str
+    domains: list[str]
 
 
 class DeliveryOut(BaseModel):

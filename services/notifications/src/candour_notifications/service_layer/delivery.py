@@ -39,6 +39,7 @@ from candour_notifications.domain import (
     UnsubscribeScope,
     UnsubscribeTarget,
     backoff_seconds,
+    sign_confirmation,
     sign_unsubscribe,
 )
 from candour_notifications.metrics import NotificationMetrics
@@ -90,10 +91,23 @@ class MailPolicy:
         token = sign_unsubscribe(self.secret, target)
         return f"{self.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe?token={token}"
 
+    def confirm_url(self, delivery: Delivery) -> str | None:
+        """The double opt-in link, signed like an unsubscribe link (confirmation emails)."""
+        if delivery.kind is not DeliveryKind.SUBSCRIPTION_CONFIRMATION:
+            return None
+        assert delivery.subscription_id is not None
+        token = sign_confirmation(self.secret, delivery.subscription_id)
+        return f"{self.unsubscribe_base_url.rstrip('/')}/v1/subscriptions/confirm?token={token}"
+
 
 def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
     unsubscribe_url = policy.unsubscribe_url(delivery)
-    rendered = render_email(delivery.kind, delivery.context, unsubscribe_url=unsubscribe_url)
+    rendered = render_email(
+        delivery.kind,
+        delivery.context,
+        unsubscribe_url=unsubscribe_url,
+        confirm_url=policy.confirm_url(delivery),
+    )
     headers = [
         ("From", policy.mail_from),
         ("To", delivery.recipient),
@@ -134,6 +148,14 @@ async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Res
     return Result(Outcome.SENT)
 
 
+# Told when a dependency was unavailable (a retry follows): the transient-error metric.
+OnTransient = Callable[[BaseException], None]
+
+
+def _ignore(error: BaseException) -> None:
+    pass
+
+
 class DeliveryWorker:
     """Polls for due emails and sends them; `wake()` makes it look now."""
 
@@ -143,12 +165,21 @@ class DeliveryWorker:
         self._policy = MailPolicy.from_settings(settings)
         self._wake = asyncio.Event()
         self._metrics: NotificationMetrics | None = None
+        self._on_transient: OnTransient = _ignore
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, pool: asyncpg.Pool, metrics: NotificationMetrics | None = None) -> None:
+    async def run(
+        self,
+        pool: asyncpg.Pool,
+        metrics: NotificationMetrics | None = None,
+        on_transient: OnTransient | None = None,
+    ) -> None:
+        """Send until cancelled. A database outage is waited out with capped backoff,
+        each retry logged and counted (`on_transient`), never in silence."""
         self._metrics = metrics
+        self._on_transient = on_transient or _ignore
         poll = self._settings.delivery_poll_interval
         backoff = poll
         last_reap = 0.0
@@ -169,6 +200,7 @@ class DeliveryWorker:
                 raise
             except Exception as exc:  # database down: keep trying, never die
                 log.warning("delivery worker retrying", error=repr(exc), retry_in=backoff)
+                self._on_transient(exc)
                 wait = backoff
                 backoff = min(backoff * 2, 60.0)
             with contextlib.suppress(TimeoutError):
@@ -207,8 +239,9 @@ class DeliveryWorker:
             fields["story_id"] = str(delivery.story_id)
         if delivery.digest_date is not None:
             fields["digest_date"] = delivery.digest_date.isoformat()
+        retried = self._on_transient
         if result.outcome is Outcome.SENT:
-            await _record(pool, lambda conn: repository.mark_sent(conn, delivery.id))
+            await _record(pool, lambda conn: repository.mark_sent(conn, delivery.id), retried)
             log.info("email sent", **fields)
         elif result.outcome is Outcome.RETRY:
             await _record(
@@ -216,12 +249,14 @@ class DeliveryWorker:
                 lambda conn: repository.mark_retry(
                     conn, delivery.id, delay_seconds=result.retry_in, error=result.error or ""
                 ),
+                retried,
             )
             log.warning("email deferred", error=result.error, retry_in=result.retry_in, **fields)
         else:
             await _record(
                 pool,
                 lambda conn: repository.mark_failed(conn, delivery.id, error=result.error or ""),
+                retried,
             )
             log.error("email failed", error=result.error, **fields)
 
@@ -235,23 +270,24 @@ class DeliveryWorker:
 
 
 async def _record(
-    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[None]], *, give_up_after: float = 300.0
+    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[None]], on_transient: OnTransient
 ) -> None:
-    """Record a send's outcome, waiting out a database outage.
+    """Record a send's outcome, waiting out a database outage for as long as it lasts.
 
-    The email has already gone (or failed): losing this write would leave the row
-    `sending`, and after the lease it would be sent a second time.
+    The email has already gone (or failed): giving up would leave the row `sending`,
+    and after the lease it would be sent a second time. Each retry is logged and
+    counted, with capped backoff, so a long outage is visible, not silent.
     """
     delay = 0.2
-    deadline = time.monotonic() + give_up_after
     while True:
         try:
             async with pool.acquire() as conn:
                 await write(conn)
             return
         except TRANSIENT_ERRORS as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("cannot record email outcome yet; retrying", error=repr(exc))
+            on_transient(exc)
+            log.warning(
+                "cannot record email outcome yet; retrying", error=repr(exc), retry_in=delay
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

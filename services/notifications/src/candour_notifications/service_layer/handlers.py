@@ -44,10 +44,13 @@ from candour_notifications.domain import (
     SubscriptionKind,
     UnsubscribeScope,
     UnsubscribeTarget,
+    confirmation_event_id,
     digest_event_id,
+    normalise_domain,
     recipients,
     wants_safeguarding,
     wants_story,
+    within_domains,
 )
 
 CONSUMER = "notifications"
@@ -86,19 +89,91 @@ def check_organisation(principal: Principal, organisation_id: str) -> None:
 
 
 async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe) -> Subscription:
+    """Subscribe an address. Staff subscribing an address outside their organisation's
+    own mail domains get a subscription that sends nothing until the address's owner
+    confirms from the link emailed to it (owed here, in the same transaction); an
+    operator's subscriptions, and addresses in the organisation's domains, need none."""
     check_organisation(principal, command.organisation_id)
-    subscription = Subscription(
-        id=uuid.uuid4(),
-        email=command.email,
-        organisation_id=command.organisation_id,
-        frequency=command.frequency,
-        kind=command.kind,
-        service_ids=command.service_ids,
-        tags=command.tags,
-        min_criticality=command.min_criticality,
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        pending = principal.role is not Role.OPERATOR and not within_domains(
+            command.email, await repository.mail_domains(conn, command.organisation_id)
+        )
+        subscription = await repository.add_subscription(
+            conn,
+            Subscription(
+                id=uuid.uuid4(),
+                email=command.email,
+                organisation_id=command.organisation_id,
+                frequency=command.frequency,
+                kind=command.kind,
+                service_ids=command.service_ids,
+                tags=command.tags,
+                min_criticality=command.min_criticality,
+                pending_confirmation=pending,
+            ),
+            created_by=principal.subject,
+        )
+        if pending:
+            await repository.add_delivery(
+                conn,
+                Delivery(
+                    id=uuid.uuid4(),
+                    event_id=confirmation_event_id(subscription.id),
+                    story_id=None,
+                    kind=DeliveryKind.SUBSCRIPTION_CONFIRMATION,
+                    recipient=subscription.email,
+                    subscription_id=subscription.id,
+                    context={
+                        "organisation_id": subscription.organisation_id,
+                        "what": _describe(subscription),
+                        "subscribed_by": principal.subject,
+                    },
+                ),
+            )
+            log.info("subscription awaits confirmation", subscription_id=str(subscription.id))
+    return subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    what: str  # what the person will now get, for the confirmation page
+    changed: bool
+
+
+async def describe_confirmation(pool: asyncpg.Pool, subscription_id: uuid.UUID) -> Confirmed:
+    """What confirming would turn on (`changed`: whether it still waits for that)."""
     async with pool.acquire() as conn:
-        return await repository.add_subscription(conn, subscription, created_by=principal.subject)
+        subscription = await repository.get_subscription(conn, subscription_id)
+    waiting = subscription is not None and subscription.pending_confirmation
+    return Confirmed(_describe(subscription), waiting)
+
+
+async def confirm_subscription(pool: asyncpg.Pool, subscription_id: uuid.UUID) -> Confirmed:
+    """Double opt-in: the address's owner says yes. Idempotent."""
+    async with pool.acquire() as conn, conn.transaction():
+        subscription = await repository.get_subscription(conn, subscription_id)
+        changed = await repository.confirm_subscription(conn, subscription_id)
+    if changed:
+        log.info("subscription confirmed", subscription_id=str(subscription_id))
+    return Confirmed(_describe(subscription), changed)
+
+
+async def organisation_mail_domains(
+    pool: asyncpg.Pool, principal: Principal, organisation_id: str
+) -> list[str]:
+    check_organisation(principal, organisation_id)
+    async with pool.acquire() as conn:
+        return await repository.mail_domains(conn, organisation_id)
+
+
+async def set_organisation_mail_domains(
+    pool: asyncpg.Pool, organisation_id: str, domains: list[str]
+) -> list[str]:
+    """Operators only (the route checks): an organisation's own mail domains."""
+    cleaned = sorted({normalise_domain(d) for d in domains} - {""})
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.set_mail_domains(conn, organisation_id, cleaned)
+    return cleaned
 
 
 async def list_subscriptions(

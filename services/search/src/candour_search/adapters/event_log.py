@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
+from candour_common import keys
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.kafka_admin import admin_client
@@ -41,6 +43,19 @@ class LoggedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedTombstone:
+    """A null value: what `key` named on `topic` is gone (compacted topics)."""
+
+    topic: Topic
+    key: str
+    at: datetime
+
+
+# The compacted topics search reads, and how their keys look.
+TOMBSTONE_TOPICS = (Topic.STORY_APPROVED, Topic.RESPONSE_POSTED)
+
+
+@dataclass(frozen=True, slots=True)
 class UnreadableMessage:
     """A message the live consumers would dead-letter too (bad envelope or payload)."""
 
@@ -50,13 +65,35 @@ class UnreadableMessage:
     error: str
 
 
-def decode(topics: TopicNames, record: ConsumerRecord[bytes, bytes]) -> LoggedEvent:
-    """The event in a record (InvalidEnvelope / ValidationError / ValueError if there is none)."""
+def decode(
+    topics: TopicNames, record: ConsumerRecord[bytes, bytes]
+) -> LoggedEvent | LoggedTombstone:
+    """The event or tombstone in a record (InvalidEnvelope / ValidationError / ValueError
+    if there is none)."""
     topic = topics.logical(record.topic)
+    if record.value is None:
+        return _tombstone(topic, record)
     envelope = Envelope.from_headers(record.headers or (), topic=topic)
     event = INDEX_TOPICS[topic].model_validate_json(record.value or b"")
     assert isinstance(event, StoryApproved | ResponsePosted | StoryWithdrawn)
     return LoggedEvent(event_id=envelope.id, event=event)
+
+
+def _tombstone(topic: Topic, record: ConsumerRecord[bytes, bytes]) -> LoggedTombstone:
+    if topic not in TOMBSTONE_TOPICS or record.key is None:
+        raise ValueError(f"unexpected tombstone on {topic.value}")
+    key = record.key.decode()
+    story_part, separator, response_part = key.partition(keys.SEPARATOR)
+    UUID(story_part)
+    if separator:
+        if topic is not Topic.RESPONSE_POSTED:
+            raise ValueError(f"unexpected key {key!r} on {topic.value}")
+        UUID(response_part)
+    try:
+        at = Envelope.from_headers(record.headers or (), topic=topic, with_data=False).time
+    except InvalidEnvelope:
+        at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    return LoggedTombstone(topic=topic, key=key, at=at)
 
 
 UNREADABLE = (InvalidEnvelope, ValidationError, ValueError, UnicodeDecodeError)

@@ -160,6 +160,19 @@ async def withdraw_story(conn: Connection, story_id: UUID, withdrawn_at: datetim
     )
 
 
+async def remove_response(conn: Connection, response_id: UUID) -> UUID | None:
+    """Delete one response (its tombstone arrived); return its story, if it was stored."""
+    story_id = await conn.fetchval(
+        "DELETE FROM search_responses WHERE response_id = $1 RETURNING story_id", response_id
+    )
+    return story_id if isinstance(story_id, UUID) else None
+
+
+async def remove_responses(conn: Connection, story_id: UUID) -> None:
+    """Delete every response of the story (a tombstone keyed by the story id alone)."""
+    await conn.execute("DELETE FROM search_responses WHERE story_id = $1", story_id)
+
+
 # ---------------------------------------------------------------- reading: story page
 
 

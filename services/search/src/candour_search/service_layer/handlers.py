@@ -7,13 +7,16 @@ inbox), in the same transaction as its change; so Kafka may redeliver freely.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 import structlog
 
+from candour_common import keys
 from candour_common.db import Connection
 from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.topics import Topic
 from candour_search.adapters import repository
 from candour_search.adapters.theme_repository import ThemeRepository
 from candour_search.domain import (
@@ -85,6 +88,35 @@ async def apply_story_withdrawn(
         return
     await repository.withdraw_story(conn, event.story_id, event.withdrawn_at)
     await ThemeRepository(conn).forget_story(event.story_id)
+
+
+async def apply_tombstone(conn: Connection, topic: Topic, key: str, at: datetime) -> None:
+    """A null value on a compacted topic: what its key named is gone.
+
+    On story.approved (key: story id) the story leaves the index and stays out, as for
+    a withdrawal; on response.posted (key: `<story id>/<response id>`) that response
+    goes, and with a bare story id (records from before responses had their own keys)
+    every response of the story. Idempotent, so no inbox. A key that names nothing
+    (ValueError) is a bad message.
+    """
+    if topic is Topic.STORY_APPROVED:
+        await repository.withdraw_story(conn, uuid.UUID(key), at)
+    elif topic is Topic.RESPONSE_POSTED:
+        story_part, _, response_part = key.partition(keys.SEPARATOR)
+        story_id = uuid.UUID(story_part)
+        if response_part:
+            await repository.remove_response(conn, uuid.UUID(response_part))
+        else:
+            await repository.remove_responses(conn, story_id)
+        await repository.refresh_response_aggregates(conn, story_id)
+    else:
+        raise ValueError(f"search does not expect tombstones on {topic.value}")
+
+
+async def erase_by_tombstone(pool: asyncpg.Pool, topic: Topic, key: str, at: datetime) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await apply_tombstone(conn, topic, key, at)
+    log.info("erased by tombstone", tombstone_topic=topic.value)
 
 
 IndexEvent = StoryApproved | ResponsePosted | StoryWithdrawn

@@ -6,7 +6,10 @@ How it works, and why nothing is lost:
    are dropped), create schema `search_build_<n>` holding empty clones of the index tables
    (adapters/index_tables.py), inbox included. A connection whose `search_path` puts that
    schema first runs the *same* handlers as the live consumers (`handlers.apply_event`:
-   inbox, withdrawal tombstones, revision checks), many events per transaction.
+   inbox, withdrawal markers, revision checks; `handlers.apply_tombstone` for a null
+   value on story.approved or response.posted), many events per transaction. After the
+   broker has compacted those topics a withdrawn story's records are simply absent (or
+   only its tombstones remain), and its story.withdrawn event still keeps it out.
 2. **Replay.** A plain aiokafka consumer under a new consumer group
    (`<prefix>candour-search-rebuild-<n>`) reads story.approved, response.posted and
    story.withdrawn from the beginning up to the end offsets captured at the start. The
@@ -51,6 +54,7 @@ from candour_search.adapters import index_tables
 from candour_search.adapters.event_log import (
     UNREADABLE,
     LoggedEvent,
+    LoggedTombstone,
     Offsets,
     TopicReplay,
     UnreadableMessage,
@@ -151,7 +155,7 @@ class _Builder:
             await outcome
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        events: list[LoggedEvent] = []
+        events: list[LoggedEvent | LoggedTombstone] = []
         for record in records:
             try:
                 events.append(decode(self.topics, record))
@@ -171,7 +175,10 @@ class _Builder:
                 )
         async with self.conn.transaction():
             for logged in events:
-                await handlers.apply_event(self.conn, logged.event, event_id=logged.event_id)
+                if isinstance(logged, LoggedTombstone):
+                    await handlers.apply_tombstone(self.conn, logged.topic, logged.key, logged.at)
+                else:
+                    await handlers.apply_event(self.conn, logged.event, event_id=logged.event_id)
         self.done += len(records)
 
     async def read_to(self, targets: Offsets, phase: RebuildPhase) -> None:

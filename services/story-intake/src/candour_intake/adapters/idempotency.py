@@ -1,7 +1,9 @@
-"""Idempotency-Key storage: the first answer to a key, replayed for 24 hours.
+"""Idempotency-Key storage: the first answer to a key, replayed for a while (24 hours
+by default; the service's retention task deletes it after that).
 
 The key is stored only as a hash and the answer is encrypted with a key derived
-from it, so the author token inside an answer cannot be read from the database.
+from it, so the author token inside an answer cannot be read from the database. An
+answer names its story, so a withdrawal deletes it with the story (`forget_story`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from cryptography.fernet import Fernet
 
 from candour_common.db import Connection
 
-TTL = timedelta(hours=24)
+DEFAULT_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,11 @@ class StoredAnswer:
 
 class KeyReusedWithDifferentRequest(Exception):
     pass
+
+
+class AnswerWithdrawn(Exception):
+    """The key's request created a story that has since been withdrawn: its answer is
+    gone, and repeating the request must not create the story again."""
 
 
 def _key_hash(key: str) -> bytes:
@@ -44,7 +52,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
 
 
 async def claim(
-    conn: Connection, *, key: str, scope: str, fingerprint: bytes
+    conn: Connection, *, key: str, scope: str, fingerprint: bytes, ttl: timedelta = DEFAULT_TTL
 ) -> StoredAnswer | None:
     """Claim `key` in the caller's transaction; return the earlier answer if there is one.
 
@@ -59,7 +67,7 @@ async def claim(
         """,
         scope,
         key_hash,
-        TTL,
+        ttl,
     )
     inserted = await conn.fetchval(
         """
@@ -83,25 +91,40 @@ async def claim(
     assert row is not None
     if bytes(row["request_hash"]) != fingerprint:
         raise KeyReusedWithDifferentRequest()
+    if row["response"] is None:
+        raise AnswerWithdrawn()
     body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
     return StoredAnswer(status_code=row["status_code"], body=body)
 
 
-async def complete(conn: Connection, *, key: str, scope: str, answer: StoredAnswer) -> None:
+async def complete(
+    conn: Connection, *, key: str, scope: str, answer: StoredAnswer, story_id: UUID | None
+) -> None:
     await conn.execute(
         """
-        UPDATE idempotency_keys SET status_code = $3, response = $4
+        UPDATE idempotency_keys SET status_code = $3, response = $4, story_id = $5
         WHERE scope = $1 AND key_hash = $2
         """,
         scope,
         _key_hash(key),
         answer.status_code,
         _cipher(key).encrypt(json.dumps(answer.body).encode()),
+        story_id,
     )
 
 
-async def purge_expired(conn: Connection) -> int:
+async def forget_story(conn: Connection, story_id: UUID) -> int:
+    """Blank every stored answer about the story (a withdrawal); return how many.
+
+    The answer (story id, author token) goes; the key's hash and the request's hash
+    stay until the key expires, so a retry of the request gets 410 instead of making
+    the story again.
+    """
     status = await conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", TTL
+        """
+        UPDATE idempotency_keys SET response = NULL, status_code = 410, story_id = NULL
+        WHERE story_id = $1
+        """,
+        story_id,
     )
     return int(status.split()[-1])

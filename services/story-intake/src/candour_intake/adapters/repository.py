@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from uuid import UUID
@@ -112,9 +113,21 @@ async def add_story(conn: Connection, story: Story) -> None:
     )
 
 
+def import_digest(source: str, external_id: str) -> bytes:
+    """What a withdrawn story keeps of its provenance: enough to refuse a re-import."""
+    return hashlib.sha256(f"candour-import\0{source}\0{external_id}".encode()).digest()
+
+
 async def find_by_external_id(conn: Connection, source: str, external_id: str) -> UUID | None:
+    """The story imported from that entry, withdrawn ones included."""
     story_id = await conn.fetchval(
-        "SELECT id FROM stories WHERE source = $1 AND external_id = $2", source, external_id
+        """
+        SELECT id FROM stories
+        WHERE (source = $1 AND external_id = $2) OR import_digest = $3
+        """,
+        source,
+        external_id,
+        import_digest(source, external_id),
     )
     return story_id if isinstance(story_id, UUID) else None
 
@@ -174,18 +187,31 @@ async def mark_rejected(
 
 
 async def mark_withdrawn(conn: Connection, story_id: UUID, withdrawn_at: datetime) -> None:
-    """Withdrawn: keep only what the status page needs; the text and contact go."""
+    """Withdrawn: keep only what the status page needs; the text, the contact and the
+    provenance go. Kept: the source's category (web, healthwatch, ...: nobody's data)
+    and, for an imported story, a digest of its entry that stops a re-import."""
+    imported = await conn.fetchrow(
+        "SELECT source, external_id FROM stories WHERE id = $1 AND external_id IS NOT NULL",
+        story_id,
+    )
     await conn.execute(
         """
         UPDATE stories SET status = 'withdrawn', withdrawn_at = $2, title = '', body = '',
                author_name = '', author_email = NULL, notify_on_response = false,
-               tags = '{}'::jsonb, experienced_at = NULL
+               tags = '{}'::jsonb, experienced_at = NULL, import_digest = $3,
+               external_id = NULL, assisted_by = NULL, represents = DEFAULT
         WHERE id = $1
         """,
         story_id,
         withdrawn_at,
+        import_digest(imported["source"], imported["external_id"]) if imported else None,
     )
     await conn.execute("UPDATE responses SET body = '' WHERE story_id = $1", story_id)
+
+
+async def response_ids(conn: Connection, story_id: UUID) -> list[UUID]:
+    rows = await conn.fetch("SELECT id FROM responses WHERE story_id = $1 ORDER BY id", story_id)
+    return [r["id"] for r in rows]
 
 
 async def add_response(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from candour_common.auth import Principal, Role
-from candour_common.events import AuthorContact, Reach, Responder, Tags
+from candour_common.events import AuthorContact, Responder, Tags
 from candour_common.http.bearer import bearer_credentials, require_role
 from candour_common.http.limits import SlidingWindowRateLimiter
 from candour_common.http.problems import FieldError, Problem, ProblemError
@@ -41,11 +42,12 @@ from candour_intake.entrypoints.schemas import (
     WithdrawalAccepted,
 )
 from candour_intake.service_layer import handlers
+from candour_intake.settings import IntakeSettings
 
 router = APIRouter(prefix="/v1")
 PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+    for code in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
 
 
@@ -98,8 +100,14 @@ async def _idempotent(
     key: str | None,
     status_code: int,
     work: Callable[[Any], Awaitable[BaseModel]],
+    story_of: Callable[[BaseModel], uuid.UUID],
 ) -> JSONResponse:
-    """Run `work(conn)` in one transaction, replaying the first answer for a reused key."""
+    """Run `work(conn)` in one transaction, replaying the first answer for a reused key.
+
+    `story_of` names the story an answer is about: a withdrawal blanks its answers.
+    """
+    settings: IntakeSettings = request.app.state.platform.settings
+    ttl = timedelta(hours=settings.idempotency_key_hours)
     scope = f"{request.method} {request.url.path}"
     fingerprint = idempotency.request_fingerprint(
         request.method, request.url.path, await request.body()
@@ -108,18 +116,26 @@ async def _idempotent(
         async with pool.acquire() as conn, conn.transaction():
             if key is not None:
                 stored = await idempotency.claim(
-                    conn, key=key, scope=scope, fingerprint=fingerprint
+                    conn, key=key, scope=scope, fingerprint=fingerprint, ttl=ttl
                 )
                 if stored is not None:
                     return JSONResponse(stored.body, status_code=stored.status_code)
-            answer = (await work(conn)).model_dump(mode="json")
+            created = await work(conn)
+            answer = created.model_dump(mode="json")
             if key is not None:
                 await idempotency.complete(
                     conn,
                     key=key,
                     scope=scope,
                     answer=idempotency.StoredAnswer(status_code=status_code, body=answer),
+                    story_id=story_of(created),
                 )
+    except idempotency.AnswerWithdrawn as exc:
+        raise ProblemError(
+            410,
+            "The story this Idempotency-Key created has been withdrawn; "
+            "use a new key to send it again.",
+        ) from exc
     except idempotency.KeyReusedWithDifferentRequest as exc:
         raise ProblemError(
             422,
@@ -167,7 +183,11 @@ async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
     status_code=status.HTTP_201_CREATED,
     response_model=StoryCreated,
     tags=["stories"],
-    responses={c: PROBLEM[c] for c in (400, 413, 422, 429, 503)},
+    responses={c: PROBLEM[c] for c in (400, 410, 413, 422, 429, 503)},
+    description=(
+        "Share a story. `source`, `external_id`, `assisted_by` and `represents` are "
+        "operator-only (`candour import feedback`) and refused here with 422."
+    ),
 )
 async def submit_story(
     request: Request, body: StoryIn, pool: Pool, idempotency_key: IdempotencyKey = None
@@ -188,17 +208,17 @@ async def submit_story(
         author=AuthorContact(**body.author.model_dump()),
         tags=Tags(**body.tags.model_dump()),
         experienced_at=body.experienced_at,
-        source=body.source,
-        external_id=body.external_id,
-        assisted_by=body.assisted_by,
-        represents=Reach(**body.represents.model_dump()),
     )
 
     async def work(conn: Any) -> BaseModel:
         story, token = await handlers.submit_story(conn, command)
         return StoryCreated(story_id=story.id, author_token=token)
 
-    return await _idempotent(request, pool, idempotency_key, 201, work)
+    def story_of(created: BaseModel) -> uuid.UUID:
+        assert isinstance(created, StoryCreated)
+        return created.story_id
+
+    return await _idempotent(request, pool, idempotency_key, 201, work, story_of)
 
 
 async def _authored_state(request: Request, conn: Any, story_id: uuid.UUID) -> Any:
@@ -253,7 +273,7 @@ async def withdraw_story(request: Request, story_id: uuid.UUID, pool: Pool) -> W
     status_code=status.HTTP_201_CREATED,
     response_model=ResponseCreated,
     tags=["responses"],
-    responses={c: PROBLEM[c] for c in (400, 401, 403, 404, 409, 413, 422, 503)},
+    responses={c: PROBLEM[c] for c in (400, 401, 403, 404, 409, 410, 413, 422, 503)},
     description="Staff of the story's organisation answer it in public (`staff` token).",
 )
 async def post_response(
@@ -277,4 +297,4 @@ async def post_response(
     async def work(conn: Any) -> BaseModel:
         return ResponseCreated(response_id=await handlers.post_response(conn, command))
 
-    return await _idempotent(request, pool, idempotency_key, 201, work)
+    return await _idempotent(request, pool, idempotency_key, 201, work, lambda _: story_id)

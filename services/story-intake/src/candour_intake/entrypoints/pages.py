@@ -32,6 +32,7 @@ from candour_common.events import (
     Tags,
 )
 from candour_common.http.limits import SlidingWindowRateLimiter
+from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
 from candour_intake.adapters import repository
 from candour_intake.domain import (
@@ -46,7 +47,12 @@ from candour_intake.domain import (
     UnknownService,
     WrongOrganisation,
 )
-from candour_intake.entrypoints.schemas import MAX_WORDS, ResponseIn, StoryIn
+from candour_intake.entrypoints.schemas import (
+    MAX_WORDS,
+    OPERATOR_ONLY_FIELDS,
+    ResponseIn,
+    StoryIn,
+)
 from candour_intake.service_layer import handlers
 from candour_intake.settings import IntakeSettings
 
@@ -298,6 +304,20 @@ async def share_submit(request: Request) -> HTMLResponse:
         response.headers.update(limiter.retry_after_header(wait))
         return response
 
+    # The form has no such fields: a request that sends them was made by hand.
+    if refused := [name for name in OPERATOR_ONLY_FIELDS if name in form]:
+        raise ProblemError(
+            422,
+            "Operator-only fields cannot be set from the share page.",
+            errors=[
+                FieldError(
+                    field=f"form.{name}",
+                    message=f"{name} is set only by operators (`candour import feedback`)",
+                    type="operator_only",
+                )
+                for name in refused
+            ],
+        )
     values, errors = _read_share_form(form)
     story: StoryIn | None = None
     try:

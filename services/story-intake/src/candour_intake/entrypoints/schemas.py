@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -12,13 +12,16 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
-from candour_common.events import ChangeMarker, RejectionReason, Relationship, Source
+from candour_common.events import ChangeMarker, RejectionReason, Relationship
 
 MAX_WORDS = 1000
+OPERATOR_ONLY_FIELDS = ("source", "external_id", "assisted_by", "represents")
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
@@ -41,19 +44,6 @@ class TagsIn(_Strict):
     feelings: list[TagText] = Field(default_factory=list, max_length=10)
 
 
-class ReachIn(_Strict):
-    individuals: int = Field(default=1, ge=1, le=100_000)
-    patients: int = Field(default=0, ge=0, le=100_000)
-    carers: int = Field(default=0, ge=0, le=100_000)
-    staff: int = Field(default=0, ge=0, le=100_000)
-
-    @model_validator(mode="after")
-    def _roles_fit(self) -> ReachIn:
-        if self.patients + self.carers + self.staff > self.individuals:
-            raise ValueError("patients + carers + staff cannot exceed individuals")
-        return self
-
-
 class StoryIn(_Strict):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -67,19 +57,23 @@ class StoryIn(_Strict):
         Field(default=None, description="Month of the experience, `YYYY-MM`.")
     )
 
-    source: Source = Field(default=Source.WEB, description="Where the feedback came from.")
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-        | None
-    ) = Field(
-        default=None, description="The entry's id in its source; a second entry with it is refused."
-    )
-    assisted_by: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None
-    ) = Field(default=None, description="Who entered it on the author's behalf.")
-    represents: ReachIn = Field(
-        default_factory=lambda: ReachIn(), description="How many people it speaks for."
-    )
+    # Operator-only: where an entry came from, who entered it, how many it speaks for.
+    # Only `candour import feedback` sets them; through the public API (and the share
+    # page) they are refused by name. Not in the OpenAPI document.
+    source: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    external_id: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    assisted_by: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    represents: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+
+    @field_validator(*OPERATOR_ONLY_FIELDS)
+    @classmethod
+    def _operator_only(cls, value: Any, info: ValidationInfo) -> Any:
+        raise PydanticCustomError(
+            "operator_only",
+            "{field} is set only by operators (`candour import feedback`), "
+            "never through the public API",
+            {"field": info.field_name},
+        )
 
     @field_validator("body")
     @classmethod

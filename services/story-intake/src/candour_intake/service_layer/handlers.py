@@ -16,7 +16,7 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.db.inbox import record_once
-from candour_common.db.outbox import add_event
+from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
 from candour_common.events import (
     OrganisationRef,
     ResponsePosted,
@@ -26,7 +26,9 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_intake.adapters import repository
+from candour_common.keys import response_key, story_key
+from candour_common.topics import Topic
+from candour_intake.adapters import idempotency, repository
 from candour_intake.adapters.directory_csv import RowError
 from candour_intake.adapters.feedback_csv import FeedbackEntry
 from candour_intake.domain import (
@@ -119,19 +121,47 @@ async def story_state(conn: Connection, story_id: uuid.UUID) -> StoryState:
 
 
 async def withdraw_story(conn: Connection, state: StoryState) -> bool:
-    """Withdraw an (authorised) story; False if it was already withdrawn (nothing emitted)."""
+    """Withdraw an (authorised) story; False if it was already withdrawn (nothing emitted).
+
+    Everything intake holds of the story's words, its author's contact and its
+    provenance goes in the same transaction: the story row is blanked, its outbox rows
+    (story.submitted carries the author's name and email) and its idempotency answers
+    are deleted. Then `story.withdrawn` tells every service, and tombstones erase what
+    intake published: story.submitted (compacted per story) and every response on
+    response.posted (compacted per response). Moderation tombstones story.approved,
+    which it publishes. All through the outbox, after anything published before.
+    """
     locked = await repository.get_story_state(conn, state.id, for_update=True)
     if locked is None:
         raise StoryNotFound(state.id)
     if locked.status is StoryStatus.WITHDRAWN:
         return False
     now = datetime.now(UTC)
+    responses = await repository.response_ids(conn, state.id)
     await repository.mark_withdrawn(conn, state.id, now)
+    await erase_story_events(conn, state.id)
+    await idempotency.forget_story(conn, state.id)
     await add_event(
         conn,
         StoryWithdrawn(story_id=state.id, withdrawn_at=now, organisation_id=state.organisation_id),
         service=SERVICE,
     )
+    await add_tombstone(
+        conn, Topic.STORY_SUBMITTED, story_key(state.id), story_id=state.id, service=SERVICE
+    )
+    for response_id in responses:
+        await add_tombstone(
+            conn,
+            Topic.RESPONSE_POSTED,
+            response_key(state.id, response_id),
+            story_id=state.id,
+            service=SERVICE,
+        )
+    if responses:
+        # Responses published before keys named them were keyed by the story id alone.
+        await add_tombstone(
+            conn, Topic.RESPONSE_POSTED, story_key(state.id), story_id=state.id, service=SERVICE
+        )
     return True
 
 

@@ -126,8 +126,23 @@ STORIES: tuple[DemoStory, ...] = (
 
 
 async def subscribe_staff(http: httpx.AsyncClient, notifications: str, operator: str) -> int:
-    """Create the demo subscriptions that do not exist yet; return how many were created."""
+    """Create the demo subscriptions that do not exist yet; return how many were created.
+
+    Each demo trust's mail domain (that of its demo addresses) is recorded too, so staff
+    trying the alerts pages can add colleagues there without a confirmation email.
+    """
     auth = {"Authorization": f"Bearer {operator}"}
+    domains: dict[str, set[str]] = {}
+    for subscription in SUBSCRIPTIONS:
+        domain = str(subscription["email"]).rpartition("@")[2]
+        domains.setdefault(str(subscription["organisation_id"]), set()).add(domain)
+    for organisation_id, names in domains.items():
+        answer = await http.put(
+            f"{notifications}/v1/organisations/{organisation_id}/mail-domains",
+            headers=auth,
+            json={"domains": sorted(names)},
+        )
+        answer.raise_for_status()
     existing = (await http.get(f"{notifications}/v1/subscriptions", headers=auth)).json()
     have = {(s["email"], s["organisation_id"], s["kind"]) for s in existing}
     created = 0
