@@ -1,4 +1,4 @@
-"""How many stories per second moderation's screening gets through.
+"""How many stories per second screening (candour_screening) gets through.
 
     .venv/bin/python bench/screening_bench.py [--stories 400] [--rounds 3] [--seed 5]
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from candour_moderation.domain.screening import Screening, screen
+from candour_screening import Screening, default_screener
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
@@ -144,7 +144,9 @@ def raw_tokenise(story: Story) -> object:
 
 
 def screen_story(story: Story) -> Screening:
-    return screen(story.title, story.body, story.author)
+    return default_screener().screen(
+        {"title": story.title, "body": story.body}, author_name=story.author
+    )
 
 
 def has_flags(story: Story) -> bool:

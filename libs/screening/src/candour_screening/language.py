@@ -1,0 +1,57 @@
+"""Language a moderator should check: swearing, discriminatory terms, shouting in capitals."""
+
+from __future__ import annotations
+
+import re
+
+from candour_screening import lexicon
+from candour_screening.identifying import Caseless, ScannedText
+from candour_screening.model import Field, LanguageFlag
+from candour_screening.taxonomy import LanguageKind
+
+
+def language_flags_in(field: Field, scanned: ScannedText) -> list[LanguageFlag]:
+    return _language(field, scanned)
+
+
+_SWEARING = Caseless(r"\b(?:" + "|".join(lexicon.SWEARING) + r")(?!\w)")
+_DISCRIMINATORY = Caseless(r"\b(?:" + "|".join(lexicon.DISCRIMINATORY) + r")\b")
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019&-][^\W\d_]+)*")
+# Acronyms (NHS, A&E, ICU) are capitals too; shouting is a longer run of them.
+_SHOUTING_MIN_WORDS = 3
+_SHOUTING_MIN_LETTERS = 15
+# Over one byte per word (1: in capitals), the runs that could be shouting.
+_RUN_OF_CAPITALS = re.compile(b"\x01{%d,}" % _SHOUTING_MIN_WORDS)
+
+
+def _language(field: Field, scanned: ScannedText) -> list[LanguageFlag]:
+    text = scanned.text
+    flags = [
+        LanguageFlag(field, start, end, text[start:end], LanguageKind.SWEARING)
+        for start, end in _SWEARING.spans(scanned)
+    ]
+    flags += [
+        LanguageFlag(field, start, end, text[start:end], LanguageKind.DISCRIMINATORY)
+        for start, end in _DISCRIMINATORY.spans(scanned)
+    ]
+    flags += _capitals(field, text)
+    return flags
+
+
+def _capitals(field: Field, text: str) -> list[LanguageFlag]:
+    """Runs of consecutive words in capitals (anything between words does not break a run)."""
+    words = _WORD.findall(text)
+    # Marking the words in C and finding runs with a pattern spares a Python
+    # step per word; only a run of several capitalised words is looked at.
+    in_capitals = bytes(map(str.isupper, words))
+    flags: list[LanguageFlag] = []
+    word_spans: list[tuple[int, int]] = []
+    for run in _RUN_OF_CAPITALS.finditer(in_capitals):
+        run_words = words[run.start() : run.end()]
+        long_words = sum(len(w) >= 3 for w in run_words)
+        letters = sum(c.isalpha() for w in run_words for c in w)
+        if long_words >= _SHOUTING_MIN_WORDS and letters >= _SHOUTING_MIN_LETTERS:
+            word_spans = word_spans or [m.span() for m in _WORD.finditer(text)]
+            start, end = word_spans[run.start()][0], word_spans[run.end() - 1][1]
+            flags.append(LanguageFlag(field, start, end, text[start:end], LanguageKind.CAPITALS))
+    return flags

@@ -1,0 +1,258 @@
+"""Safeguarding: spaCy's rule-based Matcher over the English tokenizer, lemma-aware.
+
+How a text is screened:
+
+1. A cheap pass finds the sentences that contain any word a rule needs (most
+   sentences of most stories contain none, and are not looked at again).
+2. Those sentences (each cut to at most `_MAX_CHUNK` characters at a space, so
+   the tokenizer never sees a 100 KB run of text) are tokenized by spaCy's
+   English tokenizer and matched by one `Matcher` holding every rule's patterns.
+3. Each match is judged in its sentence: a negation just before it ("I have
+   never felt suicidal") or a topic word around it ("suicide prevention talk")
+   drops it; past-and-over wording ("years ago", "used to", "I'm doing well
+   now") lowers it to the rule's past level. Overlapping matches keep the most
+   severe.
+
+Lemmas: rules name a word once (`save`) and match every inflection of it. The
+inflections are the forms spaCy's lookup lemmatizer (spacy-lookups-data) maps
+to that lemma, worked out once when the rules are compiled; matching the
+surface form against them is what `LEMMA` would match, without running the
+lemmatizer over every token of every story (that pass was ~85 % of the time).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import spacy
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.matcher import Matcher
+
+from candour_screening.model import Field, SafeguardingMatch
+from candour_screening.rules import CONCEPTS, RULES, Rule
+from candour_screening.taxonomy import SafeguardingCategory, SafeguardingLevel
+
+# Sentences: split after . ! ? or a line break. Linear: one character class.
+_SENTENCE_END = re.compile(r"[.!?\n]+")
+_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+_MAX_CHUNK = 600
+_NEGATION_WINDOW = 3
+_TOPIC_WINDOW = 2
+_CONTRACTIONS = {
+    "wo": "will",
+    "ca": "can",
+    "n't": "not",
+    "'ll": "will",
+    "'ve": "have",
+    "'m": "be",
+    "'s": "be",
+    "'re": "be",
+    "'d": "would",
+}
+_PRESENT_CUES = frozenset(
+    {"again", "still", "tonight", "now", "today", "currently", "keep", "keeps", "every"}
+)
+_PAST_PHRASES = (
+    ("used", "to"),
+    ("when", "i", "was"),
+    ("in", "the", "past"),
+    ("back", "in"),
+    ("as", "a", "teenager"),
+    ("as", "a", "child"),
+    ("in", "my"),
+    ("last", "year"),
+    ("last", "spring"),
+    ("years", "ago"),
+)
+
+
+def _lemma_table() -> dict[str, str]:
+    """spaCy's English lookup lemmatizer table (form -> lemma), from spacy-lookups-data."""
+    data = importlib.resources.files("spacy_lookups_data") / "data" / "en_lemma_lookup.json.gz"
+    with data.open("rb") as raw:
+        table: dict[str, str] = json.loads(gzip.decompress(raw.read()))
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    matcher: Matcher
+    rules: dict[str, tuple[Rule, int]]  # match key -> (rule, pattern index)
+    trigger_words: frozenset[str]
+
+
+class SafeguardingMatcher:
+    """Compiled once (about half a second); then `matches()` per field, pure."""
+
+    def __init__(self) -> None:
+        self._nlp = spacy.blank("en")
+        lemmas = _lemma_table()
+        inflections: dict[str, set[str]] = defaultdict(set)
+        for form, lemma in lemmas.items():
+            inflections[lemma.lower()].add(form.lower())
+        self._inflections = inflections
+        self._compiled = self._compile()
+
+    def forms(self, word: str) -> set[str]:
+        """Every form the lookup lemmatizer takes to `word`'s lemma, and the word."""
+        word = word.lower()
+        lemma = _CONTRACTIONS.get(word) or word
+        found = {word, lemma} | self._inflections.get(lemma, set())
+        found |= {form for form, full in _CONTRACTIONS.items() if full == lemma}
+        return found
+
+    def _compile(self) -> _Compiled:
+        matcher = Matcher(self._nlp.vocab, validate=True)
+        keys: dict[str, tuple[Rule, int]] = {}
+        triggers: set[str] = set()
+        for rule_index, rule in enumerate(RULES):
+            for pattern_index, source in enumerate(rule.patterns):
+                key = f"r{rule_index}p{pattern_index}"
+                pattern, words = self._pattern(source)
+                matcher.add(key, [pattern])
+                keys[key] = (rule, pattern_index)
+                triggers |= words
+        # Sentences are looked at when they hold a word of a rule's first or
+        # rarest kind; with every word of every pattern, nothing is missed.
+        return _Compiled(matcher, keys, frozenset(triggers))
+
+    def _pattern(self, source: str) -> tuple[list[dict[str, Any]], set[str]]:
+        """The Matcher pattern, and the words that must be in a sentence for it to match."""
+        tokens: list[dict[str, Any]] = []
+        required: list[set[str]] = []
+        for item in source.split():
+            if item.startswith("*"):
+                tokens.append({"OP": f"{{0,{int(item[1:])}}}"})
+                continue
+            optional = item.endswith("?") and len(item) > 1
+            item = item.rstrip("?") if optional else item
+            if item.startswith("@"):
+                choices = {f for w in CONCEPTS[item[1:]] for f in self.forms(w)}
+            else:
+                choices = {f for w in item.split("/") for f in self.forms(w)}
+            token: dict[str, Any] = {"LOWER": {"IN": sorted(choices)}}
+            if optional:
+                token["OP"] = "?"
+            else:
+                required.append(choices)
+            tokens.append(token)
+        return tokens, _distinctive(required)
+    def matches(self, field: Field, text: str) -> list[SafeguardingMatch]:
+        found: list[SafeguardingMatch] = []
+        compiled = self._compiled
+        for start, end in _candidate_chunks(text, compiled.trigger_words):
+            doc = self._nlp.make_doc(text[start:end])
+            lowers = [t.lower_ for t in doc]
+            for key, first, last in compiled.matcher(doc):
+                rule, _ = compiled.rules[self._nlp.vocab.strings[key]]
+                level = _judge(rule, lowers, first, last)
+                if level is None:
+                    continue
+                span = doc[first:last]
+                begin = start + span.start_char
+                finish = start + span.end_char
+                reason = rule.reason
+                if level is not rule.level and rule.level is SafeguardingLevel.SERIOUS:
+                    reason = f"{rule.reason}, in the past"
+                found.append(
+                    SafeguardingMatch(
+                        field, begin, finish, text[begin:finish], rule.category, level, reason
+                    )
+                )
+        return _keep_most_severe(found)
+
+
+def _distinctive(required: list[set[str]]) -> set[str]:
+    """The forms of one required item: the one least likely to be in any sentence.
+
+    Every match of the pattern holds one of these words, so a sentence without
+    any of them cannot match and is not tokenized at all.
+    """
+    plain = [c for c in required if all(_WORD.fullmatch(f) for f in c)]
+    candidates = plain or required
+    content = [c for c in candidates if not c & STOP_WORDS] or candidates
+    return min(content, key=len)
+
+
+def _candidate_chunks(text: str, triggers: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Sentences holding a rule word, each at most `_MAX_CHUNK` characters."""
+    lower = text.lower()
+    if triggers.isdisjoint(_WORD.findall(lower)):
+        return
+    position = 0
+    for end_mark in _SENTENCE_END.finditer(lower):
+        yield from _pieces(lower, position, end_mark.end(), triggers)
+        position = end_mark.end()
+    if position < len(lower):
+        yield from _pieces(lower, position, len(lower), triggers)
+
+
+def _pieces(
+    lower: str, start: int, end: int, triggers: frozenset[str]
+) -> Iterator[tuple[int, int]]:
+    while start < end:
+        stop = min(end, start + _MAX_CHUNK)
+        if stop < end:
+            space = lower.rfind(" ", start + _MAX_CHUNK // 2, stop)
+            stop = space + 1 if space > 0 else stop
+        if not triggers.isdisjoint(_WORD.findall(lower, start, stop)):
+            yield start, stop
+        start = stop
+
+
+def _judge(rule: Rule, lowers: list[str], first: int, last: int) -> SafeguardingLevel | None:
+    """The match's level in its sentence, or None when the context cancels it."""
+    before = lowers[max(0, first - _NEGATION_WINDOW) : first]
+    negations = CONCEPT_NEGATION
+    if rule.negatable and any(w in negations for w in before):
+        # "don't want to live" is itself the disclosure; only a negation
+        # before the whole phrase cancels it.
+        return None
+    around = lowers[max(0, first - _TOPIC_WINDOW) : first] + lowers[last : last + _TOPIC_WINDOW]
+    if rule.level is SafeguardingLevel.SERIOUS and any(w in CONCEPT_TOPIC for w in around):
+        return None
+    if rule.past_level is not None and _past_and_over(lowers):
+        return rule.past_level
+    return rule.level
+
+
+def _past_and_over(lowers: list[str]) -> bool:
+    words = set(lowers)
+    if words & _PRESENT_CUES and not words & CONCEPT_RECOVERED:
+        return False
+    if words & CONCEPT_PAST_WORDS:
+        return True
+    if any(_has_phrase(lowers, phrase) for phrase in _PAST_PHRASES):
+        return True
+    return bool(words & CONCEPT_RECOVERED) and bool(words & {"since", "now", "these"})
+
+
+def _has_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
+
+
+CONCEPT_NEGATION = frozenset(CONCEPTS["NEGATION"])
+CONCEPT_TOPIC = frozenset(CONCEPTS["TOPIC"])
+CONCEPT_RECOVERED = frozenset(CONCEPTS["RECOVERED"])
+CONCEPT_PAST_WORDS = frozenset({"ago", "decades", "previously", "formerly", "teens", "twenties"})
+
+
+def _keep_most_severe(found: list[SafeguardingMatch]) -> list[SafeguardingMatch]:
+    """Of overlapping matches keep the most severe; ties go to the longer span."""
+    found.sort(key=lambda m: (-m.level.severity, -(m.end - m.start), m.start))
+    kept: list[SafeguardingMatch] = []
+    for match in found:
+        if all(match.end <= k.start or match.start >= k.end for k in kept):
+            kept.append(match)
+    return sorted(kept, key=lambda m: m.start)
+
+
+__all__ = ["SafeguardingCategory", "SafeguardingLevel", "SafeguardingMatcher"]
