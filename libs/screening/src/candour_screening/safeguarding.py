@@ -41,7 +41,8 @@ from candour_screening.taxonomy import SafeguardingCategory, SafeguardingLevel
 
 # Sentences: split after . ! ? or a line break. Linear: one character class.
 _SENTENCE_END = re.compile(r"[.!?\n]+")
-_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+# Words as spaCy's tokenizer cuts them ("won't" is `wo n't`), to look up triggers.
+_WORD = re.compile(r"[a-z0-9]+(?=n't)|n't|[a-z0-9]+|'[a-z]+")
 _MAX_CHUNK = 600
 _NEGATION_WINDOW = 3
 _TOPIC_WINDOW = 2
@@ -82,9 +83,17 @@ def _lemma_table() -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pattern:
+    rule: Rule
+    matcher: Matcher  # holding this one pattern
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
-    matcher: Matcher
-    rules: dict[str, tuple[Rule, int]]  # match key -> (rule, pattern index)
+    # Each pattern filed under the words one of which every match of it holds:
+    # a sentence is matched only against the patterns whose words it has (a
+    # Matcher tries every pattern it holds at every token).
+    by_trigger: dict[str, tuple[_Pattern, ...]]
     trigger_words: frozenset[str]
 
 
@@ -109,19 +118,18 @@ class SafeguardingMatcher:
         return found
 
     def _compile(self) -> _Compiled:
-        matcher = Matcher(self._nlp.vocab, validate=True)
-        keys: dict[str, tuple[Rule, int]] = {}
-        triggers: set[str] = set()
-        for rule_index, rule in enumerate(RULES):
-            for pattern_index, source in enumerate(rule.patterns):
-                key = f"r{rule_index}p{pattern_index}"
+        by_trigger: dict[str, list[_Pattern]] = defaultdict(list)
+        for rule in RULES:
+            for source in rule.patterns:
                 pattern, words = self._pattern(source)
-                matcher.add(key, [pattern])
-                keys[key] = (rule, pattern_index)
-                triggers |= words
-        # Sentences are looked at when they hold a word of a rule's first or
-        # rarest kind; with every word of every pattern, nothing is missed.
-        return _Compiled(matcher, keys, frozenset(triggers))
+                matcher = Matcher(self._nlp.vocab, validate=True)
+                matcher.add("match", [pattern])
+                for word in words:
+                    by_trigger[word].append(_Pattern(rule, matcher))
+        return _Compiled(
+            {word: tuple(patterns) for word, patterns in by_trigger.items()},
+            frozenset(by_trigger),
+        )
 
     def _pattern(self, source: str) -> tuple[list[dict[str, Any]], set[str]]:
         """The Matcher pattern, and the words that must be in a sentence for it to match."""
@@ -147,26 +155,41 @@ class SafeguardingMatcher:
     def matches(self, field: Field, text: str) -> list[SafeguardingMatch]:
         found: list[SafeguardingMatch] = []
         compiled = self._compiled
-        for start, end in _candidate_chunks(text, compiled.trigger_words):
-            doc = self._nlp.make_doc(text[start:end])
+        # Curly apostrophes as straight ones (one character for one: offsets hold).
+        plain = text.replace("\u2019", "'")
+        for start, end, words in _candidate_chunks(plain, compiled.trigger_words):
+            patterns: dict[int, _Pattern] = {}
+            for word in words:
+                for pattern in compiled.by_trigger[word]:
+                    patterns[id(pattern)] = pattern
+            doc = self._nlp.make_doc(plain[start:end])
             lowers = [t.lower_ for t in doc]
-            for key, first, last in compiled.matcher(doc):
-                rule, _ = compiled.rules[self._nlp.vocab.strings[key]]
-                level = _judge(rule, lowers, first, last)
-                if level is None:
-                    continue
-                span = doc[first:last]
-                begin = start + span.start_char
-                finish = start + span.end_char
-                reason = rule.reason
-                if level is not rule.level and rule.level is SafeguardingLevel.SERIOUS:
-                    reason = f"{rule.reason}, in the past"
-                found.append(
-                    SafeguardingMatch(
-                        field, begin, finish, text[begin:finish], rule.category, level, reason
-                    )
-                )
+            for pattern in patterns.values():
+                for _, first, last in pattern.matcher(doc):
+                    found.extend(self._judged(field, text, start, doc, pattern.rule, lowers, first, last))
         return _keep_most_severe(found)
+
+    def _judged(
+        self,
+        field: Field,
+        text: str,
+        start: int,
+        doc: Any,
+        rule: Rule,
+        lowers: list[str],
+        first: int,
+        last: int,
+    ) -> Iterator[SafeguardingMatch]:
+        level = _judge(rule, lowers, first, last)
+        if level is None:
+            return
+        span = doc[first:last]
+        begin = start + span.start_char
+        finish = start + span.end_char
+        reason = rule.reason
+        if level is not rule.level and rule.level is SafeguardingLevel.SERIOUS:
+            reason = f"{rule.reason}, in the past"
+        yield SafeguardingMatch(field, begin, finish, text[begin:finish], rule.category, level, reason)
 
 
 def _distinctive(required: list[set[str]]) -> set[str]:
@@ -181,11 +204,18 @@ def _distinctive(required: list[set[str]]) -> set[str]:
     return min(content, key=len)
 
 
-def _candidate_chunks(text: str, triggers: frozenset[str]) -> Iterator[tuple[int, int]]:
-    """Sentences holding a rule word, each at most `_MAX_CHUNK` characters."""
+def _candidate_chunks(
+    text: str, triggers: frozenset[str]
+) -> Iterator[tuple[int, int, set[str]]]:
+    """Sentences holding a rule's word, each at most `_MAX_CHUNK` characters, with
+    the trigger words each holds."""
     lower = text.lower()
-    if triggers.isdisjoint(_WORD.findall(lower)):
-        return
+    if len(lower) != len(text) or triggers.isdisjoint(_WORD.findall(lower)):
+        # (lower() changes the length of a few characters, such as "İ"; such a
+        # text is matched as it is, so offsets stay right.)
+        if len(lower) == len(text):
+            return
+        lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     position = 0
     for end_mark in _SENTENCE_END.finditer(lower):
         yield from _pieces(lower, position, end_mark.end(), triggers)
@@ -196,14 +226,15 @@ def _candidate_chunks(text: str, triggers: frozenset[str]) -> Iterator[tuple[int
 
 def _pieces(
     lower: str, start: int, end: int, triggers: frozenset[str]
-) -> Iterator[tuple[int, int]]:
+) -> Iterator[tuple[int, int, set[str]]]:
     while start < end:
         stop = min(end, start + _MAX_CHUNK)
         if stop < end:
             space = lower.rfind(" ", start + _MAX_CHUNK // 2, stop)
             stop = space + 1 if space > 0 else stop
-        if not triggers.isdisjoint(_WORD.findall(lower, start, stop)):
-            yield start, stop
+        words = triggers.intersection(_WORD.findall(lower, start, stop))
+        if words:
+            yield start, stop, words
         start = stop
 
 
@@ -211,6 +242,8 @@ def _judge(rule: Rule, lowers: list[str], first: int, last: int) -> Safeguarding
     """The match's level in its sentence, or None when the context cancels it."""
     before = lowers[max(0, first - _NEGATION_WINDOW) : first]
     negations = CONCEPT_NEGATION
+    if any(w in _HYPOTHETICAL for w in before):
+        return None
     if rule.negatable and any(w in negations for w in before):
         # "don't want to live" is itself the disclosure; only a negation
         # before the whole phrase cancels it.
@@ -242,7 +275,9 @@ def _has_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
 CONCEPT_NEGATION = frozenset(CONCEPTS["NEGATION"])
 CONCEPT_TOPIC = frozenset(CONCEPTS["TOPIC"])
 CONCEPT_RECOVERED = frozenset(CONCEPTS["RECOVERED"])
-CONCEPT_PAST_WORDS = frozenset({"ago", "decades", "previously", "formerly", "teens", "twenties"})
+CONCEPT_PAST_WORDS = frozenset({"ago", "decades", "previously", "formerly"})
+# "what to do if I missed a dose": a hypothetical, not a disclosure.
+_HYPOTHETICAL = frozenset({"if", "whether", "case"})
 
 
 def _keep_most_severe(found: list[SafeguardingMatch]) -> list[SafeguardingMatch]:
