@@ -54,7 +54,9 @@ def _row(name: str, tally: Tally) -> str:
 def report(scores: Scores) -> list[str]:
     header = f"  {'':<24} {'n':>5} {'precision':>9} {'recall':>7} {'F2':>6}"
     lines = ["safeguarding by category", header]
-    lines += [_row(c.value, t) for c, t in scores.by_category.items() if t.support or t.false_positive]
+    lines += [
+        _row(c.value, t) for c, t in scores.by_category.items() if t.support or t.false_positive
+    ]
     lines += ["safeguarding by level (recall: found at that level or above)", header]
     lines += [_row(level.value, t) for level, t in scores.by_level.items()]
     lines += ["identifying details by kind", header]
@@ -109,7 +111,9 @@ def main() -> None:
         for miss in scores.misses:
             s = miss.screening.safeguarding
             found = ", ".join(f"{m.category.value}/{m.level.value} {m.text!r}" for m in s.matches)
-            print(f"  MISS {miss.what}: line {miss.story.line}: {miss.story.text[:90]!r} -> {found}")
+            print(
+                f"  MISS {miss.what}: line {miss.story.line}: {miss.story.text[:90]!r} -> {found}"
+            )
     screened, raw = timings(screener, stories)
     median_ms = statistics.median(screened) * 1000
     worst_ms = max(screened) * 1000
@@ -123,7 +127,8 @@ def main() -> None:
     if args.no_record or args.split != "held-out":
         return
     levels = "; ".join(
-        f"{level.value} P/R {t.precision:.0%}/{t.recall:.0%}" for level, t in scores.by_level.items()
+        f"{level.value} P/R {t.precision:.0%}/{t.recall:.0%}"
+        for level, t in scores.by_level.items()
     )
     now = datetime.now(UTC)
     row = (

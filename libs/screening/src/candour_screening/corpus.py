@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -96,7 +95,9 @@ def _unmark(marked: str, number: int) -> tuple[str, tuple[Detail, ...]]:
     return "".join(out), tuple(details)
 
 
-def format_line(level: SafeguardingLevel, categories: Iterable[SafeguardingCategory], text: str) -> str:
+def format_line(
+    level: SafeguardingLevel, categories: Iterable[SafeguardingCategory], text: str
+) -> str:
     """One corpus line (text must already be free of identifying details and newlines)."""
     names = ",".join(sorted(c.value for c in categories)) or "-"
     flat = " ".join(text.split()).replace(" | ", " / ")

@@ -327,7 +327,9 @@ def _phone_starts(text: str, digit_runs: Iterable[int]) -> list[int]:
 
 
 def _emails_and_handles(text: str) -> Iterator[_Candidate]:
-    emails = list(_matches_from(_EMAIL, text, (m.start() for m in _EMAIL_LOCAL_STARTS.finditer(text))))
+    emails = list(
+        _matches_from(_EMAIL, text, (m.start() for m in _EMAIL_LOCAL_STARTS.finditer(text)))
+    )
     for m in emails:
         yield m.start(), m.end(), RedactionKind.EMAIL
     for m in _SOCIAL_HANDLE.finditer(text):
@@ -365,5 +367,3 @@ def _merge(field: Field, text: str, candidates: Iterable[_Candidate]) -> list[Re
         else:
             merged.append((start, end, kind))
     return [Redaction(field, s, e, text[s:e], k, REPLACEMENTS[k]) for s, e, k in merged]
-
-

@@ -152,6 +152,7 @@ class SafeguardingMatcher:
                 required.append(choices)
             tokens.append(token)
         return tokens, _distinctive(required)
+
     def matches(self, field: Field, text: str) -> list[SafeguardingMatch]:
         found: list[SafeguardingMatch] = []
         compiled = self._compiled
@@ -166,7 +167,9 @@ class SafeguardingMatcher:
             lowers = [t.lower_ for t in doc]
             for pattern in patterns.values():
                 for _, first, last in pattern.matcher(doc):
-                    found.extend(self._judged(field, text, start, doc, pattern.rule, lowers, first, last))
+                    found.extend(
+                        self._judged(field, text, start, doc, pattern.rule, lowers, first, last)
+                    )
         return _keep_most_severe(found)
 
     def _judged(
@@ -189,7 +192,9 @@ class SafeguardingMatcher:
         reason = rule.reason
         if level is not rule.level and rule.level is SafeguardingLevel.SERIOUS:
             reason = f"{rule.reason}, in the past"
-        yield SafeguardingMatch(field, begin, finish, text[begin:finish], rule.category, level, reason)
+        yield SafeguardingMatch(
+            field, begin, finish, text[begin:finish], rule.category, level, reason
+        )
 
 
 def _distinctive(required: list[set[str]]) -> set[str]:
@@ -204,9 +209,7 @@ def _distinctive(required: list[set[str]]) -> set[str]:
     return min(content, key=len)
 
 
-def _candidate_chunks(
-    text: str, triggers: frozenset[str]
-) -> Iterator[tuple[int, int, set[str]]]:
+def _candidate_chunks(text: str, triggers: frozenset[str]) -> Iterator[tuple[int, int, set[str]]]:
     """Sentences holding a rule's word, each at most `_MAX_CHUNK` characters, with
     the trigger words each holds."""
     lower = text.lower()
@@ -232,7 +235,7 @@ def _pieces(
         if stop < end:
             space = lower.rfind(" ", start + _MAX_CHUNK // 2, stop)
             stop = space + 1 if space > 0 else stop
-        words = triggers.intersection(_WORD.findall(lower, start, stop))
+        words = set(triggers.intersection(_WORD.findall(lower, start, stop)))
         if words:
             yield start, stop, words
         start = stop

@@ -33,17 +33,7 @@ from candour_moderation.domain.model import (
     QueuePosition,
     Status,
 )
-from candour_moderation.domain.screening import (
-    LanguageFlag,
-    LanguageKind,
-    Redaction,
-    RedactionKind,
-    Safeguarding,
-    SafeguardingCategory,
-    SafeguardingLevel,
-    SafeguardingMatch,
-    Screening,
-)
+from candour_screening import Screening
 
 SERVICE = "moderation"
 
@@ -308,75 +298,9 @@ def _item(row: asyncpg.Record) -> QueueItem:
 
 
 def screening_to_json(screening: Screening) -> dict[str, Any]:
-    return {
-        "safeguarding": {
-            "level": screening.safeguarding.level.value,
-            "matches": [
-                {
-                    "field": m.field,
-                    "start": m.start,
-                    "end": m.end,
-                    "text": m.text,
-                    "category": m.category.value,
-                    "level": m.level.value,
-                }
-                for m in screening.safeguarding.matches
-            ],
-        },
-        "redactions": [
-            {
-                "field": r.field,
-                "start": r.start,
-                "end": r.end,
-                "text": r.text,
-                "kind": r.kind.value,
-                "replacement": r.replacement,
-            }
-            for r in screening.redactions
-        ],
-        "language": [
-            {"field": f.field, "start": f.start, "end": f.end, "text": f.text, "kind": f.kind.value}
-            for f in screening.language
-        ],
-    }
+    return screening.to_json()
 
 
 def screening_from_json(data: dict[str, Any]) -> Screening:
-    safeguarding = data["safeguarding"]
-    return Screening(
-        safeguarding=Safeguarding(
-            level=SafeguardingLevel(safeguarding["level"]),
-            matches=tuple(
-                SafeguardingMatch(
-                    field=m["field"],
-                    start=m["start"],
-                    end=m["end"],
-                    text=m["text"],
-                    category=SafeguardingCategory(m["category"]),
-                    level=SafeguardingLevel(m["level"]),
-                )
-                for m in safeguarding["matches"]
-            ),
-        ),
-        redactions=tuple(
-            Redaction(
-                field=r["field"],
-                start=r["start"],
-                end=r["end"],
-                text=r["text"],
-                kind=RedactionKind(r["kind"]),
-                replacement=r["replacement"],
-            )
-            for r in data["redactions"]
-        ),
-        language=tuple(
-            LanguageFlag(
-                field=f["field"],
-                start=f["start"],
-                end=f["end"],
-                text=f["text"],
-                kind=LanguageKind(f["kind"]),
-            )
-            for f in data["language"]
-        ),
-    )
+    """Reads today's form and the one stored before categories and reasons (tolerant)."""
+    return Screening.from_json(data)

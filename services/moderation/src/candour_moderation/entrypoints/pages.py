@@ -34,7 +34,6 @@ from candour_moderation.domain.model import (
     Status,
     StoryNotFound,
 )
-from candour_moderation.domain.screening import SafeguardingLevel
 from candour_moderation.entrypoints.http import (
     decode_cursor,
     encode_cursor,
@@ -50,6 +49,7 @@ from candour_moderation.entrypoints.review import (
 )
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
+from candour_screening import SafeguardingLevel
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_PAGE_SIZE = 25

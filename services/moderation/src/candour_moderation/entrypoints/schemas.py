@@ -17,16 +17,16 @@ from candour_common.events import (
     Tags,
 )
 from candour_moderation.domain.model import AuditEntry, QueueItem, Status
-from candour_moderation.domain.screening import (
-    Field as TextField,
-)
-from candour_moderation.domain.screening import (
+from candour_screening import (
     LanguageKind,
     RedactionKind,
     SafeguardingCategory,
     SafeguardingLevel,
     Screening,
 )
+
+# Which text the offsets point into: "title", "body" or "assisted_by".
+TextField = str
 
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
@@ -89,10 +89,14 @@ class SafeguardingMatchOut(BaseModel):
     text: str
     category: SafeguardingCategory
     level: SafeguardingLevel
+    reason: str = Field(description='Why it matched, for a moderator: "means + intent", ...')
 
 
 class SafeguardingOut(BaseModel):
     level: SafeguardingLevel
+    categories: list[SafeguardingCategory] = Field(
+        description="Each category matched once, the most severe first."
+    )
     matches: list[SafeguardingMatchOut]
 
 
@@ -123,6 +127,7 @@ class ScreeningOut(BaseModel):
         return cls(
             safeguarding=SafeguardingOut(
                 level=screening.safeguarding.level,
+                categories=list(screening.safeguarding.categories),
                 matches=[
                     SafeguardingMatchOut(
                         field=m.field,
@@ -131,6 +136,7 @@ class ScreeningOut(BaseModel):
                         text=m.text,
                         category=m.category,
                         level=m.level,
+                        reason=m.reason,
                     )
                     for m in screening.safeguarding.matches
                 ],

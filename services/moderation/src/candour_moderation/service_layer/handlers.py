@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from candour_moderation.domain.model import (
     StoryNotFound,
     priority_rank,
 )
-from candour_moderation.domain.screening import SafeguardingLevel
+from candour_screening import SafeguardingLevel, Screening
 
 log = structlog.get_logger(__name__)
 
@@ -42,12 +42,18 @@ def _ignore(item: QueueItem, automatic: bool) -> None:
     pass
 
 
+# Screens a story's text fields off the event loop (a worker process in the
+# service; the library called directly in unit tests).
+Screen = Callable[[Mapping[str, str], str | None], Awaitable[Screening]]
+
+
 async def receive_story(
     transaction: Transaction,
     event: StorySubmitted,
     *,
     event_id: UUID,
     now: datetime,
+    screen: Screen,
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
 ) -> bool:
@@ -56,7 +62,11 @@ async def receive_story(
     With `auto_approve`, a story screening found nothing in is approved by the
     system in the same transaction (its `story.approved` goes through the outbox);
     anything flagged waits for a moderator as usual.
+
+    Screening runs before the transaction, so no connection is held while it
+    works; a redelivered event is screened again and then found in the inbox.
     """
+    screening = await screen(QueueItem.texts_to_screen(event), event.author.display_name)
     async with transaction() as repo:
         if not await repo.record_event_once(event_id, Topic.STORY_SUBMITTED.value):
             return False
@@ -66,7 +76,7 @@ async def receive_story(
             return False
         if await repo.get(event.story_id) is not None:
             return False
-        item = QueueItem.from_submission(event)
+        item = QueueItem.from_submission(event, screening)
         assert item.screening is not None
         automatic = auto_approve and item.auto_approvable
         # Decided before it is stored, so an approved-on-arrival story is written once.
@@ -83,6 +93,9 @@ async def receive_story(
                     "body": event.body,
                     "tags": event.tags.model_dump(),
                     "safeguarding": item.screening.safeguarding.level.value,
+                    "safeguarding_categories": [
+                        c.value for c in item.screening.safeguarding.categories
+                    ],
                     "suggested_redactions": len(item.screening.redactions),
                     "language_flags": len(item.screening.language),
                 },
