@@ -31,6 +31,7 @@ from candour_moderation.bootstrap import create_app
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
 from tests.infra import serving
+from tests.unit.moderation.fakes import screen_in_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -81,7 +82,11 @@ async def queue(app: FastAPI, *stories: StorySubmitted) -> None:
     transaction = postgres_transaction(app.state.platform.pool)
     for submitted in stories:
         assert await handlers.receive_story(
-            transaction, submitted, event_id=uuid.uuid4(), now=datetime.now(UTC)
+            transaction,
+            submitted,
+            event_id=uuid.uuid4(),
+            now=datetime.now(UTC),
+            screen=screen_in_process,
         )
 
 

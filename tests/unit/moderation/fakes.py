@@ -6,15 +6,16 @@ import asyncio
 import copy
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from candour_common.events import Event
+from candour_common.events import Event, StorySubmitted
 from candour_moderation.adapters.repository import QueueRepository, Transaction
 from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+from candour_screening import Screening, screen
 
 
 @dataclass
@@ -112,3 +113,14 @@ class FakeDatabase:
                     raise
 
         return transaction
+
+
+async def screen_in_process(fields: Mapping[str, str], author_name: str | None) -> Screening:
+    """The service screens in a worker process; unit tests call the library directly."""
+    return screen(fields, author_name=author_name)
+
+
+def queue_item(event: StorySubmitted) -> QueueItem:
+    """The queue item of a submission, screened as the service would."""
+    fields = QueueItem.texts_to_screen(event)
+    return QueueItem.from_submission(event, screen(fields, author_name=event.author.display_name))

@@ -13,7 +13,8 @@ from candour_common.events import (
     Source,
     StorySubmitted,
 )
-from candour_moderation.domain.model import ApproveStory, QueueItem
+from candour_moderation.domain.model import ApproveStory
+from tests.unit.moderation.fakes import queue_item
 
 pytestmark = pytest.mark.unit
 
@@ -32,12 +33,12 @@ def test_provenance_and_programme_are_carried_into_the_published_story() -> None
         assisted_by="Healthwatch volunteer",
         represents=Reach(individuals=12, patients=9, carers=3),
     )
-    item = QueueItem.from_submission(submitted)
+    item = queue_item(submitted)
     now = datetime.now(UTC)
     approved = item.approve(ApproveStory(submitted.story_id, "mo", criticality=1), now)
     assert approved.source is Source.HEALTHWATCH
     assert approved.external_id == "HW-1"
     assert approved.represents == Reach(individuals=12, patients=9, carers=3)
     assert approved.service is not None and approved.service.programme == "mental-health"
-    automatic = QueueItem.from_submission(submitted).auto_approve(now)
+    automatic = queue_item(submitted).auto_approve(now)
     assert automatic.represents.individuals == 12

@@ -188,7 +188,12 @@ _MONTH_DAY = re.compile(
     rf"\b{_first_letter_of(_MONTH_NAMES)}{_MONTH}\s{{1,3}}{_DAY}\b(?:,?\s{{1,3}}\d{{4}}\b)?"
 )
 # A partial date: "on the 14th", "by the 3rd" (an ordinal day after "the").
-_ORDINAL_DAY = re.compile(r"(?<=\b[Tt]he\s)(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b")
+_ORDINAL_DAY = re.compile(
+    r"(?<=\b[Tt]he\s)(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b"
+    # ... but not the 2nd floor, the 3rd day, the 4th time.
+    r"(?!\s{1,3}(?:floor|day|week|month|year|time|attempt|dose|round|place|visit|session"
+    r"|appointment|cycle|child|baby|birthday|anniversary|generation|person|bed|ward)s?\b)"
+)
 _NUMERIC_DATE = re.compile(
     r"(?<![\d/.-])(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)"
 )
