@@ -23,6 +23,7 @@ lemmatizer over every token of every story (that pass was ~85 % of the time).
 from __future__ import annotations
 
 import gzip
+import itertools
 import importlib.resources
 import json
 import re
@@ -44,6 +45,11 @@ _SENTENCE_END = re.compile(r"[.!?\n]+")
 # Words as spaCy's tokenizer cuts them ("won't" is `wo n't`), to look up triggers.
 _WORD = re.compile(r"[a-z0-9]+(?=n't)|n't|[a-z0-9]+|'[a-z]+")
 _MAX_CHUNK = 600
+# At most this many sentences of one field are matched. A real story (intake
+# takes 20,000 characters) has a few dozen sentences with a rule word; only a
+# flood of them (a hostile text) reaches the cap, and its first sentences are
+# still screened. This bounds the work on any input.
+_MAX_CHUNKS = 64
 _NEGATION_WINDOW = 3
 _TOPIC_WINDOW = 2
 _CONTRACTIONS = {
@@ -158,7 +164,8 @@ class SafeguardingMatcher:
         compiled = self._compiled
         # Curly apostrophes as straight ones (one character for one: offsets hold).
         plain = text.replace("\u2019", "'")
-        for start, end, words in _candidate_chunks(plain, compiled.trigger_words):
+        chunks = _candidate_chunks(plain, compiled.trigger_words)
+        for start, end, words in itertools.islice(chunks, _MAX_CHUNKS):
             patterns: dict[int, _Pattern] = {}
             for word in words:
                 for pattern in compiled.by_trigger[word]:
