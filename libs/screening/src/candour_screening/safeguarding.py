@@ -23,8 +23,8 @@ lemmatizer over every token of every story (that pass was ~85 % of the time).
 from __future__ import annotations
 
 import gzip
-import itertools
 import importlib.resources
+import itertools
 import json
 import re
 from collections import defaultdict
