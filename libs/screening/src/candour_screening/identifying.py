@@ -28,9 +28,12 @@ whatever the text. `phonenumbers` runs only on short number-shaped windows.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import phonenumbers
 
@@ -40,13 +43,44 @@ from candour_screening.taxonomy import REPLACEMENTS, RedactionKind
 
 # Earlier kinds win when suggestions overlap.
 _KIND_PRIORITY = {kind: rank for rank, kind in enumerate(RedactionKind)}
+_T = TypeVar("_T")
 
 
 def identifying_details_in(
     field: Field, scanned: ScannedText, author_name: str | None
-) -> list[Redaction]:
-    """Every identifying detail in the text, overlaps merged, in order."""
-    return _merge(field, scanned.text, _identifying(scanned, author_name))
+) -> tuple[list[Redaction], list[str]]:
+    """Every identifying detail in the text, overlaps merged, in order; and the
+    limits reached looking for them (see `MAX_CANDIDATES`)."""
+    bounded = _Bounded()
+    redactions = _merge(field, scanned.text, _identifying(scanned, author_name, bounded))
+    if scanned.digit_runs_capped:
+        bounded.reached.add("runs of digits")
+    limits = [
+        f"{field}: more than {MAX_CANDIDATES} {what}; only the first {MAX_CANDIDATES} were "
+        "checked for identifying details"
+        for what in sorted(bounded.reached)
+    ]
+    return redactions, limits
+
+
+# Places a detector tries, per field. A story has a few dozen numbers and names;
+# only a hostile text has thousands, and it is checked up to this many of each
+# and flagged for a moderator to read in full.
+MAX_CANDIDATES = 500
+
+
+class _Bounded:
+    """Cuts each detector's candidate places at MAX_CANDIDATES and remembers which were cut."""
+
+    def __init__(self) -> None:
+        self.reached: set[str] = set()
+
+    def first(self, what: str, places: Iterable[_T]) -> Iterator[_T]:
+        for count, place in enumerate(places):
+            if count == MAX_CANDIDATES:
+                self.reached.add(what)
+                return
+            yield place
 
 
 # ------------------------------------------------------------ shared scanning
@@ -67,17 +101,22 @@ class ScannedText:
     # `text.lower()` when it is plain (ASCII and `_PLAIN_TYPOGRAPHY`), for
     # `Caseless`; None when the text has other characters (accents, ...).
     plain_lower: str | None
-    # Where each run of digits starts: every number-shaped detail starts at one,
-    # or (a postcode) a few characters before one.
+    # Where each run of digits starts (the first MAX_CANDIDATES): every
+    # number-shaped detail starts at one, or (a postcode) a few characters before one.
     digit_runs: tuple[int, ...]
+    digit_runs_capped: bool = False
 
     @classmethod
     def of(cls, text: str) -> ScannedText:
         plain = text.isascii() or _NOT_PLAIN.search(text) is None
+        runs = tuple(
+            m.start() for m in itertools.islice(_DIGIT_RUN.finditer(text), MAX_CANDIDATES + 1)
+        )
         return cls(
             text=text,
             plain_lower=text.lower() if plain else None,
-            digit_runs=tuple(m.start() for m in _DIGIT_RUN.finditer(text)),
+            digit_runs=runs[:MAX_CANDIDATES],
+            digit_runs_capped=len(runs) > MAX_CANDIDATES,
         )
 
 
@@ -106,9 +145,6 @@ class Caseless:
             matches = self._lower_case.finditer(text.plain_lower)
         for match in matches:
             yield match.span()
-
-    def starts(self, text: ScannedText) -> list[int]:
-        return [start for start, _ in self.spans(text)]
 
 
 def _first_letter_of(words: Iterable[str]) -> str:
@@ -148,8 +184,11 @@ _EMAIL = re.compile(
 _EMAIL_LOCAL_STARTS = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]")
 # @handle on its own (not the @ of an email), or a handle named by the platform.
 _SOCIAL_HANDLE = re.compile(r"(?<![A-Za-z0-9._%+-])@[A-Za-z0-9_]{2,30}\b(?!\.[A-Za-z])")
+_PLATFORMS = ("twitter", "instagram", "insta", "tiktok", "facebook", "snapchat", "threads")
+_PLATFORMS += ("bluesky", "x")
 _HANDLE_AFTER_PLATFORM = re.compile(
-    r"\b(?i:twitter|instagram|insta|tiktok|facebook|snapchat|threads|bluesky|x)"
+    rf"\b(?=[{''.join({p[0] for p in _PLATFORMS})}{''.join({p[0].upper() for p in _PLATFORMS})}])"
+    rf"(?i:{'|'.join(_PLATFORMS)})"
     r"(?i:\s+(?:handle|account|name|page|username))?(?i:\s+(?:is|at|as|called))?:?\s{1,3}"
     r"(?P<handle>@?[A-Za-z0-9_.]{3,30}[A-Za-z0-9_])\b"
 )
@@ -160,8 +199,8 @@ _HOSPITAL_NUMBER = re.compile(
     r"(?P<number>[A-Z]{0,4}[ -]?\d[\d -]{3,12}\d[A-Z]?)\b"
 )
 _HOSPITAL_NUMBER_STARTS = Caseless(
-    r"\b(?=hospital\s+(?:number|no|id)|patient\s+(?:number|no|id)|mrn|unit\s+number"
-    r"|medical\s+record|case\s+number|k\s?number)"
+    r"\b(?=[hpmuck])(?=hospital\s+(?:number|no|id)|patient\s+(?:number|no|id)|mrn"
+    r"|unit\s+number|medical\s+record|case\s+number|k\s?number)"
 )
 _NHS_NUMBER = re.compile(r"(?<![\d-])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![\d-])")
 _POSTCODE = re.compile(
@@ -212,19 +251,23 @@ _NOT_NAME = "|".join(sorted(lexicon.NOT_NAMES, key=len, reverse=True))
 _NAME_WORD = rf"(?!(?:{_NOT_NAME})\b)[A-Z][a-zA-Z]{{0,30}}(?:['\u2019-][A-Z][a-zA-Z]{{1,30}})?"
 _NAME = rf"{_NAME_WORD}(?:\s{{1,2}}{_NAME_WORD})?"
 _TITLES = r"(?:Dr|Doctor|Nurse|Sister|Matron|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Midwife|Sr)\.?"
-_ROLES = (
-    r"(?:key\s?worker|care\s?worker|carer|social\s worker|support\s worker|health\s visitor"
-    r"|charge\s nurse|staff\s nurse|ward\s manager|hca|care\s assistant|healthcare\s assistant"
-    r"|advocate|sister|brother-in-law|sister-in-law|niece|nephew|aunt|uncle|cousin"
-    r"|gp|consultant|surgeon|registrar|physio(?:therapist)?|paramedic|receptionist|therapist"
-    r"|psychiatrist|psychologist|counsellor|husband|wife|partner|son|daughter|mum|mom|dad"
-    r"|mother|father|brother|grandson|granddaughter|nan|gran|grandad|grandma|grandpa|friend"
-    r"|neighbour|baby|called|named)"
+# Roles, each a pattern that starts with the literal word before its first `\`
+# or `(` (what a text must contain for the role to be in it).
+_ROLE_PATTERNS = (
+    *(r"key\s?worker", r"care\s?worker", "carer", r"social\sworker", r"support\sworker"),
+    *(r"health\svisitor", r"charge\snurse", r"staff\snurse", r"ward\smanager", "hca"),
+    *(r"care\sassistant", r"healthcare\sassistant", "advocate", "sister", "brother-in-law"),
+    *("sister-in-law", "niece", "nephew", "aunt", "uncle", "cousin", "gp", "consultant"),
+    *("surgeon", "registrar", "physio(?:therapist)?", "paramedic", "receptionist", "therapist"),
+    *("psychiatrist", "psychologist", "counsellor", "husband", "wife", "partner", "son"),
+    *("daughter", "mum", "mom", "dad", "mother", "father", "brother", "grandson"),
+    *("granddaughter", "nan", "gran", "grandad", "grandma", "grandpa", "friend", "neighbour"),
+    *("baby", "called", "named"),
 )
+_ROLES = "(?:" + "|".join(_ROLE_PATTERNS) + ")"
 # The title or role is matched case-insensitively; the name must be capitalised.
 _NAME_AFTER_TITLE = re.compile(rf"\b(?i:{_TITLES}|{_ROLES}),?\s{{1,3}}(?P<name>{_NAME})\b")
-# Where a title or role is followed by a space: the only places to try the above.
-_TITLE_STARTS = Caseless(rf"\b(?=\w)(?=(?:{_TITLES.lower()}|{_ROLES}),?\s)")
+_TITLE_PATTERNS = tuple(t.lower() for t in _TITLES[3:-4].split("|"))
 # Given names are found by a word scan and a set lookup (an alternation of a few
 # hundred names would be tried at every capital letter).
 _CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]{1,20}\b")
@@ -233,17 +276,22 @@ _SURNAME_AFTER = re.compile(rf"\s{{1,2}}{_NAME_WORD}\b")
 _Candidate = tuple[int, int, RedactionKind]
 
 
-def _identifying(scanned: ScannedText, author_name: str | None) -> Iterator[_Candidate]:
+def _identifying(
+    scanned: ScannedText, author_name: str | None, bounded: _Bounded
+) -> Iterator[_Candidate]:
     text = scanned.text
     # An email address has an @; a phone number, NHS number, address, numeric
     # date or time starts where a run of digits starts.
     digit_runs = scanned.digit_runs
     if "@" in text:
-        yield from _emails_and_handles(text)
-    for m in _HANDLE_AFTER_PLATFORM.finditer(text):
+        yield from _emails_and_handles(text, bounded)
+    for m in bounded.first("social media names", _HANDLE_AFTER_PLATFORM.finditer(text)):
         if any(c.isdigit() or c == "_" or c == "@" for c in m.group("handle")):
             yield m.start("handle"), m.end("handle"), RedactionKind.SOCIAL_HANDLE
-    for m in _matches_from(_HOSPITAL_NUMBER, text, _HOSPITAL_NUMBER_STARTS.starts(scanned)):
+    hospital_starts = bounded.first(
+        "hospital number prompts", _starts(_HOSPITAL_NUMBER_STARTS, scanned)
+    )
+    for m in _matches_from(_HOSPITAL_NUMBER, text, hospital_starts):
         yield m.start("number"), m.end("number"), RedactionKind.HOSPITAL_NUMBER
     for m in _matches_from(_NHS_NUMBER, text, digit_runs):
         if is_valid_nhs_number("".join(m.groups())):
@@ -255,10 +303,11 @@ def _identifying(scanned: ScannedText, author_name: str | None) -> Iterator[_Can
     for m in _matches_from(_ADDRESS, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.ADDRESS
     if author_name:
-        yield from _author_name(scanned, author_name)
-    for m in _matches_from(_NAME_AFTER_TITLE, text, _TITLE_STARTS.starts(scanned)):
+        yield from _author_name(scanned, author_name, bounded)
+    title_starts = bounded.first("titles and roles", _title_starts(scanned))
+    for m in _matches_from(_NAME_AFTER_TITLE, text, title_starts):
         yield m.start("name"), m.end("name"), RedactionKind.PERSON_NAME
-    for m in _CAPITALISED_WORD.finditer(text):
+    for m in bounded.first("capitalised words", _CAPITALISED_WORD.finditer(text)):
         if m.group() in lexicon.FIRST_NAMES:
             end = m.end()
             if (surname := _SURNAME_AFTER.match(text, end)) is not None:
@@ -266,7 +315,7 @@ def _identifying(scanned: ScannedText, author_name: str | None) -> Iterator[_Can
             yield m.start(), end, RedactionKind.PERSON_NAME
     for m in _matches_from(_DAY_MONTH, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.DATE
-    for m in _MONTH_DAY.finditer(text):
+    for m in bounded.first("month names", _MONTH_DAY.finditer(text)):
         yield m.start(), m.end(), RedactionKind.DATE
     for m in _matches_from(_ORDINAL_DAY, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.DATE
@@ -275,6 +324,41 @@ def _identifying(scanned: ScannedText, author_name: str | None) -> Iterator[_Can
     for pattern in _TIMES:
         for m in _matches_from(pattern, text, digit_runs):
             yield m.start(), m.end(), RedactionKind.TIME
+
+
+def _starts(pattern: Caseless, scanned: ScannedText) -> Iterator[int]:
+    return (start for start, _ in pattern.spans(scanned))
+
+
+def _title_starts(scanned: ScannedText) -> Iterator[int]:
+    """Where a title or role followed by a space starts: the only places to try
+    `_NAME_AFTER_TITLE`.
+
+    Only the titles and roles the text contains are looked for: `re` tries an
+    alternation's branches one after another at every word boundary, and most
+    stories hold a handful of the sixty.
+    """
+    lower = scanned.plain_lower
+    if lower is None:
+        return _starts(_every_title_start(), scanned)
+    present = tuple(p for p in (*_TITLE_PATTERNS, *_ROLE_PATTERNS) if _leading_word(p) in lower)
+    if not present:
+        return iter(())
+    return _starts(_title_start_pattern(present), scanned)
+
+
+def _leading_word(pattern: str) -> str:
+    return re.split(r"[\\(]", pattern, maxsplit=1)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _title_start_pattern(patterns: tuple[str, ...]) -> Caseless:
+    words = [_leading_word(p) for p in patterns]
+    return Caseless(rf"\b{_first_letter_of(words)}(?=(?:{'|'.join(patterns)})\.?,?\s)")
+
+
+def _every_title_start() -> Caseless:
+    return _title_start_pattern((*_TITLE_PATTERNS, *_ROLE_PATTERNS))
 
 
 def _postcode_starts(digit_runs: Iterable[int]) -> list[int]:
@@ -344,17 +428,18 @@ def _phone_starts(text: str, digit_runs: Iterable[int]) -> list[int]:
     return starts
 
 
-def _emails_and_handles(text: str) -> Iterator[_Candidate]:
-    emails = list(
-        _matches_from(_EMAIL, text, (m.start() for m in _EMAIL_LOCAL_STARTS.finditer(text)))
+def _emails_and_handles(text: str, bounded: _Bounded) -> Iterator[_Candidate]:
+    local_starts = bounded.first(
+        "places an email address could start",
+        (m.start() for m in _EMAIL_LOCAL_STARTS.finditer(text)),
     )
-    for m in emails:
+    for m in _matches_from(_EMAIL, text, local_starts):
         yield m.start(), m.end(), RedactionKind.EMAIL
-    for m in _SOCIAL_HANDLE.finditer(text):
+    for m in bounded.first("@ handles", _SOCIAL_HANDLE.finditer(text)):
         yield m.start(), m.end(), RedactionKind.SOCIAL_HANDLE
 
 
-def _author_name(scanned: ScannedText, author_name: str) -> Iterator[_Candidate]:
+def _author_name(scanned: ScannedText, author_name: str, bounded: _Bounded) -> Iterator[_Candidate]:
     words = re.findall(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*", author_name)
     distinctive = {
         w for w in words if len(w) >= 3 and w.lower() not in lexicon.GENERIC_AUTHOR_WORDS
@@ -370,7 +455,7 @@ def _author_name(scanned: ScannedText, author_name: str) -> Iterator[_Candidate]
     # Any case for the author's words; a capitalised word after them is their surname.
     alternatives = "|".join(re.escape(w) for w in sorted(distinctive, key=len, reverse=True))
     pattern = re.compile(rf"\b(?i:{alternatives})\b(?:\s+{_NAME_WORD}\b)?")
-    for m in pattern.finditer(text):
+    for m in bounded.first("mentions of the author's name", pattern.finditer(text)):
         yield m.start(), m.end(), RedactionKind.AUTHOR_NAME
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from candour_screening import lexicon
-from candour_screening.identifying import Caseless, ScannedText
+from candour_screening.identifying import Caseless, ScannedText, _first_letter_of
 from candour_screening.model import Field, LanguageFlag
 from candour_screening.taxonomy import LanguageKind
 
@@ -14,13 +14,26 @@ def language_flags_in(field: Field, scanned: ScannedText) -> list[LanguageFlag]:
     return _language(field, scanned)
 
 
-_SWEARING = Caseless(r"\b(?:" + "|".join(lexicon.SWEARING) + r")(?!\w)")
-_DISCRIMINATORY = Caseless(r"\b(?:" + "|".join(lexicon.DISCRIMINATORY) + r")\b")
+# Each tried only where a word starts with one of its first letters (`re` would
+# otherwise enter the alternation at every word boundary).
+_SWEARING = Caseless(
+    r"\b" + _first_letter_of(lexicon.SWEARING) + "(?:" + "|".join(lexicon.SWEARING) + r")(?!\w)"
+)
+_DISCRIMINATORY = Caseless(
+    r"\b"
+    + _first_letter_of(lexicon.DISCRIMINATORY)
+    + "(?:"
+    + "|".join(lexicon.DISCRIMINATORY)
+    + r")\b"
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019&-][^\W\d_]+)*")
 # Acronyms (NHS, A&E, ICU) are capitals too; shouting is a longer run of them.
 _SHOUTING_MIN_WORDS = 3
 _SHOUTING_MIN_LETTERS = 15
 # Over one byte per word (1: in capitals), the runs that could be shouting.
+# Three letters in a row none of which is a lower-case a-z: every run of
+# shouting holds one (a word of three capitals), most text none.
+_THREE_CAPITALS = re.compile(r"[^\W\d_a-z]{3}")
 _RUN_OF_CAPITALS = re.compile(b"\x01{%d,}" % _SHOUTING_MIN_WORDS)
 
 
@@ -40,6 +53,9 @@ def _language(field: Field, scanned: ScannedText) -> list[LanguageFlag]:
 
 def _capitals(field: Field, text: str) -> list[LanguageFlag]:
     """Runs of consecutive words in capitals (anything between words does not break a run)."""
+    if _THREE_CAPITALS.search(text) is None:
+        # Shouting needs words of three letters or more in capitals.
+        return []
     words = _WORD.findall(text)
     # Marking the words in C and finding runs with a pattern spares a Python
     # step per word; only a run of several capitalised words is looked at.

@@ -73,6 +73,9 @@ class Screening:
     safeguarding: Safeguarding
     redactions: tuple[Redaction, ...] = ()
     language: tuple[LanguageFlag, ...] = ()
+    # Bounds screening reached on a hostile or unusual text ("body: only the first
+    # 20,000 characters were screened..."): a moderator must read it in full.
+    limits: tuple[str, ...] = ()
 
     def redactions_in(self, field: Field) -> tuple[Redaction, ...]:
         return tuple(r for r in self.redactions if r.field == field)
@@ -83,7 +86,7 @@ class Screening:
 
     @property
     def flagged(self) -> bool:
-        return bool(self.safeguarding.matches or self.redactions or self.language)
+        return bool(self.safeguarding.matches or self.redactions or self.language or self.limits)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,7 @@ class Screening:
                 for f in self.language
                 for k in (f.kind.value,)
             ],
+            "limits": list(self.limits),
         }
 
     @classmethod
@@ -151,6 +155,7 @@ class Screening:
                 )
                 for f in data.get("language", ())
             ),
+            limits=tuple(str(limit) for limit in data.get("limits", ())),
         )
 
 

@@ -1,303 +1,315 @@
-"""Safeguarding: spaCy's rule-based Matcher over the English tokenizer, lemma-aware.
+"""Safeguarding: concepts found by spaCy's PhraseMatcher, combined by bounded proximity.
 
-How a text is screened:
+How one field is screened:
 
-1. A cheap pass finds the sentences that contain any word a rule needs (most
-   sentences of most stories contain none, and are not looked at again).
-2. Those sentences (each cut to at most `_MAX_CHUNK` characters at a space, so
-   the tokenizer never sees a 100 KB run of text) are tokenized by spaCy's
-   English tokenizer and matched by one `Matcher` holding every rule's patterns.
-3. Each match is judged in its sentence: a negation just before it ("I have
-   never felt suicidal") or a topic word around it ("suicide prevention talk")
-   drops it; past-and-over wording ("years ago", "used to", "I'm doing well
-   now") lowers it to the rule's past level. Overlapping matches keep the most
-   severe.
+1. spaCy's English tokenizer cuts the text into tokens (at most the first
+   `MAX_CHARS` characters: a story is at most 20,000; anything longer is hostile,
+   and the limit is reported).
+2. One `PhraseMatcher` over the lower-cased tokens finds every phrase of every
+   concept of the lexicon (`concepts`), each phrase already expanded into its
+   inflections (`inflection`). This is one linear pass, in Cython.
+3. The hits are filed by concept, in text order, at most `MAX_HITS` per concept.
+4. Each rule (`rules`) starts from its anchor concept's hits and looks for its
+   other concepts within a few tokens in the same sentence (a bisection in a
+   sorted list), then judges the match in its sentence: negation, hypothetical,
+   topic, past and over, danger now. The work per field is bounded: at most
+   `MAX_EVALUATIONS` anchors are tried and `MAX_MATCHES` matches kept per
+   category; when a bound is reached the result says so (`limits`).
 
-Lemmas: rules name a word once (`save`) and match every inflection of it. The
-inflections are the forms spaCy's lookup lemmatizer (spacy-lookups-data) maps
-to that lemma, worked out once when the rules are compiled; matching the
-surface form against them is what `LEMMA` would match, without running the
-lemmatizer over every token of every story (that pass was ~85 % of the time).
+So a field costs one tokenizer pass and one matcher pass, and a bounded number
+of small checks: linear in the text whatever it holds.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.resources
-import itertools
-import json
+import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import spacy
-from spacy.lang.en.stop_words import STOP_WORDS
-from spacy.matcher import Matcher
+from spacy.matcher import PhraseMatcher
 
+from candour_screening.concepts import CONCEPTS, GROUPS
+from candour_screening.inflection import Inflector, expand
 from candour_screening.model import Field, SafeguardingMatch
-from candour_screening.rules import CONCEPTS, RULES, Rule
-from candour_screening.taxonomy import SafeguardingCategory, SafeguardingLevel
+from candour_screening.rules import NOUN_CONCEPTS, RULES, Near, Rule
+from candour_screening.taxonomy import CATEGORY_LABELS, SafeguardingCategory, SafeguardingLevel
 
-# Sentences: split after . ! ? or a line break. Linear: one character class.
-_SENTENCE_END = re.compile(r"[.!?\n]+")
-# Words as spaCy's tokenizer cuts them ("won't" is `wo n't`), to look up triggers.
-_WORD = re.compile(r"[a-z0-9]+(?=n't)|n't|[a-z0-9]+|'[a-z]+")
-_MAX_CHUNK = 600
-# At most this many sentences of one field are matched. A real story (intake
-# takes 20,000 characters) has a few dozen sentences with a rule word; only a
-# flood of them (a hostile text) reaches the cap, and its first sentences are
-# still screened. This bounds the work on any input.
-_MAX_CHUNKS = 64
-_NEGATION_WINDOW = 3
-_TOPIC_WINDOW = 2
-_CONTRACTIONS = {
-    "wo": "will",
-    "ca": "can",
-    "n't": "not",
-    "'ll": "will",
-    "'ve": "have",
-    "'m": "be",
-    "'s": "be",
-    "'re": "be",
-    "'d": "would",
-}
-_PRESENT_CUES = frozenset(
-    {"again", "still", "tonight", "now", "today", "currently", "keep", "keeps", "every"}
+# Intake takes at most 20,000 characters of story; the rest of a longer text
+# (only a hostile one) is not screened for safeguarding, and the result says so.
+MAX_CHARS = 20_000
+# Per field: hits kept per concept, anchors tried, matches kept per category.
+MAX_HITS = 200
+MAX_EVALUATIONS = 1_500
+MAX_MATCHES = 10
+# Sentence ends, and how far either side of a match a sentence is looked for.
+_BREAKS = (".", "!", "?", "...", "\n", "\n\n", "\n\n\n", ";\n")
+_MAX_BREAKS = 10_000
+_SENTENCE_REACH = 50
+_LONGEST_PHRASE = 8
+_NEGATION_REACH = 3
+_TOPIC_REACH = 2
+# spaCy's tokenizer strips prefixes and suffixes one at a time, copying the rest
+# each time: a long run of them (apostrophes, "'s's's...") costs the square of
+# its length (2,000 apostrophes: ~0.4 s). No word of a story is longer than 40
+# characters or carries more than 6 punctuation marks; such runs are blanked
+# (the same number of spaces, so offsets hold) before tokenizing. The pattern
+# starts only where a run starts, and its parts cannot overlap: linear.
+_NOT_LANGUAGE = re.compile(r"(?<!\S)(?:\S{41,}|(?:\w*[^\w\s]){7}\S*)")
+_THIRD_PERSON = frozenset(
+    {"he", "she", "they", "him", "her", "them", "his", "their", "himself", "herself"}
 )
-_PAST_PHRASES = (
-    ("used", "to"),
-    ("when", "i", "was"),
-    ("in", "the", "past"),
-    ("back", "in"),
-    ("as", "a", "teenager"),
-    ("as", "a", "child"),
-    ("in", "my"),
-    ("last", "year"),
-    ("last", "spring"),
-    ("years", "ago"),
-)
-
-
-def _lemma_table() -> dict[str, str]:
-    """spaCy's English lookup lemmatizer table (form -> lemma), from spacy-lookups-data."""
-    data = importlib.resources.files("spacy_lookups_data") / "data" / "en_lemma_lookup.json.gz"
-    with data.open("rb") as raw:
-        table: dict[str, str] = json.loads(gzip.decompress(raw.read()))
-    return table
+_THIRD_PERSON |= frozenset({"themselves"})
 
 
 @dataclass(frozen=True, slots=True)
-class _Pattern:
-    rule: Rule
-    matcher: Matcher  # holding this one pattern
+class _Span:
+    start: int
+    end: int
+
+
+class _Hits:
+    """Each concept's hits in one field, in text order, with their starts for bisection."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[_Span]] = defaultdict(list)
+        self.starts: dict[str, list[int]] = defaultdict(list)
+        self.full: set[str] = set()
+
+    def add(self, concept: str, start: int, end: int, cap: int) -> None:
+        starts = self.starts[concept]
+        if len(starts) >= cap:
+            self.full.add(concept)
+            return
+        starts.append(start)
+        self.spans[concept].append(_Span(start, end))
+
+    def within(self, concept: str, low: int, high: int) -> list[_Span]:
+        """Hits of `concept` starting in [low, high)."""
+        starts = self.starts.get(concept)
+        if not starts:
+            return []
+        first = bisect.bisect_left(starts, low)
+        last = bisect.bisect_left(starts, high, first)
+        return self.spans[concept][first:last]
+
+    def any_within(self, concepts: tuple[str, ...], low: int, high: int) -> bool:
+        for concept in concepts:
+            starts = self.starts.get(concept)
+            if starts:
+                i = bisect.bisect_left(starts, low)
+                if i < len(starts) and starts[i] < high:
+                    return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
-    # Each pattern filed under the words one of which every match of it holds:
-    # a sentence is matched only against the patterns whose words it has (a
-    # Matcher tries every pattern it holds at every token).
-    by_trigger: dict[str, tuple[_Pattern, ...]]
-    trigger_words: frozenset[str]
+class _Sentence:
+    start: int
+    end: int
 
 
 class SafeguardingMatcher:
-    """Compiled once (about half a second); then `matches()` per field, pure."""
+    """Built once (about a second: the lexicon is expanded and compiled); then
+    `matches()` per field, pure."""
 
     def __init__(self) -> None:
-        self._nlp = spacy.blank("en")
-        lemmas = _lemma_table()
-        inflections: dict[str, set[str]] = defaultdict(set)
-        for form, lemma in lemmas.items():
-            inflections[lemma.lower()].add(form.lower())
-        self._inflections = inflections
-        self._compiled = self._compile()
+        nlp = spacy.blank("en")
+        self._tokenizer = nlp.tokenizer
+        self._matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        inflector = Inflector()
+        for concept, phrases in CONCEPTS.items():
+            noun = concept in NOUN_CONCEPTS
+            variants = sorted(
+                {v for phrase in phrases for v in expand(phrase, inflector, GROUPS, noun=noun)}
+            )
+            self._matcher.add(concept, list(nlp.tokenizer.pipe(variants)))
+        self._matcher.add("BREAK", [nlp.make_doc(b) for b in _BREAKS])
+        self._names = {nlp.vocab.strings[name]: name for name in (*CONCEPTS, "BREAK")}
+        self._check_rules()
 
-    def forms(self, word: str) -> set[str]:
-        """Every form the lookup lemmatizer takes to `word`'s lemma, and the word."""
-        word = word.lower()
-        lemma = _CONTRACTIONS.get(word) or word
-        found = {word, lemma} | self._inflections.get(lemma, set())
-        found |= {form for form, full in _CONTRACTIONS.items() if full == lemma}
+    @staticmethod
+    def _check_rules() -> None:
+        for rule in RULES:
+            named = [rule.anchor, *rule.unless, *(c for n in rule.near for c in n.concepts)]
+            unknown = [c for c in named if c not in CONCEPTS]
+            if unknown:
+                raise ValueError(f"rule {rule.reason!r} names unknown concepts {unknown}")
+
+    def matches(self, field: Field, text: str) -> tuple[list[SafeguardingMatch], list[str]]:
+        """The matches in one field, and the limits reached screening it (if any)."""
+        limits: list[str] = []
+        screened = text
+        if len(text) > MAX_CHARS:
+            screened = text[:MAX_CHARS]
+            limits.append(
+                f"{field}: only the first {MAX_CHARS:,} of {len(text):,} characters were "
+                "screened for safeguarding"
+            )
+        doc = self._tokenizer(_speakable(screened))
+        hits = _Hits()
+        names = self._names
+        for label, start, end in self._matcher(doc):
+            name = names[label]
+            hits.add(name, start, end, _MAX_BREAKS if name == "BREAK" else MAX_HITS)
+        found = self._apply_rules(doc, hits, field, text, limits)
+        return _keep_one_per_place(found), limits
+
+    def _apply_rules(
+        self, doc: spacy.tokens.Doc, hits: _Hits, field: Field, text: str, limits: list[str]
+    ) -> list[SafeguardingMatch]:
+        found: list[SafeguardingMatch] = []
+        kept: dict[SafeguardingCategory, int] = defaultdict(int)
+        budget = MAX_EVALUATIONS
+        capped: set[SafeguardingCategory] = set()
+        for rule in RULES:
+            for anchor in hits.spans.get(rule.anchor, ()):
+                if kept[rule.category] >= MAX_MATCHES:
+                    capped.add(rule.category)
+                    break
+                if budget == 0:
+                    limits.append(
+                        f"{field}: safeguarding screening stopped after {MAX_EVALUATIONS:,} "
+                        "candidate phrases; read the whole text"
+                    )
+                    return found
+                budget -= 1
+                match = _evaluate(rule, anchor, hits, len(doc))
+                if match is None:
+                    continue
+                level, span = match
+                begin, finish = doc[span.start].idx, doc[span.end - 1].idx + len(doc[span.end - 1])
+                reason = _reason(rule, level, doc, span)
+                found.append(
+                    SafeguardingMatch(
+                        field, begin, finish, text[begin:finish], rule.category, level, reason
+                    )
+                )
+                kept[rule.category] += 1
+        if hits.full - {"BREAK"}:
+            limits.append(
+                f"{field}: a phrase occurs more than {MAX_HITS} times; only its first "
+                f"{MAX_HITS} occurrences were screened"
+            )
+        for category in sorted(capped):
+            limits.append(
+                f"{field}: only the first {MAX_MATCHES} matches of "
+                f"{CATEGORY_LABELS[category]} are listed"
+            )
         return found
 
-    def _compile(self) -> _Compiled:
-        by_trigger: dict[str, list[_Pattern]] = defaultdict(list)
-        for rule in RULES:
-            for source in rule.patterns:
-                pattern, words = self._pattern(source)
-                matcher = Matcher(self._nlp.vocab, validate=True)
-                matcher.add("match", [pattern])
-                for word in words:
-                    by_trigger[word].append(_Pattern(rule, matcher))
-        return _Compiled(
-            {word: tuple(patterns) for word, patterns in by_trigger.items()},
-            frozenset(by_trigger),
-        )
 
-    def _pattern(self, source: str) -> tuple[list[dict[str, Any]], set[str]]:
-        """The Matcher pattern, and the words that must be in a sentence for it to match."""
-        tokens: list[dict[str, Any]] = []
-        required: list[set[str]] = []
-        for item in source.split():
-            if item.startswith("*"):
-                tokens.append({"OP": f"{{0,{int(item[1:])}}}"})
+def _speakable(text: str) -> str:
+    """The text as the tokenizer should see it, character for character: curly
+    apostrophes straight, and runs that are not language blanked."""
+    text = text.replace("\u2019", "'")
+    return _NOT_LANGUAGE.sub(lambda m: " " * (m.end() - m.start()), text)
+
+
+def _evaluate(
+    rule: Rule, anchor: _Span, hits: _Hits, length: int
+) -> tuple[SafeguardingLevel, _Span] | None:
+    """The level and span of a match at `anchor`, or None when it does not hold."""
+    sentence = _sentence_of(hits, anchor, length)
+    parts = [anchor]
+    for condition in rule.near:
+        partner = _partner(condition, anchor, hits, sentence)
+        if partner is None:
+            return None
+        parts.append(partner)
+    # A negation before the whole match ("never felt like harming myself");
+    # one inside it ("haven't taken my meds") is part of what it says.
+    first = min(p.start for p in parts)
+    negation_from = max(sentence.start, first - _NEGATION_REACH)
+    if rule.negatable and hits.any_within(("NEGATION", "HYPOTHETICAL"), negation_from, first):
+        return None
+    for part in parts:
+        # A topic beside any part ("suicide prevention talk", "advice on storing
+        # painkillers"), or starting inside it, makes it a mention, not a disclosure.
+        low = max(sentence.start, part.start - _TOPIC_REACH)
+        if hits.any_within(("TOPIC",), low, min(sentence.end, part.end + _TOPIC_REACH)):
+            return None
+    if rule.unless and hits.any_within(rule.unless, sentence.start, sentence.end):
+        return None
+    level = rule.level
+    if rule.escalates and hits.any_within(("DANGER",), sentence.start, sentence.end):
+        level = SafeguardingLevel.SERIOUS
+    elif rule.past_level is not None and _past_and_over(hits, sentence):
+        level = rule.past_level
+    return level, _Span(min(p.start for p in parts), max(p.end for p in parts))
+
+
+def _sentence_of(hits: _Hits, anchor: _Span, length: int) -> _Sentence:
+    """The tokens of the anchor's sentence (at most `_SENTENCE_REACH` either side)."""
+    start = max(0, anchor.start - _SENTENCE_REACH)
+    end = min(length, anchor.end + _SENTENCE_REACH)
+    before = hits.within("BREAK", start, anchor.start)
+    if before:
+        start = before[-1].end
+    after = hits.within("BREAK", anchor.end, end)
+    if after:
+        end = after[0].start
+    return _Sentence(start, end)
+
+
+def _partner(condition: Near, anchor: _Span, hits: _Hits, sentence: _Sentence) -> _Span | None:
+    """The nearest hit of the condition's concepts within its window, in the sentence."""
+    # Hits are found by where they start; a partner before the anchor may be a
+    # few tokens long, hence the slack.
+    low = max(sentence.start, anchor.start - condition.window - _LONGEST_PHRASE)
+    high = min(sentence.end, anchor.end + condition.window + 1)
+    if condition.side == "after":
+        low = anchor.start + 1
+    elif condition.side == "before":
+        high = anchor.start
+    best: _Span | None = None
+    best_gap = condition.window + 1
+    for concept in condition.concepts:
+        for span in hits.within(concept, low, high):
+            if span.end > sentence.end or span == anchor:
                 continue
-            optional = item.endswith("?") and len(item) > 1
-            item = item.rstrip("?") if optional else item
-            if item.startswith("@"):
-                choices = {f for w in CONCEPTS[item[1:]] for f in self.forms(w)}
+            if span.start >= anchor.end:
+                gap = span.start - anchor.end
+            elif span.end <= anchor.start:
+                gap = anchor.start - span.end
             else:
-                choices = {f for w in item.split("/") for f in self.forms(w)}
-            token: dict[str, Any] = {"LOWER": {"IN": sorted(choices)}}
-            if optional:
-                token["OP"] = "?"
-            else:
-                required.append(choices)
-            tokens.append(token)
-        return tokens, _distinctive(required)
-
-    def matches(self, field: Field, text: str) -> list[SafeguardingMatch]:
-        found: list[SafeguardingMatch] = []
-        compiled = self._compiled
-        # Curly apostrophes as straight ones (one character for one: offsets hold).
-        plain = text.replace("\u2019", "'")
-        chunks = _candidate_chunks(plain, compiled.trigger_words)
-        for start, end, words in itertools.islice(chunks, _MAX_CHUNKS):
-            patterns: dict[int, _Pattern] = {}
-            for word in words:
-                for pattern in compiled.by_trigger[word]:
-                    patterns[id(pattern)] = pattern
-            doc = self._nlp.make_doc(plain[start:end])
-            lowers = [t.lower_ for t in doc]
-            for pattern in patterns.values():
-                for _, first, last in pattern.matcher(doc):
-                    found.extend(
-                        self._judged(field, text, start, doc, pattern.rule, lowers, first, last)
-                    )
-        return _keep_most_severe(found)
-
-    def _judged(
-        self,
-        field: Field,
-        text: str,
-        start: int,
-        doc: Any,
-        rule: Rule,
-        lowers: list[str],
-        first: int,
-        last: int,
-    ) -> Iterator[SafeguardingMatch]:
-        level = _judge(rule, lowers, first, last)
-        if level is None:
-            return
-        span = doc[first:last]
-        begin = start + span.start_char
-        finish = start + span.end_char
-        reason = rule.reason
-        if level is not rule.level and rule.level is SafeguardingLevel.SERIOUS:
-            reason = f"{rule.reason}, in the past"
-        yield SafeguardingMatch(
-            field, begin, finish, text[begin:finish], rule.category, level, reason
-        )
+                gap = 0  # overlapping: "left in wet clothes" holds both
+            if gap < best_gap:
+                best, best_gap = span, gap
+    return best
 
 
-def _distinctive(required: list[set[str]]) -> set[str]:
-    """The forms of one required item: the one least likely to be in any sentence.
-
-    Every match of the pattern holds one of these words, so a sentence without
-    any of them cannot match and is not tokenized at all.
-    """
-    plain = [c for c in required if all(_WORD.fullmatch(f) for f in c)]
-    candidates = plain or required
-    content = [c for c in candidates if not c & STOP_WORDS] or candidates
-    return min(content, key=len)
-
-
-def _candidate_chunks(text: str, triggers: frozenset[str]) -> Iterator[tuple[int, int, set[str]]]:
-    """Sentences holding a rule's word, each at most `_MAX_CHUNK` characters, with
-    the trigger words each holds."""
-    lower = text.lower()
-    if len(lower) != len(text) or triggers.isdisjoint(_WORD.findall(lower)):
-        # (lower() changes the length of a few characters, such as "İ"; such a
-        # text is matched as it is, so offsets stay right.)
-        if len(lower) == len(text):
-            return
-        lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    position = 0
-    for end_mark in _SENTENCE_END.finditer(lower):
-        yield from _pieces(lower, position, end_mark.end(), triggers)
-        position = end_mark.end()
-    if position < len(lower):
-        yield from _pieces(lower, position, len(lower), triggers)
-
-
-def _pieces(
-    lower: str, start: int, end: int, triggers: frozenset[str]
-) -> Iterator[tuple[int, int, set[str]]]:
-    while start < end:
-        stop = min(end, start + _MAX_CHUNK)
-        if stop < end:
-            space = lower.rfind(" ", start + _MAX_CHUNK // 2, stop)
-            stop = space + 1 if space > 0 else stop
-        words = set(triggers.intersection(_WORD.findall(lower, start, stop)))
-        if words:
-            yield start, stop, words
-        start = stop
-
-
-def _judge(rule: Rule, lowers: list[str], first: int, last: int) -> SafeguardingLevel | None:
-    """The match's level in its sentence, or None when the context cancels it."""
-    before = lowers[max(0, first - _NEGATION_WINDOW) : first]
-    negations = CONCEPT_NEGATION
-    if any(w in _HYPOTHETICAL for w in before):
-        return None
-    if rule.negatable and any(w in negations for w in before):
-        # "don't want to live" is itself the disclosure; only a negation
-        # before the whole phrase cancels it.
-        return None
-    around = lowers[max(0, first - _TOPIC_WINDOW) : first] + lowers[last : last + _TOPIC_WINDOW]
-    if rule.level is SafeguardingLevel.SERIOUS and any(w in CONCEPT_TOPIC for w in around):
-        return None
-    if rule.past_level is not None and _past_and_over(lowers):
-        return rule.past_level
-    return rule.level
-
-
-def _past_and_over(lowers: list[str]) -> bool:
-    words = set(lowers)
-    if words & _PRESENT_CUES and not words & CONCEPT_RECOVERED:
+def _past_and_over(hits: _Hits, sentence: _Sentence) -> bool:
+    """The sentence says it happened before and is over, and nothing says it is now."""
+    if not hits.any_within(("PAST", "RECOVERED"), sentence.start, sentence.end):
         return False
-    if words & CONCEPT_PAST_WORDS:
-        return True
-    if any(_has_phrase(lowers, phrase) for phrase in _PAST_PHRASES):
-        return True
-    return bool(words & CONCEPT_RECOVERED) and bool(words & {"since", "now", "these"})
+    return not hits.any_within(("PRESENT",), sentence.start, sentence.end)
 
 
-def _has_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
+def _reason(rule: Rule, level: SafeguardingLevel, doc: spacy.tokens.Doc, span: _Span) -> str:
+    reason = rule.reason
+    if level is not rule.level:
+        reason += ", in the past" if level is SafeguardingLevel.CONCERN else ", with danger now"
+    if rule.category in (SafeguardingCategory.SUICIDE, SafeguardingCategory.SELF_HARM):
+        words = {t.lower_ for t in doc[span.start : span.end]}
+        if words & _THIRD_PERSON and not words & {"i", "me", "my", "myself"}:
+            reason += " (about someone else)"
+    return reason
 
 
-CONCEPT_NEGATION = frozenset(CONCEPTS["NEGATION"])
-CONCEPT_TOPIC = frozenset(CONCEPTS["TOPIC"])
-CONCEPT_RECOVERED = frozenset(CONCEPTS["RECOVERED"])
-CONCEPT_PAST_WORDS = frozenset({"ago", "decades", "previously", "formerly"})
-# "what to do if I missed a dose": a hypothetical, not a disclosure.
-_HYPOTHETICAL = frozenset({"if", "whether", "case"})
-
-
-def _keep_most_severe(found: list[SafeguardingMatch]) -> list[SafeguardingMatch]:
-    """Of overlapping matches keep the most severe; ties go to the longer span."""
+def _keep_one_per_place(found: list[SafeguardingMatch]) -> list[SafeguardingMatch]:
+    """Of overlapping matches of one category keep the most severe (then the longer);
+    different categories at one place are each kept: each needs its own look."""
     found.sort(key=lambda m: (-m.level.severity, -(m.end - m.start), m.start))
     kept: list[SafeguardingMatch] = []
     for match in found:
-        if all(match.end <= k.start or match.start >= k.end for k in kept):
+        if all(
+            k.category is not match.category or match.end <= k.start or match.start >= k.end
+            for k in kept
+        ):
             kept.append(match)
-    return sorted(kept, key=lambda m: m.start)
+    return sorted(kept, key=lambda m: (m.field, m.start, m.category))
 
 
-__all__ = ["SafeguardingCategory", "SafeguardingLevel", "SafeguardingMatcher"]
+__all__ = ["MAX_CHARS", "SafeguardingMatcher"]
