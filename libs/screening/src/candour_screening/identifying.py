@@ -223,8 +223,10 @@ _MONTH_NAMES = (
 _MONTH = "(?:" + "|".join(_MONTH_NAMES) + ")"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _DAY_MONTH = re.compile(rf"\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?{_MONTH}\b(?:,?\s{{1,3}}\d{{4}}\b)?")
+# "March 14", "March 14, 2024", and a month and year: "March 2023".
 _MONTH_DAY = re.compile(
-    rf"\b{_first_letter_of(_MONTH_NAMES)}{_MONTH}\s{{1,3}}{_DAY}\b(?:,?\s{{1,3}}\d{{4}}\b)?"
+    rf"\b{_first_letter_of(_MONTH_NAMES)}{_MONTH}\s{{1,3}}"
+    rf"(?:(?:19|20)\d\d\b|{_DAY}\b(?:,?\s{{1,3}}\d{{4}}\b)?)"
 )
 # A partial date: "on the 14th", "by the 3rd" (an ordinal day after "the").
 _ORDINAL_DAY = re.compile(

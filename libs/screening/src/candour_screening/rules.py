@@ -64,7 +64,7 @@ def near(*concepts: str, window: int = 8, side: Side = "either") -> Near:
 # what was evaluated is what matters most.
 RULES: tuple[Rule, ...] = (
     # ------------------------------------------------------------ suicide
-    Rule(C.SUICIDE, S, "intent", "DEATH_WISH", unless=("ATTEMPT",)),
+    Rule(C.SUICIDE, S, "intent", "DEATH_WISH", unless=("ATTEMPT", "FIGURATIVE")),
     Rule(C.SUICIDE, S, "hopelessness", "HOPELESS"),
     Rule(C.SUICIDE, S, "means + stockpiling", "MEANS", (near("STOCKPILE", window=6),)),
     Rule(C.SUICIDE, S, "means + plan", "MEANS", (near("PLAN", "METHOD_ACT", window=6),)),
@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
         S,
         "physical harm by a carer or staff",
         "VIOLENCE",
-        (near("TARGET", window=3, side="after"), near("PERPETRATOR_CARE", window=14)),
+        (near("TARGET", window=2, side="after"), near("PERPETRATOR_CARE", window=14)),
         unless=("FIGURATIVE", "PARTNER"),
     ),
     Rule(
@@ -115,7 +115,7 @@ RULES: tuple[Rule, ...] = (
         S,
         "physical harm to a resident or patient",
         "VIOLENCE",
-        (near("TARGET", window=3, side="after"),),
+        (near("TARGET", window=2, side="after"),),
         unless=("FIGURATIVE", "PARTNER", "PERPETRATOR_CARE"),
         past_level=K,
     ),
@@ -183,6 +183,7 @@ RULES: tuple[Rule, ...] = (
         K,
         "threats, humiliation or isolation",
         "DEMEAN",
+        unless=("BULLYING_ELSEWHERE",),
         past_level=None,
         escalates=True,
     ),

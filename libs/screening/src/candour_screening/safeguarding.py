@@ -49,6 +49,7 @@ _MAX_BREAKS = 10_000
 _SENTENCE_REACH = 50
 _LONGEST_PHRASE = 8
 _NEGATION_REACH = 3
+_QUESTION_REACH = 8
 _TOPIC_REACH = 2
 # spaCy's tokenizer strips prefixes and suffixes one at a time, copying the rest
 # each time: a long run of them (apostrophes, "'s's's...") costs the square of
@@ -223,6 +224,9 @@ def _evaluate(
     first = min(p.start for p in parts)
     negation_from = max(sentence.start, first - _NEGATION_REACH)
     if rule.negatable and hits.any_within(("NEGATION", "HYPOTHETICAL"), negation_from, first):
+        return None
+    question_from = max(sentence.start, first - _QUESTION_REACH)
+    if rule.negatable and hits.any_within(("QUESTION",), question_from, first):
         return None
     for part in parts:
         # A topic beside any part ("suicide prevention talk", "advice on storing
