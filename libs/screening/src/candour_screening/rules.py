@@ -83,6 +83,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         C.SUICIDE,
         S,
+        "overdose now",
+        "TOOK_MEDS",
+        (near("MEANS", window=4, side="after"), near("JUST_NOW", window=12)),
+    ),
+    Rule(
+        C.SUICIDE,
+        S,
         "final acts and goodbyes",
         "GOODBYE",
         (near("GOODBYE", "TIMING", "DEATH_WISH", "MEANS", window=20),),
@@ -292,6 +299,7 @@ NOUN_CONCEPTS = frozenset(
         "HYPOTHETICAL",
         "DANGER",
         "TIMING",
+        "JUST_NOW",
         "UNEXPLAINED",
         "FEARFUL",
         "SECRET",
