@@ -69,6 +69,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         *("wage", "pay", "salary", "bill", "fee", "debit", "credit", "pound", "loan", "funds"),
         *("valuables", "inheritance", "pin", "chequebook", "cheque", "allowance", "car"),
         *("flat", "possessions", "belongings", "watch", "£", "thousands", "life savings"),
+        *("payment", "withdrawal", "transaction", "statement"),
     ),
     # Who a threat or a fear is about (a small group: phrases multiply by it).
     "KIN": (
@@ -113,6 +114,7 @@ _CHILD_OF = (
     "son/daughter/niece/nephew/granddaughter/grandson/child/kid/teenager/stepson/stepdaughter"
 )
 _CARERS = "carer/carers/staff/nurse/nurses"
+_SPENT = "used/took/spent/spends/uses/takes/withdrew"
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     # ------------------------------------------------------ suicide: intent
@@ -366,7 +368,6 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "overdose on",
         "take them all",
         "take all of them",
-        "take all my/his/her",
         "swallow them all",
         "stood at the edge",
         "stand at the edge",
@@ -697,6 +698,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "nobody/noone knew/knows how/why/what",
         "no one knew/knows how/why/what",
         "how it happened",
+        "never made/authorised/agreed",
+        "did n't make/authorise",
         "nobody saw",
         "no one saw",
     ),
@@ -1019,6 +1022,28 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "overcharging",
         "stopped paying",
     ),
+    # Signs of financial abuse that need no other word beside them.
+    "MONEY_SIGNS": (
+        "unexplained/large/strange/unusual/odd withdrawals/payments/transactions/debits",
+        "withdrawals/payments/transactions/debits @SUBJ can't/cannot explain",
+        "payments/withdrawals @SUBJ never/didn't made/make/authorised",
+        "bills have/had n't been paid",
+        "bills have/had not been paid",
+        "bills are/were not being paid",
+        "bills unpaid",
+        "electricity/gas/phone/water/heating was/were/has/have/been cut off",
+        "add/added/adding/put @POSS name to/on the/her/his",
+        "never sees/saw any/a of? it/penny",
+        "does n't see any of it",
+        "made/forced/pressured/pressurised to pay for",
+        "being made to pay",
+        "work that was never done",
+        "never did the work",
+        "card details to buy",
+        "used @POSS card",
+        "pretending/pretended to be from the bank",
+        "scammed/conned/tricked out of",
+    ),
     # Handling money or property: wrong only with the money right after it
     # ("keeps his pension card", "spends her care fees").
     "MONEY_HANDLED": (
@@ -1026,6 +1051,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         *("spend", "spent", "spending", "empty", "emptied", "withdraw", "withdrew", "withdrawn"),
         *("borrow", "borrowing", "borrowed", "control", "controls", "controlled", "hold"),
         *("holds", "held", "cash", "cashed", "cashing"),
+        *("collect", "collects", "collected", "collecting"),
         "help/helping/helped/helps herself/himself/themselves to",
     ),
     "MONEY": (
@@ -1037,8 +1063,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "his/her/my/their will",
     ),
     "ROUTINE": (
-        "card details",
         "card payment",
+        "took/takes/take/accept/accepts/accepted cards/card",
+        "card only",
+        "cash only",
         "pay by card",
         "phone number",
         "phone numbers",
@@ -1081,6 +1109,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "thank you card",
         "birthday card",
         "pension early",
+        f"son/husband/dad/father/brother/grandad/uncle/he/man {_SPENT} his",
+        f"daughter/wife/mum/mother/sister/gran/nan/aunt/she/woman {_SPENT} her",
         "early retirement",
         "i keep/take/use/spend/withdraw/hold/control/cash my",
         "we keep/take/use/spend/withdraw/hold/control/cash our",
@@ -1448,6 +1478,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "septic",
         "see the bone",
         "ca n't afford to heat/eat",
+        "ca n't pay for food/bills/heating/rent/gas/electricity",
+        "without food",
         "ca n't afford food/heating",
         "ca n't buy food",
         "no money for food/heating/gas/electricity",
