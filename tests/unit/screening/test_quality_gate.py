@@ -3,10 +3,11 @@
 The split is fixed by a seed (candour_screening.corpus); the rules are tuned on
 the dev split only. `bench/screening_quality.py` prints the full table.
 
-The gate the issue sets (serious recall 100 %, concern recall 95 %, identifying
-details 95 %, false flags on clean stories <= 10 %) is NOT met yet: its test is
-marked as an expected failure, strictly, so the day it passes it must be
-unmarked. Until then a floor at today's held-out figures stops regressions.
+Three of the issue's four thresholds hold and are asserted as the issue sets
+them: concern recall >= 95 %, identifying-detail recall >= 95 %, false flags on
+clean stories <= 10 %. Serious recall is 49 of 50 held-out stories (98 %), not
+the 100 % the issue asks: its test is a strict expected failure, so the day it
+passes it must be made a plain assertion, and a floor at 49/50 stops it falling.
 """
 
 from __future__ import annotations
@@ -45,17 +46,22 @@ def test_the_corpus_is_big_enough_and_covers_every_category() -> None:
     assert min(counts.values()) >= 15, counts
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17's gate is not met yet on held-out")
-def test_issue_17_gate_on_held_out(held_out: Scores) -> None:
-    assert held_out.by_level[SafeguardingLevel.SERIOUS].recall == 1.0
+def test_concern_recall_on_held_out_is_at_least_95_percent(held_out: Scores) -> None:
     assert held_out.by_level[SafeguardingLevel.CONCERN].recall >= 0.95
+
+
+def test_identifying_detail_recall_on_held_out_is_at_least_95_percent(held_out: Scores) -> None:
     assert held_out.details.recall >= 0.95
+
+
+def test_false_flags_on_clean_held_out_stories_are_at_most_10_percent(held_out: Scores) -> None:
     assert held_out.false_flag_rate <= 0.10
 
 
-def test_held_out_quality_does_not_fall_below_todays(held_out: Scores) -> None:
-    # Today's held-out figures (see bench/results.md), rounded down: a floor.
-    assert held_out.by_level[SafeguardingLevel.SERIOUS].recall >= 0.76
-    assert held_out.by_level[SafeguardingLevel.CONCERN].recall >= 0.65
-    assert held_out.details.recall >= 0.85
-    assert held_out.false_flag_rate <= 0.10
+@pytest.mark.xfail(strict=True, reason="serious recall on held-out is 49/50, the issue asks 50/50")
+def test_serious_recall_on_held_out_is_100_percent(held_out: Scores) -> None:
+    assert held_out.by_level[SafeguardingLevel.SERIOUS].recall == 1.0
+
+
+def test_serious_recall_on_held_out_misses_at_most_one_story(held_out: Scores) -> None:
+    assert held_out.by_level[SafeguardingLevel.SERIOUS].false_negative <= 1

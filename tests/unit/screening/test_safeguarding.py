@@ -163,3 +163,107 @@ def test_a_screening_stored_before_the_taxonomy_is_still_readable() -> None:
 def test_screening_is_pure_and_deterministic() -> None:
     text = "I've been saving my pills. Dr Okafor knows. Ring 07700 900461."
     assert body(text) == body(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "category"),
+    [
+        # Means + stockpiling, means + timing, a plan and a method, goodbyes.
+        ("I've been hiding my antidepressants so I have enough.", L.SERIOUS, C.SUICIDE),
+        ("I have the rope in the shed and I know when I'll do it.", L.SERIOUS, C.SUICIDE),
+        ("I've written a note for my husband and sorted my affairs.", L.SERIOUS, C.SUICIDE),
+        # A negation that is the disclosure itself is kept.
+        ("I haven't taken my meds for a week, I'm keeping them.", L.SERIOUS, C.SUICIDE),
+        ("I don't want to be here any more.", L.SERIOUS, C.SUICIDE),
+        # Danger to life now makes a concern serious.
+        ("Mum has been left in bed for two days without food or water.", L.SERIOUS, C.NEGLECT),
+        (
+            "His grandson drained his account and he can't pay for food.",
+            L.SERIOUS,
+            C.FINANCIAL_ABUSE,
+        ),
+        # Past and over: a concern.
+        ("My uncle tried to hang himself last year but he's doing well now.", L.CONCERN, C.SUICIDE),
+        ("I used to cut myself when I was at school.", L.CONCERN, C.SELF_HARM),
+    ],
+)
+def test_concepts_combine_by_proximity_and_context(
+    text: str, level: SafeguardingLevel, category: SafeguardingCategory
+) -> None:
+    result = body(text)
+    assert result.safeguarding.level is level, result.safeguarding
+    assert category in result.safeguarding.categories, result.safeguarding
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I wanted to die of shame when I fell over in the waiting room.",
+        "The nurse asked if I had ever thought of harming myself, and listened.",
+        "The surgeon said they would take the lot out to be safe.",
+        "The pharmacy kept my prescription ready for me to collect on Friday.",
+        "I was scared to go home after my heart attack, but the rehab team helped.",
+        "I cut my finger while cooking and the nurse glued it.",
+        "My son used his savings to buy me a mobility scooter.",
+        "The GP checked my phone number and address were right.",
+    ],
+)
+def test_figures_of_speech_questions_and_everyday_care_are_not_flagged(text: str) -> None:
+    assert body(text).safeguarding.level is L.NONE, body(text).safeguarding
+
+
+def test_the_reason_says_when_it_is_about_someone_else() -> None:
+    (match,) = body("My daughter told me she wants to end her life.").safeguarding.matches
+    assert match.reason == "intent (about someone else)"
+    (match,) = body("Three years ago I took an overdose.").safeguarding.matches
+    assert match.reason == "past attempt"
+
+
+def test_every_lexicon_phrase_tokenizes_as_it_would_in_a_story() -> None:
+    # A phrase the tokenizer cuts differently alone than inside a sentence
+    # (e.g. "i 'm" is `i ' m`, "I'm" is `I 'm`) could never match.
+    import spacy
+
+    from candour_screening.concepts import CONCEPTS, GROUPS
+    from candour_screening.inflection import Inflector, expand
+    from candour_screening.rules import NOUN_CONCEPTS
+
+    nlp = spacy.blank("en")
+    inflector = Inflector()
+    wrong = []
+    for concept, phrases in CONCEPTS.items():
+        for phrase in phrases:
+            variants = sorted(set(expand(phrase, inflector, GROUPS, noun=concept in NOUN_CONCEPTS)))
+            for variant in variants[:20]:
+                alone = [t.lower_ for t in nlp.make_doc(variant)]
+                inside = [t.lower_ for t in nlp.make_doc(f"Then {variant} then")][1:-1]
+                if alone != inside:
+                    wrong.append((concept, phrase, variant))
+    assert wrong == []
+
+
+def test_rules_name_only_concepts_of_the_lexicon() -> None:
+    from candour_screening.concepts import CONCEPTS
+    from candour_screening.rules import RULES
+
+    for rule in RULES:
+        for concept in (rule.anchor, *rule.unless, *(c for n in rule.near for c in n.concepts)):
+            assert concept in CONCEPTS, (rule.reason, concept)
+
+
+def test_a_text_longer_than_a_story_is_screened_up_to_the_limit_and_says_so() -> None:
+    from candour_screening.safeguarding import MAX_CHARS
+
+    text = "The staff were kind. " * (MAX_CHARS // 20) + "I want to kill myself."
+    result = body(text)
+    assert result.safeguarding.level is L.NONE
+    assert any("only the first 20,000" in limit for limit in result.limits)
+    assert result.flagged  # a moderator must read it
+
+
+def test_matches_of_one_category_are_capped_and_the_cap_reported() -> None:
+    from candour_screening.safeguarding import MAX_MATCHES
+
+    result = body("I want to kill myself. " * 40)
+    assert len(result.safeguarding.matches) == MAX_MATCHES
+    assert any("only the first" in limit and "suicide" in limit for limit in result.limits)
