@@ -14,6 +14,7 @@ from uuid import UUID
 
 from candour_common.events import Event, StorySubmitted
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.feedback import ScreeningFeedback
 from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
 from candour_screening import Screening, screen
 
@@ -25,6 +26,7 @@ class FakeState:
     withdrawals: dict[UUID, datetime] = field(default_factory=dict)
     inbox: set[UUID] = field(default_factory=set)
     outbox: list[tuple[UUID, Event]] = field(default_factory=list)
+    feedback: list[ScreeningFeedback] = field(default_factory=list)
 
 
 class FakeRepository:
@@ -91,6 +93,23 @@ class FakeRepository:
 
     async def erase_events(self, story_id: UUID) -> None:
         self.state.outbox = [(i, e) for i, e in self.state.outbox if e.story_id != story_id]
+
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+        self.state.feedback.append(feedback)
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+        return [f for f in self.state.feedback if f.story_id == story_id]
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        seen: list[UUID] = []
+        for f in self.state.feedback:
+            item = self.state.items.get(f.story_id)
+            if f.story_id not in seen and item is not None and item.status is not Status.WITHDRAWN:
+                seen.append(f.story_id)
+        return seen
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        self.state.feedback = [f for f in self.state.feedback if f.story_id != story_id]
 
 
 class FakeDatabase:

@@ -26,6 +26,7 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
+from candour_moderation.domain.feedback import ScreeningFeedback, Verdict
 from candour_moderation.domain.model import (
     AuditEntry,
     Provenance,
@@ -33,7 +34,7 @@ from candour_moderation.domain.model import (
     QueuePosition,
     Status,
 )
-from candour_screening import Screening
+from candour_screening import SafeguardingCategory, SafeguardingLevel, Screening
 
 SERVICE = "moderation"
 
@@ -73,6 +74,18 @@ class QueueRepository(Protocol):
 
     async def erase_events(self, story_id: UUID) -> None:
         """Drop outbox copies of the story's events (they carry its text)."""
+        ...
+
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None: ...
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]: ...
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        """Stories (not withdrawn) moderators gave screening feedback on, oldest first."""
+        ...
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        """Drop the story's feedback (it quotes the author's words)."""
         ...
 
 
@@ -264,6 +277,66 @@ class PostgresQueueRepository:
 
     async def erase_events(self, story_id: UUID) -> None:
         await self._conn.execute("DELETE FROM outbox WHERE key = $1", str(story_id))
+
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO screening_feedback (story_id, at, moderator, verdict, category, level,
+                                            field, match_start, match_end, text, note)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            """,
+            feedback.story_id,
+            feedback.at,
+            feedback.moderator,
+            feedback.verdict.value,
+            feedback.category.value,
+            feedback.level.value,
+            feedback.field,
+            feedback.match_start,
+            feedback.match_end,
+            feedback.text,
+            feedback.note,
+        )
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+        rows = await self._conn.fetch(
+            """
+            SELECT story_id, at, moderator, verdict, category, level, field, match_start,
+                   match_end, text, note
+            FROM screening_feedback WHERE story_id = $1 ORDER BY id
+            """,
+            story_id,
+        )
+        return [
+            ScreeningFeedback(
+                story_id=r["story_id"],
+                at=r["at"],
+                moderator=r["moderator"],
+                verdict=Verdict(r["verdict"]),
+                category=SafeguardingCategory(r["category"]),
+                level=SafeguardingLevel(r["level"]),
+                field=r["field"],
+                match_start=r["match_start"],
+                match_end=r["match_end"],
+                text=r["text"],
+                note=r["note"],
+            )
+            for r in rows
+        ]
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        rows = await self._conn.fetch(
+            """
+            SELECT f.story_id FROM screening_feedback f
+            JOIN queue_items q ON q.story_id = f.story_id
+            WHERE q.status <> 'withdrawn'
+            GROUP BY f.story_id ORDER BY min(f.id)
+            """
+        )
+        return [r["story_id"] for r in rows]
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        await self._conn.execute("DELETE FROM screening_feedback WHERE story_id = $1", story_id)
 
 
 def _item(row: asyncpg.Record) -> QueueItem:

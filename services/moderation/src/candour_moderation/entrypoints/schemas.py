@@ -16,6 +16,7 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
+from candour_moderation.domain.feedback import NOTE_MAX, TEXT_MAX, ScreeningFeedback, Verdict
 from candour_moderation.domain.model import AuditEntry, QueueItem, Status
 from candour_screening import (
     LanguageKind,
@@ -77,6 +78,30 @@ class RejectIn(_Strict):
 
 
 DecisionIn = Annotated[ApproveIn | RejectIn, Field(discriminator="decision")]
+
+FeedbackNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
+
+
+class WrongFlagIn(_Strict):
+    verdict: Literal["wrong"]
+    match: int = Field(
+        ge=0, description="Which flag: its index in `screening.safeguarding.matches`."
+    )
+    note: FeedbackNote | None = Field(default=None, description="Why, for whoever reads it.")
+
+
+class MissedFlagIn(_Strict):
+    verdict: Literal["missed"]
+    category: SafeguardingCategory
+    level: Literal["concern", "serious"] = "concern"
+    text: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
+        | None
+    ) = Field(default=None, description="The words that show it, if any.")
+    note: FeedbackNote | None = Field(default=None, description="Why, for whoever reads it.")
+
+
+ScreeningFeedbackIn = Annotated[WrongFlagIn | MissedFlagIn, Field(discriminator="verdict")]
 
 
 # ----------------------------------------------------------------- responses
@@ -247,8 +272,39 @@ class AuditOut(BaseModel):
         )
 
 
+class ScreeningFeedbackOut(BaseModel):
+    at: datetime
+    moderator: str
+    verdict: Verdict = Field(description="`wrong`: a flag that does not hold; `missed`: one added.")
+    category: SafeguardingCategory
+    level: SafeguardingLevel
+    field: TextField | None = Field(description="For a wrong flag: the text it was in.")
+    start: int | None
+    end: int | None
+    text: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, feedback: ScreeningFeedback) -> ScreeningFeedbackOut:
+        return cls(
+            at=feedback.at,
+            moderator=feedback.moderator,
+            verdict=feedback.verdict,
+            category=feedback.category,
+            level=feedback.level,
+            field=feedback.field,
+            start=feedback.match_start,
+            end=feedback.match_end,
+            text=feedback.text,
+            note=feedback.note,
+        )
+
+
 class QueueItemDetail(QueueItemOut):
     audit: list[AuditOut]
+    screening_feedback: list[ScreeningFeedbackOut] = Field(
+        description="Flags moderators marked wrong or added as missed."
+    )
 
 
 class ClaimOut(BaseModel):

@@ -12,6 +12,12 @@ import structlog
 from candour_common.events import StorySubmitted, StoryWithdrawn
 from candour_common.topics import Topic
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.feedback import (
+    GiveScreeningFeedback,
+    ScreeningFeedback,
+    corrected_labels,
+    feedback_on,
+)
 from candour_moderation.domain.model import (
     SYSTEM_ACTOR,
     ApproveStory,
@@ -27,6 +33,7 @@ from candour_moderation.domain.model import (
     priority_rank,
 )
 from candour_screening import SafeguardingLevel, Screening
+from candour_screening.corpus import format_line
 
 log = structlog.get_logger(__name__)
 
@@ -149,6 +156,7 @@ async def withdraw_story(
             await repo.save(item)
         await repo.erase_audit_details(event.story_id)
         await repo.erase_events(event.story_id)
+        await repo.erase_feedback(event.story_id)
         await repo.add_audit(
             AuditEntry(story_id=event.story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
         )
@@ -176,6 +184,64 @@ async def get_story(transaction: Transaction, story_id: UUID) -> tuple[QueueItem
         if item is None:
             raise StoryNotFound(story_id)
         return item, await repo.audit_trail(story_id)
+
+
+async def screening_feedback_on(
+    transaction: Transaction, story_id: UUID
+) -> list[ScreeningFeedback]:
+    async with transaction() as repo:
+        return await repo.feedback_on(story_id)
+
+
+async def give_screening_feedback(
+    transaction: Transaction, command: GiveScreeningFeedback, *, now: datetime
+) -> ScreeningFeedback:
+    """A moderator marks a flag wrong or adds a missed one; the audit trail says who."""
+    async with transaction() as repo:
+        item = await _locked(repo, command.story_id)
+        feedback = feedback_on(item, command, now)
+        await repo.add_feedback(feedback)
+        await repo.add_audit(
+            AuditEntry(
+                story_id=item.story_id,
+                at=now,
+                actor=command.moderator,
+                action="screening_feedback",
+                detail={
+                    "verdict": feedback.verdict.value,
+                    "category": feedback.category.value,
+                    "level": feedback.level.value,
+                    "text": feedback.text,
+                    "note": feedback.note,
+                },
+            )
+        )
+    log.info(
+        "screening feedback given",
+        verdict=feedback.verdict.value,
+        category=feedback.category.value,
+        moderator=command.moderator,
+    )
+    return feedback
+
+
+async def export_labels(transaction: Transaction) -> list[str]:
+    """Corpus rows (`level | categories | text`) for every story moderators gave
+    screening feedback on: the labels as corrected, the body with every suggested
+    redaction applied, so no identifying detail screening found leaves."""
+    async with transaction() as repo:
+        story_ids = await repo.stories_with_feedback()
+    rows = []
+    for story_id in story_ids:
+        async with transaction() as repo:
+            item = await repo.get(story_id)
+            feedback = await repo.feedback_on(story_id)
+        if item is None or item.screening is None or item.body is None:
+            continue  # withdrawn meanwhile
+        labels = corrected_labels(item.screening, feedback)
+        text = item.screening.redacted("body", item.body)
+        rows.append(format_line(labels.level, labels.categories, text))
+    return rows
 
 
 async def claim_story(transaction: Transaction, command: ClaimStory, *, now: datetime) -> QueueItem:
