@@ -146,6 +146,13 @@ class ScreeningOut(BaseModel):
     safeguarding: SafeguardingOut
     redactions: list[RedactionOut]
     language: list[LanguageOut]
+    limits: list[str] = Field(
+        description=(
+            "Bounds screening reached on an unusually long or hostile text (for example "
+            "'body: only the first 20,000 of 100,000 characters were screened for "
+            "safeguarding'): read the text in full. Empty for every story intake accepts."
+        )
+    )
 
     @classmethod
     def of(cls, screening: Screening) -> ScreeningOut:
@@ -181,6 +188,7 @@ class ScreeningOut(BaseModel):
                 LanguageOut(field=f.field, start=f.start, end=f.end, text=f.text, kind=f.kind)
                 for f in screening.language
             ],
+            limits=list(screening.limits),
         )
 
 
