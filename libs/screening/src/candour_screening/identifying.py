@@ -184,8 +184,10 @@ _EMAIL = re.compile(
 _EMAIL_LOCAL_STARTS = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]")
 # @handle on its own (not the @ of an email), or a handle named by the platform.
 _SOCIAL_HANDLE = re.compile(r"(?<![A-Za-z0-9._%+-])@[A-Za-z0-9_]{2,30}\b(?!\.[A-Za-z])")
-_PLATFORMS = ("twitter", "instagram", "insta", "tiktok", "facebook", "snapchat", "threads")
-_PLATFORMS += ("bluesky", "x")
+_PLATFORMS: tuple[str, ...] = (
+    *("twitter", "instagram", "insta", "tiktok", "facebook", "snapchat", "threads"),
+    *("bluesky", "x"),
+)
 _HANDLE_AFTER_PLATFORM = re.compile(
     rf"\b(?=[{''.join({p[0] for p in _PLATFORMS})}{''.join({p[0].upper() for p in _PLATFORMS})}])"
     rf"(?i:{'|'.join(_PLATFORMS)})"

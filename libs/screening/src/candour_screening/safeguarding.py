@@ -125,7 +125,7 @@ class SafeguardingMatcher:
             variants = sorted(
                 {v for phrase in phrases for v in expand(phrase, inflector, GROUPS, noun=noun)}
             )
-            self._matcher.add(concept, list(nlp.tokenizer.pipe(variants)))
+            self._matcher.add(concept, [nlp.make_doc(v) for v in variants])
         self._matcher.add("BREAK", [nlp.make_doc(b) for b in _BREAKS])
         self._names = {nlp.vocab.strings[name]: name for name in (*CONCEPTS, "BREAK")}
         self._check_rules()
