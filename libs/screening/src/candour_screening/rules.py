@@ -60,6 +60,21 @@ def near(*concepts: str, window: int = 8, side: Side = "either") -> Near:
     return Near(concepts, window, side)
 
 
+def _money(reason: str, anchor: str, *conditions: Near) -> Rule:
+    """A financial abuse rule: a concern, serious with danger now, never about
+    routine payments ("card details for the prescription charge")."""
+    return Rule(
+        C.FINANCIAL_ABUSE,
+        K,
+        reason,
+        anchor,
+        conditions,
+        unless=("MONEY_SAFE", "ROUTINE"),
+        past_level=None,
+        escalates=True,
+    )
+
+
 # Serious rules first: when a hostile text exhausts the work budget of a field,
 # what was evaluated is what matters most.
 RULES: tuple[Rule, ...] = (
@@ -194,44 +209,13 @@ RULES: tuple[Rule, ...] = (
         past_level=None,
         escalates=True,
     ),
-    Rule(
-        C.FINANCIAL_ABUSE,
-        K,
-        "money or property taken or controlled",
-        "MONEY_TAKEN",
-        (near("MONEY", window=5),),
-        unless=("MONEY_SAFE", "ROUTINE"),
-        past_level=None,
-        escalates=True,
-    ),
-    Rule(
-        C.FINANCIAL_ABUSE,
-        K,
-        "money or property taken or controlled",
-        "MONEY_SIGNS",
-        unless=("MONEY_SAFE", "ROUTINE"),
-        past_level=None,
-        escalates=True,
-    ),
-    Rule(
-        C.FINANCIAL_ABUSE,
-        K,
-        "money not accounted for",
-        "MONEY",
-        (near("UNEXPLAINED", window=8, side="after"),),
-        unless=("MONEY_SAFE", "ROUTINE"),
-        past_level=None,
-        escalates=True,
-    ),
-    Rule(
-        C.FINANCIAL_ABUSE,
-        K,
+    _money("money or property taken or controlled", "MONEY_TAKEN", near("MONEY", window=5)),
+    _money("money or property taken or controlled", "MONEY_SIGNS"),
+    _money("money not accounted for", "MONEY", near("UNEXPLAINED", window=8, side="after")),
+    _money(
         "money or property taken or controlled",
         "MONEY_HANDLED",
-        (near("MONEY", window=3, side="after"),),
-        unless=("MONEY_SAFE", "ROUTINE"),
-        past_level=None,
-        escalates=True,
+        near("MONEY", window=3, side="after"),
     ),
     Rule(
         C.DISCRIMINATORY_ABUSE,
