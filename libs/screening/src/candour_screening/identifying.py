@@ -266,7 +266,7 @@ _ROLE_PATTERNS = (
     *("psychiatrist", "psychologist", "counsellor", "husband", "wife", "partner", "son"),
     *("daughter", "mum", "mom", "dad", "mother", "father", "brother", "grandson"),
     *("granddaughter", "nan", "gran", "grandad", "grandma", "grandpa", "friend", "neighbour"),
-    *("baby", "called", "named"),
+    *("baby", "called", "named", r"name\s(?:is|was)"),
 )
 _ROLES = "(?:" + "|".join(_ROLE_PATTERNS) + ")"
 # The title or role is matched case-insensitively; the name must be capitalised.
