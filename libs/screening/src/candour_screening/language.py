@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from candour_screening import lexicon
@@ -61,13 +62,33 @@ def _capitals(field: Field, text: str) -> list[LanguageFlag]:
     # step per word; only a run of several capitalised words is looked at.
     in_capitals = bytes(map(str.isupper, words))
     flags: list[LanguageFlag] = []
-    word_spans: list[tuple[int, int]] = []
+    starts: list[int] = []
     for run in _RUN_OF_CAPITALS.finditer(in_capitals):
-        run_words = words[run.start() : run.end()]
-        long_words = sum(len(w) >= 3 for w in run_words)
-        letters = sum(c.isalpha() for w in run_words for c in w)
-        if long_words >= _SHOUTING_MIN_WORDS and letters >= _SHOUTING_MIN_LETTERS:
-            word_spans = word_spans or [m.span() for m in _WORD.finditer(text)]
-            start, end = word_spans[run.start()][0], word_spans[run.end() - 1][1]
-            flags.append(LanguageFlag(field, start, end, text[start:end], LanguageKind.CAPITALS))
+        if not _is_shouting(words, run.start(), run.end()):
+            continue
+        # Where each word starts, from the lengths of the words and of what is
+        # between them (summed in C), worked out once and only when needed.
+        starts = starts or _word_starts(text, words)
+        last = run.end() - 1
+        start, end = starts[run.start()], starts[last] + len(words[last])
+        flags.append(LanguageFlag(field, start, end, text[start:end], LanguageKind.CAPITALS))
     return flags
+
+
+def _is_shouting(words: list[str], first: int, end: int) -> bool:
+    """Enough long words and letters, counted only until both are reached."""
+    long_words = letters = 0
+    for word in itertools.islice(words, first, end):
+        long_words += len(word) >= 3
+        letters += sum(c.isalpha() for c in word)
+        if long_words >= _SHOUTING_MIN_WORDS and letters >= _SHOUTING_MIN_LETTERS:
+            return True
+    return False
+
+
+def _word_starts(text: str, words: list[str]) -> list[int]:
+    between = _WORD.split(text)  # len(words) + 1 pieces around the words
+    lengths = itertools.chain.from_iterable(zip(map(len, between), map(len, words), strict=False))
+    offsets = list(itertools.accumulate(lengths, initial=0))
+    # offsets[2 * i + 1] is where word i starts (after i words and i + 1 gaps).
+    return offsets[1::2]
