@@ -551,10 +551,13 @@ class StoryFactory:
 
 def check_auto_approvable(stories: Sequence[dict[str, Any]]) -> None:
     """Fail early (not after a timeout) if screening would hold a story for a moderator."""
-    from candour_moderation.domain.screening import screen
+    from candour_screening import screen
 
     for story in stories:
-        found = screen(story["title"], story["body"], story["author"]["display_name"])
+        found = screen(
+            {"title": story["title"], "body": story["body"]},
+            author_name=story["author"]["display_name"],
+        )
         if found.safeguarding.matches or found.redactions or found.language:
             raise SystemExit(f"generated story would not be auto-approved: {found}")
 

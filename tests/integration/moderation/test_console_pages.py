@@ -6,6 +6,7 @@ calls, so each test reads exactly the stories it made.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from candour_moderation.bootstrap import create_app
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
 from tests.infra import serving
+from tests.unit.moderation.fakes import screen_in_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -81,7 +83,11 @@ async def queue(app: FastAPI, *stories: StorySubmitted) -> None:
     transaction = postgres_transaction(app.state.platform.pool)
     for submitted in stories:
         assert await handlers.receive_story(
-            transaction, submitted, event_id=uuid.uuid4(), now=datetime.now(UTC)
+            transaction,
+            submitted,
+            event_id=uuid.uuid4(),
+            now=datetime.now(UTC),
+            screen=screen_in_process,
         )
 
 
@@ -345,3 +351,95 @@ async def test_the_api_document_has_no_console_routes(console) -> None:
         if not path.startswith("/v1") and path.startswith("/console")
     ]
     assert (await client.get("/static/candour.css")).status_code == 200
+
+
+async def test_the_console_shows_categories_and_reasons_and_takes_screening_feedback(
+    console, tmp_path
+) -> None:
+    """Issue 17: categories and reasons in the console; a moderator marks a flag
+    wrong and adds a missed one; `candour screening export-labels` writes them."""
+    from typer.testing import CliRunner
+
+    from candour_cli.main import app as cli
+
+    app, client = console
+    flagged = story("The nurse took my bank card for safekeeping while I was in theatre.")
+    missed = story("My nephew keeps Gran's post office book and she is scared of him.")
+    await queue(app, flagged, missed)
+    await sign_in(client)
+    queue_page = await client.get("/console")
+    assert "financial or material abuse" in queue_page.text
+
+    page = await client.get(f"/console/stories/{flagged.story_id}")
+    assert "because: money or property taken or controlled" in page.text
+    assert "This flag is wrong" in page.text
+    wrong = await client.post(
+        f"/console/stories/{flagged.story_id}/screening-feedback",
+        data={"csrf_token": csrf_of(page), "verdict": "wrong", "match": "0"},
+    )
+    assert wrong.status_code == 303, wrong.text
+
+    page = await client.get(f"/console/stories/{missed.story_id}")
+    no_category = await client.post(
+        f"/console/stories/{missed.story_id}/screening-feedback",
+        data={"csrf_token": csrf_of(page), "verdict": "missed", "category": ""},
+    )
+    assert no_category.status_code == 422
+    assert "Choose the category screening missed" in no_category.text
+    added = await client.post(
+        f"/console/stories/{missed.story_id}/screening-feedback",
+        data={
+            "csrf_token": csrf_of(page),
+            "verdict": "missed",
+            "category": "financial_abuse",
+            "level": "concern",
+            "text": "keeps Gran's post office book",
+        },
+    )
+    assert added.status_code == 303, added.text
+    page = await client.get(f"/console/stories/{missed.story_id}")
+    assert "missed financial or material abuse (concern)" in page.text
+
+    # The API shows the same, with the audit line naming who.
+    headers = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-bob')}"}
+    detail = (await client.get(f"/v1/queue/{flagged.story_id}", headers=headers)).json()
+    assert detail["screening"]["safeguarding"]["categories"]
+    assert all(m["reason"] for m in detail["screening"]["safeguarding"]["matches"])
+    assert [f["verdict"] for f in detail["screening_feedback"]] == ["wrong"]
+    assert detail["audit"][-1]["action"] == "screening_feedback"
+    assert detail["audit"][-1]["actor"] == "mod-alice"
+    api = await client.post(
+        f"/v1/queue/{flagged.story_id}/screening-feedback",
+        headers=headers,
+        json={"verdict": "wrong", "match": 1},
+    )
+    assert api.status_code == 201, api.text
+    bad = await client.post(
+        f"/v1/queue/{flagged.story_id}/screening-feedback",
+        headers=headers,
+        json={"verdict": "missed", "category": "not_a_category"},
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    out_of_range = await client.post(
+        f"/v1/queue/{flagged.story_id}/screening-feedback",
+        headers=headers,
+        json={"verdict": "wrong", "match": 9},
+    )
+    assert out_of_range.status_code == 422
+
+    output = tmp_path / "labels.txt"
+    url = app.state.platform.settings.database_url.get_secret_value()
+    # The command runs its own event loop, as from a shell: off this test's loop.
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["screening", "export-labels", "--database-url", url, "--output", str(output)],
+    )
+    assert result.exit_code == 0, result.output
+    assert output.read_text().splitlines() == [
+        "none | - | The nurse took my bank card for safekeeping while I was in theatre.",
+        # Screening's own flag (fear of him) stays; the missed category is added.
+        "serious | domestic_abuse,financial_abuse | "
+        "My nephew keeps Gran's post office book and she is scared of him.",
+    ]

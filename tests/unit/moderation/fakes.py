@@ -6,15 +6,17 @@ import asyncio
 import copy
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from candour_common.events import Event
+from candour_common.events import Event, StorySubmitted
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.feedback import ScreeningFeedback
 from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+from candour_screening import Screening, screen
 
 
 @dataclass
@@ -25,6 +27,7 @@ class FakeState:
     inbox: set[UUID] = field(default_factory=set)
     outbox: list[tuple[UUID, Event]] = field(default_factory=list)
     tombstones: list[UUID] = field(default_factory=list)  # story.approved keys erased
+    feedback: list[ScreeningFeedback] = field(default_factory=list)
 
 
 class FakeRepository:
@@ -96,6 +99,23 @@ class FakeRepository:
     async def erase_published(self, story_id: UUID) -> None:
         self.state.tombstones.append(story_id)
 
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+        self.state.feedback.append(feedback)
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+        return [f for f in self.state.feedback if f.story_id == story_id]
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        seen: list[UUID] = []
+        for f in self.state.feedback:
+            item = self.state.items.get(f.story_id)
+            if f.story_id not in seen and item is not None and item.status is not Status.WITHDRAWN:
+                seen.append(f.story_id)
+        return seen
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        self.state.feedback = [f for f in self.state.feedback if f.story_id != story_id]
+
 
 class FakeDatabase:
     """One lock stands in for row locks; a failed transaction leaves no trace."""
@@ -117,3 +137,14 @@ class FakeDatabase:
                     raise
 
         return transaction
+
+
+async def screen_in_process(fields: Mapping[str, str], author_name: str | None) -> Screening:
+    """The service screens in a worker process; unit tests call the library directly."""
+    return screen(fields, author_name=author_name)
+
+
+def queue_item(event: StorySubmitted) -> QueueItem:
+    """The queue item of a submission, screened as the service would."""
+    fields = QueueItem.texts_to_screen(event)
+    return QueueItem.from_submission(event, screen(fields, author_name=event.author.display_name))

@@ -19,9 +19,9 @@ from candour_moderation.domain.model import (
     SafeguardingNotAcknowledged,
     Status,
 )
-from candour_moderation.domain.screening import SafeguardingLevel
 from candour_moderation.service_layer import handlers
-from tests.unit.moderation.fakes import FakeDatabase
+from candour_screening import SafeguardingLevel
+from tests.unit.moderation.fakes import FakeDatabase, screen_in_process
 from tests.unit.moderation.test_queue import T0, item, submitted
 
 pytestmark = pytest.mark.unit
@@ -42,7 +42,6 @@ FLAGGED = {
     "a suggested redaction": "Dr Patel explained every step of my treatment.",
     "a concern": "Mum developed pressure sores on the ward.",
     "a serious disclosure": "Since discharge I want to kill myself.",
-    "a negated serious phrase": "I have never felt suicidal, the team were great.",
     "swearing": "The wait was bloody awful and the food was crap.",
     "shouting": "THE WAITING ROOM WAS FREEZING AND NOBODY CAME",
 }
@@ -73,7 +72,13 @@ async def test_with_auto_approval_on_a_clean_story_is_approved_in_the_same_trans
     event = submitted(CLEAN)
     event_id = uuid.uuid4()
     received = await handlers.receive_story(
-        db.transaction, event, event_id=event_id, now=T0, auto_approve=True, observe=decisions
+        db.transaction,
+        event,
+        event_id=event_id,
+        now=T0,
+        screen=screen_in_process,
+        auto_approve=True,
+        observe=decisions,
     )
     assert received
     assert await handlers.list_queue(db.transaction, Status.PENDING, limit=10) == []
@@ -96,7 +101,13 @@ async def test_with_auto_approval_on_a_clean_story_is_approved_in_the_same_trans
 
     # Redelivered: nothing more is published.
     again = await handlers.receive_story(
-        db.transaction, event, event_id=event_id, now=T0, auto_approve=True, observe=decisions
+        db.transaction,
+        event,
+        event_id=event_id,
+        now=T0,
+        screen=screen_in_process,
+        auto_approve=True,
+        observe=decisions,
     )
     assert not again
     assert len(db.state.outbox) == 1
@@ -113,6 +124,7 @@ async def test_with_auto_approval_on_anything_flagged_waits_for_a_moderator() ->
             event,
             event_id=uuid.uuid4(),
             now=T0,
+            screen=screen_in_process,
             auto_approve=True,
             observe=decisions,
         )
@@ -126,7 +138,9 @@ async def test_with_auto_approval_on_anything_flagged_waits_for_a_moderator() ->
 async def test_auto_approval_is_off_by_default() -> None:
     db = FakeDatabase()
     event = submitted(CLEAN)
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     pending = await handlers.list_queue(db.transaction, Status.PENDING, limit=10)
     assert [i.story_id for i in pending] == [event.story_id]
     assert db.state.outbox == []
@@ -136,7 +150,12 @@ async def test_withdrawing_an_auto_approved_story_keeps_only_that_it_was_automat
     db = FakeDatabase()
     event = submitted(CLEAN)
     await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, auto_approve=True
+        db.transaction,
+        event,
+        event_id=uuid.uuid4(),
+        now=T0,
+        screen=screen_in_process,
+        auto_approve=True,
     )
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
     await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
@@ -181,7 +200,9 @@ async def audit_after(approve: ApproveStory, db: FakeDatabase) -> list[dict[str,
 
 async def queued(db: FakeDatabase, body: str, title: str = "Kind staff") -> uuid.UUID:
     event = submitted(body, title=title)
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     return event.story_id
 
 

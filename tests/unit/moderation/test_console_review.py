@@ -15,6 +15,7 @@ from candour_common.events import (
 )
 from candour_moderation.domain.model import QueueItem
 from candour_moderation.entrypoints.review import accepted_text, approval, segments
+from tests.unit.moderation.fakes import queue_item
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +23,7 @@ BODY = "Dr Patel was kind. Email me at sam.t@example.org <b>please</b>."
 
 
 def item(title: str = "Dr Patel helped", body: str = BODY) -> QueueItem:
-    return QueueItem.from_submission(
+    return queue_item(
         StorySubmitted(
             story_id=uuid.uuid4(),
             submitted_at=datetime.now(UTC),

@@ -33,7 +33,7 @@ from candour_moderation.domain.model import (
     StoryNotFound,
 )
 from candour_moderation.service_layer import handlers
-from tests.unit.moderation.fakes import FakeDatabase
+from tests.unit.moderation.fakes import FakeDatabase, queue_item, screen_in_process
 
 pytestmark = pytest.mark.unit
 
@@ -66,7 +66,7 @@ def submitted(
 
 
 def item(body: str = "The staff were kind.", **kwargs: object) -> QueueItem:
-    return QueueItem.from_submission(submitted(body, **kwargs))  # type: ignore[arg-type]
+    return queue_item(submitted(body, **kwargs))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------ domain rules
@@ -176,10 +176,16 @@ def test_withdrawal_erases_the_authors_words() -> None:
 async def test_a_submitted_story_is_queued_once_even_if_redelivered() -> None:
     db = FakeDatabase()
     event, event_id = submitted("Dr Patel was kind."), uuid.uuid4()
-    assert await handlers.receive_story(db.transaction, event, event_id=event_id, now=T0)
-    assert not await handlers.receive_story(db.transaction, event, event_id=event_id, now=T0)
+    assert await handlers.receive_story(
+        db.transaction, event, event_id=event_id, now=T0, screen=screen_in_process
+    )
+    assert not await handlers.receive_story(
+        db.transaction, event, event_id=event_id, now=T0, screen=screen_in_process
+    )
     # The same story under another event id (a producer retry) is not queued twice either.
-    assert not await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    assert not await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     queued = await handlers.list_queue(db.transaction, Status.PENDING, limit=10)
     assert [i.story_id for i in queued] == [event.story_id]
     assert queued[0].screening is not None
@@ -195,7 +201,9 @@ async def test_pages_follow_the_queue_order() -> None:
     bodies = ["fine", "pressure sores", "fine", "I want to die", "fine"]
     events = [submitted(b, at=T0 + timedelta(minutes=n)) for n, b in enumerate(bodies)]
     for event in events:
-        await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+        await handlers.receive_story(
+            db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+        )
     first = await handlers.list_queue(db.transaction, Status.PENDING, limit=2)
     rest = await handlers.list_queue(
         db.transaction, Status.PENDING, limit=10, after=first[-1].position
@@ -208,7 +216,9 @@ async def test_pages_follow_the_queue_order() -> None:
 async def test_two_moderators_racing_to_claim_exactly_one_wins() -> None:
     db = FakeDatabase()
     event = submitted()
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     results = await asyncio.gather(
         handlers.claim_story(db.transaction, ClaimStory(event.story_id, "alice"), now=T0),
         handlers.claim_story(db.transaction, ClaimStory(event.story_id, "bob"), now=T0),
@@ -223,7 +233,9 @@ async def test_two_moderators_racing_to_claim_exactly_one_wins() -> None:
 async def test_a_retried_decision_writes_exactly_one_event() -> None:
     db = FakeDatabase()
     event = submitted("Email me at sam@example.org please.")
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     approve = ApproveStory(event.story_id, "alice", criticality=1, apply_suggested=True)
     results = await asyncio.gather(
         handlers.decide(db.transaction, approve, now=T0),
@@ -247,7 +259,9 @@ async def test_a_retried_decision_writes_exactly_one_event() -> None:
 async def test_a_failed_decision_leaves_nothing_behind() -> None:
     db = FakeDatabase()
     event = submitted("I want to kill myself.")
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     with pytest.raises(SafeguardingNotAcknowledged):
         await handlers.decide(
             db.transaction, ApproveStory(event.story_id, "alice", criticality=2), now=T0
@@ -271,7 +285,9 @@ async def test_unknown_stories_are_not_found() -> None:
 async def test_withdrawal_leaves_the_queue_and_keeps_only_ids_and_times() -> None:
     db = FakeDatabase()
     event = submitted("Dr Patel was kind.")
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     await handlers.claim_story(db.transaction, ClaimStory(event.story_id, "alice"), now=T0)
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
     assert await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
@@ -292,14 +308,18 @@ async def test_a_withdrawal_that_overtakes_its_submission_keeps_the_story_out() 
     event = submitted()
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
     await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
-    assert not await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    assert not await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     assert db.state.items == {}
 
 
 async def test_withdrawing_an_approved_story_drops_its_outbox_copies() -> None:
     db = FakeDatabase()
     event = submitted()
-    await handlers.receive_story(db.transaction, event, event_id=uuid.uuid4(), now=T0)
+    await handlers.receive_story(
+        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
+    )
     await handlers.decide(
         db.transaction, ApproveStory(event.story_id, "alice", criticality=0), now=T0
     )

@@ -6,10 +6,13 @@ import asyncio
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
-from candour_common.runtime import Platform, build_app
+from candour_common.runtime import Platform, PlatformRef, build_app
+from candour_common.settings import ServiceSettings
 from candour_common.web import pages
 from candour_moderation.adapters.metrics import moderation_metrics
+from candour_moderation.adapters.screening import ScreeningPool
 from candour_moderation.entrypoints import consumers
 from candour_moderation.entrypoints.http import name_decision_fields, router
 from candour_moderation.entrypoints.metrics import QueueDepthOnScrape
@@ -20,13 +23,18 @@ from candour_moderation.settings import ModerationSettings
 MIGRATIONS = "candour_moderation.migrations"
 
 
-def on_started(platform: Platform) -> Sequence[asyncio.Task[None]]:
-    # Made now so the first scrape already shows them (at zero).
-    moderation_metrics(platform.metrics.registry)
-    return ()
-
-
 def create_app(settings: ModerationSettings) -> FastAPI:
+    screening = ScreeningPool(settings.screening_workers)
+
+    def register(broker: KafkaBroker, service: ServiceSettings, ref: PlatformRef) -> None:
+        consumers.register(broker, service, ref, screening=screening)
+
+    def on_started(platform: Platform) -> Sequence[asyncio.Task[None]]:
+        # Made now so the first scrape already shows them (at zero).
+        moderation_metrics(platform.metrics.registry)
+        screening.start()
+        return (asyncio.create_task(screening.run_until_cancelled(), name="screening"),)
+
     app = build_app(
         settings,
         title="Candour moderation",
@@ -36,7 +44,7 @@ def create_app(settings: ModerationSettings) -> FastAPI:
         ),
         migrations_package=MIGRATIONS,
         routers=[router, console_router],
-        register_subscribers=consumers.register,
+        register_subscribers=register,
         relay_outbox=True,
         on_started=on_started,
     )

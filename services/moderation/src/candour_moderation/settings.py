@@ -11,6 +11,15 @@ class ModerationSettings(ServiceSettings):
     claim_lease_seconds: int = Field(
         default=15 * 60, ge=10, le=24 * 3600, description="How long a moderator's claim lasts."
     )
+    screening_workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description=(
+            "Worker processes that screen stories, off the event loop (each holds the "
+            "screening rules, ~60 MB)."
+        ),
+    )
     auto_approve: bool = Field(
         default=False,
         description=(

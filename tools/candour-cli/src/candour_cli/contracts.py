@@ -59,6 +59,7 @@ from candour_intake import bootstrap as intake_bootstrap
 from candour_intake.entrypoints import consumers as intake_consumers
 from candour_intake.settings import IntakeSettings
 from candour_moderation import bootstrap as moderation_bootstrap
+from candour_moderation.adapters.screening import ScreeningPool
 from candour_moderation.entrypoints import consumers as moderation_consumers
 from candour_moderation.settings import ModerationSettings
 from candour_notifications import bootstrap as notifications_bootstrap
@@ -299,7 +300,12 @@ def _defaults(settings_cls: type[SettingsT]) -> SettingsT:
 def _services() -> list[_Service]:
     return [
         _Service("story-intake", _defaults(IntakeSettings), intake_consumers.register),
-        _Service("moderation", _defaults(ModerationSettings), moderation_consumers.register),
+        _Service(
+            "moderation",
+            _defaults(ModerationSettings),
+            # A pool never started: the document only needs the subscribers declared.
+            functools.partial(moderation_consumers.register, screening=ScreeningPool(1)),
+        ),
         _Service(
             "notifications",
             _defaults(NotificationsSettings),

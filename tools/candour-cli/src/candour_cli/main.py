@@ -14,6 +14,7 @@ from candour_cli import (
     feedback,
     insight,
     migrate,
+    screening,
     search_rebuild,
     tokens,
     topics,
@@ -36,5 +37,6 @@ app.add_typer(directory.app, name="directory")
 app.add_typer(feedback.app, name="import")
 app.add_typer(search_rebuild.app, name="search")
 app.add_typer(insight.app, name="insight")
+app.add_typer(screening.app, name="screening")
 # Next to a running `candour dev`, sign with its generated secret unless one is set.
 app.callback()(devstate.use_dev_secret_when_unset)

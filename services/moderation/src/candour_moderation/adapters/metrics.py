@@ -12,7 +12,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from candour_moderation.domain.model import QueueItem
-from candour_moderation.domain.screening import SafeguardingLevel
+from candour_screening import SafeguardingLevel
 
 # From "the system approved it on arrival" to "it waited over a weekend".
 _DECISION_BUCKETS = (

@@ -28,6 +28,7 @@ from candour_common.events import (
 )
 from candour_common.keys import story_key
 from candour_common.topics import Topic
+from candour_moderation.domain.feedback import ScreeningFeedback, Verdict
 from candour_moderation.domain.model import (
     AuditEntry,
     Provenance,
@@ -35,17 +36,7 @@ from candour_moderation.domain.model import (
     QueuePosition,
     Status,
 )
-from candour_moderation.domain.screening import (
-    LanguageFlag,
-    LanguageKind,
-    Redaction,
-    RedactionKind,
-    Safeguarding,
-    SafeguardingCategory,
-    SafeguardingLevel,
-    SafeguardingMatch,
-    Screening,
-)
+from candour_screening import SafeguardingCategory, SafeguardingLevel, Screening
 
 SERVICE = "moderation"
 
@@ -90,6 +81,17 @@ class QueueRepository(Protocol):
     async def erase_published(self, story_id: UUID) -> None:
         """Outbox: a tombstone on story.approved, which erases the published story there
         once the broker compacts (published after everything written before it)."""
+
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None: ...
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]: ...
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        """Stories (not withdrawn) moderators gave screening feedback on, oldest first."""
+        ...
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        """Drop the story's feedback (it quotes the author's words)."""
         ...
 
 
@@ -292,6 +294,66 @@ class PostgresQueueRepository:
             service=SERVICE,
         )
 
+    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO screening_feedback (story_id, at, moderator, verdict, category, level,
+                                            field, match_start, match_end, text, note)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            """,
+            feedback.story_id,
+            feedback.at,
+            feedback.moderator,
+            feedback.verdict.value,
+            feedback.category.value,
+            feedback.level.value,
+            feedback.field,
+            feedback.match_start,
+            feedback.match_end,
+            feedback.text,
+            feedback.note,
+        )
+
+    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+        rows = await self._conn.fetch(
+            """
+            SELECT story_id, at, moderator, verdict, category, level, field, match_start,
+                   match_end, text, note
+            FROM screening_feedback WHERE story_id = $1 ORDER BY id
+            """,
+            story_id,
+        )
+        return [
+            ScreeningFeedback(
+                story_id=r["story_id"],
+                at=r["at"],
+                moderator=r["moderator"],
+                verdict=Verdict(r["verdict"]),
+                category=SafeguardingCategory(r["category"]),
+                level=SafeguardingLevel(r["level"]),
+                field=r["field"],
+                match_start=r["match_start"],
+                match_end=r["match_end"],
+                text=r["text"],
+                note=r["note"],
+            )
+            for r in rows
+        ]
+
+    async def stories_with_feedback(self) -> list[UUID]:
+        rows = await self._conn.fetch(
+            """
+            SELECT f.story_id FROM screening_feedback f
+            JOIN queue_items q ON q.story_id = f.story_id
+            WHERE q.status <> 'withdrawn'
+            GROUP BY f.story_id ORDER BY min(f.id)
+            """
+        )
+        return [r["story_id"] for r in rows]
+
+    async def erase_feedback(self, story_id: UUID) -> None:
+        await self._conn.execute("DELETE FROM screening_feedback WHERE story_id = $1", story_id)
+
 
 def _item(row: asyncpg.Record) -> QueueItem:
     author = None
@@ -325,75 +387,9 @@ def _item(row: asyncpg.Record) -> QueueItem:
 
 
 def screening_to_json(screening: Screening) -> dict[str, Any]:
-    return {
-        "safeguarding": {
-            "level": screening.safeguarding.level.value,
-            "matches": [
-                {
-                    "field": m.field,
-                    "start": m.start,
-                    "end": m.end,
-                    "text": m.text,
-                    "category": m.category.value,
-                    "level": m.level.value,
-                }
-                for m in screening.safeguarding.matches
-            ],
-        },
-        "redactions": [
-            {
-                "field": r.field,
-                "start": r.start,
-                "end": r.end,
-                "text": r.text,
-                "kind": r.kind.value,
-                "replacement": r.replacement,
-            }
-            for r in screening.redactions
-        ],
-        "language": [
-            {"field": f.field, "start": f.start, "end": f.end, "text": f.text, "kind": f.kind.value}
-            for f in screening.language
-        ],
-    }
+    return screening.to_json()
 
 
 def screening_from_json(data: dict[str, Any]) -> Screening:
-    safeguarding = data["safeguarding"]
-    return Screening(
-        safeguarding=Safeguarding(
-            level=SafeguardingLevel(safeguarding["level"]),
-            matches=tuple(
-                SafeguardingMatch(
-                    field=m["field"],
-                    start=m["start"],
-                    end=m["end"],
-                    text=m["text"],
-                    category=SafeguardingCategory(m["category"]),
-                    level=SafeguardingLevel(m["level"]),
-                )
-                for m in safeguarding["matches"]
-            ),
-        ),
-        redactions=tuple(
-            Redaction(
-                field=r["field"],
-                start=r["start"],
-                end=r["end"],
-                text=r["text"],
-                kind=RedactionKind(r["kind"]),
-                replacement=r["replacement"],
-            )
-            for r in data["redactions"]
-        ),
-        language=tuple(
-            LanguageFlag(
-                field=f["field"],
-                start=f["start"],
-                end=f["end"],
-                text=f["text"],
-                kind=LanguageKind(f["kind"]),
-            )
-            for f in data["language"]
-        ),
-    )
+    """Reads today's form and the one stored before categories and reasons (tolerant)."""
+    return Screening.from_json(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,11 @@ from candour_common.events import (
     Tags,
 )
 from candour_moderation.domain.edits import Edit, text_changes
-from candour_moderation.domain.screening import FIELDS, SafeguardingLevel, Screening, screen
+from candour_screening import SafeguardingLevel, Screening
+
+# The author's text fields a moderator publishes; `assisted_by` is screened too.
+FIELDS: tuple[Literal["title", "body"], ...] = ("title", "body")
+SCREENED_FIELDS = ("title", "body", "assisted_by")
 
 DEFAULT_LEASE = timedelta(minutes=15)
 # Who decides when nobody does: auto-approval, switched on by the operator.
@@ -182,9 +186,13 @@ class QueueItem:
     decided_at: datetime | None = None
     withdrawn_at: datetime | None = None
 
+    @staticmethod
+    def texts_to_screen(event: StorySubmitted) -> dict[str, str]:
+        """What screening reads: the title, the story and who helped write it."""
+        return {"title": event.title, "body": event.body, "assisted_by": event.assisted_by or ""}
+
     @classmethod
-    def from_submission(cls, event: StorySubmitted) -> QueueItem:
-        screening = screen(event.title, event.body, event.author.display_name)
+    def from_submission(cls, event: StorySubmitted, screening: Screening) -> QueueItem:
         return cls(
             story_id=event.story_id,
             status=Status.PENDING,
@@ -257,9 +265,16 @@ class QueueItem:
             experienced_at=self.experienced_at,
             source=self.provenance.source,
             external_id=self.provenance.external_id,
-            assisted_by=self.provenance.assisted_by,
+            assisted_by=self.published_assisted_by(command),
             represents=self.provenance.represents,
         )
+
+    def published_assisted_by(self, command: ApproveStory) -> str | None:
+        """Who helped write it, with the suggested redactions when the moderator applies them."""
+        assisted_by = self.provenance.assisted_by
+        if assisted_by and command.apply_suggested and self.screening is not None:
+            return self.screening.redacted("assisted_by", assisted_by)
+        return assisted_by
 
     @property
     def auto_approvable(self) -> bool:

@@ -14,11 +14,14 @@ from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
 from candour_moderation.adapters.metrics import moderation_metrics
 from candour_moderation.adapters.repository import postgres_transaction
+from candour_moderation.adapters.screening import ScreeningPool
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
 
 
-def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
+def register(
+    broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef, *, screening: ScreeningPool
+) -> None:
     auto_approve = isinstance(settings, ModerationSettings) and settings.auto_approve
 
     @event_subscriber(
@@ -36,6 +39,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
             event,
             event_id=envelope.id,
             now=datetime.now(UTC),
+            screen=screening.screen,
             auto_approve=auto_approve,
             observe=moderation_metrics(platform.metrics.registry).observe_decision,
         )

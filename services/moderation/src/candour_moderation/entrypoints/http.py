@@ -20,6 +20,11 @@ from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_moderation.adapters.metrics import ModerationMetrics, moderation_metrics
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
+from candour_moderation.domain.feedback import (
+    FeedbackNotPossible,
+    GiveScreeningFeedback,
+    Verdict,
+)
 from candour_moderation.domain.model import (
     DEFAULT_LEASE,
     ApproveStory,
@@ -45,8 +50,12 @@ from candour_moderation.entrypoints.schemas import (
     QueueItemOut,
     QueuePage,
     ReleaseOut,
+    ScreeningFeedbackIn,
+    ScreeningFeedbackOut,
+    WrongFlagIn,
 )
 from candour_moderation.service_layer import handlers
+from candour_screening import SafeguardingLevel
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 AUTH_PROBLEMS: dict[int | str, dict[str, object]] = {401: PROBLEM, 403: PROBLEM}
@@ -85,6 +94,8 @@ def _problem(exc: ModerationError) -> ProblemError:
         return ProblemError(409, str(exc), title="Already decided")
     if isinstance(exc, ClaimedByAnother):
         return ProblemError(409, str(exc), title="Claimed by another moderator")
+    if isinstance(exc, FeedbackNotPossible):
+        return ProblemError(422, str(exc), errors=[FieldError(field="body", message=exc.why)])
     if isinstance(exc, SafeguardingNotAcknowledged):
         return ProblemError(
             422,
@@ -174,9 +185,48 @@ async def get_story(story_id: UUID, moderator: Moderator, tx: Tx) -> QueueItemDe
         item, audit = await handlers.get_story(tx, story_id)
     except ModerationError as exc:
         raise _problem(exc) from exc
+    feedback = await handlers.screening_feedback_on(tx, story_id)
     return QueueItemDetail(
-        **QueueItemOut.of(item, _now()).model_dump(), audit=[AuditOut.of(a) for a in audit]
+        **QueueItemOut.of(item, _now()).model_dump(),
+        audit=[AuditOut.of(a) for a in audit],
+        screening_feedback=[ScreeningFeedbackOut.of(f) for f in feedback],
     )
+
+
+@router.post(
+    "/queue/{story_id}/screening-feedback",
+    response_model=ScreeningFeedbackOut,
+    status_code=201,
+    responses={404: PROBLEM, 422: PROBLEM},
+)
+async def give_screening_feedback(
+    story_id: UUID,
+    moderator: Moderator,
+    tx: Tx,
+    feedback: Annotated[ScreeningFeedbackIn, Body()],
+) -> ScreeningFeedbackOut:
+    """Teach screening: mark one of the story's safeguarding flags wrong
+    (`verdict: wrong`, `match`: its index), or add one it missed (`verdict: missed`,
+    `category`, `level`). `candour screening export-labels` turns these into corpus rows."""
+    if isinstance(feedback, WrongFlagIn):
+        command = GiveScreeningFeedback(
+            story_id, moderator.subject, Verdict.WRONG, match=feedback.match, note=feedback.note
+        )
+    else:
+        command = GiveScreeningFeedback(
+            story_id,
+            moderator.subject,
+            Verdict.MISSED,
+            category=feedback.category,
+            level=SafeguardingLevel(feedback.level),
+            text=feedback.text,
+            note=feedback.note,
+        )
+    try:
+        given = await handlers.give_screening_feedback(tx, command, now=_now())
+    except ModerationError as exc:
+        raise _problem(exc) from exc
+    return ScreeningFeedbackOut.of(given)
 
 
 @router.post(

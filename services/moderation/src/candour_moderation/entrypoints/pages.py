@@ -22,6 +22,11 @@ from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.web import pages
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
+from candour_moderation.domain.feedback import (
+    FeedbackNotPossible,
+    GiveScreeningFeedback,
+    Verdict,
+)
 from candour_moderation.domain.model import (
     ClaimedByAnother,
     ClaimStory,
@@ -34,7 +39,6 @@ from candour_moderation.domain.model import (
     Status,
     StoryNotFound,
 )
-from candour_moderation.domain.screening import SafeguardingLevel
 from candour_moderation.entrypoints.http import (
     decode_cursor,
     encode_cursor,
@@ -50,6 +54,7 @@ from candour_moderation.entrypoints.review import (
 )
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
+from candour_screening import CATEGORY_LABELS, SafeguardingCategory, SafeguardingLevel
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_PAGE_SIZE = 25
@@ -88,6 +93,7 @@ def create_console_templates(settings: ModerationSettings) -> Jinja2Templates:
     templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
     templates.env.globals["rejection_labels"] = {r.value: t for r, t in REJECTION_LABELS.items()}
     templates.env.globals["redaction_labels"] = REDACTION_LABELS
+    templates.env.globals["category_labels"] = {c.value: t for c, t in CATEGORY_LABELS.items()}
     templates.env.filters["when"] = _when
     return templates
 
@@ -183,6 +189,7 @@ async def queue_page(
                     "level": _level(item),
                     "holder": item.holder(now),
                     "redactions": len(item.screening.redactions) if item.screening else 0,
+                    "categories": item.screening.safeguarding.categories if item.screening else (),
                 }
                 for item in page
             ],
@@ -209,6 +216,7 @@ def _story_context(
     errors: dict[str, str] | None = None,
     message: str | None = None,
     preview: bool = False,
+    feedback: list[Any] | None = None,
 ) -> dict[str, Any]:
     redactions = list(item.screening.redactions) if item.screening else []
     chosen = set(range(len(redactions))) if accepted is None else accepted
@@ -221,7 +229,12 @@ def _story_context(
         "pending": pending,
         "level": _level(item),
         "serious": _level(item) == SafeguardingLevel.SERIOUS.value,
-        "safeguarding": item.screening.safeguarding.matches if item.screening else (),
+        "safeguarding": list(enumerate(item.screening.safeguarding.matches))
+        if item.screening
+        else [],
+        "categories": item.screening.safeguarding.categories if item.screening else (),
+        "limits": item.screening.limits if item.screening else (),
+        "feedback": feedback or [],
         "language": item.screening.language if item.screening else (),
         "title_segments": segments(item, "title"),
         "body_segments": segments(item, "body"),
@@ -252,6 +265,7 @@ def _not_found(request: Request, moderator: Principal) -> Response:
 CLAIM_MESSAGES = {
     "claimed": "You have claimed this story: other moderators cannot decide it meanwhile.",
     "released": "You released your claim: the story is back in the queue for anyone.",
+    "feedback": "Thank you: screening will learn from it when the labels are next exported.",
 }
 
 
@@ -263,10 +277,70 @@ async def story_page(request: Request, story_id: UUID, done: str | None = None) 
     item = await _load(request, story_id)
     if item is None:
         return _not_found(request, moderator)
+    feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
     return _render(
         request,
         "console/story.html",
-        _story_context(item, moderator, message=CLAIM_MESSAGES.get(done or "")),
+        _story_context(item, moderator, message=CLAIM_MESSAGES.get(done or ""), feedback=feedback),
+    )
+
+
+@router.post("/console/stories/{story_id}/screening-feedback", response_class=HTMLResponse)
+async def screening_feedback(request: Request, story_id: UUID) -> Response:
+    """Mark a safeguarding flag wrong, or add one screening missed."""
+    form = await pages.checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    values = {
+        name: pages.form_text(form, name)
+        for name in ("verdict", "match", "category", "level", "text", "note")
+    }
+    errors: dict[str, str] = {}
+    command: GiveScreeningFeedback | None = None
+    if values["verdict"] == Verdict.WRONG.value and values["match"].isdigit():
+        command = GiveScreeningFeedback(
+            story_id, moderator.subject, Verdict.WRONG, match=int(values["match"])
+        )
+    elif values["verdict"] == Verdict.MISSED.value:
+        try:
+            category = SafeguardingCategory(values["category"])
+        except ValueError:
+            errors["category"] = "Choose the category screening missed"
+        level = (
+            SafeguardingLevel.SERIOUS
+            if values["level"] == SafeguardingLevel.SERIOUS.value
+            else SafeguardingLevel.CONCERN
+        )
+        if len(values["text"]) > 500:
+            errors["text"] = "Quote at most 500 characters"
+        if not errors:
+            command = GiveScreeningFeedback(
+                story_id,
+                moderator.subject,
+                Verdict.MISSED,
+                category=category,
+                level=level,
+                text=values["text"] or None,
+            )
+    else:
+        errors["verdict"] = "Choose a flag to mark wrong, or add a missed one"
+    item = await _load(request, story_id)
+    if item is None:
+        return _not_found(request, moderator)
+    if command is not None:
+        try:
+            await handlers.give_screening_feedback(_transaction(request), command, now=_now())
+        except FeedbackNotPossible as exc:
+            errors["verdict"] = exc.why
+        else:
+            return _see_other(f"/console/stories/{story_id}?done=feedback#safeguarding-title")
+    feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
+    return _render(
+        request,
+        "console/story.html",
+        _story_context(item, moderator, errors=errors, values=values, feedback=feedback),
+        status_code=422,
     )
 
 

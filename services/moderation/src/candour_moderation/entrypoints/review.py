@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from candour_moderation.domain.model import ApproveStory, QueueItem
-from candour_moderation.domain.screening import FIELDS, Field, Redaction, apply_redactions
+from candour_moderation.domain.model import FIELDS, ApproveStory, QueueItem
+from candour_screening import Field, Redaction, apply_redactions
 
 TITLE_MAX = 120
 BODY_MAX = 20000

@@ -16,17 +16,18 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
+from candour_moderation.domain.feedback import NOTE_MAX, TEXT_MAX, ScreeningFeedback, Verdict
 from candour_moderation.domain.model import AuditEntry, Provenance, QueueItem, Status
-from candour_moderation.domain.screening import (
-    Field as TextField,
-)
-from candour_moderation.domain.screening import (
+from candour_screening import (
     LanguageKind,
     RedactionKind,
     SafeguardingCategory,
     SafeguardingLevel,
     Screening,
 )
+
+# Which text the offsets point into: "title", "body" or "assisted_by".
+TextField = str
 
 TagText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
@@ -78,6 +79,30 @@ class RejectIn(_Strict):
 
 DecisionIn = Annotated[ApproveIn | RejectIn, Field(discriminator="decision")]
 
+FeedbackNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
+
+
+class WrongFlagIn(_Strict):
+    verdict: Literal["wrong"]
+    match: int = Field(
+        ge=0, description="Which flag: its index in `screening.safeguarding.matches`."
+    )
+    note: FeedbackNote | None = Field(default=None, description="Why, for whoever reads it.")
+
+
+class MissedFlagIn(_Strict):
+    verdict: Literal["missed"]
+    category: SafeguardingCategory
+    level: Literal["concern", "serious"] = "concern"
+    text: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
+        | None
+    ) = Field(default=None, description="The words that show it, if any.")
+    note: FeedbackNote | None = Field(default=None, description="Why, for whoever reads it.")
+
+
+ScreeningFeedbackIn = Annotated[WrongFlagIn | MissedFlagIn, Field(discriminator="verdict")]
+
 
 # ----------------------------------------------------------------- responses
 
@@ -89,10 +114,14 @@ class SafeguardingMatchOut(BaseModel):
     text: str
     category: SafeguardingCategory
     level: SafeguardingLevel
+    reason: str = Field(description='Why it matched, for a moderator: "means + intent", ...')
 
 
 class SafeguardingOut(BaseModel):
     level: SafeguardingLevel
+    categories: list[SafeguardingCategory] = Field(
+        description="Each category matched once, the most severe first."
+    )
     matches: list[SafeguardingMatchOut]
 
 
@@ -117,12 +146,20 @@ class ScreeningOut(BaseModel):
     safeguarding: SafeguardingOut
     redactions: list[RedactionOut]
     language: list[LanguageOut]
+    limits: list[str] = Field(
+        description=(
+            "Bounds screening reached on an unusually long or hostile text (for example "
+            "'body: only the first 20,000 of 100,000 characters were screened for "
+            "safeguarding'): read the text in full. Empty for every story intake accepts."
+        )
+    )
 
     @classmethod
     def of(cls, screening: Screening) -> ScreeningOut:
         return cls(
             safeguarding=SafeguardingOut(
                 level=screening.safeguarding.level,
+                categories=list(screening.safeguarding.categories),
                 matches=[
                     SafeguardingMatchOut(
                         field=m.field,
@@ -131,6 +168,7 @@ class ScreeningOut(BaseModel):
                         text=m.text,
                         category=m.category,
                         level=m.level,
+                        reason=m.reason,
                     )
                     for m in screening.safeguarding.matches
                 ],
@@ -150,6 +188,7 @@ class ScreeningOut(BaseModel):
                 LanguageOut(field=f.field, start=f.start, end=f.end, text=f.text, kind=f.kind)
                 for f in screening.language
             ],
+            limits=list(screening.limits),
         )
 
 
@@ -249,8 +288,39 @@ class AuditOut(BaseModel):
         )
 
 
+class ScreeningFeedbackOut(BaseModel):
+    at: datetime
+    moderator: str
+    verdict: Verdict = Field(description="`wrong`: a flag that does not hold; `missed`: one added.")
+    category: SafeguardingCategory
+    level: SafeguardingLevel
+    field: TextField | None = Field(description="For a wrong flag: the text it was in.")
+    start: int | None
+    end: int | None
+    text: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, feedback: ScreeningFeedback) -> ScreeningFeedbackOut:
+        return cls(
+            at=feedback.at,
+            moderator=feedback.moderator,
+            verdict=feedback.verdict,
+            category=feedback.category,
+            level=feedback.level,
+            field=feedback.field,
+            start=feedback.match_start,
+            end=feedback.match_end,
+            text=feedback.text,
+            note=feedback.note,
+        )
+
+
 class QueueItemDetail(QueueItemOut):
     audit: list[AuditOut]
+    screening_feedback: list[ScreeningFeedbackOut] = Field(
+        description="Flags moderators marked wrong or added as missed."
+    )
 
 
 class ClaimOut(BaseModel):

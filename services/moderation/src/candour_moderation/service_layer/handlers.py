@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,12 @@ import structlog
 from candour_common.events import StorySubmitted, StoryWithdrawn
 from candour_common.topics import Topic
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.feedback import (
+    GiveScreeningFeedback,
+    ScreeningFeedback,
+    corrected_labels,
+    feedback_on,
+)
 from candour_moderation.domain.model import (
     SYSTEM_ACTOR,
     ApproveStory,
@@ -26,7 +32,8 @@ from candour_moderation.domain.model import (
     StoryNotFound,
     priority_rank,
 )
-from candour_moderation.domain.screening import SafeguardingLevel
+from candour_screening import SafeguardingLevel, Screening
+from candour_screening.corpus import format_line
 
 log = structlog.get_logger(__name__)
 
@@ -42,12 +49,18 @@ def _ignore(item: QueueItem, automatic: bool) -> None:
     pass
 
 
+# Screens a story's text fields off the event loop (a worker process in the
+# service; the library called directly in unit tests).
+Screen = Callable[[Mapping[str, str], str | None], Awaitable[Screening]]
+
+
 async def receive_story(
     transaction: Transaction,
     event: StorySubmitted,
     *,
     event_id: UUID,
     now: datetime,
+    screen: Screen,
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
 ) -> bool:
@@ -56,7 +69,11 @@ async def receive_story(
     With `auto_approve`, a story screening found nothing in is approved by the
     system in the same transaction (its `story.approved` goes through the outbox);
     anything flagged waits for a moderator as usual.
+
+    Screening runs before the transaction, so no connection is held while it
+    works; a redelivered event is screened again and then found in the inbox.
     """
+    screening = await screen(QueueItem.texts_to_screen(event), event.author.display_name)
     async with transaction() as repo:
         if not await repo.record_event_once(event_id, Topic.STORY_SUBMITTED.value):
             return False
@@ -66,7 +83,7 @@ async def receive_story(
             return False
         if await repo.get(event.story_id) is not None:
             return False
-        item = QueueItem.from_submission(event)
+        item = QueueItem.from_submission(event, screening)
         assert item.screening is not None
         automatic = auto_approve and item.auto_approvable
         # Decided before it is stored, so an approved-on-arrival story is written once.
@@ -83,6 +100,9 @@ async def receive_story(
                     "body": event.body,
                     "tags": event.tags.model_dump(),
                     "safeguarding": item.screening.safeguarding.level.value,
+                    "safeguarding_categories": [
+                        c.value for c in item.screening.safeguarding.categories
+                    ],
                     "suggested_redactions": len(item.screening.redactions),
                     "language_flags": len(item.screening.language),
                 },
@@ -139,6 +159,7 @@ async def withdraw_story(
         await repo.erase_audit_details(event.story_id)
         await repo.erase_events(event.story_id)
         await repo.erase_published(event.story_id)
+        await repo.erase_feedback(event.story_id)
         await repo.add_audit(
             AuditEntry(story_id=event.story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
         )
@@ -166,6 +187,64 @@ async def get_story(transaction: Transaction, story_id: UUID) -> tuple[QueueItem
         if item is None:
             raise StoryNotFound(story_id)
         return item, await repo.audit_trail(story_id)
+
+
+async def screening_feedback_on(
+    transaction: Transaction, story_id: UUID
+) -> list[ScreeningFeedback]:
+    async with transaction() as repo:
+        return await repo.feedback_on(story_id)
+
+
+async def give_screening_feedback(
+    transaction: Transaction, command: GiveScreeningFeedback, *, now: datetime
+) -> ScreeningFeedback:
+    """A moderator marks a flag wrong or adds a missed one; the audit trail says who."""
+    async with transaction() as repo:
+        item = await _locked(repo, command.story_id)
+        feedback = feedback_on(item, command, now)
+        await repo.add_feedback(feedback)
+        await repo.add_audit(
+            AuditEntry(
+                story_id=item.story_id,
+                at=now,
+                actor=command.moderator,
+                action="screening_feedback",
+                detail={
+                    "verdict": feedback.verdict.value,
+                    "category": feedback.category.value,
+                    "level": feedback.level.value,
+                    "text": feedback.text,
+                    "note": feedback.note,
+                },
+            )
+        )
+    log.info(
+        "screening feedback given",
+        verdict=feedback.verdict.value,
+        category=feedback.category.value,
+        moderator=command.moderator,
+    )
+    return feedback
+
+
+async def export_labels(transaction: Transaction) -> list[str]:
+    """Corpus rows (`level | categories | text`) for every story moderators gave
+    screening feedback on: the labels as corrected, the body with every suggested
+    redaction applied, so no identifying detail screening found leaves."""
+    async with transaction() as repo:
+        story_ids = await repo.stories_with_feedback()
+    rows = []
+    for story_id in story_ids:
+        async with transaction() as repo:
+            item = await repo.get(story_id)
+            feedback = await repo.feedback_on(story_id)
+        if item is None or item.screening is None or item.body is None:
+            continue  # withdrawn meanwhile
+        labels = corrected_labels(item.screening, feedback)
+        text = item.screening.redacted("body", item.body)
+        rows.append(format_line(labels.level, labels.categories, text))
+    return rows
 
 
 async def claim_story(transaction: Transaction, command: ClaimStory, *, now: datetime) -> QueueItem:

@@ -15,9 +15,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from candour_moderation.domain.screening import SafeguardingLevel, screen
+from candour_screening import SafeguardingLevel, Screening
+from candour_screening import screen as screen_fields
 
 pytestmark = pytest.mark.unit
+
+
+def screen(title: str, body: str, author_name: str | None = None) -> Screening:
+    return screen_fields({"title": title, "body": body}, author_name=author_name)
 
 
 @dataclass(frozen=True)

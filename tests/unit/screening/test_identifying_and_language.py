@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from candour_moderation.domain.screening import (
+from candour_screening import (
     LanguageKind,
     Redaction,
     RedactionKind,
-    SafeguardingCategory,
-    SafeguardingLevel,
     Screening,
     apply_redactions,
-    is_valid_nhs_number,
-    screen,
 )
+from candour_screening import screen as screen_fields
+from candour_screening.identifying import is_valid_nhs_number
 
 pytestmark = pytest.mark.unit
+
+
+def screen(title: str, body: str, author_name: str | None = None) -> Screening:
+    return screen_fields({"title": title, "body": body}, author_name=author_name)
 
 
 def kinds(screening: Screening) -> dict[str, RedactionKind]:
@@ -72,6 +74,7 @@ def test_each_identifying_detail_is_suggested_for_redaction(
         "The nurse was kind and the doctor listened.",
         "My NHS number is 943 476 5918 I think.",  # fails the mod-11 check
         "Ward 7 on the 2nd floor, bed 12.",
+        "By the 3rd day after the operation I could walk.",
         "The GP Practice sent a letter and the Hospital called.",
         "It was 1.5 miles away and took 20 minutes.",
         "I may come back in March.",
@@ -125,68 +128,6 @@ def test_title_and_body_are_screened_separately_with_their_own_offsets() -> None
     by_field = {(r.field, r.start, r.end) for r in screening.redactions}
     assert by_field == {("title", 13, 17), ("body", 3, 7)}
     assert screening.redacted("title", title) == "Thank you Dr [name]"
-
-
-@pytest.mark.parametrize(
-    ("body", "level", "category"),
-    [
-        ("Some nights I want to kill myself.", "serious", "suicidal_intent"),
-        ("I have been feeling suicidal since the discharge.", "serious", "suicidal_intent"),
-        ("I don't want to be here anymore.", "serious", "suicidal_intent"),
-        ("I started cutting myself again last week.", "serious", "self_harm"),
-        ("My partner hits me when he drinks.", "serious", "abuse"),
-        ("I am scared to go home tonight.", "serious", "at_risk_now"),
-        ("He threatened to kill her.", "serious", "at_risk_now"),
-        ("She has a history of self-harm and they were kind.", "concern", "self_harm"),
-        ("Mum was left in soiled sheets all night.", "concern", "neglect"),
-        ("Dad developed pressure sores on the ward.", "concern", "neglect"),
-        ("The staff were verbally abusive to my father.", "concern", "abuse"),
-        ("I have never felt suicidal, but I was low.", "concern", "suicidal_intent"),
-    ],
-)
-def test_safeguarding_levels(body: str, level: str, category: str) -> None:
-    screening = screen("My story", body)
-    assert screening.safeguarding.level == SafeguardingLevel(level)
-    assert SafeguardingCategory(category) in {m.category for m in screening.safeguarding.matches}
-    assert_offsets_fit(screening, "My story", body)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "The nurses were kind and the food was hot.",
-        "It hit me how tired the staff were.",
-        "They kicked me out of the waiting room at closing time.",
-        "The physio helped me walk again.",
-    ],
-)
-def test_no_safeguarding_match_in_ordinary_stories(body: str) -> None:
-    screening = screen("My story", body)
-    assert screening.safeguarding.level is SafeguardingLevel.NONE
-    assert screening.safeguarding.matches == ()
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "Cafés closed; I wanted to \u212aill myself that night.",  # Kelvin sign K
-        "Noël said I wanted to kill myself.",
-        "José was in danger at home.",
-    ],
-)
-def test_text_outside_plain_ascii_is_screened_as_thoroughly(body: str) -> None:
-    # Screening matches plain ASCII text on a lower-cased copy (faster); anything else
-    # keeps case-insensitive matching, which folds characters such as the Kelvin sign.
-    screening = screen("My story", body)
-    assert screening.safeguarding.level is not SafeguardingLevel.NONE
-    assert_offsets_fit(screening, "My story", body)
-
-
-def test_overlapping_safeguarding_phrases_report_the_most_severe_once() -> None:
-    screening = screen("t", "I wanted to kill myself.")
-    assert [(m.text, m.category) for m in screening.safeguarding.matches] == [
-        ("kill myself", SafeguardingCategory.SUICIDAL_INTENT)
-    ]
 
 
 def test_swearing_discriminatory_language_and_capitals() -> None:
