@@ -9,6 +9,7 @@ either gets 304 until something changes.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,8 +62,17 @@ class Feed:
     last_modified: datetime
 
 
+# What XML 1.0 cannot carry at all (C0 controls but tab, newline and return; the
+# surrogates; U+FFFE and U+FFFF): a filter value or a story may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def trimmed(text: str, limit: int = SUMMARY_CHARS) -> str:
-    text = " ".join(text.split())
+    text = " ".join(xml_text(text).split())
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
@@ -80,15 +90,15 @@ def stories_feed(stories: Sequence[FeedStory], *, base_url: str, self_url: str, 
     for story in reversed(stories):  # feedgen prepends: add oldest first
         entry = fg.add_entry()
         entry.id(tag_uri(base_url, "story", story.story_id))
-        entry.title(story.title)
-        entry.author({"name": story.author_name})
+        entry.title(xml_text(story.title))
+        entry.author({"name": xml_text(story.author_name)})
         entry.link(href=f"{base_url}/stories/{story.story_id}", rel="alternate", type="text/html")
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         about = story.organisation_name + (f", {story.service_name}" if story.service_name else "")
-        entry.summary(f"About {about}. {trimmed(story.body)}")
+        entry.summary(f"About {xml_text(about)}. {trimmed(story.body)}")
         for tag in story.tags:
-            entry.category(term=tag, scheme=TAG_SCHEME, label=tag)
+            entry.category(term=xml_text(tag), scheme=TAG_SCHEME, label=xml_text(tag))
         if story.criticality is not None:
             entry.category(
                 term=str(story.criticality),
@@ -107,8 +117,8 @@ def responses_feed(
     for response in reversed(responses):
         entry = fg.add_entry()
         entry.id(tag_uri(base_url, "response", response.response_id))
-        entry.title(f"{response.organisation_name} responded to “{response.story_title}”")
-        entry.author({"name": f"{response.responder_name}, {response.responder_role}"})
+        entry.title(xml_text(f"{response.organisation_name} responded to “{response.story_title}”"))
+        entry.author({"name": xml_text(f"{response.responder_name}, {response.responder_role}")})
         entry.link(
             href=f"{base_url}/stories/{response.story_id}#response-{response.response_id}",
             rel="alternate",
@@ -129,7 +139,7 @@ def responses_feed(
 def _feed(base_url: str, self_url: str, title: str, *, kind: str, key: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(tag_uri(base_url, f"feed/{kind}", hashlib.sha256(key.encode()).hexdigest()[:16]))
-    fg.title(title)
+    fg.title(xml_text(title))
     fg.author({"name": "Candour"})
     fg.link(href=self_url, rel="self", type="application/atom+xml")
     fg.link(href=f"{base_url}/search", rel="alternate", type="text/html")
