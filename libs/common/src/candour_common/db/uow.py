@@ -32,8 +32,9 @@ from asyncpg.transaction import Transaction
 
 from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import InboxEntry, record_new
-from candour_common.db.outbox import add_event
+from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
 from candour_common.events import Event
+from candour_common.topics import Topic
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -77,6 +78,15 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def add_event(self, event: Event) -> uuid.UUID:
         """Announce `event`: written to the outbox now, published after the commit."""
+
+    @abc.abstractmethod
+    async def add_tombstone(self, topic: Topic, key: str, *, story_id: uuid.UUID) -> uuid.UUID:
+        """Outbox: a null value for `key` on compacted `topic`, published after every
+        record written before it (it erases them when the broker compacts)."""
+
+    @abc.abstractmethod
+    async def erase_story_events(self, story_id: uuid.UUID) -> int:
+        """Outbox: delete every row of the story, sent or not (they hold its text)."""
 
     @abc.abstractmethod
     async def record_new(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
@@ -145,6 +155,15 @@ class UnitOfWork(AbstractUnitOfWork):
     async def add_event(self, event: Event) -> uuid.UUID:
         envelope = await add_event(self.connection, event, service=self.service)
         return envelope.id
+
+    async def add_tombstone(self, topic: Topic, key: str, *, story_id: uuid.UUID) -> uuid.UUID:
+        envelope = await add_tombstone(
+            self.connection, topic, key, story_id=story_id, service=self.service
+        )
+        return envelope.id
+
+    async def erase_story_events(self, story_id: uuid.UUID) -> int:
+        return await erase_story_events(self.connection, story_id)
 
     async def record_new(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
         return await record_new(self.connection, consumer=self.service, entries=entries)
