@@ -181,7 +181,9 @@ class Harness:
         finally:
             await producer.stop()
 
-    def consumer(self) -> tuple[EventConsumer[ExampleUnitOfWork], object]:
+    def consumer(
+        self, *, give_back_after: float = 60.0
+    ) -> tuple[EventConsumer[ExampleUnitOfWork], object]:
         broker = create_broker(self.kafka, client_id="example")
         consumer = EventConsumer(
             subscriptions(self.behaviour),
@@ -191,6 +193,7 @@ class Harness:
             policy=ConsumerPolicy(group_id=self.group, metrics=self.metrics, retry_delay=0.05),
             client_id="example",
             max_batch=100,
+            give_back_after=give_back_after,
         )
         return consumer, broker
 
@@ -213,8 +216,10 @@ async def harness(kafka_bootstrap: str, topics: TopicNames, pool: asyncpg.Pool) 
     return Harness(kafka_bootstrap, topics, pool)
 
 
-async def running(harness: Harness) -> tuple[EventConsumer[ExampleUnitOfWork], object]:
-    consumer, broker = harness.consumer()
+async def running(
+    harness: Harness, *, give_back_after: float = 60.0
+) -> tuple[EventConsumer[ExampleUnitOfWork], object]:
+    consumer, broker = harness.consumer(give_back_after=give_back_after)
     await broker.start()  # type: ignore[attr-defined]
     await consumer.start()
     return consumer, broker
@@ -316,3 +321,23 @@ async def test_redelivery_and_restart_change_nothing(harness: Harness) -> None:
         await stopped(consumer, broker)
     assert sorted(r["batch"] for r in rows) == [1, 1]
     assert len(rows) == 2
+
+
+async def test_a_long_outage_gives_the_records_back_and_polls_again(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A consumer that waited out an outage without polling for minutes would be taken for
+    dead by its group; it hands the records back and reads them again instead."""
+    harness.behaviour.flaky_titles = {"long outage": 12}
+    await harness.publish([approved("long outage"), approved("after it")])
+    consumer, broker = await running(harness, give_back_after=0.2)
+    try:
+        rows = await harness.wait_for_rows(2)
+    finally:
+        await stopped(consumer, broker)
+    assert len(rows) == 2
+    assert "records given back, polling again" in capsys.readouterr().out
+    letters = await read_topic(
+        harness.kafka, harness.topics.dlq(Topic.STORY_APPROVED), at_least=0, settle=0.5
+    )
+    assert letters == []

@@ -157,6 +157,9 @@ def document_subscriptions(
 MAX_BATCH = 300
 COMMIT_EVERY_RECORDS = 500
 COMMIT_INTERVAL_SECONDS = 1.0
+# How long one poll's records wait out an outage before they are handed back (well
+# under aiokafka's max.poll.interval.ms of 5 minutes).
+GIVE_BACK_AFTER_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -199,6 +202,11 @@ class _Offsets:
         self.pending[TopicPartition(record.topic, record.partition)] = record.offset
 
 
+class _GiveBack(Exception):
+    """A dependency has been away for a while: hand the records back and poll again, so
+    the group does not take this consumer for dead (max.poll.interval.ms)."""
+
+
 class _Redeliver(Exception):
     """A record's dead-letter copy could not be written: read its partition again from it."""
 
@@ -222,6 +230,7 @@ class EventConsumer(Generic[U]):
         max_batch: int = MAX_BATCH,
         commit_every: int = COMMIT_EVERY_RECORDS,
         commit_interval: float = COMMIT_INTERVAL_SECONDS,
+        give_back_after: float = GIVE_BACK_AFTER_SECONDS,
     ) -> None:
         self._subscriptions = subscriptions
         self._new_uow = new_unit_of_work
@@ -232,6 +241,7 @@ class EventConsumer(Generic[U]):
         self._max_batch = max_batch
         self._commit_every = commit_every
         self._commit_interval = commit_interval
+        self._give_back_after = give_back_after
         self._offsets = _Offsets()
         self._busy = asyncio.Lock()  # held while a batch is handled and its offsets committed
         self._stopping = False
@@ -326,24 +336,46 @@ class EventConsumer(Generic[U]):
                     items.append(item)
         if not items:
             return
-        if len(items) > 1 and await self._handle_together(items):
+        try:
+            together = len(items) > 1 and await self._handle_together(items)
+        except _GiveBack:
+            self._give_back(consumer, items)
+            return
+        if together:
             for item in items:
                 self._offsets.handled(item.record)
             return
         # One record, or a batch that failed: each record on its own, in order.
         skip: set[TopicPartition] = set()
-        for item in items:
+        for index, item in enumerate(items):
             tp = TopicPartition(item.record.topic, item.record.partition)
             if tp in skip:
                 continue
             try:
                 await self._handle_alone(item)
+            except _GiveBack:
+                rest = [
+                    i
+                    for i in items[index:]
+                    if TopicPartition(i.record.topic, i.record.partition) not in skip
+                ]
+                self._give_back(consumer, rest)
+                return
             except _Redeliver:
                 consumer.seek(tp, item.record.offset)
                 self._offsets.rewind(item.record)
                 skip.add(tp)
                 continue
             self._offsets.handled(item.record)
+
+    def _give_back(self, consumer: AIOKafkaConsumer, items: Sequence[_Item]) -> None:
+        """Read each partition of `items` again from its first record here."""
+        first: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
+        for item in items:
+            first.setdefault(TopicPartition(item.record.topic, item.record.partition), item.record)
+        for tp, record in first.items():
+            consumer.seek(tp, record.offset)
+            self._offsets.rewind(record)
 
     async def _parse(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
         try:
@@ -381,6 +413,7 @@ class EventConsumer(Generic[U]):
         """Handle a batch in one transaction; False if it must be retried record by record."""
         delay = self._policy.retry_delay
         started = time.perf_counter()
+        outage: float | None = None
         while True:
             try:
                 async with self._new_uow() as uow:
@@ -389,7 +422,8 @@ class EventConsumer(Generic[U]):
                         uow, [i for i in items if i.tombstone or _event_id(i) in new]
                     )
             except TRANSIENT_ERRORS as exc:
-                delay = await self._wait_out(exc, delay)
+                outage = outage or time.monotonic()
+                delay = await self._wait_out(exc, delay, outage)
                 continue
             except Exception as exc:
                 log.warning(
@@ -434,6 +468,7 @@ class EventConsumer(Generic[U]):
         attempt = 0
         delay = self._policy.retry_delay
         started = time.perf_counter()
+        outage: float | None = None
         with _bound(item):
             while True:
                 try:
@@ -444,7 +479,8 @@ class EventConsumer(Generic[U]):
                     await self._dead_letter(item.record, exc)
                     return
                 except TRANSIENT_ERRORS as exc:
-                    delay = await self._wait_out(exc, delay)
+                    outage = outage or time.monotonic()
+                    delay = await self._wait_out(exc, delay, outage)
                     continue
                 except Exception as exc:
                     attempt += 1
@@ -460,7 +496,13 @@ class EventConsumer(Generic[U]):
                 self._count_handled([item], started)
                 return
 
-    async def _wait_out(self, error: BaseException, delay: float) -> float:
+    async def _wait_out(self, error: BaseException, delay: float, since: float) -> float:
+        if time.monotonic() - since >= self._give_back_after:
+            log.warning(
+                "dependency still unavailable; records given back, polling again",
+                error=repr(error),
+            )
+            raise _GiveBack from error
         log.warning("dependency unavailable; will retry", error=repr(error), retry_in=delay)
         if (metrics := self._metrics) is not None:
             metrics.transient_errors.labels(metrics.service, type(error).__name__).inc()
