@@ -13,6 +13,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -188,6 +189,18 @@ async def serving(app: object) -> AsyncIterator[object]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+async def admin_get(app: object, path: str) -> Any:
+    """GET `path` (`/readyz`, `/metrics`) from the admin app `build_app` made beside `app`:
+    those are served on the admin port only, never by the public app."""
+    import httpx
+
+    from candour_common.runtime import admin_app
+
+    transport = httpx.ASGITransport(app=admin_app(app))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        return await client.get(path)
 
 
 @dataclass

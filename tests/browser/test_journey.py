@@ -31,6 +31,7 @@ from tests.processes import ServiceProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 
 SECRET = "journey-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "journey-unsubscribe-0123456789abcdef01234567"
 
 
 @pytest.fixture
@@ -57,6 +58,8 @@ async def platform(
         "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CANDOUR_TOPIC_PREFIX": topics.prefix,
         "CANDOUR_JWT_SECRET": SECRET,
+        "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+        "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
         "CANDOUR_SMTP_HOST": smtp_server.host,
         "CANDOUR_SMTP_PORT": str(smtp_server.port),
         "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",

@@ -56,6 +56,7 @@ async def intake(
             "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
             "CANDOUR_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         },
         log_path=tmp_path / "story-intake.log",

@@ -43,6 +43,7 @@ async def test_intake_drains_its_outbox_and_exits_cleanly_on_sigterm(
             # A slow poll: only the shutdown drain can publish the last events in time.
             "CANDOUR_OUTBOX_POLL_INTERVAL": "30",
             "CANDOUR_SUBMISSION_RATE_LIMIT": "1000",
+            "CANDOUR_JWT_SECRET": "graceful-shutdown-secret-0123456789abcdef",
         },
         log_path=tmp_path / "intake.log",
     )

@@ -24,6 +24,7 @@ from tests.integration.intake.conftest import TRUSTS
 from tests.processes import ServiceProcess
 
 SECRET = "fuzz-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "fuzz-unsubscribe-0123456789abcdef0123456789a"
 
 # Authorise the calls that need it, so the fuzzer reaches validation, not just 401s.
 TOKENS: dict[str, dict[str, str]] = {
@@ -74,6 +75,7 @@ def running_service(
             "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
             "CANDOUR_SUBMISSION_RATE_LIMIT": "100000",
             "CANDOUR_SMTP_PORT": "1",  # nothing is mailed in these tests
         },

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from candour_common.db.retention import RetentionRule
-from candour_common.http.limits import BodySizeLimitMiddleware, SlidingWindowRateLimiter
+from candour_common.http.limits import SlidingWindowRateLimiter
 from candour_common.runtime import build_app
 from candour_common.settings import ServiceSettings
 from candour_common.web import pages as web_pages
@@ -35,7 +35,6 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         relay_outbox=True,
         retention_rules=retention_rules,
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     # One limiter for the API and the share page: a client cannot dodge it by switching.
     app.state.submission_limiter = SlidingWindowRateLimiter(
         settings.submission_rate_limit, settings.submission_rate_window

@@ -109,7 +109,7 @@ def signed_in_token(request: Request) -> str | None:
 
 
 def _jwt_secret(request: Request) -> str:
-    secret: str = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    secret: str = request.app.state.platform.settings.jwt_key()
     return secret
 
 

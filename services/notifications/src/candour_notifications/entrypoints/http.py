@@ -196,7 +196,7 @@ TokenQuery = Annotated[
 
 
 def _target(request: Request, token: str) -> UnsubscribeTarget:
-    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    secret = request.app.state.platform.settings.unsubscribe_key()
     try:
         return verify_unsubscribe(secret, token)
     except InvalidUnsubscribeToken as exc:
