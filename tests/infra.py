@@ -180,14 +180,18 @@ async def read_topic(
 
 @contextlib.asynccontextmanager
 async def serving(app: object) -> AsyncIterator[object]:
-    """Run an ASGI app's lifespan (real pool, broker, relay) and yield an httpx client."""
+    """Run an ASGI app's lifespan (real pool, broker, relay) and yield an httpx client.
+
+    The client speaks as a browser reaching production over https does, so the
+    Secure cookies (sessions, CSRF) come back to the app as they would there.
+    """
     import httpx
     from fastapi import FastAPI
 
     assert isinstance(app, FastAPI)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
             yield client
 
 

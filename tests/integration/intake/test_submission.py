@@ -12,7 +12,7 @@ from candour_intake.adapters import repository
 from candour_intake.bootstrap import create_app
 from candour_intake.settings import IntakeSettings
 from tests.infra import read_topic, serving
-from tests.integration.intake.conftest import STORY, TRUSTS
+from tests.integration.intake.conftest import SECRET, STORY, TRUSTS
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,7 @@ async def _intake(create_database, kafka_bootstrap: str, topics: TopicNames) -> 
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topics.prefix,
         outbox_poll_interval=0.2,
+        jwt_secret=SECRET,
     )
 
 

@@ -224,7 +224,7 @@ def notifications(
         app = create_app(settings, mailer=mailer, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
                 yield Running(client, settings, database_url, app)
 
     return start

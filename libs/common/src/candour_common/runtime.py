@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -52,6 +52,7 @@ from candour_common.metrics import HttpMetricsMiddleware, PlatformMetrics
 from candour_common.settings import ServiceSettings
 from candour_common.startup import require_keys
 from candour_common.topics import TopicNames
+from candour_common.web.sessions import load_session
 
 log = structlog.get_logger(__name__)
 
@@ -232,7 +233,8 @@ def build_app(
     app.include_router(docs_router(title))
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     for router in routers:
-        app.include_router(router)
+        # Every route knows who is signed in to the pages (a session cookie, if any).
+        app.include_router(router, dependencies=[Depends(load_session)])
     # Outermost: a body over the limit is refused before any route, form parser or
     # token check sees a byte of it.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)

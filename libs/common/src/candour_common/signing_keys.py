@@ -9,6 +9,9 @@ fails when an example holds a value this list does not refuse.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 MIN_KEY_BYTES = 32
 
 # Every placeholder or example key value ever published in the repository,
@@ -24,6 +27,12 @@ PUBLISHED_PLACEHOLDERS = frozenset(
 )
 
 HOW_TO_GENERATE = "generate one with `openssl rand -base64 48`"
+
+
+def derive_key(master: str, purpose: str) -> bytes:
+    """A key for one purpose only, derived from `master` (HMAC-SHA256 as a PRF, as in
+    HKDF-Expand): knowing it reveals neither `master` nor any other purpose's key."""
+    return hmac.new(master.encode(), f"candour:{purpose}".encode(), hashlib.sha256).digest()
 
 
 def key_problem(value: str) -> str | None:
