@@ -419,13 +419,21 @@ def run(app: FastAPI, settings: ServiceSettings) -> None:
     admin_socket = admin_config.bind_socket()  # a taken admin port stops the start here
 
     async def serve_both() -> None:
-        admin = AdminServer(admin_config)
-        admin_task = asyncio.create_task(admin.serve(sockets=[admin_socket]), name="admin")
+        public, admin = GracefulServer(config), AdminServer(admin_config)
+        public_task = asyncio.create_task(public.serve(), name="public")
+        admin_task: asyncio.Task[None] | None = None
         try:
-            await GracefulServer(config).serve()
+            # The admin port answers only once the public one listens: a ready /readyz
+            # means the service takes requests.
+            while not public.started and not public_task.done():  # noqa: ASYNC110 - uvicorn has no event for it
+                await asyncio.sleep(0.05)
+            if public.started:
+                admin_task = asyncio.create_task(admin.serve(sockets=[admin_socket]), name="admin")
+            await public_task
         finally:
             admin.should_exit = True
-            await admin_task
+            if admin_task is not None:
+                await admin_task
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(serve_both())

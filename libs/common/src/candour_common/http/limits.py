@@ -42,12 +42,14 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
-    """Answer 413 for a request body over `max_bytes`, declared or streamed."""
+    """Answer 413 for a request body over `max_bytes`, before the app sees any of it.
+
+    A declared size (Content-Length) is judged from the header. A body of unknown
+    size (chunked) is read here, up to the limit, before the app is called: the
+    app's own parser (which would turn a failed read into a 400) and its
+    authentication never run for a body that is too large.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -58,33 +60,31 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         detail = f"The request body is larger than {self.max_bytes} bytes."
-        for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
                 await _send_problem(send, scope["path"], 413, "Content Too Large", detail)
                 return
+            await self.app(scope, receive, send)  # the server holds the body to its length
+            return
+        buffered: list[Message] = []
         received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away; let the app see it
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
                 await _send_problem(send, scope["path"], 413, "Content Too Large", detail)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def sliding_count(previous: int, current: int, elapsed: float) -> float:
