@@ -13,11 +13,11 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
