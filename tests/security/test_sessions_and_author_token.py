@@ -5,6 +5,7 @@ in production mode (CANDOUR_ENV unset).
 - A page session lasts at most 12 hours, even for a token valid for 30 days, and
   ends on the server: after sign-out, or once its time is up, a kept copy of the
   cookie opens nothing.
+- Rotating the JWT key ends every session opened under the old one.
 - The author's private code never travels in a URL: not in a link or form action of
   any page, and a code in a query string is not accepted.
 """
@@ -21,9 +22,14 @@ from http.cookies import SimpleCookie
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from candour_common.auth import Role, issue_token
+from candour_common.topics import TopicNames
+from candour_moderation.bootstrap import create_app as create_moderation_app
+from candour_moderation.settings import ModerationSettings
 from tests.faults.platform import CLEAN_BODY, SECRET, TRUST, Platform
+from tests.infra import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -253,3 +259,37 @@ async def test_the_private_code_never_travels_in_a_url(four_services: Platform) 
         assert 'data-status="withdrawn"' in withdrawn.text
         assert "location" not in withdrawn.headers
         _code_travels_only_in_post_bodies(withdrawn.text, private_code)
+
+
+async def test_rotating_the_jwt_key_ends_every_page_session(
+    create_database, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """After a suspected leak the operator rotates CANDOUR_JWT_SECRET: sessions opened
+    under the old key end with it (in-process apps on a real database, one after the
+    other, as a rolling restart would run them)."""
+    database = await create_database("moderation")
+
+    def console(key: str) -> FastAPI:
+        return create_moderation_app(
+            ModerationSettings(
+                database_url=database,
+                kafka_bootstrap=kafka_bootstrap,
+                topic_prefix=topics.prefix,
+                jwt_secret=key,
+            )
+        )
+
+    old_key, new_key = SECRET, "rotated-key-0123456789abcdef0123456789abcdef"
+    async with serving(console(old_key)) as client:
+        form = await client.get("/console/sign-in")
+        token = issue_token(old_key, role=Role.MODERATOR, subject="mo")
+        signed = await client.post(
+            "/console/sign-in", data={"token": token, "csrf_token": csrf_of(form.text)}
+        )
+        assert signed.status_code == 303
+        assert (await client.get("/console")).status_code == 200
+        cookies = dict(client.cookies)
+    async with serving(console(new_key)) as client:
+        client.cookies.update(cookies)
+        after = await client.get("/console")
+    assert after.status_code == 303 and "sign-in" in after.headers["location"]

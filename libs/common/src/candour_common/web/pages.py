@@ -21,7 +21,7 @@ from starlette.responses import Response
 from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
-from candour_common.web.sessions import SESSION_COOKIE, end_session, open_session
+from candour_common.web.sessions import SESSION_COOKIE, end_session, key_id, open_session
 
 COMMON_TEMPLATES = Path(__file__).parent / "templates"
 COMMON_STATIC = Path(__file__).parent / "static"
@@ -98,8 +98,9 @@ def _platform_pool(request: Request) -> Any:
 async def sign_in(response: Response, request: Request, token: str) -> None:
     """Open a server-side session for the holder of `token` (checked first with
     `token_problem`) and give the browser its id in an HttpOnly, SameSite cookie."""
-    principal = verify_token(_jwt_secret(request), token)
-    session_id, ends = await open_session(_platform_pool(request), principal)
+    jwt_key = _jwt_secret(request)
+    principal = verify_token(jwt_key, token)
+    session_id, ends = await open_session(_platform_pool(request), principal, key_id(jwt_key))
     response.set_cookie(
         SESSION_COOKIE,
         session_id,

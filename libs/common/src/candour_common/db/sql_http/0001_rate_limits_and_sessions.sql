@@ -13,9 +13,11 @@ CREATE INDEX rate_limit_hits_expiry ON rate_limit_hits (expires_at);
 
 -- Signed-in page sessions. The cookie holds a random id; only its SHA-256 is
 -- kept here, so a copy of this table opens no session. Signing out deletes the
--- row; a session never outlives 12 hours or the token it was opened with.
+-- row; a session never outlives 12 hours or the token it was opened with, and
+-- `key_id` (derived from the JWT key) ends them all when that key is rotated.
 CREATE TABLE web_sessions (
     id_hash         bytea PRIMARY KEY,
+    key_id          bytea NOT NULL,
     subject         text NOT NULL,
     role            text NOT NULL,
     organisation_id text,
