@@ -21,7 +21,6 @@ import httpx
 import psutil
 import pytest
 
-from candour_common.http.limits import RateLimiter
 from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
 from candour_intake.adapters import repository
@@ -123,6 +122,8 @@ async def test_two_copies_share_one_limit(start_intake: StartIntake) -> None:
 
 
 async def test_idle_clients_are_forgotten_and_memory_stays_flat(intake_database: str) -> None:
+    from candour_common.http.limits import RateLimiter  # here: the other tests run without it
+
     pool = await asyncpg.create_pool(intake_database, min_size=8, max_size=8)
     assert pool is not None
     limiter = RateLimiter("memory-test", 5, 2.0, key=b"k" * 32)

@@ -156,6 +156,8 @@ async def test_the_audit_and_the_responses_name_who_decided(
                     line["actor"] for line in audit if line["action"] in ("approved", "rejected")
                 }
 
+            # Two people, two names in the audit: not one shared "moderator".
+            assert len({who["a"], who["b"], who["staff"]}) == 3, who
             for story_id, name in ((approved, "a"), (rejected, "b")):
                 detail = await http.get(f"{moderation.url}/v1/queue/{story_id}", headers=as_("a"))
                 assert decision_actors(detail.json()["audit"]) == {who[name]}
