@@ -93,6 +93,7 @@ async def test_no_page_breaks_its_content_security_policy(
             f"{search}/search?q=listened",
             f"{search}/stories/{story_id}",
             f"{search}/organisations/{TRUST.id}",
+            f"{search}/who-listens",
             f"{search}/docs",
         ):
             await _visit(page, url, violations)

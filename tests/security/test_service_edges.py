@@ -37,7 +37,7 @@ PAGES = {
     "story-intake": ["/share", "/follow", "/respond/sign-in", "/docs"],
     "moderation": ["/console/sign-in", "/docs"],
     "notifications": ["/alerts/sign-in", "/docs"],
-    "search": ["/", "/search", "/search?q=care", "/docs"],
+    "search": ["/", "/search", "/search?q=care", "/who-listens", "/docs"],
 }
 JSON_ROUTES = {
     "story-intake": "/v1/organisations",
