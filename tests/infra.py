@@ -81,6 +81,30 @@ def fresh_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+async def create_fresh_database(server_url: str, prefix: str) -> tuple[str, str]:
+    """A new, empty database on the server: (its name, its URL)."""
+    import asyncpg
+
+    name = fresh_name(prefix)
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name, database_url(server_url, name)
+
+
+async def drop_databases(server_url: str, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @dataclass
 class ReceivedMail:
     envelope_from: str

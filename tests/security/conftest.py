@@ -4,7 +4,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from candour_common.kafka_admin import ensure_topics
@@ -26,14 +25,9 @@ async def four_services(
     made: list[str] = []
 
     async def create_database(prefix: str) -> str:
-        name = infra.fresh_name(prefix)
-        conn = await asyncpg.connect(postgres_server_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        name, url = await infra.create_fresh_database(postgres_server_url, prefix)
         made.append(name)
-        return infra.database_url(postgres_server_url, name)
+        return url
 
     topics = TopicNames(prefix=f"t{uuid.uuid4().hex[:10]}.")
     await ensure_topics(kafka_bootstrap, topics, partitions=3)
@@ -46,9 +40,4 @@ async def four_services(
             yield platform
     finally:
         await infra.delete_topics(kafka_bootstrap, topics.prefix)
-        conn = await asyncpg.connect(postgres_server_url)
-        try:
-            for name in made:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await infra.drop_databases(postgres_server_url, made)

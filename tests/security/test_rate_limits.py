@@ -21,11 +21,9 @@ import httpx
 import psutil
 import pytest
 
-from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
-from candour_intake.adapters import repository
 from tests.conftest import free_port
-from tests.integration.intake.conftest import SECRET, STORY, TRUSTS
+from tests.integration.intake.conftest import SECRET, STORY, seed_intake_database
 from tests.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -37,13 +35,7 @@ StartIntake = Callable[..., Awaitable[ServiceProcess]]
 @pytest.fixture
 async def intake_database(create_database: CreateDatabase) -> str:
     url = await create_database("intake")
-    await migrate_database(url, "candour_intake.migrations")
-    conn = await asyncpg.connect(url)
-    try:
-        for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
-    finally:
-        await conn.close()
+    await seed_intake_database(url)
     return url
 
 

@@ -419,11 +419,17 @@ async def follow_lookup(request: Request, story: str = "", token: str = "") -> H
     return _render(request, "follow_lookup.html", context, headers=PRIVATE_HEADERS)
 
 
-@router.post("/follow", response_class=HTMLResponse)
-async def follow(request: Request) -> HTMLResponse:
+async def _posted_story(request: Request) -> tuple[FormData, StoryState | None, str]:
+    """The checked form, the story its reference and private code open (None for any
+    wrong pair), and the code: only ever read from a POST body."""
     form = await pages.checked_form(request)
     story, token = pages.form_text(form, "story"), pages.form_text(form, "token")
-    state = await _authored(request, story, token)
+    return form, await _authored(request, story, token), token
+
+
+@router.post("/follow", response_class=HTMLResponse)
+async def follow(request: Request) -> HTMLResponse:
+    _, state, token = await _posted_story(request)
     if state is None:
         return _link_not_recognised(request)
     return _follow_page(request, state, token)
@@ -439,9 +445,7 @@ def _is_uuid(text: str) -> bool:
 
 @router.post("/follow/withdraw", response_class=HTMLResponse)
 async def withdraw(request: Request) -> Response:
-    form = await pages.checked_form(request)
-    story, token = pages.form_text(form, "story"), pages.form_text(form, "token")
-    state = await _authored(request, story, token)
+    form, state, token = await _posted_story(request)
     if state is None:
         return _link_not_recognised(request)
     if state.status is StoryStatus.WITHDRAWN:
