@@ -18,12 +18,11 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from candour_common.auth import Role, issue_token
-from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
 from candour_intake.adapters import repository
 from tests.browser.conftest import axe_check, save_screenshot
 from tests.conftest import free_port
-from tests.integration.intake.conftest import SECRET, TRUSTS
+from tests.integration.intake.conftest import SECRET, seed_intake_database
 from tests.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -39,13 +38,7 @@ async def intake(
     create_database, kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
     url = await create_database("intake")
-    await migrate_database(url, "candour_intake.migrations")
-    conn = await asyncpg.connect(url)
-    try:
-        for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
-    finally:
-        await conn.close()
+    await seed_intake_database(url)
     port = free_port()
     process = ServiceProcess(
         name="story-intake",

@@ -15,12 +15,10 @@ import schemathesis
 
 from candour_common.auth import Role, issue_token
 from candour_common.kafka_admin import ensure_topics
-from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
-from candour_intake.adapters import repository
 from tests import infra
 from tests.conftest import free_port
-from tests.integration.intake.conftest import TRUSTS
+from tests.integration.intake.conftest import seed_intake_database
 from tests.processes import ServiceProcess
 
 SECRET = "fuzz-secret-0123456789abcdef0123456789abcdef"
@@ -50,13 +48,7 @@ async def _prepare(server_url: str, name: str, bootstrap: str, topics: TopicName
         await conn.close()
     url = infra.database_url(server_url, db)
     if name == "story-intake":
-        await migrate_database(url, "candour_intake.migrations")
-        conn = await asyncpg.connect(url)
-        try:
-            for trust in TRUSTS:
-                await repository.upsert_organisation(conn, trust)
-        finally:
-            await conn.close()
+        await seed_intake_database(url)
     await ensure_topics(bootstrap, topics)
     return url
 
