@@ -99,6 +99,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     CANDOUR_HTTP_HOST=0.0.0.0 \
+    CANDOUR_ADMIN_HOST=0.0.0.0 \
     CANDOUR_LOG_JSON=true
 WORKDIR /app
 USER 10001:10001
@@ -107,6 +108,8 @@ USER 10001:10001
 FROM runtime AS story-intake
 COPY --from=build-story-intake /app/.venv /app/.venv
 EXPOSE 8001
+# The admin port (/readyz, /metrics): for the orchestrator, never published.
+EXPOSE 9001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('CANDOUR_HTTP_PORT', '8001') + '/healthz', timeout=2)"]
 CMD ["python", "-m", "candour_intake"]
@@ -114,6 +117,8 @@ CMD ["python", "-m", "candour_intake"]
 FROM runtime AS moderation
 COPY --from=build-moderation /app/.venv /app/.venv
 EXPOSE 8002
+# The admin port (/readyz, /metrics): for the orchestrator, never published.
+EXPOSE 9002
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('CANDOUR_HTTP_PORT', '8002') + '/healthz', timeout=2)"]
 CMD ["python", "-m", "candour_moderation"]
@@ -121,6 +126,8 @@ CMD ["python", "-m", "candour_moderation"]
 FROM runtime AS notifications
 COPY --from=build-notifications /app/.venv /app/.venv
 EXPOSE 8003
+# The admin port (/readyz, /metrics): for the orchestrator, never published.
+EXPOSE 9003
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('CANDOUR_HTTP_PORT', '8003') + '/healthz', timeout=2)"]
 CMD ["python", "-m", "candour_notifications"]
@@ -128,6 +135,8 @@ CMD ["python", "-m", "candour_notifications"]
 FROM runtime AS search
 COPY --from=build-search /app/.venv /app/.venv
 EXPOSE 8004
+# The admin port (/readyz, /metrics): for the orchestrator, never published.
+EXPOSE 9004
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('CANDOUR_HTTP_PORT', '8004') + '/healthz', timeout=2)"]
 CMD ["python", "-m", "candour_search"]

@@ -62,6 +62,7 @@ RESULTS_HEADER = (
     "|---|---|---|---|---|---|---|\n"
 )
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - signs tokens for throwaway services
+UNSUBSCRIBE_SECRET = "bench-unsubscribe-0123456789abcdef0123456789"  # noqa: S105 - likewise
 SERVICES = {
     "story-intake": "candour_intake",
     "moderation": "candour_moderation",
@@ -571,6 +572,7 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path
+    admin_port: int = field(default_factory=free_port)
     profile_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     peak_rss: int = 0
@@ -591,6 +593,7 @@ class ServiceProcess:
             **os.environ,
             **self.env,
             "CANDOUR_HTTP_PORT": str(self.port),
+            "CANDOUR_ADMIN_PORT": str(self.admin_port),
             "CANDOUR_LOG_JSON": "true",
         }
         self.process = subprocess.Popen(
@@ -632,7 +635,8 @@ class ServiceProcess:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited early:\n{self.logs()[-3000:]}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                    readyz = f"http://127.0.0.1:{self.admin_port}/readyz"
+                    if (await client.get(readyz)).status_code == 200:
                         return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.name} not ready:\n{self.logs()[-3000:]}")
@@ -730,6 +734,7 @@ class Platform:
             "CANDOUR_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": self.prefix,
             "CANDOUR_JWT_SECRET": JWT_SECRET,
+            "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
             "CANDOUR_LOG_LEVEL": "WARNING",
         }
         specific = {

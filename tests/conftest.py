@@ -4,7 +4,6 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -36,22 +35,12 @@ async def create_database(postgres_server_url: str) -> AsyncIterator[CreateDatab
     made: list[str] = []
 
     async def create(prefix: str = "t") -> str:
-        name = infra.fresh_name(prefix)
-        conn = await asyncpg.connect(postgres_server_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        name, url = await infra.create_fresh_database(postgres_server_url, prefix)
         made.append(name)
-        return infra.database_url(postgres_server_url, name)
+        return url
 
     yield create
-    conn = await asyncpg.connect(postgres_server_url)
-    try:
-        for name in made:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await infra.drop_databases(postgres_server_url, made)
 
 
 @pytest.fixture

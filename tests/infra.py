@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,6 +79,30 @@ def database_url(server_url: str, name: str) -> str:
 
 def fresh_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+async def create_fresh_database(server_url: str, prefix: str) -> tuple[str, str]:
+    """A new, empty database on the server: (its name, its URL)."""
+    import asyncpg
+
+    name = fresh_name(prefix)
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name, database_url(server_url, name)
+
+
+async def drop_databases(server_url: str, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 @dataclass
@@ -179,15 +204,31 @@ async def read_topic(
 
 @contextlib.asynccontextmanager
 async def serving(app: object) -> AsyncIterator[object]:
-    """Run an ASGI app's lifespan (real pool, broker, relay) and yield an httpx client."""
+    """Run an ASGI app's lifespan (real pool, broker, relay) and yield an httpx client.
+
+    The client speaks as a browser reaching production over https does, so the
+    Secure cookies (sessions, CSRF) come back to the app as they would there.
+    """
     import httpx
     from fastapi import FastAPI
 
     assert isinstance(app, FastAPI)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
             yield client
+
+
+async def admin_get(app: object, path: str) -> Any:
+    """GET `path` (`/readyz`, `/metrics`) from the admin app `build_app` made beside `app`:
+    those are served on the admin port only, never by the public app."""
+    import httpx
+
+    from candour_common.runtime import admin_app
+
+    transport = httpx.ASGITransport(app=admin_app(app))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        return await client.get(path)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,23 +21,36 @@ MODULES = {
 }
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     env: dict[str, str]
     log_path: Path
+    admin_port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def admin_url(self) -> str:
+        """/readyz and /metrics live here, on the admin port, not on the public one."""
+        return f"http://127.0.0.1:{self.admin_port}"
+
     def start(self) -> None:
         env = {
             **os.environ,
             **self.env,
             "CANDOUR_HTTP_PORT": str(self.port),
+            "CANDOUR_ADMIN_PORT": str(self.admin_port),
             "CANDOUR_LOG_JSON": "true",
         }
         log = self.log_path.open("ab")
@@ -56,7 +70,7 @@ class ServiceProcess:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited early:\n{self.logs()[-4000:]}")
                 try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                    if (await client.get(f"{self.admin_url}/readyz")).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass

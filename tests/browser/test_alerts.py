@@ -27,6 +27,7 @@ from tests.processes import ServiceProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 SECRET = "browser-alerts-secret-0123456789abcdef0123"
+UNSUBSCRIBE_SECRET = "browser-alerts-unsubscribe-0123456789abcdef"
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ async def notifications(
             "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+            "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
             "CANDOUR_SMTP_HOST": smtp_server.host,
             "CANDOUR_SMTP_PORT": str(smtp_server.port),
             "CANDOUR_NOTIFICATIONS_PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -110,7 +113,8 @@ async def test_staff_add_a_subscription_and_delete_it(
     subscription_id = await row.get_attribute("data-subscription-id")
     assert subscription_id is not None
     unsubscribe_token = sign_unsubscribe(
-        SECRET, UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(subscription_id))
+        UNSUBSCRIBE_SECRET,
+        UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(subscription_id)),
     )
     await page.goto(f"{base}/v1/unsubscribe?token={unsubscribe_token}")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe")

@@ -12,7 +12,6 @@ import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -31,6 +30,7 @@ from tests.processes import ServiceProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 
 SECRET = "journey-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "journey-unsubscribe-0123456789abcdef01234567"
 
 
 @pytest.fixture
@@ -57,6 +57,8 @@ async def platform(
         "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CANDOUR_TOPIC_PREFIX": topics.prefix,
         "CANDOUR_JWT_SECRET": SECRET,
+        "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+        "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
         "CANDOUR_SMTP_HOST": smtp_server.host,
         "CANDOUR_SMTP_PORT": str(smtp_server.port),
         "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",
@@ -117,8 +119,8 @@ async def test_share_moderate_respond_and_read(
     await page.check("#relationship")
     await page.get_by_role("button", name="Send my story").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("your story has been sent")
-    link = await page.locator("#follow-link").input_value()
-    story_id = parse_qs(urlsplit(link).query)["story"][0]
+    story_id = await page.locator("#story-reference").input_value()
+    private_code = await page.locator("#private-code").input_value()
     await save_screenshot(page, "journey-1-shared")
 
     # 2. A moderator signs in, sees the suggestion highlighted, approves as mildly critical.
@@ -137,8 +139,17 @@ async def test_share_moderate_respond_and_read(
     await expect(page.get_by_role("status")).to_contain_text("The story was approved")
     await save_screenshot(page, "journey-2-approved")
 
-    # 3. The author's private link shows it published.
-    await reload_until(page, link, "published")
+    # 3. The author's story reference and private code show it published.
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        await page.goto(f"{intake.url}/follow")
+        await page.fill("#story", story_id)
+        await page.fill("#token", private_code)
+        await page.get_by_role("button", name="Show my story").click()
+        if await page.locator('#story-status[data-status="published"]').count():
+            break
+        assert asyncio.get_running_loop().time() < deadline, "never shown as published"
+        await asyncio.sleep(0.5)
 
     # 4. Staff of the trust sign in and respond with a planned change.
     await page.goto(f"{intake.url}/stories/{story_id}/respond")

@@ -73,6 +73,7 @@ async def moderation(
             "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
             "CANDOUR_MODERATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",
         },

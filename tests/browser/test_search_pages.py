@@ -84,6 +84,7 @@ async def search(
             "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_SEARCH_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "CANDOUR_JWT_SECRET": "browser-search-secret-0123456789abcdef0123",
         },
         log_path=tmp_path / "search.log",
     )

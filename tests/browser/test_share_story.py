@@ -12,19 +12,17 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from candour_common.auth import Role, issue_token
-from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
 from candour_intake.adapters import repository
 from tests.browser.conftest import axe_check, save_screenshot
 from tests.conftest import free_port
-from tests.integration.intake.conftest import SECRET, TRUSTS
+from tests.integration.intake.conftest import SECRET, seed_intake_database
 from tests.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -40,13 +38,7 @@ async def intake(
     create_database, kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
     url = await create_database("intake")
-    await migrate_database(url, "candour_intake.migrations")
-    conn = await asyncpg.connect(url)
-    try:
-        for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
-    finally:
-        await conn.close()
+    await seed_intake_database(url)
     port = free_port()
     process = ServiceProcess(
         name="story-intake",
@@ -56,6 +48,7 @@ async def intake(
             "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_ENV": "dev",  # plain http on 127.0.0.1: cookies without Secure
             "CANDOUR_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         },
         log_path=tmp_path / "story-intake.log",
@@ -101,10 +94,16 @@ async def test_share_follow_and_withdraw_a_story(intake: ServiceProcess, page: P
     await expect(page.get_by_role("heading", level=1)).to_contain_text("your story has been sent")
     await axe_check(page)
     await save_screenshot(page, "intake-share-done")
-    link = await page.locator("#follow-link").input_value()
-    assert link.startswith(f"{intake.url}/follow?story=") and "&token=" in link
+    story_id = await page.locator("#story-reference").input_value()
+    code = await page.locator("#private-code").input_value()
+    assert uuid.UUID(story_id) and len(code) >= 40
 
-    await page.goto(link)
+    # Later, from the lookup form: the code goes in the form's body, never in a URL.
+    await page.goto(f"{intake.url}/follow")
+    await page.fill("#story", story_id)
+    await page.fill("#token", code)
+    await page.get_by_role("button", name="Show my story").click()
+    assert code not in page.url
     await expect(page.locator("#story-status")).to_have_attribute("data-status", "submitted")
     await expect(page.locator("#story-status")).to_contain_text("Submitted")
     await axe_check(page)
@@ -138,8 +137,7 @@ async def test_the_share_form_works_without_javascript(
             "your story has been sent"
         )
         await save_screenshot(page, "intake-share-done-no-js")
-        link = await page.locator("#follow-link").input_value()
-        await page.goto(link)
+        await page.get_by_role("button", name="See your story now").click()
         await expect(page.locator("#story-status")).to_have_attribute("data-status", "submitted")
     finally:
         await context.close()
@@ -151,8 +149,8 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     await page.goto(f"{intake.url}/share")
     await fill_share_form(page)
     await page.get_by_role("button", name="Send my story").click()
-    link = await page.locator("#follow-link").input_value()
-    story_id = uuid.UUID(parse_qs(urlsplit(link).query)["story"][0])
+    story_id = uuid.UUID(await page.locator("#story-reference").input_value())
+    code = await page.locator("#private-code").input_value()
     # Publishing is moderation's job (over Kafka); here the test stands in for it.
     conn = await asyncpg.connect(intake.env["CANDOUR_DATABASE_URL"])
     try:
@@ -183,7 +181,10 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     await axe_check(page)
     await save_screenshot(page, "intake-respond-posted")
 
-    await page.goto(link)
+    await page.goto(f"{intake.url}/follow")
+    await page.fill("#story", str(story_id))
+    await page.fill("#token", code)
+    await page.get_by_role("button", name="Show my story").click()
     await expect(page.locator("#response-count")).to_have_text("1")
 
     await page.goto(f"{intake.url}/respond")

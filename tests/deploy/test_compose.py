@@ -99,6 +99,7 @@ def test_every_required_setting_is_provided(service: str) -> None:
     env = compose_environment(SERVICES[service])
     fields = settings_class(service).model_fields
     required = {n for n, f in fields.items() if f.is_required()} | PRODUCTION_REQUIRED
+    required |= set(settings_class(service).REQUIRED_KEYS)  # keys: no default at all
     for name in sorted(required):
         key = env_name(name)
         assert key in env, f"{service}: {key} is required and not set"
@@ -157,6 +158,10 @@ def test_containers_listen_on_all_interfaces_on_their_own_port(service: str) -> 
     assert env["CANDOUR_SERVICE_NAME"] == model_default(service, "service_name")
     assert f"{port}:{port}" in definition["ports"]
     assert f":{port}/healthz" in " ".join(definition["healthcheck"]["test"])
+    # The admin port (/readyz, /metrics) listens on the compose network only.
+    admin = model_default(service, "admin_port")
+    assert env["CANDOUR_ADMIN_PORT"] == str(admin)
+    assert not [p for p in definition["ports"] if str(admin) in str(p)], "admin port published"
     assert definition["build"]["target"] == service
 
 

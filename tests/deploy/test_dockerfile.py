@@ -100,14 +100,15 @@ def test_service_images_have_a_healthcheck_on_healthz_and_run_the_module(service
     module = SERVICE_MODULES[service]
     assert cmd == f'["python", "-m", "{module}"]'
     assert importlib.util.find_spec(f"{module}.__main__") is not None
-    assert f"EXPOSE {model_default(service, 'http_port')}" in {
-        f"EXPOSE {a}" for a in stage.args_of("EXPOSE")
-    }
+    exposed = {f"EXPOSE {a}" for a in stage.args_of("EXPOSE")}
+    assert f"EXPOSE {model_default(service, 'http_port')}" in exposed
+    assert f"EXPOSE {model_default(service, 'admin_port')}" in exposed
 
 
 def test_runtime_listens_on_all_interfaces() -> None:
     env = " ".join(STAGES["runtime"].args_of("ENV"))
     assert "CANDOUR_HTTP_HOST=0.0.0.0" in env
+    assert "CANDOUR_ADMIN_HOST=0.0.0.0" in env  # reachable by the orchestrator's probes
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None:

@@ -111,8 +111,14 @@ def test_deployment_has_probes_resources_and_runs_unprivileged(service: str) -> 
     container = _container(service)
     port = model_default(service, "http_port")
     assert container["ports"][0]["containerPort"] == port
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["admin"] == model_default(service, "admin_port")
+    # Readiness and metrics on the admin port; liveness stays on the public /healthz.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    annotations = _deployment(service)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["admin"])
+    assert annotations["prometheus.io/path"] == "/metrics"
     resources = container["resources"]
     assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
     pod = _deployment(service)["spec"]["template"]["spec"]
@@ -129,6 +135,7 @@ def test_every_deployment_has_its_service_configmap_and_pdb(service: str) -> Non
     svc = by_kind(OBJECTS, "Service")[service]
     assert svc["spec"]["selector"].items() <= labels.items()
     assert svc["spec"]["ports"][0]["port"] == model_default(service, "http_port")
+    assert [p["targetPort"] for p in svc["spec"]["ports"]] == ["http"], "admin port exposed"
     pdb = by_kind(OBJECTS, "PodDisruptionBudget")[service]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     config = by_kind(OBJECTS, "ConfigMap")[f"{service}-config"]
@@ -159,6 +166,7 @@ def test_every_required_setting_is_provided(service: str) -> None:
             provided |= dict.fromkeys(secrets[name], "<secret>")
     fields = settings_class(service).model_fields
     required = {n for n, f in fields.items() if f.is_required()} | PRODUCTION_REQUIRED
+    required |= set(settings_class(service).REQUIRED_KEYS)  # keys: no default at all
     for name in sorted(required):
         assert env_name(name) in provided, f"{service}: {env_name(name)} is not provided"
     unknown = {k for k in provided if k.startswith("CANDOUR_")} - {env_name(n) for n in fields}

@@ -72,6 +72,8 @@ class DevProcess:
                 "CANDOUR_SMTP_HOST",
                 "CANDOUR_SMTP_PORT",
                 "CANDOUR_JWT_SECRET",
+                "CANDOUR_UNSUBSCRIBE_SECRET",
+                "CANDOUR_ENV",
                 "CANDOUR_DEV_DIR",
                 "CANDOUR_TOPIC_PREFIX",
             }
@@ -94,6 +96,8 @@ class DevProcess:
                 str(ports["mailbox"]),
                 "--service-port-base",
                 str(ports["services"]),
+                "--admin-port-base",
+                str(ports["admin"]),
             ],
             cwd=cwd,
             env=env,
@@ -140,17 +144,25 @@ class DevProcess:
 
 
 def _ports() -> dict[str, int]:
-    # Four consecutive free ports for the services, and one each for the rest.
-    for _ in range(50):
-        base = free_port()
-        if base < 65000 and all(_free(base + i) for i in range(1, 4)):
-            break
+    # Four consecutive free ports for the services and four for their admin servers,
+    # and one each for the rest.
+    def four_in_a_row(taken: set[int]) -> int:
+        for _ in range(50):
+            base = free_port()
+            block = set(range(base, base + 4))
+            if base < 65000 and not block & taken and all(_free(p) for p in block):
+                return base
+        raise AssertionError("no four consecutive free ports")
+
+    services = four_in_a_row(set())
+    admin = four_in_a_row(set(range(services, services + 4)))
     return {
         "pg": free_port(),
         "kafka": free_port(),
         "smtp": free_port(),
         "mailbox": free_port(),
-        "services": base,
+        "services": services,
+        "admin": admin,
     }
 
 
@@ -220,6 +232,7 @@ async def test_candour_dev_runs_the_platform_and_stops_clean(workdir: Path) -> N
         children = descendants(dev.process.pid)
         assert len(children) >= 6, children  # postgres, tansu, four services (at least)
         assert (tmp_path / ".candour" / "dev" / "jwt-secret").exists()
+        assert (tmp_path / ".candour" / "dev" / "unsubscribe-secret").exists()
 
         # Signed with the secret `candour dev` generated and kept under .candour/dev.
         moderator = {"Authorization": "Bearer " + dev.issue_token("--role", "moderator")}
@@ -228,6 +241,11 @@ async def test_candour_dev_runs_the_platform_and_stops_clean(workdir: Path) -> N
         async with httpx.AsyncClient(timeout=10) as http:
             for base in (intake, moderation, _notifications, search):
                 assert (await http.get(f"{base}/docs")).status_code == 200
+                assert (await http.get(f"{base}/metrics")).status_code == 404
+            for i in range(4):  # readiness and metrics: on the admin ports
+                admin = f"http://127.0.0.1:{ports['admin'] + i}"
+                assert (await http.get(f"{admin}/readyz")).status_code == 200
+                assert "candour_" in (await http.get(f"{admin}/metrics")).text
             assert (await http.get(mailbox)).status_code == 200
             directory = (await http.get(f"{intake}/v1/organisations")).json()
             assert {"TAD", "RTV", "RXA"} <= {o["id"] for o in directory}

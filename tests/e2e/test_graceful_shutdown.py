@@ -11,12 +11,10 @@ import asyncpg
 import httpx
 import pytest
 
-from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
-from candour_intake.adapters import repository
 from tests.conftest import free_port
 from tests.infra import read_topic
-from tests.integration.intake.conftest import STORY, TRUSTS
+from tests.integration.intake.conftest import STORY, seed_intake_database
 from tests.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -26,13 +24,7 @@ async def test_intake_drains_its_outbox_and_exits_cleanly_on_sigterm(
     create_database, kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
 ) -> None:
     url = await create_database("intake")
-    await migrate_database(url, "candour_intake.migrations")
-    conn = await asyncpg.connect(url)
-    try:
-        for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
-    finally:
-        await conn.close()
+    await seed_intake_database(url)
     intake = ServiceProcess(
         name="story-intake",
         port=free_port(),
@@ -43,6 +35,7 @@ async def test_intake_drains_its_outbox_and_exits_cleanly_on_sigterm(
             # A slow poll: only the shutdown drain can publish the last events in time.
             "CANDOUR_OUTBOX_POLL_INTERVAL": "30",
             "CANDOUR_SUBMISSION_RATE_LIMIT": "1000",
+            "CANDOUR_JWT_SECRET": "graceful-shutdown-secret-0123456789abcdef",
         },
         log_path=tmp_path / "intake.log",
     )

@@ -29,6 +29,7 @@ from tests.processes import ServiceProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "e2e-unsubscribe-0123456789abcdef0123456789ab"
 TRUST = Organisation(
     id="TAD",
     name="Bradford District Care NHS Foundation Trust",
@@ -55,6 +56,7 @@ async def platform(
         "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CANDOUR_TOPIC_PREFIX": topics.prefix,
         "CANDOUR_JWT_SECRET": SECRET,
+        "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
         "CANDOUR_SMTP_HOST": smtp_server.host,
         "CANDOUR_SMTP_PORT": str(smtp_server.port),
         "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",

@@ -48,6 +48,7 @@ CONSUMED: dict[str, tuple[Topic, ...]] = {
 }
 
 SECRET = "faults-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "faults-unsubscribe-0123456789abcdef0123456789"
 SUBSCRIBER = "alerts@trust.example"
 TRUST = Organisation(
     id="TAD",
@@ -377,6 +378,7 @@ async def prepare_platform(
         "CANDOUR_KAFKA_BOOTSTRAP": kafka,
         "CANDOUR_TOPIC_PREFIX": topics.prefix,
         "CANDOUR_JWT_SECRET": SECRET,
+        "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
         "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",
         "CANDOUR_SHUTDOWN_GRACE_SECONDS": "3",
         **(extra_env or {}),

@@ -85,7 +85,7 @@ async def test_postgres_outage_is_503_then_everything_resumes(
 
         async def all_unready() -> bool:
             codes = [
-                (await http.get(f"{platform.one(name).url}/readyz")).status_code
+                (await http.get(f"{platform.one(name).admin_url}/readyz")).status_code
                 for name in SERVICES
             ]
             return all(code == 503 for code in codes)
@@ -99,7 +99,7 @@ async def test_postgres_outage_is_503_then_everything_resumes(
 
         async def all_ready() -> bool:
             codes = [
-                (await http.get(f"{platform.one(name).url}/readyz")).status_code
+                (await http.get(f"{platform.one(name).admin_url}/readyz")).status_code
                 for name in SERVICES
             ]
             return all(code == 200 for code in codes)

@@ -57,6 +57,7 @@ async def test_outage_retries_are_counted_and_the_event_is_handled_once_it_ends(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topics.prefix,
         jwt_secret="transient-retries-secret-0123456789abcdef",
+        unsubscribe_secret="transient-retries-unsubscribe-0123456789abcdef",
         smtp_port=smtp_server.port,
         delivery_poll_interval=0.2,
     )

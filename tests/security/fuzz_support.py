@@ -15,15 +15,14 @@ import schemathesis
 
 from candour_common.auth import Role, issue_token
 from candour_common.kafka_admin import ensure_topics
-from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
-from candour_intake.adapters import repository
 from tests import infra
 from tests.conftest import free_port
-from tests.integration.intake.conftest import TRUSTS
+from tests.integration.intake.conftest import seed_intake_database
 from tests.processes import ServiceProcess
 
 SECRET = "fuzz-secret-0123456789abcdef0123456789abcdef"
+UNSUBSCRIBE_SECRET = "fuzz-unsubscribe-0123456789abcdef0123456789a"
 
 # Authorise the calls that need it, so the fuzzer reaches validation, not just 401s.
 TOKENS: dict[str, dict[str, str]] = {
@@ -49,13 +48,7 @@ async def _prepare(server_url: str, name: str, bootstrap: str, topics: TopicName
         await conn.close()
     url = infra.database_url(server_url, db)
     if name == "story-intake":
-        await migrate_database(url, "candour_intake.migrations")
-        conn = await asyncpg.connect(url)
-        try:
-            for trust in TRUSTS:
-                await repository.upsert_organisation(conn, trust)
-        finally:
-            await conn.close()
+        await seed_intake_database(url)
     await ensure_topics(bootstrap, topics)
     return url
 
@@ -74,6 +67,7 @@ def running_service(
             "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
             "CANDOUR_TOPIC_PREFIX": topics.prefix,
             "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
             "CANDOUR_SUBMISSION_RATE_LIMIT": "100000",
             "CANDOUR_SMTP_PORT": "1",  # nothing is mailed in these tests
         },

@@ -283,7 +283,7 @@ async def test_a_service_with_a_wrong_password_says_why_and_is_not_ready(
             assert f"refused the login of CANDOUR_KAFKA_SASL_USERNAME={user}" in logs
             assert wrong not in logs
             assert (await http.get(f"{process.url}/healthz")).status_code == 200
-            ready = await http.get(f"{process.url}/readyz")
+            ready = await http.get(f"{process.admin_url}/readyz")  # the admin port
             assert ready.status_code == 503
             assert ready.json()["checks"]["kafka"] == "unavailable: KafkaLoginRefused"
     finally:

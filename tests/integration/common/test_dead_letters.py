@@ -15,7 +15,7 @@ from candour_common.events import OrganisationRef, PublicAuthor, StoryApproved
 from candour_common.topics import Topic, TopicNames
 from candour_search.bootstrap import create_app
 from candour_search.settings import SearchSettings
-from tests.infra import read_topic, serving
+from tests.infra import admin_get, read_topic, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -39,6 +39,7 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
         database_url=await create_database("search"),
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topics.prefix,
+        jwt_secret="dead-letter-tests-secret-0123456789abcdef",
     )
     topic = topics.name(Topic.STORY_APPROVED)
     good = story()
@@ -57,7 +58,8 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
         (story().model_dump_json().encode(), []),  # no CloudEvents headers
         (b'{"padding": "' + b"x" * 900_000 + b'"}', headers_for(story())),
     ]
-    async with serving(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serving(app) as client:
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=2_000_000
         )
@@ -85,7 +87,7 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
         letters = await read_topic(
             kafka_bootstrap, topics.dlq(Topic.STORY_APPROVED), at_least=4, settle=1.0
         )
-        metrics = (await client.get("/metrics")).text
+        metrics = (await admin_get(app, "/metrics")).text
 
     assert len(letters) == 4
     for letter in letters:

@@ -45,17 +45,22 @@ STORY = {
 MakeIntake = Callable[..., Awaitable[IntakeSettings]]
 
 
+async def seed_intake_database(url: str) -> None:
+    """Migrate intake's database at `url` and load the test trusts into its directory."""
+    await migrate_database(url, "candour_intake.migrations")
+    conn = await asyncpg.connect(url)
+    try:
+        for trust in TRUSTS:
+            await repository.upsert_organisation(conn, trust)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 def make_intake(create_database, kafka_bootstrap: str, topics: TopicNames) -> MakeIntake:
     async def make(**overrides: object) -> IntakeSettings:
         url = await create_database("intake")
-        await migrate_database(url, "candour_intake.migrations")
-        conn = await asyncpg.connect(url)
-        try:
-            for trust in TRUSTS:
-                await repository.upsert_organisation(conn, trust)
-        finally:
-            await conn.close()
+        await seed_intake_database(url)
         values: dict[str, object] = {
             "database_url": url,
             "kafka_bootstrap": kafka_bootstrap,

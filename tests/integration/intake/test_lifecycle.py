@@ -21,7 +21,7 @@ from candour_common.events import (
 )
 from candour_common.topics import Topic, TopicNames
 from candour_intake.bootstrap import create_app
-from tests.infra import read_topic, serving
+from tests.infra import admin_get, read_topic, serving
 from tests.integration.intake.conftest import SECRET, STORY
 
 pytestmark = pytest.mark.integration
@@ -231,10 +231,15 @@ async def test_limits_answer_413_and_429(make_intake) -> None:
 
 async def test_health_readiness_and_metrics(make_intake) -> None:
     settings = await make_intake()
-    async with serving(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serving(app) as client:
         await client.post("/v1/stories", json=STORY)
-        ready = await client.get("/readyz")
-        metrics = (await client.get("/metrics")).text
+        ready = await admin_get(app, "/readyz")
+        metrics = (await admin_get(app, "/metrics")).text
+        # Neither is served to the public: only on the admin port.
+        assert (await client.get("/readyz")).status_code == 404
+        assert (await client.get("/metrics")).status_code == 404
+        assert (await client.get("/healthz")).status_code == 200
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok", "migrations": "ok"}
     assert (

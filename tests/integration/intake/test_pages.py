@@ -6,7 +6,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 from html import unescape
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -44,10 +43,12 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def follow_link_of(html: str) -> str:
-    found = re.search(r'id="follow-link" readonly value="([^"]+)"', html)
-    assert found, "the page shows no private link"
-    return unescape(found.group(1))
+def private_parts_of(html: str) -> tuple[str, str]:
+    """(story reference, private code) as the confirmation page shows them."""
+    story = re.search(r'id="story-reference" readonly value="([^"]+)"', html)
+    code = re.search(r'id="private-code" readonly value="([^"]+)"', html)
+    assert story and code, "the page shows no story reference and private code"
+    return unescape(story.group(1)), unescape(code.group(1))
 
 
 async def count(url: str, sql: str) -> int:
@@ -134,21 +135,23 @@ async def test_share_follow_and_withdraw_with_confirmation(make_intake: MakeInta
         assert done.status_code == 200, done.text
         assert done.headers["cache-control"] == "no-store"
         assert done.headers["referrer-policy"] == "no-referrer"
-        link = urlsplit(follow_link_of(done.text))
-        assert link.path == "/follow"
-        query = parse_qs(link.query)
-        story_id, token = query["story"][0], query["token"][0]
+        story_id, token = private_parts_of(done.text)
+        csrf = csrf_of(done.text)
 
-        status = await client.get("/follow", params={"story": story_id, "token": token})
+        status = await client.post(
+            "/follow", data={"story": story_id, "token": token, "csrf_token": csrf}
+        )
         assert status.status_code == 200
         assert 'data-status="submitted"' in status.text
 
-        wrong = await client.get("/follow", params={"story": story_id, "token": "x" * 43})
+        wrong = await client.post(
+            "/follow", data={"story": story_id, "token": "x" * 43, "csrf_token": csrf}
+        )
         assert wrong.status_code == 404
-        nonsense = await client.get("/follow", params={"story": "nope", "token": token})
+        nonsense = await client.post(
+            "/follow", data={"story": "nope", "token": token, "csrf_token": csrf}
+        )
         assert nonsense.status_code == 404
-
-        csrf = csrf_of(status.text)
         confirm = await client.post(
             "/follow/withdraw", data={"story": story_id, "token": token, "csrf_token": csrf}
         )
@@ -169,10 +172,13 @@ async def test_share_follow_and_withdraw_with_confirmation(make_intake: MakeInta
             "/follow/withdraw",
             data={"story": story_id, "token": token, "confirmed": "yes", "csrf_token": csrf},
         )
-        assert withdrawn.status_code == 303
-        after = await client.get(withdrawn.headers["location"])
-        assert 'data-status="withdrawn"' in after.text
-        assert "Withdraw my story" not in after.text
+        assert withdrawn.status_code == 200
+        assert 'data-status="withdrawn"' in withdrawn.text
+        assert "Withdraw my story" not in withdrawn.text
+        again = await client.post(
+            "/follow", data={"story": story_id, "token": token, "csrf_token": csrf}
+        )
+        assert 'data-status="withdrawn"' in again.text
 
     row_count = await count(
         db(settings),
@@ -197,7 +203,7 @@ async def test_the_share_page_shares_the_api_rate_limit(make_intake: MakeIntake)
 
 async def _published_story(client: httpx.AsyncClient, database_url: str) -> str:
     done = await share(client, SHARE_FORM)
-    story_id = parse_qs(urlsplit(follow_link_of(done.text)).query)["story"][0]
+    story_id, _ = private_parts_of(done.text)
     conn = await asyncpg.connect(database_url)
     try:
         await repository.mark_published(conn, uuid.UUID(story_id), datetime.now(UTC), 1)
@@ -233,7 +239,7 @@ async def test_staff_sign_in_refuses_bad_and_non_staff_tokens(make_intake: MakeI
     assert bad.status_code == 422 and 'id="token-error"' in bad.text
     assert wrong_role.status_code == 422 and "not a staff token" in wrong_role.text
     assert offsite.status_code == 303 and offsite.headers["location"] == "/respond"
-    assert "candour_token" in offsite.cookies
+    assert "candour_session" in offsite.cookies
     assert unsigned.status_code == 200 and "ward-manager@tad" in unsigned.text
 
 
@@ -243,7 +249,7 @@ async def test_staff_respond_to_their_own_organisations_published_story(
     settings = await make_intake()
     async with serving(create_app(settings)) as client:
         done = await share(client, SHARE_FORM)
-        submitted_id = parse_qs(urlsplit(follow_link_of(done.text)).query)["story"][0]
+        submitted_id, _ = private_parts_of(done.text)
         story_id = await _published_story(client, db(settings))
 
         not_signed_in = await client.get(f"/stories/{story_id}/respond")

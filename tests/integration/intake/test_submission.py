@@ -6,31 +6,24 @@ import uuid
 import asyncpg
 import pytest
 
-from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
-from candour_intake.adapters import repository
 from candour_intake.bootstrap import create_app
 from candour_intake.settings import IntakeSettings
 from tests.infra import read_topic, serving
-from tests.integration.intake.conftest import STORY, TRUSTS
+from tests.integration.intake.conftest import SECRET, STORY, seed_intake_database
 
 pytestmark = pytest.mark.integration
 
 
 async def _intake(create_database, kafka_bootstrap: str, topics: TopicNames) -> IntakeSettings:
     url = await create_database("intake")
-    await migrate_database(url, "candour_intake.migrations")
-    conn = await asyncpg.connect(url)
-    try:
-        for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
-    finally:
-        await conn.close()
+    await seed_intake_database(url)
     return IntakeSettings(
         database_url=url,
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topics.prefix,
         outbox_poll_interval=0.2,
+        jwt_secret=SECRET,
     )
 
 

@@ -30,7 +30,7 @@ from candour_common.events import (
 from candour_common.topics import Topic, TopicNames
 from candour_moderation.bootstrap import create_app
 from candour_moderation.settings import ModerationSettings
-from tests.infra import read_topic, serving
+from tests.infra import admin_get, read_topic, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -121,7 +121,8 @@ async def test_submitted_stories_appear_in_the_queue_screened_and_in_priority_or
     calm = story("Dr Patel explained everything. Email me at sam.t@example.org.")
     concern = story("Mum developed pressure sores on the ward.")
     serious = story("Since discharge I want to kill myself.")
-    async with serving(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serving(app) as client:
         assert isinstance(client, httpx.AsyncClient)
         await publish(kafka_bootstrap, topics, calm, concern, serious)
         items = await eventually(
@@ -168,7 +169,7 @@ async def test_submitted_stories_appear_in_the_queue_screened_and_in_priority_or
         assert detail.status_code == 200
         assert [a["action"] for a in detail.json()["audit"]] == ["received"]
 
-        scrape = (await client.get("/metrics")).text
+        scrape = (await admin_get(app, "/metrics")).text
         for priority in ("serious", "concern", "none"):
             assert f'candour_moderation_queue_depth{{priority="{priority}"}} 1.0' in scrape
 
@@ -197,7 +198,8 @@ async def test_approval_emits_exactly_one_redacted_story_approved_even_when_retr
         title="Thank you Nurse Jane",
     )
     decision = {"decision": "approve", "criticality": 2, "apply_suggested": True}
-    async with serving(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serving(app) as client:
         assert isinstance(client, httpx.AsyncClient)
         await publish(kafka_bootstrap, topics, submitted)
         await eventually(lambda: queued(client, submitted.story_id), "the story in the queue")
@@ -231,7 +233,7 @@ async def test_approval_emits_exactly_one_redacted_story_approved_even_when_retr
             kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=2.0
         )
         detail = (await client.get(f"/v1/queue/{submitted.story_id}", headers=ALICE)).json()
-        scrape = (await client.get("/metrics")).text
+        scrape = (await admin_get(app, "/metrics")).text
 
     assert len(records) == 1
     record = records[0]
@@ -460,7 +462,8 @@ async def test_auto_approval_publishes_clean_stories_and_queues_flagged_ones(
     clean = story("The staff were patient and explained every step.", title="Good care")
     named = story("Dr Patel explained every step.")
     concern = story("Mum developed pressure sores on the ward.")
-    async with serving(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serving(app) as client:
         assert isinstance(client, httpx.AsyncClient)
         await publish(kafka_bootstrap, topics, clean, named, concern)
         await eventually(
@@ -471,7 +474,7 @@ async def test_auto_approval_publishes_clean_stories_and_queues_flagged_ones(
         )
         detail = (await client.get(f"/v1/queue/{clean.story_id}", headers=ALICE)).json()
         pending = (await client.get("/v1/queue", headers=ALICE)).json()["items"]
-        scrape = (await client.get("/metrics")).text
+        scrape = (await admin_get(app, "/metrics")).text
 
     assert len(records) == 1
     assert records[0].headers["ce_subject"] == str(clean.story_id)

@@ -38,6 +38,7 @@ from tests.infra import MailSink
 
 DEADLINE = 45.0
 SECRET = "integration-test-secret-of-32-bytes-or-more"
+UNSUBSCRIBE_SECRET = "integration-unsubscribe-key-of-32-bytes-plus"
 ORG_A = OrganisationRef(id="RXA", name="Riverside Hospitals NHS Trust")
 ORG_B = OrganisationRef(id="RXB", name="Hillview Community Health")
 MATERNITY = ServiceRef(id="RXA-MAT", name="Maternity")
@@ -211,6 +212,7 @@ def notifications(
             "kafka_bootstrap": kafka_bootstrap,
             "topic_prefix": topics.prefix,
             "jwt_secret": SECRET,
+            "unsubscribe_secret": UNSUBSCRIBE_SECRET,
             "smtp_port": smtp_port,
             "public_base_url": "http://search.test",
             "notifications_base_url": "http://notifications.test",
@@ -222,7 +224,7 @@ def notifications(
         app = create_app(settings, mailer=mailer, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
                 yield Running(client, settings, database_url, app)
 
     return start

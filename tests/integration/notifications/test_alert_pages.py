@@ -11,7 +11,12 @@ import pytest
 from candour_common.auth import Role
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.infra import MailSink
-from tests.integration.notifications.conftest import SECRET, ServiceFactory, auth, token
+from tests.integration.notifications.conftest import (
+    UNSUBSCRIBE_SECRET,
+    ServiceFactory,
+    auth,
+    token,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -192,7 +197,7 @@ async def test_the_unsubscribe_page_uses_the_site_layout(
             },
         )
         link_token = sign_unsubscribe(
-            SECRET,
+            UNSUBSCRIBE_SECRET,
             UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(created.json()["id"])),
         )
         page = await client.get("/v1/unsubscribe", params={"token": link_token})

@@ -15,9 +15,9 @@ import pytest
 from candour_common.auth import Role
 from candour_notifications.adapters.mailer import PermanentDeliveryError
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
-from tests.infra import MailSink
+from tests.infra import MailSink, admin_get
 from tests.integration.notifications.conftest import (
-    SECRET,
+    UNSUBSCRIBE_SECRET,
     Publisher,
     ServiceFactory,
     approved,
@@ -128,7 +128,7 @@ async def test_an_email_interrupted_by_a_crash_is_sent_again_exactly_once(
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert {e["field"] for e in bad.json()["errors"]} == {"query.state", "query.limit"}
 
-        scraped = await third_life.client.get("/metrics")
+        scraped = await admin_get(third_life.app, "/metrics")
         assert scraped.status_code == 200
         text = scraped.text
         assert metric(text, "candour_notifications_deliveries", state="failed") == 1
@@ -157,7 +157,8 @@ async def test_the_unsubscribe_page_form_unsubscribes_without_login(
     async with notifications(smtp_port=smtp_server.port) as service:
         created = await service.subscribe("form@riverside.example", frequency="daily")
         token = sign_unsubscribe(
-            SECRET, UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(created["id"]))
+            UNSUBSCRIBE_SECRET,
+            UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, uuid.UUID(created["id"])),
         )
         page = await service.client.get(f"/v1/unsubscribe?token={token}")
         assert page.status_code == 200

@@ -205,6 +205,7 @@ async def running_search(
         topic_prefix=topics.prefix,
         database_pool_size=4,
         log_json=True,
+        jwt_secret="search-integration-secret-0123456789abcdef",
     )
     app = create_app(settings)
     producer = AIOKafkaProducer(

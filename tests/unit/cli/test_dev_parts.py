@@ -22,6 +22,7 @@ def test_url_table_lists_docs_mailbox_and_tokens() -> None:
     endpoints = Endpoints(
         host="127.0.0.1",
         service_ports={"story-intake": 8001, "search": 8004},
+        admin_ports={"story-intake": 9001, "search": 9004},
         mailbox_port=8025,
         kafka_bootstrap="127.0.0.1:9092",
         database="postgresql://postgres@127.0.0.1:5433/postgres",
@@ -29,6 +30,7 @@ def test_url_table_lists_docs_mailbox_and_tokens() -> None:
     rows = dict(url_rows(endpoints, {"moderator": "tok"}))
     assert rows["story-intake API docs"] == "http://127.0.0.1:8001/docs"
     assert rows["search API docs"] == "http://127.0.0.1:8004/docs"
+    assert rows["story-intake metrics (admin port)"] == "http://127.0.0.1:9001/metrics"
     assert rows["mailbox (caught email)"] == "http://127.0.0.1:8025"
     assert rows["mailbox API (Mailpit v1)"].endswith("/api/v1/messages")
     assert rows["moderator token"] == "tok"
@@ -37,7 +39,7 @@ def test_url_table_lists_docs_mailbox_and_tokens() -> None:
 
 
 def test_no_mailbox_rows_when_smtp_is_external() -> None:
-    endpoints = Endpoints("127.0.0.1", {}, None, "kafka:9092", "pg")
+    endpoints = Endpoints("127.0.0.1", {}, {}, None, "kafka:9092", "pg")
     assert not any("mailbox" in what for what, _ in url_rows(endpoints, {}))
 
 

@@ -2,7 +2,6 @@ import uuid
 
 import pytest
 
-from candour_common.http.limits import SlidingWindowRateLimiter
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
 from candour_intake.adapters.feedback_csv import FeedbackFileError, parse_feedback
 from candour_intake.adapters.idempotency import request_fingerprint
@@ -19,17 +18,6 @@ def test_author_tokens_are_random_and_kept_only_as_a_hash() -> None:
     state = StoryState(uuid.uuid4(), "TAD", StoryStatus.SUBMITTED, digest, None, 0)
     assert state.authored_by(token)
     assert not state.authored_by(other)
-
-
-def test_rate_limiter_allows_a_window_then_says_when_to_retry() -> None:
-    now = [0.0]
-    limiter = SlidingWindowRateLimiter(2, 60, clock=lambda: now[0])
-    assert limiter.check("a") is None and limiter.check("a") is None
-    assert limiter.check("a") == pytest.approx(60)
-    assert limiter.check("b") is None  # per client
-    now[0] = 60.5
-    assert limiter.check("a") is None
-    assert limiter.retry_after_header(0.2) == {"Retry-After": "1"}
 
 
 def test_request_fingerprint_depends_on_body_and_path() -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(SearchSettings())
+    app = create_app(SearchSettings(jwt_secret="search-unit-tests-secret-0123456789abcdef"))
     # Not started (no lifespan): a platform without a pool proves no query ran.
     app.state.platform = SimpleNamespace(pool=None)
     transport = httpx.ASGITransport(app=app)

@@ -1,13 +1,15 @@
-"""The life of one service process: pool, migrations, broker, outbox relay, HTTP app.
+"""The life of one service process: pool, migrations, broker, outbox relay, HTTP apps.
 
 Each service's `bootstrap` calls `build_app` with its routers and a function that
-registers its subscribers; nothing here knows what a service does.
+registers its subscribers; nothing here knows what a service does. A service serves
+two apps: the public one, and an admin one (`/readyz`, `/metrics`) on its own port.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,9 +18,10 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from candour_common.consumer import EventConsumer, Subscriptions
 from candour_common.db.migrations import apply_migrations, pending_migrations, service_migrations
@@ -27,7 +30,10 @@ from candour_common.db.pool import create_pool, ping
 from candour_common.db.retention import RetentionRule, platform_rules, run_retention
 from candour_common.db.uow import UnitOfWork, UnitOfWorkFactory
 from candour_common.http.correlation import CorrelationIdMiddleware
-from candour_common.http.health import health_router
+from candour_common.http.docs import docs_router
+from candour_common.http.headers import SecurityHeadersMiddleware
+from candour_common.http.health import admin_router, liveness_router
+from candour_common.http.limits import BodySizeLimitMiddleware
 from candour_common.http.problems import install_problem_handlers
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.kafka_probe import (
@@ -44,7 +50,9 @@ from candour_common.messaging import (
 )
 from candour_common.metrics import HttpMetricsMiddleware, PlatformMetrics
 from candour_common.settings import ServiceSettings
+from candour_common.startup import require_keys
 from candour_common.topics import TopicNames
+from candour_common.web.sessions import load_session
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +123,7 @@ def build_app(
     service name); `unit_of_work` is its unit of work, which every handler gets;
     `subscriptions` are its event handlers, read by one consumer for all topics.
     """
+    require_keys(settings)  # no key, no service: before anything is connected
     ref = PlatformRef()
     metrics = PlatformMetrics(settings.service_name)
     migrations = service_migrations(migrations_package)
@@ -192,7 +201,14 @@ def build_app(
                 pool.terminate()
             log.info("service stopped")
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_problem_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
 
@@ -213,17 +229,36 @@ def build_app(
     async def refresh_gauges() -> None:
         await _refresh_gauges(ref.get)
 
-    app.include_router(
-        health_router(
+    app.include_router(liveness_router())
+    app.include_router(docs_router(title))
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    for router in routers:
+        # Every route knows who is signed in to the pages (a session cookie, if any).
+        app.include_router(router, dependencies=[Depends(load_session)])
+    # Outermost: a body over the limit is refused before any route, form parser or
+    # token check sees a byte of it.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxy_networks:
+        # Only a trusted proxy may say who the client is and that it came over https.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)
+
+    admin = FastAPI(title=f"{title} (admin)", openapi_url=None, docs_url=None, redoc_url=None)
+    admin.include_router(
+        admin_router(
             {"postgres": database_ready, "kafka": kafka_ready, "migrations": migrations_applied},
             registries=(metrics.registry, REGISTRY),
             before_scrape=refresh_gauges,
         )
     )
-    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
-    for router in routers:
-        app.include_router(router)
+    app.state.admin_app = admin
     return app
+
+
+def admin_app(app: FastAPI) -> FastAPI:
+    """The admin app (`/readyz`, `/metrics`, `/healthz`) that `build_app` made beside `app`."""
+    admin: FastAPI = app.state.admin_app
+    return admin
 
 
 async def _start_broker(platform: Platform, kafka: KafkaConnection) -> asyncio.Task[None] | None:
@@ -344,7 +379,7 @@ async def _refresh_gauges(platform: Platform) -> None:
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
-    """Serve `app` until SIGINT/SIGTERM, then shut down gracefully and exit 0."""
+    """Serve `app` and its admin app until SIGINT/SIGTERM, then drain and exit 0."""
     import uvicorn
 
     class GracefulServer(uvicorn.Server):
@@ -354,12 +389,51 @@ def run(app: FastAPI, settings: ServiceSettings) -> None:
             # die "by SIGTERM" even after a clean drain; a finished shutdown exits 0.
             self._captured_signals.clear()
 
+    class AdminServer(uvicorn.Server):
+        # The public server owns the signals; this one stops when it has stopped.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    # Forwarded headers are applied by the app itself, from trusted proxies only
+    # (uvicorn's own default would trust any local peer).
     config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
-    GracefulServer(config).run()
+    admin_config = uvicorn.Config(
+        admin_app(app),
+        host=settings.admin_host,
+        port=settings.admin_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    admin_socket = admin_config.bind_socket()  # a taken admin port stops the start here
+
+    async def serve_both() -> None:
+        public, admin = GracefulServer(config), AdminServer(admin_config)
+        public_task = asyncio.create_task(public.serve(), name="public")
+        admin_task: asyncio.Task[None] | None = None
+        try:
+            # The admin port answers only once the public one listens: a ready /readyz
+            # means the service takes requests.
+            while not public.started and not public_task.done():  # noqa: ASYNC110 - uvicorn has no event for it
+                await asyncio.sleep(0.05)
+            if public.started:
+                admin_task = asyncio.create_task(admin.serve(sockets=[admin_socket]), name="admin")
+            await public_task
+        finally:
+            admin.should_exit = True
+            if admin_task is not None:
+                await admin_task
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve_both())

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from candour_common.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
+from candour_common.signing_keys import key_problem
 from candour_common.topics import TopicNames
+
+
+def checked_key(value: SecretStr | None) -> SecretStr | None:
+    """A signing key's validator: refuse short keys and published placeholders."""
+    if value is not None and (problem := key_problem(value.get_secret_value())):
+        raise ValueError(problem)
+    return value
 
 
 class ServiceSettings(BaseSettings):
@@ -16,9 +26,34 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CANDOUR_", extra="ignore")
 
+    # Keys without which the service must not start (see `missing_keys`).
+    REQUIRED_KEYS: ClassVar[tuple[str, ...]] = ("jwt_secret",)
+
     service_name: str = Field(default="candour", description="Name used in logs and ce_source.")
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(default=8000, description="Port the HTTP server binds.")
+    admin_host: str = Field(
+        default="127.0.0.1",
+        description="Address the admin server (/readyz, /metrics) binds; not a public one.",
+    )
+    admin_port: int = Field(
+        default=9000, description="Port of the admin server: /readyz, /metrics and /healthz."
+    )
+    env: Literal["production", "dev"] = Field(
+        default="production",
+        description="`dev` only on a developer's machine: cookies then work over plain http.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs of the reverse proxies in front of this service; only a "
+            "peer in them may say who the client is (X-Forwarded-For) and that the request "
+            "came over https (X-Forwarded-Proto). Empty: trust no one."
+        ),
+    )
+    max_request_bytes: int = Field(
+        default=64 * 1024, ge=1, description="Requests with a larger body get 413."
+    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://postgres:postgres@127.0.0.1:5432/candour"),
         description="This service's own PostgreSQL database (secret: may hold a password).",
@@ -69,9 +104,12 @@ class ServiceSettings(BaseSettings):
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; defaults to `candour-<service>`."
     )
-    jwt_secret: SecretStr = Field(
-        default=SecretStr("dev-only-insecure-secret-change-me"),
-        description="HMAC key that signs and verifies bearer tokens.",
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key that signs and verifies bearer tokens: at least 32 random bytes, "
+            "never a published example. No default: a service does not start without it."
+        ),
     )
     consumer_max_batch: int = Field(
         default=300,
@@ -122,6 +160,37 @@ class ServiceSettings(BaseSettings):
         default="http://127.0.0.1:8004", description="Where the public reads and searches stories."
     )
 
+    check_jwt_secret = field_validator("jwt_secret")(checked_key)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{part!r} is not an address or CIDR") from exc
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.env != "dev"
+
+    def missing_keys(self) -> list[str]:
+        """The required keys left unset, by field name."""
+        return [name for name in self.REQUIRED_KEYS if getattr(self, name) is None]
+
+    def jwt_key(self) -> str:
+        """The bearer-token key (checked at start-up, so present in a running service)."""
+        if self.jwt_secret is None:
+            raise MissingKey("jwt_secret")
+        return self.jwt_secret.get_secret_value()
+
     def public_links(self) -> dict[str, str]:
         """Base URLs the pages link to, without a trailing slash."""
         return {
@@ -158,3 +227,11 @@ class ServiceSettings(BaseSettings):
     @property
     def group_id(self) -> str:
         return self.consumer_group or f"{self.topic_prefix}candour-{self.service_name}"
+
+
+class MissingKey(RuntimeError):
+    """A required signing key is not set."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"CANDOUR_{field.upper()} is not set")
+        self.field = field

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from candour_common.runtime import Platform, PlatformRef, build_app
+from candour_common.runtime import Platform, PlatformRef, admin_app, build_app
 from candour_common.settings import ServiceSettings
 from candour_common.web import pages
 from candour_moderation.adapters.metrics import moderation_metrics
@@ -52,5 +52,5 @@ def create_app(settings: ModerationSettings) -> FastAPI:
     # The console's pages: outside /v1 and left out of the OpenAPI document.
     app.state.console_templates = create_console_templates(settings)
     pages.mount_static(app)
-    app.add_middleware(QueueDepthOnScrape, owner=app)
+    admin_app(app).add_middleware(QueueDepthOnScrape, owner=app)
     return app

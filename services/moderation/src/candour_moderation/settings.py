@@ -8,6 +8,7 @@ from candour_common.settings import ServiceSettings
 class ModerationSettings(ServiceSettings):
     service_name: str = "moderation"
     http_port: int = 8002
+    admin_port: int = 9002
     claim_lease_seconds: int = Field(
         default=15 * 60, ge=10, le=24 * 3600, description="How long a moderator's claim lasts."
     )

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from candour_common.db.retention import RetentionRule
-from candour_common.runtime import Platform, build_app
+from candour_common.runtime import Platform, admin_app, build_app
 from candour_common.settings import ServiceSettings
 from candour_common.web import pages
 from candour_notifications.adapters import repository
@@ -119,5 +119,5 @@ def create_app(
             counts, oldest = await repository.delivery_counts(conn)
         installed[0].set_delivery_counts(counts, oldest)
 
-    app.add_middleware(RefreshBeforeScrape, refresh=refresh_delivery_gauges)
+    admin_app(app).add_middleware(RefreshBeforeScrape, refresh=refresh_delivery_gauges)
     return app

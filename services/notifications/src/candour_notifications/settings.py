@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Self
+from typing import ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from candour_common.settings import ServiceSettings
+from candour_common.settings import MissingKey, ServiceSettings, checked_key
 
 # Between the end of a send and the commit of its outcome (one database write).
 STALE_MARGIN_SECONDS = 5.0
@@ -15,6 +15,17 @@ STALE_MARGIN_SECONDS = 5.0
 class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
     http_port: int = 8003
+    admin_port: int = 9003
+    REQUIRED_KEYS: ClassVar[tuple[str, ...]] = ("jwt_secret", "unsubscribe_secret")
+
+    unsubscribe_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key of the unsubscribe links in emails: at least 32 random bytes, not the "
+            "JWT secret's value. Rotating it voids the links in emails already sent (the "
+            "bearer tokens stay valid); rotating the JWT secret leaves these links working."
+        ),
+    )
 
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server that relays our mail.")
     smtp_port: int = Field(default=1025, ge=1, le=65535)
@@ -90,6 +101,8 @@ class NotificationsSettings(ServiceSettings):
         description="Seconds between checks whether today's digests are due.",
     )
 
+    check_unsubscribe_secret = field_validator("unsubscribe_secret")(checked_key)
+
     @field_validator("digest_time")
     @classmethod
     def _wall_clock_time(cls, value: time) -> time:
@@ -108,6 +121,25 @@ class NotificationsSettings(ServiceSettings):
     @property
     def digest_zone(self) -> ZoneInfo:
         return ZoneInfo(self.digest_timezone)
+
+    @model_validator(mode="after")
+    def _separate_keys(self) -> Self:
+        if (
+            self.unsubscribe_secret is not None
+            and self.jwt_secret is not None
+            and self.unsubscribe_secret.get_secret_value() == self.jwt_secret.get_secret_value()
+        ):
+            raise ValueError(
+                "CANDOUR_UNSUBSCRIBE_SECRET must differ from CANDOUR_JWT_SECRET, so that "
+                "rotating one does not break the other"
+            )
+        return self
+
+    def unsubscribe_key(self) -> str:
+        """The unsubscribe-link key (checked at start-up, so present in a running service)."""
+        if self.unsubscribe_secret is None:
+            raise MissingKey("unsubscribe_secret")
+        return self.unsubscribe_secret.get_secret_value()
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> Self:

@@ -8,6 +8,7 @@ from candour_common.settings import ServiceSettings
 class SearchSettings(ServiceSettings):
     service_name: str = "search"
     http_port: int = 8004
+    admin_port: int = 9004
     insight_themes_every_hours: float = Field(
         default=24.0,
         ge=0,

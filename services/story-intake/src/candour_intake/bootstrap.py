@@ -7,9 +7,10 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from candour_common.db.retention import RetentionRule
-from candour_common.http.limits import BodySizeLimitMiddleware, SlidingWindowRateLimiter
+from candour_common.http.limits import RateLimiter
 from candour_common.runtime import build_app
 from candour_common.settings import ServiceSettings
+from candour_common.signing_keys import derive_key
 from candour_common.web import pages as web_pages
 from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
@@ -35,10 +36,13 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         relay_outbox=True,
         retention_rules=retention_rules,
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     # One limiter for the API and the share page: a client cannot dodge it by switching.
-    app.state.submission_limiter = SlidingWindowRateLimiter(
-        settings.submission_rate_limit, settings.submission_rate_window
+    # Counted in the database, so every copy of intake shares it.
+    app.state.submission_limiter = RateLimiter(
+        "story-submissions",
+        settings.submission_rate_limit,
+        settings.submission_rate_window,
+        key=derive_key(settings.jwt_key(), "rate-limit-clients"),
     )
     app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)

@@ -8,9 +8,7 @@ from candour_common.settings import ServiceSettings
 class IntakeSettings(ServiceSettings):
     service_name: str = "story-intake"
     http_port: int = 8001
-    max_request_bytes: int = Field(
-        default=64 * 1024, description="Requests with a larger body get 413."
-    )
+    admin_port: int = 9001
     submission_rate_limit: int = Field(
         default=30, ge=1, description="Stories one client may submit per rate window."
     )

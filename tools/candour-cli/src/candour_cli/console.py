@@ -55,6 +55,7 @@ class Output:
 class Endpoints:
     host: str
     service_ports: dict[str, int]  # service name -> port
+    admin_ports: dict[str, int]  # service name -> admin port (/readyz, /metrics)
     mailbox_port: int | None  # None: mail goes to an external SMTP server
     kafka_bootstrap: str
     database: str  # where the databases live (password redacted)
@@ -65,6 +66,10 @@ def url_rows(endpoints: Endpoints, tokens: dict[str, str]) -> list[tuple[str, st
     rows = [
         (f"{name} API docs", f"http://{endpoints.host}:{port}/docs")
         for name, port in endpoints.service_ports.items()
+    ]
+    rows += [
+        (f"{name} metrics (admin port)", f"http://{endpoints.host}:{port}/metrics")
+        for name, port in endpoints.admin_ports.items()
     ]
     if endpoints.mailbox_port is not None:
         rows.append(("mailbox (caught email)", f"http://{endpoints.host}:{endpoints.mailbox_port}"))

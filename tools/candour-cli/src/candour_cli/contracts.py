@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import typer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from pydantic import SecretStr
 
 from candour_common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Envelope, source_for
 from candour_common.events import (
@@ -293,8 +295,10 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 def _defaults(settings_cls: type[SettingsT]) -> SettingsT:
     # Defaults, not the environment: the documents must not depend on whoever runs
-    # the generator (a CANDOUR_TOPIC_PREFIX would rename every channel).
-    return cast(SettingsT, settings_cls.model_construct())
+    # the generator (a CANDOUR_TOPIC_PREFIX would rename every channel). The app is
+    # built to be described, never served: a throwaway key satisfies its checks.
+    keys = {name: SecretStr(secrets.token_urlsafe(48)) for name in settings_cls.REQUIRED_KEYS}
+    return cast(SettingsT, cast(Any, settings_cls).model_construct(**keys))
 
 
 def _services() -> list[_Service]:

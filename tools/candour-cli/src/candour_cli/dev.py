@@ -31,7 +31,12 @@ import typer
 
 from candour_cli import databases, demo, tansu
 from candour_cli.console import Endpoints, Output, render_table, url_rows
-from candour_cli.devstate import load_or_create_secret, state_dir
+from candour_cli.devstate import (
+    SECRET_FILE,
+    UNSUBSCRIBE_SECRET_FILE,
+    load_or_create_secret,
+    state_dir,
+)
 from candour_cli.embedded_pg import EmbeddedPostgres
 from candour_cli.mailbox import MailStore, start_smtp, web_server
 from candour_cli.services import BY_NAME, SERVICES, ServiceSpec
@@ -73,11 +78,15 @@ class DevOptions:
     smtp_port: int = 1025
     mailbox_port: int = 8025
     service_port_base: int = 8001
+    admin_port_base: int = 9001
     partitions: int = 3
     demo: bool = True
 
     def service_ports(self) -> dict[str, int]:
         return {s.name: self.service_port_base + i for i, s in enumerate(SERVICES)}
+
+    def admin_ports(self) -> dict[str, int]:
+        return {s.name: self.admin_port_base + i for i, s in enumerate(SERVICES)}
 
 
 @dataclass
@@ -270,15 +279,14 @@ class Platform:
         if not port_free(port):
             raise StartupError(f"{HOST}:{port} is taken; {what} needs it (choose another: {flag})")
 
-    async def start_service(self, spec: ServiceSpec, env: dict[str, str], port: int) -> Child:
+    async def start_service(
+        self, spec: ServiceSpec, env: dict[str, str], port: int, admin_port: int
+    ) -> Child:
         self._need_port(port, spec.name, "--service-port-base")
+        self._need_port(admin_port, f"{spec.name}'s admin server", "--admin-port-base")
         argv = [sys.executable, "-m", spec.module]
-        child = Child(
-            spec.name,
-            argv,
-            self.output,
-            {"env": {**env, "CANDOUR_HTTP_PORT": str(port)}},
-        )
+        ports = {"CANDOUR_HTTP_PORT": str(port), "CANDOUR_ADMIN_PORT": str(admin_port)}
+        child = Child(spec.name, argv, self.output, {"env": {**env, **ports}})
         self.services.append(child)
         await child.start()
         return child
@@ -378,7 +386,13 @@ async def bring_up(platform: Platform) -> None:
     options, output = platform.options, platform.output
     began = time.monotonic()
     options.state.mkdir(parents=True, exist_ok=True)
-    secret = os.environ.get("CANDOUR_JWT_SECRET") or load_or_create_secret(options.state)
+    # Generated once and kept, so tokens and unsubscribe links outlive a restart.
+    secret = os.environ.get("CANDOUR_JWT_SECRET") or load_or_create_secret(
+        options.state, SECRET_FILE
+    )
+    unsubscribe_secret = os.environ.get("CANDOUR_UNSUBSCRIBE_SECRET") or load_or_create_secret(
+        options.state, UNSUBSCRIBE_SECRET_FILE
+    )
     server_url, bootstrap, smtp = await asyncio.gather(
         platform.start_postgres(), platform.start_kafka(), platform.start_mailbox()
     )
@@ -394,10 +408,14 @@ async def bring_up(platform: Platform) -> None:
     output.say(f"demo directory: {organisations} NHS organisations")
 
     ports = options.service_ports()
+    admin_ports = options.admin_ports()
     base_env = {
         **os.environ,
         "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
         "CANDOUR_JWT_SECRET": secret,
+        "CANDOUR_UNSUBSCRIBE_SECRET": unsubscribe_secret,
+        # Plain http on this machine: cookies without the Secure flag.
+        "CANDOUR_ENV": "dev",
         "CANDOUR_PUBLIC_BASE_URL": f"http://{HOST}:{ports['search']}",
         "CANDOUR_NOTIFICATIONS_BASE_URL": f"http://{HOST}:{ports['notifications']}",
         "CANDOUR_LOG_JSON": os.environ.get("CANDOUR_LOG_JSON", "false"),
@@ -408,7 +426,10 @@ async def bring_up(platform: Platform) -> None:
         base_env.update(CANDOUR_SMTP_HOST=smtp[0], CANDOUR_SMTP_PORT=str(smtp[1]))
     children = {
         spec.name: await platform.start_service(
-            spec, {**base_env, "CANDOUR_DATABASE_URL": urls[spec.name]}, ports[spec.name]
+            spec,
+            {**base_env, "CANDOUR_DATABASE_URL": urls[spec.name]},
+            ports[spec.name],
+            admin_ports[spec.name],
         )
         for spec in SERVICES
     }
@@ -422,20 +443,14 @@ async def bring_up(platform: Platform) -> None:
 
         await asyncio.gather(
             *(
-                wait_until(ready(ports[name]), what=name, within=90, child=child)
+                wait_until(ready(admin_ports[name]), what=name, within=90, child=child)
                 for name, child in children.items()
             )
         )
         tokens = {
-            "moderator": issue_token(
-                secret, role=Role.MODERATOR, subject="dev-moderator", ttl=timedelta(days=30)
-            ),
+            "moderator": issue_token(secret, role=Role.MODERATOR, subject="dev-moderator"),
             "staff (TAD)": issue_token(
-                secret,
-                role=Role.STAFF,
-                subject="dev-staff@TAD",
-                organisation_id="TAD",
-                ttl=timedelta(days=30),
+                secret, role=Role.STAFF, subject="dev-staff@TAD", organisation_id="TAD"
             ),
         }
         submitted: list[tuple[str, demo.DemoStory]] = []
@@ -455,6 +470,7 @@ async def bring_up(platform: Platform) -> None:
     endpoints = Endpoints(
         host=HOST,
         service_ports=ports,
+        admin_ports=admin_ports,
         mailbox_port=options.mailbox_port if smtp is not None else None,
         kafka_bootstrap=bootstrap,
         database=databases.redact(server_url),
@@ -511,6 +527,13 @@ def command(
             help="story-intake's port; moderation, notifications, search follow.",
         ),
     ] = 8001,
+    admin_port_base: Annotated[
+        int,
+        typer.Option(
+            envvar="CANDOUR_DEV_ADMIN_PORT_BASE",
+            help="story-intake's admin port (/readyz, /metrics); the others follow.",
+        ),
+    ] = 9001,
     partitions: Annotated[
         int, typer.Option(envvar="CANDOUR_TOPIC_PARTITIONS", min=1, help="Partitions per topic.")
     ] = 3,
@@ -531,6 +554,7 @@ def command(
         smtp_port=smtp_port,
         mailbox_port=mailbox_port,
         service_port_base=service_port_base,
+        admin_port_base=admin_port_base,
         partitions=partitions,
         demo=demo_data,
     )

@@ -1,6 +1,6 @@
 """The dev platform's state directory (`.candour/dev` under the current directory, or
-CANDOUR_DEV_DIR): embedded PostgreSQL data, caught mail, and the JWT secret that
-`candour dev` generates once so tokens keep working across restarts."""
+CANDOUR_DEV_DIR): embedded PostgreSQL data, caught mail, and the JWT and unsubscribe
+keys that `candour dev` generates once so tokens and links keep working across restarts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
+UNSUBSCRIBE_SECRET_FILE = "unsubscribe-secret"  # noqa: S105 - a file name, not a secret
 
 
 def state_dir(explicit: Path | None = None) -> Path:
@@ -16,9 +17,9 @@ def state_dir(explicit: Path | None = None) -> Path:
     return chosen.expanduser().resolve()
 
 
-def load_or_create_secret(directory: Path) -> str:
-    """The dev JWT secret, generated on first use and kept (mode 0600)."""
-    path = directory / SECRET_FILE
+def load_or_create_secret(directory: Path, name: str = SECRET_FILE) -> str:
+    """A dev key (`name` in `directory`), generated on first use and kept (mode 0600)."""
+    path = directory / name
     if path.exists():
         secret = path.read_text().strip()
         if secret:

@@ -11,6 +11,7 @@ The same goes for the documented list of settings in deploy/compose/.env.example
 from __future__ import annotations
 
 import sys
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,9 @@ SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
 }
 
 # These have defaults that only make sense on a developer's machine (a local
-# database, a local broker, a published dev-only signing key): a production
-# deployment must always set them.
-PRODUCTION_REQUIRED = frozenset({"database_url", "kafka_bootstrap", "jwt_secret"})
+# database, a local broker): a production deployment must always set them. Keys
+# have no default at all (each settings class's REQUIRED_KEYS).
+PRODUCTION_REQUIRED = frozenset({"database_url", "kafka_bootstrap"})
 
 # Descriptions for fields whose model carries none (the models are the first
 # source: once a field has a `description`, this entry is no longer used).
@@ -75,6 +76,8 @@ def env_name(field: str) -> str:
 
 def _type_name(info: FieldInfo) -> str:
     annotation = info.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        return " or ".join(str(choice) for choice in typing.get_args(annotation))
     text = getattr(annotation, "__name__", None) if annotation is not None else None
     if text is None or "|" in repr(annotation):
         text = repr(annotation).replace("typing.", "")
@@ -121,7 +124,8 @@ def collect() -> list[Setting]:
                 type=_type_name(first),
                 services=tuple(per_service),
                 defaults=defaults,
-                required=any(info.is_required() for info in per_service.values()),
+                required=any(info.is_required() for info in per_service.values())
+                or any(name in SERVICE_SETTINGS[s].REQUIRED_KEYS for s in per_service),
                 production_required=name in PRODUCTION_REQUIRED,
                 secret=_type_name(first) == "secret",
                 description=" ".join(description.split()),
@@ -214,6 +218,8 @@ COMPOSE_FIXED = {
     "service_name": "set per service by compose.yaml",
     "http_host": "compose.yaml sets 0.0.0.0 (a container must listen on all interfaces)",
     "http_port": "set per service by compose.yaml",
+    "admin_host": "compose.yaml sets 0.0.0.0: reachable on the compose network, never published",
+    "admin_port": "set per service by compose.yaml",
     "database_url": "compose.yaml builds it per service from *_DB_PASSWORD above",
     "migrate_on_start": "compose.yaml sets false: the init job migrates before services start",
 }

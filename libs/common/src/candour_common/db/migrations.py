@@ -117,11 +117,18 @@ async def pending_migrations(conn: Connection, migrations: list[Migration]) -> l
 
 
 COMMON_MIGRATIONS = "candour_common.db.sql"
+# Rate limits and page sessions: their own package, so their numbering never
+# collides with the outbox and inbox tables' history.
+HTTP_MIGRATIONS = "candour_common.db.sql_http"
 
 
 def service_migrations(package: str) -> list[Migration]:
-    """The shared tables (outbox, inbox) first, then the service's own."""
-    return load_migrations(COMMON_MIGRATIONS) + load_migrations(package)
+    """The shared tables (outbox, inbox, HTTP edge) first, then the service's own."""
+    return (
+        load_migrations(COMMON_MIGRATIONS)
+        + load_migrations(HTTP_MIGRATIONS)
+        + load_migrations(package)
+    )
 
 
 async def migrate(dsn: str, package: str) -> list[str]:

@@ -30,7 +30,7 @@ def require_role(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Princi
 
     async def dependency(request: Request) -> Principal:
         token = await bearer_credentials(request)
-        secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+        secret = request.app.state.platform.settings.jwt_key()
         try:
             principal = verify_token(secret, token)
         except InvalidToken as exc:

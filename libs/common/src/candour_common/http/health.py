@@ -1,4 +1,10 @@
-"""`/healthz` (alive), `/readyz` (dependencies reachable) and `/metrics` (Prometheus)."""
+"""`/healthz` (alive) on the public port; `/readyz` and `/metrics` on the admin port.
+
+What a service depends on and how busy it is are for operators and their
+monitoring, not for the internet: the admin app is served on its own port
+(CANDOUR_ADMIN_PORT) that is never published. `/healthz` says only "ok" and
+stays on both, for load balancers and liveness probes.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +21,24 @@ log = structlog.get_logger(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(
+def liveness_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return router
+
+
+def admin_router(
     checks: Mapping[str, ReadinessCheck],
     *,
     registries: Sequence[CollectorRegistry] = (REGISTRY,),
     before_scrape: Callable[[], Awaitable[None]] | None = None,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    router.include_router(liveness_router())
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

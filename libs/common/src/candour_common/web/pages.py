@@ -1,4 +1,4 @@
-"""Templates, static files, CSRF and the sign-in cookie for server-rendered pages."""
+"""Templates, static files, CSRF and the session cookie for server-rendered pages."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hmac
 import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,12 @@ from starlette.responses import Response
 from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
+from candour_common.web.sessions import SESSION_COOKIE, end_session, key_id, open_session
 
 COMMON_TEMPLATES = Path(__file__).parent / "templates"
 COMMON_STATIC = Path(__file__).parent / "static"
 CSRF_COOKIE = "candour_csrf"
 CSRF_FIELD = "csrf_token"
-TOKEN_COOKIE = "candour_token"  # noqa: S105 (a cookie name, not a secret)
 
 
 def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinja2Templates:
@@ -85,44 +86,54 @@ def verify_csrf(request: Request, submitted: str | None) -> None:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies are Secure everywhere but on a developer's machine (CANDOUR_ENV=dev)."""
+    platform = getattr(request.app.state, "platform", None)
+    return platform is None or bool(platform.settings.secure_cookies)
 
 
-def sign_in(response: Response, request: Request, token: str) -> None:
-    """Keep a bearer token in an HttpOnly, SameSite cookie for the signed-in pages."""
+def _platform_pool(request: Request) -> Any:
+    return request.app.state.platform.pool
+
+
+async def sign_in(response: Response, request: Request, token: str) -> None:
+    """Open a server-side session for the holder of `token` (checked first with
+    `token_problem`) and give the browser its id in an HttpOnly, SameSite cookie."""
+    jwt_key = _jwt_secret(request)
+    principal = verify_token(jwt_key, token)
+    session_id, ends = await open_session(_platform_pool(request), principal, key_id(jwt_key))
     response.set_cookie(
-        TOKEN_COOKIE,
-        token,
+        SESSION_COOKIE,
+        session_id,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
-        max_age=12 * 3600,
+        max_age=max(1, int((ends - datetime.now(UTC)).total_seconds())),
     )
 
 
-def sign_out(response: Response) -> None:
-    response.delete_cookie(TOKEN_COOKIE)
-
-
-def signed_in_token(request: Request) -> str | None:
-    return request.cookies.get(TOKEN_COOKIE)
+async def sign_out(response: Response, request: Request) -> None:
+    """End the session on the server (a kept copy of the cookie no longer works)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await end_session(_platform_pool(request), session_id)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=_secure(request)
+    )
 
 
 def _jwt_secret(request: Request) -> str:
-    secret: str = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    secret: str = request.app.state.platform.settings.jwt_key()
     return secret
 
 
 def signed_in_principal(request: Request, roles: Collection[Role]) -> Principal | None:
-    """Whose token the sign-in cookie holds; None when absent, invalid or not in `roles`."""
-    token = signed_in_token(request)
-    if not token:
-        return None
-    try:
-        principal = verify_token(_jwt_secret(request), token)
-    except InvalidToken:
-        return None
-    return principal if principal.role in roles else None
+    """Who the session cookie belongs to; None when absent, ended or not in `roles`.
+
+    The session is looked up once per request by `sessions.load_session`, a
+    dependency every route of a service gets from `runtime.build_app`.
+    """
+    principal: Principal | None = getattr(request.state, "session_principal", None)
+    return principal if principal is not None and principal.role in roles else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +184,6 @@ __all__ = [
     "sign_in",
     "sign_out",
     "signed_in_principal",
-    "signed_in_token",
     "token_problem",
     "verify_csrf",
 ]

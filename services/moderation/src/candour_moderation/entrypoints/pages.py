@@ -145,7 +145,7 @@ async def sign_in(request: Request) -> Response:
             request, "console/sign_in.html", {"errors": {"token": error}}, status_code=400
         )
     response = _see_other("/console")
-    pages.sign_in(response, request, token)
+    await pages.sign_in(response, request, token)
     return response
 
 
@@ -153,7 +153,7 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     await pages.checked_form(request)
     response = _see_other("/console/sign-in")
-    pages.sign_out(response)
+    await pages.sign_out(response, request)
     return response
 
 

@@ -196,7 +196,7 @@ TokenQuery = Annotated[
 
 
 def _target(request: Request, token: str) -> UnsubscribeTarget:
-    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    secret = request.app.state.platform.settings.unsubscribe_key()
     try:
         return verify_unsubscribe(secret, token)
     except InvalidUnsubscribeToken as exc:
@@ -236,8 +236,9 @@ async def unsubscribe(request: Request, token: TokenQuery, pool: Pool) -> HTMLRe
 
 
 def _subscription_to_confirm(request: Request, token: str) -> uuid.UUID:
-    # Signed with the same key as unsubscribe links.
-    secret = request.app.state.platform.settings.jwt_secret.get_secret_value()
+    # Signed with the same key as unsubscribe links (CANDOUR_UNSUBSCRIBE_SECRET), not
+    # the JWT key: rotating either leaves the other's links and tokens working.
+    secret = request.app.state.platform.settings.unsubscribe_key()
     try:
         return verify_confirmation(secret, token)
     except InvalidConfirmationToken as exc:

@@ -110,7 +110,7 @@ async def sign_in(request: Request) -> Response:
             request, "alerts/sign_in.html", {"errors": {"token": error}}, status_code=400
         )
     response = _see_other("/alerts")
-    pages.sign_in(response, request, token)
+    await pages.sign_in(response, request, token)
     return response
 
 
@@ -118,7 +118,7 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     await pages.checked_form(request)
     response = _see_other("/alerts/sign-in")
-    pages.sign_out(response)
+    await pages.sign_out(response, request)
     return response
 
 

@@ -73,7 +73,7 @@ class MailPolicy:
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> MailPolicy:
         return cls(
-            secret=settings.jwt_secret.get_secret_value(),
+            secret=settings.unsubscribe_key(),
             mail_from=settings.mail_from,
             unsubscribe_base_url=settings.notifications_base_url,
             max_attempts=settings.delivery_max_attempts,

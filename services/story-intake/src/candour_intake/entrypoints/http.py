@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from candour_common.auth import Principal, Role
 from candour_common.events import AuthorContact, Responder, Tags
 from candour_common.http.bearer import bearer_credentials, require_role
-from candour_common.http.limits import SlidingWindowRateLimiter
+from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
@@ -192,13 +192,13 @@ async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
 async def submit_story(
     request: Request, body: StoryIn, pool: Pool, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    limiter: SlidingWindowRateLimiter = request.app.state.submission_limiter
+    limiter: RateLimiter = request.app.state.submission_limiter
     client = request.client.host if request.client else "unknown"
-    if (wait := limiter.check(client)) is not None:
+    if (wait := await limiter.check(pool, client)) is not None:
         raise ProblemError(
             429,
             "Too many stories from this client; try again later.",
-            headers=limiter.retry_after_header(wait),
+            headers=retry_after_header(wait),
         )
     command = SubmitStory(
         title=body.title,

@@ -8,6 +8,7 @@ OpenAPI document.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +32,7 @@ from candour_common.events import (
     Responder,
     Tags,
 )
-from candour_common.http.limits import SlidingWindowRateLimiter
+from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
 from candour_intake.adapters import repository
@@ -291,9 +292,9 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
 @router.post("/share", response_class=HTMLResponse)
 async def share_submit(request: Request) -> HTMLResponse:
     form = await pages.checked_form(request)
-    limiter: SlidingWindowRateLimiter = request.app.state.submission_limiter
+    limiter: RateLimiter = request.app.state.submission_limiter
     client = request.client.host if request.client else "unknown"
-    if (wait := limiter.check(client)) is not None:
+    if (wait := await limiter.check(_pool(request), client)) is not None:
         response = _message(
             request,
             "Too many stories at once",
@@ -301,7 +302,7 @@ async def share_submit(request: Request) -> HTMLResponse:
             "Please wait a few minutes and send your story again.",
             status_code=429,
         )
-        response.headers.update(limiter.retry_after_header(wait))
+        response.headers.update(retry_after_header(wait))
         return response
 
     # The form has no such fields: a request that sends them was made by hand.
@@ -356,11 +357,12 @@ async def share_submit(request: Request) -> HTMLResponse:
         except (UnknownOrganisation, UnknownService):
             errors["place"] = "Choose an organisation or service from the list"
         else:
-            link = f"{request.url_for('follow')}?story={created.id}&token={token}"
+            # The private code is shown once and only ever sent back in a form's body:
+            # never in a URL, where it would reach logs, history and referrers.
             return _render(
                 request,
                 "share_done.html",
-                {"follow_link": link, "story_id": created.id},
+                {"story_id": created.id, "token": token},
                 headers=PRIVATE_HEADERS,
             )
     context = _share_context(await _organisations(request), values, errors)
@@ -388,21 +390,15 @@ def _link_not_recognised(request: Request) -> HTMLResponse:
     response = _message(
         request,
         "We could not find your story",
-        "This link is not complete or not right. Copy the whole private link you were "
-        "given when you shared your story and try again.",
+        "The story reference or the private code is not right. Copy both exactly as "
+        "you were given them when you shared your story and try again.",
         status_code=404,
     )
     response.headers.update(PRIVATE_HEADERS)
     return response
 
 
-@router.get("/follow", response_class=HTMLResponse, name="follow")
-async def follow(request: Request, story: str = "", token: str = "") -> HTMLResponse:
-    if not story and not token:
-        return _render(request, "follow_lookup.html", headers=PRIVATE_HEADERS)
-    state = await _authored(request, story, token)
-    if state is None:
-        return _link_not_recognised(request)
+def _follow_page(request: Request, state: StoryState, token: str) -> HTMLResponse:
     reason = REJECTION_EXPLANATIONS.get(state.rejection_reason) if state.rejection_reason else None
     return _render(
         request,
@@ -412,15 +408,48 @@ async def follow(request: Request, story: str = "", token: str = "") -> HTMLResp
     )
 
 
-@router.post("/follow/withdraw", response_class=HTMLResponse)
-async def withdraw(request: Request) -> Response:
+@router.get("/follow", response_class=HTMLResponse, name="follow")
+async def follow_lookup(request: Request, story: str = "", token: str = "") -> HTMLResponse:
+    """The form that asks for the story reference and private code.
+
+    A private code in the query string (links of earlier versions) is never used:
+    the form asks for it again, so it goes in a request body from now on.
+    """
+    context = {"story": story if _is_uuid(story) else "", "code_in_link": bool(token)}
+    return _render(request, "follow_lookup.html", context, headers=PRIVATE_HEADERS)
+
+
+async def _posted_story(request: Request) -> tuple[FormData, StoryState | None, str]:
+    """The checked form, the story its reference and private code open (None for any
+    wrong pair), and the code: only ever read from a POST body."""
     form = await pages.checked_form(request)
     story, token = pages.form_text(form, "story"), pages.form_text(form, "token")
-    state = await _authored(request, story, token)
+    return form, await _authored(request, story, token), token
+
+
+@router.post("/follow", response_class=HTMLResponse)
+async def follow(request: Request) -> HTMLResponse:
+    _, state, token = await _posted_story(request)
+    if state is None:
+        return _link_not_recognised(request)
+    return _follow_page(request, state, token)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@router.post("/follow/withdraw", response_class=HTMLResponse)
+async def withdraw(request: Request) -> Response:
+    form, state, token = await _posted_story(request)
     if state is None:
         return _link_not_recognised(request)
     if state.status is StoryStatus.WITHDRAWN:
-        return RedirectResponse(f"{request.url_for('follow')}?story={story}&token={token}", 303)
+        return _follow_page(request, state, token)
     if pages.form_text(form, "confirmed") != "yes":
         return _render(
             request,
@@ -430,7 +459,7 @@ async def withdraw(request: Request) -> Response:
         )
     async with _pool(request).acquire() as conn, conn.transaction():
         await handlers.withdraw_story(conn, state)
-    return RedirectResponse(f"{request.url_for('follow')}?story={story}&token={token}", 303)
+    return _follow_page(request, dataclasses.replace(state, status=StoryStatus.WITHDRAWN), token)
 
 
 # ---------------------------------------------------------------- staff responses
@@ -463,7 +492,7 @@ async def sign_in(request: Request) -> Response:
             request, "sign_in.html", {"next": target, "errors": {"token": error}}, status_code=422
         )
     response = RedirectResponse(target, status_code=303)
-    pages.sign_in(response, request, token)
+    await pages.sign_in(response, request, token)
     return response
 
 
@@ -471,7 +500,7 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     await pages.checked_form(request)
     response = RedirectResponse("/respond/sign-in", status_code=303)
-    pages.sign_out(response)
+    await pages.sign_out(response, request)
     return response
 
 

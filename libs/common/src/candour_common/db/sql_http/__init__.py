@@ -1,0 +1,1 @@
+"""Shared tables of the HTTP edge: rate-limit counters and page sessions (every service)."""
