@@ -452,7 +452,7 @@ SENTENCES = (
     "The food was cold most days but the healthcare assistants always offered a drink.",
     "I felt listened to for the first time in a long while.",
     "The physiotherapy sessions helped me get back on my feet quicker than I expected.",
-    "Nobody told us the appointment had been cancelled until we arrived.",
+    "We only learned the appointment had been cancelled when we arrived.",
     "The night staff were stretched but they still came when I pressed the buzzer.",
     "It would help if the leaflets were available in other languages.",
     "The community team kept in touch every week after I went home.",

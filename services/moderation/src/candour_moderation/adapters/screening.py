@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,8 +26,26 @@ from candour_screening import Screening, default_screener
 log = structlog.get_logger(__name__)
 
 
-def _warm() -> None:
+def _warm(parent: int) -> None:
+    _exit_with_parent(parent)
     default_screener()
+
+
+def _ready() -> None:
+    """Nothing: submitting it makes the pool start a worker (and run `_warm`) now."""
+
+
+def _exit_with_parent(parent: int, check_every: float = 1.0) -> None:
+    """A worker outlives its service only if the service was killed (SIGKILL, OOM):
+    then nothing shuts the pool down, so each worker watches its parent and leaves.
+    The parent's pid comes from the parent: it may be gone before this even runs."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(check_every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _screen(fields: dict[str, str], author_name: str | None) -> Screening:
@@ -43,10 +64,11 @@ class ScreeningPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_warm,
+            initargs=(os.getpid(),),
         )
         # Start the workers now, so the first story does not wait for them.
         for _ in range(self._workers):
-            self._executor.submit(_warm)
+            self._executor.submit(_ready)
 
     async def screen(self, fields: Mapping[str, str], author_name: str | None) -> Screening:
         loop = asyncio.get_running_loop()
