@@ -21,8 +21,17 @@ LIVE_SCHEMA = "public"
 BUILD_SCHEMA_PREFIX = "search_build_"
 RETIRED_SCHEMA_PREFIX = "search_retired_"
 # Everything a consumed event writes, inbox included: the inbox must describe exactly the
-# events the index it sits beside was built from.
-INDEX_TABLES = ("search_stories", "search_responses", "search_withdrawn", "inbox")
+# events the index it sits beside was built from. The counts and the sample are written by
+# search_stories' triggers (migration 0003), so a build keeps its own.
+INDEX_TABLES = (
+    "search_stories",
+    "search_responses",
+    "search_withdrawn",
+    "inbox",
+    "search_facet_counts",
+    "search_monthly_counts",
+    "search_sample",
+)
 # The table every index write starts with (record_once): locking it against writes stops
 # the live consumers before they change anything, while readers carry on.
 WRITE_BARRIER_TABLE = "inbox"

@@ -15,6 +15,7 @@ from candour_search.domain import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_QUERY_CHARS,
+    RELEVANCE_WINDOW,
     FacetCount,
     InvalidQuery,
     PublishedStory,
@@ -88,7 +89,12 @@ async def search_query(
     published_to: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
     sort: Annotated[
         Sort | None,
-        Query(description="Default: relevance when `q` is given, otherwise newest."),
+        Query(
+            description="Default: relevance when `q` is given, otherwise newest. By "
+            f"relevance the {RELEVANCE_WINDOW} newest matching stories are ranked (words "
+            "in the title weigh most, then the story, tags and names, then responses); "
+            "older matches follow them, newest first."
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
@@ -161,6 +167,8 @@ def _facets(values: tuple[FacetCount, ...]) -> list[FacetOut]:
 def _search_out(page: SearchPage) -> SearchOut:
     return SearchOut(
         total=page.total,
+        total_is_estimate=page.total_is_estimate,
+        facets_are_estimates=page.facets_are_estimates,
         results=[
             SearchResultOut(
                 story_id=h.story_id,

@@ -44,10 +44,24 @@ class FacetsOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    total: int = Field(description="How many stories match (all pages).")
+    total: int = Field(
+        description="How many stories match (all pages); an estimate when "
+        "`total_is_estimate` is true."
+    )
+    total_is_estimate: bool = Field(
+        description="True when more stories match than are counted one by one (over 1,000, "
+        "for searches with words or dates, several tags, or a tag with an organisation or "
+        "service): `total` is then estimated from a uniform sample of 1 story in 64 (or "
+        "256), rounded to the precision the sample supports. Searches by filters alone "
+        "(organisation, service, one tag, criticality, responded, change) are always exact."
+    )
     results: list[SearchResultOut]
     facets: FacetsOut = Field(
-        description="Counts over every matching story (top 20 values per facet)."
+        description="Counts over every matching story (top 20 values per facet); estimates "
+        "when `facets_are_estimates` is true."
+    )
+    facets_are_estimates: bool = Field(
+        description="True when the facet counts are estimated from the sample (as `total`)."
     )
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same other parameters) for the next page."

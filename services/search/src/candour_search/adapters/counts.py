@@ -1,0 +1,270 @@
+"""How many stories a search matches, and its facets, at any size of index.
+
+Three ways, cheapest first (counting.py decides which applies):
+
+1. searches without words or dates: summed from search_facet_counts, exact;
+2. few matches (at most EXACT_COUNT_LIMIT): counted over the index, exact;
+3. many matches: counted over the sample (1 story in 64, or the sub-sample of 1 in 256
+   when that holds enough matches) and scaled up: an estimate, and the answer says so.
+
+Facet labels (organisation and service names) are the names of the newest story with
+that organisation or service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from candour_common.db import Connection
+from candour_common.events import CRITICALITY_LABELS, ChangeMarker
+from candour_search.adapters.sql import Params, matching
+from candour_search.counting import (
+    EXACT_COUNT_LIMIT,
+    SAMPLE_RATE,
+    SUBSAMPLE_ENOUGH,
+    SUBSAMPLE_RATE,
+    TAG_BIT,
+    Level,
+    RollupPlan,
+    rollup_plan,
+    round_estimate,
+)
+from candour_search.domain import FACET_SIZE, FacetCount, Facets, SearchStories
+
+FACETS = ("organisation", "service", "tag", "criticality")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    total: int
+    facets: Facets
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """Raw counts: the total and the top values per facet (all criticalities)."""
+
+    total: int
+    values: dict[str, list[tuple[str, int]]]
+
+
+async def search_summary(conn: Connection, query: SearchStories) -> Summary:
+    plan = rollup_plan(query)
+    if plan is not None:
+        return await _summary(conn, await _from_rollups(conn, query, plan))
+    sub = await _count(conn, query, table="search_sample", sample_key=0)
+    if sub.total >= SUBSAMPLE_ENOUGH:
+        return await _estimate(conn, sub, SUBSAMPLE_RATE)
+    sample = await _count(conn, query, table="search_sample")
+    if sample.total * SAMPLE_RATE <= 2 * EXACT_COUNT_LIMIT:
+        exact = await _count(conn, query, table="search_stories", limit=EXACT_COUNT_LIMIT + 1)
+        if exact.total <= EXACT_COUNT_LIMIT:
+            return await _summary(conn, exact)
+    return await _estimate(conn, sample, SAMPLE_RATE)
+
+
+# ---------------------------------------------------------------- rollups
+
+
+def _cells(level: Level, query: SearchStories, params: Params) -> str:
+    """The rows of search_facet_counts at `level` that count the stories `query` selects."""
+    where = [f"c.level = {int(level)}"]
+    if query.organisation_id is not None:
+        where.append(f"c.organisation_id = {params(query.organisation_id)}")
+    if query.service_id is not None:
+        where.append(f"c.service_id = {params(query.service_id)}")
+    if query.tags and level & TAG_BIT:
+        where.append(f"c.tag = {params(query.tags[0])}")
+    if query.min_criticality is not None:
+        where.append(f"c.criticality >= {params(query.min_criticality)}")
+    if query.max_criticality is not None:
+        where.append(f"c.criticality <= {params(query.max_criticality)}")
+    if query.responded is not None:
+        where.append(f"c.responded = {params(query.responded)}")
+    if query.change is ChangeMarker.PLANNED:
+        where.append("c.change_planned")
+    elif query.change is ChangeMarker.MADE:
+        where.append("c.change_made")
+    return " AND ".join(where)
+
+
+async def _from_rollups(conn: Connection, query: SearchStories, plan: RollupPlan) -> _Counted:
+    params = Params()
+    if plan.tag is Level.TAG_PAIR:
+        tags = f"""
+            SELECT 'tag', c.other_tag, sum(c.stories) FROM search_facet_counts c
+            WHERE {_cells(plan.tag, query, params)} GROUP BY c.other_tag
+            UNION ALL
+            SELECT 'tag', {params(query.tags[0])}::text, (SELECT sum(n) FROM by_criticality)
+        """  # noqa: S608 - bind parameters only
+    else:
+        tags = f"""
+            SELECT 'tag', c.tag, sum(c.stories) FROM search_facet_counts c
+            WHERE {_cells(plan.tag, query, params)} GROUP BY c.tag
+        """  # noqa: S608 - bind parameters only
+    sql = f"""
+        WITH by_criticality AS (
+            SELECT c.criticality, sum(c.stories) AS n FROM search_facet_counts c
+            WHERE {_cells(plan.total, query, params)} GROUP BY c.criticality
+        ),
+        counts (facet, value, n) AS (
+            SELECT 'total', NULL::text, coalesce((SELECT sum(n) FROM by_criticality), 0)
+            UNION ALL
+            SELECT 'criticality', criticality::text, n FROM by_criticality
+            WHERE criticality IS NOT NULL
+            UNION ALL
+            SELECT 'organisation', c.organisation_id, sum(c.stories) FROM search_facet_counts c
+            WHERE {_cells(plan.organisation, query, params)} GROUP BY c.organisation_id
+            UNION ALL
+            SELECT 'service', c.service_id, sum(c.stories) FROM search_facet_counts c
+            WHERE {_cells(plan.service, query, params)} AND c.service_id <> ''
+            GROUP BY c.service_id
+            UNION ALL
+            {tags}
+        )
+        {_top_values(params)}
+    """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
+    return _counted(await conn.fetch(sql, *params.values))
+
+
+def _top_values(params: Params) -> str:
+    """The end of a query over `counts (facet, value, n)`: the total, every criticality,
+    the top FACET_SIZE of the other facets (by count, then value); nothing counted 0."""
+    return f"""
+        SELECT facet, value, n FROM (
+            SELECT counts.*,
+                   row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) AS position
+            FROM counts WHERE facet = 'total' OR n > 0
+        ) ranked
+        WHERE facet IN ('total', 'criticality') OR position <= {params(FACET_SIZE)}
+    """  # noqa: S608 - bind parameters only
+
+
+def _counted(rows: Iterable[asyncpg.Record]) -> _Counted:
+    total = 0
+    values: dict[str, list[tuple[str, int]]] = {facet: [] for facet in FACETS}
+    for r in rows:
+        n = int(r["n"])
+        if r["facet"] == "total":
+            total = n
+        else:
+            values[str(r["facet"])].append((str(r["value"]), n))
+    for facet in FACETS:
+        values[facet].sort(key=lambda item: (-item[1], item[0]))
+    return _Counted(total, values)
+
+
+# ---------------------------------------------------------------- counting matches
+
+
+async def _count(
+    conn: Connection,
+    query: SearchStories,
+    *,
+    table: str,
+    sample_key: int | None = None,
+    limit: int | None = None,
+) -> _Counted:
+    """Count the matches of `query` in `table` (the index or its sample), with facets; at
+    most `limit` of them (more means "too many to count here")."""
+    params = Params()
+    source, where, _ = matching(query, params, table=table)
+    if sample_key is not None:
+        where += f" AND s.sample_key = {params(sample_key)}"
+    bound = f"LIMIT {params(limit)}" if limit is not None else ""
+    sql = f"""
+        WITH matched AS MATERIALIZED (
+            SELECT s.organisation_id, s.service_id, s.tags, s.criticality
+            FROM {source}
+            WHERE {where}
+            {bound}
+        ),
+        counts (facet, value, n) AS (
+            SELECT 'total', NULL::text, count(*) FROM matched
+            UNION ALL
+            SELECT 'organisation', organisation_id, count(*) FROM matched GROUP BY organisation_id
+            UNION ALL
+            SELECT 'service', service_id, count(*) FROM matched
+            WHERE service_id IS NOT NULL GROUP BY service_id
+            UNION ALL
+            SELECT 'tag', tag, count(*) FROM matched CROSS JOIN LATERAL unnest(matched.tags) AS tag
+            GROUP BY tag
+            UNION ALL
+            SELECT 'criticality', criticality::text, count(*) FROM matched
+            WHERE criticality IS NOT NULL GROUP BY criticality
+        )
+        {_top_values(params)}
+    """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
+    return _counted(await conn.fetch(sql, *params.values))
+
+
+async def _estimate(conn: Connection, counted: _Counted, rate: int) -> Summary:
+    """Scale counts over a sample of 1 story in `rate` up to the whole index."""
+    scaled = _Counted(
+        total=round_estimate(counted.total * rate, counted.total),
+        values={
+            facet: [(value, round_estimate(n * rate, n)) for value, n in values]
+            for facet, values in counted.values.items()
+        },
+    )
+    summary = await _summary(conn, scaled)
+    return Summary(summary.total, summary.facets, estimated=True)
+
+
+# ---------------------------------------------------------------- labels
+
+
+async def _summary(conn: Connection, counted: _Counted) -> Summary:
+    organisations = await _names(
+        conn, "organisation_id", "organisation_name", [v for v, _ in counted.values["organisation"]]
+    )
+    services = await _names(
+        conn, "service_id", "service_name", [v for v, _ in counted.values["service"]]
+    )
+
+    def facet(name: str, labels: dict[str, str] | None) -> tuple[FacetCount, ...]:
+        out = []
+        for value, n in counted.values[name]:
+            if name == "criticality":
+                label = CRITICALITY_LABELS[int(value)]
+            elif labels is not None:
+                label = labels.get(value, value)
+            else:
+                label = value
+            out.append(FacetCount(value=value, label=label, count=n))
+        return tuple(out)
+
+    criticality = tuple(sorted(facet("criticality", None), key=lambda f: int(f.value)))
+    return Summary(
+        total=counted.total,
+        facets=Facets(
+            organisation=facet("organisation", organisations),
+            service=facet("service", services),
+            tag=facet("tag", None),
+            # Criticality reads best on its own scale, not by count.
+            criticality=criticality,
+        ),
+    )
+
+
+async def _names(
+    conn: Connection, id_column: str, name_column: str, ids: Sequence[str]
+) -> dict[str, str]:
+    """The name of the newest story of each organisation (or service) id."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        f"""
+        SELECT ids.id, (
+            SELECT s.{name_column} FROM search_stories s WHERE s.{id_column} = ids.id
+            ORDER BY s.published_at DESC, s.story_id DESC LIMIT 1
+        ) AS name
+        FROM unnest($1::text[]) AS ids (id)
+        """,  # noqa: S608 - column names are fixed by the callers above
+        list(ids),
+    )
+    return {r["id"]: r["name"] for r in rows if r["name"] is not None}

@@ -1,0 +1,94 @@
+"""How search counts at a million stories: which counts the rollups answer exactly, and how
+the rest are counted exactly when few or estimated from the sample when many.
+
+Pure (no I/O): the SQL lives in adapters/counts.py. The tables are described in
+migrations/0003_rollups_and_sample.sql.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+from candour_search.domain import SearchStories
+
+# Up to this many matching stories, totals and facets are counted exactly from the index;
+# above it they are estimated from the sample (and the answer says so).
+EXACT_COUNT_LIMIT = 1_000
+# A story is in the sample with probability 1/SAMPLE_RATE, in the sub-sample (sample_key 0)
+# with 1/SUBSAMPLE_RATE.
+SAMPLE_RATE = 64
+SUBSAMPLE_RATE = 256
+# Estimate from the sub-sample when it holds at least this many matches (about 3% standard
+# error on the total); otherwise from the whole sample.
+SUBSAMPLE_ENOUGH = 1_000
+
+
+class Level(IntEnum):
+    """The cells of search_facet_counts: a bit per column the cell is about."""
+
+    EVERYTHING = 0
+    ORGANISATION = 1
+    SERVICE = 3  # a service's cells also name its organisation
+    TAG = 4
+    ORGANISATION_TAG = 5
+    SERVICE_TAG = 7
+    TAG_PAIR = 12  # stories having both `tag` and `other_tag`
+
+
+ORGANISATION_BIT = 1
+SERVICE_BITS = 3
+TAG_BIT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RollupPlan:
+    """The levels of search_facet_counts that answer one query's total and facets.
+
+    The filters by organisation, service and tag select rows of each level (every level
+    here has the columns they name); criticality, responded and change select rows of any
+    level.
+    """
+
+    total: Level  # also the criticality facet
+    organisation: Level
+    service: Level
+    tag: Level  # TAG_PAIR when the query filters by a tag: the tags seen with it
+
+
+def rollup_plan(query: SearchStories) -> RollupPlan | None:
+    """The rollup levels answering `query` exactly, or None when they cannot: words (the
+    counts know nothing of the text), publication dates (they are not kept per day), more
+    than one tag, or a tag with an organisation or a service (tag pairs are kept for all
+    stories only)."""
+    if query.q is not None or query.published_since or query.published_before:
+        return None
+    if len(query.tags) > 1:
+        return None
+    by_tag = bool(query.tags)
+    if by_tag and (query.organisation_id is not None or query.service_id is not None):
+        return None
+    bits = 0
+    if query.organisation_id is not None:
+        bits |= ORGANISATION_BIT
+    if query.service_id is not None:
+        bits |= SERVICE_BITS
+    if by_tag:
+        bits |= TAG_BIT
+    return RollupPlan(
+        total=Level(bits),
+        organisation=Level(bits | ORGANISATION_BIT),
+        service=Level(bits | SERVICE_BITS),
+        tag=Level.TAG_PAIR if by_tag else Level(bits | TAG_BIT),
+    )
+
+
+def round_estimate(value: float, sample_matches: int) -> int:
+    """An estimate rounded to the precision its sample supports: 3 significant figures
+    from 1,000 sampled matches up (standard error about 3%), 2 below."""
+    if value <= 0:
+        return 0
+    figures = 3 if sample_matches >= 1_000 else 2
+    magnitude = 10 ** max(math.floor(math.log10(value)) - figures + 1, 0)
+    return int(round(value / magnitude) * magnitude)
