@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import IntEnum
 
 from candour_search.domain import SearchStories
@@ -23,6 +24,10 @@ SUBSAMPLE_RATE = 256
 # Estimate from the sub-sample when it holds at least this many matches (about 3% standard
 # error on the total); otherwise from the whole sample.
 SUBSAMPLE_ENOUGH = 1_000
+# Statistics over at most this many stories are computed exactly from the index (medians
+# need every response time); over more, the counts come from the count tables and the
+# medians (and counts the tables do not keep) from the sample.
+STATS_EXACT_LIMIT = 20_000
 
 
 class Level(IntEnum):
@@ -92,3 +97,53 @@ def round_estimate(value: float, sample_matches: int) -> int:
     figures = 3 if sample_matches >= 1_000 else 2
     magnitude = 10 ** max(math.floor(math.log10(value)) - figures + 1, 0)
     return int(round(value / magnitude) * magnitude)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSpan:
+    """The whole months [first, end) of a publication range [since, before), which the
+    monthly counts answer; the stories of the range outside them (in partial months at its
+    ends) are counted from the index. None is unbounded; `first >= end` means no whole month
+    (then every story of the range is counted from the index)."""
+
+    first: date | None
+    end: date | None
+
+    @property
+    def empty(self) -> bool:
+        return self.first is not None and self.end is not None and self.first >= self.end
+
+
+def _month(moment: datetime) -> date:
+    return moment.astimezone(UTC).date().replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_span(since: datetime | None, before: datetime | None) -> MonthSpan:
+    first = None
+    if since is not None:
+        first = _month(since)
+        if since > midnight(first):
+            first = _next_month(first)
+    end = _month(before) if before is not None else None
+    return MonthSpan(first, end)
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def months_touched(
+    since: datetime | None, before: datetime | None
+) -> tuple[date | None, date | None]:
+    """The months [first, end) holding any moment of [since, before) (None: unbounded)."""
+    first = _month(since) if since is not None else None
+    end = None
+    if before is not None:
+        end = _month(before)
+        if before > midnight(end):
+            end = _next_month(end)
+    return first, end

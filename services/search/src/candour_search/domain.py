@@ -432,6 +432,9 @@ class StoryStats:
     median_hours_to_first_response: float | None
     change_planned: int
     change_made: int
+    # Estimated from the sample of the index (large sets): see adapters/stats_repository.py.
+    counts_are_estimates: bool = False
+    median_is_estimate: bool = False
 
     @property
     def responded_share(self) -> float | None:

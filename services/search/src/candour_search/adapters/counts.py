@@ -13,14 +13,14 @@ that organisation or service.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker
-from candour_search.adapters.sql import Params, matching
+from candour_search.adapters.sql import Params, matching, names
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
     SAMPLE_RATE,
@@ -219,10 +219,10 @@ async def _estimate(conn: Connection, counted: _Counted, rate: int) -> Summary:
 
 
 async def _summary(conn: Connection, counted: _Counted) -> Summary:
-    organisations = await _names(
+    organisations = await names(
         conn, "organisation_id", "organisation_name", [v for v, _ in counted.values["organisation"]]
     )
-    services = await _names(
+    services = await names(
         conn, "service_id", "service_name", [v for v, _ in counted.values["service"]]
     )
 
@@ -249,22 +249,3 @@ async def _summary(conn: Connection, counted: _Counted) -> Summary:
             criticality=criticality,
         ),
     )
-
-
-async def _names(
-    conn: Connection, id_column: str, name_column: str, ids: Sequence[str]
-) -> dict[str, str]:
-    """The name of the newest story of each organisation (or service) id."""
-    if not ids:
-        return {}
-    rows = await conn.fetch(
-        f"""
-        SELECT ids.id, (
-            SELECT s.{name_column} FROM search_stories s WHERE s.{id_column} = ids.id
-            ORDER BY s.published_at DESC, s.story_id DESC LIMIT 1
-        ) AS name
-        FROM unnest($1::text[]) AS ids (id)
-        """,  # noqa: S608 - column names are fixed by the callers above
-        list(ids),
-    )
-    return {r["id"]: r["name"] for r in rows if r["name"] is not None}

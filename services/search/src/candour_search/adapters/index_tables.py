@@ -104,6 +104,12 @@ async def create_build(conn: Connection, schema: str) -> None:
                 await conn.execute(_retarget(row["definition"], table, schema))
 
 
+async def compact_counts(conn: Connection) -> None:
+    """Fold the delta rows of the count tables `conn` writes (a build's, through its
+    search_path); only the rebuild writes a build, so no lock is needed."""
+    await conn.execute("SELECT search_compact_counts()")
+
+
 async def analyse(conn: Connection, schema: str) -> None:
     """Give the planner statistics of the built tables before they take over."""
     for table in INDEX_TABLES:

@@ -10,24 +10,16 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import (
-    CRITICALITY_LABELS,
     ChangeMarker,
     Relationship,
     ResponsePosted,
     StoryApproved,
     Tags,
 )
-from candour_search.adapters.sql import Params
 from candour_search.domain import (
     PublishedResponse,
     PublishedStory,
     Ref,
-    StatsGroup,
-    StatsGrouping,
-    StatsReport,
-    StoryStats,
-    StoryStatsQuery,
-    month_label,
     searchable_tags,
 )
 
@@ -221,106 +213,16 @@ def _service_ref(row: asyncpg.Record) -> Ref | None:
     return Ref(id=row["service_id"], name=row["service_name"])
 
 
-# ---------------------------------------------------------------- reading: statistics
+# ---------------------------------------------------------------- counts upkeep
 
-# The figures of one set of stories; the median ignores stories without a response
-# (their first_response_at is NULL).
-_STATS_COLUMNS = """
-    count(*) AS stories,
-    count(*) FILTER (WHERE s.response_count > 0) AS responded,
-    percentile_cont(0.5) WITHIN GROUP (
-        ORDER BY extract(epoch FROM s.first_response_at - s.published_at) / 3600.0
-    ) AS median_hours,
-    count(*) FILTER (WHERE s.change_planned) AS change_planned,
-    count(*) FILTER (WHERE s.change_made) AS change_made
-"""
-
-# Per grouping: (extra FROM, group value, group label, ORDER BY).
-_GROUPINGS: dict[StatsGrouping, tuple[str, str, str, str]] = {
-    StatsGrouping.MONTH: (
-        "",
-        "to_char(s.published_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-        "NULL",
-        "value",
-    ),
-    StatsGrouping.TAG: (
-        "CROSS JOIN LATERAL unnest(s.tags) AS tag",
-        "tag",
-        "tag",
-        "stories DESC, value",
-    ),
-    StatsGrouping.SERVICE: (
-        "",
-        "s.service_id",
-        "(array_agg(s.service_name ORDER BY s.published_at DESC))[1]",
-        "stories DESC, value NULLS LAST",
-    ),
-    StatsGrouping.CRITICALITY: (
-        "",
-        "s.criticality::text",
-        "NULL",
-        "value NULLS LAST",
-    ),
-}
+# Distinct from the migrations' and the rebuild's advisory lock keys.
+COMPACT_LOCK_KEY = 0x53454152434843  # "SEARCHC"
 
 
-def _stats(row: asyncpg.Record) -> StoryStats:
-    median = row["median_hours"]
-    return StoryStats(
-        stories=int(row["stories"]),
-        responded=int(row["responded"]),
-        median_hours_to_first_response=float(median) if median is not None else None,
-        change_planned=int(row["change_planned"]),
-        change_made=int(row["change_made"]),
-    )
-
-
-def _group_label(grouping: StatsGrouping, value: str | None, label: str | None) -> str:
-    if grouping is StatsGrouping.MONTH and value is not None:
-        return month_label(value)
-    if grouping is StatsGrouping.CRITICALITY:
-        return CRITICALITY_LABELS[int(value)] if value is not None else "Not rated"
-    if grouping is StatsGrouping.SERVICE and value is None:
-        return "No service given"
-    return label if label is not None else str(value)
-
-
-async def story_stats(conn: Connection, query: StoryStatsQuery) -> StatsReport:
-    params = Params()
-    where: list[str] = []
-    if query.organisation_id is not None:
-        where.append(f"s.organisation_id = {params(query.organisation_id)}")
-    if query.service_id is not None:
-        where.append(f"s.service_id = {params(query.service_id)}")
-    if query.published_since is not None:
-        where.append(f"s.published_at >= {params(query.published_since)}")
-    if query.published_before is not None:
-        where.append(f"s.published_at < {params(query.published_before)}")
-    condition = " AND ".join(where) or "true"
-    overall = await conn.fetchrow(
-        f"SELECT {_STATS_COLUMNS} FROM search_stories s WHERE {condition}",  # noqa: S608 - bind parameters only
-        *params.values,
-    )
-    assert overall is not None  # an aggregate without GROUP BY always returns a row
-    groups: list[StatsGroup] = []
-    if query.group_by is not None:
-        extra, value, label, order = _GROUPINGS[query.group_by]
-        rows = await conn.fetch(
-            f"""
-            SELECT {value} AS value, {label} AS label, {_STATS_COLUMNS}
-            FROM search_stories s {extra}
-            WHERE {condition}
-            GROUP BY 1
-            ORDER BY {order}
-            """,  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
-            *params.values,
-        )
-        groups = [
-            StatsGroup(
-                value=r["value"],
-                label=_group_label(query.group_by, r["value"], r["label"]),
-                stats=_stats(r),
-            )
-            for r in rows
-        ]
-    return StatsReport(overall=_stats(overall), group_by=query.group_by, groups=tuple(groups))
+async def compact_counts(conn: Connection) -> int | None:
+    """Fold the count tables' delta rows into one row per cell (search_compact_counts, in
+    migration 0003); None if another session is doing it. Call inside a transaction."""
+    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", COMPACT_LOCK_KEY):
+        return None
+    folded: int = await conn.fetchval("SELECT search_compact_counts()")
+    return folded

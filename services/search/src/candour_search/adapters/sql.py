@@ -3,8 +3,10 @@ search (over the index, or over its sample, which has the same columns)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from candour_common.db import Connection
 from candour_common.events import ChangeMarker
 from candour_search.domain import SearchStories
 
@@ -53,3 +55,22 @@ def matching(
     if query.published_before is not None:
         where.append(f"s.published_at < {params(query.published_before)}")
     return source, " AND ".join(where) or "true", q
+
+
+async def names(
+    conn: Connection, id_column: str, name_column: str, ids: Sequence[str]
+) -> dict[str, str]:
+    """The name of the newest story of each organisation (or service) id."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        f"""
+        SELECT ids.id, (
+            SELECT s.{name_column} FROM search_stories s WHERE s.{id_column} = ids.id
+            ORDER BY s.published_at DESC, s.story_id DESC LIMIT 1
+        ) AS name
+        FROM unnest($1::text[]) AS ids (id)
+        """,  # noqa: S608 - column names are fixed by the callers above
+        list(ids),
+    )
+    return {r["id"]: r["name"] for r in rows if r["name"] is not None}

@@ -252,7 +252,7 @@ async def get_story(story_id: UUID, pool: Pool) -> StoryOut:
     return _story_out(story)
 
 
-def _figures(stats: StoryStats) -> dict[str, int | float | None]:
+def _figures(stats: StoryStats) -> dict[str, int | float | bool | None]:
     return {
         "stories": stats.stories,
         "responded": stats.responded,
@@ -260,6 +260,8 @@ def _figures(stats: StoryStats) -> dict[str, int | float | None]:
         "median_hours_to_first_response": stats.median_hours_to_first_response,
         "change_planned": stats.change_planned,
         "change_made": stats.change_made,
+        "counts_are_estimates": stats.counts_are_estimates,
+        "median_is_estimate": stats.median_is_estimate,
     }
 
 

@@ -121,6 +121,15 @@ class StoryStatsOut(BaseModel):
     )
     change_planned: int = Field(description="Stories with a response saying a change is planned.")
     change_made: int = Field(description="Stories with a response saying a change was made.")
+    counts_are_estimates: bool = Field(
+        description="True when the counts above are estimated from a uniform sample of 1 "
+        "story in 64 (more than 20,000 stories in scope and a grouping by tag or "
+        "criticality over a date range), rounded to the precision the sample supports."
+    )
+    median_is_estimate: bool = Field(
+        description="True when the median is taken over the sample (more than 20,000 "
+        "stories in scope); it is then null when the sample holds no answered story."
+    )
 
 
 class StatsGroupOut(StoryStatsOut):
