@@ -8,6 +8,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from candour_common.events import ChangeMarker, Relationship
+from candour_search.counting import (
+    EXACT_COUNT_LIMIT,
+    SAMPLE_RATE,
+    STATS_EXACT_LIMIT,
+    SUBSAMPLE_RATE,
+)
 from candour_search.domain import StatsGrouping
 
 
@@ -49,11 +55,12 @@ class SearchOut(BaseModel):
         "`total_is_estimate` is true."
     )
     total_is_estimate: bool = Field(
-        description="True when more stories match than are counted one by one (over 1,000, "
-        "for searches with words or dates, several tags, or a tag with an organisation or "
-        "service): `total` is then estimated from a uniform sample of 1 story in 64 (or "
-        "256), rounded to the precision the sample supports. Searches by filters alone "
-        "(organisation, service, one tag, criticality, responded, change) are always exact."
+        description="True when more stories match than are counted one by one (over "
+        f"{EXACT_COUNT_LIMIT:,}, for searches with words or dates, several tags, or a tag "
+        "with an organisation or service): `total` is then estimated from a uniform sample "
+        f"of 1 story in {SAMPLE_RATE} (or {SUBSAMPLE_RATE}), rounded to the precision the "
+        "sample supports. Searches by filters alone (organisation, service, one tag, "
+        "criticality, responded, change) are always exact."
     )
     results: list[SearchResultOut]
     facets: FacetsOut = Field(
@@ -123,12 +130,14 @@ class StoryStatsOut(BaseModel):
     change_made: int = Field(description="Stories with a response saying a change was made.")
     counts_are_estimates: bool = Field(
         description="True when the counts above are estimated from a uniform sample of 1 "
-        "story in 64 (more than 20,000 stories in scope and a grouping by tag or "
-        "criticality over a date range), rounded to the precision the sample supports."
+        f"story in {SAMPLE_RATE} (more than {STATS_EXACT_LIMIT:,} stories in scope and a "
+        "grouping by tag or criticality over a date range), rounded to the precision the "
+        "sample supports."
     )
     median_is_estimate: bool = Field(
-        description="True when the median is taken over the sample (more than 20,000 "
-        "stories in scope); it is then null when the sample holds no answered story."
+        description="True when the median is taken over the sample (more than "
+        f"{STATS_EXACT_LIMIT:,} stories in scope); it is then null when the sample holds no "
+        "answered story."
     )
 
 
