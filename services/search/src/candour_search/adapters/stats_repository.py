@@ -212,11 +212,13 @@ async def _counted(conn: Connection, query: StoryStatsQuery) -> tuple[StoryStats
     """The exact counts (no medians) from the count tables, or None when they do not keep
     the grouping asked for over a date range (tag, criticality)."""
     dated = query.published_since is not None or query.published_before is not None
-    if query.group_by in (StatsGrouping.TAG, StatsGrouping.CRITICALITY):
-        if dated:
+    if query.group_by is StatsGrouping.MONTH or (dated and query.group_by is not None):
+        if query.group_by in (StatsGrouping.TAG, StatsGrouping.CRITICALITY):
             return None
-        return await _from_facet_counts(conn, query)
-    return await _from_monthly_counts(conn, query)
+        return await _from_monthly_counts(conn, query)
+    if dated:
+        return await _from_monthly_counts(conn, query)
+    return await _from_facet_counts(conn, query)
 
 
 _FACET_SUMS = """
@@ -228,6 +230,7 @@ _FACET_SUMS = """
 
 
 async def _from_facet_counts(conn: Connection, query: StoryStatsQuery) -> tuple[StoryStats, Groups]:
+    """All time (no dates): the overall counts and those per tag, service or criticality."""
     params = Params()
     level = _level(query)
     overall = await conn.fetchrow(
@@ -236,9 +239,13 @@ async def _from_facet_counts(conn: Connection, query: StoryStatsQuery) -> tuple[
         *params.values,
     )
     assert overall is not None
+    if query.group_by is None:
+        return _figures(overall), {}
     params = Params()
     if query.group_by is StatsGrouping.TAG:
         value, level = "c.tag", level | TAG_BIT
+    elif query.group_by is StatsGrouping.SERVICE:
+        value, level = "nullif(c.service_id, '')", level | SERVICE_BITS
     else:
         value = "c.criticality::text"
     rows = await conn.fetch(
