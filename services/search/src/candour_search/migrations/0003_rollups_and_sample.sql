@@ -115,6 +115,15 @@ $$;
 CREATE FUNCTION search_stories_derived() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- An upsert fires both the INSERT and the UPDATE trigger, one of them with no rows;
+    -- an UPDATE that matched nothing fires too.
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT FROM old_rows) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
@@ -136,9 +145,6 @@ BEGIN
         FROM new_rows r
         GROUP BY 1, 2, 3, 4, 5;
     ELSIF TG_OP = 'UPDATE' THEN
-        IF NOT EXISTS (SELECT FROM new_rows) THEN
-            RETURN NULL;
-        END IF;
         INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
         SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
