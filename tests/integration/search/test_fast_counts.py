@@ -41,6 +41,7 @@ from candour_common.events import (
 )
 from candour_common.runtime import migrate_database
 from candour_search.adapters import counts, insight_repository, stats_repository
+from candour_search.adapters.sql import FACET_CELLS, MONTHLY_CELLS
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
@@ -217,7 +218,8 @@ async def index(postgres_server_url: str) -> AsyncIterator[Index]:
                         await handlers.apply_event(
                             conn, response(event, change="made"), event_id=uuid.uuid4()
                         )
-        assert await pool.fetchval("SELECT count(*) FROM search_facet_counts WHERE NOT merged")
+        assert await pool.fetchval("SELECT count(*) FROM search_facet_deltas")
+        assert await pool.fetchval("SELECT count(*) FROM search_monthly_deltas")
         yield Index(pool, await _rows(pool))
         await pool.close()
     finally:
@@ -384,10 +386,10 @@ async def test_count_tables_and_sample_hold_exactly_the_indexed_stories(index: I
 
     expected = Counter(cell for r in index.rows for cell in cells(r))
     stored = await index.pool.fetch(
-        """
+        f"""
         SELECT level, organisation_id, service_id, tag, other_tag, criticality, responded,
                change_planned, change_made, sum(stories) AS n
-        FROM search_facet_counts GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(stories) <> 0
+        FROM {FACET_CELLS} c GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(stories) <> 0
         """
     )
     assert {tuple(r)[:-1]: int(r["n"]) for r in stored} == dict(expected)
@@ -417,12 +419,12 @@ async def test_count_tables_and_sample_hold_exactly_the_indexed_stories(index: I
         ):
             monthly[(*key, measure)] += value
     stored = await index.pool.fetch(
-        """
+        f"""
         SELECT month, organisation_id, service_id, source, programme, sum(stories) AS stories,
                sum(responded) AS responded, sum(change_planned) AS planned,
                sum(change_made) AS made, sum(individuals) AS individuals,
                sum(patients) AS patients, sum(carers) AS carers, sum(staff) AS staff
-        FROM search_monthly_counts GROUP BY 1, 2, 3, 4, 5
+        FROM {MONTHLY_CELLS} m GROUP BY 1, 2, 3, 4, 5
         """
     )
     got = {

@@ -20,9 +20,10 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker
-from candour_search.adapters.sql import Params, matching, names
+from candour_search.adapters.sql import FACET_CELLS, Params, match, names
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
+    FILTERS_FIRST,
     SAMPLE_RATE,
     SUBSAMPLE_ENOUGH,
     SUBSAMPLE_RATE,
@@ -50,6 +51,8 @@ class _Counted:
 
     total: int
     values: dict[str, list[tuple[str, int]]]
+    # With words and filters: how many stories the filters alone select.
+    scope: int | None = None
 
 
 async def search_summary(conn: Connection, query: SearchStories) -> Summary:
@@ -61,7 +64,16 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
         return await _estimate(conn, sub, SUBSAMPLE_RATE)
     sample = await _count(conn, query, table="search_sample")
     if sample.total * SAMPLE_RATE <= 2 * EXACT_COUNT_LIMIT:
-        exact = await _count(conn, query, table="search_stories", limit=EXACT_COUNT_LIMIT + 1)
+        # Few matches, but a common word's GIN posting list is long: when the filters alone
+        # select few stories, read those and check the words on them instead.
+        filters_first = sub.scope is not None and sub.scope * SUBSAMPLE_RATE <= FILTERS_FIRST
+        exact = await _count(
+            conn,
+            query,
+            table="search_stories",
+            limit=EXACT_COUNT_LIMIT + 1,
+            filters_first=filters_first,
+        )
         if exact.total <= EXACT_COUNT_LIMIT:
             return await _summary(conn, exact)
     return await _estimate(conn, sample, SAMPLE_RATE)
@@ -96,19 +108,19 @@ async def _from_rollups(conn: Connection, query: SearchStories, plan: RollupPlan
     params = Params()
     if plan.tag is Level.TAG_PAIR:
         tags = f"""
-            SELECT 'tag', c.other_tag, sum(c.stories) FROM search_facet_counts c
+            SELECT 'tag', c.other_tag, sum(c.stories) FROM {FACET_CELLS} c
             WHERE {_cells(plan.tag, query, params)} GROUP BY c.other_tag
             UNION ALL
             SELECT 'tag', {params(query.tags[0])}::text, (SELECT sum(n) FROM by_criticality)
         """  # noqa: S608 - bind parameters only
     else:
         tags = f"""
-            SELECT 'tag', c.tag, sum(c.stories) FROM search_facet_counts c
+            SELECT 'tag', c.tag, sum(c.stories) FROM {FACET_CELLS} c
             WHERE {_cells(plan.tag, query, params)} GROUP BY c.tag
         """  # noqa: S608 - bind parameters only
     sql = f"""
         WITH by_criticality AS (
-            SELECT c.criticality, sum(c.stories) AS n FROM search_facet_counts c
+            SELECT c.criticality, sum(c.stories) AS n FROM {FACET_CELLS} c
             WHERE {_cells(plan.total, query, params)} GROUP BY c.criticality
         ),
         counts (facet, value, n) AS (
@@ -117,10 +129,10 @@ async def _from_rollups(conn: Connection, query: SearchStories, plan: RollupPlan
             SELECT 'criticality', criticality::text, n FROM by_criticality
             WHERE criticality IS NOT NULL
             UNION ALL
-            SELECT 'organisation', c.organisation_id, sum(c.stories) FROM search_facet_counts c
+            SELECT 'organisation', c.organisation_id, sum(c.stories) FROM {FACET_CELLS} c
             WHERE {_cells(plan.organisation, query, params)} GROUP BY c.organisation_id
             UNION ALL
-            SELECT 'service', c.service_id, sum(c.stories) FROM search_facet_counts c
+            SELECT 'service', c.service_id, sum(c.stories) FROM {FACET_CELLS} c
             WHERE {_cells(plan.service, query, params)} AND c.service_id <> ''
             GROUP BY c.service_id
             UNION ALL
@@ -146,16 +158,19 @@ def _top_values(params: Params) -> str:
 
 def _counted(rows: Iterable[asyncpg.Record]) -> _Counted:
     total = 0
+    scope = None
     values: dict[str, list[tuple[str, int]]] = {facet: [] for facet in FACETS}
     for r in rows:
         n = int(r["n"])
         if r["facet"] == "total":
             total = n
+        elif r["facet"] == "scope":
+            scope = n
         else:
             values[str(r["facet"])].append((str(r["value"]), n))
     for facet in FACETS:
         values[facet].sort(key=lambda item: (-item[1], item[0]))
-    return _Counted(total, values)
+    return _Counted(total, values, scope)
 
 
 # ---------------------------------------------------------------- counting matches
@@ -168,21 +183,56 @@ async def _count(
     table: str,
     sample_key: int | None = None,
     limit: int | None = None,
+    filters_first: bool = False,
 ) -> _Counted:
     """Count the matches of `query` in `table` (the index or its sample), with facets; at
-    most `limit` of them (more means "too many to count here")."""
+    most `limit` of them (more means "too many to count here"). Over a sample key with words
+    and filters, also how many stories the filters alone select (`scope`). `filters_first`
+    reads the stories the filters select and checks the words on them (no word index)."""
     params = Params()
-    source, where, _ = matching(query, params, table=table)
+    m = match(query, params, table=table)
+    filters = m.filtered
     if sample_key is not None:
-        where += f" AND s.sample_key = {params(sample_key)}"
+        filters += f" AND s.sample_key = {params(sample_key)}"
     bound = f"LIMIT {params(limit)}" if limit is not None else ""
+    scoped = sample_key is not None and m.words is not None and bool(m.filters)
+    if scoped:
+        matched = f"""
+            candidates AS MATERIALIZED (
+                SELECT s.organisation_id, s.service_id, s.tags, s.criticality,
+                       {m.words} AS worded
+                FROM {m.source}
+                WHERE {filters}
+            ),
+            matched AS (SELECT * FROM candidates WHERE worded {bound}),
+        """  # noqa: S608 - bind parameters only
+        scope = "UNION ALL SELECT 'scope', NULL, count(*) FROM candidates"
+    elif filters_first and m.words is not None:
+        # OFFSET 0 keeps the word condition out of the scan of the filters' indexes.
+        matched = f"""
+            matched AS MATERIALIZED (
+                SELECT s.organisation_id, s.service_id, s.tags, s.criticality
+                FROM (
+                    SELECT s.organisation_id, s.service_id, s.tags, s.criticality, s.document
+                    FROM {table} s WHERE {filters} OFFSET 0
+                ) s, websearch_to_tsquery('english', {m.q}) AS tsq
+                WHERE {m.words}
+                {bound}
+            ),
+        """  # noqa: S608 - bind parameters only
+        scope = ""
+    else:
+        matched = f"""
+            matched AS MATERIALIZED (
+                SELECT s.organisation_id, s.service_id, s.tags, s.criticality
+                FROM {m.source}
+                WHERE {" AND ".join(filter(None, [m.words, filters]))}
+                {bound}
+            ),
+        """  # noqa: S608 - bind parameters only
+        scope = ""
     sql = f"""
-        WITH matched AS MATERIALIZED (
-            SELECT s.organisation_id, s.service_id, s.tags, s.criticality
-            FROM {source}
-            WHERE {where}
-            {bound}
-        ),
+        WITH {matched}
         counts (facet, value, n) AS (
             SELECT 'total', NULL::text, count(*) FROM matched
             UNION ALL
@@ -196,6 +246,7 @@ async def _count(
             UNION ALL
             SELECT 'criticality', criticality::text, count(*) FROM matched
             WHERE criticality IS NOT NULL GROUP BY criticality
+            {scope}
         )
         {_top_values(params)}
     """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted

@@ -29,7 +29,9 @@ INDEX_TABLES = (
     "search_withdrawn",
     "inbox",
     "search_facet_counts",
+    "search_facet_deltas",
     "search_monthly_counts",
+    "search_monthly_deltas",
     "search_sample",
 )
 # The table every index write starts with (record_once): locking it against writes stops

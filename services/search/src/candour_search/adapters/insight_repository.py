@@ -14,7 +14,7 @@ from datetime import date
 
 from candour_common.db import Connection
 from candour_common.events import Source
-from candour_search.adapters.sql import Params
+from candour_search.adapters.sql import MONTHLY_CELLS, Params
 from candour_search.counting import midnight, month_span
 from candour_search.insight import (
     InsightQuery,
@@ -62,7 +62,7 @@ async def _cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
             f"""
             SELECT m.month, m.source, m.programme, m.stories, m.individuals, m.patients,
                    m.carers, m.staff, m.responded
-            FROM search_monthly_counts m WHERE {" AND ".join(where) or "true"}
+            FROM {MONTHLY_CELLS} m WHERE {" AND ".join(where) or "true"}
             """  # noqa: S608 - bind parameters only
         )
     if query.since is not None or query.before is not None:

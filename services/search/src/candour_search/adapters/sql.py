@@ -4,11 +4,31 @@ search (over the index, or over its sample, which has the same columns)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from candour_common.db import Connection
 from candour_common.events import ChangeMarker
 from candour_search.domain import SearchStories
+
+_FACET_COLUMNS = (
+    "level, organisation_id, service_id, tag, other_tag, criticality, responded, "
+    "change_planned, change_made, stories"
+)
+_MONTHLY_COLUMNS = (
+    "month, organisation_id, service_id, source, programme, stories, responded, "
+    "change_planned, change_made, individuals, patients, carers, staff"
+)
+# The count tables as readers see them: the folded counts and the deltas not yet folded
+# (migration 0003). Conditions on the alias are pushed into both.
+FACET_CELLS = (
+    f"(SELECT {_FACET_COLUMNS} FROM search_facet_counts"  # noqa: S608 - fixed names
+    f" UNION ALL SELECT {_FACET_COLUMNS} FROM search_facet_deltas)"
+)
+MONTHLY_CELLS = (
+    f"(SELECT {_MONTHLY_COLUMNS} FROM search_monthly_counts"  # noqa: S608 - fixed names
+    f" UNION ALL SELECT {_MONTHLY_COLUMNS} FROM search_monthly_deltas)"
+)
 
 
 class Params:
@@ -22,39 +42,64 @@ class Params:
         return f"${len(self.values)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """What selects the stories a search matches: FROM `source` (the table as `s`, and the
+    parsed words as `tsq`), the word condition and the filter conditions."""
+
+    source: str
+    words: str | None
+    filters: list[str]
+    q: str | None  # the placeholder of the words
+
+    @property
+    def where(self) -> str:
+        return " AND ".join([*([self.words] if self.words else []), *self.filters]) or "true"
+
+    @property
+    def filtered(self) -> str:
+        return " AND ".join(self.filters) or "true"
+
+
+def match(query: SearchStories, params: Params, *, table: str = "search_stories") -> Matching:
+    """How `query` selects stories from `table` (the index or its sample), before paging."""
+    source = f"{table} s"
+    words = q = None
+    if query.q is not None:
+        q = params(query.q)
+        source += f", websearch_to_tsquery('english', {q}) AS tsq"
+        words = "s.document @@ tsq"
+    filters: list[str] = []
+    if query.organisation_id is not None:
+        filters.append(f"s.organisation_id = {params(query.organisation_id)}")
+    if query.service_id is not None:
+        filters.append(f"s.service_id = {params(query.service_id)}")
+    if query.tags:
+        filters.append(f"s.tags @> {params(list(query.tags))}::text[]")
+    if query.min_criticality is not None:
+        filters.append(f"s.criticality >= {params(query.min_criticality)}")
+    if query.max_criticality is not None:
+        filters.append(f"s.criticality <= {params(query.max_criticality)}")
+    if query.responded is not None:
+        filters.append(f"(s.response_count > 0) = {params(query.responded)}")
+    if query.change is ChangeMarker.PLANNED:
+        filters.append("s.change_planned")
+    elif query.change is ChangeMarker.MADE:
+        filters.append("s.change_made")
+    if query.published_since is not None:
+        filters.append(f"s.published_at >= {params(query.published_since)}")
+    if query.published_before is not None:
+        filters.append(f"s.published_at < {params(query.published_before)}")
+    return Matching(source, words, filters, q)
+
+
 def matching(
     query: SearchStories, params: Params, *, table: str = "search_stories"
 ) -> tuple[str, str, str | None]:
     """The FROM and WHERE clauses selecting the stories `query` matches (before paging),
-    and the placeholder of `q` if there is one. `table` is the index or its sample."""
-    source = f"{table} s"
-    where: list[str] = []
-    q = None
-    if query.q is not None:
-        q = params(query.q)
-        source += f", websearch_to_tsquery('english', {q}) AS tsq"
-        where.append("s.document @@ tsq")
-    if query.organisation_id is not None:
-        where.append(f"s.organisation_id = {params(query.organisation_id)}")
-    if query.service_id is not None:
-        where.append(f"s.service_id = {params(query.service_id)}")
-    if query.tags:
-        where.append(f"s.tags @> {params(list(query.tags))}::text[]")
-    if query.min_criticality is not None:
-        where.append(f"s.criticality >= {params(query.min_criticality)}")
-    if query.max_criticality is not None:
-        where.append(f"s.criticality <= {params(query.max_criticality)}")
-    if query.responded is not None:
-        where.append(f"(s.response_count > 0) = {params(query.responded)}")
-    if query.change is ChangeMarker.PLANNED:
-        where.append("s.change_planned")
-    elif query.change is ChangeMarker.MADE:
-        where.append("s.change_made")
-    if query.published_since is not None:
-        where.append(f"s.published_at >= {params(query.published_since)}")
-    if query.published_before is not None:
-        where.append(f"s.published_at < {params(query.published_before)}")
-    return source, " AND ".join(where) or "true", q
+    and the placeholder of `q` if there is one."""
+    m = match(query, params, table=table)
+    return m.source, m.where, m.q
 
 
 async def names(

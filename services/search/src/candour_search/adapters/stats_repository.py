@@ -16,7 +16,7 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS
-from candour_search.adapters.sql import Params, names
+from candour_search.adapters.sql import FACET_CELLS, MONTHLY_CELLS, Params, names
 from candour_search.counting import (
     ORGANISATION_BIT,
     SAMPLE_RATE,
@@ -146,7 +146,7 @@ async def _scope(conn: Connection, query: StoryStatsQuery) -> int:
     if query.published_since is None and query.published_before is None:
         where = _facet_conditions(query, params, _level(query))
         sql = (
-            "SELECT sum(c.stories) FROM search_facet_counts c "  # noqa: S608 - bind parameters only
+            f"SELECT sum(c.stories) FROM {FACET_CELLS} c "  # noqa: S608 - bind parameters only
             f"WHERE {' AND '.join(where)}"
         )
     else:
@@ -157,7 +157,7 @@ async def _scope(conn: Connection, query: StoryStatsQuery) -> int:
         if end is not None:
             where.append(f"m.month < {params(end)}::date")
         sql = (
-            "SELECT sum(m.stories) FROM search_monthly_counts m "  # noqa: S608 - bind parameters only
+            f"SELECT sum(m.stories) FROM {MONTHLY_CELLS} m "  # noqa: S608 - bind parameters only
             f"WHERE {' AND '.join(where) or 'true'}"
         )
     return int(await conn.fetchval(sql, *params.values) or 0)
@@ -234,7 +234,7 @@ async def _from_facet_counts(conn: Connection, query: StoryStatsQuery) -> tuple[
     params = Params()
     level = _level(query)
     overall = await conn.fetchrow(
-        f"SELECT {_FACET_SUMS} FROM search_facet_counts c "  # noqa: S608 - bind parameters only
+        f"SELECT {_FACET_SUMS} FROM {FACET_CELLS} c "  # noqa: S608 - bind parameters only
         f"WHERE {' AND '.join(_facet_conditions(query, params, level))}",
         *params.values,
     )
@@ -249,7 +249,7 @@ async def _from_facet_counts(conn: Connection, query: StoryStatsQuery) -> tuple[
     else:
         value = "c.criticality::text"
     rows = await conn.fetch(
-        f"SELECT {value} AS value, {_FACET_SUMS} FROM search_facet_counts c "  # noqa: S608 - bind parameters only
+        f"SELECT {value} AS value, {_FACET_SUMS} FROM {FACET_CELLS} c "  # noqa: S608 - bind parameters only
         f"WHERE {' AND '.join(_facet_conditions(query, params, level))} GROUP BY 1",
         *params.values,
     )
@@ -279,7 +279,7 @@ async def _from_monthly_counts(
             f"""
             SELECT {monthly_value} AS value, m.stories, m.responded, m.change_planned,
                    m.change_made
-            FROM search_monthly_counts m WHERE {" AND ".join(where) or "true"}
+            FROM {MONTHLY_CELLS} m WHERE {" AND ".join(where) or "true"}
             """  # noqa: S608 - bind parameters only
         )
     if query.published_since is not None or query.published_before is not None:

@@ -11,9 +11,11 @@
 --                          organisation/service/source/programme: insight and statistics
 --   search_sample          1 story in 64 (by a hash of its id), with its document: estimates
 --
--- The two count tables take changes as delta rows (merged = false), never updates, so
--- concurrent writers never wait for or deadlock on a shared counter; readers sum every row
--- of a cell, and search_compact_counts() folds the deltas into one merged row per cell.
+-- The triggers never update a count: they add rows to search_facet_deltas and
+-- search_monthly_deltas, so concurrent writers never wait for or deadlock on a shared
+-- counter. Readers sum the counts and the deltas of a cell; search_compact_counts() folds
+-- the deltas into the counts (one row per cell, updated in place: a fillfactor leaves room
+-- for HOT updates, so the cells of a level stay together on few pages).
 
 CREATE TABLE search_facet_counts (
     -- Which of the columns below the cell is about (the others are NULL):
@@ -29,18 +31,15 @@ CREATE TABLE search_facet_counts (
     responded       boolean NOT NULL,
     change_planned  boolean NOT NULL,
     change_made     boolean NOT NULL,
-    stories         bigint NOT NULL,
-    merged          boolean NOT NULL DEFAULT false
-);
+    stories         integer NOT NULL
+) WITH (fillfactor = 70);
 CREATE UNIQUE INDEX search_facet_counts_cell
     ON search_facet_counts (level, organisation_id, service_id, tag, other_tag, criticality,
-                            responded, change_planned, change_made) NULLS NOT DISTINCT
-    WHERE merged;
-CREATE INDEX search_facet_counts_by_organisation
-    ON search_facet_counts (level, organisation_id, service_id);
+                            responded, change_planned, change_made) NULLS NOT DISTINCT;
 CREATE INDEX search_facet_counts_by_service ON search_facet_counts (level, service_id);
 CREATE INDEX search_facet_counts_by_tag ON search_facet_counts (level, tag);
-CREATE INDEX search_facet_counts_deltas ON search_facet_counts (level) WHERE NOT merged;
+CREATE TABLE search_facet_deltas (LIKE search_facet_counts);
+CREATE INDEX search_facet_deltas_by_level ON search_facet_deltas (level);
 
 CREATE TABLE search_monthly_counts (
     month           date NOT NULL,  -- first day of the month of publication (UTC)
@@ -48,23 +47,22 @@ CREATE TABLE search_monthly_counts (
     service_id      text NOT NULL,  -- '' for stories without a service
     source          text NOT NULL,
     programme       text NOT NULL,  -- '' for stories without a programme
-    stories         bigint NOT NULL,
-    responded       bigint NOT NULL,
-    change_planned  bigint NOT NULL,
-    change_made     bigint NOT NULL,
-    individuals     bigint NOT NULL,
-    patients        bigint NOT NULL,
-    carers          bigint NOT NULL,
-    staff           bigint NOT NULL,
-    merged          boolean NOT NULL DEFAULT false
-);
+    stories         integer NOT NULL,
+    responded       integer NOT NULL,
+    change_planned  integer NOT NULL,
+    change_made     integer NOT NULL,
+    individuals     integer NOT NULL,
+    patients        integer NOT NULL,
+    carers          integer NOT NULL,
+    staff           integer NOT NULL
+) WITH (fillfactor = 70);
 CREATE UNIQUE INDEX search_monthly_counts_cell
-    ON search_monthly_counts (month, organisation_id, service_id, source, programme)
-    WHERE merged;
+    ON search_monthly_counts (month, organisation_id, service_id, source, programme);
 CREATE INDEX search_monthly_counts_by_organisation
     ON search_monthly_counts (organisation_id, month);
 CREATE INDEX search_monthly_counts_by_service ON search_monthly_counts (service_id, month);
-CREATE INDEX search_monthly_counts_deltas ON search_monthly_counts (month) WHERE NOT merged;
+CREATE TABLE search_monthly_deltas (LIKE search_monthly_counts);
+CREATE INDEX search_monthly_deltas_by_month ON search_monthly_deltas (month);
 
 -- The columns searches filter and count by, and the document; no story text. A story is
 -- in the sample when the low 6 bits of the hash of its id are 0 (each story with
@@ -125,7 +123,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
+        INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
         SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
                r.criticality, r.response_count > 0, r.change_planned, r.change_made, count(*)
@@ -133,7 +131,7 @@ BEGIN
         CROSS JOIN LATERAL search_facet_cells(r.organisation_id, r.service_id, r.tags) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
-        INSERT INTO search_monthly_counts (month, organisation_id, service_id, source,
+        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
         SELECT date_trunc('month', r.published_at, 'UTC')::date, r.organisation_id,
@@ -145,7 +143,7 @@ BEGIN
         FROM new_rows r
         GROUP BY 1, 2, 3, 4, 5;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
+        INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
         SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
                r.criticality, r.response_count > 0, r.change_planned, r.change_made,
@@ -155,7 +153,7 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         HAVING sum(r.sign) <> 0;
 
-        INSERT INTO search_monthly_counts (month, organisation_id, service_id, source,
+        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
         SELECT * FROM (
@@ -175,7 +173,7 @@ BEGIN
         WHERE (stories, responded, change_planned, change_made, individuals, patients,
                carers, staff) <> (0, 0, 0, 0, 0, 0, 0, 0);
     ELSE
-        INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
+        INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
         SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
                r.criticality, r.response_count > 0, r.change_planned, r.change_made,
@@ -184,7 +182,7 @@ BEGIN
         CROSS JOIN LATERAL search_facet_cells(r.organisation_id, r.service_id, r.tags) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
-        INSERT INTO search_monthly_counts (month, organisation_id, service_id, source,
+        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
         SELECT date_trunc('month', r.published_at, 'UTC')::date, r.organisation_id,
@@ -229,9 +227,9 @@ CREATE TRIGGER search_stories_derived_delete
     AFTER DELETE ON search_stories REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_stories_derived();
 
--- Fold the delta rows into one merged row per cell and drop cells that became empty.
--- Returns how many delta rows it folded. Run by one session at a time (the service takes
--- an advisory lock); writers only insert delta rows, so they never wait for it.
+-- Fold the delta rows into the counts, and drop cells that became empty. Returns how many
+-- delta rows it folded. Run by one session at a time (the service takes an advisory lock);
+-- writers only insert delta rows, so they never wait for it.
 CREATE FUNCTION search_compact_counts() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -240,20 +238,21 @@ DECLARE
     emptied tid[];
 BEGIN
     WITH deltas AS (
-        DELETE FROM search_facet_counts WHERE NOT merged
+        DELETE FROM search_facet_deltas
         RETURNING level, organisation_id, service_id, tag, other_tag, criticality,
                   responded, change_planned, change_made, stories
     ),
     counted AS (SELECT count(*) AS n FROM deltas),
     cells AS (
         INSERT INTO search_facet_counts AS c (level, organisation_id, service_id, tag,
-            other_tag, criticality, responded, change_planned, change_made, stories, merged)
+            other_tag, criticality, responded, change_planned, change_made, stories)
         SELECT level, organisation_id, service_id, tag, other_tag, criticality, responded,
-               change_planned, change_made, sum(stories), true
+               change_planned, change_made, sum(stories)
         FROM deltas
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+        ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         ON CONFLICT (level, organisation_id, service_id, tag, other_tag, criticality,
-                     responded, change_planned, change_made) WHERE merged
+                     responded, change_planned, change_made)
         DO UPDATE SET stories = c.stories + EXCLUDED.stories
         RETURNING c.ctid AS row_id, c.stories
     )
@@ -263,7 +262,7 @@ BEGIN
     DELETE FROM search_facet_counts WHERE ctid = ANY (emptied);
 
     WITH deltas AS (
-        DELETE FROM search_monthly_counts WHERE NOT merged
+        DELETE FROM search_monthly_deltas
         RETURNING month, organisation_id, service_id, source, programme, stories, responded,
                   change_planned, change_made, individuals, patients, carers, staff
     ),
@@ -271,13 +270,14 @@ BEGIN
     cells AS (
         INSERT INTO search_monthly_counts AS c (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
-            patients, carers, staff, merged)
+            patients, carers, staff)
         SELECT month, organisation_id, service_id, source, programme, sum(stories),
                sum(responded), sum(change_planned), sum(change_made), sum(individuals),
-               sum(patients), sum(carers), sum(staff), true
+               sum(patients), sum(carers), sum(staff)
         FROM deltas
         GROUP BY 1, 2, 3, 4, 5
-        ON CONFLICT (month, organisation_id, service_id, source, programme) WHERE merged
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (month, organisation_id, service_id, source, programme)
         DO UPDATE SET stories = c.stories + EXCLUDED.stories,
             responded = c.responded + EXCLUDED.responded,
             change_planned = c.change_planned + EXCLUDED.change_planned,
@@ -299,23 +299,24 @@ $$;
 
 -- What is already indexed.
 INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
-    criticality, responded, change_planned, change_made, stories, merged)
+    criticality, responded, change_planned, change_made, stories)
 SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
-       s.criticality, s.response_count > 0, s.change_planned, s.change_made, count(*), true
+       s.criticality, s.response_count > 0, s.change_planned, s.change_made, count(*)
 FROM search_stories s
 CROSS JOIN LATERAL search_facet_cells(s.organisation_id, s.service_id, s.tags) cell
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
 INSERT INTO search_monthly_counts (month, organisation_id, service_id, source, programme,
-    stories, responded, change_planned, change_made, individuals, patients, carers, staff,
-    merged)
+    stories, responded, change_planned, change_made, individuals, patients, carers, staff)
 SELECT date_trunc('month', s.published_at, 'UTC')::date, s.organisation_id,
        coalesce(s.service_id, ''), s.source, coalesce(s.programme, ''), count(*),
        count(*) FILTER (WHERE s.response_count > 0), count(*) FILTER (WHERE s.change_planned),
        count(*) FILTER (WHERE s.change_made), sum(s.individuals), sum(s.patients),
-       sum(s.carers), sum(s.staff), true
+       sum(s.carers), sum(s.staff)
 FROM search_stories s
-GROUP BY 1, 2, 3, 4, 5;
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1, 2, 3, 4, 5;
 
 INSERT INTO search_sample (story_id, sample_key, organisation_id, service_id, tags,
     criticality, response_count, change_planned, change_made, published_at,
