@@ -24,10 +24,10 @@ SUBSAMPLE_RATE = 256
 # Estimate from the sub-sample when it holds at least this many matches (about 3% standard
 # error on the total); otherwise from the whole sample.
 SUBSAMPLE_ENOUGH = 1_000
-# When few stories match words and filters, and the filters alone select at most this many
-# (estimated), they are counted by reading those and checking the words on them: a common
-# word's list in the word index would cost more than the stories themselves.
-FILTERS_FIRST = 20_000
+# Words matching at least this share of the stories are common: with filters, the
+# filters' stories are read (newest first) and the words checked on each, rather than the
+# words' long list in the GIN index intersected with the filters.
+COMMON_WORDS_SHARE = 0.05
 # Statistics over at most this many stories are computed exactly from the index (medians
 # need every response time); over more, the counts come from the count tables and the
 # medians (and counts the tables do not keep) from the sample.

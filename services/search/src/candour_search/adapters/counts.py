@@ -14,7 +14,7 @@ that organisation or service.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 
@@ -22,8 +22,8 @@ from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker
 from candour_search.adapters.sql import FACET_CELLS, Params, match, names
 from candour_search.counting import (
+    COMMON_WORDS_SHARE,
     EXACT_COUNT_LIMIT,
-    FILTERS_FIRST,
     SAMPLE_RATE,
     SUBSAMPLE_ENOUGH,
     SUBSAMPLE_RATE,
@@ -43,6 +43,8 @@ class Summary:
     total: int
     facets: Facets
     estimated: bool = False
+    # The words alone match a large share of the sample (see COMMON_WORDS_SHARE).
+    common_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,15 @@ class _Counted:
 
     total: int
     values: dict[str, list[tuple[str, int]]]
-    # With words and filters: how many stories the filters alone select.
+    # Over the sub-sample with words: how many stories the filters alone select, how many
+    # the words alone match, and how many were looked at.
     scope: int | None = None
+    words: int | None = None
+    sampled: int | None = None
+
+    @property
+    def common_words(self) -> bool:
+        return bool(self.sampled) and (self.words or 0) >= COMMON_WORDS_SHARE * (self.sampled or 0)
 
 
 async def search_summary(conn: Connection, query: SearchStories) -> Summary:
@@ -60,23 +69,19 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
     if plan is not None:
         return await _summary(conn, await _from_rollups(conn, query, plan))
     sub = await _count(conn, query, table="search_sample", sample_key=0)
+    common = sub.common_words
     if sub.total >= SUBSAMPLE_ENOUGH:
-        return await _estimate(conn, sub, SUBSAMPLE_RATE)
+        return replace(await _estimate(conn, sub, SUBSAMPLE_RATE), common_words=common)
     sample = await _count(conn, query, table="search_sample")
     if sample.total * SAMPLE_RATE <= 2 * EXACT_COUNT_LIMIT:
-        # Few matches, but a common word's GIN posting list is long: when the filters alone
-        # select few stories, read those and check the words on them instead.
-        filters_first = sub.scope is not None and sub.scope * SUBSAMPLE_RATE <= FILTERS_FIRST
+        # Few matches; a common word's GIN list is long, so read the filters' stories and
+        # check the words on them instead.
         exact = await _count(
-            conn,
-            query,
-            table="search_stories",
-            limit=EXACT_COUNT_LIMIT + 1,
-            filters_first=filters_first,
+            conn, query, table="search_stories", limit=EXACT_COUNT_LIMIT + 1, filters_first=common
         )
         if exact.total <= EXACT_COUNT_LIMIT:
-            return await _summary(conn, exact)
-    return await _estimate(conn, sample, SAMPLE_RATE)
+            return replace(await _summary(conn, exact), common_words=common)
+    return replace(await _estimate(conn, sample, SAMPLE_RATE), common_words=common)
 
 
 # ---------------------------------------------------------------- rollups
@@ -150,27 +155,28 @@ def _top_values(params: Params) -> str:
         SELECT facet, value, n FROM (
             SELECT counts.*,
                    row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) AS position
-            FROM counts WHERE facet = 'total' OR n > 0
+            FROM counts WHERE facet IN ('total', 'scope', 'words', 'sampled') OR n > 0
         ) ranked
-        WHERE facet IN ('total', 'criticality') OR position <= {params(FACET_SIZE)}
+        WHERE facet IN ('total', 'criticality', 'scope', 'words', 'sampled')
+           OR position <= {params(FACET_SIZE)}
     """  # noqa: S608 - bind parameters only
 
 
 def _counted(rows: Iterable[asyncpg.Record]) -> _Counted:
     total = 0
-    scope = None
+    extra: dict[str, int] = {}
     values: dict[str, list[tuple[str, int]]] = {facet: [] for facet in FACETS}
     for r in rows:
         n = int(r["n"])
         if r["facet"] == "total":
             total = n
-        elif r["facet"] == "scope":
-            scope = n
+        elif r["facet"] in ("scope", "words", "sampled"):
+            extra[str(r["facet"])] = n
         else:
             values[str(r["facet"])].append((str(r["value"]), n))
     for facet in FACETS:
         values[facet].sort(key=lambda item: (-item[1], item[0]))
-    return _Counted(total, values, scope)
+    return _Counted(total, values, extra.get("scope"), extra.get("words"), extra.get("sampled"))
 
 
 # ---------------------------------------------------------------- counting matches
@@ -192,41 +198,43 @@ async def _count(
     params = Params()
     m = match(query, params, table=table)
     filters = m.filtered
-    if sample_key is not None:
-        filters += f" AND s.sample_key = {params(sample_key)}"
     bound = f"LIMIT {params(limit)}" if limit is not None else ""
-    scoped = sample_key is not None and m.words is not None and bool(m.filters)
-    if scoped:
+    if sample_key is not None and m.words is not None:
+        # Every story of the sub-sample: how many match the words alone and the filters
+        # alone tells how common the words are and how narrow the filters are.
         matched = f"""
             candidates AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality,
-                       {m.words} AS worded
+                       {m.words} AS worded, {m.filtered} AS selected
                 FROM {m.source}
-                WHERE {filters}
+                WHERE s.sample_key = {params(sample_key)}
             ),
-            matched AS (SELECT * FROM candidates WHERE worded {bound}),
+            matched AS (SELECT * FROM candidates WHERE worded AND selected {bound}),
         """  # noqa: S608 - bind parameters only
-        scope = "UNION ALL SELECT 'scope', NULL, count(*) FROM candidates"
-    elif filters_first and m.words is not None:
-        # OFFSET 0 keeps the word condition out of the scan of the filters' indexes.
+        scope = """
+            UNION ALL SELECT 'scope', NULL, count(*) FILTER (WHERE selected) FROM candidates
+            UNION ALL SELECT 'words', NULL, count(*) FILTER (WHERE worded) FROM candidates
+            UNION ALL SELECT 'sampled', NULL, count(*) FROM candidates
+        """
+    elif filters_first and m.words is not None and m.filters:
+        # `IS TRUE` is the same test, but no index can answer it: the filters' indexes
+        # select the stories and the words are checked on each.
         matched = f"""
             matched AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality
-                FROM (
-                    SELECT s.organisation_id, s.service_id, s.tags, s.criticality, s.document
-                    FROM {table} s WHERE {filters} OFFSET 0
-                ) s, websearch_to_tsquery('english', {m.q}) AS tsq
-                WHERE {m.words}
+                FROM {m.source}
+                WHERE ({m.words}) IS TRUE AND {filters}
                 {bound}
             ),
         """  # noqa: S608 - bind parameters only
         scope = ""
     else:
+        sampled = f"s.sample_key = {params(sample_key)}" if sample_key is not None else None
         matched = f"""
             matched AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality
                 FROM {m.source}
-                WHERE {" AND ".join(filter(None, [m.words, filters]))}
+                WHERE {" AND ".join(filter(None, [m.words, filters, sampled]))}
                 {bound}
             ),
         """  # noqa: S608 - bind parameters only

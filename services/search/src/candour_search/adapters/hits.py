@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from candour_common.db import Connection
-from candour_search.adapters.sql import Params, matching
+from candour_search.adapters.sql import Matching, Params, match
 from candour_search.domain import (
     RELEVANCE_WINDOW,
     Ref,
@@ -47,11 +47,30 @@ class Hits:
     window: WindowEdge | None = None
 
 
-async def search_page(conn: Connection, query: SearchStories) -> Hits:
+async def search_page(conn: Connection, query: SearchStories, *, words_last: bool = False) -> Hits:
+    """`words_last`: the words are common (counting found them in a large share of the
+    sample), so with filters read the filters' stories newest first and check the words on
+    each, rather than let the planner intersect the words' long GIN list with the filters."""
+    words_last = words_last and query.q is not None
     if query.effective_sort is Sort.NEWEST:
         after = query.after
-        return Hits(await _newest(conn, query, after=_key(after), limit=query.limit + 1))
-    return await _by_relevance(conn, query)
+        hits = await _newest(
+            conn, query, after=_key(after), limit=query.limit + 1, words_last=words_last
+        )
+        return Hits(hits)
+    return await _by_relevance(conn, query, words_last=words_last)
+
+
+def _source(m: Matching, conditions: list[str], *, words_last: bool) -> tuple[str, str]:
+    """FROM and WHERE of the stories `m` matches that also meet `conditions` (on the
+    index's columns)."""
+    everything = [*m.filters, *conditions]
+    words = m.words
+    if words_last and words and everything:
+        # `IS TRUE` is the same test, but no index can answer it: the planner reads the
+        # filters' stories through their b-tree (newest first) and checks the words on each.
+        words = f"({words}) IS TRUE"
+    return m.source, " AND ".join(filter(None, [words, *everything])) or "true"
 
 
 def _key(cursor: Any) -> tuple[Any, Any] | None:
@@ -74,11 +93,13 @@ async def _newest(
     after: tuple[Any, Any] | None,
     limit: int,
     before_window: WindowEdge | None = None,
+    words_last: bool = False,
 ) -> list[StoryHit]:
     """Matches newest first, after the key `after`, older than the window if one is given."""
     params = Params()
-    source, where, q = matching(query, params)
-    conditions = [where]
+    m = match(query, params)
+    q = m.q
+    conditions = []
     window = (before_window.published_at, before_window.story_id) if before_window else None
     for key in (after, window):
         if key is not None:
@@ -86,11 +107,12 @@ async def _newest(
                 f"(s.published_at, s.story_id) < ({params(key[0])}::timestamptz, "
                 f"{params(key[1])}::uuid)"
             )
+    source, where = _source(m, conditions, words_last=words_last)
     sql = f"""
         WITH page AS (
             SELECT {_HIT_COLUMNS}, NULL::float8 AS rank
             FROM {source}
-            WHERE {" AND ".join(conditions)}
+            WHERE {where}
             ORDER BY s.published_at DESC, s.story_id DESC
             LIMIT {params(limit)}
         )
@@ -100,41 +122,54 @@ async def _newest(
     return [_hit(r) for r in await conn.fetch(sql, *params.values)]
 
 
-async def _by_relevance(conn: Connection, query: SearchStories) -> Hits:
+async def _by_relevance(conn: Connection, query: SearchStories, *, words_last: bool) -> Hits:
     after = query.after
     limit = query.limit + 1
     if after is not None and after.past_window:
         older = await _newest(
-            conn, query, after=_key(after), limit=limit, before_window=after.window
+            conn,
+            query,
+            after=_key(after),
+            limit=limit,
+            before_window=after.window,
+            words_last=words_last,
         )
         return Hits(older, after.window)
-    hits, window = await _ranked(conn, query)
+    hits, window = await _ranked(conn, query, words_last=words_last)
     if len(hits) < limit and window is not None:
         hits += await _newest(
-            conn, query, after=None, limit=limit - len(hits), before_window=window
+            conn,
+            query,
+            after=None,
+            limit=limit - len(hits),
+            before_window=window,
+            words_last=words_last,
         )
     return Hits(hits, window)
 
 
 async def _ranked(
-    conn: Connection, query: SearchStories
+    conn: Connection, query: SearchStories, *, words_last: bool
 ) -> tuple[list[StoryHit], WindowEdge | None]:
     """The next hits of the ranked window, and the window's edge."""
     after = query.after
     params = Params()
-    source, where, q = matching(query, params)
+    m = match(query, params)
+    q = m.q
     assert q is not None  # relevance needs words (SearchStories.effective_sort)
+    bounds: list[str] = []
     if after is None:
         # The first page decides the window: the newest RELEVANCE_WINDOW matches.
-        bound, window_limit = "true", f"LIMIT {params(RELEVANCE_WINDOW)}"
+        window_limit = f"LIMIT {params(RELEVANCE_WINDOW)}"
     elif after.window is not None:
-        bound = (
+        bounds.append(
             f"(s.published_at, s.story_id) >= ({params(after.window.published_at)}::timestamptz, "
             f"{params(after.window.story_id)}::uuid)"
         )
         window_limit = ""
     else:
-        bound, window_limit = "true", ""  # the first page's window held every match
+        window_limit = ""  # the first page's window held every match
+    source, where = _source(m, bounds, words_last=words_last)
     page_after = "true"
     if after is not None:
         page_after = (
@@ -145,7 +180,7 @@ async def _ranked(
         WITH matched AS MATERIALIZED (
             SELECT s.story_id, s.published_at, s.document
             FROM {source}
-            WHERE {where} AND {bound}
+            WHERE {where}
             ORDER BY s.published_at DESC, s.story_id DESC
             {window_limit}
         ),

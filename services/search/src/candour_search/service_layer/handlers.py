@@ -142,8 +142,9 @@ async def compact_counts(pool: asyncpg.Pool) -> int:
 async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
     # One snapshot, so the total and facets describe the same stories as the page.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        page = await hits.search_page(conn, query)
+        # Counting first: its sample tells whether the words are common.
         summary = await counts.search_summary(conn, query)
+        page = await hits.search_page(conn, query, words_last=summary.common_words)
     found = page.hits
     next_cursor = None
     if len(found) > query.limit:
