@@ -23,20 +23,27 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("query", "plan"),
     [
-        (SearchStories(), RollupPlan(Level(0), Level(1), Level(3), Level(4))),
+        (SearchStories(), RollupPlan(Level(0), Level(1), Level(3), Level(4), summed=True)),
         (
             SearchStories(min_criticality=2, responded=False, change=ChangeMarker.MADE),
             RollupPlan(Level(0), Level(1), Level(3), Level(4)),
         ),
-        (SearchStories(organisation_id="R1"), RollupPlan(Level(1), Level(1), Level(3), Level(5))),
-        (SearchStories(service_id="S1"), RollupPlan(Level(3), Level(3), Level(3), Level(7))),
+        (SearchStories(max_criticality=2), RollupPlan(Level(0), Level(1), Level(3), Level(4))),
         (
-            SearchStories(organisation_id="R1", service_id="S1"),
+            SearchStories(organisation_id="R1"),
+            RollupPlan(Level(1), Level(1), Level(3), Level(5), summed=True),
+        ),
+        (
+            SearchStories(service_id="S1", responded=True),
             RollupPlan(Level(3), Level(3), Level(3), Level(7)),
         ),
         (
+            SearchStories(organisation_id="R1", service_id="S1"),
+            RollupPlan(Level(3), Level(3), Level(3), Level(7), summed=True),
+        ),
+        (
             SearchStories(tags=("waiting",)),
-            RollupPlan(Level(4), Level(5), Level(7), Level.TAG_PAIR),
+            RollupPlan(Level(4), Level(5), Level(7), Level.TAG_PAIR, summed=True),
         ),
     ],
 )

@@ -49,6 +49,8 @@ class Level(IntEnum):
 ORGANISATION_BIT = 1
 SERVICE_BITS = 3
 TAG_BIT = 4
+# The same cells summed over criticality, responded and change.
+SUMMED_BIT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class RollupPlan:
     organisation: Level
     service: Level
     tag: Level  # TAG_PAIR when the query filters by a tag: the tags seen with it
+    # The organisation, service and tag facets read the cells summed over criticality,
+    # responded and change (SUMMED_BIT): the query filters by none of them.
+    summed: bool = False
 
 
 def rollup_plan(query: SearchStories) -> RollupPlan | None:
@@ -90,6 +95,12 @@ def rollup_plan(query: SearchStories) -> RollupPlan | None:
         organisation=Level(bits | ORGANISATION_BIT),
         service=Level(bits | SERVICE_BITS),
         tag=Level.TAG_PAIR if by_tag else Level(bits | TAG_BIT),
+        summed=(
+            query.min_criticality is None
+            and query.max_criticality is None
+            and query.responded is None
+            and query.change is None
+        ),
     )
 
 

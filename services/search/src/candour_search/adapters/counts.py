@@ -27,6 +27,7 @@ from candour_search.counting import (
     SAMPLE_RATE,
     SUBSAMPLE_ENOUGH,
     SUBSAMPLE_RATE,
+    SUMMED_BIT,
     TAG_BIT,
     Level,
     RollupPlan,
@@ -87,9 +88,10 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
 # ---------------------------------------------------------------- rollups
 
 
-def _cells(level: Level, query: SearchStories, params: Params) -> str:
-    """The rows of search_facet_counts at `level` that count the stories `query` selects."""
-    where = [f"c.level = {int(level)}"]
+def _cells(level: Level, query: SearchStories, params: Params, *, summed: bool = False) -> str:
+    """The rows of the facet counts at `level` (summed over criticality, responded and
+    change if `summed`: the query filters by none of those) counting what `query` selects."""
+    where = [f"c.level = {int(level) | (SUMMED_BIT if summed else 0)}"]
     if query.organisation_id is not None:
         where.append(f"c.organisation_id = {params(query.organisation_id)}")
     if query.service_id is not None:
@@ -114,14 +116,14 @@ async def _from_rollups(conn: Connection, query: SearchStories, plan: RollupPlan
     if plan.tag is Level.TAG_PAIR:
         tags = f"""
             SELECT 'tag', c.other_tag, sum(c.stories) FROM {FACET_CELLS} c
-            WHERE {_cells(plan.tag, query, params)} GROUP BY c.other_tag
+            WHERE {_cells(plan.tag, query, params, summed=plan.summed)} GROUP BY c.other_tag
             UNION ALL
             SELECT 'tag', {params(query.tags[0])}::text, (SELECT sum(n) FROM by_criticality)
         """  # noqa: S608 - bind parameters only
     else:
         tags = f"""
             SELECT 'tag', c.tag, sum(c.stories) FROM {FACET_CELLS} c
-            WHERE {_cells(plan.tag, query, params)} GROUP BY c.tag
+            WHERE {_cells(plan.tag, query, params, summed=plan.summed)} GROUP BY c.tag
         """  # noqa: S608 - bind parameters only
     sql = f"""
         WITH by_criticality AS (
@@ -135,10 +137,12 @@ async def _from_rollups(conn: Connection, query: SearchStories, plan: RollupPlan
             WHERE criticality IS NOT NULL
             UNION ALL
             SELECT 'organisation', c.organisation_id, sum(c.stories) FROM {FACET_CELLS} c
-            WHERE {_cells(plan.organisation, query, params)} GROUP BY c.organisation_id
+            WHERE {_cells(plan.organisation, query, params, summed=plan.summed)}
+            GROUP BY c.organisation_id
             UNION ALL
             SELECT 'service', c.service_id, sum(c.stories) FROM {FACET_CELLS} c
-            WHERE {_cells(plan.service, query, params)} AND c.service_id <> ''
+            WHERE {_cells(plan.service, query, params, summed=plan.summed)}
+            AND c.service_id <> ''
             GROUP BY c.service_id
             UNION ALL
             {tags}

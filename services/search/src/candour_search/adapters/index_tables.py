@@ -23,16 +23,21 @@ RETIRED_SCHEMA_PREFIX = "search_retired_"
 # Everything a consumed event writes, inbox included: the inbox must describe exactly the
 # events the index it sits beside was built from. The counts and the sample are written by
 # search_stories' triggers (migration 0003), so a build keeps its own.
+#
+# The swap locks the live tables in this order, so every reader that reads several of them
+# in one transaction must take them in this order too (or a reader and a swap can deadlock):
+# count deltas before counts (the readers' UNION ALL, the compaction), counts before the
+# sample, all of them before search_stories.
 INDEX_TABLES = (
+    "search_facet_deltas",
+    "search_facet_counts",
+    "search_monthly_deltas",
+    "search_monthly_counts",
+    "search_sample",
     "search_stories",
     "search_responses",
     "search_withdrawn",
     "inbox",
-    "search_facet_counts",
-    "search_facet_deltas",
-    "search_monthly_counts",
-    "search_monthly_deltas",
-    "search_sample",
 )
 # The table every index write starts with (record_once): locking it against writes stops
 # the live consumers before they change anything, while readers carry on.

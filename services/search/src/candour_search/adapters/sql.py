@@ -19,15 +19,16 @@ _MONTHLY_COLUMNS = (
     "month, organisation_id, service_id, source, programme, stories, responded, "
     "change_planned, change_made, individuals, patients, carers, staff"
 )
-# The count tables as readers see them: the folded counts and the deltas not yet folded
-# (migration 0003). Conditions on the alias are pushed into both.
+# The count tables as readers see them: the deltas not yet folded and the folded counts
+# (migration 0003); conditions on the alias are pushed into both. Deltas first: the lock
+# order of index_tables.INDEX_TABLES.
 FACET_CELLS = (
-    f"(SELECT {_FACET_COLUMNS} FROM search_facet_counts"  # noqa: S608 - fixed names
-    f" UNION ALL SELECT {_FACET_COLUMNS} FROM search_facet_deltas)"
+    f"(SELECT {_FACET_COLUMNS} FROM search_facet_deltas"  # noqa: S608 - fixed names
+    f" UNION ALL SELECT {_FACET_COLUMNS} FROM search_facet_counts)"
 )
 MONTHLY_CELLS = (
-    f"(SELECT {_MONTHLY_COLUMNS} FROM search_monthly_counts"  # noqa: S608 - fixed names
-    f" UNION ALL SELECT {_MONTHLY_COLUMNS} FROM search_monthly_deltas)"
+    f"(SELECT {_MONTHLY_COLUMNS} FROM search_monthly_deltas"  # noqa: S608 - fixed names
+    f" UNION ALL SELECT {_MONTHLY_COLUMNS} FROM search_monthly_counts)"
 )
 
 

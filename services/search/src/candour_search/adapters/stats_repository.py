@@ -22,6 +22,7 @@ from candour_search.counting import (
     SAMPLE_RATE,
     SERVICE_BITS,
     STATS_EXACT_LIMIT,
+    SUMMED_BIT,
     TAG_BIT,
     midnight,
     month_span,
@@ -64,8 +65,9 @@ async def story_stats(conn: Connection, query: StoryStatsQuery) -> StatsReport:
     if await _scope(conn, query) <= STATS_EXACT_LIMIT:
         overall, groups = await _computed(conn, query, "search_stories")
         return await _report(conn, query, overall, groups)
-    overall, groups = await _computed(conn, query, "search_sample")
+    # The counts before the sample: the lock order of index_tables.INDEX_TABLES.
     counted = await _counted(conn, query)
+    overall, groups = await _computed(conn, query, "search_sample")
     if counted is None:
         return await _report(
             conn, query, _scaled(overall), {k: _scaled(v) for k, v in groups.items()}
@@ -144,7 +146,7 @@ async def _scope(conn: Connection, query: StoryStatsQuery) -> int:
     most a month's stories too many at each end)."""
     params = Params()
     if query.published_since is None and query.published_before is None:
-        where = _facet_conditions(query, params, _level(query))
+        where = _facet_conditions(query, params, _level(query) | SUMMED_BIT)
         sql = (
             f"SELECT sum(c.stories) FROM {FACET_CELLS} c "  # noqa: S608 - bind parameters only
             f"WHERE {' AND '.join(where)}"

@@ -21,7 +21,9 @@ CREATE TABLE search_facet_counts (
     -- Which of the columns below the cell is about (the others are NULL):
     --   0 everything, 1 organisation, 3 organisation + service, 4 tag,
     --   5 organisation + tag, 7 organisation + service + tag, 12 tag + other_tag
-    --   (stories having both tags).
+    --   (stories having both tags); plus 16, the same summed over criticality, responded
+    --   and change (criticality NULL, the booleans false): what searches filtering by none
+    --   of those read, a few rows per organisation, service or tag.
     level           smallint NOT NULL,
     organisation_id text,
     service_id      text,  -- '' for stories without a service
@@ -92,18 +94,36 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                 THEN ((uuid_hash(story_id) >> 6) & 3)::smallint END
 $$;
 
--- The facet cells one story counts in (see search_facet_counts.level).
-CREATE FUNCTION search_facet_cells(p_organisation text, p_service text, p_tags text[])
-RETURNS TABLE (level smallint, organisation_id text, service_id text, tag text, other_tag text)
+-- The facet cells one story counts in (see search_facet_counts.level): each twice, with
+-- its criticality, responded and change, and summed over them (level + 16) for searches
+-- that filter by none of those.
+CREATE FUNCTION search_facet_cells(
+    p_organisation text, p_service text, p_tags text[], p_criticality smallint,
+    p_responded boolean, p_change_planned boolean, p_change_made boolean
+)
+RETURNS TABLE (
+    level smallint, organisation_id text, service_id text, tag text, other_tag text,
+    criticality smallint, responded boolean, change_planned boolean, change_made boolean
+)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT 0::smallint, NULL::text, NULL::text, NULL::text, NULL::text
-    UNION ALL SELECT 1, p_organisation, NULL, NULL, NULL
-    UNION ALL SELECT 3, p_organisation, coalesce(p_service, ''), NULL, NULL
-    UNION ALL SELECT 4, NULL, NULL, t, NULL FROM unnest(p_tags) AS t
-    UNION ALL SELECT 5, p_organisation, NULL, t, NULL FROM unnest(p_tags) AS t
-    UNION ALL SELECT 7, p_organisation, coalesce(p_service, ''), t, NULL FROM unnest(p_tags) AS t
-    UNION ALL SELECT 12, NULL, NULL, t, u FROM unnest(p_tags) AS t, unnest(p_tags) AS u
-        WHERE t <> u
+    SELECT (cell.level + 16 * summed.yes)::smallint, cell.organisation_id, cell.service_id,
+           cell.tag, cell.other_tag,
+           CASE WHEN summed.yes = 0 THEN p_criticality END,
+           summed.yes = 0 AND p_responded,
+           summed.yes = 0 AND p_change_planned,
+           summed.yes = 0 AND p_change_made
+    FROM (
+        SELECT 0, NULL::text, NULL::text, NULL::text, NULL::text
+        UNION ALL SELECT 1, p_organisation, NULL, NULL, NULL
+        UNION ALL SELECT 3, p_organisation, coalesce(p_service, ''), NULL, NULL
+        UNION ALL SELECT 4, NULL, NULL, t, NULL FROM unnest(p_tags) AS t
+        UNION ALL SELECT 5, p_organisation, NULL, t, NULL FROM unnest(p_tags) AS t
+        UNION ALL SELECT 7, p_organisation, coalesce(p_service, ''), t, NULL
+            FROM unnest(p_tags) AS t
+        UNION ALL SELECT 12, NULL, NULL, t, u FROM unnest(p_tags) AS t, unnest(p_tags) AS u
+            WHERE t <> u
+    ) AS cell (level, organisation_id, service_id, tag, other_tag),
+    (VALUES (0), (1)) AS summed (yes)
 $$;
 
 -- One trigger function for the three statement triggers: each passes its transition
@@ -125,10 +145,12 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
-        SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
-               r.criticality, r.response_count > 0, r.change_planned, r.change_made, count(*)
+        SELECT cell.*, count(*)
         FROM new_rows r
-        CROSS JOIN LATERAL search_facet_cells(r.organisation_id, r.service_id, r.tags) cell
+        CROSS JOIN LATERAL search_facet_cells(
+            r.organisation_id, r.service_id, r.tags, r.criticality, r.response_count > 0,
+            r.change_planned, r.change_made
+        ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
         INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
@@ -145,11 +167,12 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
-        SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
-               r.criticality, r.response_count > 0, r.change_planned, r.change_made,
-               sum(r.sign)
+        SELECT cell.*, sum(r.sign)
         FROM (SELECT -1 AS sign, * FROM old_rows UNION ALL SELECT 1, * FROM new_rows) r
-        CROSS JOIN LATERAL search_facet_cells(r.organisation_id, r.service_id, r.tags) cell
+        CROSS JOIN LATERAL search_facet_cells(
+            r.organisation_id, r.service_id, r.tags, r.criticality, r.response_count > 0,
+            r.change_planned, r.change_made
+        ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         HAVING sum(r.sign) <> 0;
 
@@ -175,11 +198,12 @@ BEGIN
     ELSE
         INSERT INTO search_facet_deltas (level, organisation_id, service_id, tag, other_tag,
             criticality, responded, change_planned, change_made, stories)
-        SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
-               r.criticality, r.response_count > 0, r.change_planned, r.change_made,
-               -count(*)
+        SELECT cell.*, -count(*)
         FROM old_rows r
-        CROSS JOIN LATERAL search_facet_cells(r.organisation_id, r.service_id, r.tags) cell
+        CROSS JOIN LATERAL search_facet_cells(
+            r.organisation_id, r.service_id, r.tags, r.criticality, r.response_count > 0,
+            r.change_planned, r.change_made
+        ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
         INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
@@ -300,10 +324,12 @@ $$;
 -- What is already indexed.
 INSERT INTO search_facet_counts (level, organisation_id, service_id, tag, other_tag,
     criticality, responded, change_planned, change_made, stories)
-SELECT cell.level, cell.organisation_id, cell.service_id, cell.tag, cell.other_tag,
-       s.criticality, s.response_count > 0, s.change_planned, s.change_made, count(*)
+SELECT cell.*, count(*)
 FROM search_stories s
-CROSS JOIN LATERAL search_facet_cells(s.organisation_id, s.service_id, s.tags) cell
+CROSS JOIN LATERAL search_facet_cells(
+    s.organisation_id, s.service_id, s.tags, s.criticality, s.response_count > 0,
+    s.change_planned, s.change_made
+) cell
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 

@@ -142,7 +142,8 @@ async def compact_counts(pool: asyncpg.Pool) -> int:
 async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
     # One snapshot, so the total and facets describe the same stories as the page.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        # Counting first: its sample tells whether the words are common.
+        # Counting first: its sample tells whether the words are common. (It reads the count
+        # tables or the sample before search_stories: see index_tables.INDEX_TABLES.)
         summary = await counts.search_summary(conn, query)
         page = await hits.search_page(conn, query, words_last=summary.common_words)
     found = page.hits
