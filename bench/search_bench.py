@@ -372,11 +372,12 @@ async def sizes(conn: asyncpg.Connection) -> dict[str, float]:
         """
     )
     assert row is not None
-    out = {k: round(row[k] / mb, 1) for k in row.keys() if not k.endswith("_rows")}
+    values = dict(row)
+    out = {k: round(v / mb, 1) for k, v in values.items() if not k.endswith("_rows")}
     out["database_without_raw_baseline"] = round(out["database"] - out["raw_table"], 1)
     return {
         **{f"{k}_mb": v for k, v in out.items()},
-        **{k: row[k] for k in row.keys() if k.endswith("_rows")},
+        **{k: v for k, v in values.items() if k.endswith("_rows")},
     }
 
 

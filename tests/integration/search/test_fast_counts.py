@@ -41,7 +41,7 @@ from candour_common.events import (
 )
 from candour_common.runtime import migrate_database
 from candour_search.adapters import counts, insight_repository, stats_repository
-from candour_search.adapters.sql import FACET_CELLS, MONTHLY_CELLS
+from candour_search.adapters.sql import DAILY_CELLS, FACET_CELLS, MONTHLY_CELLS
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
@@ -219,7 +219,7 @@ async def index(postgres_server_url: str) -> AsyncIterator[Index]:
                             conn, response(event, change="made"), event_id=uuid.uuid4()
                         )
         assert await pool.fetchval("SELECT count(*) FROM search_facet_deltas")
-        assert await pool.fetchval("SELECT count(*) FROM search_monthly_deltas")
+        assert await pool.fetchval("SELECT count(*) FROM search_day_deltas")
         yield Index(pool, await _rows(pool))
         await pool.close()
     finally:
@@ -435,6 +435,27 @@ async def test_count_tables_and_sample_hold_exactly_the_indexed_stories(index: I
         if int(r[measure])
     }
     assert got == {k: v for k, v in monthly.items() if v}
+
+    daily: Counter[tuple[Any, ...]] = Counter()
+    for r in index.rows:
+        key = (r.published_at.date(), r.source, r.programme or "")
+        daily[(*key, "stories")] += 1
+        daily[(*key, "individuals")] += r.individuals
+        daily[(*key, "responded")] += int(r.responded)
+    stored = await index.pool.fetch(
+        f"""
+        SELECT day, source, programme, sum(stories) AS stories,
+               sum(individuals) AS individuals, sum(responded) AS responded
+        FROM {DAILY_CELLS} d GROUP BY 1, 2, 3
+        """
+    )
+    got = {
+        (*tuple(r)[:3], measure): int(r[measure])
+        for r in stored
+        for measure in ("stories", "individuals", "responded")
+        if int(r[measure])
+    }
+    assert got == {k: v for k, v in daily.items() if v}
 
     sample = await index.pool.fetch(
         "SELECT story_id, sample_key, organisation_id, tags, response_count > 0 AS responded "

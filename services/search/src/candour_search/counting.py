@@ -31,7 +31,7 @@ COMMON_WORDS_SHARE = 0.05
 # Statistics over at most this many stories are computed exactly from the index (medians
 # need every response time); over more, the counts come from the count tables and the
 # medians (and counts the tables do not keep) from the sample.
-STATS_EXACT_LIMIT = 20_000
+STATS_EXACT_LIMIT = 10_000
 
 
 class Level(IntEnum):

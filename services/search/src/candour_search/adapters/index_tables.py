@@ -31,8 +31,9 @@ RETIRED_SCHEMA_PREFIX = "search_retired_"
 INDEX_TABLES = (
     "search_facet_deltas",
     "search_facet_counts",
-    "search_monthly_deltas",
+    "search_day_deltas",
     "search_monthly_counts",
+    "search_daily_counts",
     "search_sample",
     "search_stories",
     "search_responses",

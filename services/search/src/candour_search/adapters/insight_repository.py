@@ -1,8 +1,9 @@
 """SQL for programme-level insight over the search index.
 
-Every figure is a sum, so it comes from search_monthly_counts (kept by the index's
-triggers, migration 0003) for the whole months of the period, and from the index for the
-partial months at its ends: exact, and as fast for a million stories as for a hundred.
+Every figure is a sum, so it comes from the counts the index's triggers keep (migration
+0003): search_daily_counts for every organisation; for one organisation,
+search_monthly_counts for the whole months of the period and the index for the partial
+months at its ends. Exact, and as fast for a million stories as for a hundred.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import asyncpg
+
 from candour_common.db import Connection
 from candour_common.events import Source
-from candour_search.adapters.sql import MONTHLY_CELLS, Params
+from candour_search.adapters.sql import DAILY_CELLS, MONTHLY_CELLS, Params
 from candour_search.counting import midnight, month_span
 from candour_search.insight import (
     InsightQuery,
@@ -39,6 +42,8 @@ class _Cell:
 async def _cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
     """The stories of the period (and organisation, source) summed per month, source and
     programme."""
+    if query.organisation_id is None:
+        return await _daily_cells(conn, query)
     params = Params()
     filters_m: list[str] = []
     filters_s: list[str] = []
@@ -98,22 +103,49 @@ async def _cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
         """,  # noqa: S608 - bind parameters only
         *params.values,
     )
-    return [
-        _Cell(
-            month=r["month"],
-            source=r["source"],
-            programme=r["programme"],
-            reach=Reach(
-                entries=int(r["entries"]),
-                individuals=int(r["individuals"]),
-                patients=int(r["patients"]),
-                carers=int(r["carers"]),
-                staff=int(r["staff"]),
-            ),
-            responded=int(r["responded"]),
-        )
-        for r in rows
-    ]
+    return [_cell(r) for r in rows]
+
+
+async def _daily_cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
+    """Every organisation: search_daily_counts answers any period exactly."""
+    params = Params()
+    where: list[str] = []
+    if query.source is not None:
+        where.append(f"d.source = {params(query.source.value)}")
+    if query.since is not None:
+        where.append(f"d.day >= {params(query.since.date())}::date")
+    if query.before is not None:
+        where.append(f"d.day < {params(query.before.date())}::date")
+    rows = await conn.fetch(
+        f"""
+        SELECT date_trunc('month', d.day::timestamp)::date AS month, d.source, d.programme,
+               sum(d.stories) AS entries, sum(d.individuals) AS individuals,
+               sum(d.patients) AS patients, sum(d.carers) AS carers, sum(d.staff) AS staff,
+               sum(d.responded) AS responded
+        FROM {DAILY_CELLS} d
+        WHERE {" AND ".join(where) or "true"}
+        GROUP BY 1, 2, 3
+        HAVING sum(d.stories) > 0
+        """,  # noqa: S608 - bind parameters only
+        *params.values,
+    )
+    return [_cell(r) for r in rows]
+
+
+def _cell(r: asyncpg.Record) -> _Cell:
+    return _Cell(
+        month=r["month"],
+        source=r["source"],
+        programme=r["programme"],
+        reach=Reach(
+            entries=int(r["entries"]),
+            individuals=int(r["individuals"]),
+            patients=int(r["patients"]),
+            carers=int(r["carers"]),
+            staff=int(r["staff"]),
+        ),
+        responded=int(r["responded"]),
+    )
 
 
 def _sum(cells: Iterable[_Cell]) -> Reach:

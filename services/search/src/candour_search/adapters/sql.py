@@ -15,10 +15,7 @@ _FACET_COLUMNS = (
     "level, organisation_id, service_id, tag, other_tag, criticality, responded, "
     "change_planned, change_made, stories"
 )
-_MONTHLY_COLUMNS = (
-    "month, organisation_id, service_id, source, programme, stories, responded, "
-    "change_planned, change_made, individuals, patients, carers, staff"
-)
+_MEASURES = "stories, responded, change_planned, change_made, individuals, patients, carers, staff"
 # The count tables as readers see them: the deltas not yet folded and the folded counts
 # (migration 0003); conditions on the alias are pushed into both. Deltas first: the lock
 # order of index_tables.INDEX_TABLES.
@@ -27,8 +24,14 @@ FACET_CELLS = (
     f" UNION ALL SELECT {_FACET_COLUMNS} FROM search_facet_counts)"
 )
 MONTHLY_CELLS = (
-    f"(SELECT {_MONTHLY_COLUMNS} FROM search_monthly_deltas"  # noqa: S608 - fixed names
-    f" UNION ALL SELECT {_MONTHLY_COLUMNS} FROM search_monthly_counts)"
+    "(SELECT date_trunc('month', day::timestamp)::date AS month, organisation_id, "  # noqa: S608 - fixed names
+    f"service_id, source, programme, {_MEASURES} FROM search_day_deltas"
+    " UNION ALL SELECT month, organisation_id, service_id, source, programme, "
+    f"{_MEASURES} FROM search_monthly_counts)"
+)
+DAILY_CELLS = (
+    f"(SELECT day, source, programme, {_MEASURES} FROM search_day_deltas"  # noqa: S608 - fixed names
+    f" UNION ALL SELECT day, source, programme, {_MEASURES} FROM search_daily_counts)"
 )
 
 

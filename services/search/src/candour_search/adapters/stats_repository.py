@@ -16,7 +16,7 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS
-from candour_search.adapters.sql import FACET_CELLS, MONTHLY_CELLS, Params, names
+from candour_search.adapters.sql import DAILY_CELLS, FACET_CELLS, MONTHLY_CELLS, Params, names
 from candour_search.counting import (
     ORGANISATION_BIT,
     SAMPLE_RATE,
@@ -127,6 +127,16 @@ def _monthly_conditions(query: StoryStatsQuery, params: Params) -> list[str]:
     return where
 
 
+def _daily_conditions(query: StoryStatsQuery, params: Params) -> list[str]:
+    """search_daily_counts: every organisation and service; the dates are whole UTC days."""
+    where: list[str] = []
+    if query.published_since is not None:
+        where.append(f"d.day >= {params(query.published_since.date())}::date")
+    if query.published_before is not None:
+        where.append(f"d.day < {params(query.published_before.date())}::date")
+    return where
+
+
 def _facet_conditions(query: StoryStatsQuery, params: Params, level: int) -> list[str]:
     where = [f"c.level = {level}"]
     if query.organisation_id is not None:
@@ -150,6 +160,12 @@ async def _scope(conn: Connection, query: StoryStatsQuery) -> int:
         sql = (
             f"SELECT sum(c.stories) FROM {FACET_CELLS} c "  # noqa: S608 - bind parameters only
             f"WHERE {' AND '.join(where)}"
+        )
+    elif query.organisation_id is None and query.service_id is None:
+        where = _daily_conditions(query, params)
+        sql = (
+            f"SELECT sum(d.stories) FROM {DAILY_CELLS} d "  # noqa: S608 - bind parameters only
+            f"WHERE {' AND '.join(where) or 'true'}"
         )
     else:
         first, end = months_touched(query.published_since, query.published_before)
@@ -175,6 +191,20 @@ async def _computed(
     (counts of the sample, not yet scaled)."""
     params = Params()
     condition = " AND ".join(_index_conditions(query, params)) or "true"
+    if query.group_by not in (None, StatsGrouping.TAG):
+        # Each story in one group: the overall figures and the groups' in one pass.
+        _, value = _GROUPINGS[query.group_by]
+        rows = await conn.fetch(
+            f"""
+            SELECT GROUPING({value}) = 1 AS overall, {value} AS value, {_STATS_COLUMNS}
+            FROM {table} s
+            WHERE {condition}
+            GROUP BY GROUPING SETS ((), ({value}))
+            """,  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
+            *params.values,
+        )
+        whole = next(r for r in rows if r["overall"])
+        return _figures(whole), {r["value"]: _figures(r) for r in rows if not r["overall"]}
     overall = await conn.fetchrow(
         f"SELECT {_STATS_COLUMNS} FROM {table} s WHERE {condition}",  # noqa: S608 - bind parameters only
         *params.values,
@@ -261,11 +291,36 @@ async def _from_facet_counts(conn: Connection, query: StoryStatsQuery) -> tuple[
 async def _from_monthly_counts(
     conn: Connection, query: StoryStatsQuery
 ) -> tuple[StoryStats, Groups]:
-    """Whole months from search_monthly_counts, the partial months at the ends of a date
-    range from the index; grouped by month or service, or not at all."""
+    """Grouped by month or service, or not at all: for every organisation and service by
+    month or overall, from search_daily_counts; otherwise whole months from
+    search_monthly_counts and the partial months at the ends of a date range from the
+    index."""
     params = Params()
+    if (
+        query.organisation_id is None
+        and query.service_id is None
+        and query.group_by is not StatsGrouping.SERVICE
+    ):
+        value = (
+            "to_char(d.day::timestamp, 'YYYY-MM')"
+            if query.group_by is StatsGrouping.MONTH
+            else "NULL::text"
+        )
+        rows = await conn.fetch(
+            f"""
+            SELECT {value} AS value, sum(d.stories) AS stories, sum(d.responded) AS responded,
+                   sum(d.change_planned) AS change_planned, sum(d.change_made) AS change_made
+            FROM {DAILY_CELLS} d WHERE {" AND ".join(_daily_conditions(query, params)) or "true"}
+            GROUP BY 1
+            """,  # noqa: S608 - bind parameters only
+            *params.values,
+        )
+        return _overall_and_groups(query, {r["value"]: _figures(r) for r in rows if r["stories"]})
     monthly_value, index_value = {
-        StatsGrouping.MONTH: ("to_char(m.month, 'YYYY-MM')", _GROUPINGS[StatsGrouping.MONTH][1]),
+        StatsGrouping.MONTH: (
+            "to_char(m.month::timestamp, 'YYYY-MM')",
+            _GROUPINGS[StatsGrouping.MONTH][1],
+        ),
         StatsGrouping.SERVICE: ("nullif(m.service_id, '')", "s.service_id"),
         None: ("NULL::text", "NULL::text"),
     }[query.group_by]
@@ -310,7 +365,11 @@ async def _from_monthly_counts(
         """,  # noqa: S608 - bind parameters only
         *params.values,
     )
-    groups = {r["value"]: _figures(r) for r in rows if r["stories"]}
+    return _overall_and_groups(query, {r["value"]: _figures(r) for r in rows if r["stories"]})
+
+
+def _overall_and_groups(query: StoryStatsQuery, groups: Groups) -> tuple[StoryStats, Groups]:
+    """The overall counts of groups that split the stories (each story in one group)."""
     overall = StoryStats(
         stories=sum(g.stories for g in groups.values()),
         responded=sum(g.responded for g in groups.values()),

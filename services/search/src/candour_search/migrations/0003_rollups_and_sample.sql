@@ -9,13 +9,16 @@
 --                          and facets of searches without words or dates, statistics
 --   search_monthly_counts  stories and the people they speak for, per month and
 --                          organisation/service/source/programme: insight and statistics
+--   search_daily_counts    the same per day, source and programme only: insight and
+--                          statistics of every organisation, over any period
 --   search_sample          1 story in 64 (by a hash of its id), with its document: estimates
 --
 -- The triggers never update a count: they add rows to search_facet_deltas and
--- search_monthly_deltas, so concurrent writers never wait for or deadlock on a shared
--- counter. Readers sum the counts and the deltas of a cell; search_compact_counts() folds
--- the deltas into the counts (one row per cell, updated in place: a fillfactor leaves room
--- for HOT updates, so the cells of a level stay together on few pages).
+-- search_day_deltas (per day, organisation, service, source, programme), so concurrent
+-- writers never wait for or deadlock on a shared counter. Readers sum the counts and the
+-- deltas of a cell; search_compact_counts() folds the deltas into the counts (one row per
+-- cell, updated in place: a fillfactor leaves room for HOT updates, so the cells of a
+-- level stay together on few pages).
 
 CREATE TABLE search_facet_counts (
     -- Which of the columns below the cell is about (the others are NULL):
@@ -63,8 +66,24 @@ CREATE UNIQUE INDEX search_monthly_counts_cell
 CREATE INDEX search_monthly_counts_by_organisation
     ON search_monthly_counts (organisation_id, month);
 CREATE INDEX search_monthly_counts_by_service ON search_monthly_counts (service_id, month);
-CREATE TABLE search_monthly_deltas (LIKE search_monthly_counts);
-CREATE INDEX search_monthly_deltas_by_month ON search_monthly_deltas (month);
+CREATE TABLE search_daily_counts (
+    day             date NOT NULL,  -- the day of publication (UTC)
+    source          text NOT NULL,
+    programme       text NOT NULL,
+    stories         integer NOT NULL,
+    responded       integer NOT NULL,
+    change_planned  integer NOT NULL,
+    change_made     integer NOT NULL,
+    individuals     integer NOT NULL,
+    patients        integer NOT NULL,
+    carers          integer NOT NULL,
+    staff           integer NOT NULL
+) WITH (fillfactor = 70);
+CREATE UNIQUE INDEX search_daily_counts_cell ON search_daily_counts (day, source, programme);
+-- Deltas of both: per day, so they fold into either.
+CREATE TABLE search_day_deltas (LIKE search_monthly_counts);
+ALTER TABLE search_day_deltas RENAME COLUMN month TO day;
+CREATE INDEX search_day_deltas_by_day ON search_day_deltas (day);
 
 -- The columns searches filter and count by, and the document; no story text. A story is
 -- in the sample when the low 6 bits of the hash of its id are 0 (each story with
@@ -153,10 +172,10 @@ BEGIN
         ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
-        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
+        INSERT INTO search_day_deltas (day, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
-        SELECT date_trunc('month', r.published_at, 'UTC')::date, r.organisation_id,
+        SELECT (r.published_at AT TIME ZONE 'UTC')::date, r.organisation_id,
                coalesce(r.service_id, ''), r.source, coalesce(r.programme, ''), count(*),
                count(*) FILTER (WHERE r.response_count > 0),
                count(*) FILTER (WHERE r.change_planned),
@@ -176,11 +195,11 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         HAVING sum(r.sign) <> 0;
 
-        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
+        INSERT INTO search_day_deltas (day, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
         SELECT * FROM (
-            SELECT date_trunc('month', r.published_at, 'UTC')::date, r.organisation_id,
+            SELECT (r.published_at AT TIME ZONE 'UTC')::date, r.organisation_id,
                    coalesce(r.service_id, ''), r.source, coalesce(r.programme, ''),
                    sum(r.sign) AS stories,
                    sum(r.sign * (r.response_count > 0)::int) AS responded,
@@ -206,10 +225,10 @@ BEGIN
         ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
-        INSERT INTO search_monthly_deltas (month, organisation_id, service_id, source,
+        INSERT INTO search_day_deltas (day, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
-        SELECT date_trunc('month', r.published_at, 'UTC')::date, r.organisation_id,
+        SELECT (r.published_at AT TIME ZONE 'UTC')::date, r.organisation_id,
                coalesce(r.service_id, ''), r.source, coalesce(r.programme, ''), -count(*),
                -count(*) FILTER (WHERE r.response_count > 0),
                -count(*) FILTER (WHERE r.change_planned),
@@ -260,6 +279,7 @@ DECLARE
     folded bigint := 0;
     delta_rows bigint;
     emptied tid[];
+    emptied_days tid[];
 BEGIN
     WITH deltas AS (
         DELETE FROM search_facet_deltas
@@ -285,19 +305,19 @@ BEGIN
     folded := folded + delta_rows;
     DELETE FROM search_facet_counts WHERE ctid = ANY (emptied);
 
-    WITH deltas AS (
-        DELETE FROM search_monthly_deltas
-        RETURNING month, organisation_id, service_id, source, programme, stories, responded,
+    WITH deltas AS MATERIALIZED (
+        DELETE FROM search_day_deltas
+        RETURNING day, organisation_id, service_id, source, programme, stories, responded,
                   change_planned, change_made, individuals, patients, carers, staff
     ),
     counted AS (SELECT count(*) AS n FROM deltas),
-    cells AS (
+    months AS (
         INSERT INTO search_monthly_counts AS c (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
             patients, carers, staff)
-        SELECT month, organisation_id, service_id, source, programme, sum(stories),
-               sum(responded), sum(change_planned), sum(change_made), sum(individuals),
-               sum(patients), sum(carers), sum(staff)
+        SELECT date_trunc('month', day::timestamp)::date, organisation_id, service_id, source,
+               programme, sum(stories), sum(responded), sum(change_planned),
+               sum(change_made), sum(individuals), sum(patients), sum(carers), sum(staff)
         FROM deltas
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
@@ -311,12 +331,33 @@ BEGIN
             carers = c.carers + EXCLUDED.carers,
             staff = c.staff + EXCLUDED.staff
         RETURNING c.ctid AS row_id, c.stories, c.individuals
+    ),
+    days AS (
+        INSERT INTO search_daily_counts AS c (day, source, programme, stories, responded,
+            change_planned, change_made, individuals, patients, carers, staff)
+        SELECT day, source, programme, sum(stories), sum(responded), sum(change_planned),
+               sum(change_made), sum(individuals), sum(patients), sum(carers), sum(staff)
+        FROM deltas
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+        ON CONFLICT (day, source, programme)
+        DO UPDATE SET stories = c.stories + EXCLUDED.stories,
+            responded = c.responded + EXCLUDED.responded,
+            change_planned = c.change_planned + EXCLUDED.change_planned,
+            change_made = c.change_made + EXCLUDED.change_made,
+            individuals = c.individuals + EXCLUDED.individuals,
+            patients = c.patients + EXCLUDED.patients,
+            carers = c.carers + EXCLUDED.carers,
+            staff = c.staff + EXCLUDED.staff
+        RETURNING c.ctid AS row_id, c.stories, c.individuals
     )
     SELECT (SELECT n FROM counted),
-           array_agg(row_id) FILTER (WHERE stories = 0 AND individuals = 0)
-    INTO delta_rows, emptied FROM cells;
+           (SELECT array_agg(row_id) FROM months WHERE stories = 0 AND individuals = 0),
+           (SELECT array_agg(row_id) FROM days WHERE stories = 0 AND individuals = 0)
+    INTO delta_rows, emptied, emptied_days;
     folded := folded + delta_rows;
     DELETE FROM search_monthly_counts WHERE ctid = ANY (emptied);
+    DELETE FROM search_daily_counts WHERE ctid = ANY (emptied_days);
     RETURN folded;
 END
 $$;
@@ -343,6 +384,16 @@ SELECT date_trunc('month', s.published_at, 'UTC')::date, s.organisation_id,
 FROM search_stories s
 GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1, 2, 3, 4, 5;
+
+INSERT INTO search_daily_counts (day, source, programme, stories, responded, change_planned,
+    change_made, individuals, patients, carers, staff)
+SELECT (s.published_at AT TIME ZONE 'UTC')::date, s.source, coalesce(s.programme, ''),
+       count(*), count(*) FILTER (WHERE s.response_count > 0),
+       count(*) FILTER (WHERE s.change_planned), count(*) FILTER (WHERE s.change_made),
+       sum(s.individuals), sum(s.patients), sum(s.carers), sum(s.staff)
+FROM search_stories s
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
 
 INSERT INTO search_sample (story_id, sample_key, organisation_id, service_id, tags,
     criticality, response_count, change_planned, change_made, published_at,
