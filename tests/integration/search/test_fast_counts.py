@@ -45,8 +45,9 @@ from candour_search.adapters.sql import DAILY_CELLS, FACET_CELLS, MONTHLY_CELLS
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
+    SAMPLE_ENOUGH,
     SAMPLE_RATE,
-    SUBSAMPLE_RATE,
+    SAMPLE_TIERS,
     rollup_plan,
     round_estimate,
 )
@@ -496,14 +497,14 @@ async def test_filter_only_searches_count_exactly_from_the_count_tables(index: I
 
 
 @pytest.mark.parametrize(
-    ("exact_limit", "subsample_enough"), [(EXACT_COUNT_LIMIT, 1_000), (40, 10), (0, 1)]
+    ("exact_limit", "enough"), [(EXACT_COUNT_LIMIT, SAMPLE_ENOUGH), (40, 10), (0, 3)]
 )
 async def test_other_searches_are_exact_when_few_and_the_sample_scaled_up_when_many(
-    index: Index, monkeypatch: pytest.MonkeyPatch, exact_limit: int, subsample_enough: int
+    index: Index, monkeypatch: pytest.MonkeyPatch, exact_limit: int, enough: int
 ) -> None:
     # Smaller limits than the service's, so that a few thousand stories take every path.
     monkeypatch.setattr(counts, "EXACT_COUNT_LIMIT", exact_limit)
-    monkeypatch.setattr(counts, "SUBSAMPLE_ENOUGH", subsample_enough)
+    monkeypatch.setattr(counts, "SAMPLE_ENOUGH", enough)
     rng = random.Random(SEED + exact_limit)
     names = names_of(index.rows)
     paths: Counter[str] = Counter()
@@ -513,22 +514,24 @@ async def test_other_searches_are_exact_when_few_and_the_sample_scaled_up_when_m
             continue
         matched = await index.matching_ids(query.q)
         chosen = [r for r in index.rows if selects(query, r, matched)]
-        sub = [r for r in chosen if r.sample_key == 0]
-        sample = [r for r in chosen if r.sample_key is not None]
         summary = await summarise(index, query)
-        if len(sub) >= subsample_enough:
-            expected, path = scaled(facet_counts(sub, names), SUBSAMPLE_RATE), "sub-sample"
-        elif len(sample) * SAMPLE_RATE > 2 * exact_limit or len(chosen) > exact_limit:
-            expected, path = scaled(facet_counts(sample, names), SAMPLE_RATE), "sample"
+        for rate, keys_below in SAMPLE_TIERS:
+            part = [r for r in chosen if r.sample_key is not None and r.sample_key < keys_below]
+            if len(part) >= enough:
+                expected, path = scaled(facet_counts(part, names), rate), f"1 in {rate}"
+                break
         else:
-            expected, path = facet_counts(chosen, names), "exact"
+            if len(part) * SAMPLE_RATE > 2 * exact_limit or len(chosen) > exact_limit:
+                expected, path = scaled(facet_counts(part, names), SAMPLE_RATE), "sample"
+            else:
+                expected, path = facet_counts(chosen, names), "exact"
         assert summary.estimated == (path != "exact"), query
         assert answered(summary) == expected, (path, query)
         paths[path] += 1
     if exact_limit > 0:
         assert paths["exact"] > 0
     if exact_limit < EXACT_COUNT_LIMIT:
-        assert paths["sample"] + paths["sub-sample"] > 0
+        assert len(paths) >= 3, paths
 
 
 # ---------------------------------------------------------------- statistics and insight

@@ -17,13 +17,12 @@ from candour_search.domain import SearchStories
 # Up to this many matching stories, totals and facets are counted exactly from the index;
 # above it they are estimated from the sample (and the answer says so).
 EXACT_COUNT_LIMIT = 1_000
-# A story is in the sample with probability 1/SAMPLE_RATE, in the sub-sample (sample_key 0)
-# with 1/SUBSAMPLE_RATE.
+# A story is in the sample with probability 1/SAMPLE_RATE. Estimates start from the
+# smallest part of it that holds SAMPLE_ENOUGH matches (about 6% standard error on the
+# total): (rate, sample keys below) of each part, smallest first; the last is the sample.
 SAMPLE_RATE = 64
-SUBSAMPLE_RATE = 256
-# Estimate from the sub-sample when it holds at least this many matches (about 3% standard
-# error on the total); otherwise from the whole sample.
-SUBSAMPLE_ENOUGH = 1_000
+SAMPLE_TIERS = ((1_024, 1), (256, 4), (SAMPLE_RATE, 16))
+SAMPLE_ENOUGH = 300
 # Words matching at least this share of the stories are common: with filters, the
 # filters' stories are read (newest first) and the words checked on each, rather than the
 # words' long list in the GIN index intersected with the filters.

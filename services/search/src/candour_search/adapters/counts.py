@@ -4,8 +4,8 @@ Three ways, cheapest first (counting.py decides which applies):
 
 1. searches without words or dates: summed from search_facet_counts, exact;
 2. few matches (at most EXACT_COUNT_LIMIT): counted over the index, exact;
-3. many matches: counted over the sample (1 story in 64, or the sub-sample of 1 in 256
-   when that holds enough matches) and scaled up: an estimate, and the answer says so.
+3. many matches: counted over the smallest part of the sample (1 story in 1,024, 256 or 64)
+   that holds enough matches, and scaled up: an estimate, and the answer says so.
 
 Facet labels (organisation and service names) are the names of the newest story with
 that organisation or service.
@@ -24,9 +24,9 @@ from candour_search.adapters.sql import FACET_CELLS, Params, match, names
 from candour_search.counting import (
     COMMON_WORDS_SHARE,
     EXACT_COUNT_LIMIT,
+    SAMPLE_ENOUGH,
     SAMPLE_RATE,
-    SUBSAMPLE_ENOUGH,
-    SUBSAMPLE_RATE,
+    SAMPLE_TIERS,
     SUMMED_BIT,
     TAG_BIT,
     Level,
@@ -54,8 +54,8 @@ class _Counted:
 
     total: int
     values: dict[str, list[tuple[str, int]]]
-    # Over the sub-sample with words: how many stories the filters alone select, how many
-    # the words alone match, and how many were looked at.
+    # Over a part of the sample with words: how many stories the filters alone select, how
+    # many the words alone match, and how many were looked at.
     scope: int | None = None
     words: int | None = None
     sampled: int | None = None
@@ -69,12 +69,16 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
     plan = rollup_plan(query)
     if plan is not None:
         return await _summary(conn, await _from_rollups(conn, query, plan))
-    sub = await _count(conn, query, table="search_sample", sample_key=0)
-    common = sub.common_words
-    if sub.total >= SUBSAMPLE_ENOUGH:
-        return replace(await _estimate(conn, sub, SUBSAMPLE_RATE), common_words=common)
-    sample = await _count(conn, query, table="search_sample")
-    if sample.total * SAMPLE_RATE <= 2 * EXACT_COUNT_LIMIT:
+    common = False
+    for number, (rate, keys_below) in enumerate(SAMPLE_TIERS):
+        # The first (smallest) part also tells how common the words are.
+        part = await _count(
+            conn, query, table="search_sample", keys_below=keys_below, words_share=number == 0
+        )
+        common = common or part.common_words
+        if part.total >= SAMPLE_ENOUGH:
+            return replace(await _estimate(conn, part, rate), common_words=common)
+    if part.total * SAMPLE_RATE <= 2 * EXACT_COUNT_LIMIT:
         # Few matches; a common word's GIN list is long, so read the filters' stories and
         # check the words on them instead.
         exact = await _count(
@@ -82,7 +86,7 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
         )
         if exact.total <= EXACT_COUNT_LIMIT:
             return replace(await _summary(conn, exact), common_words=common)
-    return replace(await _estimate(conn, sample, SAMPLE_RATE), common_words=common)
+    return replace(await _estimate(conn, part, SAMPLE_RATE), common_words=common)
 
 
 # ---------------------------------------------------------------- rollups
@@ -191,27 +195,30 @@ async def _count(
     query: SearchStories,
     *,
     table: str,
-    sample_key: int | None = None,
+    keys_below: int | None = None,
+    words_share: bool = False,
     limit: int | None = None,
     filters_first: bool = False,
 ) -> _Counted:
-    """Count the matches of `query` in `table` (the index or its sample), with facets; at
-    most `limit` of them (more means "too many to count here"). Over a sample key with words
-    and filters, also how many stories the filters alone select (`scope`). `filters_first`
-    reads the stories the filters select and checks the words on them (no word index)."""
+    """Count the matches of `query` in `table` (the index or its sample, or the part of the
+    sample with keys below `keys_below`), with facets; at most `limit` of them (more means
+    "too many to count here"). `words_share`: also how many stories of the part the words
+    alone match, the filters alone select, and the part holds. `filters_first` reads the
+    stories the filters select and checks the words on them (no word index)."""
     params = Params()
     m = match(query, params, table=table)
     filters = m.filtered
     bound = f"LIMIT {params(limit)}" if limit is not None else ""
-    if sample_key is not None and m.words is not None:
-        # Every story of the sub-sample: how many match the words alone and the filters
-        # alone tells how common the words are and how narrow the filters are.
+    part = f"s.sample_key < {params(keys_below)}" if keys_below is not None else None
+    if words_share and m.words is not None:
+        # Every story of the part: how many match the words alone and the filters alone
+        # tells how common the words are and how narrow the filters are.
         matched = f"""
             candidates AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality,
                        {m.words} AS worded, {m.filtered} AS selected
                 FROM {m.source}
-                WHERE s.sample_key = {params(sample_key)}
+                WHERE {part or "true"}
             ),
             matched AS (SELECT * FROM candidates WHERE worded AND selected {bound}),
         """  # noqa: S608 - bind parameters only
@@ -233,12 +240,11 @@ async def _count(
         """  # noqa: S608 - bind parameters only
         scope = ""
     else:
-        sampled = f"s.sample_key = {params(sample_key)}" if sample_key is not None else None
         matched = f"""
             matched AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality
                 FROM {m.source}
-                WHERE {" AND ".join(filter(None, [m.words, filters, sampled]))}
+                WHERE {" AND ".join(filter(None, [m.words, filters, part]))}
                 {bound}
             ),
         """  # noqa: S608 - bind parameters only

@@ -11,8 +11,8 @@ from candour_common.events import ChangeMarker, Relationship
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
     SAMPLE_RATE,
+    SAMPLE_TIERS,
     STATS_EXACT_LIMIT,
-    SUBSAMPLE_RATE,
 )
 from candour_search.domain import StatsGrouping
 
@@ -58,9 +58,10 @@ class SearchOut(BaseModel):
         description="True when more stories match than are counted one by one (over "
         f"{EXACT_COUNT_LIMIT:,}, for searches with words or dates, several tags, or a tag "
         "with an organisation or service): `total` is then estimated from a uniform sample "
-        f"of 1 story in {SAMPLE_RATE} (or {SUBSAMPLE_RATE}), rounded to the precision the "
-        "sample supports. Searches by filters alone (organisation, service, one tag, "
-        "criticality, responded, change) are always exact."
+        f"of 1 story in {SAMPLE_RATE} (or a part of it: 1 in {SAMPLE_TIERS[0][0]:,} or "
+        f"{SAMPLE_TIERS[1][0]}), rounded to the precision the sample supports. Searches by "
+        "filters alone (organisation, service, one tag, criticality, responded, change) are "
+        "always exact."
     )
     results: list[SearchResultOut]
     facets: FacetsOut = Field(

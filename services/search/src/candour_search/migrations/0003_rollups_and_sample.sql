@@ -87,8 +87,9 @@ CREATE INDEX search_day_deltas_by_day ON search_day_deltas (day);
 
 -- The columns searches filter and count by, and the document; no story text. A story is
 -- in the sample when the low 6 bits of the hash of its id are 0 (each story with
--- probability 1/64, whatever its organisation, date or words); sample_key (the next 2 bits)
--- splits it into 4 equal parts, so sample_key = 0 is a sample of 1 in 256.
+-- probability 1/64, whatever its organisation, date or words); sample_key (the next 4 bits)
+-- splits it into 16 equal parts, so sample_key = 0 is a sample of 1 in 1,024 and
+-- sample_key < 4 one of 1 in 256.
 CREATE TABLE search_sample (
     story_id          uuid PRIMARY KEY,
     sample_key        smallint NOT NULL,
@@ -110,7 +111,7 @@ CREATE INDEX search_sample_by_key ON search_sample (sample_key);
 CREATE FUNCTION search_sample_key(story_id uuid) RETURNS smallint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT CASE WHEN uuid_hash(story_id) & 63 = 0
-                THEN ((uuid_hash(story_id) >> 6) & 3)::smallint END
+                THEN ((uuid_hash(story_id) >> 6) & 15)::smallint END
 $$;
 
 -- The facet cells one story counts in (see search_facet_counts.level): each twice, with
