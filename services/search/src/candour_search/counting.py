@@ -22,7 +22,7 @@ EXACT_COUNT_LIMIT = 1_000
 # total): (rate, sample keys below) of each part, smallest first; the last is the sample.
 SAMPLE_RATE = 64
 SAMPLE_TIERS = ((1_024, 1), (256, 4), (SAMPLE_RATE, 16))
-SAMPLE_ENOUGH = 300
+SAMPLE_ENOUGH = 250
 # Words matching at least this share of the stories are common: with filters, the
 # filters' stories are read (newest first) and the words checked on each, rather than the
 # words' long list in the GIN index intersected with the filters.
