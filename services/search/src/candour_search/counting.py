@@ -2,7 +2,7 @@
 the rest are counted exactly when few or estimated from the sample when many.
 
 Pure (no I/O): the SQL lives in adapters/counts.py. The tables are described in
-migrations/0003_rollups_and_sample.sql.
+migrations/0012_counts_and_sample.sql.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ BUILD_SCHEMA_PREFIX = "search_build_"
 RETIRED_SCHEMA_PREFIX = "search_retired_"
 # Everything a consumed event writes, inbox included: the inbox must describe exactly the
 # events the index it sits beside was built from. The counts and the sample are written by
-# search_stories' triggers (migration 0003), so a build keeps its own.
+# search_stories' triggers (migration 0012), so a build keeps its own.
 #
 # The swap locks the live tables in this order, so every reader that reads several of them
 # in one transaction must take them in this order too (or a reader and a swap can deadlock):

@@ -1,7 +1,7 @@
 """SQL for programme-level insight over the search index.
 
 Every figure is a sum, so it comes from the counts the index's triggers keep (migration
-0003): search_daily_counts for every organisation; for one organisation,
+0012): search_daily_counts for every organisation; for one organisation,
 search_monthly_counts for the whole months of the period and the index for the partial
 months at its ends. Exact, and as fast for a million stories as for a hundred.
 """

@@ -221,7 +221,7 @@ COMPACT_LOCK_KEY = 0x53454152434843  # "SEARCHC"
 
 async def compact_counts(conn: Connection) -> int | None:
     """Fold the count tables' delta rows into one row per cell (search_compact_counts, in
-    migration 0003); None if another session is doing it. Call inside a transaction."""
+    migration 0012); None if another session is doing it. Call inside a transaction."""
     if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", COMPACT_LOCK_KEY):
         return None
     folded: int = await conn.fetchval("SELECT search_compact_counts()")

@@ -17,7 +17,7 @@ _FACET_COLUMNS = (
 )
 _MEASURES = "stories, responded, change_planned, change_made, individuals, patients, carers, staff"
 # The count tables as readers see them: the deltas not yet folded and the folded counts
-# (migration 0003); conditions on the alias are pushed into both. Deltas first: the lock
+# (migration 0012); conditions on the alias are pushed into both. Deltas first: the lock
 # order of index_tables.INDEX_TABLES.
 FACET_CELLS = (
     f"(SELECT {_FACET_COLUMNS} FROM search_facet_deltas"  # noqa: S608 - fixed names
