@@ -43,8 +43,8 @@ CREATE UNIQUE INDEX search_facet_counts_cell
                             responded, change_planned, change_made) NULLS NOT DISTINCT;
 CREATE INDEX search_facet_counts_by_service ON search_facet_counts (level, service_id);
 CREATE INDEX search_facet_counts_by_tag ON search_facet_counts (level, tag);
+-- No index: a second's worth of rows between folds, read whole.
 CREATE TABLE search_facet_deltas (LIKE search_facet_counts);
-CREATE INDEX search_facet_deltas_by_level ON search_facet_deltas (level);
 
 CREATE TABLE search_monthly_counts (
     month           date NOT NULL,  -- first day of the month of publication (UTC)
@@ -83,7 +83,6 @@ CREATE UNIQUE INDEX search_daily_counts_cell ON search_daily_counts (day, source
 -- Deltas of both: per day, so they fold into either.
 CREATE TABLE search_day_deltas (LIKE search_monthly_counts);
 ALTER TABLE search_day_deltas RENAME COLUMN month TO day;
-CREATE INDEX search_day_deltas_by_day ON search_day_deltas (day);
 
 -- The columns searches filter and count by, and the document; no story text. A story is
 -- in the sample when the low 6 bits of the hash of its id are 0 (each story with
