@@ -17,8 +17,14 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import Source
-from candour_search.adapters.sql import DAILY_CELLS, MONTHLY_CELLS, Params
-from candour_search.counting import midnight, month_span
+from candour_search.adapters.sql import (
+    DAILY_CELLS,
+    MONTHLY_CELLS,
+    Params,
+    outside_whole_months,
+    whole_months,
+)
+from candour_search.counting import month_span
 from candour_search.insight import (
     InsightQuery,
     InsightReport,
@@ -59,10 +65,7 @@ async def _cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
     parts: list[str] = []
     if not span.empty:
         where = list(filters_m)
-        if span.first is not None:
-            where.append(f"m.month >= {params(span.first)}::date")
-        if span.end is not None:
-            where.append(f"m.month < {params(span.end)}::date")
+        where += whole_months(span, params)
         parts.append(
             f"""
             SELECT m.month, m.source, m.programme, m.stories, m.individuals, m.patients,
@@ -77,12 +80,7 @@ async def _cells(conn: Connection, query: InsightQuery) -> list[_Cell]:
         if query.before is not None:
             where.append(f"s.published_at < {params(query.before)}")
         if not span.empty:
-            whole = []
-            if span.first is not None:
-                whole.append(f"s.published_at >= {params(midnight(span.first))}")
-            if span.end is not None:
-                whole.append(f"s.published_at < {params(midnight(span.end))}")
-            where.append(f"NOT ({' AND '.join(whole) or 'true'})")
+            where.append(outside_whole_months(span, params))
         parts.append(
             f"""
             SELECT date_trunc('month', s.published_at, 'UTC')::date, s.source,

@@ -9,6 +9,7 @@ from typing import Any
 
 from candour_common.db import Connection
 from candour_common.events import ChangeMarker
+from candour_search.counting import MonthSpan, midnight
 from candour_search.domain import SearchStories
 
 _FACET_COLUMNS = (
@@ -123,3 +124,24 @@ async def names(
         list(ids),
     )
     return {r["id"]: r["name"] for r in rows if r["name"] is not None}
+
+
+def whole_months(span: MonthSpan, params: Params) -> list[str]:
+    """The rows of the monthly counts (as `m`) in the whole months of `span`."""
+    where = []
+    if span.first is not None:
+        where.append(f"m.month >= {params(span.first)}::date")
+    if span.end is not None:
+        where.append(f"m.month < {params(span.end)}::date")
+    return where
+
+
+def outside_whole_months(span: MonthSpan, params: Params) -> str:
+    """The stories of the index (as `s`) published outside the whole months of `span`:
+    with the range's own bounds, those of its partial months."""
+    whole = []
+    if span.first is not None:
+        whole.append(f"s.published_at >= {params(midnight(span.first))}")
+    if span.end is not None:
+        whole.append(f"s.published_at < {params(midnight(span.end))}")
+    return f"NOT ({' AND '.join(whole) or 'true'})"

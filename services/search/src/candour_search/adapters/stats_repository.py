@@ -16,7 +16,15 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS
-from candour_search.adapters.sql import DAILY_CELLS, FACET_CELLS, MONTHLY_CELLS, Params, names
+from candour_search.adapters.sql import (
+    DAILY_CELLS,
+    FACET_CELLS,
+    MONTHLY_CELLS,
+    Params,
+    names,
+    outside_whole_months,
+    whole_months,
+)
 from candour_search.counting import (
     ORGANISATION_BIT,
     SAMPLE_RATE,
@@ -24,7 +32,6 @@ from candour_search.counting import (
     STATS_EXACT_LIMIT,
     SUMMED_BIT,
     TAG_BIT,
-    midnight,
     month_span,
     months_touched,
     round_estimate,
@@ -328,10 +335,7 @@ async def _from_monthly_counts(
     parts: list[str] = []
     if not span.empty:
         where = _monthly_conditions(query, params)
-        if span.first is not None:
-            where.append(f"m.month >= {params(span.first)}::date")
-        if span.end is not None:
-            where.append(f"m.month < {params(span.end)}::date")
+        where += whole_months(span, params)
         parts.append(
             f"""
             SELECT {monthly_value} AS value, m.stories, m.responded, m.change_planned,
@@ -342,12 +346,7 @@ async def _from_monthly_counts(
     if query.published_since is not None or query.published_before is not None:
         where = _index_conditions(query, params)
         if not span.empty:
-            whole = []
-            if span.first is not None:
-                whole.append(f"s.published_at >= {params(midnight(span.first))}")
-            if span.end is not None:
-                whole.append(f"s.published_at < {params(midnight(span.end))}")
-            where.append(f"NOT ({' AND '.join(whole) or 'true'})")
+            where.append(outside_whole_months(span, params))
         parts.append(
             f"""
             SELECT {index_value} AS value, 1, (s.response_count > 0)::int,
