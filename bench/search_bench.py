@@ -348,21 +348,27 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
     }
 
 
-async def settle(conn: asyncpg.Connection, *, within: float = 600) -> None:
+async def settle(conn: asyncpg.Connection, *, quiet: float = 75, within: float = 900) -> None:
     """Time a steady index, not the aftermath of loading it: wait until no autovacuum
-    worker runs on this database (after a bulk load they vacuum the big tables for
-    minutes, which more than doubled the latencies of a first run)."""
+    worker has run on this database for `quiet` seconds (longer than autovacuum's
+    one-minute nap). After a bulk load workers vacuum the big tables for minutes, even after
+    our own VACUUM (the insert statistics reach them late); a run that overlapped them
+    measured the mix at p95 894 ms instead of 75 ms."""
     deadline = time.monotonic() + within
+    quiet_since = time.monotonic()
     announced = False
     while time.monotonic() < deadline:
         busy = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE backend_type = 'autovacuum worker' AND datname = current_database()"
         )
-        if not busy:
+        now = time.monotonic()
+        if busy:
+            quiet_since = now
+        elif now - quiet_since >= quiet:
             return
         if not announced:
-            print("waiting for autovacuum to finish before timing ...", flush=True)
+            print(f"waiting for autovacuum to be quiet for {quiet:.0f} s ...", flush=True)
             announced = True
         await asyncio.sleep(2)
 
