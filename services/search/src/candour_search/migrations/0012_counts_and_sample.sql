@@ -403,16 +403,20 @@ SELECT story_id, search_sample_key(story_id), organisation_id, service_id, tags,
 FROM search_stories
 WHERE search_sample_key(story_id) IS NOT NULL;
 
--- Facet labels are the name of an organisation's (service's) newest story: carry the name
--- in the b-trees that find that story, so the look-up reads no table page.
+-- Facet labels are the name of an organisation's (service's) newest story, and the exact
+-- statistics of an organisation or service (up to 10,000 stories) read its stories'
+-- answer columns: carry them in the b-trees that find those stories, so neither reads a
+-- table page (index-only scans).
 DROP INDEX search_stories_organisation;
 CREATE INDEX search_stories_organisation
     ON search_stories (organisation_id, published_at DESC, story_id DESC)
-    INCLUDE (organisation_name);
+    INCLUDE (organisation_name, service_id, criticality, response_count, first_response_at,
+             change_planned, change_made);
 DROP INDEX search_stories_service;
 CREATE INDEX search_stories_service
     ON search_stories (service_id, published_at DESC, story_id DESC)
-    INCLUDE (service_name)
+    INCLUDE (service_name, organisation_id, criticality, response_count, first_response_at,
+             change_planned, change_made)
     WHERE service_id IS NOT NULL;
 
 -- GIN's pending list takes new documents cheaply and is merged in bulk; every search also
