@@ -54,9 +54,8 @@ class _Counted:
 
     total: int
     values: dict[str, list[tuple[str, int]]]
-    # Over a part of the sample with words: how many stories the filters alone select, how
-    # many the words alone match, and how many were looked at.
-    scope: int | None = None
+    # Over a part of the sample with words: how many stories the words alone match, and
+    # how many were looked at.
     words: int | None = None
     sampled: int | None = None
 
@@ -163,9 +162,9 @@ def _top_values(params: Params) -> str:
         SELECT facet, value, n FROM (
             SELECT counts.*,
                    row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) AS position
-            FROM counts WHERE facet IN ('total', 'scope', 'words', 'sampled') OR n > 0
+            FROM counts WHERE facet IN ('total', 'words', 'sampled') OR n > 0
         ) ranked
-        WHERE facet IN ('total', 'criticality', 'scope', 'words', 'sampled')
+        WHERE facet IN ('total', 'criticality', 'words', 'sampled')
            OR position <= {params(FACET_SIZE)}
     """  # noqa: S608 - bind parameters only
 
@@ -178,13 +177,13 @@ def _counted(rows: Iterable[asyncpg.Record]) -> _Counted:
         n = int(r["n"])
         if r["facet"] == "total":
             total = n
-        elif r["facet"] in ("scope", "words", "sampled"):
+        elif r["facet"] in ("words", "sampled"):
             extra[str(r["facet"])] = n
         else:
             values[str(r["facet"])].append((str(r["value"]), n))
     for facet in FACETS:
         values[facet].sort(key=lambda item: (-item[1], item[0]))
-    return _Counted(total, values, extra.get("scope"), extra.get("words"), extra.get("sampled"))
+    return _Counted(total, values, extra.get("words"), extra.get("sampled"))
 
 
 # ---------------------------------------------------------------- counting matches
@@ -203,16 +202,15 @@ async def _count(
     """Count the matches of `query` in `table` (the index or its sample, or the part of the
     sample with keys below `keys_below`), with facets; at most `limit` of them (more means
     "too many to count here"). `words_share`: also how many stories of the part the words
-    alone match, the filters alone select, and the part holds. `filters_first` reads the
-    stories the filters select and checks the words on them (no word index)."""
+    alone match, and how many the part holds. `filters_first` reads the stories the filters
+    select and checks the words on them (no word index)."""
     params = Params()
     m = match(query, params, table=table)
     filters = m.filtered
     bound = f"LIMIT {params(limit)}" if limit is not None else ""
     part = f"s.sample_key < {params(keys_below)}" if keys_below is not None else None
     if words_share and m.words is not None:
-        # Every story of the part: how many match the words alone and the filters alone
-        # tells how common the words are and how narrow the filters are.
+        # Every story of the part: how many match the words alone tells how common they are.
         matched = f"""
             candidates AS MATERIALIZED (
                 SELECT s.organisation_id, s.service_id, s.tags, s.criticality,
@@ -222,8 +220,7 @@ async def _count(
             ),
             matched AS (SELECT * FROM candidates WHERE worded AND selected {bound}),
         """  # noqa: S608 - bind parameters only
-        scope = """
-            UNION ALL SELECT 'scope', NULL, count(*) FILTER (WHERE selected) FROM candidates
+        more_rows = """
             UNION ALL SELECT 'words', NULL, count(*) FILTER (WHERE worded) FROM candidates
             UNION ALL SELECT 'sampled', NULL, count(*) FROM candidates
         """
@@ -238,7 +235,7 @@ async def _count(
                 {bound}
             ),
         """  # noqa: S608 - bind parameters only
-        scope = ""
+        more_rows = ""
     else:
         matched = f"""
             matched AS MATERIALIZED (
@@ -248,7 +245,7 @@ async def _count(
                 {bound}
             ),
         """  # noqa: S608 - bind parameters only
-        scope = ""
+        more_rows = ""
     sql = f"""
         WITH {matched}
         counts (facet, value, n) AS (
@@ -264,7 +261,7 @@ async def _count(
             UNION ALL
             SELECT 'criticality', criticality::text, count(*) FROM matched
             WHERE criticality IS NOT NULL GROUP BY criticality
-            {scope}
+            {more_rows}
         )
         {_top_values(params)}
     """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
