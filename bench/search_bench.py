@@ -472,8 +472,9 @@ def page_app(pool: asyncpg.Pool) -> FastAPI:
     install_problem_handlers(app)
     for router in (api_router, insight_router, pages.router):
         app.include_router(router)
-    app.state.platform = SimpleNamespace(pool=pool)
-    app.state.templates = pages.create_templates(SearchSettings())
+    settings = SearchSettings()
+    app.state.platform = SimpleNamespace(pool=pool, settings=settings)
+    app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)
     return app
 
