@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from candour_common.events import StoryApproved, Tags
+from candour_search.adapters import hits
 from tests.integration.search.conftest import (
     BASE_TIME,
     DISTRICT,
@@ -296,3 +297,48 @@ async def test_pagination_is_stable_while_stories_arrive(search_service: SearchH
         cursor = page["next_cursor"]
     assert len(seen) == len(set(seen))
     assert set(seen) == {str(s.story_id) for s in originals}
+
+
+async def test_relevance_ranks_a_window_of_the_newest_matches_then_pages_on(
+    search_service: SearchHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A window of 5 (200 in the service) so a few stories cross it.
+    monkeypatch.setattr(hits, "RELEVANCE_WINDOW", 5)
+    stories: list[StoryApproved] = []
+    for i in range(14):
+        repeats = " ".join(["hospital"] * (1 + (i * 7) % 5))
+        stories.append(
+            approved(title=f"Visit {i}", body=f"At the {repeats} it was fine.", published_at=day(i))
+        )
+    for story in stories:
+        await search_service.publish(story)
+
+    async def indexed() -> bool:
+        return bool((await search_service.search())["total"] == len(stories))
+
+    await eventually(indexed)
+    newest_first = [str(s.story_id) for s in sorted(stories, key=lambda s: s.published_at)][::-1]
+
+    first = await search_service.search(q="hospital", limit=3)
+    ranks = {h["story_id"] for h in first["results"]}
+    assert ranks <= set(newest_first[:5])  # the first page ranks only the window
+    # Stories arriving between pages join the window; none is skipped or repeated.
+    newer = approved(title="Visit later", body="hospital hospital", published_at=day(40))
+    await search_service.publish(newer)
+
+    async def arrived() -> bool:
+        return bool((await search_service.search())["total"] == len(stories) + 1)
+
+    await eventually(arrived)
+    seen = [h["story_id"] for h in first["results"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        page = await search_service.search(q="hospital", limit=3, cursor=cursor)
+        seen.extend(h["story_id"] for h in page["results"])
+        cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen))
+    assert set(newest_first) <= set(seen)
+    # The window's five by relevance (whatever joined it), then the rest newest first.
+    window = [s for s in seen if s in set(newest_first[:5]) | {str(newer.story_id)}]
+    assert seen[: len(window)] == window
+    assert seen[len(window) :] == newest_first[5:]

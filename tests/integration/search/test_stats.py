@@ -85,6 +85,9 @@ def figures(
         "median_hours_to_first_response": median,
         "change_planned": planned,
         "change_made": made,
+        # A handful of stories: every figure is computed exactly.
+        "counts_are_estimates": False,
+        "median_is_estimate": False,
     }
 
 

@@ -16,6 +16,7 @@ from candour_search.domain import (
     SearchStories,
     Sort,
     StoryHit,
+    WindowEdge,
     normalise_tag,
     plain_snippet,
     searchable_tags,
@@ -54,6 +55,23 @@ def test_cursor_round_trips_exactly(rank: float | None) -> None:
     assert "=" not in token  # URL-safe without escaping
 
 
+@pytest.mark.parametrize("rank", [0.25, None])
+def test_a_relevance_cursor_carries_the_edge_of_its_window(rank: float | None) -> None:
+    # rank None: the pages have gone past the ranked window, into the older matches.
+    edge = WindowEdge(published_at=WHEN - timedelta(days=3), story_id=uuid.uuid4())
+    cursor = Cursor(
+        sort=Sort.RELEVANCE,
+        published_at=WHEN,
+        story_id=STORY,
+        fingerprint="abc",
+        rank=rank,
+        window=edge,
+    )
+    decoded = Cursor.decode(cursor.encode())
+    assert decoded == cursor
+    assert decoded.past_window is (rank is None)
+
+
 def test_cursor_keeps_the_timezone_offset() -> None:
     local = WHEN.astimezone(timezone(timedelta(hours=2)))
     cursor = Cursor(sort=Sort.NEWEST, published_at=local, story_id=STORY, fingerprint="f")
@@ -87,6 +105,11 @@ GOOD = {"v": 1, "s": "newest", "t": WHEN.isoformat(), "i": str(STORY), "f": "x"}
         _token({**GOOD, "s": "relevance", "r": True}),
         _token({**GOOD, "s": "relevance", "r": float("nan")}),
         _token({**GOOD, "s": "relevance", "r": float("inf")}),
+        _token({**GOOD, "w": [WHEN.isoformat(), str(STORY)]}),  # newest has no window
+        _token({**GOOD, "s": "relevance", "r": 0.5, "w": "yesterday"}),
+        _token({**GOOD, "s": "relevance", "r": 0.5, "w": [WHEN.isoformat()]}),
+        _token({**GOOD, "s": "relevance", "r": 0.5, "w": ["2025-03-04T05:06:07", str(STORY)]}),
+        _token({**GOOD, "s": "relevance", "r": 0.5, "w": [WHEN.isoformat(), "x"]}),
     ],
 )
 def test_cursor_decode_refuses_anything_it_did_not_issue(token: str) -> None:

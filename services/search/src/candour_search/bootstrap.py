@@ -20,6 +20,7 @@ from candour_search.entrypoints import (
     rates_http,
     rates_pages,
     themes_http,
+    upkeep,
 )
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
@@ -35,14 +36,15 @@ MIGRATIONS = "candour_search.migrations"
 
 def create_app(settings: SearchSettings) -> FastAPI:
     def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
+        tasks = upkeep.start(platform)
         if not settings.insight_themes_every_hours:
-            return ()
+            return tasks
         themes = keep_themes_fresh(
             cast(NewUnitOfWork, platform.unit_of_work),  # InsightUnitOfWork: wired below
             finder_in_worker(seed=settings.insight_themes_seed),
             every=timedelta(hours=settings.insight_themes_every_hours),
         )
-        return [asyncio.create_task(themes, name="insight-themes")]
+        return [*tasks, asyncio.create_task(themes, name="insight-themes")]
 
     app = build_app(
         settings,

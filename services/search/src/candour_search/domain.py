@@ -25,6 +25,10 @@ MAX_QUERY_CHARS = 500
 MAX_TAG_FILTERS = 10
 MAX_TAG_CHARS = 100
 FACET_SIZE = 20
+# By relevance, the newest this many matches are ranked (a bounded first pass: ranking
+# every match of a common word would read every matching document); older matches follow,
+# newest first.
+RELEVANCE_WINDOW = 200
 PLAIN_SNIPPET_CHARS = 240
 
 
@@ -144,9 +148,21 @@ class SearchPage:
     hits: tuple[StoryHit, ...]
     facets: Facets
     next_cursor: str | None
+    # Counted over a sample of the index rather than over every match (many matches).
+    total_is_estimate: bool = False
+    facets_are_estimates: bool = False
 
 
 # ---------------------------------------------------------------- queries and cursors
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEdge:
+    """The oldest story of a relevance window (see RELEVANCE_WINDOW): the window is every
+    match at or after it, so later pages rank the same stories as the first did."""
+
+    published_at: datetime
+    story_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +171,10 @@ class Cursor:
 
     `fingerprint` ties it to the query that made it, so a cursor pasted onto
     another query is refused instead of silently skipping or repeating stories.
+
+    By relevance, `window` is the edge of the ranked window (None: the window held every
+    match); `rank` is None once the pages have gone past the window into the older
+    matches, which follow newest first.
     """
 
     sort: Sort
@@ -162,6 +182,11 @@ class Cursor:
     story_id: UUID
     fingerprint: str
     rank: float | None = None
+    window: WindowEdge | None = None
+
+    @property
+    def past_window(self) -> bool:
+        return self.sort is Sort.RELEVANCE and self.rank is None
 
     def encode(self) -> str:
         payload: dict[str, Any] = {
@@ -173,6 +198,8 @@ class Cursor:
         }
         if self.rank is not None:
             payload["r"] = self.rank
+        if self.window is not None:
+            payload["w"] = [self.window.published_at.isoformat(), str(self.window.story_id)]
         raw = json.dumps(payload, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -192,17 +219,21 @@ class Cursor:
             story_id = UUID(payload["i"])
             fingerprint = payload["f"]
             rank = payload.get("r")
+            window = _window_edge(payload.get("w"))
             if not isinstance(fingerprint, str):
                 raise TypeError("fingerprint")
             if published_at.tzinfo is None:
                 raise ValueError("naive time")
             if sort is Sort.RELEVANCE:
-                if isinstance(rank, bool) or not isinstance(rank, int | float):
-                    raise TypeError("rank")
-                rank = float(rank)
-                if not math.isfinite(rank):
-                    raise ValueError("rank")
-            elif rank is not None:
+                if rank is not None:
+                    if isinstance(rank, bool) or not isinstance(rank, int | float):
+                        raise TypeError("rank")
+                    rank = float(rank)
+                    if not math.isfinite(rank):
+                        raise ValueError("rank")
+                elif window is None:
+                    raise TypeError("past a window that is not given")
+            elif rank is not None or window is not None:
                 raise TypeError("rank")
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidQuery("cursor", "is not a cursor this service issued") from exc
@@ -212,7 +243,19 @@ class Cursor:
             story_id=story_id,
             fingerprint=fingerprint,
             rank=rank,
+            window=window,
         )
+
+
+def _window_edge(value: Any) -> WindowEdge | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise TypeError("window")
+    published_at = datetime.fromisoformat(value[0])
+    if published_at.tzinfo is None:
+        raise ValueError("naive time")
+    return WindowEdge(published_at=published_at, story_id=UUID(value[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +361,9 @@ class SearchStories:
         digest = hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
         return digest[:16]
 
-    def cursor_after(self, hit: StoryHit) -> str:
+    def cursor_after(self, hit: StoryHit, window: WindowEdge | None = None) -> str:
+        """The cursor of the page after `hit`; by relevance, `window` is the edge of the
+        ranked window (and a hit without a rank is past it)."""
         sort = self.effective_sort
         return Cursor(
             sort=sort,
@@ -326,6 +371,7 @@ class SearchStories:
             story_id=hit.story_id,
             fingerprint=self.fingerprint(),
             rank=hit.rank if sort is Sort.RELEVANCE else None,
+            window=window if sort is Sort.RELEVANCE else None,
         ).encode()
 
 
@@ -386,6 +432,9 @@ class StoryStats:
     median_hours_to_first_response: float | None
     change_planned: int
     change_made: int
+    # Estimated from the sample of the index (large sets): see adapters/stats_repository.py.
+    counts_are_estimates: bool = False
+    median_is_estimate: bool = False
 
     @property
     def responded_share(self) -> float | None:

@@ -4,14 +4,14 @@ among the stories a search query matches (the same filters as /v1/search)."""
 from __future__ import annotations
 
 from candour_common.db import Connection
-from candour_search.adapters.repository import _matching, _Params
+from candour_search.adapters.sql import Params, matching
 from candour_search.domain import SearchStories
 from candour_search.feeds import FeedResponse, FeedStory
 
 
 async def newest_stories(conn: Connection, query: SearchStories, limit: int) -> list[FeedStory]:
-    params = _Params()
-    source, where, _ = _matching(query, params)
+    params = Params()
+    source, where, _ = matching(query, params)
     rows = await conn.fetch(
         f"""
         SELECT s.story_id, s.title, s.body, s.author_name, s.organisation_name, s.service_name,
@@ -43,8 +43,8 @@ async def newest_stories(conn: Connection, query: SearchStories, limit: int) -> 
 async def newest_responses(
     conn: Connection, query: SearchStories, limit: int
 ) -> list[FeedResponse]:
-    params = _Params()
-    source, where, _ = _matching(query, params)
+    params = Params()
+    source, where, _ = matching(query, params)
     rows = await conn.fetch(
         f"""
         SELECT r.response_id, r.story_id, s.title, s.organisation_name, r.responder_name,

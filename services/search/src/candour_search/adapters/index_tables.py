@@ -21,8 +21,25 @@ LIVE_SCHEMA = "public"
 BUILD_SCHEMA_PREFIX = "search_build_"
 RETIRED_SCHEMA_PREFIX = "search_retired_"
 # Everything a consumed event writes, inbox included: the inbox must describe exactly the
-# events the index it sits beside was built from.
-INDEX_TABLES = ("search_stories", "search_responses", "search_withdrawn", "inbox")
+# events the index it sits beside was built from. The counts and the sample are written by
+# search_stories' triggers (migration 0012), so a build keeps its own.
+#
+# The swap locks the live tables in this order, so every reader that reads several of them
+# in one transaction must take them in this order too (or a reader and a swap can deadlock):
+# count deltas before counts (the readers' UNION ALL, the compaction), counts before the
+# sample, all of them before search_stories.
+INDEX_TABLES = (
+    "search_facet_deltas",
+    "search_facet_counts",
+    "search_day_deltas",
+    "search_monthly_counts",
+    "search_daily_counts",
+    "search_sample",
+    "search_stories",
+    "search_responses",
+    "search_withdrawn",
+    "inbox",
+)
 # The table every index write starts with (record_once): locking it against writes stops
 # the live consumers before they change anything, while readers carry on.
 WRITE_BARRIER_TABLE = "inbox"
@@ -93,6 +110,12 @@ async def create_build(conn: Connection, schema: str) -> None:
                 live,
             ):
                 await conn.execute(_retarget(row["definition"], table, schema))
+
+
+async def compact_counts(conn: Connection) -> None:
+    """Fold the delta rows of the count tables `conn` writes (a build's, through its
+    search_path); only the rebuild writes a build, so no lock is needed."""
+    await conn.execute("SELECT search_compact_counts()")
 
 
 async def analyse(conn: Connection, schema: str) -> None:

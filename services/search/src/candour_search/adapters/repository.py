@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import (
-    CRITICALITY_LABELS,
     ChangeMarker,
     Relationship,
     ResponsePosted,
@@ -19,22 +17,9 @@ from candour_common.events import (
     Tags,
 )
 from candour_search.domain import (
-    FACET_SIZE,
-    FacetCount,
-    Facets,
     PublishedResponse,
     PublishedStory,
     Ref,
-    SearchStories,
-    Sort,
-    StatsGroup,
-    StatsGrouping,
-    StatsReport,
-    StoryHit,
-    StoryStats,
-    StoryStatsQuery,
-    month_label,
-    plain_snippet,
     searchable_tags,
 )
 
@@ -228,289 +213,16 @@ def _service_ref(row: asyncpg.Record) -> Ref | None:
     return Ref(id=row["service_id"], name=row["service_name"])
 
 
-# ---------------------------------------------------------------- reading: search
+# ---------------------------------------------------------------- counts upkeep
+
+# Distinct from the migrations' and the rebuild's advisory lock keys.
+COMPACT_LOCK_KEY = 0x53454152434843  # "SEARCHC"
 
 
-class _Params:
-    """Collects query arguments and hands out their `$n` placeholders."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
-
-
-# Escape first, then mark: the published text may contain markup, and the snippet
-# is meant to be inserted into a page as HTML.
-HEADLINE_OPTIONS = (
-    "StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, ShortWord=3, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
-)
-
-
-def _matching(query: SearchStories, params: _Params) -> tuple[str, str, str | None]:
-    """The FROM and WHERE clauses selecting the stories `query` matches (before paging),
-    and the placeholder of `q` if there is one."""
-    source = "search_stories s"
-    where: list[str] = []
-    q = None
-    if query.q is not None:
-        q = params(query.q)
-        source += f", websearch_to_tsquery('english', {q}) AS tsq"
-        where.append("s.document @@ tsq")
-    if query.organisation_id is not None:
-        where.append(f"s.organisation_id = {params(query.organisation_id)}")
-    if query.service_id is not None:
-        where.append(f"s.service_id = {params(query.service_id)}")
-    if query.tags:
-        where.append(f"s.tags @> {params(list(query.tags))}::text[]")
-    if query.min_criticality is not None:
-        where.append(f"s.criticality >= {params(query.min_criticality)}")
-    if query.max_criticality is not None:
-        where.append(f"s.criticality <= {params(query.max_criticality)}")
-    if query.responded is not None:
-        where.append(f"(s.response_count > 0) = {params(query.responded)}")
-    if query.change is ChangeMarker.PLANNED:
-        where.append("s.change_planned")
-    elif query.change is ChangeMarker.MADE:
-        where.append("s.change_made")
-    if query.published_since is not None:
-        where.append(f"s.published_at >= {params(query.published_since)}")
-    if query.published_before is not None:
-        where.append(f"s.published_at < {params(query.published_before)}")
-    return source, " AND ".join(where) or "true", q
-
-
-async def search_page(conn: Connection, query: SearchStories) -> list[StoryHit]:
-    """One page of hits plus one more (whose presence says there is a next page)."""
-    params = _Params()
-    source, where, q = _matching(query, params)
-    relevance = query.effective_sort is Sort.RELEVANCE
-    rank = "ts_rank(s.document, tsq)::float8" if relevance else "NULL::float8"
-    order = "published_at DESC, story_id DESC"
-    if relevance:
-        order = f"rank DESC, {order}"
-    after = "true"
-    if query.after is not None:
-        if relevance:
-            after = (
-                f"(rank, published_at, story_id) < ({params(query.after.rank)}::float8, "
-                f"{params(query.after.published_at)}::timestamptz, "
-                f"{params(query.after.story_id)}::uuid)"
-            )
-        else:
-            after = (
-                f"(published_at, story_id) < ({params(query.after.published_at)}::timestamptz, "
-                f"{params(query.after.story_id)}::uuid)"
-            )
-    limit = params(query.limit + 1)
-    if q is not None:
-        snippet = (
-            f"ts_headline('english', search_html_escape(page.body), "
-            f"websearch_to_tsquery('english', {q}), '{HEADLINE_OPTIONS}')"
-        )
-    else:
-        snippet = "NULL::text"
-    # The inner query picks the page; ts_headline (expensive) runs only on its rows.
-    sql = f"""
-        WITH page AS (
-            SELECT * FROM (
-                SELECT s.story_id, s.title, s.body, s.organisation_id, s.organisation_name,
-                       s.service_id, s.service_name, s.tags, s.criticality, s.published_at,
-                       s.response_count, {rank} AS rank
-                FROM {source}
-                WHERE {where}
-            ) matched
-            WHERE {after}
-            ORDER BY {order}
-            LIMIT {limit}
-        )
-        SELECT page.*, {snippet} AS snippet FROM page ORDER BY {order}
-    """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
-    rows = await conn.fetch(sql, *params.values)
-    return [
-        StoryHit(
-            story_id=r["story_id"],
-            title=r["title"],
-            snippet=r["snippet"] if r["snippet"] is not None else plain_snippet(r["body"]),
-            organisation=Ref(id=r["organisation_id"], name=r["organisation_name"]),
-            service=_service_ref(r),
-            tags=tuple(r["tags"]),
-            criticality=r["criticality"],
-            published_at=r["published_at"],
-            response_count=r["response_count"],
-            rank=r["rank"],
-        )
-        for r in rows
-    ]
-
-
-async def search_summary(conn: Connection, query: SearchStories) -> tuple[int, Facets]:
-    """How many stories match, and the facet counts over all of them."""
-    params = _Params()
-    source, where, _ = _matching(query, params)
-    size = params(FACET_SIZE)
-    sql = f"""
-        WITH matched AS (
-            SELECT s.organisation_id, s.organisation_name, s.service_id, s.service_name,
-                   s.tags, s.criticality, s.published_at
-            FROM {source}
-            WHERE {where}
-        ),
-        counts AS (
-            SELECT 'organisation' AS facet, organisation_id AS value,
-                   (array_agg(organisation_name ORDER BY published_at DESC))[1] AS label,
-                   count(*) AS n
-            FROM matched GROUP BY organisation_id
-            UNION ALL
-            SELECT 'service', service_id,
-                   (array_agg(service_name ORDER BY published_at DESC))[1], count(*)
-            FROM matched WHERE service_id IS NOT NULL GROUP BY service_id
-            UNION ALL
-            SELECT 'tag', tag, tag, count(*)
-            FROM matched CROSS JOIN LATERAL unnest(matched.tags) AS tag GROUP BY tag
-            UNION ALL
-            SELECT 'criticality', criticality::text, NULL, count(*)
-            FROM matched WHERE criticality IS NOT NULL GROUP BY criticality
-            UNION ALL
-            SELECT 'total', NULL, NULL, count(*) FROM matched
-        )
-        SELECT facet, value, label, n FROM (
-            SELECT counts.*,
-                   row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) AS position
-            FROM counts
-        ) ranked
-        WHERE facet IN ('total', 'criticality') OR position <= {size}
-        ORDER BY facet, position
-    """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
-    rows = await conn.fetch(sql, *params.values)
-    total = 0
-    buckets: dict[str, list[FacetCount]] = {
-        "organisation": [],
-        "service": [],
-        "tag": [],
-        "criticality": [],
-    }
-    for r in rows:
-        if r["facet"] == "total":
-            total = int(r["n"])
-            continue
-        label = r["label"]
-        if r["facet"] == "criticality":
-            label = CRITICALITY_LABELS[int(r["value"])]
-        buckets[r["facet"]].append(FacetCount(value=r["value"], label=label, count=int(r["n"])))
-    # Criticality reads best on its own scale, not by count.
-    buckets["criticality"].sort(key=lambda f: int(f.value))
-    return total, Facets(
-        organisation=tuple(buckets["organisation"]),
-        service=tuple(buckets["service"]),
-        tag=tuple(buckets["tag"]),
-        criticality=tuple(buckets["criticality"]),
-    )
-
-
-# ---------------------------------------------------------------- reading: statistics
-
-# The figures of one set of stories; the median ignores stories without a response
-# (their first_response_at is NULL).
-_STATS_COLUMNS = """
-    count(*) AS stories,
-    count(*) FILTER (WHERE s.response_count > 0) AS responded,
-    percentile_cont(0.5) WITHIN GROUP (
-        ORDER BY extract(epoch FROM s.first_response_at - s.published_at) / 3600.0
-    ) AS median_hours,
-    count(*) FILTER (WHERE s.change_planned) AS change_planned,
-    count(*) FILTER (WHERE s.change_made) AS change_made
-"""
-
-# Per grouping: (extra FROM, group value, group label, ORDER BY).
-_GROUPINGS: dict[StatsGrouping, tuple[str, str, str, str]] = {
-    StatsGrouping.MONTH: (
-        "",
-        "to_char(s.published_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-        "NULL",
-        "value",
-    ),
-    StatsGrouping.TAG: (
-        "CROSS JOIN LATERAL unnest(s.tags) AS tag",
-        "tag",
-        "tag",
-        "stories DESC, value",
-    ),
-    StatsGrouping.SERVICE: (
-        "",
-        "s.service_id",
-        "(array_agg(s.service_name ORDER BY s.published_at DESC))[1]",
-        "stories DESC, value NULLS LAST",
-    ),
-    StatsGrouping.CRITICALITY: (
-        "",
-        "s.criticality::text",
-        "NULL",
-        "value NULLS LAST",
-    ),
-}
-
-
-def _stats(row: asyncpg.Record) -> StoryStats:
-    median = row["median_hours"]
-    return StoryStats(
-        stories=int(row["stories"]),
-        responded=int(row["responded"]),
-        median_hours_to_first_response=float(median) if median is not None else None,
-        change_planned=int(row["change_planned"]),
-        change_made=int(row["change_made"]),
-    )
-
-
-def _group_label(grouping: StatsGrouping, value: str | None, label: str | None) -> str:
-    if grouping is StatsGrouping.MONTH and value is not None:
-        return month_label(value)
-    if grouping is StatsGrouping.CRITICALITY:
-        return CRITICALITY_LABELS[int(value)] if value is not None else "Not rated"
-    if grouping is StatsGrouping.SERVICE and value is None:
-        return "No service given"
-    return label if label is not None else str(value)
-
-
-async def story_stats(conn: Connection, query: StoryStatsQuery) -> StatsReport:
-    params = _Params()
-    where: list[str] = []
-    if query.organisation_id is not None:
-        where.append(f"s.organisation_id = {params(query.organisation_id)}")
-    if query.service_id is not None:
-        where.append(f"s.service_id = {params(query.service_id)}")
-    if query.published_since is not None:
-        where.append(f"s.published_at >= {params(query.published_since)}")
-    if query.published_before is not None:
-        where.append(f"s.published_at < {params(query.published_before)}")
-    condition = " AND ".join(where) or "true"
-    overall = await conn.fetchrow(
-        f"SELECT {_STATS_COLUMNS} FROM search_stories s WHERE {condition}",  # noqa: S608 - bind parameters only
-        *params.values,
-    )
-    assert overall is not None  # an aggregate without GROUP BY always returns a row
-    groups: list[StatsGroup] = []
-    if query.group_by is not None:
-        extra, value, label, order = _GROUPINGS[query.group_by]
-        rows = await conn.fetch(
-            f"""
-            SELECT {value} AS value, {label} AS label, {_STATS_COLUMNS}
-            FROM search_stories s {extra}
-            WHERE {condition}
-            GROUP BY 1
-            ORDER BY {order}
-            """,  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
-            *params.values,
-        )
-        groups = [
-            StatsGroup(
-                value=r["value"],
-                label=_group_label(query.group_by, r["value"], r["label"]),
-                stats=_stats(r),
-            )
-            for r in rows
-        ]
-    return StatsReport(overall=_stats(overall), group_by=query.group_by, groups=tuple(groups))
+async def compact_counts(conn: Connection) -> int | None:
+    """Fold the count tables' delta rows into one row per cell (search_compact_counts, in
+    migration 0012); None if another session is doing it. Call inside a transaction."""
+    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", COMPACT_LOCK_KEY):
+        return None
+    folded: int = await conn.fetchval("SELECT search_compact_counts()")
+    return folded

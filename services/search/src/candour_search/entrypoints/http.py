@@ -15,6 +15,7 @@ from candour_search.domain import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_QUERY_CHARS,
+    RELEVANCE_WINDOW,
     FacetCount,
     InvalidQuery,
     PublishedStory,
@@ -88,7 +89,12 @@ async def search_query(
     published_to: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
     sort: Annotated[
         Sort | None,
-        Query(description="Default: relevance when `q` is given, otherwise newest."),
+        Query(
+            description="Default: relevance when `q` is given, otherwise newest. By "
+            f"relevance the {RELEVANCE_WINDOW} newest matching stories are ranked (words "
+            "in the title weigh most, then the story, tags and names, then responses); "
+            "older matches follow them, newest first."
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
@@ -161,6 +167,8 @@ def _facets(values: tuple[FacetCount, ...]) -> list[FacetOut]:
 def _search_out(page: SearchPage) -> SearchOut:
     return SearchOut(
         total=page.total,
+        total_is_estimate=page.total_is_estimate,
+        facets_are_estimates=page.facets_are_estimates,
         results=[
             SearchResultOut(
                 story_id=h.story_id,
@@ -244,7 +252,7 @@ async def get_story(story_id: UUID, pool: Pool) -> StoryOut:
     return _story_out(story)
 
 
-def _figures(stats: StoryStats) -> dict[str, int | float | None]:
+def _figures(stats: StoryStats) -> dict[str, int | float | bool | None]:
     return {
         "stories": stats.stories,
         "responded": stats.responded,
@@ -252,6 +260,8 @@ def _figures(stats: StoryStats) -> dict[str, int | float | None]:
         "median_hours_to_first_response": stats.median_hours_to_first_response,
         "change_planned": stats.change_planned,
         "change_made": stats.change_made,
+        "counts_are_estimates": stats.counts_are_estimates,
+        "median_is_estimate": stats.median_is_estimate,
     }
 
 

@@ -34,6 +34,7 @@ from candour_search.domain import (
     SearchStories,
     StatsGrouping,
     StatsReport,
+    StoryStats,
     StoryStatsQuery,
     month_label,
 )
@@ -77,6 +78,7 @@ def create_templates(settings: SearchSettings) -> Jinja2Templates:
     """This service's templates, falling back to the shared layout and macros."""
     templates = pages.create_templates(TEMPLATES_DIR, settings)
     templates.env.filters["day"] = _day
+    templates.env.filters["count"] = _count
     templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
     templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS
     templates.env.globals["change_labels"] = CHANGE_LABELS
@@ -211,11 +213,22 @@ def _with_selected(facets: tuple[FacetCount, ...], selected: str) -> list[FacetC
     return options
 
 
-def _criticality_options(facets: tuple[FacetCount, ...]) -> list[tuple[str, str]]:
+def _count(n: int, *, estimate: bool = False) -> str:
+    """`12,400`, or `about 12,400` for an estimate."""
+    return f"about {n:,}" if estimate else f"{n:,}"
+
+
+def _criticality_options(
+    facets: tuple[FacetCount, ...], *, estimates: bool
+) -> list[tuple[str, str]]:
     """ "At least" choices with how many of the matching stories each would keep."""
     counts = {int(f.value): f.count for f in facets}
     return [
-        (str(level), f"{label} or more ({sum(n for c, n in counts.items() if c >= level)})")
+        (
+            str(level),
+            f"{label} or more "
+            f"({_count(sum(n for c, n in counts.items() if c >= level), estimate=estimates)})",
+        )
         for level, label in sorted(CRITICALITY_LABELS.items())
     ]
 
@@ -234,7 +247,9 @@ def _search_context(
         context["services"] = _with_selected(result.facets.service, form.service_id)
         first_tag = form.tags[0] if form.tags else ""
         context["tag_options"] = _with_selected(result.facets.tag, first_tag)
-        context["criticality_options"] = _criticality_options(result.facets.criticality)
+        context["criticality_options"] = _criticality_options(
+            result.facets.criticality, estimates=result.facets_are_estimates
+        )
         if result.next_cursor is not None:
             params = [*form.link_params(), ("cursor", result.next_cursor)]
             context["next_link"] = "/search?" + urlencode(params)
@@ -281,6 +296,12 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
     return _render(request, "story.html", {"story": published})
 
 
+def _median_text(stats: StoryStats) -> str:
+    median = stats.median_hours_to_first_response
+    about = "about " if stats.median_is_estimate and median is not None else ""
+    return about + charts.hours_text(median)
+
+
 @dataclass(frozen=True, slots=True)
 class MonthRow:
     value: str
@@ -303,14 +324,11 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
         short, long = charts.short_month(month), month_label(month)
         stories.append(charts.ChartPoint(short, long, count, str(count)))
         shares.append(charts.ChartPoint(short, long, share, charts.share_text(share)))
+        median_text = _median_text(group.stats) if group else charts.hours_text(None)
         medians.append(
-            charts.ChartPoint(
-                short, long, median, charts.hours_text(median), charts.compact_hours(median)
-            )
+            charts.ChartPoint(short, long, median, median_text, charts.compact_hours(median))
         )
-        rows.append(
-            MonthRow(month, long, count, charts.share_text(share), charts.hours_text(median))
-        )
+        rows.append(MonthRow(month, long, count, charts.share_text(share), median_text))
     return {
         "months": rows,
         "stories_chart": charts.bar_chart(stories),
@@ -346,7 +364,7 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         "recent": recent,
         "overall": overall,
         "responded_share": charts.share_text(overall.responded_share),
-        "median": charts.hours_text(overall.median_hours_to_first_response),
+        "median": _median_text(overall),
         "services": recent.facets.service,
         "feed_query": urlencode([("organisation_id", recent.hits[0].organisation.id)]),
         **_organisation_charts(report),

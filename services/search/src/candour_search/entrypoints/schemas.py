@@ -8,6 +8,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from candour_common.events import ChangeMarker, Relationship
+from candour_search.counting import (
+    EXACT_COUNT_LIMIT,
+    SAMPLE_RATE,
+    SAMPLE_TIERS,
+    STATS_EXACT_LIMIT,
+)
 from candour_search.domain import StatsGrouping
 
 
@@ -44,10 +50,26 @@ class FacetsOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    total: int = Field(description="How many stories match (all pages).")
+    total: int = Field(
+        description="How many stories match (all pages); an estimate when "
+        "`total_is_estimate` is true."
+    )
+    total_is_estimate: bool = Field(
+        description="True when more stories match than are counted one by one (over "
+        f"{EXACT_COUNT_LIMIT:,}, for searches with words or dates, several tags, or a tag "
+        "with an organisation or service): `total` is then estimated from a uniform sample "
+        f"of 1 story in {SAMPLE_RATE} (or a part of it: 1 in {SAMPLE_TIERS[0][0]:,} or "
+        f"{SAMPLE_TIERS[1][0]}), rounded to the precision the sample supports. Searches by "
+        "filters alone (organisation, service, one tag, criticality, responded, change) are "
+        "always exact."
+    )
     results: list[SearchResultOut]
     facets: FacetsOut = Field(
-        description="Counts over every matching story (top 20 values per facet)."
+        description="Counts over every matching story (top 20 values per facet); estimates "
+        "when `facets_are_estimates` is true."
+    )
+    facets_are_estimates: bool = Field(
+        description="True when the facet counts are estimated from the sample (as `total`)."
     )
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same other parameters) for the next page."
@@ -107,6 +129,17 @@ class StoryStatsOut(BaseModel):
     )
     change_planned: int = Field(description="Stories with a response saying a change is planned.")
     change_made: int = Field(description="Stories with a response saying a change was made.")
+    counts_are_estimates: bool = Field(
+        description="True when the counts above are estimated from a uniform sample of 1 "
+        f"story in {SAMPLE_RATE} (more than {STATS_EXACT_LIMIT:,} stories in scope and a "
+        "grouping by tag or criticality over a date range), rounded to the precision the "
+        "sample supports."
+    )
+    median_is_estimate: bool = Field(
+        description="True when the median is taken over the sample (more than "
+        f"{STATS_EXACT_LIMIT:,} stories in scope); it is then null when the sample holds no "
+        "answered story."
+    )
 
 
 class StatsGroupOut(StoryStatsOut):

@@ -17,7 +17,7 @@ from candour_common.db import Connection
 from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
-from candour_search.adapters import repository
+from candour_search.adapters import counts, hits, repository, stats_repository
 from candour_search.adapters.theme_repository import ThemeRepository
 from candour_search.domain import (
     PublishedStory,
@@ -132,16 +132,33 @@ async def apply_event(conn: Connection, event: IndexEvent, *, event_id: uuid.UUI
         await apply_story_withdrawn(conn, event, event_id=event_id)
 
 
+async def compact_counts(pool: asyncpg.Pool) -> int:
+    """Fold the delta rows the index's triggers wrote into the count tables (readers sum
+    them either way: this keeps the sums short). Returns the rows folded."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await repository.compact_counts(conn) or 0
+
+
 async def search(pool: asyncpg.Pool, query: SearchStories) -> SearchPage:
     # One snapshot, so the total and facets describe the same stories as the page.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        hits = await repository.search_page(conn, query)
-        total, facets = await repository.search_summary(conn, query)
+        # Counting first: its sample tells whether the words are common. (It reads the count
+        # tables or the sample before search_stories: see index_tables.INDEX_TABLES.)
+        summary = await counts.search_summary(conn, query)
+        page = await hits.search_page(conn, query, words_last=summary.common_words)
+    found = page.hits
     next_cursor = None
-    if len(hits) > query.limit:
-        hits = hits[: query.limit]
-        next_cursor = query.cursor_after(hits[-1])
-    return SearchPage(total=total, hits=tuple(hits), facets=facets, next_cursor=next_cursor)
+    if len(found) > query.limit:
+        found = found[: query.limit]
+        next_cursor = query.cursor_after(found[-1], page.window)
+    return SearchPage(
+        total=summary.total,
+        hits=tuple(found),
+        facets=summary.facets,
+        next_cursor=next_cursor,
+        total_is_estimate=summary.estimated,
+        facets_are_estimates=summary.estimated,
+    )
 
 
 async def get_story(pool: asyncpg.Pool, story_id: uuid.UUID) -> PublishedStory | None:
@@ -152,4 +169,4 @@ async def get_story(pool: asyncpg.Pool, story_id: uuid.UUID) -> PublishedStory |
 async def story_stats(pool: asyncpg.Pool, query: StoryStatsQuery) -> StatsReport:
     # One snapshot, so the groups add up to the overall figures.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return await repository.story_stats(conn, query)
+        return await stats_repository.story_stats(conn, query)
