@@ -204,3 +204,36 @@ def test_every_key_shown_in_the_repository_is_refused() -> None:
     # And the refusal is by name, not by luck of length: every shown value is listed.
     unlisted = {w: v for w, v in shown.items() if v not in PUBLISHED_PLACEHOLDERS}
     assert not unlisted, f"add these to signing_keys.PUBLISHED_PLACEHOLDERS: {unlisted}"
+
+
+# One command per kind of settings it reads (each launch costs seconds of imports).
+OPERATOR_COMMANDS = [
+    ["search", "rebuild"],
+    ["topics", "create"],
+    ["dlq", "list", "story.submitted"],
+]
+
+
+@pytest.mark.parametrize("command", OPERATOR_COMMANDS, ids=" ".join)
+def test_operator_commands_refuse_a_weak_key_in_one_line(
+    command: list[str], listeners: tuple[CountingListener, CountingListener]
+) -> None:
+    # A command that signs nothing does not need the key, but one that is set must be
+    # strong: the same words as a service's start, not a traceback.
+    database, kafka = listeners
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
+    env |= {
+        "CANDOUR_DATABASE_URL": f"postgresql://candour:pw@127.0.0.1:{database.port}/candour",
+        "CANDOUR_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka.port}",
+        "CANDOUR_JWT_SECRET": BAD_KEYS["short"],
+    }
+    answer = subprocess.run(
+        [sys.executable, "-m", "candour_cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    line = _refused_with_one_line(answer, "CANDOUR_JWT_SECRET", listeners)
+    assert line.startswith(f"candour {command[0]}")

@@ -53,13 +53,18 @@ def require_keys(settings: ServiceSettings) -> None:
         )
 
 
-def read_settings(cls: type[S]) -> S:
-    """`cls` from the environment, or ConfigurationError naming each variable that is wrong."""
+def read_settings(cls: type[S], *, keys_required: bool = True) -> S:
+    """`cls` from the environment, or ConfigurationError naming each variable that is wrong.
+
+    `keys_required=False` is for operator commands that sign nothing: a key that is
+    set must still be strong, but an unset one is not a problem for them.
+    """
     try:
         settings = cls()
     except ValidationError as exc:
         raise ConfigurationError([_describe(e) for e in exc.errors()]) from None
-    require_keys(settings)
+    if keys_required:
+        require_keys(settings)
     return settings
 
 
@@ -71,4 +76,18 @@ def settings_or_exit(cls: type[S]) -> S:
         service = cls.model_fields["service_name"].default
         for problem in exc.problems:
             print(f"{service} cannot start: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(EX_CONFIG) from None
+
+
+def command_settings_or_exit(cls: type[S], command: str) -> S:
+    """For an operator command: its settings, or one line per problem on stderr and exit 78.
+
+    The same checks as a service's start (a weak or published key is refused), said
+    as the command's own words instead of a traceback.
+    """
+    try:
+        return read_settings(cls, keys_required=False)
+    except ConfigurationError as exc:
+        for problem in exc.problems:
+            print(f"{command}: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(EX_CONFIG) from None

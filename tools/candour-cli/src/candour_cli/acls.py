@@ -27,6 +27,7 @@ from candour_common.kafka_acls import (
     platform_acls,
 )
 from candour_common.settings import ServiceSettings
+from candour_common.startup import command_settings_or_exit
 from candour_common.topics import TopicNames
 
 app = typer.Typer(help="Kafka ACLs: one principal per service, its topics only.")
@@ -50,7 +51,7 @@ Prefix = Annotated[
 
 
 def _selected(prefix: str | None, roles: list[str] | None) -> dict[str, list[Acl]]:
-    settings = ServiceSettings()
+    settings = command_settings_or_exit(ServiceSettings, "candour acls")
     topics = TopicNames(settings.topic_prefix if prefix is None else prefix)
     unknown = sorted(set(roles or ()) - set(ROLES))
     if unknown:
@@ -140,7 +141,7 @@ def show(
 def apply(prefix: Prefix = None, role: Roles = None) -> None:
     """Create every role's ACLs on the cluster (idempotent). Connect as its administrator."""
     acls = _selected(prefix, role)
-    kafka = ServiceSettings().kafka_connection()
+    kafka = command_settings_or_exit(ServiceSettings, "candour acls").kafka_connection()
     rules = [rule for group in acls.values() for rule in group]
     with kafka_errors_explained(kafka):
         asyncio.run(create_acls(kafka, rules))

@@ -12,6 +12,7 @@ from rich.table import Table
 from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.dlq import DeadLetter, read_dead_letters, replay_dead_letters
 from candour_common.settings import ServiceSettings
+from candour_common.startup import command_settings_or_exit
 from candour_common.topics import Topic
 
 app = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
@@ -24,7 +25,7 @@ GroupOpt = Annotated[str | None, typer.Option(help="Only letters of this consume
 @app.command("list")
 def list_letters(topic: TopicArg, group: GroupOpt = None) -> None:
     """Show every message in `<topic>.dlq`: where it came from, which group failed, and why."""
-    settings = ServiceSettings()
+    settings = command_settings_or_exit(ServiceSettings, "candour dlq")
     kafka = settings.kafka_connection()
     with kafka_errors_explained(kafka):
         letters = asyncio.run(read_dead_letters(kafka, settings.topics, topic, group=group))
@@ -46,7 +47,7 @@ def list_letters(topic: TopicArg, group: GroupOpt = None) -> None:
 @app.command("replay")
 def replay(topic: TopicArg, group: GroupOpt = None) -> None:
     """Re-publish dead letters (not replayed before) to the original topic, once fixed."""
-    settings = ServiceSettings()
+    settings = command_settings_or_exit(ServiceSettings, "candour dlq")
 
     def show(letter: DeadLetter) -> None:
         console.print(f"replayed {letter.origin} ({letter.headers.get('ce_id', 'no ce_id')})")

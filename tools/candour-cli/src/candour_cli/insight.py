@@ -19,6 +19,7 @@ from candour_common.db.pool import create_pool
 from candour_common.db.uow import UnitOfWorkFactory
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
+from candour_common.startup import command_settings_or_exit
 from candour_search.adapters.theme_finder import find_here
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.service_layer.themes import InsightUnitOfWork, Rebuilt, rebuild_themes
@@ -68,7 +69,11 @@ def rebuild(
     """Find the themes of published stories and feedback again, programme by programme."""
     configure_logging("candour-insight-themes", level=log_level, json=False)
     console = Console(stderr=True)
-    results = asyncio.run(_rebuild(SearchSettings(), programme, count, console))
+    results = asyncio.run(
+        _rebuild(
+            command_settings_or_exit(SearchSettings, "candour insight"), programme, count, console
+        )
+    )
     if not results:
         console.print("No published entries: nothing to find themes in.")
     for r in results:

@@ -27,6 +27,7 @@ from rich.progress import (
 from candour_cli.kafka_errors import kafka_errors_explained
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
+from candour_common.startup import command_settings_or_exit
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.service_layer.rebuild import (
     RebuildInProgress,
@@ -93,7 +94,7 @@ def rebuild(
 ) -> None:
     """Build a fresh index from story.approved, response.posted and story.withdrawn, from
     the beginning, then switch the search service to it and drop the old one."""
-    settings = SearchSettings()
+    settings = command_settings_or_exit(SearchSettings, "candour search rebuild")
     configure_logging("candour-search-rebuild", level=log_level, json=False)
     console = Console(stderr=True)
     try:

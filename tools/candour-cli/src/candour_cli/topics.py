@@ -22,6 +22,7 @@ from candour_common.kafka_admin import (
 )
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.settings import ServiceSettings
+from candour_common.startup import command_settings_or_exit
 from candour_common.topics import DLQ_SUFFIX, TopicNames, TopicSpec, replication_factor_for
 
 app = typer.Typer(help="Kafka topics (names from the design, prefix CANDOUR_TOPIC_PREFIX).")
@@ -156,7 +157,7 @@ def _settings(
     partitions: int | None,
     replication: int | None = None,
 ) -> Target:
-    settings = TopicSettings()
+    settings = command_settings_or_exit(TopicSettings, "candour topics")
     kafka = settings.kafka_connection()
     if bootstrap:
         kafka = dataclasses.replace(kafka, bootstrap=bootstrap)
