@@ -8,6 +8,8 @@ No I/O and no dependency on any service: moderation screens every story with
 it, and story-intake can use it for the author's own check before sending.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from candour_screening.model import (
     Field,
     LanguageFlag,
@@ -17,7 +19,6 @@ from candour_screening.model import (
     Screening,
     apply_redactions,
 )
-from candour_screening.screener import Screener, default_screener, screen
 from candour_screening.taxonomy import (
     CATEGORY_LABELS,
     REPLACEMENTS,
@@ -26,6 +27,22 @@ from candour_screening.taxonomy import (
     SafeguardingCategory,
     SafeguardingLevel,
 )
+
+if TYPE_CHECKING:
+    from candour_screening.screener import Screener, default_screener, screen
+
+# The screener (spaCy: seconds to import) loads on first use, so a process that only
+# reads screening results (moderation's main process, the CLI) never pays for it.
+_SCREENER_NAMES = frozenset({"Screener", "default_screener", "screen"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SCREENER_NAMES:
+        from candour_screening import screener
+
+        return getattr(screener, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CATEGORY_LABELS",

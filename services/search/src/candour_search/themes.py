@@ -21,13 +21,15 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.decomposition import NMF
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy, scipy and scikit-learn are imported where a model is built, not here: the
+# search service and the CLI import this module, and those imports cost seconds at
+# every start for work that runs once a day in a worker process.
 
 # Words every story about care uses: they would only blur the themes.
 CARE_WORDS = frozenset(
@@ -40,7 +42,14 @@ CARE_WORDS = frozenset(
     ago honestly fair sadly overall mixed
     """.split()  # noqa: SIM905 - a paragraph of words reads better than a list of strings
 )
-_STOP = frozenset(ENGLISH_STOP_WORDS | CARE_WORDS | {"n't", "i'm", "i've", "it's", "didn't"})
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS | CARE_WORDS | {"n't", "i'm", "i've", "it's", "didn't"})
+
 
 _WORD = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")
 
@@ -49,10 +58,11 @@ def _terms(text: str) -> list[str]:
     """Words and two-word phrases, never across a dropped word: "kept rescheduling and
     I lost track" gives "kept rescheduling" and "lost track", not "rescheduling lost"."""
     words = _WORD.findall(text.lower())
+    stop = _stop_words()
     terms: list[str] = []
     previous: str | None = None
     for word in words:
-        if word in _STOP or len(word) < 3:
+        if word in stop or len(word) < 3:
             previous = None
             continue
         terms.append(word)
@@ -95,6 +105,10 @@ def find_themes(
     progress: Progress | None = None,
 ) -> ThemeModel:
     """Themes of `texts`; `count` themes, or as many as the texts support."""
+    import numpy as np
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     say = progress or (lambda message: None)
     if len(texts) < 20:
         return ThemeModel((), tuple(None for _ in texts))
@@ -138,6 +152,8 @@ def find_themes(
 
 
 def _top_terms(component: np.ndarray, vocabulary: np.ndarray) -> tuple[str, ...]:
+    import numpy as np
+
     order = np.argsort(component)[::-1]
     terms: list[str] = []
     for index in order:
@@ -171,6 +187,10 @@ def _choose_count(matrix: Any, seed: int, say: Progress) -> int:
     few themes merge real ones differently each run; too many split them into
     crumbs that differ each run. The most stable count wins.
     """
+    import numpy as np
+    from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
+
     rng = np.random.default_rng(seed)
     rows = matrix.shape[0]
     sample = matrix
@@ -197,6 +217,9 @@ def _choose_count(matrix: Any, seed: int, say: Progress) -> int:
 
 
 def _agreement(first: np.ndarray, second: np.ndarray) -> float:
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
     def unit(m: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         return m / np.where(norms == 0, 1, norms)

@@ -21,14 +21,16 @@ from concurrent.futures.process import BrokenProcessPool
 
 import structlog
 
-from candour_screening import Screening, default_screener
+import candour_screening
+from candour_screening import Screening
 
 log = structlog.get_logger(__name__)
 
 
 def _warm(parent: int) -> None:
     _exit_with_parent(parent)
-    default_screener()
+    # Loads spaCy here, in the worker; the service's own process never does.
+    candour_screening.default_screener()
 
 
 def _ready() -> None:
@@ -49,7 +51,7 @@ def _exit_with_parent(parent: int, check_every: float = 1.0) -> None:
 
 
 def _screen(fields: dict[str, str], author_name: str | None) -> Screening:
-    return default_screener().screen(fields, author_name=author_name)
+    return candour_screening.default_screener().screen(fields, author_name=author_name)
 
 
 class ScreeningPool:
