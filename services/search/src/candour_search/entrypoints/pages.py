@@ -28,8 +28,10 @@ from candour_common.web import pages
 from candour_search import charts
 from candour_search.domain import (
     MAX_QUERY_CHARS,
+    PROGRESS_LABELS,
     FacetCount,
     InvalidQuery,
+    Progress,
     SearchPage,
     SearchStories,
     StatsGrouping,
@@ -67,6 +69,7 @@ CHANGE_LABELS: dict[str, str] = {
     ChangeMarker.MADE: "Change made",
 }
 RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
+PROGRESS_CHOICES = {"": "Any", **{p.value: label for p, label in PROGRESS_LABELS.items()}}
 
 
 def _day(moment: datetime) -> str:
@@ -82,6 +85,8 @@ def create_templates(settings: SearchSettings) -> Jinja2Templates:
     templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
     templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS
     templates.env.globals["change_labels"] = CHANGE_LABELS
+    templates.env.globals["progress_labels"] = PROGRESS_LABELS
+    templates.env.globals["progress_stages"] = list(Progress)
     return templates
 
 
@@ -115,6 +120,7 @@ class SearchForm:
     tags: tuple[str, ...] = ()
     min_criticality: str = ""
     responded: str = ""
+    progress: str = ""
     cursor: str = ""
 
     @classmethod
@@ -129,13 +135,21 @@ class SearchForm:
             tags=tuple(t.strip() for t in params.getlist("tag") if t.strip()),
             min_criticality=text("min_criticality"),
             responded=text("responded"),
+            progress=text("progress"),
             cursor=text("cursor"),
         )
 
     @property
     def filtered(self) -> bool:
         return any(
-            (self.organisation_id, self.service_id, self.tags, self.min_criticality, self.responded)
+            (
+                self.organisation_id,
+                self.service_id,
+                self.tags,
+                self.min_criticality,
+                self.responded,
+                self.progress,
+            )
         )
 
     def link_params(self) -> list[tuple[str, str]]:
@@ -147,6 +161,7 @@ class SearchForm:
             *(("tag", t) for t in self.tags),
             ("min_criticality", self.min_criticality),
             ("responded", self.responded),
+            ("progress", self.progress),
         ]
         return [(name, value) for name, value in pairs if value]
 
@@ -173,6 +188,12 @@ class SearchForm:
             if self.responded not in ("true", "false"):
                 errors["responded"] = "Choose whether the stories have been answered."
             responded = self.responded == "true"
+        progress: Progress | None = None
+        if self.progress:
+            try:
+                progress = Progress(self.progress)
+            except ValueError:
+                errors["progress"] = "Choose where the stories stand from the list."
         if errors:
             return None, errors
         try:
@@ -184,6 +205,7 @@ class SearchForm:
                     tags=self.tags,
                     min_criticality=min_criticality,
                     responded=responded,
+                    progress=progress,
                     limit=PAGE_SIZE,
                     cursor=self.cursor or None,
                 ),
@@ -238,6 +260,7 @@ def _search_context(
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"form": form, "errors": errors, "result": result}
     context["responded_choices"] = RESPONDED_CHOICES
+    context["progress_choices"] = PROGRESS_CHOICES
     context["next_link"] = None
     context["first_link"] = None
     # The same filters as a feed: follow this search in a feed reader.
