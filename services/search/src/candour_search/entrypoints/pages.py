@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +42,7 @@ from candour_search.domain import (
 )
 from candour_search.service_layer import handlers
 from candour_search.settings import SearchSettings
+from candour_search.story_map import MAP_COLOUR_LABELS, MapColour
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -382,6 +383,13 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         return missing()
     report = await handlers.story_stats(pool, stats_query)
     overall = report.overall
+    try:
+        colour = MapColour(request.query_params.get("map", MapColour.CRITICALITY))
+    except ValueError:
+        colour = MapColour.CRITICALITY
+    story_map = await handlers.organisation_story_map(
+        pool, organisation_id, now=datetime.now(UTC), colour=colour
+    )
     context = {
         "organisation": recent.hits[0].organisation,
         "recent": recent,
@@ -391,5 +399,7 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         "services": recent.facets.service,
         "feed_query": urlencode([("organisation_id", recent.hits[0].organisation.id)]),
         **_organisation_charts(report),
+        "story_map": story_map,
+        "map_colours": MAP_COLOUR_LABELS,
     }
     return _render(request, "organisation.html", context)
