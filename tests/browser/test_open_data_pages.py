@@ -50,8 +50,10 @@ async def test_who_listens_and_the_deep_dive(
     async with httpx.AsyncClient(base_url=search.url, timeout=5) as client:
 
         async def indexed() -> bool:
+            # Every story and every answer: they travel on different partitions.
+            everything = (await client.get("/v1/search")).json()
             body = (await client.get("/v1/search", params={"responded": "true"})).json()
-            return body["total"] == len(answers)
+            return everything["total"] == len(stories) + 1 and body["total"] == len(answers)
 
         await eventually(indexed, within=90)
 
@@ -69,6 +71,26 @@ async def test_who_listens_and_the_deep_dive(
     await expect(feed).to_have_attribute(
         "href", f"/v1/feeds/stories.atom?organisation_id={ORG_A.id}"
     )
+    # The story map: 60 stories of the last year, 20 of them "strongly critical" (every
+    # third), 30 answered (every second); by criticality first, then by progress.
+    dots = page.locator("svg#story-map-chart a circle")
+    await expect(dots).to_have_count(60)
+    await expect(page.locator("svg#story-map-chart circle.dot--crit-4")).to_have_count(20)
+    await expect(page.locator("svg#story-map-chart circle.dot--crit-1")).to_have_count(40)
+    await expect(page.locator("#story-map-table tbody tr")).to_have_count(60)
+    await expect(page.locator("#story-map-caption")).to_contain_text(
+        "Each dot is one of the 60 stories published about"
+    )
+    await axe_check(page)
+    await page.get_by_role("link", name="progress", exact=True).click()
+    await expect(page.locator("svg#story-map-chart circle.dot--responded")).to_have_count(30)
+    await expect(page.locator("svg#story-map-chart circle.dot--published")).to_have_count(30)
+    await expect(page.locator(".map-legend")).to_contain_text("Responded (30)")
+    await axe_check(page)
+    await save_screenshot(page, "story-map")
+    await page.locator("svg#story-map-chart a").first.click()
+    await expect(page.locator("#story-progress")).to_be_visible()
+    await page.goto(f"{search.url}/organisations/{ORG_A.id}")
 
     env = {**os.environ, **search.env}
     rebuild = await asyncio.create_subprocess_exec(

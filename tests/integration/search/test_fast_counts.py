@@ -51,7 +51,14 @@ from candour_search.counting import (
     rollup_plan,
     round_estimate,
 )
-from candour_search.domain import FACET_SIZE, SearchStories, StatsGrouping, StoryStatsQuery
+from candour_search.domain import (
+    FACET_SIZE,
+    Progress,
+    SearchStories,
+    StatsGrouping,
+    StoryStatsQuery,
+    progress_of,
+)
 from candour_search.insight import InsightQuery
 from candour_search.service_layer import handlers
 from tests.integration.search.conftest import approved, response, withdrawn
@@ -294,6 +301,15 @@ def selects(query: SearchStories, row: Row, matched: set[uuid.UUID] | None) -> b
         and (query.responded is None or row.responded == query.responded)
         and (query.change is not ChangeMarker.PLANNED or row.change_planned)
         and (query.change is not ChangeMarker.MADE or row.change_made)
+        and (
+            query.progress is None
+            or progress_of(
+                responded=row.responded,
+                change_planned=row.change_planned,
+                change_made=row.change_made,
+            )
+            is query.progress
+        )
         and (query.published_since is None or row.published_at >= query.published_since)
         and (query.published_before is None or row.published_at < query.published_before)
     )
@@ -355,6 +371,7 @@ def random_search(rng: random.Random, *, words: bool) -> SearchStories:
         max_criticality=rng.choice([None, 5, 3]) if low is None or low <= 3 else None,
         responded=rng.choice([None, None, True, False]),
         change=rng.choice([None, None, None, ChangeMarker.PLANNED, ChangeMarker.MADE]),
+        progress=rng.choice([None, None, None, *Progress]),
         published_from=since.date() if rng.random() < 0.25 else None,
         published_to=(since + timedelta(days=rng.randint(0, 120))).date()
         if rng.random() < 0.2

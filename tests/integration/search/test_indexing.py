@@ -236,3 +236,47 @@ async def test_a_withdrawn_story_is_deleted_with_its_responses(
     r = await search_service.client.get(f"/v1/stories/{story.story_id}")
     assert r.status_code == 404
     assert (await search_service.search(q=word))["total"] == 0
+
+
+async def test_each_story_shows_its_progress_and_search_filters_by_it(
+    search_service: SearchHarness,
+) -> None:
+    word = unique_word()
+    waiting = approved(title=f"Waiting {word}")
+    answered = approved(title=f"Answered {word}")
+    planned = approved(title=f"Planned {word}")
+    made = approved(title=f"Made {word}")
+    for story in (waiting, answered, planned, made):
+        await search_service.publish(story)
+    await search_service.publish(response(answered, body="Thank you for telling us."))
+    await search_service.publish(
+        response(planned, body="We will change the rota.", change="planned")
+    )
+    await search_service.publish(response(made, body="The rota has changed.", change="made"))
+    expected = {
+        str(waiting.story_id): "published",
+        str(answered.story_id): "responded",
+        str(planned.story_id): "change_planned",
+        str(made.story_id): "change_made",
+    }
+
+    async def all_answered() -> dict[str, str] | None:
+        hits = (await search_service.search(q=word))["results"]
+        progress = {h["story_id"]: h["progress"] for h in hits}
+        return progress if progress == expected else None
+
+    assert await eventually(all_answered) == expected
+    for story_id, stage in expected.items():
+        # One stage each: the filter selects exactly the stories standing there, with
+        # words (counted over the index) and by organisation alone (the count tables).
+        found = await search_service.search(q=word, progress=stage)
+        assert [h["story_id"] for h in found["results"]] == [story_id]
+        assert found["total"] == 1
+        alone = await search_service.search(organisation_id=waiting.organisation.id, progress=stage)
+        assert [h["story_id"] for h in alone["results"]] == [story_id]
+        assert (alone["total"], alone["total_is_estimate"]) == (1, False)
+        story_page = (await search_service.client.get(f"/v1/stories/{story_id}")).json()
+        assert story_page["progress"] == stage
+    bad = await search_service.client.get("/v1/search", params={"progress": "finished"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.progress"

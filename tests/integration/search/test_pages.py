@@ -236,6 +236,21 @@ async def test_the_story_page_shows_responses_in_order(site: SearchHarness) -> N
     assert text.index(FIRST_RESPONSE.body) < text.index(SECOND_RESPONSE.body)
     assert "Change planned" in text and "Change made" in text
     assert "<strong>Sam Jones</strong>, Head of Midwifery" in html
+    # Where it stands: every stage reached up to a change made, that one current.
+    assert 'data-progress="change_made"' in html
+    assert html.count("progress-step--done") == 4
+    assert re.search(r'aria-current="step">\s*Change made', html)
+
+
+async def test_search_results_show_and_filter_by_progress(site: SearchHarness) -> None:
+    html = await page(site, "/search?progress=change_made")
+    assert re.findall(r'data-progress="(\w+)"', html) == ["change_made"]
+    assert ANSWERED.title in html
+    html = await page(site, "/search?progress=published")
+    assert ANSWERED.title not in html
+    assert set(re.findall(r'data-progress="(\w+)"', html)) == {"published"}
+    html = await page(site, "/search?progress=finished", 422)
+    assert "Choose where the stories stand from the list." in html
 
 
 async def test_unknown_or_withdrawn_stories_get_a_404_page(site: SearchHarness) -> None:

@@ -10,8 +10,10 @@ import pytest
 from candour_common.events import Tags
 from candour_search.domain import (
     MAX_LIMIT,
+    PROGRESS_CONDITIONS,
     Cursor,
     InvalidQuery,
+    Progress,
     Ref,
     SearchStories,
     Sort,
@@ -19,6 +21,7 @@ from candour_search.domain import (
     WindowEdge,
     normalise_tag,
     plain_snippet,
+    progress_of,
     searchable_tags,
 )
 
@@ -250,3 +253,34 @@ def test_plain_snippet_cuts_long_text_at_a_word() -> None:
 
 def test_plain_snippet_collapses_whitespace() -> None:
     assert plain_snippet("one\n\n  two\tthree") == "one two three"
+
+
+# Every combination the index can hold (a change marker comes with a response).
+INDEX_STATES = [(False, False, False)] + [
+    (True, planned, made) for planned in (False, True) for made in (False, True)
+]
+
+
+@pytest.mark.parametrize(("responded", "change_planned", "change_made"), INDEX_STATES)
+def test_every_story_stands_at_exactly_the_stage_whose_conditions_it_meets(
+    responded: bool, change_planned: bool, change_made: bool
+) -> None:
+    columns = {
+        "responded": responded,
+        "change_planned": change_planned,
+        "change_made": change_made,
+    }
+    meets = [
+        stage
+        for stage, wanted in PROGRESS_CONDITIONS.items()
+        if all(columns[name] == value for name, value in wanted.items())
+    ]
+    assert meets == [progress_of(**columns)]
+
+
+def test_progress_filter_is_part_of_the_cursor_only_when_set() -> None:
+    plain = SearchStories(q="nurse")
+    assert SearchStories(q="nurse", progress=None).fingerprint() == plain.fingerprint()
+    assert SearchStories(q="nurse", progress=Progress.RESPONDED).fingerprint() != (
+        plain.fingerprint()
+    )

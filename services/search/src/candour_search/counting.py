@@ -99,6 +99,7 @@ def rollup_plan(query: SearchStories) -> RollupPlan | None:
             and query.max_criticality is None
             and query.responded is None
             and query.change is None
+            and query.progress is None
         ),
     )
 

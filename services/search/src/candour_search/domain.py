@@ -77,6 +77,47 @@ def plain_snippet(body: str, max_chars: int = PLAIN_SNIPPET_CHARS) -> str:
     return html.escape(text, quote=True)
 
 
+# ---------------------------------------------------------------- progress
+
+
+class Progress(StrEnum):
+    """Where a published story stands, each stage after the one before."""
+
+    PUBLISHED = "published"
+    RESPONDED = "responded"
+    CHANGE_PLANNED = "change_planned"
+    CHANGE_MADE = "change_made"
+
+
+PROGRESS_LABELS = {
+    Progress.PUBLISHED: "Published",
+    Progress.RESPONDED: "Responded",
+    Progress.CHANGE_PLANNED: "Change planned",
+    Progress.CHANGE_MADE: "Change made",
+}
+
+# What the index's columns must be for a story to stand at each stage: a filter on
+# progress is these conditions, over the stories or over the count tables alike.
+PROGRESS_CONDITIONS: dict[Progress, dict[str, bool]] = {
+    Progress.PUBLISHED: {"responded": False},
+    Progress.RESPONDED: {"responded": True, "change_planned": False, "change_made": False},
+    Progress.CHANGE_PLANNED: {"change_planned": True, "change_made": False},
+    Progress.CHANGE_MADE: {"change_made": True},
+}
+
+
+def progress_of(*, responded: bool, change_planned: bool, change_made: bool) -> Progress:
+    """The furthest stage a story has reached (a change made counts even if no response
+    said it was planned first)."""
+    if change_made:
+        return Progress.CHANGE_MADE
+    if change_planned:
+        return Progress.CHANGE_PLANNED
+    if responded:
+        return Progress.RESPONDED
+    return Progress.PUBLISHED
+
+
 # ---------------------------------------------------------------- the index
 
 
@@ -112,6 +153,14 @@ class PublishedStory:
     published_at: datetime
     responses: tuple[PublishedResponse, ...] = ()
 
+    @property
+    def progress(self) -> Progress:
+        return progress_of(
+            responded=bool(self.responses),
+            change_planned=any(r.change is ChangeMarker.PLANNED for r in self.responses),
+            change_made=any(r.change is ChangeMarker.MADE for r in self.responses),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoryHit:
@@ -125,6 +174,16 @@ class StoryHit:
     published_at: datetime
     response_count: int
     rank: float | None
+    change_planned: bool = False
+    change_made: bool = False
+
+    @property
+    def progress(self) -> Progress:
+        return progress_of(
+            responded=self.response_count > 0,
+            change_planned=self.change_planned,
+            change_made=self.change_made,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +329,7 @@ class SearchStories:
     max_criticality: int | None = None
     responded: bool | None = None
     change: ChangeMarker | None = None
+    progress: Progress | None = None
     published_from: date | None = None
     published_to: date | None = None
     sort: Sort | None = None
@@ -357,6 +417,8 @@ class SearchStories:
             self.published_from.isoformat() if self.published_from else None,
             self.published_to.isoformat() if self.published_to else None,
             self.effective_sort.value,
+            # Only when set, so cursors issued before progress existed stay valid.
+            *([self.progress.value] if self.progress is not None else []),
         ]
         digest = hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
         return digest[:16]

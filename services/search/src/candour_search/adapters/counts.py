@@ -20,7 +20,7 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker
-from candour_search.adapters.sql import FACET_CELLS, Params, match, names
+from candour_search.adapters.sql import FACET_CELLS, Params, match, names, progress_filters
 from candour_search.counting import (
     COMMON_WORDS_SHARE,
     EXACT_COUNT_LIMIT,
@@ -90,6 +90,12 @@ async def search_summary(conn: Connection, query: SearchStories) -> Summary:
 
 # ---------------------------------------------------------------- rollups
 
+CELL_PROGRESS_COLUMNS = {
+    "responded": "c.responded",
+    "change_planned": "c.change_planned",
+    "change_made": "c.change_made",
+}
+
 
 def _cells(level: Level, query: SearchStories, params: Params, *, summed: bool = False) -> str:
     """The rows of the facet counts at `level` (summed over criticality, responded and
@@ -111,6 +117,8 @@ def _cells(level: Level, query: SearchStories, params: Params, *, summed: bool =
         where.append("c.change_planned")
     elif query.change is ChangeMarker.MADE:
         where.append("c.change_made")
+    if query.progress is not None:
+        where.extend(progress_filters(query.progress, CELL_PROGRESS_COLUMNS))
     return " AND ".join(where)
 
 

@@ -34,7 +34,8 @@ HEADLINE_OPTIONS = (
 )
 _HIT_COLUMNS = (
     "s.story_id, s.title, s.body, s.organisation_id, s.organisation_name, s.service_id, "
-    "s.service_name, s.tags, s.criticality, s.published_at, s.response_count"
+    "s.service_name, s.tags, s.criticality, s.published_at, s.response_count, "
+    "s.change_planned, s.change_made"
 )
 
 
@@ -230,4 +231,6 @@ def _hit(r: asyncpg.Record) -> StoryHit:
         published_at=r["published_at"],
         response_count=r["response_count"],
         rank=r["rank"],
+        change_planned=r["change_planned"],
+        change_made=r["change_made"],
     )

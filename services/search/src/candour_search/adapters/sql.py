@@ -10,7 +10,7 @@ from typing import Any
 from candour_common.db import Connection
 from candour_common.events import ChangeMarker
 from candour_search.counting import MonthSpan, midnight
-from candour_search.domain import SearchStories
+from candour_search.domain import PROGRESS_CONDITIONS, Progress, SearchStories
 
 _FACET_COLUMNS = (
     "level, organisation_id, service_id, tag, other_tag, criticality, responded, "
@@ -91,11 +91,30 @@ def match(query: SearchStories, params: Params, *, table: str = "search_stories"
         filters.append("s.change_planned")
     elif query.change is ChangeMarker.MADE:
         filters.append("s.change_made")
+    if query.progress is not None:
+        filters.extend(progress_filters(query.progress, STORY_PROGRESS_COLUMNS))
     if query.published_since is not None:
         filters.append(f"s.published_at >= {params(query.published_since)}")
     if query.published_before is not None:
         filters.append(f"s.published_at < {params(query.published_before)}")
     return Matching(source, words, filters, q)
+
+
+# The index's expression for each column a progress condition names.
+STORY_PROGRESS_COLUMNS = {
+    "responded": "(s.response_count > 0)",
+    "change_planned": "s.change_planned",
+    "change_made": "s.change_made",
+}
+
+
+def progress_filters(progress: Progress, columns: dict[str, str]) -> list[str]:
+    """SQL conditions selecting stories at `progress`, over `columns` (the index's or the
+    count tables' expressions for responded, change_planned and change_made)."""
+    return [
+        columns[name] if wanted else f"NOT {columns[name]}"
+        for name, wanted in PROGRESS_CONDITIONS[progress].items()
+    ]
 
 
 def matching(

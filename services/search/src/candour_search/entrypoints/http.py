@@ -18,6 +18,7 @@ from candour_search.domain import (
     RELEVANCE_WINDOW,
     FacetCount,
     InvalidQuery,
+    Progress,
     PublishedStory,
     Ref,
     SearchPage,
@@ -85,6 +86,14 @@ async def search_query(
         ChangeMarker | None,
         Query(description="Only stories with a response saying a change is planned or made."),
     ] = None,
+    progress: Annotated[
+        Progress | None,
+        Query(
+            description="Only stories standing at this stage: `published` (no response "
+            "yet), `responded` (answered, no change), `change_planned` (a change planned, "
+            "none made yet) or `change_made`."
+        ),
+    ] = None,
     published_from: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
     published_to: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
     sort: Annotated[
@@ -111,6 +120,7 @@ async def search_query(
             max_criticality=max_criticality,
             responded=responded,
             change=change,
+            progress=progress,
             published_from=published_from,
             published_to=published_to,
             sort=sort,
@@ -180,6 +190,7 @@ def _search_out(page: SearchPage) -> SearchOut:
                 criticality=h.criticality,
                 published_at=h.published_at,
                 response_count=h.response_count,
+                progress=h.progress,
             )
             for h in page.hits
         ],
@@ -214,6 +225,7 @@ def _story_out(story: PublishedStory) -> StoryOut:
         experienced_at=story.experienced_at,
         published_at=story.published_at,
         response_count=len(story.responses),
+        progress=story.progress,
         responses=[
             ResponseOut(
                 response_id=r.response_id,

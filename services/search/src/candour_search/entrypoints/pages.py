@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,8 +28,10 @@ from candour_common.web import pages
 from candour_search import charts
 from candour_search.domain import (
     MAX_QUERY_CHARS,
+    PROGRESS_LABELS,
     FacetCount,
     InvalidQuery,
+    Progress,
     SearchPage,
     SearchStories,
     StatsGrouping,
@@ -40,6 +42,7 @@ from candour_search.domain import (
 )
 from candour_search.service_layer import handlers
 from candour_search.settings import SearchSettings
+from candour_search.story_map import MAP_COLOUR_LABELS, MapColour
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -67,6 +70,7 @@ CHANGE_LABELS: dict[str, str] = {
     ChangeMarker.MADE: "Change made",
 }
 RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
+PROGRESS_CHOICES = {"": "Any", **{p.value: label for p, label in PROGRESS_LABELS.items()}}
 
 
 def _day(moment: datetime) -> str:
@@ -82,6 +86,8 @@ def create_templates(settings: SearchSettings) -> Jinja2Templates:
     templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
     templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS
     templates.env.globals["change_labels"] = CHANGE_LABELS
+    templates.env.globals["progress_labels"] = PROGRESS_LABELS
+    templates.env.globals["progress_stages"] = list(Progress)
     return templates
 
 
@@ -115,6 +121,7 @@ class SearchForm:
     tags: tuple[str, ...] = ()
     min_criticality: str = ""
     responded: str = ""
+    progress: str = ""
     cursor: str = ""
 
     @classmethod
@@ -129,13 +136,21 @@ class SearchForm:
             tags=tuple(t.strip() for t in params.getlist("tag") if t.strip()),
             min_criticality=text("min_criticality"),
             responded=text("responded"),
+            progress=text("progress"),
             cursor=text("cursor"),
         )
 
     @property
     def filtered(self) -> bool:
         return any(
-            (self.organisation_id, self.service_id, self.tags, self.min_criticality, self.responded)
+            (
+                self.organisation_id,
+                self.service_id,
+                self.tags,
+                self.min_criticality,
+                self.responded,
+                self.progress,
+            )
         )
 
     def link_params(self) -> list[tuple[str, str]]:
@@ -147,6 +162,7 @@ class SearchForm:
             *(("tag", t) for t in self.tags),
             ("min_criticality", self.min_criticality),
             ("responded", self.responded),
+            ("progress", self.progress),
         ]
         return [(name, value) for name, value in pairs if value]
 
@@ -173,6 +189,12 @@ class SearchForm:
             if self.responded not in ("true", "false"):
                 errors["responded"] = "Choose whether the stories have been answered."
             responded = self.responded == "true"
+        progress: Progress | None = None
+        if self.progress:
+            try:
+                progress = Progress(self.progress)
+            except ValueError:
+                errors["progress"] = "Choose where the stories stand from the list."
         if errors:
             return None, errors
         try:
@@ -184,6 +206,7 @@ class SearchForm:
                     tags=self.tags,
                     min_criticality=min_criticality,
                     responded=responded,
+                    progress=progress,
                     limit=PAGE_SIZE,
                     cursor=self.cursor or None,
                 ),
@@ -238,6 +261,7 @@ def _search_context(
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"form": form, "errors": errors, "result": result}
     context["responded_choices"] = RESPONDED_CHOICES
+    context["progress_choices"] = PROGRESS_CHOICES
     context["next_link"] = None
     context["first_link"] = None
     # The same filters as a feed: follow this search in a feed reader.
@@ -359,6 +383,13 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         return missing()
     report = await handlers.story_stats(pool, stats_query)
     overall = report.overall
+    try:
+        colour = MapColour(request.query_params.get("map", MapColour.CRITICALITY))
+    except ValueError:
+        colour = MapColour.CRITICALITY
+    story_map = await handlers.organisation_story_map(
+        pool, organisation_id, now=datetime.now(UTC), colour=colour
+    )
     context = {
         "organisation": recent.hits[0].organisation,
         "recent": recent,
@@ -368,5 +399,7 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         "services": recent.facets.service,
         "feed_query": urlencode([("organisation_id", recent.hits[0].organisation.id)]),
         **_organisation_charts(report),
+        "story_map": story_map,
+        "map_colours": MAP_COLOUR_LABELS,
     }
     return _render(request, "organisation.html", context)

@@ -14,7 +14,7 @@ from candour_search.counting import (
     SAMPLE_TIERS,
     STATS_EXACT_LIMIT,
 )
-from candour_search.domain import StatsGrouping
+from candour_search.domain import Progress, StatsGrouping
 
 
 class RefOut(BaseModel):
@@ -34,6 +34,11 @@ class SearchResultOut(BaseModel):
     criticality: int | None = Field(description="0 (not critical) .. 5 (severely critical).")
     published_at: datetime
     response_count: int
+    progress: Progress = Field(
+        description="Where the story stands: published, then responded, then change planned, "
+        "then change made (a response saying a change was made counts even without one "
+        "saying it was planned)."
+    )
 
 
 class FacetOut(BaseModel):
@@ -60,7 +65,8 @@ class SearchOut(BaseModel):
         "with an organisation or service): `total` is then estimated from a uniform sample "
         f"of 1 story in {SAMPLE_RATE} (or a part of it: 1 in {SAMPLE_TIERS[0][0]:,} or "
         f"{SAMPLE_TIERS[1][0]}), rounded to the precision the sample supports. Searches by "
-        "filters alone (organisation, service, one tag, criticality, responded, change) are "
+        "filters alone (organisation, service, one tag, criticality, responded, change, "
+        "progress) are "
         "always exact."
     )
     results: list[SearchResultOut]
@@ -114,6 +120,11 @@ class StoryOut(BaseModel):
     experienced_at: str | None
     published_at: datetime
     response_count: int
+    progress: Progress = Field(
+        description="Where the story stands: published, then responded, then change planned, "
+        "then change made (a response saying a change was made counts even without one "
+        "saying it was planned)."
+    )
     responses: list[ResponseOut] = Field(description="Oldest first.")
 
 

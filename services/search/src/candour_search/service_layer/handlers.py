@@ -17,7 +17,13 @@ from candour_common.db import Connection
 from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
-from candour_search.adapters import counts, hits, repository, stats_repository
+from candour_search.adapters import (
+    counts,
+    hits,
+    repository,
+    stats_repository,
+    story_map_repository,
+)
 from candour_search.adapters.theme_repository import ThemeRepository
 from candour_search.domain import (
     PublishedStory,
@@ -26,6 +32,7 @@ from candour_search.domain import (
     StatsReport,
     StoryStatsQuery,
 )
+from candour_search.story_map import MAP_LIMIT, MapColour, StoryMap, story_map, year_start
 
 CONSUMER = "search"
 
@@ -170,3 +177,13 @@ async def story_stats(pool: asyncpg.Pool, query: StoryStatsQuery) -> StatsReport
     # One snapshot, so the groups add up to the overall figures.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await stats_repository.story_stats(conn, query)
+
+
+async def organisation_story_map(
+    pool: asyncpg.Pool, organisation_id: str, *, now: datetime, colour: MapColour
+) -> StoryMap:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        total, stories = await story_map_repository.stories_since(
+            conn, organisation_id, year_start(now), limit=MAP_LIMIT
+        )
+    return story_map(stories, total=total, now=now, colour=colour)
