@@ -120,7 +120,6 @@ class FakeRepository:
     async def erase_feedback(self, story_id: UUID) -> None:
         self.state.feedback = [f for f in self.state.feedback if f.story_id != story_id]
 
-
     async def add_escalation(self, escalation: Escalation) -> None:
         assert escalation.story_id in self.state.items
         self.state.escalations[escalation.escalation_id] = copy.deepcopy(escalation)

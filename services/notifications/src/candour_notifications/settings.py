@@ -110,13 +110,13 @@ class NotificationsSettings(ServiceSettings):
         description="Seconds between checks whether today's digests are due.",
     )
 
-    safeguarding_duty_contact: str | None = Field(
-        default=None,
+    safeguarding_duty_contact: str = Field(
+        default="",
         max_length=300,
         description=(
             "The platform's named duty contact, printed in every safeguarding alert: a "
             "name and how to reach them now, e.g. `Candour duty moderator, 0300 123 4567, "
-            "duty@candour.example`. Unset: the alert names the duty moderators' addresses."
+            "duty@candour.example`. Empty: the alert names the duty moderators' addresses."
         ),
     )
     safeguarding_duty_moderators: str = Field(
@@ -161,7 +161,7 @@ class NotificationsSettings(ServiceSettings):
 
     def safeguarding_policy(self) -> SafeguardingPolicy:
         return SafeguardingPolicy(
-            duty_contact=self.safeguarding_duty_contact,
+            duty_contact=self.safeguarding_duty_contact.strip() or None,
             duty_moderators=self.duty_moderators,
             ack_timeout_seconds=self.safeguarding_ack_timeout_seconds,
         )
