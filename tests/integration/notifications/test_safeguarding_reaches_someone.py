@@ -97,9 +97,7 @@ async def _pause() -> None:
 
 
 async def decide(client: httpx.AsyncClient, story_id: uuid.UUID, decision: dict[str, Any]) -> None:
-    answer = await client.post(
-        f"/v1/queue/{story_id}/decision", headers=MODERATOR, json=decision
-    )
+    answer = await client.post(f"/v1/queue/{story_id}/decision", headers=MODERATOR, json=decision)
     assert answer.status_code == 200, answer.text
 
 
