@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,12 +34,14 @@ from tests.integration.notifications.conftest import (
     ORG_A,
     SECRET,
     Publisher,
+    Running,
     ServiceFactory,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 CONTACT = "safeguarding.lead@riverside.example"
+DUTY = "duty@candour.example"
 DUTY_CONTACT = "Candour duty moderator, 0300 000 0000"
 SERIOUS = "Since I was discharged from the ward I want to kill myself."
 MODERATOR = {
@@ -101,6 +104,34 @@ async def decide(client: httpx.AsyncClient, story_id: uuid.UUID, decision: dict[
     assert answer.status_code == 200, answer.text
 
 
+@dataclass
+class Both:
+    moderation: httpx.AsyncClient
+    notifications: Running
+
+
+@asynccontextmanager
+async def both(
+    notifications: ServiceFactory,
+    create_database: Any,
+    kafka_bootstrap: str,
+    topics: TopicNames,
+    smtp_server: MailSink,
+    **settings: Any,
+) -> AsyncIterator[Both]:
+    """Notifications (with a safeguarding contact for ORG_A and a duty contact) and
+    moderation, on the same topics."""
+    async with notifications(
+        smtp_port=smtp_server.port,
+        safeguarding_duty_contact=DUTY_CONTACT,
+        safeguarding_duty_moderators=DUTY,
+        **settings,
+    ) as service:
+        await service.subscribe(CONTACT, kind="safeguarding")
+        async with moderation(create_database, kafka_bootstrap, topics) as client:
+            yield Both(client, service)
+
+
 @pytest.fixture
 async def platform(
     notifications: ServiceFactory,
@@ -109,16 +140,8 @@ async def platform(
     topics: TopicNames,
     smtp_server: MailSink,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Notifications (with a safeguarding contact for ORG_A and a duty contact) and
-    moderation, on the same topics; yields moderation's client."""
-    async with notifications(
-        smtp_port=smtp_server.port,
-        safeguarding_duty_contact=DUTY_CONTACT,
-        safeguarding_duty_moderators="duty@candour.example",
-    ) as service:
-        await service.subscribe(CONTACT, kind="safeguarding")
-        async with moderation(create_database, kafka_bootstrap, topics) as client:
-            yield client
+    async with both(notifications, create_database, kafka_bootstrap, topics, smtp_server) as b:
+        yield b.moderation
 
 
 async def test_approving_after_escalation_still_alerts_the_safeguarding_contact(
