@@ -35,13 +35,13 @@ SERVICES = ("story-intake", "moderation", "notifications", "search")
 CONSUMERS = ("moderation", "notifications", "search")
 # Which topics each consumer reads (its DLQs are where its failures would land).
 CONSUMED: dict[str, tuple[Topic, ...]] = {
-    "moderation": (Topic.STORY_SUBMITTED, Topic.STORY_WITHDRAWN),
+    "moderation": (Topic.STORY_SUBMITTED, Topic.STORY_WITHDRAWN, Topic.SAFEGUARDING_UPDATED),
     "notifications": (
         Topic.STORY_SUBMITTED,
         Topic.STORY_APPROVED,
-        Topic.STORY_REJECTED,
         Topic.RESPONSE_POSTED,
         Topic.STORY_WITHDRAWN,
+        Topic.SAFEGUARDING_RAISED,
     ),
     "search": (Topic.STORY_APPROVED, Topic.RESPONSE_POSTED, Topic.STORY_WITHDRAWN),
     "story-intake": (Topic.STORY_APPROVED, Topic.STORY_REJECTED),

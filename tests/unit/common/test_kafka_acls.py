@@ -52,6 +52,9 @@ def test_moderation_may_do_exactly_what_its_row_says() -> None:
             Acl("candour-moderation", "TOPIC", "LITERAL", "p.story.withdrawn.dlq", "WRITE"),
             Acl("candour-moderation", "TOPIC", "LITERAL", "p.story.approved", "WRITE"),
             Acl("candour-moderation", "TOPIC", "LITERAL", "p.story.rejected", "WRITE"),
+            Acl("candour-moderation", "TOPIC", "LITERAL", "p.safeguarding.raised", "WRITE"),
+            Acl("candour-moderation", "TOPIC", "LITERAL", "p.safeguarding.updated", "READ"),
+            Acl("candour-moderation", "TOPIC", "LITERAL", "p.safeguarding.updated.dlq", "WRITE"),
             Acl("candour-moderation", "GROUP", "LITERAL", "p.candour-moderation", "READ"),
         ]
     )

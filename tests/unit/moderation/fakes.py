@@ -14,6 +14,7 @@ from uuid import UUID
 
 from candour_common.events import Event, StorySubmitted
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.escalations import Escalation
 from candour_moderation.domain.feedback import ScreeningFeedback
 from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
 from candour_screening import Screening, screen
@@ -28,6 +29,9 @@ class FakeState:
     outbox: list[tuple[UUID, Event]] = field(default_factory=list)
     tombstones: list[UUID] = field(default_factory=list)  # story.approved keys erased
     feedback: list[ScreeningFeedback] = field(default_factory=list)
+    escalations: dict[UUID, Escalation] = field(default_factory=dict)
+    # safeguarding.raised keys (`<story>/<escalation>`) tombstoned by a withdrawal
+    raised_tombstones: list[str] = field(default_factory=list)
 
 
 class FakeRepository:
@@ -115,6 +119,29 @@ class FakeRepository:
 
     async def erase_feedback(self, story_id: UUID) -> None:
         self.state.feedback = [f for f in self.state.feedback if f.story_id != story_id]
+
+    async def add_escalation(self, escalation: Escalation) -> None:
+        assert escalation.story_id in self.state.items
+        self.state.escalations[escalation.escalation_id] = copy.deepcopy(escalation)
+
+    async def get_escalation(
+        self, escalation_id: UUID, *, for_update: bool = False
+    ) -> Escalation | None:
+        return copy.deepcopy(self.state.escalations.get(escalation_id))
+
+    async def save_escalation(self, escalation: Escalation) -> None:
+        assert escalation.escalation_id in self.state.escalations
+        self.state.escalations[escalation.escalation_id] = copy.deepcopy(escalation)
+
+    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
+        found = [e for e in self.state.escalations.values() if e.story_id == story_id]
+        return copy.deepcopy(sorted(found, key=lambda e: (e.raised_at, e.escalation_id)))
+
+    async def erase_escalations(self, story_id: UUID) -> None:
+        for escalation in self.state.escalations.values():
+            if escalation.story_id == story_id:
+                escalation.note = None
+                self.state.raised_tombstones.append(f"{story_id}/{escalation.escalation_id}")
 
 
 class FakeDatabase:

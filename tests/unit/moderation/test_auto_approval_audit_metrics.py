@@ -130,7 +130,8 @@ async def test_with_auto_approval_on_anything_flagged_waits_for_a_moderator() ->
         )
     pending = await handlers.list_queue(db.transaction, Status.PENDING, limit=20)
     assert {i.story_id for i in pending} == {e.story_id for e in events}
-    assert db.state.outbox == []
+    # Nothing published; only the safeguarding escalations of the stories that have a match.
+    assert not [e for _, e in db.state.outbox if isinstance(e, StoryApproved)]
     assert decisions.seen == []
     assert not any(a.automatic for a in db.state.audit)
 
@@ -276,7 +277,7 @@ async def test_a_failed_approval_records_no_edit() -> None:
             db.transaction, ApproveStory(story_id, "alice", criticality=1, body="edited"), now=T0
         )
     _, audit = await handlers.get_story(db.transaction, story_id)
-    assert [a.action for a in audit] == ["received"]
+    assert [a.action for a in audit] == ["received", "safeguarding_raised"]
 
 
 # ------------------------------------------------------------------- metrics

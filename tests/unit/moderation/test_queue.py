@@ -13,6 +13,7 @@ from candour_common.events import (
     OrganisationRef,
     RejectionReason,
     Relationship,
+    SafeguardingRaised,
     ServiceRef,
     StoryApproved,
     StoryRejected,
@@ -266,10 +267,12 @@ async def test_a_failed_decision_leaves_nothing_behind() -> None:
         await handlers.decide(
             db.transaction, ApproveStory(event.story_id, "alice", criticality=2), now=T0
         )
-    assert db.state.outbox == []
+    # Only the escalation screening raised on arrival.
+    assert [type(e) for _, e in db.state.outbox] == [SafeguardingRaised]
     reject = RejectStory(event.story_id, "alice", RejectionReason.SAFEGUARDING_ESCALATED)
     await handlers.decide(db.transaction, reject, now=T0)
-    assert [type(e) for _, e in db.state.outbox] == [StoryRejected]
+    # Escalated before: rejecting for safeguarding does not alert a second time.
+    assert [type(e) for _, e in db.state.outbox] == [SafeguardingRaised, StoryRejected]
 
 
 async def test_unknown_stories_are_not_found() -> None:

@@ -16,7 +16,7 @@ from candour_notifications.adapters.mailer import (
     to_wire,
 )
 from candour_notifications.adapters.templates import render_email
-from candour_notifications.domain import Delivery, DeliveryKind
+from candour_notifications.domain import SAFEGUARDING_KINDS, Delivery, DeliveryKind
 from candour_notifications.service_layer.delivery import MailPolicy, Outcome, attempt, build_message
 
 pytestmark = pytest.mark.unit
@@ -33,6 +33,41 @@ STORY_CONTEXT: dict[str, object] = {
     "tags": ["kind staff", "<i>waiting</i>"],
     "story_url": "http://search.test/v1/stories/1",
     "published_at": "2025-01-01T00:00:00+00:00",
+}
+
+SAFEGUARDING_CONTEXT: dict[str, object] = {
+    "escalation_id": str(uuid.uuid4()),
+    "story_id": str(uuid.uuid4()),
+    "organisation_name": "Royal <Test> Trust",
+    "service_name": "Cardiology",
+    "raised_at": "2025-03-04T09:16:00+00:00",
+    "trigger": "screening",
+    "raised_by": "screening",
+    "note": None,
+    "status": "pending",
+    "submitted_at": "2025-03-04T09:15:00+00:00",
+    "title": "Nobody <b>listened</b>",
+    "body": 'I have been saving my tablets.\n<script>alert("x")</script>',
+    "author_name": "Sam",
+    "author_relationship": "patient",
+    "author_email": None,
+    "level": "serious",
+    "matches": [
+        {
+            "field": "body",
+            "text": "saving my tablets",
+            "category": "suicide",
+            "category_label": "suicide",
+            "level": "serious",
+            "reason": "means",
+        }
+    ],
+    "to_duty_moderators": False,
+    "duty_contact": "Candour duty moderator, 0300 000 0000",
+    "duty_moderators": ["duty@candour.example"],
+    "ack_timeout_minutes": 60,
+    "alerted_to": ["lead@trust.example"],
+    "alerted_at": "2025-03-04T09:16:05+00:00",
 }
 
 POLICY = MailPolicy(
@@ -108,11 +143,20 @@ def test_every_kind_renders(kind: DeliveryKind) -> None:
             "organisation_name": "Royal <Test> Trust",
             "items": [context, context],
         }
-    email = render_email(kind, context, unsubscribe_url="http://u")
+    if kind in SAFEGUARDING_KINDS:
+        # Operational: no unsubscribe link at all, an acknowledgement link instead.
+        email = render_email(
+            kind, SAFEGUARDING_CONTEXT, unsubscribe_url=None, acknowledge_url="http://ack"
+        )
+        assert "http://ack" in email.text
+        assert "http://ack" in email.html
+        assert "unsubscribe" not in email.html.lower().replace("cannot be unsubscribed", "")
+    else:
+        email = render_email(kind, context, unsubscribe_url="http://u")
+        assert "http://u" in email.text
     assert email.subject
-    assert "http://u" in email.text
     assert "<script>" not in email.html
-    assert email.urgent is (kind is DeliveryKind.SAFEGUARDING_ALERT)
+    assert email.urgent is (kind in SAFEGUARDING_KINDS)
 
 
 def test_message_has_one_click_unsubscribe_headers_and_both_parts() -> None:

@@ -5,10 +5,14 @@ import uuid
 import pytest
 
 from candour_notifications.domain import (
+    InvalidAcknowledgementToken,
     InvalidUnsubscribeToken,
     UnsubscribeScope,
     UnsubscribeTarget,
+    sign_acknowledgement,
+    sign_confirmation,
     sign_unsubscribe,
+    verify_acknowledgement,
     verify_unsubscribe,
 )
 
@@ -43,3 +47,16 @@ def test_a_token_for_another_id_or_secret_is_refused() -> None:
 def test_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidUnsubscribeToken):
         verify_unsubscribe(SECRET, token)
+
+
+def test_acknowledgement_links_are_signed_per_delivery_and_in_their_own_domain() -> None:
+    delivery_id = uuid.uuid4()
+    token = sign_acknowledgement("k" * 40, delivery_id)
+    assert verify_acknowledgement("k" * 40, token) == delivery_id
+    with pytest.raises(InvalidAcknowledgementToken):
+        verify_acknowledgement("x" * 40, token)
+    # A confirmation token for the same id is not an acknowledgement.
+    with pytest.raises(InvalidAcknowledgementToken):
+        verify_acknowledgement("k" * 40, sign_confirmation("k" * 40, delivery_id))
+    with pytest.raises(InvalidAcknowledgementToken):
+        verify_acknowledgement("k" * 40, "not-a-token")

@@ -45,6 +45,32 @@ CONTEXT: dict[str, object] = {
     # A subscription's confirmation email (double opt-in).
     "organisation_id": "RXA",
     "what": "emails about new stories for organisation RXA",
+    # A safeguarding alert (and its re-alert).
+    "escalation_id": "5b0e4a51-8f55-4d3c-9d0c-2f0b7e5d9c11",
+    "raised_at": "2025-01-01T09:00:00+00:00",
+    "trigger": "moderator",
+    "raised_by": "moderator-1",
+    "note": "Please call — tonight",
+    "status": "pending",
+    "submitted_at": "2025-01-01T08:00:00+00:00",
+    "level": "serious",
+    "matches": [
+        {
+            "field": "body",
+            "text": "kill myself",
+            "category": "suicide",
+            "category_label": "suicide",
+            "level": "serious",
+            "reason": "intent",
+        }
+    ],
+    "author_email": "sam@example.org",
+    "to_duty_moderators": False,
+    "duty_contact": "Duty moderator, 0300 000 0000",
+    "duty_moderators": ["duty@candour.example"],
+    "ack_timeout_minutes": 60,
+    "alerted_to": ["lead@trust.example"],
+    "alerted_at": "2025-01-01T09:00:05+00:00",
 }
 AWKWARD_BODY = (
     "From here\n.\n. dot\nlong " + "x" * 100 + " trailing   \n=eq\ttab\t\n"
@@ -87,6 +113,7 @@ def stdlib_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
         delivery.context,
         unsubscribe_url=url,
         confirm_url=policy.confirm_url(delivery),
+        acknowledge_url=policy.acknowledge_url(delivery),
     )
     message = EmailMessage()
     message["From"] = policy.mail_from
@@ -95,8 +122,9 @@ def stdlib_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     domain = email.utils.parseaddr(policy.mail_from)[1].rpartition("@")[2] or "candour.invalid"
     message["Message-ID"] = f"<{delivery.id}@{domain}>"
-    message["List-Unsubscribe"] = f"<{url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if url is not None:  # safeguarding alerts have none
+        message["List-Unsubscribe"] = f"<{url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     if rendered.urgent:
         message["Importance"] = "high"

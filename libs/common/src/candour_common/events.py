@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from candour_common.keys import response_key, story_key
+from candour_common.keys import escalation_key, response_key, story_key
 from candour_common.topics import Topic
 
 Criticality = Annotated[
@@ -235,9 +235,94 @@ class StoryWithdrawn(Event):
     organisation_id: str = Field(description="The ODS code of the story's organisation.")
 
 
+class SafeguardingTrigger(StrEnum):
+    """What raised a safeguarding escalation."""
+
+    SCREENING = "screening"  # screening matched the story as it arrived
+    MODERATOR = "moderator"  # a moderator raised it, with a note
+
+
+class SafeguardingMatchRef(_Contract):
+    """One thing screening matched, with why (see libs/screening)."""
+
+    field: str = Field(description="Which text it is in: `title`, `body` or `assisted_by`.")
+    text: str = Field(description="The words that matched, as the author wrote them.")
+    category: str = Field(description="The safeguarding category, e.g. `suicide`, `neglect`.")
+    category_label: str = Field(description="The category in words, for people.")
+    level: str = Field(description="`concern` or `serious`.")
+    reason: str = Field(description='Why it matched, e.g. "means + intent".')
+
+
+class SafeguardingRaised(Event):
+    """A story needs the organisation's safeguarding contacts now. Internal: carries the
+    story as written (unmoderated), the screening matches and the moderator's note; never
+    the author's contact (notifications keeps that from story.submitted)."""
+
+    topic: ClassVar[Topic] = Topic.SAFEGUARDING_RAISED
+    escalation_id: UUID = Field(
+        description="This escalation; a story may have several (screening, then moderators)."
+    )
+    raised_at: datetime
+    trigger: SafeguardingTrigger
+    raised_by: str = Field(description="`screening`, or the moderator who raised it.")
+    note: str | None = Field(default=None, description="The moderator's note, if any.")
+    organisation: OrganisationRef
+    service: ServiceRef | None = None
+    submitted_at: datetime = Field(description="When the author sent the story (UTC).")
+    status: str = Field(
+        description="Where the story stands in moderation: `pending`, `approved` or `rejected`."
+    )
+    title: str = Field(description="The author's title, as written.")
+    body: str = Field(description="The author's story, as written.")
+    author: PublicAuthor
+    level: str = Field(description="The most severe match: `none`, `concern` or `serious`.")
+    matches: list[SafeguardingMatchRef] = Field(default_factory=list)
+
+    def kafka_key(self) -> str:
+        """`<story id>/<escalation id>`: compacted per escalation, on the story's partition."""
+        return escalation_key(self.story_id, self.escalation_id)
+
+
+class EscalationState(StrEnum):
+    ALERTED = "alerted"  # the alert went to the recipients
+    ACKNOWLEDGED = "acknowledged"  # one of them acknowledged it from the email
+    REALERTED = "realerted"  # nobody acknowledged in time: the duty moderators were told
+
+
+class SafeguardingUpdated(Event):
+    """What became of a safeguarding escalation: notifications tells moderation, whose
+    console shows it. Internal: staff addresses, no story text."""
+
+    topic: ClassVar[Topic] = Topic.SAFEGUARDING_UPDATED
+    escalation_id: UUID
+    state: EscalationState
+    at: datetime
+    recipients: list[str] = Field(
+        default_factory=list, description="Who was emailed (alerted, realerted)."
+    )
+    to_duty_moderators: bool = Field(
+        default=False,
+        description=(
+            "The organisation has no safeguarding contact, so the platform's duty "
+            "moderators were alerted instead (alerted)."
+        ),
+    )
+    acknowledged_by: str | None = Field(
+        default=None, description="Whose link acknowledged it (acknowledged)."
+    )
+
+
 EVENT_MODELS: dict[Topic, type[Event]] = {
     model.topic: model
-    for model in (StorySubmitted, StoryApproved, StoryRejected, ResponsePosted, StoryWithdrawn)
+    for model in (
+        StorySubmitted,
+        StoryApproved,
+        StoryRejected,
+        ResponsePosted,
+        StoryWithdrawn,
+        SafeguardingRaised,
+        SafeguardingUpdated,
+    )
 }
 
 SpecVersion = Literal["1.0"]

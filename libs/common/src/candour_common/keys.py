@@ -2,7 +2,8 @@
 
 Every event of one story must land on one partition, in order. Most topics are keyed
 by the story id alone. `response.posted` is compacted per response, so its key names
-the response too (`<story id>/<response id>`); a partitioner that hashes only the part
+the response too (`<story id>/<response id>`), and `safeguarding.raised` per escalation
+(`<story id>/<escalation id>`); a partitioner that hashes only the part
 before the `/` (exactly as Kafka's default partitioner hashes a bare story id) keeps
 those records on the story's partition.
 """
@@ -23,6 +24,11 @@ def story_key(story_id: uuid.UUID) -> str:
 
 def response_key(story_id: uuid.UUID, response_id: uuid.UUID) -> str:
     return f"{story_id}{SEPARATOR}{response_id}"
+
+
+def escalation_key(story_id: uuid.UUID, escalation_id: uuid.UUID) -> str:
+    """`<story id>/<escalation id>`: safeguarding.raised is compacted per escalation."""
+    return f"{story_id}{SEPARATOR}{escalation_id}"
 
 
 def story_part(key: str) -> str:

@@ -12,6 +12,8 @@ class Topic(StrEnum):
     STORY_REJECTED = "story.rejected"
     RESPONSE_POSTED = "response.posted"
     STORY_WITHDRAWN = "story.withdrawn"
+    SAFEGUARDING_RAISED = "safeguarding.raised"
+    SAFEGUARDING_UPDATED = "safeguarding.updated"
 
     @property
     def ce_type(self) -> str:
@@ -136,6 +138,13 @@ TOPIC_TABLE: dict[Topic, TopicSpec] = {
     Topic.STORY_WITHDRAWN: TopicSpec(retention_ms=-1),
     # Only intake's status page and notifications read it, soon after.
     Topic.STORY_REJECTED: TopicSpec(retention_ms=90 * DAY_MS),
+    # Carries the unpublished story, the screening matches and the moderator's note to
+    # notifications: kept like story.submitted (a week, compacted per escalation, so the
+    # tombstones a withdrawal writes erase it sooner).
+    Topic.SAFEGUARDING_RAISED: _compacted(retention_ms=7 * DAY_MS, cleanup_policy="compact,delete"),
+    # Who was alerted and who acknowledged (staff addresses, no story text): read by
+    # moderation soon after; kept as long as story.rejected.
+    Topic.SAFEGUARDING_UPDATED: TopicSpec(retention_ms=90 * DAY_MS),
 }
 # Dead letters hold copies of stories (and of contact details, from story.submitted):
 # an operator has a week to notice and replay them, then they are gone.
@@ -167,7 +176,9 @@ class TopicUse:
 TOPIC_USE: dict[Topic, TopicUse] = {
     Topic.STORY_SUBMITTED: TopicUse("story-intake", ("moderation", "notifications")),
     Topic.STORY_APPROVED: TopicUse("moderation", ("search", "notifications", "story-intake")),
-    Topic.STORY_REJECTED: TopicUse("moderation", ("notifications", "story-intake")),
+    Topic.STORY_REJECTED: TopicUse("moderation", ("story-intake",)),
     Topic.RESPONSE_POSTED: TopicUse("story-intake", ("search", "notifications")),
     Topic.STORY_WITHDRAWN: TopicUse("story-intake", ("moderation", "search", "notifications")),
+    Topic.SAFEGUARDING_RAISED: TopicUse("moderation", ("notifications",)),
+    Topic.SAFEGUARDING_UPDATED: TopicUse("notifications", ("moderation",)),
 }

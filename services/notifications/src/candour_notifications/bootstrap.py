@@ -25,6 +25,7 @@ from candour_notifications.entrypoints.scrape import RefreshBeforeScrape
 from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.service_layer.delivery import DeliveryWorker
 from candour_notifications.service_layer.digests import DigestScheduler
+from candour_notifications.service_layer.realerts import RealertLoop
 from candour_notifications.settings import NotificationsSettings
 
 MIGRATIONS = "candour_notifications.migrations"
@@ -66,6 +67,11 @@ def create_app(
         check_interval=settings.digest_check_interval,
         wake_worker=worker.wake,
     )
+    realerts = RealertLoop(
+        settings.safeguarding_policy(),
+        check_interval=settings.safeguarding_check_interval,
+        wake_worker=worker.wake,
+    )
     # The platform's registry exists once the app starts; our metrics join it then
     # (once per app, even if its lifespan runs again).
     installed: list[NotificationMetrics] = []
@@ -88,6 +94,7 @@ def create_app(
         return [
             asyncio.create_task(deliver(platform, metrics), name="delivery-worker"),
             asyncio.create_task(scheduler.run(platform.pool, metrics), name="digest-scheduler"),
+            asyncio.create_task(realerts.run(platform.pool), name="safeguarding-realerts"),
         ]
 
     app = build_app(
@@ -101,6 +108,8 @@ def create_app(
         migrations_package=MIGRATIONS,
         routers=[router, alerts_router],
         register_subscribers=functools.partial(consumers.register, wake_worker=worker.wake),
+        # safeguarding.updated: who was alerted, acknowledgements, re-alerts.
+        relay_outbox=True,
         on_started=start_background,
         retention_rules=retention_rules,
     )

@@ -31,9 +31,16 @@ class DeliveryKind(StrEnum):
     RESPONSE_ALERT = "response_alert"
     AUTHOR_RESPONSE = "author_response"
     SAFEGUARDING_ALERT = "safeguarding_alert"
+    # The same alert again, to the duty moderators, when nobody acknowledged it in time.
+    SAFEGUARDING_REALERT = "safeguarding_realert"
     STORY_DIGEST = "story_digest"
     RESPONSE_DIGEST = "response_digest"
     SUBSCRIPTION_CONFIRMATION = "subscription_confirmation"
+
+
+# Operational messages: no unsubscribe link (who gets them is managed on the alerts
+# page), and a link to acknowledge them.
+SAFEGUARDING_KINDS = frozenset({DeliveryKind.SAFEGUARDING_ALERT, DeliveryKind.SAFEGUARDING_REALERT})
 
 
 class DigestItemKind(StrEnum):
@@ -289,6 +296,69 @@ def verify_confirmation(secret: str, token: str) -> uuid.UUID:
 def confirmation_event_id(subscription_id: uuid.UUID) -> uuid.UUID:
     """A stable id for a subscription's confirmation email (deliveries need an event id)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"candour:confirm-subscription:{subscription_id}")
+
+
+# Acknowledgement links of safeguarding alerts: the delivery (one email to one person)
+# and an HMAC of it, so the link says who acknowledged and cannot be forged.
+_ACK_TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+def _acknowledgement_signature(secret: str, delivery_id: uuid.UUID) -> str:
+    digest = hmac.new(
+        secret.encode(), f"candour-safeguarding-ack:{delivery_id.hex}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_acknowledgement(secret: str, delivery_id: uuid.UUID) -> str:
+    return f"{delivery_id.hex}.{_acknowledgement_signature(secret, delivery_id)}"
+
+
+class InvalidAcknowledgementToken(ValueError):
+    pass
+
+
+def verify_acknowledgement(secret: str, token: str) -> uuid.UUID:
+    match = _ACK_TOKEN.match(token)
+    if match is None:
+        raise InvalidAcknowledgementToken("malformed acknowledgement token")
+    delivery_id = uuid.UUID(hex=match.group(1))
+    if not hmac.compare_digest(match.group(2), _acknowledgement_signature(secret, delivery_id)):
+        raise InvalidAcknowledgementToken("acknowledgement token signature does not match")
+    return delivery_id
+
+
+def realert_event_id(escalation_id: uuid.UUID) -> uuid.UUID:
+    """A stable id for an escalation's re-alert (deliveries need an event id)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"candour:safeguarding-realert:{escalation_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingPolicy:
+    """Who else hears of a safeguarding alert, and how soon it must be acknowledged."""
+
+    duty_contact: str | None
+    duty_moderators: tuple[str, ...]
+    ack_timeout_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingAlert:
+    escalation_id: uuid.UUID
+    story_id: uuid.UUID
+    organisation_id: str
+    recipients: tuple[str, ...]
+    to_duty_moderators: bool
+    context: dict[str, object]
+    alerted_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    realerted_at: datetime | None = None
+
+    @property
+    def erased(self) -> bool:
+        """The author withdrew the story: nothing is left to act on."""
+        return not self.context
 
 
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")

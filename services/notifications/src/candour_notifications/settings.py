@@ -4,9 +4,18 @@ from datetime import time
 from typing import ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    EmailStr,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from candour_common.settings import MissingKey, ServiceSettings, checked_key
+from candour_notifications.domain import SafeguardingPolicy
 
 # Between the end of a send and the commit of its outcome (one database write).
 STALE_MARGIN_SECONDS = 5.0
@@ -101,7 +110,61 @@ class NotificationsSettings(ServiceSettings):
         description="Seconds between checks whether today's digests are due.",
     )
 
+    safeguarding_duty_contact: str = Field(
+        default="",
+        max_length=300,
+        description=(
+            "The platform's named duty contact, printed in every safeguarding alert: a "
+            "name and how to reach them now, e.g. `Candour duty moderator, 0300 123 4567, "
+            "duty@candour.example`. Empty: the alert names the duty moderators' addresses."
+        ),
+    )
+    safeguarding_duty_moderators: str = Field(
+        default="",
+        description=(
+            "Comma-separated email addresses of the platform's duty moderators: they get a "
+            "safeguarding alert when the organisation has no safeguarding contact, and again "
+            "when nobody acknowledged it in time."
+        ),
+    )
+    safeguarding_ack_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description=(
+            "A safeguarding alert nobody acknowledged from its email within this many "
+            "seconds goes again to the duty moderators."
+        ),
+    )
+    safeguarding_check_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between checks for safeguarding alerts nobody acknowledged in time.",
+    )
+
     check_unsubscribe_secret = field_validator("unsubscribe_secret")(checked_key)
+
+    @field_validator("safeguarding_duty_moderators")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        email: TypeAdapter[str] = TypeAdapter(EmailStr)
+        for address in (a.strip() for a in value.split(",")):
+            if address:
+                try:
+                    email.validate_python(address)
+                except ValidationError as exc:
+                    raise ValueError(f"{address!r} is not an email address") from exc
+        return value
+
+    @property
+    def duty_moderators(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.safeguarding_duty_moderators.split(",") if a.strip())
+
+    def safeguarding_policy(self) -> SafeguardingPolicy:
+        return SafeguardingPolicy(
+            duty_contact=self.safeguarding_duty_contact.strip() or None,
+            duty_moderators=self.duty_moderators,
+            ack_timeout_seconds=self.safeguarding_ack_timeout_seconds,
+        )
 
     @field_validator("digest_time")
     @classmethod

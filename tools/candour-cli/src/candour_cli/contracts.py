@@ -40,6 +40,7 @@ from candour_common.events import (
     EVENT_MODELS,
     AuthorContact,
     ChangeMarker,
+    EscalationState,
     Event,
     OrganisationRef,
     PublicAuthor,
@@ -47,6 +48,10 @@ from candour_common.events import (
     Relationship,
     Responder,
     ResponsePosted,
+    SafeguardingMatchRef,
+    SafeguardingRaised,
+    SafeguardingTrigger,
+    SafeguardingUpdated,
     ServiceRef,
     StoryApproved,
     StoryRejected,
@@ -90,8 +95,17 @@ PRODUCERS: dict[Topic, str] = {
     Topic.STORY_REJECTED: "moderation",
     Topic.RESPONSE_POSTED: "story-intake",
     Topic.STORY_WITHDRAWN: "story-intake",
+    Topic.SAFEGUARDING_RAISED: "moderation",
+    Topic.SAFEGUARDING_UPDATED: "notifications",
 }
-INTERNAL_TOPICS = frozenset({Topic.STORY_SUBMITTED, Topic.STORY_REJECTED})
+INTERNAL_TOPICS = frozenset(
+    {
+        Topic.STORY_SUBMITTED,
+        Topic.STORY_REJECTED,
+        Topic.SAFEGUARDING_RAISED,
+        Topic.SAFEGUARDING_UPDATED,
+    }
+)
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The Kafka key of each topic (see candour_common.keys).
 KEYS: dict[Topic, dict[str, str]] = {
@@ -111,6 +125,20 @@ KEYS[Topic.RESPONSE_POSTED] = {
         "the part before `/`), so a story's events stay in order on one partition."
     ),
 }
+KEYS[Topic.SAFEGUARDING_RAISED] = {
+    "type": "string",
+    "pattern": f"^{_UUID}/{_UUID}$",
+    "description": (
+        "`<story id>/<escalation id>`: the topic is compacted per escalation, on the story's "
+        "partition (murmur2 of the part before `/`). A withdrawal writes a tombstone per "
+        "escalation."
+    ),
+}
+# The record key's form, as `x-candour.key` names it.
+KEY_FORMS = {
+    Topic.RESPONSE_POSTED: "story_id/response_id",
+    Topic.SAFEGUARDING_RAISED: "story_id/escalation_id",
+}
 TOMBSTONES = (
     "Compacted: a record with a null value (a tombstone, CloudEvents headers but no "
     "content-type and no data) erases every earlier record with its key. A withdrawal "
@@ -129,6 +157,7 @@ def schema_path(topic: Topic) -> str:
 _STORY_ID = uuid.UUID("3f2c8a4e-1b7d-4c2e-9a55-0d6e8f1b2c3d")
 _ORGANISATION = OrganisationRef(id="TAD", name="Bradford District Care NHS Foundation Trust")
 _SERVICE = ServiceRef(id="TAD-CMHT", name="Community mental health team")
+_ESCALATION_ID = uuid.UUID("6a0e2b7c-5d4f-4b1a-9c3e-7f8d2a1b0c4e")
 _TAGS = Tags(good=["kindness", "listening"], improve=["waiting times"], feelings=["reassured"])
 
 EXAMPLES: dict[Topic, Event] = {
@@ -182,6 +211,38 @@ EXAMPLES: dict[Topic, Event] = {
         withdrawn_at=datetime(2025, 4, 1, 8, 0, tzinfo=UTC),
         organisation_id="TAD",
     ),
+    Topic.SAFEGUARDING_RAISED: SafeguardingRaised(
+        story_id=_STORY_ID,
+        escalation_id=_ESCALATION_ID,
+        raised_at=datetime(2025, 3, 4, 9, 16, tzinfo=UTC),
+        trigger=SafeguardingTrigger.SCREENING,
+        raised_by="screening",
+        organisation=_ORGANISATION,
+        service=_SERVICE,
+        submitted_at=datetime(2025, 3, 4, 9, 15, tzinfo=UTC),
+        status="pending",
+        title="Nobody listened",
+        body="I told the nurse I have been saving up my tablets and nobody listened.",
+        author=PublicAuthor(display_name="Sam", relationship=Relationship.PATIENT),
+        level="serious",
+        matches=[
+            SafeguardingMatchRef(
+                field="body",
+                text="saving up my tablets",
+                category="suicide",
+                category_label="suicide",
+                level="serious",
+                reason="means",
+            )
+        ],
+    ),
+    Topic.SAFEGUARDING_UPDATED: SafeguardingUpdated(
+        story_id=_STORY_ID,
+        escalation_id=_ESCALATION_ID,
+        state=EscalationState.ACKNOWLEDGED,
+        at=datetime(2025, 3, 4, 9, 40, tzinfo=UTC),
+        acknowledged_by="safeguarding.lead@tad.example.nhs.uk",
+    ),
 }
 
 
@@ -215,7 +276,7 @@ def event_schema(topic: Topic) -> dict[str, Any]:
     schema["examples"] = [example_value(topic)]
     schema["x-candour"] = {
         "topic": topic.value,
-        "key": "story_id/response_id" if topic is Topic.RESPONSE_POSTED else "story_id",
+        "key": KEY_FORMS.get(topic, "story_id"),
         "cleanup_policy": TOPIC_TABLE[topic].cleanup_policy,
         "ce_type": topic.ce_type,
         "producer": PRODUCERS[topic],

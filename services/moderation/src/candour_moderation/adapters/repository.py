@@ -23,11 +23,13 @@ from candour_common.events import (
     OrganisationRef,
     PublicAuthor,
     Relationship,
+    SafeguardingTrigger,
     ServiceRef,
     Tags,
 )
-from candour_common.keys import story_key
+from candour_common.keys import escalation_key, story_key
 from candour_common.topics import Topic
+from candour_moderation.domain.escalations import Escalation
 from candour_moderation.domain.feedback import ScreeningFeedback, Verdict
 from candour_moderation.domain.model import (
     AuditEntry,
@@ -92,6 +94,25 @@ class QueueRepository(Protocol):
 
     async def erase_feedback(self, story_id: UUID) -> None:
         """Drop the story's feedback (it quotes the author's words)."""
+        ...
+
+    async def add_escalation(self, escalation: Escalation) -> None: ...
+
+    async def get_escalation(
+        self, escalation_id: UUID, *, for_update: bool = False
+    ) -> Escalation | None: ...
+
+    async def save_escalation(self, escalation: Escalation) -> None:
+        """Store what notifications reported back (alerted, acknowledged, re-alerted)."""
+        ...
+
+    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
+        """The story's escalations, oldest first."""
+        ...
+
+    async def erase_escalations(self, story_id: UUID) -> None:
+        """The author withdrew: drop the moderators' notes (ids, states and times stay),
+        and tombstone each escalation on safeguarding.raised (it carried the story)."""
         ...
 
 
@@ -353,6 +374,87 @@ class PostgresQueueRepository:
 
     async def erase_feedback(self, story_id: UUID) -> None:
         await self._conn.execute("DELETE FROM screening_feedback WHERE story_id = $1", story_id)
+
+    async def add_escalation(self, escalation: Escalation) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO escalations (escalation_id, story_id, raised_at, trigger, raised_by, note)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            """,
+            escalation.escalation_id,
+            escalation.story_id,
+            escalation.raised_at,
+            escalation.trigger.value,
+            escalation.raised_by,
+            escalation.note,
+        )
+
+    async def get_escalation(
+        self, escalation_id: UUID, *, for_update: bool = False
+    ) -> Escalation | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT * FROM escalations WHERE escalation_id = $1{lock}",  # noqa: S608
+            escalation_id,
+        )
+        return _escalation(row) if row is not None else None
+
+    async def save_escalation(self, escalation: Escalation) -> None:
+        await self._conn.execute(
+            """
+            UPDATE escalations
+            SET alerted_at = $2, alerted_to = $3, to_duty_moderators = $4,
+                acknowledged_at = $5, acknowledged_by = $6, realerted_at = $7, realerted_to = $8
+            WHERE escalation_id = $1
+            """,
+            escalation.escalation_id,
+            escalation.alerted_at,
+            list(escalation.alerted_to),
+            escalation.to_duty_moderators,
+            escalation.acknowledged_at,
+            escalation.acknowledged_by,
+            escalation.realerted_at,
+            list(escalation.realerted_to),
+        )
+
+    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM escalations WHERE story_id = $1 ORDER BY raised_at, escalation_id",
+            story_id,
+        )
+        return [_escalation(r) for r in rows]
+
+    async def erase_escalations(self, story_id: UUID) -> None:
+        rows = await self._conn.fetch(
+            "UPDATE escalations SET note = NULL WHERE story_id = $1 RETURNING escalation_id",
+            story_id,
+        )
+        for row in rows:
+            await add_tombstone(
+                self._conn,
+                Topic.SAFEGUARDING_RAISED,
+                escalation_key(story_id, row["escalation_id"]),
+                story_id=story_id,
+                service=SERVICE,
+            )
+
+
+def _escalation(row: asyncpg.Record) -> Escalation:
+    return Escalation(
+        escalation_id=row["escalation_id"],
+        story_id=row["story_id"],
+        raised_at=row["raised_at"],
+        trigger=SafeguardingTrigger(row["trigger"]),
+        raised_by=row["raised_by"],
+        note=row["note"],
+        alerted_at=row["alerted_at"],
+        alerted_to=tuple(row["alerted_to"]),
+        to_duty_moderators=row["to_duty_moderators"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        realerted_at=row["realerted_at"],
+        realerted_to=tuple(row["realerted_to"]),
+    )
 
 
 def _item(row: asyncpg.Record) -> QueueItem:

@@ -1,4 +1,5 @@
-"""Kafka subscribers of moderation: stories arrive to be screened, and are withdrawn."""
+"""Kafka subscribers of moderation: stories arrive to be screened, and are withdrawn;
+notifications reports what became of each safeguarding escalation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from candour_common.cloudevents import Envelope
-from candour_common.events import StorySubmitted, StoryWithdrawn
+from candour_common.events import SafeguardingUpdated, StorySubmitted, StoryWithdrawn
 from candour_common.messaging import event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
@@ -54,6 +55,22 @@ def register(
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
         await handlers.withdraw_story(
+            postgres_transaction(ref.get.pool, story_id=event.story_id),
+            event,
+            event_id=envelope.id,
+            now=datetime.now(UTC),
+        )
+
+    @event_subscriber(
+        broker,
+        settings.topics,
+        Topic.SAFEGUARDING_UPDATED,
+        group_id=settings.group_id,
+        title="moderation:safeguarding.updated",
+        description="Record who was alerted, who acknowledged, and re-alerts, for the console.",
+    )
+    async def on_safeguarding_updated(event: SafeguardingUpdated, envelope: Envelope) -> None:
+        await handlers.record_escalation_update(
             postgres_transaction(ref.get.pool, story_id=event.story_id),
             event,
             event_id=envelope.id,

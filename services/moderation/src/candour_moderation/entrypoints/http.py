@@ -20,6 +20,7 @@ from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_moderation.adapters.metrics import ModerationMetrics, moderation_metrics
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
+from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
 from candour_moderation.domain.feedback import (
     FeedbackNotPossible,
     GiveScreeningFeedback,
@@ -46,9 +47,11 @@ from candour_moderation.entrypoints.schemas import (
     ClaimOut,
     DecisionIn,
     DecisionOut,
+    EscalationOut,
     QueueItemDetail,
     QueueItemOut,
     QueuePage,
+    RaiseSafeguardingIn,
     ReleaseOut,
     ScreeningFeedbackIn,
     ScreeningFeedbackOut,
@@ -96,6 +99,8 @@ def _problem(exc: ModerationError) -> ProblemError:
         return ProblemError(409, str(exc), title="Claimed by another moderator")
     if isinstance(exc, FeedbackNotPossible):
         return ProblemError(422, str(exc), errors=[FieldError(field="body", message=exc.why)])
+    if isinstance(exc, NothingToRaise):
+        return ProblemError(409, str(exc), title="Withdrawn by its author")
     if isinstance(exc, SafeguardingNotAcknowledged):
         return ProblemError(
             422,
@@ -186,11 +191,37 @@ async def get_story(story_id: UUID, moderator: Moderator, tx: Tx) -> QueueItemDe
     except ModerationError as exc:
         raise _problem(exc) from exc
     feedback = await handlers.screening_feedback_on(tx, story_id)
+    escalations = await handlers.escalations_of(tx, story_id)
     return QueueItemDetail(
         **QueueItemOut.of(item, _now()).model_dump(),
         audit=[AuditOut.of(a) for a in audit],
         screening_feedback=[ScreeningFeedbackOut.of(f) for f in feedback],
+        escalations=[EscalationOut.of(e) for e in escalations],
     )
+
+
+@router.post(
+    "/queue/{story_id}/safeguarding",
+    response_model=EscalationOut,
+    status_code=201,
+    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+async def raise_safeguarding(
+    story_id: UUID,
+    moderator: Moderator,
+    tx: Tx,
+    body: Annotated[RaiseSafeguardingIn, Body()],
+) -> EscalationOut:
+    """Raise safeguarding: the story as written, its screening matches and your note go to
+    the organisation's safeguarding contacts at once (`safeguarding.raised`), whatever its
+    status (not once withdrawn). Each call is a new escalation."""
+    try:
+        escalation = await handlers.raise_escalation(
+            tx, RaiseSafeguarding(story_id, moderator.subject, body.note), now=_now()
+        )
+    except ModerationError as exc:
+        raise _problem(exc) from exc
+    return EscalationOut.of(escalation)
 
 
 @router.post(

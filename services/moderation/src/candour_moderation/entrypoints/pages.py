@@ -22,6 +22,8 @@ from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.web import pages
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
+from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
+from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
 from candour_moderation.domain.feedback import (
     FeedbackNotPossible,
     GiveScreeningFeedback,
@@ -113,6 +115,16 @@ def _render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.console_templates
     return pages.render(templates, request, name, context, status_code=status_code)
+
+
+async def _render_story(
+    request: Request, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """The story page, with the story's safeguarding escalations and their state."""
+    item: QueueItem = context["item"]
+    escalations = await handlers.escalations_of(_transaction(request), item.story_id)
+    context = {**context, "escalations": escalations}
+    return _render(request, "console/story.html", context, status_code=status_code)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -266,6 +278,10 @@ CLAIM_MESSAGES = {
     "claimed": "You have claimed this story: other moderators cannot decide it meanwhile.",
     "released": "You released your claim: the story is back in the queue for anyone.",
     "feedback": "Thank you: screening will learn from it when the labels are next exported.",
+    "raised": (
+        "Safeguarding raised: the story, its screening matches and your note are on their "
+        "way to the organisation's safeguarding contacts."
+    ),
 }
 
 
@@ -278,9 +294,8 @@ async def story_page(request: Request, story_id: UUID, done: str | None = None) 
     if item is None:
         return _not_found(request, moderator)
     feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
-    return _render(
+    return await _render_story(
         request,
-        "console/story.html",
         _story_context(item, moderator, message=CLAIM_MESSAGES.get(done or ""), feedback=feedback),
     )
 
@@ -336,9 +351,8 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
         else:
             return _see_other(f"/console/stories/{story_id}?done=feedback#safeguarding-title")
     feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
-    return _render(
+    return await _render_story(
         request,
-        "console/story.html",
         _story_context(item, moderator, errors=errors, values=values, feedback=feedback),
         status_code=422,
     )
@@ -364,7 +378,7 @@ async def _conflict(
         return _not_found(request, moderator)
     context = _story_context(item, moderator, **kept)
     context["errors"] = {**context["errors"], "decision": _conflict_message(exc)}
-    return _render(request, "console/story.html", context, status_code=409)
+    return await _render_story(request, context, status_code=409)
 
 
 @router.post("/console/stories/{story_id}/claim")
@@ -430,13 +444,10 @@ async def approve(request: Request, story_id: UUID) -> Response:
         errors["edited_body"] = f"The story must be {BODY_MAX} characters or fewer"
     kept: dict[str, Any] = {"accepted": accepted, "values": values}
     if form.get("action") == "preview":
-        return _render(
-            request, "console/story.html", _story_context(item, moderator, preview=True, **kept)
-        )
+        return await _render_story(request, _story_context(item, moderator, preview=True, **kept))
     if item.status is Status.PENDING and errors:
-        return _render(
+        return await _render_story(
             request,
-            "console/story.html",
             _story_context(item, moderator, errors=errors, **kept),
             status_code=422,
         )
@@ -464,9 +475,8 @@ async def approve(request: Request, story_id: UUID) -> Response:
             "This story has a serious safeguarding match: confirm it has been escalated "
             "and may be published, or reject it"
         )
-        return _render(
+        return await _render_story(
             request,
-            "console/story.html",
             _story_context(item, moderator, errors=errors, **kept),
             status_code=422,
         )
@@ -502,9 +512,8 @@ async def reject(request: Request, story_id: UUID) -> Response:
         item = await _load(request, story_id)
         if item is None:
             return _not_found(request, moderator)
-        return _render(
+        return await _render_story(
             request,
-            "console/story.html",
             _story_context(item, moderator, errors=errors, values=values),
             status_code=422,
         )
@@ -521,3 +530,42 @@ async def reject(request: Request, story_id: UUID) -> Response:
     except ModerationError as exc:
         return await _conflict(request, story_id, moderator, exc, values=values)
     return _see_other("/console?done=rejected")
+
+
+@router.post("/console/stories/{story_id}/safeguarding", response_class=HTMLResponse)
+async def raise_safeguarding(request: Request, story_id: UUID) -> Response:
+    """Raise safeguarding with a note: the story goes to the safeguarding contacts now."""
+    form = await pages.checked_form(request)
+    moderator = signed_in(request)
+    if moderator is None:
+        return _see_other("/console/sign-in")
+    values = {"safeguarding_note": pages.form_text(form, "safeguarding_note")}
+    errors: dict[str, str] = {}
+    note = values["safeguarding_note"].strip()
+    if not note:
+        errors["safeguarding_note"] = (
+            "Say why you raise it and what the safeguarding contacts need to know"
+        )
+    elif len(note) > ESCALATION_NOTE_MAX:
+        errors["safeguarding_note"] = f"The note must be {ESCALATION_NOTE_MAX} characters or fewer"
+    if not errors:
+        try:
+            await handlers.raise_escalation(
+                _transaction(request),
+                RaiseSafeguarding(story_id, moderator.subject, note),
+                now=_now(),
+            )
+        except StoryNotFound:
+            return _not_found(request, moderator)
+        except NothingToRaise as exc:
+            errors["safeguarding_note"] = str(exc).capitalize()
+        else:
+            return _see_other(f"/console/stories/{story_id}?done=raised#escalations-title")
+    item = await _load(request, story_id)
+    if item is None:
+        return _not_found(request, moderator)
+    return await _render_story(
+        request,
+        _story_context(item, moderator, errors=errors, values=values),
+        status_code=422,
+    )

@@ -13,9 +13,12 @@ from candour_common.events import (
     OrganisationRef,
     PublicAuthor,
     RejectionReason,
+    SafeguardingTrigger,
     ServiceRef,
     Tags,
 )
+from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
+from candour_moderation.domain.escalations import Escalation, Progress
 from candour_moderation.domain.feedback import NOTE_MAX, TEXT_MAX, ScreeningFeedback, Verdict
 from candour_moderation.domain.model import AuditEntry, Provenance, QueueItem, Status
 from candour_screening import (
@@ -102,6 +105,17 @@ class MissedFlagIn(_Strict):
 
 
 ScreeningFeedbackIn = Annotated[WrongFlagIn | MissedFlagIn, Field(discriminator="verdict")]
+
+
+class RaiseSafeguardingIn(_Strict):
+    note: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ESCALATION_NOTE_MAX)
+    ] = Field(
+        description=(
+            "What the safeguarding contacts need to know: why you raise it, what you have "
+            "done. Emailed to them with the story; never published."
+        )
+    )
 
 
 # ----------------------------------------------------------------- responses
@@ -316,8 +330,53 @@ class ScreeningFeedbackOut(BaseModel):
         )
 
 
+class EscalationOut(BaseModel):
+    escalation_id: UUID
+    raised_at: datetime
+    trigger: SafeguardingTrigger
+    raised_by: str
+    note: str | None = Field(description="The moderator's note; null once the author withdrew.")
+    state: Progress = Field(
+        description=(
+            "`raised` (nothing heard from notifications yet), `alerted`, `realerted` (nobody "
+            "acknowledged in time: the duty moderators were alerted again) or `acknowledged`."
+        )
+    )
+    alerted_at: datetime | None
+    alerted_to: list[str] = Field(description="Who the alert was emailed to.")
+    to_duty_moderators: bool = Field(
+        description="The organisation has no safeguarding contact: the duty moderators got it."
+    )
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    realerted_at: datetime | None
+    realerted_to: list[str]
+
+    @classmethod
+    def of(cls, escalation: Escalation) -> EscalationOut:
+        return cls(
+            escalation_id=escalation.escalation_id,
+            raised_at=escalation.raised_at,
+            trigger=escalation.trigger,
+            raised_by=escalation.raised_by,
+            note=escalation.note,
+            state=escalation.progress,
+            alerted_at=escalation.alerted_at,
+            alerted_to=list(escalation.alerted_to),
+            to_duty_moderators=escalation.to_duty_moderators,
+            acknowledged_at=escalation.acknowledged_at,
+            acknowledged_by=escalation.acknowledged_by,
+            realerted_at=escalation.realerted_at,
+            realerted_to=list(escalation.realerted_to),
+        )
+
+
 class QueueItemDetail(QueueItemOut):
     audit: list[AuditOut]
+    escalations: list[EscalationOut] = Field(
+        default_factory=list,
+        description="Each time the story was sent to the safeguarding contacts, and its state.",
+    )
     screening_feedback: list[ScreeningFeedbackOut] = Field(
         description="Flags moderators marked wrong or added as missed."
     )

@@ -9,9 +9,21 @@ from uuid import UUID
 
 import structlog
 
-from candour_common.events import StorySubmitted, StoryWithdrawn
+from candour_common.events import (
+    RejectionReason,
+    SafeguardingTrigger,
+    SafeguardingUpdated,
+    StorySubmitted,
+    StoryWithdrawn,
+)
 from candour_common.topics import Topic
 from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_moderation.domain.escalations import (
+    Escalation,
+    RaiseSafeguarding,
+    needs_escalation,
+    raise_safeguarding,
+)
 from candour_moderation.domain.feedback import (
     GiveScreeningFeedback,
     ScreeningFeedback,
@@ -39,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 SCREENING_ACTOR = "screening"
 AUTHOR_ACTOR = "author"
+NOTIFICATIONS_ACTOR = "notifications"
 
 # Told about each decided story (and whether the system decided it on its own)
 # once its transaction has committed: metrics.
@@ -108,6 +121,11 @@ async def receive_story(
                 },
             )
         )
+        if needs_escalation(item):
+            # At once, whatever a moderator decides later: the contacts hear of it now.
+            await _escalate(
+                repo, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
+            )
         if approved is not None:
             published_id = await repo.add_event(approved)
             await repo.add_audit(
@@ -160,6 +178,7 @@ async def withdraw_story(
         await repo.erase_events(event.story_id)
         await repo.erase_published(event.story_id)
         await repo.erase_feedback(event.story_id)
+        await repo.erase_escalations(event.story_id)
         await repo.add_audit(
             AuditEntry(story_id=event.story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
         )
@@ -340,9 +359,112 @@ async def decide(
                 detail=detail,
             )
         )
+        if (
+            isinstance(command, RejectStory)
+            and command.reason is RejectionReason.SAFEGUARDING_ESCALATED
+            and not await repo.escalations_of(item.story_id)
+        ):
+            # Rejected for safeguarding but never escalated (screening matched nothing):
+            # the rejection raises it, with its note. One escalated before is not
+            # alerted a second time.
+            await _escalate(
+                repo,
+                item,
+                now=now,
+                trigger=SafeguardingTrigger.MODERATOR,
+                by=command.moderator,
+                note=command.note,
+            )
     observe(item, False)
     log.info("story decided", decision=action, moderator=command.moderator)
     return item, event_id
+
+
+async def raise_escalation(
+    transaction: Transaction, command: RaiseSafeguarding, *, now: datetime
+) -> Escalation:
+    """A moderator sends the story, with their note, to the organisation's safeguarding
+    contacts now (any story but a withdrawn one; pending, approved or rejected)."""
+    async with transaction() as repo:
+        item = await _locked(repo, command.story_id)
+        escalation = await _escalate(
+            repo,
+            item,
+            now=now,
+            trigger=SafeguardingTrigger.MODERATOR,
+            by=command.moderator,
+            note=command.note,
+        )
+    log.info("safeguarding raised", moderator=command.moderator)
+    return escalation
+
+
+async def _escalate(
+    repo: QueueRepository,
+    item: QueueItem,
+    *,
+    now: datetime,
+    trigger: SafeguardingTrigger,
+    by: str,
+    note: str | None = None,
+) -> Escalation:
+    """Record an escalation, its `safeguarding.raised` (outbox) and its audit line."""
+    escalation, raised = raise_safeguarding(item, now=now, trigger=trigger, raised_by=by, note=note)
+    await repo.add_escalation(escalation)
+    event_id = await repo.add_event(raised)
+    await repo.add_audit(
+        AuditEntry(
+            story_id=item.story_id,
+            at=now,
+            actor=by,
+            action="safeguarding_raised",
+            detail={
+                "escalation_id": str(escalation.escalation_id),
+                "trigger": trigger.value,
+                "note": note,
+                "categories": sorted({m.category for m in raised.matches}),
+                "event_id": str(event_id),
+            },
+        )
+    )
+    return escalation
+
+
+async def record_escalation_update(
+    transaction: Transaction, event: SafeguardingUpdated, *, event_id: UUID, now: datetime
+) -> bool:
+    """Notifications says who was alerted, who acknowledged, or that the duty moderators
+    were alerted again: the console shows it and the audit trail records it."""
+    async with transaction() as repo:
+        if not await repo.record_event_once(event_id, Topic.SAFEGUARDING_UPDATED.value):
+            return False
+        escalation = await repo.get_escalation(event.escalation_id, for_update=True)
+        if escalation is None:
+            log.warning("update of an unknown escalation", escalation_id=str(event.escalation_id))
+            return False
+        escalation.apply(event)
+        await repo.save_escalation(escalation)
+        await repo.add_audit(
+            AuditEntry(
+                story_id=escalation.story_id,
+                at=event.at,
+                actor=NOTIFICATIONS_ACTOR,
+                action=f"safeguarding_{event.state.value}",
+                detail={
+                    "escalation_id": str(escalation.escalation_id),
+                    "recipients": event.recipients,
+                    "to_duty_moderators": event.to_duty_moderators,
+                    "acknowledged_by": event.acknowledged_by,
+                },
+            )
+        )
+    log.info("safeguarding escalation updated", state=event.state.value)
+    return True
+
+
+async def escalations_of(transaction: Transaction, story_id: UUID) -> list[Escalation]:
+    async with transaction() as repo:
+        return await repo.escalations_of(story_id)
 
 
 async def _locked(repo: QueueRepository, story_id: UUID) -> QueueItem:

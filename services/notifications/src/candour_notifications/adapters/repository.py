@@ -17,6 +17,7 @@ from candour_notifications.domain import (
     DeliveryStatus,
     DigestItemKind,
     Frequency,
+    SafeguardingAlert,
     StoryFacts,
     Subscription,
     SubscriptionKind,
@@ -299,6 +300,14 @@ async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: date
     )
     await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM published_stories WHERE story_id = $1", story_id)
+    # The alerts keep who was told and who acknowledged, never the story: no re-alert either.
+    await conn.execute(
+        """
+        UPDATE safeguarding_alerts SET context = '{}'::jsonb, realert_due_at = NULL
+        WHERE story_id = $1
+        """,
+        story_id,
+    )
     cancelled = await conn.fetchval(
         """
         WITH cancelled AS (
@@ -505,6 +514,118 @@ async def seconds_until_next_due(conn: Connection) -> float | None:
         """
     )
     return None if value is None else max(float(value), 0.0)
+
+
+async def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> Delivery | None:
+    row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery_id)
+    return _delivery(row) if row is not None else None
+
+
+# -- safeguarding alerts ------------------------------------------------------------
+
+
+def _alert(row: asyncpg.Record) -> SafeguardingAlert:
+    return SafeguardingAlert(
+        escalation_id=row["escalation_id"],
+        story_id=row["story_id"],
+        organisation_id=row["organisation_id"],
+        recipients=tuple(row["recipients"]),
+        to_duty_moderators=row["to_duty_moderators"],
+        context=json.loads(row["context"]),
+        alerted_at=row["alerted_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        realerted_at=row["realerted_at"],
+    )
+
+
+async def add_safeguarding_alert(
+    conn: Connection,
+    alert: SafeguardingAlert,
+    *,
+    event_id: uuid.UUID,
+    raised_at: datetime,
+    ack_timeout_seconds: float,
+) -> datetime | None:
+    """Record an alert, due for a re-alert after the timeout; None if this escalation
+    was alerted before (a second copy of its event, under another id)."""
+    alerted_at: datetime | None = await conn.fetchval(
+        """
+        INSERT INTO safeguarding_alerts (escalation_id, story_id, event_id, organisation_id,
+                                         raised_at, recipients, to_duty_moderators,
+                                         realert_due_at, context)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9::jsonb)
+        ON CONFLICT (escalation_id) DO NOTHING
+        RETURNING alerted_at
+        """,
+        alert.escalation_id,
+        alert.story_id,
+        event_id,
+        alert.organisation_id,
+        raised_at,
+        list(alert.recipients),
+        alert.to_duty_moderators,
+        ack_timeout_seconds,
+        json.dumps(alert.context),
+    )
+    return alerted_at
+
+
+async def get_safeguarding_alert(
+    conn: Connection, escalation_id: uuid.UUID, *, for_update: bool = False
+) -> SafeguardingAlert | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT * FROM safeguarding_alerts WHERE escalation_id = $1{lock}",  # noqa: S608
+        escalation_id,
+    )
+    return _alert(row) if row is not None else None
+
+
+async def acknowledge_alert(conn: Connection, escalation_id: uuid.UUID, by: str) -> datetime:
+    acknowledged_at: datetime = await conn.fetchval(
+        """
+        UPDATE safeguarding_alerts
+        SET acknowledged_at = now(), acknowledged_by = $2, realert_due_at = NULL
+        WHERE escalation_id = $1
+        RETURNING acknowledged_at
+        """,
+        escalation_id,
+        by,
+    )
+    return acknowledged_at
+
+
+async def lock_overdue_alerts(conn: Connection, limit: int) -> list[SafeguardingAlert]:
+    """Alerts nobody acknowledged in time, locked until commit; rows another copy of the
+    service is re-alerting right now are skipped, never waited for or taken twice."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM safeguarding_alerts
+        WHERE realert_due_at <= now()
+        ORDER BY realert_due_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
+    return [_alert(r) for r in rows]
+
+
+async def mark_realerted(
+    conn: Connection, escalation_id: uuid.UUID, recipients: Collection[str]
+) -> datetime:
+    realerted_at: datetime = await conn.fetchval(
+        """
+        UPDATE safeguarding_alerts
+        SET realerted_at = now(), realerted_to = $2, realert_due_at = NULL
+        WHERE escalation_id = $1
+        RETURNING realerted_at
+        """,
+        escalation_id,
+        list(recipients),
+    )
+    return realerted_at
 
 
 # -- digests ------------------------------------------------------------------------

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 
-from candour_notifications.domain import DeliveryKind
+from candour_notifications.domain import SAFEGUARDING_KINDS, DeliveryKind
 
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("candour_notifications", "templates"),
@@ -22,6 +23,18 @@ _environment = jinja2.Environment(
     # Templates ship inside the package: compile each once, never stat it again per email.
     auto_reload=False,
 )
+
+
+UK = ZoneInfo("Europe/London")
+
+
+def _uk_time(iso: str) -> str:
+    """An ISO instant as people in the UK read it: `Tuesday 14 January 2025, 09:15 (UK time)`."""
+    moment = datetime.fromisoformat(iso).astimezone(UK)
+    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} (UK time)"
+
+
+_environment.filters["uk_time"] = _uk_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,8 @@ def _subject(kind: DeliveryKind, context: Mapping[str, Any]) -> str:
         return f"{context['organisation_name']} responded to a story about {place}"
     if kind is DeliveryKind.AUTHOR_RESPONSE:
         return f"{context['organisation_name']} has responded to your story"
+    if kind is DeliveryKind.SAFEGUARDING_REALERT:
+        return f"URGENT, NOT ACKNOWLEDGED: safeguarding concern about {place}"
     return f"URGENT: safeguarding concern about {place}"
 
 
@@ -73,15 +88,21 @@ def render_email(
     kind: DeliveryKind,
     context: Mapping[str, Any],
     *,
-    unsubscribe_url: str,
+    unsubscribe_url: str | None,
     confirm_url: str | None = None,
+    acknowledge_url: str | None = None,
 ) -> RenderedEmail:
-    values = {**context, "unsubscribe_url": unsubscribe_url, "confirm_url": confirm_url}
+    values = {
+        **context,
+        "unsubscribe_url": unsubscribe_url,
+        "confirm_url": confirm_url,
+        "acknowledge_url": acknowledge_url,
+    }
     if "digest_date" in context:
         values["digest_day"] = _day(str(context["digest_date"]))
     return RenderedEmail(
         subject=_one_line(_subject(kind, context)),
         text=_environment.get_template(f"{kind.value}.txt").render(values),
         html=_environment.get_template(f"{kind.value}.html").render(values),
-        urgent=kind is DeliveryKind.SAFEGUARDING_ALERT,
+        urgent=kind in SAFEGUARDING_KINDS,
     )

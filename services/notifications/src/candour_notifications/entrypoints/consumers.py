@@ -9,8 +9,8 @@ from faststream.kafka import KafkaBroker
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
     ResponsePosted,
+    SafeguardingRaised,
     StoryApproved,
-    StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
 )
@@ -59,16 +59,23 @@ def register(
         if owed:
             wake_worker()
 
+    safeguarding = settings.safeguarding_policy()
+
     @event_subscriber(
         broker,
         settings.topics,
-        Topic.STORY_REJECTED,
+        Topic.SAFEGUARDING_RAISED,
         group_id=settings.group_id,
-        title=f"notifications:{Topic.STORY_REJECTED.value}",
-        description="Alerts safeguarding contacts about escalated stories.",
+        title=f"notifications:{Topic.SAFEGUARDING_RAISED.value}",
+        description=(
+            "Alerts the organisation's safeguarding contacts at once (or the duty moderators "
+            "when it has none); tells moderation on safeguarding.updated."
+        ),
     )
-    async def on_story_rejected(event: StoryRejected, envelope: Envelope) -> None:
-        if await handlers.alert_safeguarding(ref.get.pool, event, event_id=envelope.id):
+    async def on_safeguarding_raised(event: SafeguardingRaised, envelope: Envelope) -> None:
+        if await handlers.alert_safeguarding(
+            ref.get.pool, event, event_id=envelope.id, policy=safeguarding
+        ):
             wake_worker()
 
     @event_subscriber(

@@ -14,13 +14,16 @@ from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_notifications.domain import (
     DeliveryStatus,
+    InvalidAcknowledgementToken,
     InvalidConfirmationToken,
     InvalidUnsubscribeToken,
     Subscribe,
     UnsubscribeTarget,
+    verify_acknowledgement,
     verify_confirmation,
     verify_unsubscribe,
 )
+from candour_notifications.entrypoints.pages import acknowledge_page as render_acknowledge
 from candour_notifications.entrypoints.pages import confirm_page as render_confirm
 from candour_notifications.entrypoints.pages import unsubscribe_page as render_unsubscribe
 from candour_notifications.entrypoints.schemas import (
@@ -284,3 +287,44 @@ async def confirm_subscription(request: Request, token: TokenQuery, pool: Pool) 
     return render_confirm(
         request, done=True, waiting=False, changed=result.changed, what=result.what, action=""
     )
+
+
+def _delivery_to_acknowledge(request: Request, token: str) -> uuid.UUID:
+    # Signed with the unsubscribe key (CANDOUR_UNSUBSCRIBE_SECRET), its own HMAC domain.
+    secret = request.app.state.platform.settings.unsubscribe_key()
+    try:
+        return verify_acknowledgement(secret, token)
+    except InvalidAcknowledgementToken as exc:
+        raise ProblemError(
+            400,
+            "The acknowledgement link is not valid; copy the whole link from the email.",
+            errors=[FieldError(field="query.token", message=str(exc))],
+        ) from exc
+
+
+@router.get(
+    "/safeguarding/acknowledge",
+    response_class=HTMLResponse,
+    tags=["safeguarding"],
+    responses={400: PROBLEM},
+    summary="Safeguarding alert: the page with a button to acknowledge it (a GET changes "
+    "nothing: mail scanners follow links)",
+)
+async def acknowledge_page(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+    delivery_id = _delivery_to_acknowledge(request, token)
+    state = await handlers.describe_acknowledgement(pool, delivery_id)
+    return render_acknowledge(request, state, action=f"{request.url.path}?token={token}")
+
+
+@router.post(
+    "/safeguarding/acknowledge",
+    response_class=HTMLResponse,
+    tags=["safeguarding"],
+    responses={400: PROBLEM},
+    summary="Safeguarding alert: its recipient acknowledges it (no login; the token, one "
+    "per recipient, is the authority); no re-alert follows and moderation is told",
+)
+async def acknowledge(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+    delivery_id = _delivery_to_acknowledge(request, token)
+    result = await handlers.acknowledge(pool, delivery_id)
+    return render_acknowledge(request, result, action="")

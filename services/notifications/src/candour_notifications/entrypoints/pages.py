@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -55,6 +56,8 @@ DONE_MESSAGES = {
     ),
     "deleted": "The subscription was deleted; no more emails will be sent for it.",
 }
+
+UK = ZoneInfo("Europe/London")
 
 router = APIRouter(include_in_schema=False)
 
@@ -275,4 +278,27 @@ def confirm_page(
         request,
         "alerts/confirm.html",
         {"done": done, "waiting": waiting, "changed": changed, "what": what, "action": action},
+    )
+
+
+def acknowledge_page(
+    request: Request, acknowledgement: handlers.Acknowledgement, *, action: str
+) -> HTMLResponse:
+    """A safeguarding alert's acknowledgement: a GET shows the button (mail scanners
+    follow links), the POST with the signed token acknowledges."""
+    templates: Jinja2Templates = request.app.state.alert_templates
+    at = acknowledgement.acknowledged_at
+    return templates.TemplateResponse(
+        request,
+        "alerts/acknowledge.html",
+        {
+            "found": acknowledgement.found,
+            "organisation_name": acknowledgement.organisation_name,
+            "acknowledged_by": acknowledgement.acknowledged_by,
+            "acknowledged_at": at.astimezone(UK).strftime("%d %B %Y at %H:%M (UK time)")
+            if at
+            else None,
+            "changed": acknowledgement.changed,
+            "action": action,
+        },
     )

@@ -34,11 +34,13 @@ from candour_notifications.adapters.mailer import DeliveryError, Mailer
 from candour_notifications.adapters.mime import compose_alternative
 from candour_notifications.adapters.templates import render_email
 from candour_notifications.domain import (
+    SAFEGUARDING_KINDS,
     Delivery,
     DeliveryKind,
     UnsubscribeScope,
     UnsubscribeTarget,
     backoff_seconds,
+    sign_acknowledgement,
     sign_confirmation,
     sign_unsubscribe,
 )
@@ -81,7 +83,11 @@ class MailPolicy:
             backoff_max=settings.delivery_backoff_max_seconds,
         )
 
-    def unsubscribe_url(self, delivery: Delivery) -> str:
+    def unsubscribe_url(self, delivery: Delivery) -> str | None:
+        """None for a safeguarding alert: an operational message nobody unsubscribes from
+        (safeguarding contacts are managed on the alerts page)."""
+        if delivery.kind in SAFEGUARDING_KINDS:
+            return None
         if delivery.kind is DeliveryKind.AUTHOR_RESPONSE:
             assert delivery.story_id is not None
             target = UnsubscribeTarget(UnsubscribeScope.AUTHOR, delivery.story_id)
@@ -90,6 +96,13 @@ class MailPolicy:
             target = UnsubscribeTarget(UnsubscribeScope.SUBSCRIPTION, delivery.subscription_id)
         token = sign_unsubscribe(self.secret, target)
         return f"{self.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe?token={token}"
+
+    def acknowledge_url(self, delivery: Delivery) -> str | None:
+        """The link a safeguarding alert's recipient acknowledges it from (their own)."""
+        if delivery.kind not in SAFEGUARDING_KINDS:
+            return None
+        token = sign_acknowledgement(self.secret, delivery.id)
+        return f"{self.unsubscribe_base_url.rstrip('/')}/v1/safeguarding/acknowledge?token={token}"
 
     def confirm_url(self, delivery: Delivery) -> str | None:
         """The double opt-in link, signed like an unsubscribe link (confirmation emails)."""
@@ -107,6 +120,7 @@ def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
         delivery.context,
         unsubscribe_url=unsubscribe_url,
         confirm_url=policy.confirm_url(delivery),
+        acknowledge_url=policy.acknowledge_url(delivery),
     )
     headers = [
         ("From", policy.mail_from),
@@ -115,10 +129,13 @@ def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
         ("Date", email.utils.format_datetime(datetime.now(UTC))),
         # Stable per delivery: should a copy ever go twice, mail systems can see it is one.
         ("Message-ID", f"<{delivery.id}@{_message_id_domain(policy.mail_from)}>"),
-        ("List-Unsubscribe", f"<{unsubscribe_url}>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ("Auto-Submitted", "auto-generated"),
     ]
+    if unsubscribe_url is not None:
+        headers += [
+            ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+    headers.append(("Auto-Submitted", "auto-generated"))
     if rendered.urgent:
         headers += [("Importance", "high"), ("X-Priority", "1 (Highest)")]
     return compose_alternative(headers, text=rendered.text, html=rendered.html)

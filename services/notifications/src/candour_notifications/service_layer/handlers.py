@@ -9,35 +9,39 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 import structlog
 
 from candour_common.auth import Principal, Role
 from candour_common.db import Connection
-from candour_common.db.inbox import record_once, record_story_event_once
+from candour_common.db.inbox import record_story_event_once
+from candour_common.db.outbox import add_event
 from candour_common.events import (
     CRITICALITY_LABELS,
-    RejectionReason,
+    EscalationState,
     ResponsePosted,
+    SafeguardingRaised,
+    SafeguardingUpdated,
     StoryApproved,
-    StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_common.topics import Topic
 from candour_notifications.adapters import repository
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
 from candour_notifications.domain import (
     DIGEST_KINDS,
+    SAFEGUARDING_KINDS,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     DigestItemKind,
     DigestSchedule,
     Frequency,
+    SafeguardingAlert,
+    SafeguardingPolicy,
     StoryFacts,
     Subscribe,
     Subscription,
@@ -47,6 +51,7 @@ from candour_notifications.domain import (
     confirmation_event_id,
     digest_event_id,
     normalise_domain,
+    realert_event_id,
     recipients,
     wants_safeguarding,
     wants_story,
@@ -246,12 +251,14 @@ async def unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> Unsubscr
 async def store_author_contact(
     pool: asyncpg.Pool, event: StorySubmitted, *, event_id: uuid.UUID
 ) -> None:
-    """Keep only the author's address, and only if they asked to hear about responses."""
+    """Keep the author's address, if they gave one: for the responses they asked to hear
+    about, and for a safeguarding alert (the organisation's safeguarding lead may need
+    to reach them). Erased when the story is withdrawn."""
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return
         author = event.author
-        if not (author.email and author.notify_on_response):
+        if not author.email:
             return
         if await repository.is_withdrawn(conn, event.story_id):
             return
@@ -411,32 +418,253 @@ async def alert_response_posted(
 
 
 async def alert_safeguarding(
-    pool: asyncpg.Pool, event: StoryRejected, *, event_id: uuid.UUID
+    pool: asyncpg.Pool,
+    event: SafeguardingRaised,
+    *,
+    event_id: uuid.UUID,
+    policy: SafeguardingPolicy,
 ) -> int:
-    """A story escalated for safeguarding: tell the organisation's safeguarding contacts now."""
+    """A story needs the organisation's safeguarding contacts now: owe each of them the
+    alert (or, when it has none, each duty moderator), record it for the acknowledgement
+    and the re-alert, and tell moderation who was alerted (outbox, same transaction)."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await record_once(
-            conn, consumer=CONSUMER, event_id=event_id, topic=Topic.STORY_REJECTED.value
-        ):
+        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
-        if event.reason is not RejectionReason.SAFEGUARDING_ESCALATED:
-            return 0
+        if await repository.is_withdrawn(conn, event.story_id):
+            return 0  # its withdrawal overtook it: never store its words
         service_id = event.service.id if event.service else None
         subscriptions = await repository.active_subscriptions(
             conn, event.organisation.id, SubscriptionKind.SAFEGUARDING
         )
-        matching = [
+        contacts = recipients(
             s for s in subscriptions if wants_safeguarding(s, event.organisation.id, service_id)
-        ]
-        context: dict[str, object] = {
-            "story_id": str(event.story_id),
-            "organisation_name": event.organisation.name,
-            "service_name": event.service.name if event.service else None,
-            "rejected_at": event.rejected_at.isoformat(),
-        }
-        return await _owe(
-            conn, event_id, event.story_id, DeliveryKind.SAFEGUARDING_ALERT, matching, context
         )
+        to_duty = not contacts
+        addressees: dict[str, uuid.UUID | None] = (
+            {s.email: s.id for s in contacts.values()}
+            if contacts
+            else dict.fromkeys(policy.duty_moderators)
+        )
+        author = await repository.get_author_contact(conn, event.story_id)
+        context = safeguarding_context(
+            event, policy, author_email=author.email if author else None, to_duty=to_duty
+        )
+        alert = SafeguardingAlert(
+            escalation_id=event.escalation_id,
+            story_id=event.story_id,
+            organisation_id=event.organisation.id,
+            recipients=tuple(addressees),
+            to_duty_moderators=to_duty,
+            context=context,
+        )
+        alerted_at = await repository.add_safeguarding_alert(
+            conn,
+            alert,
+            event_id=event_id,
+            raised_at=event.raised_at,
+            ack_timeout_seconds=policy.ack_timeout_seconds,
+        )
+        if alerted_at is None:
+            return 0
+        owed = 0
+        for address, subscription_id in addressees.items():
+            owed += await repository.add_delivery(
+                conn,
+                Delivery(
+                    id=uuid.uuid4(),
+                    event_id=event_id,
+                    story_id=event.story_id,
+                    kind=DeliveryKind.SAFEGUARDING_ALERT,
+                    recipient=address,
+                    subscription_id=subscription_id,
+                    context=context,
+                ),
+            )
+        await add_event(
+            conn,
+            SafeguardingUpdated(
+                story_id=event.story_id,
+                escalation_id=event.escalation_id,
+                state=EscalationState.ALERTED,
+                at=alerted_at,
+                recipients=list(addressees),
+                to_duty_moderators=to_duty,
+            ),
+            service=CONSUMER,
+        )
+    if not addressees:
+        log.error(
+            "safeguarding alert has nobody to go to: the organisation has no safeguarding "
+            "contact and CANDOUR_SAFEGUARDING_DUTY_MODERATORS is empty",
+            organisation_id=event.organisation.id,
+        )
+    else:
+        log.info("safeguarding alert owed", recipients=owed, to_duty_moderators=to_duty)
+    return owed
+
+
+def safeguarding_context(
+    event: SafeguardingRaised,
+    policy: SafeguardingPolicy,
+    *,
+    author_email: str | None,
+    to_duty: bool,
+) -> dict[str, object]:
+    """What the alert email says: the story as written, the matches and why, the note,
+    the author's address only if they gave one, and whom to call at the platform."""
+    return {
+        "escalation_id": str(event.escalation_id),
+        "story_id": str(event.story_id),
+        "organisation_name": event.organisation.name,
+        "service_name": event.service.name if event.service else None,
+        "raised_at": event.raised_at.isoformat(),
+        "trigger": event.trigger.value,
+        "raised_by": event.raised_by,
+        "note": event.note,
+        "status": event.status,
+        "submitted_at": event.submitted_at.isoformat(),
+        "title": event.title,
+        "body": event.body,
+        "author_name": event.author.display_name,
+        "author_relationship": event.author.relationship.value.replace("_", " "),
+        "author_email": author_email,
+        "level": event.level,
+        "matches": [m.model_dump() for m in event.matches],
+        "to_duty_moderators": to_duty,
+        "duty_contact": policy.duty_contact,
+        "duty_moderators": list(policy.duty_moderators),
+        "ack_timeout_minutes": max(1, round(policy.ack_timeout_seconds / 60)),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What the acknowledgement page shows."""
+
+    found: bool  # an alert the link belongs to, not erased
+    organisation_name: str = ""
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    changed: bool = False  # this request acknowledged it
+
+
+async def _alert_of(
+    conn: Connection, delivery_id: uuid.UUID, *, for_update: bool
+) -> tuple[Delivery, SafeguardingAlert] | None:
+    delivery = await repository.get_delivery(conn, delivery_id)
+    if delivery is None or delivery.kind not in SAFEGUARDING_KINDS:
+        return None
+    escalation_id = delivery.context.get("escalation_id")
+    if not isinstance(escalation_id, str):
+        return None  # erased: the author withdrew the story
+    alert = await repository.get_safeguarding_alert(
+        conn, uuid.UUID(escalation_id), for_update=for_update
+    )
+    if alert is None or alert.erased:
+        return None
+    return delivery, alert
+
+
+async def describe_acknowledgement(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> Acknowledgement:
+    """The alert behind an acknowledgement link, changing nothing (mail scanners GET links)."""
+    async with pool.acquire() as conn:
+        found = await _alert_of(conn, delivery_id, for_update=False)
+    if found is None:
+        return Acknowledgement(found=False)
+    _, alert = found
+    return Acknowledgement(
+        found=True,
+        organisation_name=str(alert.context.get("organisation_name", "")),
+        acknowledged_by=alert.acknowledged_by,
+        acknowledged_at=alert.acknowledged_at,
+    )
+
+
+async def acknowledge(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> Acknowledgement:
+    """The person the email went to says they have it: no re-alert, and moderation is
+    told who and when (outbox). Idempotent: the first acknowledgement stands."""
+    async with pool.acquire() as conn, conn.transaction():
+        found = await _alert_of(conn, delivery_id, for_update=True)
+        if found is None:
+            return Acknowledgement(found=False)
+        delivery, alert = found
+        name = str(alert.context.get("organisation_name", ""))
+        if alert.acknowledged_at is not None:
+            return Acknowledgement(True, name, alert.acknowledged_by, alert.acknowledged_at)
+        at = await repository.acknowledge_alert(conn, alert.escalation_id, delivery.recipient)
+        await add_event(
+            conn,
+            SafeguardingUpdated(
+                story_id=alert.story_id,
+                escalation_id=alert.escalation_id,
+                state=EscalationState.ACKNOWLEDGED,
+                at=at,
+                acknowledged_by=delivery.recipient,
+            ),
+            service=CONSUMER,
+        )
+    log.info("safeguarding alert acknowledged", escalation_id=str(alert.escalation_id))
+    return Acknowledgement(True, name, delivery.recipient, at, changed=True)
+
+
+REALERT_BATCH = 20
+
+
+async def realert_overdue(pool: asyncpg.Pool, policy: SafeguardingPolicy) -> int:
+    """Alert the duty moderators about every alert nobody acknowledged in time; return
+    how many emails were owed. Any number of copies may run it at once: each overdue
+    alert is taken by one of them (FOR UPDATE SKIP LOCKED) and re-alerted once."""
+    owed = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            overdue = await repository.lock_overdue_alerts(conn, REALERT_BATCH)
+            for alert in overdue:
+                owed += await _realert(conn, alert, policy)
+        if len(overdue) < REALERT_BATCH:
+            return owed
+
+
+async def _realert(conn: Connection, alert: SafeguardingAlert, policy: SafeguardingPolicy) -> int:
+    realert_id = realert_event_id(alert.escalation_id)
+    context: dict[str, object] = {
+        **alert.context,
+        "alerted_to": list(alert.recipients),
+        "alerted_at": alert.alerted_at.isoformat() if alert.alerted_at else None,
+    }
+    owed = 0
+    for address in policy.duty_moderators:
+        owed += await repository.add_delivery(
+            conn,
+            Delivery(
+                id=uuid.uuid4(),
+                event_id=realert_id,
+                story_id=alert.story_id,
+                kind=DeliveryKind.SAFEGUARDING_REALERT,
+                recipient=address,
+                context=context,
+            ),
+        )
+    at = await repository.mark_realerted(conn, alert.escalation_id, policy.duty_moderators)
+    await add_event(
+        conn,
+        SafeguardingUpdated(
+            story_id=alert.story_id,
+            escalation_id=alert.escalation_id,
+            state=EscalationState.REALERTED,
+            at=at,
+            recipients=list(policy.duty_moderators),
+        ),
+        service=CONSUMER,
+    )
+    if policy.duty_moderators:
+        log.warning("safeguarding alert not acknowledged in time: duty moderators re-alerted")
+    else:
+        log.error(
+            "safeguarding alert not acknowledged in time and no duty moderators are set "
+            "(CANDOUR_SAFEGUARDING_DUTY_MODERATORS)",
+            escalation_id=str(alert.escalation_id),
+        )
+    return owed
 
 
 async def prepare_due_digests(pool: asyncpg.Pool, clock: Clock, schedule: DigestSchedule) -> int:
