@@ -94,9 +94,7 @@ FORBIDDEN_IMPORTS = {
 
 def copy_packages(into: Path) -> None:
     for package in ROOT.glob("*/*/src/candour_*"):
-        shutil.copytree(
-            package, into / package.name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        shutil.copytree(package, into / package.name, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def test_each_contract_breaks_on_a_forbidden_import(tmp_path: Path) -> None:
