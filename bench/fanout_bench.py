@@ -84,7 +84,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.profile:
                 print_profiles(platform.services)
     mails = [m for m in sink.snapshot() if m.story_id == story_id]
-    per_recipient = Counter(r for m in mails for r in m.recipients)
+    per_recipient = Counter(r for m in mails for r in m.envelope_to)
     missing = [r for r in recipients if per_recipient[r] == 0]
     duplicated = {r: n for r, n in per_recipient.items() if n > 1}
     strangers = [r for r in per_recipient if r not in set(recipients)]
@@ -117,7 +117,7 @@ async def _wait(args: argparse.Namespace, sink: MailSink, story_id: str, expecte
         task = bars.add_task("emailed", total=expected)
         while True:
             recipients = {
-                r for m in sink.snapshot() if m.story_id == story_id for r in m.recipients
+                r for m in sink.snapshot() if m.story_id == story_id for r in m.envelope_to
             }
             bars.update(task, completed=len(recipients))
             if len(recipients) >= expected:

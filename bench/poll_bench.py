@@ -167,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
     result = asyncio.run(run(args))
-    path = write_result("poll", result)
+    path = write_result("poll", result, args.out_dir)
     one, many = result["ways"]["getone"], result["ways"]["getmany"]
     if not args.no_record:
         append_row(

@@ -51,7 +51,7 @@ class ProcessUsage:
 def own_cpu_seconds() -> float:
     """CPU seconds of this process: the benchmark's load generator."""
     times = psutil.Process().cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 def own_rss() -> int:
