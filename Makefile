@@ -13,7 +13,8 @@ test:
 	bash scripts/test.sh
 
 lint: install
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy \
+		&& .venv/bin/lint-imports --no-cache
 
 format: install
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .

@@ -23,9 +23,11 @@ import uuid
 from typing import Any
 
 import asyncpg
-import common
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from harness.cli import common_arguments, console
+from harness.record import append_row, machine_facts, machine_text, write_result
+from harness.servers import Infra, infrastructure
 
 PARTITIONS = 3
 
@@ -121,7 +123,7 @@ async def postgres_inserts(server_url: str, rows: int, size: int) -> dict[str, f
     }
 
 
-async def measure(infra: common.Infra, messages: int, size: int) -> dict[str, Any]:
+async def measure(infra: Infra, messages: int, size: int) -> dict[str, Any]:
     kafka = await kafka_round_trip(infra.kafka_bootstrap, messages, size)
     postgres = await postgres_inserts(infra.postgres_url, messages, size)
     # One message through Kafka plus one committed row: the least any event-driven
@@ -144,22 +146,22 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--size", type=int, default=4000, help="bytes per message and row")
-    common.common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args()
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
         baseline = await measure(infra, args.messages, args.size)
-    common.console.print(text(baseline))
-    path = common.write_result(
+    console.print(text(baseline))
+    path = write_result(
         "baseline",
         {"benchmark": "baseline", "machine": facts, "args": vars(args), "baseline": baseline},
         args.out_dir,
     )
-    common.console.print(f"result: {path}")
+    console.print(f"result: {path}")
     if not args.no_record:
-        common.append_row(
+        append_row(
             "raw baseline",
-            common.machine_text(facts),
+            machine_text(facts),
             f"{baseline['kafka']['round_trip_per_s']:.0f} Kafka msg/s, "
             f"{baseline['postgres']['single_per_s']:.0f} PG rows/s",
             "(this is the baseline)",

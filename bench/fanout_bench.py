@@ -18,36 +18,48 @@ import time
 from collections import Counter
 from typing import Any
 
-import common
 import httpx
+from harness.cli import (
+    common_arguments,
+    console,
+    exit_cleanly_on_sigterm,
+    parse_service_env,
+    progress,
+)
+from harness.platform import Platform
+from harness.record import append_row, machine_facts, machine_text, stamp, write_result
+from harness.servers import infrastructure
+from harness.stats import ms
+from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
+from harness.usage import print_profiles, process_table
+
+from tests.infra import MailSink, smtp_server
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    orgs = common.organisations(1)
+    orgs = organisations(1)
     org = orgs[0]
-    story = common.StoryFactory(orgs, common.run_marker(), seed=args.seed).story(org)
-    common.check_auto_approvable([story])
+    story = StoryFactory(orgs, run_marker(), seed=args.seed).story(org)
+    check_auto_approvable([story])
     recipients = [f"subscriber{i:05d}@fanout.example" for i in range(args.subscribers)]
-    work_dir = args.out_dir / f"fanout-{common.stamp()}"
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
-        common.console.print(
-            f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}"
-        )
-        with common.smtp_server() as (sink, smtp_port):
-            platform = common.Platform(
+    work_dir = args.out_dir / f"fanout-{stamp()}"
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
+        console.print(f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}")
+        with smtp_server() as sink:
+            platform = Platform(
                 infra,
                 orgs,
-                smtp_port,
+                sink.port,
                 work_dir,
                 subscribe_staff=False,
-                service_env=common.parse_service_env(args.service_env),
+                service_env=parse_service_env(args.service_env),
                 profile=args.profile,
             )
             try:
                 await platform.start()
                 async with httpx.AsyncClient(timeout=60) as http:
-                    with common.progress() as bars:
+                    with progress() as bars:
                         subscribing = bars.add_task("subscribing", total=len(recipients))
                         pending = iter(recipients)
 
@@ -70,9 +82,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 codes = await platform.stop()
             if args.profile:
-                common.print_profiles(platform)
+                print_profiles(platform.services)
     mails = [m for m in sink.snapshot() if m.story_id == story_id]
-    per_recipient = Counter(r for m in mails for r in m.recipients)
+    per_recipient = Counter(r for m in mails for r in m.envelope_to)
     missing = [r for r in recipients if per_recipient[r] == 0]
     duplicated = {r: n for r, n in per_recipient.items() if n > 1}
     strangers = [r for r in per_recipient if r not in set(recipients)]
@@ -99,15 +111,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _wait(
-    args: argparse.Namespace, sink: common.MailSink, story_id: str, expected: int
-) -> bool:
+async def _wait(args: argparse.Namespace, sink: MailSink, story_id: str, expected: int) -> bool:
     last, last_change = -1, time.time()
-    with common.progress() as bars:
+    with progress() as bars:
         task = bars.add_task("emailed", total=expected)
         while True:
             recipients = {
-                r for m in sink.snapshot() if m.story_id == story_id for r in m.recipients
+                r for m in sink.snapshot() if m.story_id == story_id for r in m.envelope_to
             }
             bars.update(task, completed=len(recipients))
             if len(recipients) >= expected:
@@ -116,13 +126,13 @@ async def _wait(
             if len(recipients) != last:
                 last, last_change = len(recipients), now
             if now - last_change > args.stall_timeout:
-                common.console.print(f"[red]gave up[/]: no email for {args.stall_timeout:.0f} s")
+                console.print(f"[red]gave up[/]: no email for {args.stall_timeout:.0f} s")
                 return False
             await asyncio.sleep(0.25)
 
 
 def report(result: dict[str, Any]) -> None:
-    c = common.console
+    c = console
     rate = result["emails_per_s"]
     c.print(
         f"\n[bold]Fan-out[/]: one story, {result['subscribers']} subscribers; "
@@ -132,14 +142,14 @@ def report(result: dict[str, Any]) -> None:
     c.print(
         f"  emails/s             {rate:.1f} (first to last email)" if rate else "  emails/s n/a"
     )
-    c.print(f"  submit -> first      {common.ms(result['submit_to_first_email_s'])}")
-    c.print(f"  submit -> last       {common.ms(result['submit_to_last_email_s'])}")
+    c.print(f"  submit -> first      {ms(result['submit_to_first_email_s'])}")
+    c.print(f"  submit -> last       {ms(result['submit_to_last_email_s'])}")
     verdict = "[green]yes[/]" if result["exactly_once"] else "[red]NO[/]"
     c.print(
         f"  exactly one each     {verdict} (missing {result['missing']}, duplicated "
         f"{result['duplicated']}, unexpected {result['unexpected_recipients']})"
     )
-    c.print(common.process_table(result["processes"]))
+    c.print(process_table(result["processes"]))
 
 
 def main() -> None:
@@ -147,20 +157,20 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--settle", type=float, default=5.0, help="s to wait for late duplicates")
-    common.common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args()
-    common.exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     result = asyncio.run(run(args))
     report(result)
-    path = common.write_result("fanout", result, args.out_dir)
-    common.console.print(f"result: {path}")
+    path = write_result("fanout", result, args.out_dir)
+    console.print(f"result: {path}")
     if not args.no_record:
         rate = result["emails_per_s"]
-        common.append_row(
+        append_row(
             "fan-out",
-            common.machine_text(result["machine"]),
+            machine_text(result["machine"]),
             f"{rate:.1f} emails/s; "
-            f"last email {common.ms(result['submit_to_last_email_s'])} after submit; "
+            f"last email {ms(result['submit_to_last_email_s'])} after submit; "
             f"exactly once: {'yes' if result['exactly_once'] else 'NO'}"
             if rate
             else "no emails",

@@ -20,44 +20,55 @@ import json
 import time
 from typing import Any
 
-import common
 import httpx
+from harness.cli import (
+    common_arguments,
+    console,
+    exit_cleanly_on_sigterm,
+    parse_service_env,
+    progress,
+)
+from harness.load import Tracker, finish_run, sample_over_http, submit
+from harness.platform import Platform
+from harness.record import append_row, machine_facts, machine_text, stamp, write_result
+from harness.servers import infrastructure
+from harness.stats import latency_text, ms, summary
+from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
+from harness.usage import print_profiles, process_table
+
+from tests.infra import MailSink, smtp_server
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     total = int(args.rate * args.duration)
-    orgs = common.organisations(args.organisations)
-    marker = common.run_marker()
-    factory = common.StoryFactory(orgs, marker, seed=args.seed)
+    orgs = organisations(args.organisations)
+    marker = run_marker()
+    factory = StoryFactory(orgs, marker, seed=args.seed)
     stories = [factory.story() for _ in range(total)]
-    common.check_auto_approvable(stories[:5])
+    check_auto_approvable(stories[:5])
     bodies = [json.dumps(s).encode() for s in stories]
-    work_dir = args.out_dir / f"latency-{common.stamp()}"
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
-        common.console.print(
-            f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}"
-        )
-        with common.smtp_server() as (sink, smtp_port):
-            platform = common.Platform(
+    work_dir = args.out_dir / f"latency-{stamp()}"
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
+        console.print(f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}")
+        with smtp_server() as sink:
+            platform = Platform(
                 infra,
                 orgs,
-                smtp_port,
+                sink.port,
                 work_dir,
-                service_env=common.parse_service_env(args.service_env),
+                service_env=parse_service_env(args.service_env),
                 profile=args.profile,
             )
             try:
                 await platform.start()
-                common.console.print(
-                    f"services up; {total} stories at {args.rate}/s; logs in {work_dir}"
-                )
+                console.print(f"services up; {total} stories at {args.rate}/s; logs in {work_dir}")
                 run, lag = await _load(args, platform, sink, bodies)
                 processes = platform.process_report()
             finally:
                 codes = await platform.stop()
             if args.profile:
-                common.print_profiles(platform)
+                print_profiles(platform.services)
     return {
         "benchmark": "latency",
         "machine": facts,
@@ -73,9 +84,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _load(
-    args: argparse.Namespace, platform: common.Platform, sink: common.MailSink, bodies: list[bytes]
+    args: argparse.Namespace, platform: Platform, sink: MailSink, bodies: list[bytes]
 ) -> tuple[dict[str, Any], dict[str, float | int]]:
-    tracker = common.Tracker()
+    tracker = Tracker()
     lags: list[float] = []
     sample_every = max(1, len(bodies) // args.http_sample) if args.http_sample else 0
     # Several small pools rather than one of 512 connections: httpx scans its whole
@@ -91,7 +102,7 @@ async def _load(
 
         async def send(index: int, scheduled: float) -> None:
             lags.append(time.time() - scheduled)
-            story_id = await common.submit(
+            story_id = await submit(
                 pools[index % len(pools)],
                 platform.url("story-intake"),
                 bodies[index],
@@ -99,7 +110,7 @@ async def _load(
                 sent_at=scheduled,
             )
             if story_id and sample_every and index % sample_every == 0:
-                common.sample_over_http(
+                sample_over_http(
                     http, platform.url("search"), story_id, tracker, args.http_poll_interval
                 )
 
@@ -116,11 +127,11 @@ async def _load(
             while in_flight:
                 await asyncio.gather(*list(in_flight))
 
-        with common.progress() as bars:
+        with progress() as bars:
             submitted = bars.add_task("submitted", total=len(bodies))
             platform.mark_cpu()
             sending = asyncio.ensure_future(schedule())
-            run = await common.finish_run(
+            run = await finish_run(
                 platform,
                 sink,
                 len(bodies),
@@ -131,12 +142,12 @@ async def _load(
                 sending=sending,
                 stall_timeout=args.stall_timeout,
             )
-    return run, common.summary(lags)
+    return run, summary(lags)
 
 
 def report(result: dict[str, Any]) -> None:
     run, lat = result["run"], result["run"]["latency_s"]
-    c = common.console
+    c = console
     c.print(
         f"\n[bold]Latency at {result['rate_per_s']} stories/s for {result['duration_s']} s[/] "
         f"({result['stories']} stories, open loop, from the scheduled send time; "
@@ -147,22 +158,22 @@ def report(result: dict[str, Any]) -> None:
             f"[red]INCOMPLETE[/]: accepted {run['accepted']}, searchable {run['searchable']}, "
             f"emailed {run['emailed']}, failed {run['failed']} {run['failures_sample']}"
         )
-    c.print(f"  submit -> accepted   {common.latency_text(lat['submit_to_accepted'])}")
+    c.print(f"  submit -> accepted   {latency_text(lat['submit_to_accepted'])}")
     c.print(
-        f"  submit -> searchable {common.latency_text(lat['submit_to_searchable'])} "
+        f"  submit -> searchable {latency_text(lat['submit_to_searchable'])} "
         "(index commit, all stories)"
     )
     c.print(
-        f"  submit -> searchable {common.latency_text(lat['submit_to_searchable_http_sample'])} "
+        f"  submit -> searchable {latency_text(lat['submit_to_searchable_http_sample'])} "
         "(GET /v1/stories over HTTP, "
         f"{lat['submit_to_searchable_http_sample'].get('n', 0)} sampled)"
     )
-    c.print(f"  submit -> email      {common.latency_text(lat['submit_to_email'])}")
+    c.print(f"  submit -> email      {latency_text(lat['submit_to_email'])}")
     c.print(
-        f"  load generator lag   p99 {common.ms(result['scheduler_lag_s'].get('p99'))}, "
-        f"max {common.ms(result['scheduler_lag_s'].get('max'))}"
+        f"  load generator lag   p99 {ms(result['scheduler_lag_s'].get('p99'))}, "
+        f"max {ms(result['scheduler_lag_s'].get('max'))}"
     )
-    c.print(common.process_table(result["processes"]))
+    c.print(process_table(result["processes"]))
 
 
 def main() -> None:
@@ -174,20 +185,20 @@ def main() -> None:
     parser.add_argument("--http-sample", type=int, default=100)
     parser.add_argument("--http-poll-interval", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, default=600, help="s to wait after sending")
-    common.common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args()
-    common.exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     result = asyncio.run(run(args))
     report(result)
-    path = common.write_result("latency", result, args.out_dir)
-    common.console.print(f"result: {path}")
+    path = write_result("latency", result, args.out_dir)
+    console.print(f"result: {path}")
     if not args.no_record:
         lat = result["run"]["latency_s"]
-        common.append_row(
+        append_row(
             f"latency at {args.rate:g}/s",
-            common.machine_text(result["machine"]),
-            f"searchable {common.latency_text(lat['submit_to_searchable'])}; "
-            f"email {common.latency_text(lat['submit_to_email'])}",
+            machine_text(result["machine"]),
+            f"searchable {latency_text(lat['submit_to_searchable'])}; "
+            f"email {latency_text(lat['submit_to_email'])}",
             "n/a (see pipeline row)",
             f"{result['stories']} stories over {args.duration:g} s, open loop; "
             f"{result['machine']['broker']}; "

@@ -25,42 +25,54 @@ import time
 from typing import Any
 
 import baseline as raw
-import common
 import httpx
+from harness.cli import (
+    common_arguments,
+    console,
+    exit_cleanly_on_sigterm,
+    parse_service_env,
+    progress,
+)
+from harness.load import Tracker, finish_run, sample_over_http, submit
+from harness.platform import Platform
+from harness.record import append_row, machine_facts, machine_text, stamp, write_result
+from harness.servers import infrastructure
+from harness.stats import latency_text
+from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
+from harness.usage import print_profiles, process_table
+
+from tests.infra import MailSink, smtp_server
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    orgs = common.organisations(args.organisations)
-    marker = common.run_marker()
-    factory = common.StoryFactory(orgs, marker, seed=args.seed)
+    orgs = organisations(args.organisations)
+    marker = run_marker()
+    factory = StoryFactory(orgs, marker, seed=args.seed)
     stories = [factory.story() for _ in range(args.stories)]
-    common.check_auto_approvable(stories[:5])
+    check_auto_approvable(stories[:5])
     bodies = [json.dumps(s).encode() for s in stories]
     words = [len(s["body"].split()) for s in stories]
     mean_size = int(sum(map(len, bodies)) / len(bodies))
-    stamp = common.stamp()
-    work_dir = args.out_dir / f"pipeline-{stamp}"
+    work_dir = args.out_dir / f"pipeline-{stamp()}"
 
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
-        common.console.print(
-            f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}"
-        )
-        common.console.print(f"baseline: {args.stories} messages/rows of {mean_size} B ...")
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
+        console.print(f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}")
+        console.print(f"baseline: {args.stories} messages/rows of {mean_size} B ...")
         baseline = await raw.measure(infra, args.stories, mean_size)
-        common.console.print(raw.text(baseline))
-        with common.smtp_server() as (sink, smtp_port):
-            platform = common.Platform(
+        console.print(raw.text(baseline))
+        with smtp_server() as sink:
+            platform = Platform(
                 infra,
                 orgs,
-                smtp_port,
+                sink.port,
                 work_dir,
-                service_env=common.parse_service_env(args.service_env),
+                service_env=parse_service_env(args.service_env),
                 profile=args.profile,
             )
             try:
                 await platform.start()
-                common.console.print(f"services up; logs in {work_dir}")
+                console.print(f"services up; logs in {work_dir}")
                 run = await _load(args, platform, sink, bodies)
                 processes = platform.process_report()
                 async with httpx.AsyncClient(timeout=30) as http:
@@ -70,7 +82,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     run["search_total_for_marker"] = found.json().get("total")
             finally:
                 codes = await platform.stop()
-            profiles = common.print_profiles(platform) if args.profile else {}
+            profiles = print_profiles(platform.services) if args.profile else {}
 
     elapsed = run["all_done_at"] - run["first_sent_at"]
     per_s = run["accepted"] / elapsed if run["complete"] and elapsed > 0 else math.nan
@@ -101,9 +113,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _load(
-    args: argparse.Namespace, platform: common.Platform, sink: common.MailSink, bodies: list[bytes]
+    args: argparse.Namespace, platform: Platform, sink: MailSink, bodies: list[bytes]
 ) -> dict[str, Any]:
-    tracker = common.Tracker()
+    tracker = Tracker()
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
     for item in enumerate(bodies):
         queue.put_nowait(item)
@@ -120,17 +132,17 @@ async def _load(
             )
             while not queue.empty():
                 index, body = queue.get_nowait()
-                story_id = await common.submit(own, platform.url("story-intake"), body, tracker)
+                story_id = await submit(own, platform.url("story-intake"), body, tracker)
                 if story_id and sample_every and index % sample_every == 0:
-                    common.sample_over_http(
+                    sample_over_http(
                         http, platform.url("search"), story_id, tracker, args.http_poll_interval
                     )
 
-        with common.progress() as bars:
+        with progress() as bars:
             submitted = bars.add_task("submitted", total=len(bodies))
             platform.mark_cpu()
             sending = asyncio.gather(*(client() for _ in range(args.clients)))
-            run = await common.finish_run(
+            run = await finish_run(
                 platform,
                 sink,
                 len(bodies),
@@ -146,7 +158,7 @@ async def _load(
 
 def report(result: dict[str, Any]) -> None:
     run, lat = result["run"], result["run"]["latency_s"]
-    c = common.console
+    c = console
     c.print(
         f"\n[bold]Pipeline[/]: {result['stories']} stories over "
         f"{result['organisations']} organisations, "
@@ -161,19 +173,19 @@ def report(result: dict[str, Any]) -> None:
         f"  end to end          {result['stories_per_s']:.1f} stories/s "
         f"({result['elapsed_s']:.1f} s); intake accepted {result['accept_per_s']:.1f}/s"
     )
-    c.print(f"  submit -> accepted   {common.latency_text(lat['submit_to_accepted'])}")
+    c.print(f"  submit -> accepted   {latency_text(lat['submit_to_accepted'])}")
     c.print(
-        f"  submit -> searchable {common.latency_text(lat['submit_to_searchable'])} "
+        f"  submit -> searchable {latency_text(lat['submit_to_searchable'])} "
         "(index commit, all stories)"
     )
     c.print(
-        f"  submit -> searchable {common.latency_text(lat['submit_to_searchable_http_sample'])} "
+        f"  submit -> searchable {latency_text(lat['submit_to_searchable_http_sample'])} "
         "(GET /v1/stories over HTTP, "
         f"{lat['submit_to_searchable_http_sample'].get('n', 0)} sampled)"
     )
-    c.print(f"  submit -> email      {common.latency_text(lat['submit_to_email'])}")
+    c.print(f"  submit -> email      {latency_text(lat['submit_to_email'])}")
     c.print(f"  search for the run's marker word finds {run.get('search_total_for_marker')}")
-    c.print(common.process_table(result["processes"]))
+    c.print(process_table(result["processes"]))
     c.print(f"  raw baseline: {raw.text(result['baseline'])}")
     r = result["ratio"]
     c.print(
@@ -191,12 +203,12 @@ def record(result: dict[str, Any], path: Any) -> None:
         for n, p in procs.items()
         if "bench" not in n and not math.isnan(p["peak_rss_mb"])
     )
-    common.append_row(
+    append_row(
         "pipeline end to end",
-        common.machine_text(result["machine"]),
+        machine_text(result["machine"]),
         f"{result['stories_per_s']:.1f} stories/s; "
-        f"searchable {common.latency_text(lat['submit_to_searchable'])}; "
-        f"email {common.latency_text(lat['submit_to_email'])}",
+        f"searchable {latency_text(lat['submit_to_searchable'])}; "
+        f"email {latency_text(lat['submit_to_email'])}",
         f"Kafka {result['baseline']['kafka']['round_trip_per_s']:.0f} msg/s, PG "
         f"{result['baseline']['postgres']['single_per_s']:.0f} rows/s; ratio "
         f"{result['ratio']['to_kafka_plus_insert']:.3f} of Kafka+insert",
@@ -226,13 +238,13 @@ def main() -> None:
         help="s between polls; under a closed loop latencies are seconds, so poll gently",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="give up after this many s")
-    common.common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args()
-    common.exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     result = asyncio.run(run(args))
     report(result)
-    path = common.write_result("pipeline", result, args.out_dir)
-    common.console.print(f"result: {path}")
+    path = write_result("pipeline", result, args.out_dir)
+    console.print(f"result: {path}")
     if not args.no_record:
         record(result, path)
     raise SystemExit(0 if result["run"]["complete"] else 1)

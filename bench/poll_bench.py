@@ -24,9 +24,12 @@ import time
 import uuid
 from typing import Any
 
-import common
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from harness.cli import common_arguments, console, exit_cleanly_on_sigterm
+from harness.record import append_row, machine_facts, machine_text, write_result
+from harness.servers import infrastructure
+from harness.stats import latency_text, summary
 
 PARTITIONS = 3
 
@@ -99,7 +102,7 @@ async def latency(bootstrap: str, way: str, rate: float, seconds: float) -> dict
         await producer.stop()
         await consumer.stop()
         await _drop(bootstrap, [topic])
-    stats = common.summary(delays)
+    stats = summary(delays)
     stats["records_per_poll"] = round(total / max(polls, 1), 2)
     return stats
 
@@ -137,17 +140,17 @@ async def backlog(bootstrap: str, way: str, count: int) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
         result: dict[str, Any] = {"machine": facts, "ways": {}}
         for way in ("getone", "getmany"):
-            common.console.print(f"{way}: latency at {args.rate}/s for {args.seconds} s ...")
+            console.print(f"{way}: latency at {args.rate}/s for {args.seconds} s ...")
             lat = await latency(infra.kafka_bootstrap, way, args.rate, args.seconds)
-            common.console.print(f"{way}: backlog of {args.backlog} ...")
+            console.print(f"{way}: backlog of {args.backlog} ...")
             back = await backlog(infra.kafka_bootstrap, way, args.backlog)
             result["ways"][way] = {"latency": lat, "backlog": back}
-            common.console.print(
-                f"  {way}: latency {common.latency_text(lat)}, "
+            console.print(
+                f"  {way}: latency {latency_text(lat)}, "
                 f"{lat['records_per_poll']} records/poll; backlog "
                 f"{back['records_per_second']:,.0f} records/s, "
                 f"{back['cpu_us_per_record']:.1f} µs CPU/record"
@@ -157,29 +160,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.common_arguments(parser)
+    common_arguments(parser)
     parser.add_argument("--rate", type=float, default=50.0, help="records/s for latency")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to send")
     parser.add_argument("--backlog", type=int, default=20_000, help="records for throughput")
     args = parser.parse_args()
-    common.exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     result = asyncio.run(run(args))
-    path = common.write_result("poll", result)
+    path = write_result("poll", result, args.out_dir)
     one, many = result["ways"]["getone"], result["ways"]["getmany"]
     if not args.no_record:
-        common.append_row(
+        append_row(
             "poll: getmany vs getone",
-            common.machine_text(result["machine"]),
-            f"getmany latency {common.latency_text(many['latency'])}; backlog "
+            machine_text(result["machine"]),
+            f"getmany latency {latency_text(many['latency'])}; backlog "
             f"{many['backlog']['records_per_second']:,.0f} records/s, "
             f"{many['backlog']['cpu_us_per_record']:.1f} µs CPU/record",
-            f"getone latency {common.latency_text(one['latency'])}; backlog "
+            f"getone latency {latency_text(one['latency'])}; backlog "
             f"{one['backlog']['records_per_second']:,.0f} records/s, "
             f"{one['backlog']['cpu_us_per_record']:.1f} µs CPU/record",
             f"{args.rate:g}/s for {args.seconds:g} s, {args.backlog} records of 1.5 kB, "
             f"{PARTITIONS} partitions; {path.name}",
         )
-    common.console.print(f"wrote {path}")
+    console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

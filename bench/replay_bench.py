@@ -30,10 +30,12 @@ from typing import Any
 
 import asyncpg
 import baseline
-import common
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import DeleteGroupsRequest
+from harness.cli import common_arguments, console, exit_cleanly_on_sigterm, progress
+from harness.record import append_row, machine_facts, machine_text, write_result
+from harness.servers import Infra, infrastructure
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from search_bench import Generator
 
@@ -63,6 +65,7 @@ from candour_search.service_layer.rebuild import (
     RebuildResult,
     rebuild_index,
 )
+from tests.infra import database_url
 
 # Who publishes each kind of event in the platform (the envelope's `source`).
 PUBLISHER = {
@@ -294,9 +297,9 @@ async def rebuild(
         TextColumn("{task.fields[rate]} events/s"),
         TextColumn("ETA {task.fields[eta]}"),
         TimeElapsedColumn(),
-        console=common.console,
-    ) as progress:
-        watch = Watch(ProgressBar(progress))
+        console=console,
+    ) as bars:
+        watch = Watch(ProgressBar(bars))
         started = time.perf_counter()
         running = asyncio.create_task(rebuild_index(dsn, bootstrap, topics, on_progress=watch))
         while not running.done():
@@ -319,12 +322,12 @@ async def create_database(server_url: str, name: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    dsn = common.database_url(server_url, name)
+    dsn = database_url(server_url, name)
     await migrate_database(dsn, MIGRATIONS)
     return dsn
 
 
-async def clean_up(infra: common.Infra, database: str, prefix: str, groups: list[str]) -> None:
+async def clean_up(infra: Infra, database: str, prefix: str, groups: list[str]) -> None:
     with contextlib.suppress(Exception):
         conn = await asyncpg.connect(infra.postgres_url)
         try:
@@ -349,8 +352,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:10]
     topics = TopicNames(f"benchreplay{run_id}.")
     database = f"bench_replay_{run_id}"
-    async with common.infrastructure(args) as infra:
-        facts = common.machine_facts(infra)
+    async with infrastructure(args) as infra:
+        facts = machine_facts(infra)
         groups: list[str] = []
         try:
             dsn = await create_database(infra.postgres_url, database)
@@ -358,17 +361,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 infra.kafka_bootstrap, topics, partitions=baseline.PARTITIONS, with_dlq=False
             )
             source = EventSource(args)
-            with common.progress() as bars:
+            with progress() as bars:
                 produced = await produce(infra.kafka_bootstrap, topics, source, args.events, bars)
             mix = source.mix
             source.published.clear()  # up to a million ids: not needed any more
-            common.console.print(
+            console.print(
                 f"produced {args.events:,} events ({mix.approved:,} approved, "
                 f"{mix.responses:,} responses, {mix.withdrawn:,} withdrawn; mean "
                 f"{produced['mean_event_bytes']:,.0f} B) at {produced['events_per_s']:,.0f}/s "
                 f"(generation included; not part of the result)"
             )
-            with common.progress() as bars:
+            with progress() as bars:
                 kafka = await consume_all(
                     infra.kafka_bootstrap, topics, args.events, bars, args.stall_timeout
                 )
@@ -454,13 +457,13 @@ def main() -> None:
     parser.add_argument("--organisations", type=int, default=200)
     parser.add_argument("--services", type=int, default=6, help="per organisation")
     parser.add_argument("--seed", type=int, default=1)
-    common.common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args()
     if args.profile or args.service_env:
         parser.error("--profile and --service-env do not apply: the rebuild runs in this process")
     if args.events < 1 or args.responses + args.withdrawals >= 1:
         parser.error("need --events >= 1 and --responses + --withdrawals < 1")
-    common.exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     configure_logging("replay-bench", level="WARNING", json=False)  # as the CLI does
     outcome = asyncio.run(run(args))
     r, index, facts, mix = (
@@ -475,21 +478,21 @@ def main() -> None:
     rate = f"{r['events_per_s']:,.0f} events/s"
     indexed = f"index {index['stories']:,} stories (expected {index['expected_stories']:,})"
     raw = f"Kafka consume {k['messages_per_s']:,.0f} msg/s, PG COPY {p['rows_per_s']:,.0f} rows/s"
-    common.console.print(
+    console.print(
         f"[bold]rebuild: {rate}[/] ({r['events_applied']:,} events in {r['seconds']:,.1f} s; "
         f"replay phase {r['replay_phase_events_per_s'] or 0:,.0f}/s); {indexed}, "
         f"{r['unreadable']} unreadable"
     )
-    common.console.print(
+    console.print(
         f"raw baseline: {raw} of {p['size_bytes']:,} B; "
         f"rebuild = {to_consume:.3f} of the consume, {to_copy:.3f} of the COPY"
     )
-    path = common.write_result("replay", outcome, args.out_dir)
-    common.console.print(f"result: {path}")
+    path = write_result("replay", outcome, args.out_dir)
+    console.print(f"result: {path}")
     if not args.no_record:
-        common.append_row(
+        append_row(
             "replay (search rebuild)",
-            common.machine_text(facts),
+            machine_text(facts),
             f"{rate} ({r['events_applied']:,} in {r['seconds']:,.1f} s); {indexed}",
             f"{raw}; ratio {to_consume:.3f} / {to_copy:.3f}",
             f"{mix['approved']:,} approved, {mix['responses']:,} responses, "

@@ -30,8 +30,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-from common import append_row, git_commit, machine_facts, write_result
 from fastapi import FastAPI
+from harness.record import append_row, git_commit, machine_facts, write_result
 
 from candour_common.events import ChangeMarker
 from candour_common.http.problems import install_problem_handlers

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import common
 import numpy as np
+from harness.cli import console
+from harness.record import OUT_DIR, append_row, machine_facts, machine_text, write_result
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import normalized_mutual_info_score
-
-sys.path.insert(0, str(common.ROOT))
 
 from candour_search import themes
 from tests.data.themes.corpus import generate, load
@@ -52,7 +50,7 @@ def measure(size: int, seed: int) -> dict[str, Any]:
     known = [e.theme for e in entries]
 
     started = time.perf_counter()
-    model = themes.find_themes(texts, seed=0, progress=lambda line: common.console.print(line))
+    model = themes.find_themes(texts, seed=0, progress=lambda line: console.print(line))
     seconds = time.perf_counter() - started
     found = [a[0] if a else -1 for a in model.assignments]
 
@@ -87,16 +85,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="corpus sizes, comma-separated")
     parser.add_argument("--seed", type=int, default=11, help="seed of the generated corpus")
-    parser.add_argument("--out-dir", type=Path, default=common.OUT_DIR)
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
     parser.add_argument("--no-record", action="store_true", help="do not add rows to results.md")
     args = parser.parse_args()
-    facts = common.machine_facts()
+    facts = machine_facts()
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        common.console.print(f"{size:,} entries ...")
+        console.print(f"{size:,} entries ...")
         r = measure(size, args.seed)
         b = r["baseline"]
-        common.console.print(
+        console.print(
             f"  {r['themes']} themes, NMI {r['nmi']:.3f}, purity {r['purity']:.3f}, "
             f"{r['seconds']:.1f} s | baseline: TF-IDF alone {b['tfidf_seconds']:.1f} s; "
             f"k-means (k={b['kmeans_known_k']}, told) NMI {b['kmeans_nmi']:.3f}, "
@@ -104,9 +102,9 @@ def main() -> None:
         )
         results.append(r)
         if not args.no_record:
-            common.append_row(
+            append_row(
                 "themes quality",
-                common.machine_text(facts),
+                machine_text(facts),
                 f"NMI {r['nmi']:.3f}, purity {r['purity']:.3f}, {r['themes']} themes found, "
                 f"{r['seconds']:.1f} s",
                 f"TF-IDF alone {b['tfidf_seconds']:.1f} s; k-means told k={b['kmeans_known_k']}: "
@@ -115,8 +113,8 @@ def main() -> None:
                 f"{size:,} generated entries, 12 known themes, corpus seed {args.seed}; "
                 f"peak RSS {r['peak_rss_mb']:.0f} MB",
             )
-    path = common.write_result("themes", {"machine": facts, "runs": results}, args.out_dir)
-    common.console.print(f"wrote {path}")
+    path = write_result("themes", {"machine": facts, "runs": results}, args.out_dir)
+    console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ if [ -z "${CANDOUR_TEST_DATABASE_URL:-}" ]; then
 fi
 echo "==> Kafka at $CANDOUR_TEST_KAFKA, PostgreSQL at ${CANDOUR_TEST_DATABASE_URL%%@*}@…"
 
-echo "==> lint and types"
+echo "==> lint, types and layer rules"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 
 echo "==> tests"
 set +e

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from candour_common.kafka_admin import ensure_topics
 from candour_common.topics import TopicNames
 from tests import infra
+from tests.infra import free_port as free_port  # many tests import it from here
 
 # Integration and e2e tests need real servers; unit tests never start any.
 
@@ -52,19 +51,8 @@ async def topics(kafka_bootstrap: str) -> AsyncIterator[TopicNames]:
     await infra.delete_topics(kafka_bootstrap, names.prefix)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[infra.MailSink]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
-    sink = infra.MailSink(host="127.0.0.1", port=free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
+    with infra.smtp_server() as sink:
         yield sink
-    finally:
-        controller.stop()

@@ -3,6 +3,8 @@
 Order of preference: addresses named in the environment (`CANDOUR_TEST_KAFKA`,
 `CANDOUR_TEST_DATABASE_URL`), then testcontainers when a Docker engine answers,
 then the local servers from `deploy/local` (started here if not running).
+
+The benchmarks (bench/harness) use the same databases, topics and SMTP sink.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import socket
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +40,23 @@ def docker_engine_answers() -> bool:
         return False
 
 
-def _local(script: str) -> str:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_local(script: str) -> str:
+    """Start a `deploy/local` server (kafka.sh, postgres.sh) unless it runs; its address.
+
+    The first start downloads Apache Kafka or unpacks PostgreSQL: minutes, not seconds.
+    """
     out = subprocess.run(
         ["bash", str(ROOT / "deploy" / "local" / script), "start"],
         check=True,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     return out.stdout.strip().splitlines()[-1].strip()
 
@@ -54,7 +71,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
     else:
-        yield _local("kafka.sh")
+        yield start_local("kafka.sh")
 
 
 @contextlib.contextmanager
@@ -67,7 +84,7 @@ def postgres_url() -> Iterator[str]:
         with PostgresContainer("postgres:17", driver=None) as pg:
             yield pg.get_connection_url()
     else:
-        yield _local("postgres.sh")
+        yield start_local("postgres.sh")
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -105,11 +122,23 @@ async def drop_databases(server_url: str, names: list[str]) -> None:
         await conn.close()
 
 
+STORY_LINK = re.compile(
+    rb"/v1/stories/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+
+
 @dataclass
 class ReceivedMail:
     envelope_from: str
     envelope_to: list[str]
-    message: Message
+    content: bytes
+    received_at: float = field(default_factory=time.time)  # wall clock, as the services log
+
+    # Parsed when first read, not as it arrives: the fan-out benchmark receives
+    # thousands a second and reads only a few.
+    @cached_property
+    def message(self) -> Message:
+        return message_from_bytes(self.content)
 
     @property
     def subject(self) -> str:
@@ -125,27 +154,48 @@ class ReceivedMail:
                     out.append(payload.decode(part.get_content_charset() or "utf-8"))
         return "\n".join(out)
 
+    @cached_property
+    def story_id(self) -> str | None:
+        """The story this email links to (`/v1/stories/{id}`), if any."""
+        if match := STORY_LINK.search(self.content):
+            return match.group(1).decode()
+        # Quoted-printable or base64 bodies: decode the text parts and look again.
+        for part in self.message.walk():
+            if part.get_content_maintype() == "text":
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes) and (match := STORY_LINK.search(payload)):
+                    return match.group(1).decode()
+        return None
+
 
 @dataclass
 class MailSink:
-    """What a real aiosmtpd server on 127.0.0.1 received."""
+    """What a real aiosmtpd server on 127.0.0.1 received.
+
+    aiosmtpd serves from a thread of its own: read `snapshot()` (or `to()`) while
+    mail may still arrive."""
 
     host: str
     port: int
     messages: list[ReceivedMail] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(
-            ReceivedMail(
-                envelope_from=envelope.mail_from,  # type: ignore[attr-defined]
-                envelope_to=list(envelope.rcpt_tos),  # type: ignore[attr-defined]
-                message=message_from_bytes(envelope.content),  # type: ignore[attr-defined]
-            )
+        mail = ReceivedMail(
+            envelope_from=envelope.mail_from,  # type: ignore[attr-defined]
+            envelope_to=list(envelope.rcpt_tos),  # type: ignore[attr-defined]
+            content=envelope.content,  # type: ignore[attr-defined]
         )
+        with self._lock:
+            self.messages.append(mail)
         return "250 Message accepted for delivery"
 
+    def snapshot(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self.messages)
+
     def to(self, address: str) -> list[ReceivedMail]:
-        return [m for m in self.messages if address in m.envelope_to]
+        return [m for m in self.snapshot() if address in m.envelope_to]
 
     async def wait_for(
         self, address: str, *, count: int = 1, timeout: float = 30
@@ -154,6 +204,20 @@ class MailSink:
             while len(self.to(address)) < count:
                 await asyncio.sleep(0.1)
         return self.to(address)
+
+
+@contextlib.contextmanager
+def smtp_server(sink: MailSink | None = None) -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives in `sink`."""
+    from aiosmtpd.controller import Controller
+
+    sink = sink or MailSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,21 @@
-"""Run Candour services as real OS processes, as they run in production."""
+"""Run Candour services as real OS processes, as they run in production.
+
+The benchmarks (bench/harness) start theirs with this too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.infra import free_port
 
 MODULES = {
     "story-intake": "candour_intake",
@@ -21,19 +25,15 @@ MODULES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     env: dict[str, str]
     log_path: Path
-    admin_port: int = field(default_factory=_free_port)
+    admin_port: int = field(default_factory=free_port)
+    # When set, the service runs under cProfile and writes its profile here as it exits.
+    profile_path: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -54,8 +54,9 @@ class ServiceProcess:
             "CANDOUR_LOG_JSON": "true",
         }
         log = self.log_path.open("ab")
+        profiling = ["-m", "cProfile", "-o", str(self.profile_path)] if self.profile_path else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", MODULES[self.name]],
+            [sys.executable, *profiling, "-m", MODULES[self.name]],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

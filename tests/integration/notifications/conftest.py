@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from candour_common.auth import Role, issue_token
@@ -34,7 +32,12 @@ from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.mailer import Mailer
 from candour_notifications.bootstrap import create_app
 from candour_notifications.settings import NotificationsSettings
-from tests.infra import MailSink
+
+# The notification tests import these from here.
+from tests.infra import free_port as free_port
+from tests.infra import smtp_server
+
+smtp_running = smtp_server  # a real SMTP server that keeps what it receives in a given sink
 
 DEADLINE = 45.0
 SECRET = "integration-test-secret-of-32-bytes-or-more"
@@ -91,22 +94,6 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s (last: {value!r})")
         await asyncio.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def smtp_running(sink: MailSink) -> Any:
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
-        yield sink
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""What each process used: CPU seconds and memory (psutil), and cProfile summaries."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import pstats
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psutil
+
+from harness.cli import console
+from tests.processes import ServiceProcess
+
+
+@dataclass
+class ProcessUsage:
+    """One service's process and its children: peak and idle memory, CPU since the mark."""
+
+    service: ServiceProcess
+    peak_rss: int = 0
+    idle_rss: int = 0
+    cpu_at_mark: float = 0.0
+
+    def _tree(self) -> list[psutil.Process]:
+        assert self.service.process is not None
+        try:
+            proc = psutil.Process(self.service.process.pid)
+            return [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss(self) -> int:
+        total = 0
+        for p in self._tree():
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in self._tree():
+            with contextlib.suppress(psutil.Error):
+                times = p.cpu_times()
+                total += times.user + times.system
+        return total
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process: the benchmark's load generator."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def own_rss() -> int:
+    return int(psutil.Process().memory_info().rss)
+
+
+def infrastructure_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the local Kafka broker and PostgreSQL server.
+
+    Found by command line on this machine (so only when they run here). PostgreSQL
+    forks a backend per connection: the postmaster's reaped children count too.
+    """
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter(["cmdline", "name"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            if "kafka.Kafka" in cmdline or "tansu" in (proc.info["name"] or ""):
+                name = "Kafka broker"
+            elif proc.info["name"] == "postgres" or cmdline.startswith("postgres"):
+                name = "PostgreSQL server"
+            else:
+                continue
+            t = proc.cpu_times()
+            used = t.user + t.system
+            if name == "PostgreSQL server":
+                used += t.children_user + t.children_system
+            totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
+def process_table(report: dict[str, dict[str, float]]) -> str:
+    lines = [f"  {'process':<24}{'CPU s':>8}{'peak RSS MB':>13}{'idle RSS MB':>13}"]
+    for name, r in report.items():
+        idle = "" if math.isnan(r["idle_rss_mb"]) else f"{r['idle_rss_mb']:.1f}"
+        peak = "" if math.isnan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.1f}"
+        lines.append(f"  {name:<24}{r['cpu_seconds']:>8.1f}{peak:>13}{idle:>13}")
+    return "\n".join(lines)
+
+
+def print_profiles(services: Mapping[str, ServiceProcess], top: int = 25) -> dict[str, list[str]]:
+    """Top costs per service from its cProfile file (written when it exited)."""
+    tops: dict[str, list[str]] = {}
+    for name, service in services.items():
+        path = service.profile_path
+        if path is None or not path.exists():
+            console.print(f"[yellow]{name}: no profile written[/]")
+            continue
+        buffer = io.StringIO()
+        stats = pstats.Stats(str(path), stream=buffer)
+        stats.sort_stats("tottime").print_stats(top)
+        buffer.write("\n-- by cumulative time --\n")
+        stats.sort_stats("cumulative").print_stats(top)
+        text = buffer.getvalue()
+        (path.with_suffix(".txt")).write_text(text)
+        tops[name] = text.splitlines()
+        console.print(f"[bold]{name}[/]: profile in {path} (summary {path.with_suffix('.txt')})")
+    return tops
