@@ -17,7 +17,7 @@ from candour_common.db import Connection
 from candour_common.db.inbox import record_story_event_once
 from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
-from candour_search.adapters import counts, hits, repository, stats_repository
+from candour_search.adapters import counts, directory, hits, repository, stats_repository
 from candour_search.adapters.theme_repository import ThemeRepository
 from candour_search.domain import (
     PublishedStory,
@@ -170,3 +170,14 @@ async def story_stats(pool: asyncpg.Pool, query: StoryStatsQuery) -> StatsReport
     # One snapshot, so the groups add up to the overall figures.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await stats_repository.story_stats(conn, query)
+
+
+async def organisation_index(pool: asyncpg.Pool) -> list[directory.ListedOrganisation]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await directory.organisation_index(conn)
+
+
+async def directory_name(pool: asyncpg.Pool, organisation_id: str) -> str | None:
+    """The organisation's name if the directory lists it (it may have no story yet)."""
+    async with pool.acquire() as conn:
+        return await directory.directory_name(conn, organisation_id)
