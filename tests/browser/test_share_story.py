@@ -190,3 +190,53 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     await page.goto(f"{intake.url}/respond")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Sign in")
+
+
+async def _stories(intake: ServiceProcess) -> int:
+    conn = await asyncpg.connect(intake.env["CANDOUR_DATABASE_URL"])
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM stories"))
+    finally:
+        await conn.close()
+
+
+async def test_reloading_the_confirmation_sends_nothing_and_the_private_link_opens_the_story(
+    intake: ServiceProcess, page: Page
+) -> None:
+    """Issue 23: a refresh of the confirmation sent the story a second time."""
+    await page.goto(f"{intake.url}/share")
+    await fill_share_form(page)
+    await page.get_by_role("button", name="Send my story").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("your story has been sent")
+    assert page.url.endswith("/share/sent")
+    await expect(page.locator("#what-next")).to_contain_text("usually within a working day")
+    link = await page.locator("#follow-link").input_value()
+    await page.reload()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("your story has been sent")
+    assert await page.locator("#follow-link").input_value() == link
+    assert await _stories(intake) == 1
+    # The copy button (progressive enhancement from a static script) says it copied.
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.get_by_role("button", name="Copy link").click()
+    await expect(page.locator("#copy-status")).to_have_text("Link copied")
+    await axe_check(page)
+    await save_screenshot(page, "share-confirmation")
+    # The private link opens the author's page on its own.
+    await page.goto(link)
+    await expect(page.locator("#story-status")).to_have_attribute("data-status", "submitted")
+
+
+async def test_the_organisation_picker_matches_words_in_any_order(
+    intake: ServiceProcess, page: Page
+) -> None:
+    await page.goto(f"{intake.url}/share")
+    await page.get_by_label("Search the list").fill("team crisis")
+    options = page.locator("#place optgroup option:not([hidden])")
+    await expect(options).to_have_count(1)
+    assert "Crisis team" in (await options.first.text_content() or "")
+    await expect(page.locator("#place-filter-status")).to_have_text("1 match in the list")
+    await page.get_by_label("Search the list").fill("nowhere trust")
+    await expect(page.locator("#place-filter-status")).to_contain_text(
+        "No organisation or service matches"
+    )
+    await axe_check(page)

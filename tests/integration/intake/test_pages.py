@@ -59,10 +59,22 @@ async def count(url: str, sql: str) -> int:
         await conn.close()
 
 
+def submission_key_of(html: str) -> str:
+    found = re.search(r'name="submission_key" value="([^"]+)"', html)
+    assert found, "the share form carries no submission key"
+    return found.group(1)
+
+
 async def share(client: httpx.AsyncClient, form: dict[str, object]) -> httpx.Response:
+    """Fill the share form and send it, following the redirect to the confirmation."""
     page = await client.get("/share")
     assert page.status_code == 200
-    return await client.post("/share", data={**form, "csrf_token": csrf_of(page.text)})
+    filled = {
+        **form,
+        "csrf_token": csrf_of(page.text),
+        "submission_key": submission_key_of(page.text),
+    }
+    return await client.post("/share", data=filled, follow_redirects=True)
 
 
 async def test_share_page_lists_the_directory_and_sets_a_csrf_cookie(
@@ -317,3 +329,113 @@ async def test_pages_stay_out_of_the_openapi_document(make_intake: MakeIntake) -
         document = (await client.get("/openapi.json")).json()
     for path in document["paths"]:
         assert not path.startswith(("/share", "/follow", "/respond", "/stories", "/static")), path
+
+
+# ---------------------------------------------------------------- issue 23: sending a story
+
+
+async def test_the_same_form_sent_twice_makes_one_story(make_intake: MakeIntake) -> None:
+    """A double click (or a browser resending the form) must not send the story twice."""
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        page = await client.get("/share")
+        # The same body twice, as a double click sends it (with the form's key if it has one).
+        key = re.search(r'name="submission_key" value="([^"]+)"', page.text)
+        filled = {**SHARE_FORM, "csrf_token": csrf_of(page.text)}
+        if key:
+            filled["submission_key"] = key.group(1)
+        first = await client.post("/share", data=filled)
+        second = await client.post("/share", data=filled)
+        assert await count(db(settings), "SELECT count(*) FROM stories") == 1
+        assert first.status_code == 303 and first.headers["location"] == "/share/sent"
+        assert second.status_code == 303 and second.headers["location"] == "/share/sent"
+        shown = await client.get("/share/sent")
+    assert await count(db(settings), "SELECT count(*) FROM stories") == 1
+    assert await count(db(settings), "SELECT count(*) FROM outbox") <= 1  # one story.submitted
+    story_id, _ = private_parts_of(shown.text)
+    assert await count(db(settings), f"SELECT count(*) FROM stories WHERE id = '{story_id}'") == 1
+
+
+async def test_reloading_the_confirmation_shows_the_same_story_and_sends_nothing(
+    make_intake: MakeIntake,
+) -> None:
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        done = await share(client, SHARE_FORM)
+        again = await client.get("/share/sent")
+    assert done.status_code == 200 and again.status_code == 200
+    assert private_parts_of(done.text) == private_parts_of(again.text)
+    assert again.headers["cache-control"] == "no-store"
+    assert await count(db(settings), "SELECT count(*) FROM stories") == 1
+
+
+async def test_the_confirmation_says_what_happens_next_and_offers_the_private_link(
+    make_intake: MakeIntake,
+) -> None:
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        with_email = await share(client, SHARE_FORM)
+        without_email = await share(client, {**SHARE_FORM, "email": "", "notify_on_response": ""})
+    story_id, token = private_parts_of(with_email.text)
+    text = unescape(with_email.text)
+    assert (
+        "A moderator reads your story before it is published, usually within a working day" in text
+    )
+    assert "We will email you when the organisation responds" in text
+    # The private link keeps the code in the fragment, which browsers never send.
+    assert f'/follow#story={story_id}&code={token}"' in text
+    assert 'id="copy-follow-link"' in text and '<script src="/share/private-link.js"' in text
+    assert "We will email you" not in unescape(without_email.text)
+    assert "You did not ask for an email" in unescape(without_email.text)
+    # No help panel for a story screening did not flag.
+    assert 'id="help-now"' not in with_email.text
+
+
+async def test_an_expired_confirmation_is_a_page_not_an_error(make_intake: MakeIntake) -> None:
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        answer = await client.get("/share/sent")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "This page has expired" in answer.text
+
+
+DISTRESS = {
+    **SHARE_FORM,
+    "title": "Nobody listened",
+    "body": "I told the crisis team I don't want to be here any more and nobody called back.",
+}
+
+
+async def test_help_now_is_brief_on_the_share_page_and_prominent_after_a_flagged_story(
+    make_intake: MakeIntake,
+) -> None:
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        form = await client.get("/share")
+        done = await share(client, DISTRESS)
+        story_id, token = private_parts_of(done.text)
+        followed = await client.post(
+            "/follow", data={"story": story_id, "token": token, "csrf_token": csrf_of(done.text)}
+        )
+    brief = form.text
+    assert "help-now--brief" in brief
+    assert brief.index("help-now--brief") < brief.index('<form method="post" action="/share"')
+    for page in (brief, done.text, followed.text):
+        assert "116 123" in page and "999" in page and "choose option 2" in page
+    assert 'class="help-now help-now--prominent"' in done.text
+    assert 'class="help-now help-now--prominent"' in followed.text
+    level = await count(
+        db(settings),
+        f"SELECT count(*) FROM stories WHERE id = '{story_id}' AND safeguarding_level = 'serious'",
+    )
+    assert level == 1
+
+
+async def test_each_front_door_is_the_share_page(make_intake: MakeIntake) -> None:
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        home = await client.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert "<h1>Share your story</h1>" in home.text

@@ -443,3 +443,12 @@ async def test_the_console_shows_categories_and_reasons_and_takes_screening_feed
         "serious | domestic_abuse,financial_abuse | "
         "My nephew keeps Gran's post office book and she is scared of him.",
     ]
+
+
+async def test_the_front_door_is_the_console(console) -> None:
+    """Issue 23: `/` was a JSON 404; it is the console (via its sign-in page)."""
+    _, client = console
+    home = await client.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert str(home.url).endswith("/console/sign-in")

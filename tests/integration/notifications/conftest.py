@@ -202,6 +202,7 @@ def notifications(
             "unsubscribe_secret": UNSUBSCRIBE_SECRET,
             "smtp_port": smtp_port,
             "public_base_url": "http://search.test",
+            "intake_public_url": "http://intake.test",
             "notifications_base_url": "http://notifications.test",
             "delivery_poll_interval": 0.2,
             "delivery_backoff_base_seconds": 0.1,

@@ -209,3 +209,14 @@ async def test_the_unsubscribe_page_uses_the_site_layout(
         assert (await client.get("/static/candour.css")).status_code == 200
         document = (await client.get("/openapi.json")).json()
         assert not [p for p in document["paths"] if p.startswith("/alerts")]
+
+
+async def test_the_front_door_is_the_alerts_page(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    """Issue 23: `/` was a JSON 404; it is the alerts page (via its sign-in page)."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        home = await service.client.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert str(home.url).endswith("/alerts/sign-in")

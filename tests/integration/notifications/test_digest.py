@@ -152,8 +152,10 @@ async def test_one_digest_a_day_listing_everything_since_the_last(
         html, text = html_of(digest), plain_of(digest)
         for body in (html, text):
             assert "Tuesday 14 January 2025" in body
-            assert f"http://search.test/v1/stories/{first.story_id}" in body
-            assert f"http://search.test/v1/stories/{second.story_id}" in body
+            assert f"http://search.test/stories/{first.story_id}" in body
+            assert f"http://search.test/stories/{second.story_id}" in body
+            assert f"http://intake.test/respond/{first.story_id}" in body
+            assert "/v1/stories" not in body
             assert "Withdrawn later" not in body
             assert str(withdrawn.story_id) not in body
         assert "Night &lt;b&gt;shift&lt;/b&gt;" in html
@@ -166,8 +168,8 @@ async def test_one_digest_a_day_listing_everything_since_the_last(
         assert " ".join(maternity.subject.split()) == (
             "Daily digest: 1 new story about Riverside Hospitals NHS Trust"
         )
-        assert f"/v1/stories/{first.story_id}" in plain_of(maternity)
-        assert f"/v1/stories/{second.story_id}" not in plain_of(maternity)
+        assert f"/stories/{first.story_id}" in plain_of(maternity)
+        assert f"/stories/{second.story_id}" not in plain_of(maternity)
         assert "We are &lt;em&gt;sorry&lt;/em&gt;." in html_of(responses)
         assert " ".join(responses.subject.split()) == (
             "Daily digest: 1 response from Riverside Hospitals NHS Trust"

@@ -103,9 +103,13 @@ async def test_each_matching_subscriber_gets_exactly_one_email(
         assert "<script>" not in html
         assert "&lt;script&gt;" in html
         assert "Waiting &lt;b&gt;all night&lt;/b&gt;" in html
-        assert f'href="http://search.test/v1/stories/{story.story_id}"' in html
+        # Links open pages (issue 23): the public story page, and the staff response page.
+        assert f'href="http://search.test/stories/{story.story_id}"' in html
+        assert f'href="http://intake.test/respond/{story.story_id}"' in html
+        assert "/v1/" not in html.replace("/v1/unsubscribe", "")
         assert '<script>alert("pwned")</script>' in text
-        assert f"http://search.test/v1/stories/{story.story_id}" in text
+        assert f"http://search.test/stories/{story.story_id}" in text
+        assert f"http://intake.test/respond/{story.story_id}" in text
         assert targeted.message["List-Unsubscribe"] != unsubscribe
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from candour_cli import databases, demo
-from candour_cli.console import Endpoints, prefixed, render_table, url_rows
+from candour_cli.console import Endpoints, prefixed, render_table, story_count_line, url_rows
 from candour_cli.devstate import load_or_create_secret
 from candour_cli.mailbox import MailStore
 from candour_cli.services import BY_NAME, lookup
@@ -36,6 +36,27 @@ def test_url_table_lists_docs_mailbox_and_tokens() -> None:
     assert rows["moderator token"] == "tok"
     lines = render_table(url_rows(endpoints, {}))
     assert lines[0] == lines[-1] and set(lines[0]) == {"-"}
+
+
+def test_the_banner_lists_the_pages_people_use_first() -> None:
+    """Issue 23: the banner named API docs and metrics, not the pages people use."""
+    ports = {"story-intake": 8001, "moderation": 8002, "notifications": 8003, "search": 8004}
+    endpoints = Endpoints("127.0.0.1", ports, {}, None, "kafka:9092", "pg")
+    rows = url_rows(endpoints, {})
+    first = dict(rows[:7])
+    assert first["Share a story"] == "http://127.0.0.1:8001/share"
+    assert first["Moderation console"] == "http://127.0.0.1:8002/console"
+    assert first["Read and search stories"] == "http://127.0.0.1:8004/"
+    assert first["Organisations"] == "http://127.0.0.1:8004/organisations"
+    assert first["Staff: email alerts"] == "http://127.0.0.1:8003/alerts"
+    assert first["Staff: respond to stories"] == "http://127.0.0.1:8001/respond"
+
+
+def test_the_story_count_suggests_fresh_only_when_there_are_thousands() -> None:
+    assert story_count_line(4) == "stories: 4 in this dev platform"
+    assert "--fresh" not in story_count_line(999)
+    many = story_count_line(25_000)
+    assert "25,000" in many and "candour dev --fresh" in many
 
 
 def test_no_mailbox_rows_when_smtp_is_external() -> None:

@@ -192,6 +192,14 @@ class StoryApproved(Event):
         default=None, description="Who entered it on the author's behalf, if someone did."
     )
     represents: Reach = Field(default_factory=Reach, description="How many people it speaks for.")
+    safeguarding_categories: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The kinds of harm screening found in the story as submitted (for example "
+            "`suicide`, `self_harm`, `domestic_abuse`; see docs/consuming.md), so a page "
+            "showing it can offer help to readers it may affect. Empty when none."
+        ),
+    )
 
 
 class StoryRejected(Event):

@@ -60,7 +60,7 @@ class NotificationsSettings(ServiceSettings):
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8004",
-        description="Where published stories are shown (`/v1/stories/{id}` below it).",
+        description="Where published stories are shown (the page `/stories/{id}` below it).",
     )
     notifications_base_url: str = Field(
         default="http://127.0.0.1:8003",

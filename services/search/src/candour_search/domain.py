@@ -152,6 +152,13 @@ class PublishedStory:
     experienced_at: str | None
     published_at: datetime
     responses: tuple[PublishedResponse, ...] = ()
+    # From story.approved: what screening found (suicide, self_harm, ...).
+    safeguarding_categories: tuple[str, ...] = ()
+
+    @property
+    def may_distress_readers(self) -> bool:
+        """It mentions suicide or self-harm: its page offers readers help."""
+        return bool({"suicide", "self_harm"} & set(self.safeguarding_categories))
 
     @property
     def progress(self) -> Progress:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import FastAPI
 
 from candour_common.db.retention import RetentionRule
 from candour_common.http.limits import RateLimiter
-from candour_common.runtime import build_app
+from candour_common.runtime import Platform, build_app
 from candour_common.settings import ServiceSettings
 from candour_common.signing_keys import derive_key
 from candour_common.web import pages as web_pages
+from candour_intake.adapters.screening import SafeguardingCheck
 from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.settings import IntakeSettings
@@ -26,6 +28,12 @@ def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
+    safeguarding = SafeguardingCheck()
+
+    def on_started(_: Platform) -> list[asyncio.Task[None]]:
+        safeguarding.warm()  # build the screener now, not for the first story
+        return []
+
     app = build_app(
         settings,
         title="Candour story-intake",
@@ -35,7 +43,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         register_subscribers=consumers.register,
         relay_outbox=True,
         retention_rules=retention_rules,
+        on_started=on_started,
     )
+    app.state.safeguarding = safeguarding
     # One limiter for the API and the share page: a client cannot dodge it by switching.
     # Counted in the database, so every copy of intake shares it.
     app.state.submission_limiter = RateLimiter(

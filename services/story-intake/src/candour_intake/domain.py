@@ -93,6 +93,8 @@ class Story:
     external_id: str | None = None
     assisted_by: str | None = None
     represents: Reach = field(default_factory=Reach)
+    # What screening found when it was sent ("none", "concern", "serious"); None: not screened.
+    safeguarding_level: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,16 @@ class StoryState:
     author_token_hash: bytes
     rejection_reason: RejectionReason | None
     response_count: int
+    safeguarding_level: str | None = None
+
+    @property
+    def needs_help_now(self) -> bool:
+        """Screening flagged the story, or a moderator escalated it: its author's pages
+        put where to get help now first."""
+        return (
+            self.safeguarding_level not in (None, "none")
+            or self.rejection_reason is RejectionReason.SAFEGUARDING_ESCALATED
+        )
 
     def authored_by(self, token: str) -> bool:
         return hmac.compare_digest(self.author_token_hash, hash_token(token))

@@ -61,9 +61,36 @@ class Endpoints:
     database: str  # where the databases live (password redacted)
 
 
+# The pages people use, in the order of a story's life.
+PAGES = (
+    ("Share a story", "story-intake", "/share"),
+    ("Follow your story", "story-intake", "/follow"),
+    ("Moderation console", "moderation", "/console"),
+    ("Read and search stories", "search", "/"),
+    ("Organisations", "search", "/organisations"),
+    ("Staff: respond to stories", "story-intake", "/respond"),
+    ("Staff: email alerts", "notifications", "/alerts"),
+)
+# More stories than a demo needs: say how to start again with a small demo.
+MANY_STORIES = 1000
+
+
+def story_count_line(stories: int) -> str:
+    """What `candour dev` says about the stories it holds (and how to start afresh)."""
+    line = f"stories: {stories:,} in this dev platform"
+    if stories >= MANY_STORIES:
+        line += " (more than a demo needs: `candour dev --fresh` starts again with the demo only)"
+    return line
+
+
 def url_rows(endpoints: Endpoints, tokens: dict[str, str]) -> list[tuple[str, str]]:
-    """(what, where) rows of the start-up table."""
+    """(what, where) rows of the start-up table: the pages people use first, then the rest."""
     rows = [
+        (what, f"http://{endpoints.host}:{endpoints.service_ports[service]}{path}")
+        for what, service, path in PAGES
+        if service in endpoints.service_ports
+    ]
+    rows += [
         (f"{name} API docs", f"http://{endpoints.host}:{port}/docs")
         for name, port in endpoints.service_ports.items()
     ]

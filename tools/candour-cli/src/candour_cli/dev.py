@@ -30,13 +30,14 @@ import httpx
 import typer
 
 from candour_cli import databases, demo, tansu
-from candour_cli.console import Endpoints, Output, render_table, url_rows
+from candour_cli.console import Endpoints, Output, render_table, story_count_line, url_rows
 from candour_cli.devstate import (
     SECRET_FILE,
     UNSUBSCRIBE_SECRET_FILE,
     load_or_create_secret,
     state_dir,
 )
+from candour_cli.directory import load_search_directory
 from candour_cli.embedded_pg import EmbeddedPostgres
 from candour_cli.mailbox import MailStore, start_smtp, web_server
 from candour_cli.services import BY_NAME, SERVICES, ServiceSpec
@@ -324,14 +325,17 @@ async def prepare_databases(server_url: str) -> dict[str, str]:
     return urls
 
 
-async def load_demo_directory(intake_url: str) -> tuple[int, bool]:
-    """(organisations loaded, whether intake has no story yet)."""
+async def load_demo_directory(intake_url: str, search_url: str) -> tuple[int, int]:
+    """(organisations loaded, how many stories intake holds). Search gets the directory
+    too, so an organisation with no story yet has its page."""
+    organisations = demo.demo_directory()
+    await load_search_directory(search_url, organisations)
     conn = await asyncpg.connect(intake_url)
     try:
         async with conn.transaction():
-            count = await import_directory(conn, demo.demo_directory())
-        empty = not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM stories)")
-        return count, empty
+            count = await import_directory(conn, organisations)
+        stories = int(await conn.fetchval("SELECT count(*) FROM stories"))
+        return count, stories
     finally:
         await conn.close()
 
@@ -404,8 +408,10 @@ async def bring_up(platform: Platform) -> None:
     output.say(
         f"topics: {len(created)} created ({options.partitions} partitions each); databases migrated"
     )
-    organisations, no_stories = await load_demo_directory(urls["story-intake"])
+    organisations, stories = await load_demo_directory(urls["story-intake"], urls["search"])
+    no_stories = stories == 0
     output.say(f"demo directory: {organisations} NHS organisations")
+    output.say(story_count_line(stories))
 
     ports = options.service_ports()
     admin_ports = options.admin_ports()
@@ -417,6 +423,16 @@ async def bring_up(platform: Platform) -> None:
         # Plain http on this machine: cookies without the Secure flag.
         "CANDOUR_ENV": "dev",
         "CANDOUR_PUBLIC_BASE_URL": f"http://{HOST}:{ports['search']}",
+        # Where the pages and emails link to: this machine's ports, whatever they are.
+        **{
+            f"CANDOUR_{name.upper()}_PUBLIC_URL": f"http://{HOST}:{ports[service]}"
+            for name, service in (
+                ("intake", "story-intake"),
+                ("moderation", "moderation"),
+                ("notifications", "notifications"),
+                ("search", "search"),
+            )
+        },
         "CANDOUR_NOTIFICATIONS_BASE_URL": f"http://{HOST}:{ports['notifications']}",
         "CANDOUR_LOG_JSON": os.environ.get("CANDOUR_LOG_JSON", "false"),
         "CANDOUR_HTTP_HOST": HOST,

@@ -85,10 +85,13 @@ def verify_csrf(request: Request, submitted: str | None) -> None:
         )
 
 
-def _secure(request: Request) -> bool:
+def secure_cookies(request: Request) -> bool:
     """Cookies are Secure everywhere but on a developer's machine (CANDOUR_ENV=dev)."""
     platform = getattr(request.app.state, "platform", None)
     return platform is None or bool(platform.settings.secure_cookies)
+
+
+_secure = secure_cookies
 
 
 def _platform_pool(request: Request) -> Any:

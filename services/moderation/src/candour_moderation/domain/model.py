@@ -267,6 +267,7 @@ class QueueItem:
             external_id=self.provenance.external_id,
             assisted_by=self.published_assisted_by(command),
             represents=self.provenance.represents,
+            safeguarding_categories=[c.value for c in screening.safeguarding.categories],
         )
 
     def published_assisted_by(self, command: ApproveStory) -> str | None:

@@ -177,6 +177,12 @@ DONE_MESSAGES = {
 }
 
 
+@router.get("/", response_class=HTMLResponse)
+async def home() -> Response:
+    """The service's front door is the console (which asks moderators to sign in)."""
+    return _see_other("/console")
+
+
 @router.get("/console", response_class=HTMLResponse)
 async def queue_page(
     request: Request, cursor: str | None = None, done: str | None = None

@@ -31,7 +31,9 @@ def register(
     wake_worker: Callable[[], None],
 ) -> None:
     assert isinstance(settings, NotificationsSettings)
-    links = Links(public_base_url=settings.public_base_url)
+    links = Links(
+        public_base_url=settings.public_base_url, intake_base_url=settings.intake_public_url
+    )
 
     @event_subscriber(
         broker,

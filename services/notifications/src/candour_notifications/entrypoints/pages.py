@@ -154,6 +154,12 @@ async def _alerts_page(
     )
 
 
+@router.get("/", response_class=HTMLResponse)
+async def home() -> Response:
+    """The service's front door is the alerts page (which asks staff to sign in)."""
+    return _see_other("/alerts")
+
+
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts_page(request: Request, done: str | None = None) -> Response:
     staff = signed_in(request)

@@ -65,12 +65,16 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Where the emails point."""
+    """Where the emails point: pages people read, never an API document."""
 
-    public_base_url: str
+    public_base_url: str  # search: the public story pages
+    intake_base_url: str  # story-intake: where staff answer a story
 
     def story(self, story_id: uuid.UUID) -> str:
-        return f"{self.public_base_url.rstrip('/')}/v1/stories/{story_id}"
+        return f"{self.public_base_url.rstrip('/')}/stories/{story_id}"
+
+    def respond(self, story_id: uuid.UUID) -> str:
+        return f"{self.intake_base_url.rstrip('/')}/respond/{story_id}"
 
 
 # -- subscriptions ------------------------------------------------------------------
@@ -306,6 +310,7 @@ async def alert_story_approved(
         "author_relationship": event.author.relationship.value.replace("_", " "),
         "tags": _tags(event),
         "story_url": links.story(event.story_id),
+        "respond_url": links.respond(event.story_id),
         "published_at": event.published_at.isoformat(),
     }
     async with pool.acquire() as conn, conn.transaction():

@@ -42,9 +42,9 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
             story_id, revision, title, body, organisation_id, organisation_name,
             service_id, service_name, author_name, author_relationship, tag_groups, tags,
             criticality, experienced_at, published_at, document, source, programme,
-            individuals, patients, carers, staff)
+            individuals, patients, carers, staff, safeguarding_categories)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15,
-                ''::tsvector, $16, $17, $18, $19, $20, $21)
+                ''::tsvector, $16, $17, $18, $19, $20, $21, $22)
         ON CONFLICT (story_id) DO UPDATE SET
             revision = EXCLUDED.revision, title = EXCLUDED.title, body = EXCLUDED.body,
             organisation_id = EXCLUDED.organisation_id,
@@ -57,7 +57,8 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
             published_at = EXCLUDED.published_at, indexed_at = now(),
             source = EXCLUDED.source, programme = EXCLUDED.programme,
             individuals = EXCLUDED.individuals, patients = EXCLUDED.patients,
-            carers = EXCLUDED.carers, staff = EXCLUDED.staff
+            carers = EXCLUDED.carers, staff = EXCLUDED.staff,
+            safeguarding_categories = EXCLUDED.safeguarding_categories
         WHERE search_stories.revision < EXCLUDED.revision
         """,
         event.story_id,
@@ -81,6 +82,7 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
         event.represents.patients,
         event.represents.carers,
         event.represents.staff,
+        event.safeguarding_categories,
     )
     return bool(status == "INSERT 0 1")
 
@@ -166,7 +168,8 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
         """
         SELECT story_id, revision, title, body, organisation_id, organisation_name,
                service_id, service_name, author_name, author_relationship,
-               tag_groups::text AS tag_groups, criticality, experienced_at, published_at
+               tag_groups::text AS tag_groups, criticality, experienced_at, published_at,
+               safeguarding_categories
         FROM search_stories WHERE story_id = $1
         """,
         story_id,
@@ -193,6 +196,7 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
         criticality=row["criticality"],
         experienced_at=row["experienced_at"],
         published_at=row["published_at"],
+        safeguarding_categories=tuple(row["safeguarding_categories"]),
         responses=tuple(
             PublishedResponse(
                 response_id=r["response_id"],

@@ -361,13 +361,20 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
     }
 
 
+@router.get("/organisations", response_class=HTMLResponse)
+async def organisations(request: Request) -> HTMLResponse:
+    """Every organisation people can share stories about, with how many are published."""
+    listed = await handlers.organisation_index(_pool(request))
+    return _render(request, "organisations.html", {"organisations": listed})
+
+
 @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
 async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
     def missing() -> HTMLResponse:
         return _not_found(
             request,
             "Organisation not found",
-            "No stories about this organisation have been published yet, or the link is wrong.",
+            "There is no organisation with this code. Find it in the list of organisations.",
         )
 
     if len(organisation_id) > MAX_CODE_CHARS:
@@ -380,7 +387,12 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
     pool = _pool(request)
     recent = await handlers.search(pool, recent_query)
     if not recent.hits:
-        return missing()
+        # In the directory but nothing published yet: its page, saying so.
+        name = await handlers.directory_name(pool, organisation_id)
+        if name is None:
+            return missing()
+        listed = {"organisation": {"id": organisation_id, "name": name}}
+        return _render(request, "organisation_empty.html", listed)
     report = await handlers.story_stats(pool, stats_query)
     overall = report.overall
     try:

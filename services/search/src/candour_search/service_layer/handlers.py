@@ -19,6 +19,7 @@ from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
 from candour_common.topics import Topic
 from candour_search.adapters import (
     counts,
+    directory,
     hits,
     repository,
     stats_repository,
@@ -187,3 +188,14 @@ async def organisation_story_map(
             conn, organisation_id, year_start(now), limit=MAP_LIMIT
         )
     return story_map(stories, total=total, now=now, colour=colour)
+
+
+async def organisation_index(pool: asyncpg.Pool) -> list[directory.ListedOrganisation]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await directory.organisation_index(conn)
+
+
+async def directory_name(pool: asyncpg.Pool, organisation_id: str) -> str | None:
+    """The organisation's name if the directory lists it (it may have no story yet)."""
+    async with pool.acquire() as conn:
+        return await directory.directory_name(conn, organisation_id)

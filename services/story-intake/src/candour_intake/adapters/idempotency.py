@@ -128,3 +128,18 @@ async def forget_story(conn: Connection, story_id: UUID) -> int:
         story_id,
     )
     return int(status.split()[-1])
+
+
+async def replay(conn: Connection, *, key: str, scope: str) -> StoredAnswer | None:
+    """The answer stored for `key`, without claiming it (None if there is none yet)."""
+    row = await conn.fetchrow(
+        "SELECT status_code, response FROM idempotency_keys WHERE scope = $1 AND key_hash = $2",
+        scope,
+        _key_hash(key),
+    )
+    if row is None or row["status_code"] is None:
+        return None
+    if row["response"] is None:
+        raise AnswerWithdrawn()
+    body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
+    return StoredAnswer(status_code=row["status_code"], body=body)

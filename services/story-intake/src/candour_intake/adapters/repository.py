@@ -89,9 +89,9 @@ async def add_story(conn: Connection, story: Story) -> None:
         INSERT INTO stories (id, title, body, organisation_id, service_id, author_name,
                              author_relationship, author_email, notify_on_response, tags,
                              experienced_at, author_token_hash, submitted_at, source,
-                             external_id, assisted_by, represents)
+                             external_id, assisted_by, represents, safeguarding_level)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16,
-                $17::jsonb)
+                $17::jsonb, $18)
         """,
         story.id,
         story.title,
@@ -110,6 +110,7 @@ async def add_story(conn: Connection, story: Story) -> None:
         story.external_id,
         story.assisted_by,
         story.represents.model_dump_json(),
+        story.safeguarding_level,
     )
 
 
@@ -133,7 +134,8 @@ async def find_by_external_id(conn: Connection, source: str, external_id: str) -
 
 
 _STATE = """
-    SELECT id, organisation_id, status, author_token_hash, rejection_reason, response_count
+    SELECT id, organisation_id, status, author_token_hash, rejection_reason, response_count,
+           safeguarding_level
     FROM stories WHERE id = $1
 """
 _STATE_FOR_UPDATE = _STATE + " FOR UPDATE"
@@ -154,6 +156,7 @@ async def get_story_state(
             RejectionReason(row["rejection_reason"]) if row["rejection_reason"] else None
         ),
         response_count=row["response_count"],
+        safeguarding_level=row["safeguarding_level"],
     )
 
 
@@ -199,7 +202,8 @@ async def mark_withdrawn(conn: Connection, story_id: UUID, withdrawn_at: datetim
         UPDATE stories SET status = 'withdrawn', withdrawn_at = $2, title = '', body = '',
                author_name = '', author_email = NULL, notify_on_response = false,
                tags = '{}'::jsonb, experienced_at = NULL, import_digest = $3,
-               external_id = NULL, assisted_by = NULL, represents = DEFAULT
+               external_id = NULL, assisted_by = NULL, represents = DEFAULT,
+               safeguarding_level = NULL
         WHERE id = $1
         """,
         story_id,

@@ -18,6 +18,7 @@ from candour_common.http.bearer import bearer_credentials, require_role
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
+from candour_intake.adapters.screening import SafeguardingCheck
 from candour_intake.domain import (
     AlreadyImported,
     DomainError,
@@ -209,9 +210,11 @@ async def submit_story(
         tags=Tags(**body.tags.model_dump()),
         experienced_at=body.experienced_at,
     )
+    safeguarding: SafeguardingCheck = request.app.state.safeguarding
+    level = await safeguarding.level(command.title, command.body)
 
     async def work(conn: Any) -> BaseModel:
-        story, token = await handlers.submit_story(conn, command)
+        story, token = await handlers.submit_story(conn, command, safeguarding_level=level)
         return StoryCreated(story_id=story.id, author_token=token)
 
     def story_of(created: BaseModel) -> uuid.UUID:

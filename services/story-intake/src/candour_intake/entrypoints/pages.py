@@ -9,8 +9,10 @@ OpenAPI document.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +37,8 @@ from candour_common.events import (
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
-from candour_intake.adapters import repository
+from candour_intake.adapters import idempotency, repository
+from candour_intake.adapters.screening import SafeguardingCheck
 from candour_intake.domain import (
     Organisation,
     PostResponse,
@@ -58,7 +61,9 @@ from candour_intake.service_layer import handlers
 from candour_intake.settings import IntakeSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-SHARE_SCRIPT = Path(__file__).resolve().parent.parent / "static" / "share.js"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+SHARE_SCRIPT = STATIC_DIR / "share.js"
+PRIVATE_LINK_SCRIPT = STATIC_DIR / "private_link.js"
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,6 +139,16 @@ SIGN_IN_WORDS = pages.SignInWords(
 # Pages that show an author's private token must not be cached or leak it as a referrer.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
+# Post/redirect/get for the share form: the form carries its own idempotency key
+# (made when the form is rendered), claimed like an API Idempotency-Key, so a double
+# click or a resent form finds the first answer instead of making a second story.
+# The confirmation page after the redirect finds that answer again with the key, kept
+# in a short-lived cookie for /share only: never in the URL (it unlocks the private code).
+SUBMISSION_FIELD = "submission_key"
+SUBMISSION_COOKIE = "candour_share"
+SUBMISSION_COOKIE_SECONDS = 3600
+SHARE_SCOPE = "POST /share"
+
 
 def create_templates(settings: IntakeSettings) -> Jinja2Templates:
     """This service's templates, falling back to the shared layout and macros."""
@@ -191,6 +206,8 @@ def _share_context(
     organisations: list[Organisation], values: Mapping[str, Any], errors: Mapping[str, str]
 ) -> dict[str, Any]:
     return {
+        # A form shown again after an error keeps its key: that attempt sent nothing.
+        "submission_key": values.get(SUBMISSION_FIELD) or secrets.token_urlsafe(24),
         "organisations": organisations,
         "values": values,
         "errors": errors,
@@ -208,6 +225,21 @@ async def share_script() -> Response:
         media_type="text/javascript",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+@router.get("/share/private-link.js")
+async def private_link_script() -> Response:
+    return Response(
+        PRIVATE_LINK_SCRIPT.read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home() -> Response:
+    """The front door of story-intake is the share page."""
+    return RedirectResponse("/share", status_code=303)
 
 
 @router.get("/share", response_class=HTMLResponse)
@@ -279,6 +311,7 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "notify_on_response": pages.form_text(form, "notify_on_response") == "yes",
         "experienced_at": pages.form_text(form, "experienced_at"),
         "tags": {kind: _texts(form, f"tags_{kind}") for kind in TAG_CHOICES},
+        SUBMISSION_FIELD: pages.form_text(form, SUBMISSION_FIELD)[:200],
     }
     errors: dict[str, str] = {}
     for kind, chosen in values["tags"].items():
@@ -290,7 +323,7 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 @router.post("/share", response_class=HTMLResponse)
-async def share_submit(request: Request) -> HTMLResponse:
+async def share_submit(request: Request) -> Response:
     form = await pages.checked_form(request)
     limiter: RateLimiter = request.app.state.submission_limiter
     client = request.client.host if request.client else "unknown"
@@ -351,22 +384,122 @@ async def share_submit(request: Request) -> HTMLResponse:
             experienced_at=story.experienced_at,
             represents=Reach(),
         )
+        key = values[SUBMISSION_FIELD] or secrets.token_urlsafe(24)
         try:
-            async with _pool(request).acquire() as conn, conn.transaction():
-                created, token = await handlers.submit_story(conn, command)
+            await _send_once(request, key, _share_fingerprint(form), command)
         except (UnknownOrganisation, UnknownService):
             errors["place"] = "Choose an organisation or service from the list"
-        else:
-            # The private code is shown once and only ever sent back in a form's body:
-            # never in a URL, where it would reach logs, history and referrers.
-            return _render(
+        except idempotency.KeyReusedWithDifferentRequest:
+            return _message(
                 request,
-                "share_done.html",
-                {"story_id": created.id, "token": token},
-                headers=PRIVATE_HEADERS,
+                "This form has already been sent",
+                "Your story was sent the first time. To send another story, "
+                "open Share your story again.",
+                status_code=409,
             )
+        except idempotency.AnswerWithdrawn:
+            return _message(
+                request,
+                "This story was withdrawn",
+                "The story this form sent has since been withdrawn. To send a story "
+                "again, open Share your story again.",
+                status_code=410,
+            )
+        else:
+            sent = RedirectResponse("/share/sent", status_code=303)
+            sent.set_cookie(
+                SUBMISSION_COOKIE,
+                key,
+                max_age=SUBMISSION_COOKIE_SECONDS,
+                path="/share",
+                httponly=True,
+                samesite="strict",
+                secure=pages.secure_cookies(request),
+            )
+            return sent
     context = _share_context(await _organisations(request), values, errors)
     return _render(request, "share.html", context, status_code=422)
+
+
+def _share_fingerprint(form: FormData) -> bytes:
+    """The form as sent, less the CSRF token: the same story sent twice matches."""
+    fields = sorted(
+        (name, value)
+        for name, value in form.multi_items()
+        if name != pages.CSRF_FIELD and isinstance(value, str)
+    )
+    return idempotency.request_fingerprint("POST", "/share", repr(fields).encode())
+
+
+async def _send_once(request: Request, key: str, fingerprint: bytes, command: SubmitStory) -> None:
+    """Send the story unless this form's key has sent it already (then nothing)."""
+    check: SafeguardingCheck = request.app.state.safeguarding
+    level = await check.level(command.title, command.body)  # before the transaction
+    settings: IntakeSettings = request.app.state.platform.settings
+    ttl = timedelta(hours=settings.idempotency_key_hours)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        stored = await idempotency.claim(
+            conn, key=key, scope=SHARE_SCOPE, fingerprint=fingerprint, ttl=ttl
+        )
+        if stored is not None:
+            return
+        created, token = await handlers.submit_story(conn, command, safeguarding_level=level)
+        answer = {
+            "story_id": str(created.id),
+            "token": token,
+            "email_on_response": bool(command.author.email and command.author.notify_on_response),
+        }
+        await idempotency.complete(
+            conn,
+            key=key,
+            scope=SHARE_SCOPE,
+            answer=idempotency.StoredAnswer(status_code=201, body=answer),
+            story_id=created.id,
+        )
+
+
+@router.get("/share/sent", response_class=HTMLResponse)
+async def share_sent(request: Request) -> HTMLResponse:
+    """The confirmation: what happens next, the story reference and the private code.
+
+    Reloading it shows the same story again; it never sends anything."""
+    key = request.cookies.get(SUBMISSION_COOKIE, "")
+    answer: idempotency.StoredAnswer | None = None
+    state: StoryState | None = None
+    if key:
+        async with _pool(request).acquire() as conn:
+            try:
+                answer = await idempotency.replay(conn, key=key, scope=SHARE_SCOPE)
+            except idempotency.AnswerWithdrawn:
+                answer = None
+            if answer is not None:
+                state = await repository.get_story_state(conn, uuid.UUID(answer.body["story_id"]))
+    if answer is None or state is None:
+        response = _message(
+            request,
+            "This page has expired",
+            "Your story reference and private code were shown once, after you sent your "
+            "story. If you kept them, you can follow your story with them.",
+            status_code=404,
+        )
+        response.headers.update(PRIVATE_HEADERS)
+        return response
+    story_id, token = answer.body["story_id"], answer.body["token"]
+    links: dict[str, str] = _templates(request).env.globals["links"]  # type: ignore[assignment]
+    return _render(
+        request,
+        "share_done.html",
+        {
+            "story_id": story_id,
+            "token": token,
+            "state": state,
+            "email_on_response": answer.body.get("email_on_response", False),
+            # The code rides in the fragment: browsers never send it to a server, so it
+            # reaches no log and no referrer; the follow page reads it from there.
+            "follow_link": f"{links['intake']}/follow#story={story_id}&code={token}",
+        },
+        headers=PRIVATE_HEADERS,
+    )
 
 
 # ---------------------------------------------------------------- follow or withdraw

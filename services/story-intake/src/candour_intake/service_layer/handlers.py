@@ -53,9 +53,13 @@ SERVICE = "story-intake"
 CONSUMER = "story-intake"
 
 
-async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, str]:
+async def submit_story(
+    conn: Connection, command: SubmitStory, *, safeguarding_level: str | None = None
+) -> tuple[Story, str]:
     """Store the story and its `story.submitted` event.
 
+    `safeguarding_level` is what screening found in it (screened before the
+    transaction: see adapters/screening.py), kept so the author's pages can offer help.
     Returns the story and the author's private token (shown once, kept only as a hash).
     """
     if command.external_id is not None:
@@ -89,6 +93,7 @@ async def submit_story(conn: Connection, command: SubmitStory) -> tuple[Story, s
         external_id=command.external_id,
         assisted_by=command.assisted_by,
         represents=command.represents,
+        safeguarding_level=safeguarding_level,
     )
     await repository.add_story(conn, story)
     await add_event(

@@ -40,20 +40,41 @@
     input.setAttribute("aria-controls", "place");
     slot.appendChild(label);
     slot.appendChild(input);
+    var status = document.getElementById("place-filter-status");
+    // Every word typed must appear somewhere in the name, in any order:
+    // "mental leeds" finds "Mental health services – Leeds ... Trust".
+    var matchesAll = function (words, text) {
+      var haystack = text.toLowerCase();
+      for (var w = 0; w < words.length; w++) {
+        if (haystack.indexOf(words[w]) === -1) { return false; }
+      }
+      return true;
+    };
     input.addEventListener("input", function () {
-      var needle = input.value.trim().toLowerCase();
+      var words = input.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
       var groups = select.getElementsByTagName("optgroup");
+      var shown = 0;
       for (var i = 0; i < groups.length; i++) {
         var group = groups[i];
-        var groupMatches = group.label.toLowerCase().indexOf(needle) !== -1;
         var anyOption = false;
         var options = group.getElementsByTagName("option");
         for (var j = 0; j < options.length; j++) {
-          var matches = groupMatches || options[j].text.toLowerCase().indexOf(needle) !== -1;
+          var matches = matchesAll(words, group.label + " " + options[j].text);
           options[j].hidden = !matches;
           anyOption = anyOption || matches;
+          if (matches) { shown++; }
         }
         group.hidden = !anyOption;
+      }
+      if (status) {
+        if (!words.length) {
+          status.textContent = "";
+        } else if (shown === 0) {
+          status.textContent = "No organisation or service matches \u201c" + input.value.trim() +
+            "\u201d. Try fewer or different words, or choose from the whole list.";
+        } else {
+          status.textContent = shown + (shown === 1 ? " match" : " matches") + " in the list";
+        }
       }
     });
   }

@@ -1,0 +1,34 @@
+"""The author's own safeguarding check at submission, with candour_screening.
+
+Intake screens the story itself (the pure library moderation also uses) rather than
+wait for an event from moderation: the confirmation page is shown the moment the
+story is sent, long before moderation has read it. Only the level is kept.
+
+Screening is CPU-bound (a few milliseconds for the longest story), so it runs in a
+thread; the screener takes seconds to build, so it is built once, in a thread, when
+the service starts (`warm`), never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from candour_screening import Screener, default_screener
+
+
+class SafeguardingCheck:
+    def __init__(self) -> None:
+        self._screener: asyncio.Future[Screener] | None = None
+
+    def warm(self) -> None:
+        """Start building the screener now (call from the running service's loop)."""
+        if self._screener is None:
+            self._screener = asyncio.ensure_future(asyncio.to_thread(default_screener))
+
+    async def level(self, title: str, body: str) -> str:
+        """ "none", "concern" or "serious": the most severe safeguarding match."""
+        self.warm()
+        assert self._screener is not None
+        screener = await asyncio.shield(self._screener)
+        screening = await asyncio.to_thread(screener.screen, {"title": title, "body": body})
+        return screening.safeguarding.level.value
