@@ -13,7 +13,7 @@ from candour_common.runtime import Platform, build_app
 from candour_common.settings import ServiceSettings
 from candour_common.signing_keys import derive_key
 from candour_common.web import pages as web_pages
-from candour_intake.adapters.screening import SafeguardingCheck
+from candour_intake.adapters.screening import ScreeningSafeguardingCheck
 from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.settings import IntakeSettings
@@ -28,7 +28,7 @@ def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
-    safeguarding = SafeguardingCheck()
+    safeguarding = ScreeningSafeguardingCheck()
 
     def on_started(_: Platform) -> list[asyncio.Task[None]]:
         safeguarding.warm()  # build the screener now, not for the first story

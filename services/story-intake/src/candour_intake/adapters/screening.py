@@ -12,18 +12,26 @@ the service starts (`warm`), never at import.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from candour_screening import Screener, default_screener
+import candour_screening
+
+if TYPE_CHECKING:
+    from candour_screening import Screener
 
 
-class SafeguardingCheck:
+class ScreeningSafeguardingCheck:
+    """`ports.SafeguardingCheck` with candour_screening (spaCy loads in `warm`'s thread)."""
+
     def __init__(self) -> None:
         self._screener: asyncio.Future[Screener] | None = None
 
     def warm(self) -> None:
         """Start building the screener now (call from the running service's loop)."""
         if self._screener is None:
-            self._screener = asyncio.ensure_future(asyncio.to_thread(default_screener))
+            self._screener = asyncio.ensure_future(
+                asyncio.to_thread(candour_screening.default_screener)
+            )
 
     async def level(self, title: str, body: str) -> str:
         """ "none", "concern" or "serious": the most severe safeguarding match."""

@@ -18,7 +18,6 @@ from candour_common.http.bearer import bearer_credentials, require_role
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
-from candour_intake.adapters.screening import SafeguardingCheck
 from candour_intake.domain import (
     AlreadyImported,
     DomainError,
@@ -43,6 +42,7 @@ from candour_intake.entrypoints.schemas import (
     WithdrawalAccepted,
 )
 from candour_intake.service_layer import handlers
+from candour_intake.service_layer.ports import SafeguardingCheck
 from candour_intake.settings import IntakeSettings
 
 router = APIRouter(prefix="/v1")

@@ -38,7 +38,6 @@ from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
 from candour_intake.adapters import idempotency, repository
-from candour_intake.adapters.screening import SafeguardingCheck
 from candour_intake.domain import (
     Organisation,
     PostResponse,
@@ -58,6 +57,7 @@ from candour_intake.entrypoints.schemas import (
     StoryIn,
 )
 from candour_intake.service_layer import handlers
+from candour_intake.service_layer.ports import SafeguardingCheck
 from candour_intake.settings import IntakeSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
