@@ -170,7 +170,10 @@ async def test_share_moderate_respond_and_read(
         page, f"{search.url}/stories/{story_id}", "we have shared this with the team"
     )
     await expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    await expect(page.get_by_text("Change planned")).to_be_visible()
+    await expect(page.locator(".change-marker").get_by_text("Change planned")).to_be_visible()
+    await expect(page.locator("#story-progress [aria-current=step]")).to_contain_text(
+        "Change planned"
+    )
     # ...with the nurse's name redacted as the moderator approved it.
     assert "Amira" not in await page.content()
     await axe_check(page)
