@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -116,12 +116,15 @@ def build_app(
     relay_outbox: bool = False,
     on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
     retention_rules: RetentionRules | None = None,
+    readiness_checks: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
 ) -> FastAPI:
     """The app of one service.
 
     `service` names it in the inbox and in `ce_source` (default: the settings'
     service name); `unit_of_work` is its unit of work, which every handler gets;
-    `subscriptions` are its event handlers, read by one consumer for all topics.
+    `subscriptions` are its event handlers, read by one consumer for all topics;
+    `readiness_checks` are the service's own conditions for `/readyz` beside the
+    database, Kafka and migrations (each raises while not ready).
     """
     require_keys(settings)  # no key, no service: before anything is connected
     ref = PlatformRef()
@@ -246,7 +249,12 @@ def build_app(
     admin = FastAPI(title=f"{title} (admin)", openapi_url=None, docs_url=None, redoc_url=None)
     admin.include_router(
         admin_router(
-            {"postgres": database_ready, "kafka": kafka_ready, "migrations": migrations_applied},
+            {
+                "postgres": database_ready,
+                "kafka": kafka_ready,
+                "migrations": migrations_applied,
+                **(readiness_checks or {}),
+            },
             registries=(metrics.registry, REGISTRY),
             before_scrape=refresh_gauges,
         )

@@ -44,6 +44,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         relay_outbox=True,
         retention_rules=retention_rules,
         on_started=on_started,
+        readiness_checks={"screening": safeguarding.ready},
     )
     app.state.safeguarding = safeguarding
     # One limiter for the API and the share page: a client cannot dodge it by switching.

@@ -33,6 +33,15 @@ class ScreeningSafeguardingCheck:
                 asyncio.to_thread(candour_screening.default_screener)
             )
 
+    async def ready(self) -> None:
+        """For /readyz: not ready until the screener is built, so no story waits for it
+        (and a copy starting under load gets no traffic it would answer slowly)."""
+        self.warm()
+        assert self._screener is not None
+        if not self._screener.done():
+            raise RuntimeError("the safeguarding screener is still loading")
+        self._screener.result()  # a screener that failed to build says why
+
     async def level(self, title: str, body: str) -> str:
         """ "none", "concern" or "serious": the most severe safeguarding match."""
         self.warm()
