@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
 from candour_common.events import (
+    TAG_VOCABULARY,
     AuthorContact,
     ChangeMarker,
     Reach,
@@ -78,33 +79,7 @@ RELATIONSHIP_LABELS: dict[str, str] = {
     Relationship.OTHER: "Something else",
 }
 
-# A small fixed vocabulary keeps tags comparable across stories (and searchable).
-TAG_CHOICES: dict[str, tuple[str, ...]] = {
-    "good": (
-        "kindness",
-        "listening",
-        "clear information",
-        "quick care",
-        "cleanliness",
-        "dignity and respect",
-    ),
-    "improve": (
-        "waiting times",
-        "communication",
-        "staff attitude",
-        "getting an appointment",
-        "food",
-        "leaving hospital",
-    ),
-    "feelings": (
-        "reassured",
-        "grateful",
-        "listened to",
-        "anxious",
-        "frustrated",
-        "ignored",
-    ),
-}
+TAG_CHOICES = TAG_VOCABULARY
 TAG_LEGENDS = {
     "good": "What was good?",
     "improve": "What could be improved?",
