@@ -314,7 +314,7 @@ async def save_response_version(
     await conn.execute(
         """
         UPDATE responses SET body = $2, change = $3, responder_name = $4, responder_role = $5,
-               version = $6, edited_at = $7, deleted_at = CASE WHEN $8 THEN $7 END
+               version = $6, edited_at = $7::timestamptz, deleted_at = CASE WHEN $8 THEN $7::timestamptz END
         WHERE id = $1
         """,
         response.id,
@@ -333,10 +333,13 @@ async def save_response_version(
         )
 
 
+# A story published before intake kept the published text (migration 0023) has none
+# here: its page links to the public story instead, and its service is the author's pick.
 _PUBLISHED = """
     SELECT id, organisation_id, coalesce(published_title, title) AS title,
            coalesce(published_body, '') AS body,
-           coalesce(published_service_id, service_id) AS service_id,
+           CASE WHEN published_body IS NULL THEN service_id ELSE published_service_id END
+               AS service_id,
            published_service_name, criticality, published_at, response_count
     FROM stories
 """
@@ -363,7 +366,8 @@ async def get_published_story(conn: Connection, story_id: UUID) -> PublishedStor
 
 _INBOX_WHERE = """
     WHERE organisation_id = $1 AND status = 'published'
-      AND ($2::text IS NULL OR coalesce(published_service_id, service_id) = $2)
+      AND ($2::text IS NULL OR $2 = CASE WHEN published_body IS NULL THEN service_id
+                                        ELSE published_service_id END)
       AND ($3::int IS NULL OR criticality >= $3)
       AND ($4::boolean IS NULL OR (response_count > 0) = $4)
 """
