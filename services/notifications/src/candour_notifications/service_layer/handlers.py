@@ -28,7 +28,7 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_notifications.adapters import repository
+from candour_notifications.adapters import known_directory, repository, response_versions
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
 from candour_notifications.domain import (
@@ -261,6 +261,7 @@ async def store_author_contact(
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return
+        await known_directory.remember(conn, event.organisation, event.service)
         author = event.author
         if not author.email:
             return
@@ -318,6 +319,7 @@ async def alert_story_approved(
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
             return 0
+        await known_directory.remember(conn, event.organisation, event.service)
         await repository.save_published_story(
             conn,
             PublishedStory(
@@ -363,11 +365,28 @@ async def alert_story_approved(
 async def alert_response_posted(
     pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID, links: Links
 ) -> int:
-    """Owe an email to the author (if they asked) and to `responses` subscribers."""
+    """Owe an email to the author (if they asked) and to `responses` subscribers, once per
+    response: the first version seen owes them; a later one (a correction, a deletion)
+    only changes what has not gone yet; an older one arriving late changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
+            return 0
+        seen = await response_versions.seen(conn, event.response_id)
+        if seen is not None:
+            await _apply_later_version(conn, event, seen)
+            return 0
+        if not await response_versions.record_first(
+            conn,
+            event.response_id,
+            event.story_id,
+            event.version,
+            deleted=event.deleted,
+            event_id=event_id,
+        ):
+            return 0
+        if event.deleted:  # deleted before we heard of it: nothing to tell anyone
             return 0
         story = await repository.get_published_story(conn, event.story_id)
         facts = (
@@ -409,10 +428,10 @@ async def alert_response_posted(
                 await repository.collect_digest_item(
                     conn,
                     subscription_id=subscription.id,
-                    item_key=f"response:{event.response_id}",
+                    item_key=response_versions.digest_item_key(event.response_id),
                     kind=DigestItemKind.RESPONSE,
                     story_id=event.story_id,
-                    revision=1,
+                    revision=event.version,
                     context=context,
                 )
         immediate = [s for s in matching if s.frequency is Frequency.IMMEDIATE]
@@ -420,6 +439,34 @@ async def alert_response_posted(
             conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, immediate, context
         )
         return owed
+
+
+async def _apply_later_version(
+    conn: Connection, event: ResponsePosted, seen: response_versions.SeenVersion
+) -> None:
+    if event.version <= seen.version or seen.deleted:
+        log.info("ignored an older version of a response", version=event.version)
+        return
+    await response_versions.record_newer(
+        conn, event.response_id, event.version, deleted=event.deleted
+    )
+    if event.deleted:
+        cancelled = await response_versions.cancel_unsent(conn, event.response_id, seen.alerted_by)
+        log.info("response deleted", version=event.version, cancelled=cancelled)
+        return
+    await response_versions.correct_unsent(
+        conn,
+        event.response_id,
+        seen.alerted_by,
+        event.version,
+        {
+            "responder_name": event.responder.display_name,
+            "responder_role": event.responder.role,
+            "body": event.body,
+            "change": event.change.value if event.change else None,
+        },
+    )
+    log.info("response corrected: no new email", version=event.version)
 
 
 async def alert_safeguarding(
@@ -730,6 +777,7 @@ async def forget_withdrawn_story(
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
+        await response_versions.forget_story(conn, event.story_id)
         return await repository.forget_story(conn, event.story_id, event.withdrawn_at)
 
 
