@@ -7,10 +7,12 @@ so the alerts page can offer real services by name and refuse codes that do not 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from candour_common.db import Connection
 from candour_common.events import OrganisationRef, ServiceRef
+from candour_notifications.domain import normalise_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +29,17 @@ class KnownOrganisation:
 
 
 async def remember(
-    conn: Connection, organisation: OrganisationRef, service: ServiceRef | None
+    conn: Connection,
+    organisation: OrganisationRef,
+    service: ServiceRef | None,
+    tags: Iterable[str] = (),
 ) -> None:
-    """Keep the names as the newest event gives them (the directory may rename)."""
+    """Keep the names as the newest event gives them (the directory may rename), and the
+    story's tags (normalised)."""
+    await conn.executemany(
+        "INSERT INTO known_tags (organisation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(organisation.id, tag) for tag in {normalise_tag(t) for t in tags} if tag],
+    )
     await conn.execute(
         """
         INSERT INTO known_organisations (id, name) VALUES ($1, $2)
@@ -70,12 +80,10 @@ async def organisation(conn: Connection, organisation_id: str) -> KnownOrganisat
     )
 
 
-async def tags_in_use(conn: Connection, organisation_id: str) -> list[str]:
-    """Tags on the organisation's published stories (imported feedback may carry tags
-    beyond the share page's vocabulary)."""
+async def tags(conn: Connection, organisation_id: str) -> list[str]:
+    """Tags stories about the organisation have carried (normalised); imported feedback
+    and the API may use tags beyond the share page's vocabulary."""
     rows = await conn.fetch(
-        "SELECT DISTINCT unnest(tags) AS tag FROM published_stories"
-        " WHERE organisation_id = $1 ORDER BY tag",
-        organisation_id,
+        "SELECT tag FROM known_tags WHERE organisation_id = $1 ORDER BY tag", organisation_id
     )
     return [r["tag"] for r in rows]

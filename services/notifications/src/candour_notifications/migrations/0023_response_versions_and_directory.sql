@@ -12,10 +12,10 @@ CREATE TABLE response_versions (
 );
 CREATE INDEX response_versions_by_story ON response_versions (story_id);
 
--- The organisations and services notifications has heard of, as the events it consumes
--- name them (story.submitted, story.approved, story.rejected, response.posted): what the
--- alerts page offers and what a subscription may name. Story-intake owns the directory;
--- this is a read model of the parts that have been written about.
+-- The organisations, services and tags notifications has heard of, as the stories it
+-- consumes name them (story.submitted, story.approved): with the share page's tag
+-- vocabulary, what the alerts page offers and what staff may subscribe to. Story-intake
+-- owns the directory; this is a read model of the parts stories have named.
 CREATE TABLE known_organisations (
     id         text PRIMARY KEY,
     name       text NOT NULL,
@@ -27,4 +27,9 @@ CREATE TABLE known_services (
     name            text NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (organisation_id, id)
+);
+CREATE TABLE known_tags (
+    organisation_id text NOT NULL,
+    tag             text NOT NULL,  -- normalised: words single-spaced, casefolded
+    PRIMARY KEY (organisation_id, tag)
 );

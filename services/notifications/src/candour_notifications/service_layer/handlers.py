@@ -20,6 +20,7 @@ from candour_common.db.inbox import record_story_event_once
 from candour_common.db.outbox import add_event
 from candour_common.events import (
     CRITICALITY_LABELS,
+    TAG_VOCABULARY,
     EscalationState,
     ResponsePosted,
     SafeguardingRaised,
@@ -51,6 +52,7 @@ from candour_notifications.domain import (
     confirmation_event_id,
     digest_event_id,
     normalise_domain,
+    normalise_tag,
     realert_event_id,
     recipients,
     wants_safeguarding,
@@ -97,6 +99,58 @@ def check_organisation(principal: Principal, organisation_id: str) -> None:
     raise NotAllowed(organisation_id)
 
 
+class UnknownChoices(Exception):
+    """A subscription names services or tags that do not exist (it would never fire)."""
+
+    def __init__(self, services: list[str], tags: list[str]) -> None:
+        super().__init__(f"unknown services {services}, unknown tags {tags}")
+        self.services = services
+        self.tags = tags
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChoices:
+    """What staff of an organisation can pick from: its services and the tags in use."""
+
+    organisation_id: str
+    organisation_name: str
+    services: tuple[known_directory.KnownService, ...]
+    tags: tuple[str, ...]
+
+    def service_name(self, service_id: str) -> str | None:
+        return next((s.name for s in self.services if s.id == service_id), None)
+
+    def unknown(self, command: Subscribe) -> UnknownChoices | None:
+        known_services = {s.id for s in self.services}
+        known_tags = {normalise_tag(t) for t in self.tags}
+        services = [s for s in command.service_ids if s not in known_services]
+        tags = [t for t in command.tags if normalise_tag(t) not in known_tags]
+        return UnknownChoices(services, tags) if services or tags else None
+
+
+def vocabulary() -> list[str]:
+    return [tag for group in TAG_VOCABULARY.values() for tag in group]
+
+
+async def choices(conn: Connection, organisation_id: str) -> AlertChoices:
+    known = await known_directory.organisation(conn, organisation_id)
+    extra = [t for t in await known_directory.tags(conn, organisation_id) if t not in vocabulary()]
+    return AlertChoices(
+        organisation_id=organisation_id,
+        organisation_name=known.name if known else organisation_id,
+        services=known.services if known else (),
+        tags=(*vocabulary(), *extra),
+    )
+
+
+async def alert_choices(
+    pool: asyncpg.Pool, principal: Principal, organisation_id: str
+) -> AlertChoices:
+    check_organisation(principal, organisation_id)
+    async with pool.acquire() as conn:
+        return await choices(conn, organisation_id)
+
+
 async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe) -> Subscription:
     """Subscribe an address. Staff subscribing an address outside their organisation's
     own mail domains get a subscription that sends nothing until the address's owner
@@ -104,6 +158,12 @@ async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe
     operator's subscriptions, and addresses in the organisation's domains, need none."""
     check_organisation(principal, command.organisation_id)
     async with pool.acquire() as conn, conn.transaction():
+        # Staff pick from what exists. Operators may name services and tags no story has
+        # carried yet (setting up a trust before its first story); see docs/operations.md.
+        if principal.role is not Role.OPERATOR:
+            unknown = (await choices(conn, command.organisation_id)).unknown(command)
+            if unknown is not None:
+                raise unknown
         pending = principal.role is not Role.OPERATOR and not within_domains(
             command.email, await repository.mail_domains(conn, command.organisation_id)
         )
@@ -195,6 +255,17 @@ async def list_subscriptions(
         return await repository.list_subscriptions(conn, organisation_id)
 
 
+async def get_subscription(
+    pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
+) -> Subscription:
+    async with pool.acquire() as conn:
+        subscription = await repository.get_subscription(conn, subscription_id)
+    if subscription is None:
+        raise SubscriptionNotFound(subscription_id)
+    check_organisation(principal, subscription.organisation_id)
+    return subscription
+
+
 async def delete_subscription(
     pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
 ) -> None:
@@ -261,7 +332,12 @@ async def store_author_contact(
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return
-        await known_directory.remember(conn, event.organisation, event.service)
+        await known_directory.remember(
+            conn,
+            event.organisation,
+            event.service,
+            [*event.tags.good, *event.tags.improve, *event.tags.feelings],
+        )
         author = event.author
         if not author.email:
             return
@@ -319,7 +395,7 @@ async def alert_story_approved(
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
             return 0
-        await known_directory.remember(conn, event.organisation, event.service)
+        await known_directory.remember(conn, event.organisation, event.service, _tags(event))
         await repository.save_published_story(
             conn,
             PublishedStory(
