@@ -216,3 +216,37 @@ def notifications(
                 yield Running(client, settings, database_url, app)
 
     return start
+
+
+async def learn_directory(
+    service: Running,
+    publish: Publisher,
+    organisation: OrganisationRef,
+    services: list[ServiceRef],
+    tags: list[str] | None = None,
+) -> None:
+    """Let notifications hear of an organisation's services (and tags) the way it does in
+    production: stories about them arrive on story.submitted (no contact, so no email)."""
+    from candour_common.events import AuthorContact, StorySubmitted
+
+    for place in services:
+        await publish(
+            StorySubmitted(
+                story_id=uuid.uuid4(),
+                submitted_at=datetime.now(UTC),
+                title="A story",
+                body="Unmoderated words.",
+                organisation=organisation,
+                service=place,
+                author=AuthorContact(display_name="Sam", relationship=Relationship.PATIENT),
+                tags=Tags(improve=tags or []),
+            )
+        )
+
+    async def known() -> bool:
+        rows = await service.fetch(
+            "SELECT id FROM known_services WHERE organisation_id = $1", organisation.id
+        )
+        return {r["id"] for r in rows} >= {s.id for s in services}
+
+    await eventually(known)
