@@ -229,7 +229,7 @@ async def learn_directory(
     production: stories about them arrive on story.submitted (no contact, so no email)."""
     from candour_common.events import AuthorContact, StorySubmitted
 
-    for place in services:
+    envelopes = [
         await publish(
             StorySubmitted(
                 story_id=uuid.uuid4(),
@@ -242,11 +242,13 @@ async def learn_directory(
                 tags=Tags(improve=tags or []),
             )
         )
+        for place in services
+    ]
 
-    async def known() -> bool:
+    async def handled() -> bool:
         rows = await service.fetch(
-            "SELECT id FROM known_services WHERE organisation_id = $1", organisation.id
+            "SELECT 1 FROM inbox WHERE event_id = ANY($1)", [e.id for e in envelopes]
         )
-        return {r["id"] for r in rows} >= {s.id for s in services}
+        return len(rows) == len(envelopes)
 
-    await eventually(known)
+    await eventually(handled)
