@@ -314,7 +314,8 @@ async def save_response_version(
     await conn.execute(
         """
         UPDATE responses SET body = $2, change = $3, responder_name = $4, responder_role = $5,
-               version = $6, edited_at = $7::timestamptz, deleted_at = CASE WHEN $8 THEN $7::timestamptz END
+               version = $6, edited_at = $7::timestamptz,
+               deleted_at = CASE WHEN $8 THEN $7::timestamptz END
         WHERE id = $1
         """,
         response.id,

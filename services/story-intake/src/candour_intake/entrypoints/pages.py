@@ -764,9 +764,8 @@ def _staff_message(request: Request, exc: DomainError, staff: Principal) -> HTML
             request,
             "This response can no longer be changed",
             f"A response can be changed or deleted for {_minutes(_edit_window(request))} after "
-            "it is "
-            "posted, and that time has passed. If something in it must change, contact the "
-            "moderators.",
+            "it is posted, and that time has passed. If something in it must change, contact "
+            "the moderators.",
             status_code=409,
             staff=staff,
         )
