@@ -123,7 +123,7 @@ async def test_emails_not_sent_yet_carry_the_correction_or_are_cancelled(
     await migrate_database(url, "candour_notifications.migrations")
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     assert pool is not None
-    links = handlers.Links("http://search.test")
+    links = handlers.Links("http://search.test", "http://intake.test")
     operator = Principal(subject="operator", role=Role.OPERATOR)
     try:
         for kind, frequency in (("immediate", Frequency.IMMEDIATE), ("daily", Frequency.DAILY)):
