@@ -7,9 +7,11 @@ test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,14 @@ import pytest
 from playwright.async_api import Page, expect
 
 from candour_common.auth import Role, issue_token
+from candour_common.cloudevents import Envelope
+from candour_common.events import (
+    AuthorContact,
+    OrganisationRef,
+    Relationship,
+    ServiceRef,
+    StorySubmitted,
+)
 from candour_common.topics import TopicNames
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.browser.conftest import axe_check, save_screenshot
@@ -26,6 +36,7 @@ from tests.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
+DELETE_WARD = "Delete the subscription for ward@riverside.example"
 SECRET = "browser-alerts-secret-0123456789abcdef0123"
 UNSUBSCRIBE_SECRET = "browser-alerts-unsubscribe-0123456789abcdef"
 
@@ -60,10 +71,43 @@ async def notifications(
         print(f"----- notifications log (exit {code}) -----\n{process.logs()[-4000:]}")
 
 
+async def tell_of_services(kafka_bootstrap: str, topics: TopicNames) -> None:
+    """Stories about two of Riverside's services arrive, as they do in production: that is
+    how notifications learns the services' names (story-intake owns the directory)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for service in (
+            ServiceRef(id="RXA-MAT", name="Maternity"),
+            ServiceRef(id="RXA-ED", name="Emergency Department"),
+        ):
+            event = StorySubmitted(
+                story_id=uuid.uuid4(),
+                submitted_at=datetime.now(UTC),
+                title="A story",
+                body="Words.",
+                organisation=OrganisationRef(id="RXA", name="Riverside Hospitals NHS Trust"),
+                service=service,
+                author=AuthorContact(display_name="Sam", relationship=Relationship.PATIENT),
+            )
+            headers = Envelope.new(event, service="test").headers()
+            await producer.send_and_wait(
+                topics.name(event.topic),
+                event.model_dump_json().encode(),
+                key=event.kafka_key().encode(),
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+    finally:
+        await producer.stop()
+
+
 async def test_staff_add_a_subscription_and_delete_it(
-    notifications: ServiceProcess, page: Page
+    notifications: ServiceProcess, page: Page, kafka_bootstrap: str, topics: TopicNames
 ) -> None:
     base = notifications.url
+    await tell_of_services(kafka_bootstrap, topics)
     # The trust's own mail domain: staff may add addresses there without a confirmation.
     operator = issue_token(SECRET, role=Role.OPERATOR, subject="operator")
     async with httpx.AsyncClient() as client:
@@ -82,7 +126,15 @@ async def test_staff_add_a_subscription_and_delete_it(
     await page.get_by_label("Staff token").fill(staff)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{base}/alerts")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Email alerts for RXA")
+    # The services arrive through Kafka: reload until notifications has heard of them.
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await page.get_by_label("Emergency Department").count():
+        assert asyncio.get_running_loop().time() < deadline, "services never offered"
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Email alerts for Riverside Hospitals NHS Trust"
+    )
     await axe_check(page)
     await save_screenshot(page, "alerts-empty")
 
@@ -97,8 +149,8 @@ async def test_staff_add_a_subscription_and_delete_it(
     await page.get_by_label("Email address").fill("ward@riverside.example")
     await page.get_by_label("New stories").check()
     await page.get_by_label("A daily digest").check()
-    await page.get_by_label("Only these services (optional)").fill("RXA-MAT")
-    await page.get_by_label("Only stories with one of these tags (optional)").fill("kindness")
+    await page.get_by_label("Maternity").check()
+    await page.get_by_label("kindness").check()
     await page.get_by_label("Only stories at least this critical (optional)").select_option("2")
     await page.get_by_role("button", name="Add subscription").click()
     await expect(page).to_have_url(f"{base}/alerts?done=added")
@@ -106,7 +158,8 @@ async def test_staff_add_a_subscription_and_delete_it(
     await expect(row).to_have_count(1)
     await expect(row).to_contain_text("ward@riverside.example")
     await expect(row).to_contain_text("A daily digest")
-    await expect(row).to_contain_text("RXA-MAT")
+    await expect(row).to_contain_text("Services: Maternity")
+    await expect(row).not_to_contain_text("RXA-MAT")
     await axe_check(page)
     await save_screenshot(page, "alerts-added")
 
@@ -123,8 +176,19 @@ async def test_staff_add_a_subscription_and_delete_it(
 
     await page.goto(f"{base}/alerts")
     await page.get_by_role(
-        "button", name="Delete the subscription for ward@riverside.example"
+        "link", name="Delete the subscription for ward@riverside.example"
     ).click()
+    # It asks first; "No, keep it" keeps it.
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Delete this subscription?")
+    await expect(page.locator("main")).to_contain_text("ward@riverside.example")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-delete-confirm")
+    await page.get_by_role("link", name="No, keep it").click()
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await page.get_by_role(
+        "link", name="Delete the subscription for ward@riverside.example"
+    ).click()
+    await page.get_by_role("button", name="Yes, delete it").click()
     await expect(page).to_have_url(f"{base}/alerts?done=deleted")
     await expect(page.get_by_role("status")).to_contain_text("The subscription was deleted")
     await expect(page.locator("tbody tr")).to_have_count(0)

@@ -43,13 +43,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 SECRET = "email-links-secret-0123456789abcdef0123456789"
 UNSUBSCRIBE_SECRET = "email-links-unsubscribe-0123456789abcdef0123"
 
-# Until story-intake serves the staff response page at `/respond/{story id}` (being
-# built beside this test), that link answers a problem+json 404: an API document.
-# TIGHTEN when the route lands: set this to True, and the respond links get the checks
-# every other link gets (an HTML page, here the staff sign-in page, axe-clean). While
-# False the test asserts the 404 it finds today, so the route landing fails this test
-# until it is tightened.
-RESPOND_PAGE_SERVED = False
+# story-intake serves the staff response page at `/respond/{story id}`: the respond links
+# get the checks every other link gets (an HTML page, here the staff sign-in page,
+# axe-clean). Set to False only to assert the 404 a build without that page gives.
+RESPOND_PAGE_SERVED = True
 RESPOND_PATH = re.compile(r"^/respond/[0-9a-f-]{36}$")
 STORY_PATH = re.compile(r"^/stories/([0-9a-f-]{36})$")
 

@@ -152,7 +152,7 @@ async def test_share_moderate_respond_and_read(
         await asyncio.sleep(0.5)
 
     # 4. Staff of the trust sign in and respond with a planned change.
-    await page.goto(f"{intake.url}/stories/{story_id}/respond")
+    await page.goto(f"{intake.url}/respond/{story_id}")
     await page.fill(
         "#token", issue_token(SECRET, role=Role.STAFF, subject="s", organisation_id="TAD")
     )
@@ -162,8 +162,9 @@ async def test_share_moderate_respond_and_read(
     await page.fill("#responder_name", "Sam Jones")
     await page.fill("#responder_role", "Service manager")
     await page.get_by_label("We are planning a change").check()
+    await page.get_by_role("button", name="Preview your response").click()
     await page.get_by_role("button", name="Publish response").click()
-    await expect(page.get_by_role("status")).to_contain_text("Your response has been posted")
+    await expect(page.get_by_role("status")).to_contain_text("Your response has been published")
 
     # 5. The public story page shows the story, its response and the change marker...
     await reload_until(

@@ -158,6 +158,7 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     finally:
         await conn.close()
 
+    # The address of earlier emails still leads to the response page, through sign-in.
     await page.goto(f"{intake.url}/stories/{story_id}/respond")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Sign in")
     await axe_check(page)
@@ -167,7 +168,7 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     await page.get_by_role("button", name="Sign in").click()
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Respond to a story")
-    await page.get_by_role("button", name="Publish response").click()
+    await page.get_by_role("button", name="Preview your response").click()
     await expect(page.locator("#body-error")).to_be_visible()
     await axe_check(page)
     await save_screenshot(page, "intake-respond-errors")
@@ -176,8 +177,9 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     await page.fill("#responder_name", "Sam Jones")
     await page.fill("#responder_role", "Ward manager")
     await page.get_by_label("We are planning a change").check()
+    await page.get_by_role("button", name="Preview your response").click()
     await page.get_by_role("button", name="Publish response").click()
-    await expect(page.get_by_role("status")).to_contain_text("Your response has been posted")
+    await expect(page.get_by_role("status")).to_contain_text("Your response has been published")
     await axe_check(page)
     await save_screenshot(page, "intake-respond-posted")
 

@@ -264,28 +264,28 @@ async def test_staff_respond_to_their_own_organisations_published_story(
         submitted_id, _ = private_parts_of(done.text)
         story_id = await _published_story(client, db(settings))
 
-        not_signed_in = await client.get(f"/stories/{story_id}/respond")
+        not_signed_in = await client.get(f"/respond/{story_id}")
         assert not_signed_in.status_code == 303
         assert not_signed_in.headers["location"].startswith("/respond/sign-in?next=")
 
-        signed = await sign_in(client, staff_token(), next_page=f"/stories/{story_id}/respond")
-        assert signed.headers["location"] == f"/stories/{story_id}/respond"
+        signed = await sign_in(client, staff_token(), next_page=f"/respond/{story_id}")
+        assert signed.headers["location"] == f"/respond/{story_id}"
 
-        not_yet = await client.get(f"/stories/{submitted_id}/respond")
+        not_yet = await client.get(f"/respond/{submitted_id}")
         assert not_yet.status_code == 409 and "still being checked" in not_yet.text
 
-        form = await client.get(f"/stories/{story_id}/respond")
+        form = await client.get(f"/respond/{story_id}")
         assert form.status_code == 200
         csrf = csrf_of(form.text)
 
         no_csrf = await client.post(
-            f"/stories/{story_id}/respond",
+            f"/respond/{story_id}",
             data={"body": "Thank you", "responder_name": "Sam", "responder_role": "Manager"},
         )
         assert no_csrf.status_code == 403
 
         empty = await client.post(
-            f"/stories/{story_id}/respond",
+            f"/respond/{story_id}",
             data={"body": "", "responder_name": "", "responder_role": "", "csrf_token": csrf},
         )
         assert empty.status_code == 422
@@ -294,32 +294,33 @@ async def test_staff_respond_to_their_own_organisations_published_story(
         assert await count(db(settings), "SELECT count(*) FROM responses") == 0
 
         posted = await client.post(
-            f"/stories/{story_id}/respond",
+            f"/respond/{story_id}",
             data={
                 "body": "Thank you for telling us; we have shared this with the ward.",
                 "responder_name": "Sam Jones",
                 "responder_role": "Ward manager",
                 "change": "planned",
+                "action": "publish",
                 "csrf_token": csrf,
             },
         )
         assert posted.status_code == 303
         landing = await client.get(posted.headers["location"])
-        assert "Your response has been posted" in landing.text
+        assert "Your response has been published" in landing.text
         assert (
             await count(db(settings), "SELECT count(*) FROM responses WHERE change = 'planned'")
             == 1
         )
 
         await sign_in(client, staff_token("RXA"))
-        other_org = await client.get(f"/stories/{story_id}/respond")
+        other_org = await client.get(f"/respond/{story_id}")
         assert other_org.status_code == 403
 
         sign_out = await client.post(
             "/respond/sign-out", data={"csrf_token": csrf_of(other_org.text)}
         )
         assert sign_out.status_code == 303
-        after = await client.get(f"/stories/{story_id}/respond")
+        after = await client.get(f"/respond/{story_id}")
         assert after.status_code == 303
 
 

@@ -216,3 +216,39 @@ def notifications(
                 yield Running(client, settings, database_url, app)
 
     return start
+
+
+async def learn_directory(
+    service: Running,
+    publish: Publisher,
+    organisation: OrganisationRef,
+    services: list[ServiceRef],
+    tags: list[str] | None = None,
+) -> None:
+    """Let notifications hear of an organisation's services (and tags) the way it does in
+    production: stories about them arrive on story.submitted (no contact, so no email)."""
+    from candour_common.events import AuthorContact, StorySubmitted
+
+    envelopes = [
+        await publish(
+            StorySubmitted(
+                story_id=uuid.uuid4(),
+                submitted_at=datetime.now(UTC),
+                title="A story",
+                body="Unmoderated words.",
+                organisation=organisation,
+                service=place,
+                author=AuthorContact(display_name="Sam", relationship=Relationship.PATIENT),
+                tags=Tags(improve=tags or []),
+            )
+        )
+        for place in services
+    ]
+
+    async def handled() -> bool:
+        rows = await service.fetch(
+            "SELECT 1 FROM inbox WHERE event_id = ANY($1)", [e.id for e in envelopes]
+        )
+        return len(rows) == len(envelopes)
+
+    await eventually(handled)

@@ -12,9 +12,14 @@ from candour_common.auth import Role
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
+    EMERGENCY,
+    MATERNITY,
+    ORG_A,
     UNSUBSCRIBE_SECRET,
+    Publisher,
     ServiceFactory,
     auth,
+    learn_directory,
     token,
 )
 
@@ -40,9 +45,10 @@ async def sign_in(client: httpx.AsyncClient, organisation_id: str = "RXA") -> No
 
 
 async def test_staff_add_and_delete_their_organisations_subscriptions(
-    notifications: ServiceFactory, smtp_server: MailSink
+    notifications: ServiceFactory, smtp_server: MailSink, publish: Publisher
 ) -> None:
     async with notifications(smtp_port=smtp_server.port) as service:
+        await learn_directory(service, publish, ORG_A, [MATERNITY, EMERGENCY])
         client = service.client
         assert (await client.get("/alerts")).headers["location"] == "/alerts/sign-in"
 
@@ -73,7 +79,7 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
         await sign_in(client)
         page = await client.get("/alerts")
         assert page.status_code == 200
-        assert "Nobody at RXA gets email alerts yet" in page.text
+        assert "Nobody at Riverside Hospitals NHS Trust gets email alerts yet" in page.text
         assert "other@hillview.example" not in page.text
         csrf = csrf_of(page)
 
@@ -84,7 +90,7 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
                 "email": "ward@riverside.example",
                 "kind": "stories",
                 "frequency": "daily",
-                "service_ids": "RXA-MAT, RXA-ED",
+                "service_ids": ["RXA-MAT", "RXA-ED"],
                 "tags": "waiting times",
                 "min_criticality": "3",
             },
@@ -93,7 +99,7 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
         listed = await client.get(added.headers["location"])
         assert "The subscription was added" in listed.text
         assert "ward@riverside.example" in listed.text
-        assert "RXA-MAT, RXA-ED" in listed.text
+        assert "Maternity, Emergency Department" in listed.text
         api = await client.get("/v1/subscriptions", headers=auth())
         [stored] = api.json()
         assert stored["service_ids"] == ["RXA-MAT", "RXA-ED"]
@@ -102,7 +108,8 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
         assert stored["frequency"] == "daily"
 
         forbidden = await client.post(
-            f"/alerts/subscriptions/{other.json()['id']}/delete", data={"csrf_token": csrf}
+            f"/alerts/subscriptions/{other.json()['id']}/delete",
+            data={"csrf_token": csrf, "confirmed": "yes"},
         )
         assert forbidden.status_code == 404
         assert "no longer exists" in forbidden.text
@@ -110,7 +117,8 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
         no_csrf = await client.post(f"/alerts/subscriptions/{stored['id']}/delete")
         assert no_csrf.status_code == 403
         deleted = await client.post(
-            f"/alerts/subscriptions/{stored['id']}/delete", data={"csrf_token": csrf}
+            f"/alerts/subscriptions/{stored['id']}/delete",
+            data={"csrf_token": csrf, "confirmed": "yes"},
         )
         assert deleted.status_code == 303
         after = await client.get(deleted.headers["location"])
@@ -123,7 +131,8 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
         )
 
         again = await client.post(
-            f"/alerts/subscriptions/{uuid.uuid4()}/delete", data={"csrf_token": csrf}
+            f"/alerts/subscriptions/{uuid.uuid4()}/delete",
+            data={"csrf_token": csrf, "confirmed": "yes"},
         )
         assert again.status_code == 404
 
@@ -178,6 +187,128 @@ async def test_bad_subscription_forms_show_errors_and_change_nothing(
         assert no_kind.status_code == 422
         assert 'id="kind-error"' in no_kind.text
 
+        assert (await client.get("/v1/subscriptions", headers=auth())).json() == []
+
+
+async def test_the_page_offers_the_organisations_services_and_tags_by_name(
+    notifications: ServiceFactory, smtp_server: MailSink, publish: Publisher
+) -> None:
+    """Defects: free-text service codes and tags; the trust's code instead of its name."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await learn_directory(
+            service, publish, ORG_A, [MATERNITY, EMERGENCY], tags=["Parking  Charges"]
+        )
+        client = service.client
+        await sign_in(client)
+        page = await client.get("/alerts")
+    html = page.text
+    assert "Email alerts for Riverside Hospitals NHS Trust" in html
+    assert "for organisation <strong>RXA</strong>" not in html
+    for value, label in (("RXA-MAT", "Maternity"), ("RXA-ED", "Emergency Department")):
+        assert re.search(
+            rf'type="checkbox" id="service_ids[^"]*" name="service_ids" value="{value}"', html
+        ), f"no checkbox for {value}"
+        assert f">{label}</label>" in html
+    for tag in ("waiting times", "kindness", "parking charges"):  # vocabulary and in use
+        assert f'name="tags" value="{tag}"' in html, tag
+    assert 'type="text" id="service_ids"' not in html and 'type="text" id="tags"' not in html
+
+
+async def test_unknown_services_and_tags_are_refused_on_the_page_and_the_api(
+    notifications: ServiceFactory, smtp_server: MailSink, publish: Publisher
+) -> None:
+    """Defect: the alerts page accepted service codes and tags that do not exist."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await learn_directory(service, publish, ORG_A, [MATERNITY])
+        client = service.client
+        await sign_in(client)
+        csrf = csrf_of(await client.get("/alerts"))
+        refused = await client.post(
+            "/alerts/subscriptions",
+            data={
+                "csrf_token": csrf,
+                "email": "ward@riverside.example",
+                "kind": "stories",
+                "frequency": "immediate",
+                "service_ids": ["RXA-MAT", "RXA-NOPE"],
+                "tags": ["waiting times", "made up"],
+            },
+        )
+        assert refused.status_code == 422
+        for field in ("service_ids", "tags"):
+            assert f'id="{field}-error"' in refused.text and f'href="#{field}"' in refused.text
+        assert "RXA-NOPE is not one of your services" in refused.text
+        assert "made up is not a tag stories use" in refused.text
+        # What was ticked stays ticked.
+        assert re.search(r'value="RXA-MAT" checked', refused.text)
+
+        body = {
+            "email": "ward@riverside.example",
+            "organisation_id": "RXA",
+            "frequency": "immediate",
+            "kind": "stories",
+            "service_ids": ["RXA-NOPE"],
+            "tags": ["Made  Up"],
+        }
+        api = await client.post("/v1/subscriptions", json=body, headers=auth())
+        assert api.status_code == 422
+        assert api.headers["content-type"] == "application/problem+json"
+        assert {e["field"] for e in api.json()["errors"]} == {"body.service_ids", "body.tags"}
+        assert (await client.get("/v1/subscriptions", headers=auth())).json() == []
+
+        fine = await client.post(
+            "/v1/subscriptions",
+            json={**body, "service_ids": ["RXA-MAT"], "tags": ["Waiting  Times"]},
+            headers=auth(),
+        )
+        assert fine.status_code == 201, fine.text
+        choices = await client.get("/v1/organisations/RXA/alert-choices", headers=auth())
+        assert choices.status_code == 200
+        assert choices.json()["organisation_name"] == "Riverside Hospitals NHS Trust"
+        assert choices.json()["services"] == [{"id": "RXA-MAT", "name": "Maternity"}]
+        assert "waiting times" in choices.json()["tags"]
+        other = await client.get("/v1/organisations/RXB/alert-choices", headers=auth())
+        assert other.status_code == 403
+        # Operators set up a trust before its first story: they may name what is not seen yet.
+        early = await client.post("/v1/subscriptions", json=body, headers=auth(Role.OPERATOR, None))
+        assert early.status_code == 201, early.text
+
+
+async def test_deleting_a_subscription_asks_first(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    """Defect: the alerts page deleted without confirmation."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        client = service.client
+        created = await client.post(
+            "/v1/subscriptions",
+            headers=auth(Role.OPERATOR, None),
+            json={
+                "email": "safe@riverside.example",
+                "organisation_id": "RXA",
+                "frequency": "immediate",
+                "kind": "safeguarding",
+            },
+        )
+        subscription_id = created.json()["id"]
+        await sign_in(client)
+        page = await client.get("/alerts")
+        link = f"/alerts/subscriptions/{subscription_id}/delete"
+        assert f'href="{link}"' in page.text
+        confirm = await client.get(link)
+        assert confirm.status_code == 200
+        assert "Delete this subscription?" in confirm.text
+        assert "safe@riverside.example" in confirm.text
+        assert "Make sure someone else still gets safeguarding alerts" in confirm.text
+        # A delete that did not come from the confirmation page asks instead of deleting.
+        unconfirmed = await client.post(link, data={"csrf_token": csrf_of(confirm)})
+        assert unconfirmed.status_code == 200
+        assert "Delete this subscription?" in unconfirmed.text
+        assert len((await client.get("/v1/subscriptions", headers=auth())).json()) == 1
+        confirmed = await client.post(
+            link, data={"csrf_token": csrf_of(confirm), "confirmed": "yes"}
+        )
+        assert confirmed.status_code == 303
         assert (await client.get("/v1/subscriptions", headers=auth())).json() == []
 
 

@@ -8,7 +8,14 @@ import pytest
 
 from candour_common.auth import Role
 from tests.infra import MailSink
-from tests.integration.notifications.conftest import ServiceFactory, auth
+from tests.integration.notifications.conftest import (
+    MATERNITY,
+    ORG_A,
+    Publisher,
+    ServiceFactory,
+    auth,
+    learn_directory,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +31,11 @@ BODY = {
 
 
 async def test_subscriptions_are_scoped_to_the_callers_organisation(
-    notifications: ServiceFactory, smtp_server: MailSink
+    notifications: ServiceFactory, smtp_server: MailSink, publish: Publisher
 ) -> None:
     async with notifications(smtp_port=smtp_server.port) as service:
+        # Staff may name only a service stories have named (RXA-MAT).
+        await learn_directory(service, publish, ORG_A, [MATERNITY])
         client = service.client
 
         missing = await client.post("/v1/subscriptions", json=BODY)

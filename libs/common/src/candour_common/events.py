@@ -114,6 +114,36 @@ class Tags(_Contract):
     feelings: list[str] = Field(default_factory=list, description="How the author felt.")
 
 
+# The tags a story can carry from the share page: a small fixed vocabulary keeps them
+# comparable across stories, searchable, and something a subscription can filter on.
+TAG_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "good": (
+        "kindness",
+        "listening",
+        "clear information",
+        "quick care",
+        "cleanliness",
+        "dignity and respect",
+    ),
+    "improve": (
+        "waiting times",
+        "communication",
+        "staff attitude",
+        "getting an appointment",
+        "food",
+        "leaving hospital",
+    ),
+    "feelings": (
+        "reassured",
+        "grateful",
+        "listened to",
+        "anxious",
+        "frustrated",
+        "ignored",
+    ),
+}
+
+
 class PublicAuthor(_Contract):
     display_name: str = Field(description="The name the author chose to be shown publicly.")
     relationship: Relationship = Field(description="The author's relationship to the care.")
@@ -228,6 +258,25 @@ class ResponsePosted(Event):
     body: str = Field(description="The response text.")
     change: ChangeMarker | None = Field(
         default=None, description="Whether the response says a change is planned or made."
+    )
+    version: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "1 when first posted; each correction (or the deletion) by its responder is "
+            "published again with the same `response_id` and a higher version. Keep the "
+            "highest version of each response and ignore a lower one arriving later."
+        ),
+    )
+    edited_at: datetime | None = Field(
+        default=None, description="When this version was made (UTC); null for version 1."
+    )
+    deleted: bool = Field(
+        default=False,
+        description=(
+            "True when the responder deleted the response: drop it (body is empty). "
+            "A later tombstone on the same key erases the record itself."
+        ),
     )
 
     def kafka_key(self) -> str:

@@ -135,6 +135,7 @@ class PublishedResponse:
     responder_role: str
     body: str
     change: ChangeMarker | None
+    edited_at: datetime | None = None  # its responder corrected it after posting
 
 
 @dataclass(frozen=True, slots=True)

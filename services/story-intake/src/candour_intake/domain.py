@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -75,6 +75,99 @@ class PostResponse:
     responder: Responder
     body: str
     change: ChangeMarker | None
+
+
+@dataclass(frozen=True, slots=True)
+class EditResponse:
+    """Command: a responder corrects their own response within the edit window."""
+
+    story_id: UUID
+    response_id: UUID
+    organisation_id: str
+    responder_subject: str
+    responder: Responder
+    body: str
+    change: ChangeMarker | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResponse:
+    """Command: a responder takes their own response down within the edit window."""
+
+    story_id: UUID
+    response_id: UUID
+    organisation_id: str
+    responder_subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffResponse:
+    """A response as intake keeps it (the newest version; a deleted one has no text)."""
+
+    id: UUID
+    story_id: UUID
+    organisation_id: str
+    responder: Responder
+    responder_subject: str
+    body: str
+    change: ChangeMarker | None
+    posted_at: datetime
+    version: int
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+    def editable_until(self, window: timedelta) -> datetime:
+        return self.posted_at + window
+
+    def editable_by(self, subject: str, now: datetime, window: timedelta) -> bool:
+        """Only its own responder, only while the window after first posting is open."""
+        return (
+            self.deleted_at is None
+            and self.responder_subject == subject
+            and now < self.editable_until(window)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedStory:
+    """A story as it was published (moderated, redacted): what staff read and answer."""
+
+    id: UUID
+    organisation_id: str
+    title: str
+    body: str
+    service_id: str | None
+    service_name: str | None
+    criticality: int | None
+    published_at: datetime
+    response_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboxQuery:
+    """An organisation's published stories: unanswered first, then the rest, newest first."""
+
+    organisation_id: str
+    service_id: str | None = None
+    min_criticality: int | None = None
+    answered: bool | None = None
+    page: int = 1
+    page_size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    stories: tuple[PublishedStory, ...]
+    total: int
+    query: InboxQuery
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.page_size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +256,30 @@ class StoryNotOpenForResponses(DomainError):
     def __init__(self, status: StoryStatus) -> None:
         super().__init__(f"the story is {status.value}; only published stories take responses")
         self.status = status
+
+
+class ResponseNotFound(DomainError):
+    def __init__(self, response_id: UUID) -> None:
+        super().__init__(f"no response {response_id} to this story")
+
+
+class NotYourResponse(DomainError):
+    def __init__(self) -> None:
+        super().__init__("only the person who posted a response may change or delete it")
+
+
+class EditWindowClosed(DomainError):
+    def __init__(self, until: datetime) -> None:
+        super().__init__(
+            "a response can be changed or deleted only in the first minutes after posting; "
+            f"this one could be until {until.isoformat(timespec='seconds')}"
+        )
+        self.until = until
+
+
+class ResponseDeleted(DomainError):
+    def __init__(self) -> None:
+        super().__init__("the response has been deleted")
 
 
 def new_author_token() -> tuple[str, bytes]:

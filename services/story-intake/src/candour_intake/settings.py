@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from candour_common.settings import ServiceSettings
@@ -23,3 +25,15 @@ class IntakeSettings(ServiceSettings):
             "retention task deletes keys older than this."
         ),
     )
+    response_edit_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long after posting a responder may correct or delete their response "
+            "(each change is published as a new version on response.posted)."
+        ),
+    )
+
+    @property
+    def response_edit_window(self) -> timedelta:
+        return timedelta(minutes=self.response_edit_minutes)

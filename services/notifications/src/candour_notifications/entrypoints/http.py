@@ -27,14 +27,20 @@ from candour_notifications.entrypoints.pages import acknowledge_page as render_a
 from candour_notifications.entrypoints.pages import confirm_page as render_confirm
 from candour_notifications.entrypoints.pages import unsubscribe_page as render_unsubscribe
 from candour_notifications.entrypoints.schemas import (
+    AlertChoicesOut,
     DeliveryOut,
     MailDomainsIn,
     MailDomainsOut,
+    ServiceChoice,
     SubscriptionIn,
     SubscriptionOut,
 )
 from candour_notifications.service_layer import handlers
-from candour_notifications.service_layer.handlers import NotAllowed, SubscriptionNotFound
+from candour_notifications.service_layer.handlers import (
+    NotAllowed,
+    SubscriptionNotFound,
+    UnknownChoices,
+)
 
 router = APIRouter(prefix="/v1")
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
@@ -49,6 +55,32 @@ async def get_pool(request: Request) -> asyncpg.Pool:
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 StaffOrOperator = Annotated[Principal, Depends(require_role(Role.STAFF, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+
+
+def _unknown_choices(exc: UnknownChoices) -> ProblemError:
+    errors = []
+    if exc.services:
+        errors.append(
+            FieldError(
+                field="body.service_ids",
+                message="not a service of this organisation: " + ", ".join(exc.services),
+                type="unknown_service",
+            )
+        )
+    if exc.tags:
+        errors.append(
+            FieldError(
+                field="body.tags",
+                message="not a tag stories carry: " + ", ".join(exc.tags),
+                type="unknown_tag",
+            )
+        )
+    return ProblemError(
+        422,
+        "The subscription names services or tags that do not exist, so it would never send "
+        "anything; GET /v1/organisations/{ods}/alert-choices lists those that do.",
+        errors=errors,
+    )
 
 
 def _forbidden(organisation_id: str) -> ProblemError:
@@ -69,7 +101,12 @@ async def create_subscription(
 ) -> SubscriptionOut:
     """Staff subscribing an address outside their organisation's own mail domains get a
     subscription with `confirmed: false`: a link goes to that address and nothing else
-    does until its owner follows it. Operators' subscriptions need no confirmation."""
+    does until its owner follows it. Operators' subscriptions need no confirmation.
+
+    Staff may name only services and tags that exist (`GET
+    /v1/organisations/{ods}/alert-choices` lists them); anything else is a 422 naming
+    `body.service_ids` or `body.tags`. Operators may name services and tags no story has
+    carried yet (a trust set up before its first story)."""
     command = Subscribe(
         email=str(body.email),
         organisation_id=body.organisation_id,
@@ -83,6 +120,8 @@ async def create_subscription(
         subscription = await handlers.subscribe(pool, principal, command)
     except NotAllowed as exc:
         raise _forbidden(body.organisation_id) from exc
+    except UnknownChoices as exc:
+        raise _unknown_choices(exc) from exc
     if subscription.pending_confirmation:
         _wake_worker(request)
     return SubscriptionOut.of(subscription)
@@ -328,3 +367,26 @@ async def acknowledge(request: Request, token: TokenQuery, pool: Pool) -> HTMLRe
     delivery_id = _delivery_to_acknowledge(request, token)
     result = await handlers.acknowledge(pool, delivery_id)
     return render_acknowledge(request, result, action="")
+
+
+@router.get(
+    "/organisations/{organisation_id}/alert-choices",
+    response_model=AlertChoicesOut,
+    tags=["subscriptions"],
+    responses=AUTH_PROBLEMS,
+)
+async def get_alert_choices(
+    organisation_id: str, principal: StaffOrOperator, pool: Pool
+) -> AlertChoicesOut:
+    """The organisation's services (id and name) and the tags a subscription can filter on:
+    the share page's vocabulary and any other tag its stories have carried."""
+    try:
+        found = await handlers.alert_choices(pool, principal, organisation_id)
+    except NotAllowed as exc:
+        raise _forbidden(organisation_id) from exc
+    return AlertChoicesOut(
+        organisation_id=found.organisation_id,
+        organisation_name=found.organisation_name,
+        services=[ServiceChoice(id=s.id, name=s.name) for s in found.services],
+        tags=list(found.tags),
+    )

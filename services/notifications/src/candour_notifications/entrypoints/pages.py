@@ -27,7 +27,11 @@ from candour_common.web import pages
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
 from candour_notifications.entrypoints.schemas import SubscriptionIn
 from candour_notifications.service_layer import handlers
-from candour_notifications.service_layer.handlers import NotAllowed, SubscriptionNotFound
+from candour_notifications.service_layer.handlers import (
+    NotAllowed,
+    SubscriptionNotFound,
+    UnknownChoices,
+)
 from candour_notifications.settings import NotificationsSettings
 
 # Not `templates/`: that folder holds the emails, whose base.html would hide the site layout.
@@ -137,15 +141,18 @@ async def _alerts_page(
     message: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    organisation_id = staff.organisation_id or ""
     subscriptions: list[Subscription] = await handlers.list_subscriptions(
-        _pool(request), staff, staff.organisation_id
+        _pool(request), staff, organisation_id
     )
+    choices = await handlers.alert_choices(_pool(request), staff, organisation_id)
     return _render(
         request,
         "alerts/subscriptions.html",
         {
             "staff": staff,
             "subscriptions": subscriptions,
+            "choices": choices,
             "values": values or {"kind": "stories", "frequency": "immediate"},
             "errors": errors or {},
             "message": message,
@@ -180,13 +187,16 @@ async def add_subscription(request: Request) -> Response:
     staff = signed_in(request)
     if staff is None:
         return _see_other("/alerts/sign-in")
-    values = {name: pages.form_text(form, name) for name in FORM_FIELDS}
+    values: dict[str, Any] = {name: pages.form_text(form, name) for name in FORM_FIELDS}
+    # Checkboxes send one value each; a hand-made request may still send a list in one.
+    values["service_ids"] = [i for v in form.getlist("service_ids") for i in _items(str(v))]
+    values["tags"] = [i for v in form.getlist("tags") for i in _items(str(v))]
     try:
         body = SubscriptionIn(
             email=values["email"],
             organisation_id=staff.organisation_id or "",
-            service_ids=_items(values["service_ids"]),
-            tags=_items(values["tags"]),
+            service_ids=values["service_ids"],
+            tags=values["tags"],
             min_criticality=values["min_criticality"] or None,
             frequency=values["frequency"],
             kind=values["kind"],
@@ -215,6 +225,29 @@ async def add_subscription(request: Request) -> Response:
             errors={"email": "You may only add subscriptions for your own organisation"},
             status_code=403,
         )
+    except UnknownChoices as exc:
+        unknown: dict[str, str] = {}
+        if exc.services:
+            unknown["service_ids"] = (
+                "Choose services from the list: "
+                + ", ".join(exc.services)
+                + (
+                    " is not one of your services"
+                    if len(exc.services) == 1
+                    else " are not among your services"
+                )
+            )
+        if exc.tags:
+            unknown["tags"] = (
+                "Choose tags from the list: "
+                + ", ".join(exc.tags)
+                + (
+                    " is not a tag stories use"
+                    if len(exc.tags) == 1
+                    else " are not tags stories use"
+                )
+            )
+        return await _alerts_page(request, staff, values=values, errors=unknown, status_code=422)
     _wake_worker(request)
     done = "awaiting" if subscription.pending_confirmation else "added"
     return _see_other(f"/alerts?done={done}")
@@ -230,8 +263,8 @@ FRIENDLY_ERRORS = {
     "email": "Enter an email address in the right format, like name@example.org",
     "kind": "Choose what the emails are about",
     "frequency": "Choose how often to get them",
-    "service_ids": "Service ids are up to 40 characters each, at most 50 of them",
-    "tags": "Tags are up to 40 characters each, at most 20 of them",
+    "service_ids": "Choose at most 50 services from the list",
+    "tags": "Choose at most 20 tags from the list",
     "min_criticality": "Choose a criticality from the list",
 }
 
@@ -243,16 +276,49 @@ def _message(error: Any) -> str:
     return FRIENDLY_ERRORS.get(_field_of(location), str(error.get("msg", "")))
 
 
-@router.post("/alerts/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
-async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> Response:
-    await pages.checked_form(request)
+async def _subscription_of(
+    request: Request, staff: Principal, subscription_id: uuid.UUID
+) -> Subscription | Response:
+    try:
+        return await handlers.get_subscription(_pool(request), staff, subscription_id)
+    except (SubscriptionNotFound, NotAllowed):
+        # Someone else's subscription is "not found" too: its existence is not ours to tell.
+        return await _alerts_page(
+            request,
+            staff,
+            errors={"subscriptions": "That subscription no longer exists"},
+            status_code=404,
+        )
+
+
+@router.get("/alerts/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
+async def confirm_delete(request: Request, subscription_id: uuid.UUID) -> Response:
+    """Asks before deleting: what the subscription sends, and a button to confirm."""
     staff = signed_in(request)
     if staff is None:
         return _see_other("/alerts/sign-in")
+    found = await _subscription_of(request, staff, subscription_id)
+    if isinstance(found, Response):
+        return found
+    choices = await handlers.alert_choices(_pool(request), staff, found.organisation_id)
+    return _render(
+        request,
+        "alerts/delete_confirm.html",
+        {"staff": staff, "subscription": found, "choices": choices},
+    )
+
+
+@router.post("/alerts/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
+async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> Response:
+    form = await pages.checked_form(request)
+    staff = signed_in(request)
+    if staff is None:
+        return _see_other("/alerts/sign-in")
+    if pages.form_text(form, "confirmed") != "yes":  # not from the confirmation page: ask
+        return await confirm_delete(request, subscription_id)
     try:
         await handlers.delete_subscription(_pool(request), staff, subscription_id)
     except (SubscriptionNotFound, NotAllowed):
-        # Someone else's subscription is "not found" too: its existence is not ours to tell.
         return await _alerts_page(
             request,
             staff,

@@ -148,3 +148,17 @@ class DeliveryOut(BaseModel):
             updated_at=report.updated_at,
             sent_at=report.sent_at,
         )
+
+
+class ServiceChoice(BaseModel):
+    id: str
+    name: str
+
+
+class AlertChoicesOut(BaseModel):
+    organisation_id: str
+    organisation_name: str = Field(description="As the newest story about it named it.")
+    services: list[ServiceChoice] = Field(
+        description="The organisation's services that stories have named."
+    )
+    tags: list[str] = Field(description="Tags a subscription may filter on.")

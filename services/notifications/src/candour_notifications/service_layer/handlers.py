@@ -20,6 +20,7 @@ from candour_common.db.inbox import record_story_event_once
 from candour_common.db.outbox import add_event
 from candour_common.events import (
     CRITICALITY_LABELS,
+    TAG_VOCABULARY,
     EscalationState,
     ResponsePosted,
     SafeguardingRaised,
@@ -28,7 +29,7 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_notifications.adapters import repository
+from candour_notifications.adapters import known_directory, repository, response_versions
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
 from candour_notifications.domain import (
@@ -51,6 +52,7 @@ from candour_notifications.domain import (
     confirmation_event_id,
     digest_event_id,
     normalise_domain,
+    normalise_tag,
     realert_event_id,
     recipients,
     wants_safeguarding,
@@ -97,6 +99,58 @@ def check_organisation(principal: Principal, organisation_id: str) -> None:
     raise NotAllowed(organisation_id)
 
 
+class UnknownChoices(Exception):
+    """A subscription names services or tags that do not exist (it would never fire)."""
+
+    def __init__(self, services: list[str], tags: list[str]) -> None:
+        super().__init__(f"unknown services {services}, unknown tags {tags}")
+        self.services = services
+        self.tags = tags
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChoices:
+    """What staff of an organisation can pick from: its services and the tags in use."""
+
+    organisation_id: str
+    organisation_name: str
+    services: tuple[known_directory.KnownService, ...]
+    tags: tuple[str, ...]
+
+    def service_name(self, service_id: str) -> str | None:
+        return next((s.name for s in self.services if s.id == service_id), None)
+
+    def unknown(self, command: Subscribe) -> UnknownChoices | None:
+        known_services = {s.id for s in self.services}
+        known_tags = {normalise_tag(t) for t in self.tags}
+        services = [s for s in command.service_ids if s not in known_services]
+        tags = [t for t in command.tags if normalise_tag(t) not in known_tags]
+        return UnknownChoices(services, tags) if services or tags else None
+
+
+def vocabulary() -> list[str]:
+    return [tag for group in TAG_VOCABULARY.values() for tag in group]
+
+
+async def choices(conn: Connection, organisation_id: str) -> AlertChoices:
+    known = await known_directory.organisation(conn, organisation_id)
+    extra = [t for t in await known_directory.tags(conn, organisation_id) if t not in vocabulary()]
+    return AlertChoices(
+        organisation_id=organisation_id,
+        organisation_name=known.name if known else organisation_id,
+        services=known.services if known else (),
+        tags=(*vocabulary(), *extra),
+    )
+
+
+async def alert_choices(
+    pool: asyncpg.Pool, principal: Principal, organisation_id: str
+) -> AlertChoices:
+    check_organisation(principal, organisation_id)
+    async with pool.acquire() as conn:
+        return await choices(conn, organisation_id)
+
+
 async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe) -> Subscription:
     """Subscribe an address. Staff subscribing an address outside their organisation's
     own mail domains get a subscription that sends nothing until the address's owner
@@ -104,6 +158,12 @@ async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe
     operator's subscriptions, and addresses in the organisation's domains, need none."""
     check_organisation(principal, command.organisation_id)
     async with pool.acquire() as conn, conn.transaction():
+        # Staff pick from what exists. Operators may name services and tags no story has
+        # carried yet (setting up a trust before its first story); see docs/operations.md.
+        if principal.role is not Role.OPERATOR:
+            unknown = (await choices(conn, command.organisation_id)).unknown(command)
+            if unknown is not None:
+                raise unknown
         pending = principal.role is not Role.OPERATOR and not within_domains(
             command.email, await repository.mail_domains(conn, command.organisation_id)
         )
@@ -195,6 +255,17 @@ async def list_subscriptions(
         return await repository.list_subscriptions(conn, organisation_id)
 
 
+async def get_subscription(
+    pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
+) -> Subscription:
+    async with pool.acquire() as conn:
+        subscription = await repository.get_subscription(conn, subscription_id)
+    if subscription is None:
+        raise SubscriptionNotFound(subscription_id)
+    check_organisation(principal, subscription.organisation_id)
+    return subscription
+
+
 async def delete_subscription(
     pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
 ) -> None:
@@ -261,6 +332,12 @@ async def store_author_contact(
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return
+        await known_directory.remember(
+            conn,
+            event.organisation,
+            event.service,
+            [*event.tags.good, *event.tags.improve, *event.tags.feelings],
+        )
         author = event.author
         if not author.email:
             return
@@ -318,6 +395,7 @@ async def alert_story_approved(
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
             return 0
+        await known_directory.remember(conn, event.organisation, event.service, _tags(event))
         await repository.save_published_story(
             conn,
             PublishedStory(
@@ -363,11 +441,28 @@ async def alert_story_approved(
 async def alert_response_posted(
     pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID, links: Links
 ) -> int:
-    """Owe an email to the author (if they asked) and to `responses` subscribers."""
+    """Owe an email to the author (if they asked) and to `responses` subscribers, once per
+    response: the first version seen owes them; a later one (a correction, a deletion)
+    only changes what has not gone yet; an older one arriving late changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
         if await repository.is_withdrawn(conn, event.story_id):
+            return 0
+        seen = await response_versions.seen(conn, event.response_id)
+        if seen is not None:
+            await _apply_later_version(conn, event, seen)
+            return 0
+        if not await response_versions.record_first(
+            conn,
+            event.response_id,
+            event.story_id,
+            event.version,
+            deleted=event.deleted,
+            event_id=event_id,
+        ):
+            return 0
+        if event.deleted:  # deleted before we heard of it: nothing to tell anyone
             return 0
         story = await repository.get_published_story(conn, event.story_id)
         facts = (
@@ -409,10 +504,10 @@ async def alert_response_posted(
                 await repository.collect_digest_item(
                     conn,
                     subscription_id=subscription.id,
-                    item_key=f"response:{event.response_id}",
+                    item_key=response_versions.digest_item_key(event.response_id),
                     kind=DigestItemKind.RESPONSE,
                     story_id=event.story_id,
-                    revision=1,
+                    revision=event.version,
                     context=context,
                 )
         immediate = [s for s in matching if s.frequency is Frequency.IMMEDIATE]
@@ -420,6 +515,34 @@ async def alert_response_posted(
             conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, immediate, context
         )
         return owed
+
+
+async def _apply_later_version(
+    conn: Connection, event: ResponsePosted, seen: response_versions.SeenVersion
+) -> None:
+    if event.version <= seen.version or seen.deleted:
+        log.info("ignored an older version of a response", version=event.version)
+        return
+    await response_versions.record_newer(
+        conn, event.response_id, event.version, deleted=event.deleted
+    )
+    if event.deleted:
+        cancelled = await response_versions.cancel_unsent(conn, event.response_id, seen.alerted_by)
+        log.info("response deleted", version=event.version, cancelled=cancelled)
+        return
+    await response_versions.correct_unsent(
+        conn,
+        event.response_id,
+        seen.alerted_by,
+        event.version,
+        {
+            "responder_name": event.responder.display_name,
+            "responder_role": event.responder.role,
+            "body": event.body,
+            "change": event.change.value if event.change else None,
+        },
+    )
+    log.info("response corrected: no new email", version=event.version)
 
 
 async def alert_safeguarding(
@@ -730,6 +853,7 @@ async def forget_withdrawn_story(
     async with pool.acquire() as conn, conn.transaction():
         if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
             return 0
+        await response_versions.forget_story(conn, event.story_id)
         return await repository.forget_story(conn, event.story_id, event.withdrawn_at)
 
 

@@ -37,6 +37,7 @@ INDEX_TABLES = (
     "search_sample",
     "search_stories",
     "search_responses",
+    "search_response_versions",
     "search_withdrawn",
     "inbox",
 )

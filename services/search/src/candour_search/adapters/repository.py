@@ -88,13 +88,35 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
 
 
 async def add_response(conn: Connection, event: ResponsePosted) -> bool:
-    """Store the response; False if it is already stored."""
-    status = await conn.execute(
+    """Apply a version of a response: store it, replace an older version, or (deleted)
+    take it out. False (nothing changed) for a version no newer than one already seen."""
+    newer = await conn.fetchval(
+        """
+        INSERT INTO search_response_versions (response_id, story_id, version, deleted)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (response_id) DO UPDATE SET version = EXCLUDED.version,
+                                                deleted = EXCLUDED.deleted
+        WHERE search_response_versions.version < EXCLUDED.version
+        RETURNING true
+        """,
+        event.response_id,
+        event.story_id,
+        event.version,
+        event.deleted,
+    )
+    if not newer:
+        return False
+    if event.deleted:
+        await conn.execute("DELETE FROM search_responses WHERE response_id = $1", event.response_id)
+        return True
+    await conn.execute(
         """
         INSERT INTO search_responses (response_id, story_id, posted_at, organisation_id,
-                                      responder_name, responder_role, body, change)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (response_id) DO NOTHING
+                                      responder_name, responder_role, body, change, edited_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (response_id) DO UPDATE SET
+            responder_name = EXCLUDED.responder_name, responder_role = EXCLUDED.responder_role,
+            body = EXCLUDED.body, change = EXCLUDED.change, edited_at = EXCLUDED.edited_at
         """,
         event.response_id,
         event.story_id,
@@ -104,8 +126,9 @@ async def add_response(conn: Connection, event: ResponsePosted) -> bool:
         event.responder.role,
         event.body,
         event.change.value if event.change else None,
+        event.edited_at,
     )
-    return bool(status == "INSERT 0 1")
+    return True
 
 
 async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
@@ -138,6 +161,7 @@ async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
 async def withdraw_story(conn: Connection, story_id: UUID, withdrawn_at: datetime) -> None:
     """Delete every trace of the story's content; remember only its id."""
     await conn.execute("DELETE FROM search_responses WHERE story_id = $1", story_id)
+    await conn.execute("DELETE FROM search_response_versions WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM search_stories WHERE story_id = $1", story_id)
     await conn.execute(
         "INSERT INTO search_withdrawn (story_id, withdrawn_at) VALUES ($1, $2)"
@@ -178,7 +202,7 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
         return None
     responses = await conn.fetch(
         """
-        SELECT response_id, posted_at, responder_name, responder_role, body, change
+        SELECT response_id, posted_at, responder_name, responder_role, body, change, edited_at
         FROM search_responses WHERE story_id = $1 ORDER BY posted_at, response_id
         """,
         story_id,
@@ -205,6 +229,7 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
                 responder_role=r["responder_role"],
                 body=r["body"],
                 change=ChangeMarker(r["change"]) if r["change"] else None,
+                edited_at=r["edited_at"],
             )
             for r in responses
         ),

@@ -47,7 +47,8 @@ async def index_story(pool: asyncpg.Pool, event: StoryApproved, *, event_id: uui
 
 
 async def add_response(pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID) -> None:
-    """Attach a staff response to its story (its text becomes searchable)."""
+    """Attach a staff response to its story (its text becomes searchable); a newer version
+    replaces it, a deleted one takes it out, an older one is ignored."""
     async with pool.acquire() as conn, conn.transaction():
         await apply_response_posted(conn, event, event_id=event_id)
 
@@ -87,6 +88,8 @@ async def apply_response_posted(
         return
     if await repository.add_response(conn, event):
         await repository.refresh_response_aggregates(conn, event.story_id)
+    else:
+        log.info("ignored an older version of a response", version=event.version)
 
 
 async def apply_story_withdrawn(

@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from candour_common.db import Connection
-from candour_common.events import RejectionReason
+from candour_common.events import ChangeMarker, RejectionReason, Responder, StoryApproved
 from candour_intake.domain import (
+    InboxPage,
+    InboxQuery,
     Organisation,
     PostResponse,
+    PublishedStory,
     Service,
+    StaffResponse,
     Story,
     StoryState,
     StoryStatus,
@@ -175,6 +180,26 @@ async def mark_published(
     )
 
 
+async def record_publication(conn: Connection, event: StoryApproved) -> None:
+    """Published, with the text as published (what staff see), the newest revision only."""
+    await conn.execute(
+        """
+        UPDATE stories SET status = 'published', published_at = $2, revision = $3,
+               published_title = $4, published_body = $5, published_service_id = $6,
+               published_service_name = $7, criticality = $8
+        WHERE id = $1 AND status <> 'withdrawn' AND revision < $3
+        """,
+        event.story_id,
+        event.published_at,
+        event.revision,
+        event.title,
+        event.body,
+        event.service.id if event.service else None,
+        event.service.name if event.service else None,
+        event.criticality,
+    )
+
+
 async def mark_rejected(
     conn: Connection, story_id: UUID, rejected_at: datetime, reason: RejectionReason
 ) -> None:
@@ -203,7 +228,7 @@ async def mark_withdrawn(conn: Connection, story_id: UUID, withdrawn_at: datetim
                author_name = '', author_email = NULL, notify_on_response = false,
                tags = '{}'::jsonb, experienced_at = NULL, import_digest = $3,
                external_id = NULL, assisted_by = NULL, represents = DEFAULT,
-               safeguarding_level = NULL
+               safeguarding_level = NULL, published_title = NULL, published_body = NULL
         WHERE id = $1
         """,
         story_id,
@@ -240,3 +265,124 @@ async def add_response(
     await conn.execute(
         "UPDATE stories SET response_count = response_count + 1 WHERE id = $1", command.story_id
     )
+
+
+_RESPONSE = """
+    SELECT id, story_id, organisation_id, responder_name, responder_role, responder_subject,
+           body, change, posted_at, version, edited_at, deleted_at
+    FROM responses
+"""
+
+
+def _response(row: Any) -> StaffResponse:
+    return StaffResponse(
+        id=row["id"],
+        story_id=row["story_id"],
+        organisation_id=row["organisation_id"],
+        responder=Responder(display_name=row["responder_name"], role=row["responder_role"]),
+        responder_subject=row["responder_subject"],
+        body=row["body"],
+        change=ChangeMarker(row["change"]) if row["change"] else None,
+        posted_at=row["posted_at"],
+        version=row["version"],
+        edited_at=row["edited_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+async def get_response(
+    conn: Connection, story_id: UUID, response_id: UUID, *, for_update: bool = False
+) -> StaffResponse | None:
+    sql = _RESPONSE + " WHERE id = $1 AND story_id = $2" + (" FOR UPDATE" if for_update else "")
+    row = await conn.fetchrow(sql, response_id, story_id)
+    return _response(row) if row is not None else None
+
+
+async def story_responses(conn: Connection, story_id: UUID) -> list[StaffResponse]:
+    """The story's responses still standing, oldest first."""
+    rows = await conn.fetch(
+        _RESPONSE + " WHERE story_id = $1 AND deleted_at IS NULL ORDER BY posted_at, id",
+        story_id,
+    )
+    return [_response(r) for r in rows]
+
+
+async def save_response_version(
+    conn: Connection, response: StaffResponse, *, deleted: bool
+) -> None:
+    """Store a new version of a response (a deleted one keeps no text)."""
+    await conn.execute(
+        """
+        UPDATE responses SET body = $2, change = $3, responder_name = $4, responder_role = $5,
+               version = $6, edited_at = $7::timestamptz,
+               deleted_at = CASE WHEN $8 THEN $7::timestamptz END
+        WHERE id = $1
+        """,
+        response.id,
+        "" if deleted else response.body,
+        response.change.value if response.change and not deleted else None,
+        response.responder.display_name,
+        response.responder.role,
+        response.version,
+        response.edited_at,
+        deleted,
+    )
+    if deleted:
+        await conn.execute(
+            "UPDATE stories SET response_count = greatest(response_count - 1, 0) WHERE id = $1",
+            response.story_id,
+        )
+
+
+# A story published before intake kept the published text (migration 0023) has none
+# here: its page links to the public story instead, and its service is the author's pick.
+_PUBLISHED = """
+    SELECT id, organisation_id, coalesce(published_title, title) AS title,
+           coalesce(published_body, '') AS body,
+           CASE WHEN published_body IS NULL THEN service_id ELSE published_service_id END
+               AS service_id,
+           published_service_name, criticality, published_at, response_count
+    FROM stories
+"""
+
+
+def _published(row: Any) -> PublishedStory:
+    return PublishedStory(
+        id=row["id"],
+        organisation_id=row["organisation_id"],
+        title=row["title"],
+        body=row["body"],
+        service_id=row["service_id"],
+        service_name=row["published_service_name"],
+        criticality=row["criticality"],
+        published_at=row["published_at"],
+        response_count=row["response_count"],
+    )
+
+
+async def get_published_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
+    row = await conn.fetchrow(_PUBLISHED + " WHERE id = $1 AND status = 'published'", story_id)
+    return _published(row) if row is not None else None
+
+
+_INBOX_WHERE = """
+    WHERE organisation_id = $1 AND status = 'published'
+      AND ($2::text IS NULL OR $2 = CASE WHEN published_body IS NULL THEN service_id
+                                        ELSE published_service_id END)
+      AND ($3::int IS NULL OR criticality >= $3)
+      AND ($4::boolean IS NULL OR (response_count > 0) = $4)
+"""
+_INBOX_COUNT = "SELECT count(*) FROM stories" + _INBOX_WHERE  # noqa: S608 (constants)
+_INBOX_PAGE = (
+    _PUBLISHED
+    + _INBOX_WHERE
+    + " ORDER BY (response_count > 0), published_at DESC, id LIMIT $5 OFFSET $6"
+)
+
+
+async def inbox(conn: Connection, query: InboxQuery) -> InboxPage:
+    """One page of the organisation's published stories, unanswered ones first."""
+    params = (query.organisation_id, query.service_id, query.min_criticality, query.answered)
+    total = await conn.fetchval(_INBOX_COUNT, *params)
+    rows = await conn.fetch(_INBOX_PAGE, *params, query.page_size, query.offset)
+    return InboxPage(stories=tuple(_published(r) for r in rows), total=int(total), query=query)

@@ -20,10 +20,16 @@ from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
     AlreadyImported,
+    DeleteResponse,
     DomainError,
+    EditResponse,
+    EditWindowClosed,
     NotTheAuthor,
+    NotYourResponse,
     Organisation,
     PostResponse,
+    ResponseDeleted,
+    ResponseNotFound,
     StoryNotFound,
     StoryNotOpenForResponses,
     SubmitStory,
@@ -34,6 +40,8 @@ from candour_intake.domain import (
 from candour_intake.entrypoints.schemas import (
     OrganisationOut,
     ResponseCreated,
+    ResponseDeletedOut,
+    ResponseEdited,
     ResponseIn,
     ServiceOut,
     StoryCreated,
@@ -68,6 +76,8 @@ IdempotencyKey = Annotated[
     ),
 ]
 Staff = Annotated[Principal, Depends(require_role(Role.STAFF))]
+# Where the reasons a response cannot be changed are named (problem `type`).
+PROBLEM_TYPES = "https://candour.example/problems"
 
 
 def _problem_for(exc: DomainError) -> ProblemError:
@@ -88,6 +98,23 @@ def _problem_for(exc: DomainError) -> ProblemError:
         return ProblemError(403, str(exc))
     if isinstance(exc, StoryNotOpenForResponses):
         return ProblemError(409, str(exc))
+    if isinstance(exc, ResponseNotFound):
+        return ProblemError(404, str(exc))
+    if isinstance(exc, NotYourResponse):
+        return ProblemError(
+            403, str(exc), title="Not your response", type_=f"{PROBLEM_TYPES}/not-your-response"
+        )
+    if isinstance(exc, EditWindowClosed):
+        return ProblemError(
+            409,
+            str(exc),
+            title="The time to change this response has passed",
+            type_=f"{PROBLEM_TYPES}/edit-window-closed",
+        )
+    if isinstance(exc, ResponseDeleted):
+        return ProblemError(
+            409, str(exc), title="Response deleted", type_=f"{PROBLEM_TYPES}/response-deleted"
+        )
     if isinstance(exc, AlreadyImported):
         return ProblemError(
             409, str(exc), errors=[FieldError(field="body.external_id", message=str(exc))]
@@ -301,3 +328,76 @@ async def post_response(
         return ResponseCreated(response_id=await handlers.post_response(conn, command))
 
     return await _idempotent(request, pool, idempotency_key, 201, work, lambda _: story_id)
+
+
+def _edit_window(request: Request) -> timedelta:
+    settings: IntakeSettings = request.app.state.platform.settings
+    return settings.response_edit_window
+
+
+@router.put(
+    "/stories/{story_id}/responses/{response_id}",
+    response_model=ResponseEdited,
+    tags=["responses"],
+    responses={c: PROBLEM[c] for c in (400, 401, 403, 404, 409, 413, 422, 503)},
+    description=(
+        "The responder corrects their own response, within 30 minutes of posting it "
+        "(`CANDOUR_RESPONSE_EDIT_MINUTES`). Published again on response.posted with the same "
+        "response id and the next `version`. 403 for someone else's response, 409 once the "
+        "window has closed or the response was deleted; the problem's `type` names which."
+    ),
+)
+async def edit_response(
+    request: Request,
+    story_id: uuid.UUID,
+    response_id: uuid.UUID,
+    body: ResponseIn,
+    pool: Pool,
+    staff: Staff,
+) -> ResponseEdited:
+    assert staff.organisation_id is not None  # guaranteed for staff tokens
+    command = EditResponse(
+        story_id=story_id,
+        response_id=response_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+        responder=Responder(display_name=body.responder.display_name, role=body.responder.role),
+        body=body.body,
+        change=body.change,
+    )
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            edited = await handlers.edit_response(conn, command, window=_edit_window(request))
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    assert edited.edited_at is not None
+    return ResponseEdited(response_id=edited.id, version=edited.version, edited_at=edited.edited_at)
+
+
+@router.delete(
+    "/stories/{story_id}/responses/{response_id}",
+    response_model=ResponseDeletedOut,
+    tags=["responses"],
+    responses={c: PROBLEM[c] for c in (401, 403, 404, 409, 503)},
+    description=(
+        "The responder deletes their own response, within 30 minutes of posting it. "
+        "Published as a last version with `deleted: true`, then a tombstone. Same rules "
+        "(403, 409) as a correction."
+    ),
+)
+async def delete_response(
+    request: Request, story_id: uuid.UUID, response_id: uuid.UUID, pool: Pool, staff: Staff
+) -> ResponseDeletedOut:
+    assert staff.organisation_id is not None
+    command = DeleteResponse(
+        story_id=story_id,
+        response_id=response_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+    )
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            deleted = await handlers.delete_response(conn, command, window=_edit_window(request))
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return ResponseDeletedOut(response_id=deleted.id, version=deleted.version)

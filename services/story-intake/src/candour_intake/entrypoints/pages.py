@@ -12,9 +12,10 @@ import dataclasses
 import secrets
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -26,6 +27,8 @@ from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
 from candour_common.events import (
+    CRITICALITY_LABELS,
+    TAG_VOCABULARY,
     AuthorContact,
     ChangeMarker,
     Reach,
@@ -39,8 +42,17 @@ from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
+    DeleteResponse,
+    DomainError,
+    EditResponse,
+    EditWindowClosed,
+    InboxQuery,
+    NotYourResponse,
     Organisation,
     PostResponse,
+    ResponseDeleted,
+    ResponseNotFound,
+    StaffResponse,
     StoryNotFound,
     StoryNotOpenForResponses,
     StoryState,
@@ -78,33 +90,7 @@ RELATIONSHIP_LABELS: dict[str, str] = {
     Relationship.OTHER: "Something else",
 }
 
-# A small fixed vocabulary keeps tags comparable across stories (and searchable).
-TAG_CHOICES: dict[str, tuple[str, ...]] = {
-    "good": (
-        "kindness",
-        "listening",
-        "clear information",
-        "quick care",
-        "cleanliness",
-        "dignity and respect",
-    ),
-    "improve": (
-        "waiting times",
-        "communication",
-        "staff attitude",
-        "getting an appointment",
-        "food",
-        "leaving hospital",
-    ),
-    "feelings": (
-        "reassured",
-        "grateful",
-        "listened to",
-        "anxious",
-        "frustrated",
-        "ignored",
-    ),
-}
+TAG_CHOICES = TAG_VOCABULARY
 TAG_LEGENDS = {
     "good": "What was good?",
     "improve": "What could be improved?",
@@ -152,7 +138,21 @@ SHARE_SCOPE = "POST /share"
 
 def create_templates(settings: IntakeSettings) -> Jinja2Templates:
     """This service's templates, falling back to the shared layout and macros."""
-    return pages.create_templates(TEMPLATES_DIR, settings)
+    templates = pages.create_templates(TEMPLATES_DIR, settings)
+    templates.env.filters["uk_time"] = uk_time
+    return templates
+
+
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(moment: datetime | None) -> str:
+    """`6 December 2026, 3:57pm` in UK local time (staff read times as the clock shows them)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(UK)
+    hour = local.hour % 12 or 12
+    return f"{local.day} {local:%B %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -637,30 +637,95 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-@router.get("/respond", response_class=HTMLResponse)
-async def respond_home(request: Request, posted: str = "", story: str = "") -> Response:
+def _staff_or_sign_in(request: Request, target: str) -> Principal | Response:
     staff = _signed_in_staff(request)
-    if staff is None:
-        return RedirectResponse("/respond/sign-in", status_code=303)
+    if staff is None or staff.organisation_id is None:
+        return RedirectResponse(f"/respond/sign-in?next={target}", status_code=303)
+    return staff
+
+
+ANSWERED_CHOICES = {"": "All stories", "no": "Not yet answered", "yes": "Answered"}
+
+
+def _inbox_query(
+    organisation_id: str, service: str, criticality: str, answered: str, page: str
+) -> tuple[InboxQuery, dict[str, str]]:
+    """The inbox filters as asked for, and an error for each one that makes no sense."""
+    errors: dict[str, str] = {}
+    min_criticality: int | None = None
+    if criticality:
+        if criticality.isdigit() and 0 <= int(criticality) <= 5:
+            min_criticality = int(criticality)
+        else:
+            errors["criticality"] = "Choose a criticality from the list"
+    if answered not in ANSWERED_CHOICES:
+        errors["answered"] = "Choose answered, not yet answered or all stories"
+    page_number = int(page) if page.isdigit() and int(page) >= 1 else 1
+    query = InboxQuery(
+        organisation_id=organisation_id,
+        service_id=service or None,
+        min_criticality=min_criticality,
+        answered=None if answered not in {"yes", "no"} else answered == "yes",
+        page=page_number,
+        page_size=INBOX_PAGE_SIZE,
+    )
+    return query, errors
+
+
+INBOX_PAGE_SIZE = 20
+
+
+@router.get("/respond", response_class=HTMLResponse)
+async def respond_home(
+    request: Request,
+    posted: str = "",
+    story: str = "",
+    service: str = "",
+    criticality: str = "",
+    answered: str = "",
+    page: str = "1",
+) -> Response:
+    """The organisation's inbox: its published stories, those not yet answered first."""
+    staff = _staff_or_sign_in(request, "/respond")
+    if isinstance(staff, Response):
+        return staff
+    assert staff.organisation_id is not None
+    if story and _is_uuid(story):  # links of earlier versions: ?story=<id>
+        return RedirectResponse(f"/respond/{uuid.UUID(story)}", status_code=303)
+    query, errors = _inbox_query(staff.organisation_id, service, criticality, answered, page)
     if story:
-        try:
-            return RedirectResponse(f"/stories/{uuid.UUID(story)}/respond", status_code=303)
-        except ValueError:
-            return _render(
-                request,
-                "respond_home.html",
-                {"staff": staff, "errors": {"story": "Enter a story reference like 1b2c3d4e-…"}},
-                status_code=422,
-            )
-    return _render(request, "respond_home.html", {"staff": staff, "posted": posted, "errors": {}})
-
-
-async def _story_for_staff(
-    request: Request, story_id: uuid.UUID, staff: Principal
-) -> StoryState | HTMLResponse:
+        errors["story"] = "Enter a story reference like 1b2c3d4e-…"
     async with _pool(request).acquire() as conn:
-        state = await repository.get_story_state(conn, story_id)
-    if state is None:
+        organisation = await repository.get_organisation(conn, staff.organisation_id)
+        found = await handlers.inbox(conn, query) if not errors else None
+    services = organisation.services if organisation else ()
+    if service and not any(s.id == service for s in services):
+        errors["service"] = "Choose one of your organisation's services"
+        found = None
+    values = {"service": service, "criticality": criticality, "answered": answered}
+    filters = {k: v for k, v in values.items() if v}
+    return _render(
+        request,
+        "respond_home.html",
+        {
+            "staff": staff,
+            "organisation": organisation,
+            "services": services,
+            "inbox": found,
+            "values": values,
+            "filters": filters,
+            "errors": errors,
+            "answered_choices": ANSWERED_CHOICES,
+            "criticality_labels": CRITICALITY_LABELS,
+            "posted": posted if _is_uuid(posted) else "",
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+def _staff_message(request: Request, exc: DomainError, staff: Principal) -> HTMLResponse:
+    """What a staff member is told when a story or response cannot be acted on."""
+    if isinstance(exc, StoryNotFound):
         return _message(
             request,
             "Story not found",
@@ -668,7 +733,7 @@ async def _story_for_staff(
             status_code=404,
             staff=staff,
         )
-    if state.organisation_id != staff.organisation_id:
+    if isinstance(exc, WrongOrganisation):
         return _message(
             request,
             "Not your organisation's story",
@@ -676,7 +741,40 @@ async def _story_for_staff(
             status_code=403,
             staff=staff,
         )
-    return state
+    if isinstance(exc, StoryNotOpenForResponses):
+        return _not_open(request, exc.status, staff)
+    if isinstance(exc, ResponseNotFound | ResponseDeleted):
+        return _message(
+            request,
+            "Response not found",
+            "This response does not exist or has been deleted.",
+            status_code=404,
+            staff=staff,
+        )
+    if isinstance(exc, NotYourResponse):
+        return _message(
+            request,
+            "Not your response",
+            "Only the person who posted a response can change or delete it.",
+            status_code=403,
+            staff=staff,
+        )
+    if isinstance(exc, EditWindowClosed):
+        return _message(
+            request,
+            "This response can no longer be changed",
+            f"A response can be changed or deleted for {_minutes(_edit_window(request))} after "
+            "it is posted, and that time has passed. If something in it must change, contact "
+            "the moderators.",
+            status_code=409,
+            staff=staff,
+        )
+    return _message(request, "Something is not right", str(exc), status_code=422, staff=staff)
+
+
+def _minutes(window: timedelta) -> str:
+    minutes = round(window.total_seconds() / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _not_open(request: Request, status: StoryStatus, staff: Principal) -> HTMLResponse:
@@ -691,33 +789,78 @@ def _not_open(request: Request, status: StoryStatus, staff: Principal) -> HTMLRe
     )
 
 
+def _edit_window(request: Request) -> timedelta:
+    settings: IntakeSettings = request.app.state.platform.settings
+    return settings.response_edit_window
+
+
+async def _story_to_answer(
+    request: Request, story_id: uuid.UUID, staff: Principal
+) -> handlers.StoryToAnswer | HTMLResponse:
+    assert staff.organisation_id is not None
+    try:
+        async with _pool(request).acquire() as conn:
+            return await handlers.story_to_answer(conn, story_id, staff.organisation_id)
+    except DomainError as exc:
+        return _staff_message(request, exc, staff)
+
+
 def _respond_context(
-    staff: Principal, state: StoryState, values: Mapping[str, str], errors: Mapping[str, str]
+    request: Request,
+    staff: Principal,
+    found: handlers.StoryToAnswer,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    **extra: Any,
 ) -> dict[str, Any]:
+    window = _edit_window(request)
+    now = datetime.now(UTC)
     return {
         "staff": staff,
-        "state": state,
+        "story": found.story,
+        "responses": found.responses,
+        "editable": {r.id for r in found.responses if r.editable_by(staff.subject, now, window)},
+        "edit_window": window,
         "values": values,
         "errors": errors,
         "change_labels": CHANGE_LABELS,
+        "criticality_labels": CRITICALITY_LABELS,
         "max_words": MAX_WORDS,
+        **extra,
     }
 
 
-@router.get("/stories/{story_id}/respond", response_class=HTMLResponse)
-async def respond_form(request: Request, story_id: uuid.UUID) -> Response:
-    staff = _signed_in_staff(request)
-    if staff is None:
-        return RedirectResponse(
-            f"/respond/sign-in?next=/stories/{story_id}/respond", status_code=303
-        )
-    found = await _story_for_staff(request, story_id, staff)
+@router.get("/stories/{story_id}/respond")
+async def respond_form_moved(story_id: uuid.UUID) -> Response:
+    """Where the response form was before the inbox: links in older emails still work."""
+    return RedirectResponse(f"/respond/{story_id}", status_code=308)
+
+
+@router.post("/stories/{story_id}/respond")
+async def respond_submit_moved(story_id: uuid.UUID) -> Response:
+    return RedirectResponse(f"/respond/{story_id}", status_code=308)
+
+
+@router.get("/respond/{story_id}", response_class=HTMLResponse)
+async def respond_form(request: Request, story_id: uuid.UUID, posted: str = "") -> Response:
+    """The story as published, its earlier responses, and the response form."""
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    found = await _story_to_answer(request, story_id, staff)
     if isinstance(found, HTMLResponse):
         return found
-    if found.status is not StoryStatus.PUBLISHED:
-        return _not_open(request, found.status, staff)
-    return _render(request, "respond.html", _respond_context(staff, found, {"change": ""}, {}))
+    context = _respond_context(
+        request, staff, found, {"change": ""}, {}, done=DONE_MESSAGES.get(posted)
+    )
+    return _render(request, "respond.html", context)
 
+
+DONE_MESSAGES = {
+    "posted": "Your response has been published.",
+    "edited": "Your response has been changed.",
+    "deleted": "Your response has been deleted.",
+}
 
 _RESPONSE_FIELDS = {
     ("body",): "body",
@@ -733,17 +876,8 @@ _RESPONSE_MISSING = {
 }
 
 
-@router.post("/stories/{story_id}/respond", response_class=HTMLResponse)
-async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
-    form = await pages.checked_form(request)
-    staff = _signed_in_staff(request)
-    if staff is None or staff.organisation_id is None:
-        return RedirectResponse(
-            f"/respond/sign-in?next=/stories/{story_id}/respond", status_code=303
-        )
-    found = await _story_for_staff(request, story_id, staff)
-    if isinstance(found, HTMLResponse):
-        return found
+def _read_response_form(form: FormData) -> tuple[dict[str, str], ResponseIn | None, dict[str, str]]:
+    """The response as typed, the checked answer (None when wrong), and what is wrong."""
     values = {
         "body": pages.form_text(form, "body"),
         "responder_name": pages.form_text(form, "responder_name"),
@@ -778,35 +912,162 @@ async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
             else:
                 message = str(error.get("msg", "This is not valid"))
             errors.setdefault(field, message)
-        context = _respond_context(staff, found, values, errors)
-        return _render(request, "respond.html", context, status_code=422)
+        return values, None, errors
+    return values, answer, {}
+
+
+def _responder(answer: ResponseIn) -> Responder:
+    return Responder(display_name=answer.responder.display_name, role=answer.responder.role)
+
+
+@router.post("/respond/{story_id}", response_class=HTMLResponse)
+async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
+    """Preview first (action=preview), then publish (action=publish) or go back to change
+    it (action=change). Each step is a plain form post: no JavaScript needed."""
+    form = await pages.checked_form(request)
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    assert staff.organisation_id is not None
+    found = await _story_to_answer(request, story_id, staff)
+    if isinstance(found, HTMLResponse):
+        return found
+    values, answer, errors = _read_response_form(form)
+    action = pages.form_text(form, "action")
+    if errors or answer is None or action == "change":
+        context = _respond_context(request, staff, found, values, errors)
+        return _render(request, "respond.html", context, status_code=422 if errors else 200)
+    if action != "publish":  # the form's own button, or anything else: show the preview
+        context = _respond_context(
+            request, staff, found, values, {}, action_url=f"/respond/{story_id}", editing=None
+        )
+        return _render(request, "respond_preview.html", context)
     command = PostResponse(
         story_id=story_id,
         organisation_id=staff.organisation_id,
         responder_subject=staff.subject,
-        responder=Responder(display_name=answer.responder.display_name, role=answer.responder.role),
+        responder=_responder(answer),
         body=answer.body,
         change=answer.change,
     )
     try:
         async with _pool(request).acquire() as conn, conn.transaction():
             await handlers.post_response(conn, command)
-    except StoryNotOpenForResponses as exc:
-        return _not_open(request, exc.status, staff)
-    except WrongOrganisation:
-        return _message(
+    except DomainError as exc:
+        return _staff_message(request, exc, staff)
+    return RedirectResponse(f"/respond/{story_id}?posted=posted#responses", status_code=303)
+
+
+async def _own_response(
+    request: Request, story_id: uuid.UUID, response_id: uuid.UUID, staff: Principal
+) -> tuple[handlers.StoryToAnswer, StaffResponse] | HTMLResponse:
+    """The story and the staff member's own response while they may still change it."""
+    found = await _story_to_answer(request, story_id, staff)
+    if isinstance(found, HTMLResponse):
+        return found
+    response = next((r for r in found.responses if r.id == response_id), None)
+    if response is None:
+        return _staff_message(request, ResponseNotFound(response_id), staff)
+    if response.responder_subject != staff.subject:
+        return _staff_message(request, NotYourResponse(), staff)
+    window = _edit_window(request)
+    if not response.editable_by(staff.subject, datetime.now(UTC), window):
+        return _staff_message(request, EditWindowClosed(response.editable_until(window)), staff)
+    return found, response
+
+
+@router.get("/respond/{story_id}/responses/{response_id}/edit", response_class=HTMLResponse)
+async def edit_form(request: Request, story_id: uuid.UUID, response_id: uuid.UUID) -> Response:
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    own = await _own_response(request, story_id, response_id, staff)
+    if isinstance(own, HTMLResponse):
+        return own
+    found, response = own
+    values = {
+        "body": response.body,
+        "responder_name": response.responder.display_name,
+        "responder_role": response.responder.role,
+        "change": response.change.value if response.change else "",
+    }
+    context = _respond_context(request, staff, found, values, {}, editing=response)
+    return _render(request, "respond.html", context)
+
+
+@router.post("/respond/{story_id}/responses/{response_id}/edit", response_class=HTMLResponse)
+async def edit_submit(request: Request, story_id: uuid.UUID, response_id: uuid.UUID) -> Response:
+    form = await pages.checked_form(request)
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    assert staff.organisation_id is not None
+    own = await _own_response(request, story_id, response_id, staff)
+    if isinstance(own, HTMLResponse):
+        return own
+    found, response = own
+    values, answer, errors = _read_response_form(form)
+    action = pages.form_text(form, "action")
+    if errors or answer is None or action == "change":
+        context = _respond_context(request, staff, found, values, errors, editing=response)
+        return _render(request, "respond.html", context, status_code=422 if errors else 200)
+    if action != "publish":
+        context = _respond_context(
             request,
-            "Not your organisation's story",
-            "You can respond only to stories about your own organisation.",
-            status_code=403,
-            staff=staff,
+            staff,
+            found,
+            values,
+            {},
+            action_url=f"/respond/{story_id}/responses/{response_id}/edit",
+            editing=response,
         )
-    except StoryNotFound:
-        return _message(
-            request,
-            "Story not found",
-            "There is no story with this reference.",
-            status_code=404,
-            staff=staff,
-        )
-    return RedirectResponse(f"/respond?posted={story_id}", status_code=303)
+        return _render(request, "respond_preview.html", context)
+    command = EditResponse(
+        story_id=story_id,
+        response_id=response_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+        responder=_responder(answer),
+        body=answer.body,
+        change=answer.change,
+    )
+    try:
+        async with _pool(request).acquire() as conn, conn.transaction():
+            await handlers.edit_response(conn, command, window=_edit_window(request))
+    except DomainError as exc:
+        return _staff_message(request, exc, staff)
+    return RedirectResponse(f"/respond/{story_id}?posted=edited#responses", status_code=303)
+
+
+@router.get("/respond/{story_id}/responses/{response_id}/delete", response_class=HTMLResponse)
+async def delete_confirm(request: Request, story_id: uuid.UUID, response_id: uuid.UUID) -> Response:
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    own = await _own_response(request, story_id, response_id, staff)
+    if isinstance(own, HTMLResponse):
+        return own
+    found, response = own
+    context = _respond_context(request, staff, found, {}, {}, response=response)
+    return _render(request, "response_delete.html", context)
+
+
+@router.post("/respond/{story_id}/responses/{response_id}/delete", response_class=HTMLResponse)
+async def delete_submit(request: Request, story_id: uuid.UUID, response_id: uuid.UUID) -> Response:
+    await pages.checked_form(request)
+    staff = _staff_or_sign_in(request, f"/respond/{story_id}")
+    if isinstance(staff, Response):
+        return staff
+    assert staff.organisation_id is not None
+    command = DeleteResponse(
+        story_id=story_id,
+        response_id=response_id,
+        organisation_id=staff.organisation_id,
+        responder_subject=staff.subject,
+    )
+    try:
+        async with _pool(request).acquire() as conn, conn.transaction():
+            await handlers.delete_response(conn, command, window=_edit_window(request))
+    except DomainError as exc:
+        return _staff_message(request, exc, staff)
+    return RedirectResponse(f"/respond/{story_id}?posted=deleted#responses", status_code=303)

@@ -153,3 +153,15 @@ class ResponseIn(_Strict):
 
 class ResponseCreated(BaseModel):
     response_id: UUID
+
+
+class ResponseEdited(BaseModel):
+    response_id: UUID
+    version: int = Field(description="The version now published on response.posted.")
+    edited_at: datetime
+
+
+class ResponseDeletedOut(BaseModel):
+    response_id: UUID
+    version: int = Field(description="The version (marked deleted) published on response.posted.")
+    status: Literal["deleted"] = "deleted"

@@ -7,10 +7,11 @@ commit together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -33,8 +34,18 @@ from candour_intake.adapters.directory_csv import RowError
 from candour_intake.adapters.feedback_csv import FeedbackEntry
 from candour_intake.domain import (
     AlreadyImported,
+    DeleteResponse,
+    EditResponse,
+    EditWindowClosed,
+    InboxPage,
+    InboxQuery,
+    NotYourResponse,
     Organisation,
     PostResponse,
+    PublishedStory,
+    ResponseDeleted,
+    ResponseNotFound,
+    StaffResponse,
     Story,
     StoryNotFound,
     StoryNotOpenForResponses,
@@ -198,9 +209,142 @@ async def post_response(conn: Connection, command: PostResponse) -> uuid.UUID:
     return response_id
 
 
+async def _own_open_response(
+    conn: Connection,
+    story_id: uuid.UUID,
+    response_id: uuid.UUID,
+    organisation_id: str,
+    subject: str,
+    window: timedelta,
+    now: datetime,
+) -> tuple[StoryState, StaffResponse]:
+    """The response, locked, if `subject` may still change it; else the rule it breaks."""
+    state = await repository.get_story_state(conn, story_id, for_update=True)
+    if state is None:
+        raise StoryNotFound(story_id)
+    if state.organisation_id != organisation_id:
+        raise WrongOrganisation()
+    response = await repository.get_response(conn, story_id, response_id, for_update=True)
+    if response is None:
+        raise ResponseNotFound(response_id)
+    if response.responder_subject != subject:
+        raise NotYourResponse()
+    if response.deleted_at is not None:
+        raise ResponseDeleted()
+    if now >= response.editable_until(window):
+        raise EditWindowClosed(response.editable_until(window))
+    if state.status is not StoryStatus.PUBLISHED:
+        raise StoryNotOpenForResponses(state.status)
+    return state, response
+
+
+async def _announce_version(
+    conn: Connection, state: StoryState, response: StaffResponse, *, deleted: bool
+) -> None:
+    name = await repository.organisation_name(conn, state.organisation_id)
+    await add_event(
+        conn,
+        ResponsePosted(
+            story_id=response.story_id,
+            response_id=response.id,
+            posted_at=response.posted_at,
+            organisation=OrganisationRef(id=state.organisation_id, name=name),
+            responder=response.responder,
+            body="" if deleted else response.body,
+            change=None if deleted else response.change,
+            version=response.version,
+            edited_at=response.edited_at,
+            deleted=deleted,
+        ),
+        service=SERVICE,
+    )
+
+
+async def edit_response(
+    conn: Connection, command: EditResponse, *, window: timedelta, now: datetime | None = None
+) -> StaffResponse:
+    """Correct a response: `response.posted` again, same id, next version."""
+    now = now or datetime.now(UTC)
+    state, current = await _own_open_response(
+        conn,
+        command.story_id,
+        command.response_id,
+        command.organisation_id,
+        command.responder_subject,
+        window,
+        now,
+    )
+    edited = dataclasses.replace(
+        current,
+        responder=command.responder,
+        body=command.body,
+        change=command.change,
+        version=current.version + 1,
+        edited_at=now,
+    )
+    await repository.save_response_version(conn, edited, deleted=False)
+    await _announce_version(conn, state, edited, deleted=False)
+    return edited
+
+
+async def delete_response(
+    conn: Connection, command: DeleteResponse, *, window: timedelta, now: datetime | None = None
+) -> StaffResponse:
+    """Take a response down: a last version marked deleted (no text), then a tombstone so
+    compaction erases every version of it from response.posted."""
+    now = now or datetime.now(UTC)
+    state, current = await _own_open_response(
+        conn,
+        command.story_id,
+        command.response_id,
+        command.organisation_id,
+        command.responder_subject,
+        window,
+        now,
+    )
+    deleted = dataclasses.replace(
+        current, body="", change=None, version=current.version + 1, edited_at=now, deleted_at=now
+    )
+    await repository.save_response_version(conn, deleted, deleted=True)
+    await _announce_version(conn, state, deleted, deleted=True)
+    await add_tombstone(
+        conn,
+        Topic.RESPONSE_POSTED,
+        response_key(current.story_id, current.id),
+        story_id=current.story_id,
+        service=SERVICE,
+    )
+    return deleted
+
+
+async def inbox(conn: Connection, query: InboxQuery) -> InboxPage:
+    return await repository.inbox(conn, query)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryToAnswer:
+    story: PublishedStory
+    responses: tuple[StaffResponse, ...]
+
+
+async def story_to_answer(
+    conn: Connection, story_id: uuid.UUID, organisation_id: str
+) -> StoryToAnswer:
+    """The published story and its responses, for staff of its own organisation."""
+    state = await repository.get_story_state(conn, story_id)
+    if state is None:
+        raise StoryNotFound(story_id)
+    if state.organisation_id != organisation_id:
+        raise WrongOrganisation()
+    story = await repository.get_published_story(conn, story_id)
+    if story is None:
+        raise StoryNotOpenForResponses(state.status)
+    return StoryToAnswer(story, tuple(await repository.story_responses(conn, story_id)))
+
+
 async def record_approved(conn: Connection, event: StoryApproved, event_id: uuid.UUID) -> None:
     if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
-        await repository.mark_published(conn, event.story_id, event.published_at, event.revision)
+        await repository.record_publication(conn, event)
 
 
 async def record_rejected(conn: Connection, event: StoryRejected, event_id: uuid.UUID) -> None:

@@ -1,0 +1,89 @@
+"""asyncpg persistence of the organisations and services notifications has heard of.
+
+Story-intake owns the directory; every event notifications consumes names the story's
+organisation (and usually its service) with their names, and this read model keeps them,
+so the alerts page can offer real services by name and refuse codes that do not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from candour_common.db import Connection
+from candour_common.events import OrganisationRef, ServiceRef
+from candour_notifications.domain import normalise_tag
+
+
+@dataclass(frozen=True, slots=True)
+class KnownService:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOrganisation:
+    id: str
+    name: str
+    services: tuple[KnownService, ...]
+
+
+async def remember(
+    conn: Connection,
+    organisation: OrganisationRef,
+    service: ServiceRef | None,
+    tags: Iterable[str] = (),
+) -> None:
+    """Keep the names as the newest event gives them (the directory may rename), and the
+    story's tags (normalised)."""
+    await conn.executemany(
+        "INSERT INTO known_tags (organisation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(organisation.id, tag) for tag in {normalise_tag(t) for t in tags} if tag],
+    )
+    await conn.execute(
+        """
+        INSERT INTO known_organisations (id, name) VALUES ($1, $2)
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+            WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
+        """,
+        organisation.id,
+        organisation.name,
+    )
+    if service is not None:
+        await conn.execute(
+            """
+            INSERT INTO known_services (organisation_id, id, name) VALUES ($1, $2, $3)
+            ON CONFLICT (organisation_id, id) DO UPDATE SET name = EXCLUDED.name,
+                                                            updated_at = now()
+                WHERE known_services.name IS DISTINCT FROM EXCLUDED.name
+            """,
+            organisation.id,
+            service.id,
+            service.name,
+        )
+
+
+async def organisation(conn: Connection, organisation_id: str) -> KnownOrganisation | None:
+    name = await conn.fetchval(
+        "SELECT name FROM known_organisations WHERE id = $1", organisation_id
+    )
+    services = await conn.fetch(
+        "SELECT id, name FROM known_services WHERE organisation_id = $1 ORDER BY name, id",
+        organisation_id,
+    )
+    if name is None and not services:
+        return None
+    return KnownOrganisation(
+        id=organisation_id,
+        name=str(name) if name is not None else organisation_id,
+        services=tuple(KnownService(id=s["id"], name=s["name"]) for s in services),
+    )
+
+
+async def tags(conn: Connection, organisation_id: str) -> list[str]:
+    """Tags stories about the organisation have carried (normalised); imported feedback
+    and the API may use tags beyond the share page's vocabulary."""
+    rows = await conn.fetch(
+        "SELECT tag FROM known_tags WHERE organisation_id = $1 ORDER BY tag", organisation_id
+    )
+    return [r["tag"] for r in rows]
