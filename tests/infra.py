@@ -122,8 +122,9 @@ async def drop_databases(server_url: str, names: list[str]) -> None:
         await conn.close()
 
 
+# The story page (`/stories/{id}`) that emails link to; older emails linked the API.
 STORY_LINK = re.compile(
-    rb"/v1/stories/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    rb"/(?:v1/)?stories/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
 
 
@@ -156,7 +157,7 @@ class ReceivedMail:
 
     @cached_property
     def story_id(self) -> str | None:
-        """The story this email links to (`/v1/stories/{id}`), if any."""
+        """The story this email links to (its page, `/stories/{id}`), if any."""
         if match := STORY_LINK.search(self.content):
             return match.group(1).decode()
         # Quoted-printable or base64 bodies: decode the text parts and look again.
