@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from candour_common.kafka_admin import topic_configs
-from candour_common.topics import DAY_MS
+from candour_common.topics import DAY_MS, Topic
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,10 @@ async def test_topics_follow_the_table_and_drift_is_reported(kafka_bootstrap: st
     prefix = f"prov{uuid.uuid4().hex[:8]}."
     first = candour("create", bootstrap=kafka_bootstrap, prefix=prefix)
     assert first.returncode == 0, first.stderr
-    assert "10 created, 0 existed" in first.stdout
+    every = 2 * len(Topic)  # each topic of the table and its dead-letter topic
+    assert f"{every} created, 0 existed" in first.stdout
     again = candour("create", bootstrap=kafka_bootstrap, prefix=prefix)
-    assert "0 created, 10 existed" in again.stdout
+    assert f"0 created, {every} existed" in again.stdout
 
     found = await topic_configs(
         kafka_bootstrap, [f"{prefix}story.submitted", f"{prefix}story.approved"]
