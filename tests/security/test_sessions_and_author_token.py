@@ -213,10 +213,13 @@ async def test_the_private_code_never_travels_in_a_url(four_services: Platform) 
     async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
         browser = Browser(http, intake.url)
         form = await browser.get("/share")
-        done = await browser.post(
+        key = re.search(r'name="submission_key" value="([^"]+)"', form.text)
+        assert key, "the share form carries its own submission key"
+        sent = await browser.post(
             "/share",
             {
                 "csrf_token": csrf_of(form.text),
+                "submission_key": key.group(1),
                 "place": f"{TRUST.id}|TAD-CMHT",
                 "title": f"Story {four_services.run_tag} private code",
                 "body": CLEAN_BODY,
@@ -224,6 +227,12 @@ async def test_the_private_code_never_travels_in_a_url(four_services: Platform) 
                 "relationship": "patient",
             },
         )
+        # Post/redirect/get: the confirmation is fetched by a plain GET whose URL holds
+        # nothing of the story (a cookie scoped to /share says which).
+        assert sent.status_code == 303, sent.text[:500]
+        location = sent.headers["location"]
+        assert location.endswith("/share/sent")
+        done = await browser.get(location.removeprefix(intake.url))
         assert done.status_code == 200, done.text[:500]
         assert done.headers["cache-control"] == "no-store"
         story = re.search(r'id="story-reference" readonly value="([^"]+)"', done.text)
