@@ -241,7 +241,12 @@ async def test_health_readiness_and_metrics(make_intake) -> None:
         assert (await client.get("/metrics")).status_code == 404
         assert (await client.get("/healthz")).status_code == 200
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {
+        "postgres": "ok",
+        "kafka": "ok",
+        "migrations": "ok",
+        "screening": "ok",  # its safeguarding screener is built
+    }
     assert (
         'candour_http_requests_total{method="POST",route="/v1/stories",service="story-intake",status="201"}'
         in metrics
