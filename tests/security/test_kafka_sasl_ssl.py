@@ -10,6 +10,7 @@ administrator. The four services run as processes that know only the SASL_SSL ad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -282,6 +283,12 @@ async def test_a_service_with_a_wrong_password_says_why_and_is_not_ready(
             assert "Kafka refused this service" in logs, logs[-3000:]
             assert f"refused the login of CANDOUR_KAFKA_SASL_USERNAME={user}" in logs
             assert wrong not in logs
+            # The refusal is logged during start-up; the HTTP port may open a moment later.
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{process.url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
             assert (await http.get(f"{process.url}/healthz")).status_code == 200
             ready = await http.get(f"{process.admin_url}/readyz")  # the admin port
             assert ready.status_code == 503

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -66,25 +67,40 @@ def topic_specs(topics: TopicNames, *, with_dlq: bool = True) -> dict[str, Topic
 
 
 async def topic_configs(
-    kafka: KafkaConnection | str, names: list[str]
+    kafka: KafkaConnection | str, names: list[str], *, attempts: int = 20
 ) -> dict[str, dict[str, str]]:
-    """The cluster's current values of the configs the table manages, per topic."""
+    """The cluster's current values of the configs the table manages, per topic.
+
+    A broker learns of a new topic from the controller in its own time; until then it
+    answers "unknown topic" with no entries. Such topics are asked again (half a second
+    apart, `attempts` times); a topic still unknown after that is left out.
+    """
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     managed = MANAGED_CONFIGS
     admin = admin_client(kafka)
     await admin.start()
     try:
-        responses = await retrying(
-            lambda: admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(managed)) for n in names]
-            )
-        )
         found: dict[str, dict[str, str]] = {}
-        for response in responses:
-            for resource in response.resources:
-                _code, _msg, _type, name, entries = resource[:5]
-                found[name] = {e[0]: e[1] for e in entries if e[0] in managed}
+        pending = list(names)
+        for attempt in range(attempts):
+            resources = [
+                ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(managed)) for n in pending
+            ]
+            responses = await retrying(partial(admin.describe_configs, resources))
+            unknown: list[str] = []
+            for response in responses:
+                for resource in response.resources:
+                    code, _msg, _type, name, entries = resource[:5]
+                    if code:
+                        unknown.append(name)
+                    else:
+                        found[name] = {e[0]: e[1] for e in entries if e[0] in managed}
+            if not unknown:
+                break
+            pending = unknown
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.5)
         return found
     finally:
         await admin.close()
