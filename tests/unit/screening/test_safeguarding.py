@@ -282,7 +282,7 @@ def test_matches_of_one_category_are_capped_and_the_cap_reported() -> None:
         ("The care assistant pours scalding tea over her when she spills.", C.PHYSICAL_ABUSE),
         ("My husband pressed my hand onto the hot hob.", C.DOMESTIC_ABUSE),
         (
-            "He stubbed a lit cigarette out on my arm; my boyfriend says I deserved it.",
+            "My boyfriend stubbed a lit cigarette out on my arm and says I deserved it.",
             C.DOMESTIC_ABUSE,
         ),
     ],
@@ -303,6 +303,8 @@ def test_harm_by_heat_or_cold_is_serious(text: str, category: SafeguardingCatego
         "I put my hand on the hot hob by mistake and the minor injuries unit was brilliant.",
         "The carers help him into a warm bath every morning.",
         "The physio held my arm against the wall to stretch it.",
+        "The carer poured boiling water into my mug and left it out of reach.",
+        "She held my cup of boiling water for me while I sat down.",
     ],
 )
 def test_heat_in_everyday_care_is_not_flagged(text: str) -> None:

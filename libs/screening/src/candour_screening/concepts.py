@@ -591,18 +591,15 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "=cold bath/shower",
         "=lit cigarette/match",
     ),
-    "FORCE_PERSON": (
-        # "lower" written out: the lookup lemmatizer takes it to "low".
-        "hold/press/push/force/shove/pin/dunk/plunge/put/dip @OBJ/@POSS",
-        "hold/press/push/force/shove/pin/dunk/plunge/put/dip the @PERSON",
-        "=lower/=lowers/=lowered/=lowering @OBJ/@POSS",
-        "=lower/=lowers/=lowered/=lowering the @PERSON",
+    # The person comes from `TARGET` (a pronoun, "my dad", "her hands"), so
+    # "poured boiling water into my mug" is not harm.
+    "FORCE_VERB": (
+        "hold/press/push/force/shove/pin/dunk/plunge/put/dip",
+        # Written out: the lookup lemmatizer takes "lower" to "low".
+        "=lower/=lowers/=lowered/=lowering",
     ),
     "APPLY_HEAT": ("pour/tip/throw/splash/chuck/fling/press/hold/put/push/stub/touch/run",),
-    "ONTO_PERSON": (
-        "=against/=on/=onto/=over/=into/=at/=to/=down @OBJ/@POSS",
-        "=against/=on/=onto/=over/=into/=at/=to the @PERSON",
-    ),
+    "ONTO": ("=against", "=on", "=onto", "=over", "=into", "=at", "=to", "=down"),
     # Someone doing it to themselves: not abuse by another (an accident, or self-harm).
     "OWN_CONTACT": (
         "=i/=we hold/press/push/put/dip/plunge/run/touch/pour/tip/splash my/our/@REFLEXIVE",

@@ -147,10 +147,11 @@ RULES: tuple[Rule, ...] = (
     *(
         rule
         for conditions in (
-            (near("FORCE_PERSON", window=3, side="before"),),
+            (near("FORCE_VERB", window=4, side="before"), near("TARGET", window=3, side="before")),
             (
                 near("APPLY_HEAT", window=2, side="before"),
-                near("ONTO_PERSON", window=3, side="after"),
+                near("ONTO", window=1, side="after"),
+                near("TARGET", window=3, side="after"),
             ),
         )
         for rule in (
