@@ -3,11 +3,9 @@
 The split is fixed by a seed (candour_screening.corpus); the rules are tuned on
 the dev split only. `bench/screening_quality.py` prints the full table.
 
-Three of the issue's four thresholds hold and are asserted as the issue sets
-them: concern recall >= 95 %, identifying-detail recall >= 95 %, false flags on
-clean stories <= 10 %. Serious recall is 49 of 50 held-out stories (98 %), not
-the 100 % the issue asks: its test is a strict expected failure, so the day it
-passes it must be made a plain assertion, and a floor at 49/50 stops it falling.
+The issue's four thresholds are asserted as it sets them: serious recall
+100 %, concern recall >= 95 %, identifying-detail recall >= 95 %, false flags
+on clean stories <= 10 %.
 """
 
 from __future__ import annotations
@@ -58,10 +56,7 @@ def test_false_flags_on_clean_held_out_stories_are_at_most_10_percent(held_out: 
     assert held_out.false_flag_rate <= 0.10
 
 
-@pytest.mark.xfail(strict=True, reason="serious recall on held-out is 49/50, the issue asks 50/50")
 def test_serious_recall_on_held_out_is_100_percent(held_out: Scores) -> None:
-    assert held_out.by_level[SafeguardingLevel.SERIOUS].recall == 1.0
-
-
-def test_serious_recall_on_held_out_misses_at_most_one_story(held_out: Scores) -> None:
-    assert held_out.by_level[SafeguardingLevel.SERIOUS].false_negative <= 1
+    serious = held_out.by_level[SafeguardingLevel.SERIOUS]
+    assert serious.support >= 50
+    assert serious.recall == 1.0, f"{serious.false_negative} serious stories screened lower"

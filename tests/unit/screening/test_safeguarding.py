@@ -267,3 +267,45 @@ def test_matches_of_one_category_are_capped_and_the_cap_reported() -> None:
     result = body("I want to kill myself. " * 40)
     assert len(result.safeguarding.matches) == MAX_MATCHES
     assert any("only the first" in limit and "suicide" in limit for limit in result.limits)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Harm done with heat or cold rather than a violence verb: a person, or
+        # their body, forced against something that scalds, burns or freezes,
+        # often named only by a pronoun.
+        ("The night carer pushes his feet into the scalding bath to hurry him.", C.PHYSICAL_ABUSE),
+        ("One of the staff held him in a freezing shower as a punishment.", C.PHYSICAL_ABUSE),
+        ("The agency worker lowers her into boiling water and laughs.", C.PHYSICAL_ABUSE),
+        ("A carer pressed the hot iron against my dad's arm.", C.PHYSICAL_ABUSE),
+        ("The care assistant pours scalding tea over her when she spills.", C.PHYSICAL_ABUSE),
+        ("My husband pressed my hand onto the hot hob.", C.DOMESTIC_ABUSE),
+        (
+            "My boyfriend stubbed a lit cigarette out on my arm and says I deserved it.",
+            C.DOMESTIC_ABUSE,
+        ),
+    ],
+)
+def test_harm_by_heat_or_cold_is_serious(text: str, category: SafeguardingCategory) -> None:
+    result = body(text)
+    assert result.safeguarding.level is L.SERIOUS, result.safeguarding
+    assert category in result.safeguarding.categories, result.safeguarding
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # First aid, everyday cooking and bathing, an idiom, an accident.
+        "The nurse ran my burnt hand under the cold tap straight away.",
+        "The carer put the kettle on and made her a cup of tea.",
+        "The care home manager put them in hot water with the inspectors.",
+        "I put my hand on the hot hob by mistake and the minor injuries unit was brilliant.",
+        "The carers help him into a warm bath every morning.",
+        "The physio held my arm against the wall to stretch it.",
+        "The carer poured boiling water into my mug and left it out of reach.",
+        "She held my cup of boiling water for me while I sat down.",
+    ],
+)
+def test_heat_in_everyday_care_is_not_flagged(text: str) -> None:
+    assert body(text).safeguarding.level is L.NONE, body(text).safeguarding

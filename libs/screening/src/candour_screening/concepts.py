@@ -521,6 +521,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "on a/the tin/oven/stove/iron/kettle/pan/glass/door/knife/tray/radiator/fence",
         "accidentally",
         "by accident",
+        "by mistake",
         "accident",
         "in the kitchen",
         "while cooking",
@@ -577,6 +578,32 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "knocked @OBJ",
         "put @POSS hands round",
         "hands around @POSS neck",
+    ),
+    # Harm done with heat or cold rather than a violence verb ("holds her hands
+    # under the hot tap", "pressed the iron to his arm"): something that scalds,
+    # burns or freezes, and a person forced against it or it against them.
+    "HEAT": (
+        "=boiling/=scalding/=scorching/=searing water/tap/bath/shower/kettle/tea/coffee/oil",
+        "=boiling/=scalding/=scorching/=searing hot water/tap/bath/shower/kettle/tea/coffee",
+        "=hot tap/iron/radiator/hob/plate/pan/oven/grill/oil/poker/spoon/kettle",
+        "=freezing/=icy cold? water/bath/shower",
+        "=ice - cold water/bath/shower",
+        "=cold bath/shower",
+        "=lit cigarette/match",
+    ),
+    # The person comes from `TARGET` (a pronoun, "my dad", "her hands"), so
+    # "poured boiling water into my mug" is not harm.
+    "FORCE_VERB": (
+        "hold/press/push/force/shove/pin/dunk/plunge/put/dip",
+        # Written out: the lookup lemmatizer takes "lower" to "low".
+        "=lower/=lowers/=lowered/=lowering",
+    ),
+    "APPLY_HEAT": ("pour/tip/throw/splash/chuck/fling/press/hold/put/push/stub/touch/run",),
+    "ONTO": ("=against", "=on", "=onto", "=over", "=into", "=at", "=to", "=down"),
+    # Someone doing it to themselves: not abuse by another (an accident, or self-harm).
+    "OWN_CONTACT": (
+        "=i/=we hold/press/push/put/dip/plunge/run/touch/pour/tip/splash my/our/@REFLEXIVE",
+        "=i/=we =lower/=lowered my/our/@REFLEXIVE",
     ),
     "TARGET": (
         "@OBJ",

@@ -142,6 +142,37 @@ RULES: tuple[Rule, ...] = (
         past_level=K,
     ),
     Rule(C.PHYSICAL_ABUSE, S, "restraint that harms", "RESTRAINT", unless=("FIGURATIVE",)),
+    # Scalding, burning or freezing: a person held against heat or cold, or it
+    # poured or pressed onto them; by a partner it is domestic abuse.
+    *(
+        rule
+        for conditions in (
+            (near("FORCE_VERB", window=4, side="before"), near("TARGET", window=3, side="before")),
+            (
+                near("APPLY_HEAT", window=2, side="before"),
+                near("ONTO", window=1, side="after"),
+                near("TARGET", window=3, side="after"),
+            ),
+        )
+        for rule in (
+            Rule(
+                C.PHYSICAL_ABUSE,
+                S,
+                "scalded, burned or frozen by someone",
+                "HEAT",
+                conditions,
+                unless=("ACCIDENT", "OWN_CONTACT", "PARTNER"),
+            ),
+            Rule(
+                C.DOMESTIC_ABUSE,
+                S,
+                "scalded, burned or frozen by a partner",
+                "HEAT",
+                (*conditions, near("PARTNER", window=14)),
+                unless=("ACCIDENT", "OWN_CONTACT"),
+            ),
+        )
+    ),
     Rule(
         C.DOMESTIC_ABUSE,
         S,
@@ -276,6 +307,7 @@ NOUN_CONCEPTS = frozenset(
     {
         "MEANS",
         "INJURY",
+        "HEAT",
         "WORK",
         "LURE",
         "TOPIC",
