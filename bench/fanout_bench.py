@@ -8,6 +8,10 @@ organisation, submits one story about it (auto-approved) and counts the emails
 a local SMTP server receives: emails/s from the first email to the last, the
 time from submission to the last email, and a check that every recipient got
 exactly one (after a settling wait, so a late duplicate is caught too).
+
+The raw baseline of the same run: as many emails of the same size sent straight to
+the same SMTP server with aiosmtplib over `--raw-sessions` sessions (what the server
+and the client library can do without Candour: no database, no Kafka).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import aiosmtplib
 import httpx
 from harness.cli import (
     common_arguments,
@@ -83,6 +88,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 codes = await platform.stop()
             if args.profile:
                 print_profiles(platform.services)
+            sample = next((m for m in sink.snapshot() if m.story_id == story_id), None)
+            size = len(sample.content) if sample is not None else 4000
+            raw = await raw_smtp_baseline(sink.port, len(recipients), args.raw_sessions, size)
     mails = [m for m in sink.snapshot() if m.story_id == story_id]
     per_recipient = Counter(r for m in mails for r in m.envelope_to)
     missing = [r for r in recipients if per_recipient[r] == 0]
@@ -108,7 +116,39 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "arrival_offsets_s": [t - submitted_at for t in times],
         "processes": processes,
         "exit_codes": codes,
+        "raw_smtp_emails_per_s": raw,
+        "raw_sessions": args.raw_sessions,
     }
+
+
+async def raw_smtp_baseline(port: int, count: int, sessions: int, size: int) -> float:
+    """Emails/s of `count` messages of `size` bytes sent straight to the SMTP server on
+    `port` over `sessions` kept sessions (one message in flight on each)."""
+    body = b"x" * max(size - 200, 1)
+    queue = list(range(count))
+
+    async def lane() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+        await client.connect()
+        try:
+            while queue:
+                i = queue.pop()
+                message = (
+                    (
+                        f"From: bench@candour.invalid\r\nTo: raw{i}@baseline.example\r\n"
+                        f"Subject: raw baseline {i}\r\nMessage-ID: <raw{i}@candour.invalid>\r\n\r\n"
+                    ).encode()
+                    + body
+                    + b"\r\n"
+                )
+                recipient = f"raw{i}@baseline.example"
+                await client.sendmail("bench@candour.invalid", [recipient], message)
+        finally:
+            await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(sessions)))
+    return count / (time.perf_counter() - started)
 
 
 async def _wait(args: argparse.Namespace, sink: MailSink, story_id: str, expected: int) -> bool:
@@ -142,6 +182,12 @@ def report(result: dict[str, Any]) -> None:
     c.print(
         f"  emails/s             {rate:.1f} (first to last email)" if rate else "  emails/s n/a"
     )
+    raw = result["raw_smtp_emails_per_s"]
+    share = f"; {rate / raw:.2f} of raw" if rate else ""
+    c.print(
+        f"  raw SMTP baseline    {raw:.1f} emails/s "
+        f"({result['raw_sessions']} sessions, same server, same run{share})"
+    )
     c.print(f"  submit -> first      {ms(result['submit_to_first_email_s'])}")
     c.print(f"  submit -> last       {ms(result['submit_to_last_email_s'])}")
     verdict = "[green]yes[/]" if result["exactly_once"] else "[red]NO[/]"
@@ -157,6 +203,9 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--settle", type=float, default=5.0, help="s to wait for late duplicates")
+    parser.add_argument(
+        "--raw-sessions", type=int, default=4, help="SMTP sessions of the raw baseline"
+    )
     common_arguments(parser)
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
@@ -174,7 +223,8 @@ def main() -> None:
             f"exactly once: {'yes' if result['exactly_once'] else 'NO'}"
             if rate
             else "no emails",
-            "n/a",
+            f"raw SMTP {result['raw_smtp_emails_per_s']:.1f} emails/s "
+            f"({result['raw_sessions']} sessions)",
             f"1 story, {result['subscribers']} subscribers; {result['machine']['broker']}; "
             f"notifications settings {result['args']['service_env']}; {path.name}",
         )

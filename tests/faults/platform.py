@@ -27,9 +27,13 @@ from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
 from candour_intake.adapters import repository
 from candour_intake.domain import Organisation, Service
+from candour_notifications.settings import NotificationsSettings
 from tests.conftest import free_port
 from tests.infra import MailSink
 from tests.processes import ServiceProcess
+
+# Emails a killed notifications process may have had in flight: one per SMTP session.
+SMTP_SESSIONS: int = NotificationsSettings.model_fields["smtp_sessions"].default
 
 SERVICES = ("story-intake", "moderation", "notifications", "search")
 CONSUMERS = ("moderation", "notifications", "search")
@@ -299,7 +303,8 @@ class Platform:
 
         `titles`: the titles of `ids` when they are not simply the first len(ids) indexes.
         `interrupted_sends`: how many emails may have been mid-send when a notifications
-        worker was killed (one per killed worker: it sends one at a time). Such an email
+        worker was killed (one per SMTP session of the killed worker: each sends one at
+        a time; `SMTP_SESSIONS`). Such an email
         is sent again after the lease; if the server had already taken it, the second copy
         is the same message (same Message-ID). Nothing else may arrive twice.
         """

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.faults.platform import Platform, eventually, start
+from tests.faults.platform import SMTP_SESSIONS, Platform, eventually, start
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(420)]
 
@@ -52,5 +52,5 @@ async def test_surviving_copy_takes_over_the_dead_copys_partitions(
 
     await eventually(taken_over, timeout=120, what="the survivor to be given new partitions")
     await platform.assert_everything_exactly_once(
-        ids, timeout=240, interrupted_sends=1 if service == "notifications" else 0
+        ids, timeout=240, interrupted_sends=SMTP_SESSIONS if service == "notifications" else 0
     )

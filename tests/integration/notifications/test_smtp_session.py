@@ -331,3 +331,22 @@ async def test_the_service_ends_its_smtp_session_when_it_stops(
         await server.sink.wait_for("ward@riverside.example", timeout=45)
     # Ended by the shutdown (which waits for the answer to QUIT), or earlier when idle.
     assert server.sink.quits == 1
+
+
+async def test_the_service_sends_over_its_smtp_sessions_at_once_each_email_once(
+    server: Server, notifications: ServiceFactory, publish: Publisher
+) -> None:
+    """`smtp_sessions` lanes send side by side (a fan-out is not one long queue), each over
+    its own kept session, and no recipient gets a second copy."""
+    recipients = [f"ward{i}@riverside.example" for i in range(40)]
+    async with notifications(smtp_port=server.sink.port, smtp_sessions=3) as service:
+        for recipient in recipients:
+            await service.subscribe(recipient)
+        await publish(approved())
+        for recipient in recipients:
+            await server.sink.wait_for(recipient, timeout=60)
+    sink = server.sink
+    delivered = Counter(r for m in sink.messages for r in m.envelope_to)
+    assert delivered == Counter(recipients)
+    # Every session was used, and none beyond the three (a session is one client address).
+    assert len(set(sink.peers)) == 3

@@ -55,12 +55,13 @@ def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
 def create_app(
     settings: NotificationsSettings, *, mailer: Mailer | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    # One SMTP session serves every email; the app ends it on shutdown. A mailer
-    # passed in is its owner's to close.
-    owned_mailer: SmtpMailer | None = None
+    # `smtp_sessions` SMTP sessions send side by side, each kept between emails; the app
+    # ends them on shutdown. A mailer passed in is the one lane, and its owner's to close.
+    owned_mailers: list[SmtpMailer] = []
     if mailer is None:
-        mailer = owned_mailer = SmtpMailer(settings)
-    worker = DeliveryWorker(settings, mailer)
+        owned_mailers = [SmtpMailer(settings) for _ in range(settings.smtp_sessions)]
+    lanes: list[Mailer] = [mailer] if mailer is not None else list(owned_mailers)
+    worker = DeliveryWorker(settings, lanes)
     scheduler = DigestScheduler(
         DigestSchedule(at=settings.digest_time, timezone=settings.digest_zone),
         clock or SystemClock(),
@@ -86,8 +87,7 @@ def create_app(
         try:
             await worker.run(platform.pool, metrics, platform.metrics.count_transient)
         finally:  # cancelled at shutdown
-            if owned_mailer is not None:
-                await owned_mailer.close()
+            await asyncio.gather(*(m.close() for m in owned_mailers))
 
     def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
         metrics = metrics_for(platform)

@@ -77,6 +77,16 @@ class NotificationsSettings(ServiceSettings):
         default=5.0, gt=0, description="Seconds between checks for due emails when not woken."
     )
     delivery_batch_size: int = Field(default=10, ge=1, le=500)
+    smtp_sessions: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description=(
+            "SMTP sessions sending at once, one email in flight on each. A notifications "
+            "process that dies leaves at most this many emails whose fate is unknown; "
+            "they are sent again after the lease with the same Message-ID."
+        ),
+    )
     delivery_stale_after_seconds: float = Field(
         default=180.0,
         gt=0,

@@ -439,6 +439,41 @@ async def claim_due(conn: Connection, limit: int) -> list[Delivery]:
     return [_delivery(r) for r in rows]
 
 
+async def record_sent_and_claim(
+    conn: Connection, sent: uuid.UUID | None, limit: int
+) -> list[Delivery]:
+    """Record `sent` as sent and claim up to `limit` due emails, in one statement.
+
+    One commit per email instead of two: the mark of the email just accepted and the
+    claim of the next one share it, in that order of consequence (the sent row is never
+    claimed again: it is excluded, and it is `sending`, not `pending`). `sent` None
+    records nothing; `limit` 0 claims nothing.
+    """
+    rows = await conn.fetch(
+        """
+        WITH sent AS (
+            UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
+                                  last_error = NULL
+            WHERE id = $1 AND status IN ('sending', 'pending')
+        ), due AS (
+            SELECT id FROM deliveries
+            WHERE status = 'pending' AND next_attempt_at <= now()
+              AND id IS DISTINCT FROM $1
+            ORDER BY next_attempt_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE deliveries d
+        SET status = 'sending', attempts = d.attempts + 1, updated_at = now()
+        FROM due WHERE d.id = due.id
+        RETURNING d.*
+        """,
+        sent,
+        limit,
+    )
+    return [_delivery(r) for r in rows]
+
+
 async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> None:
     await conn.execute(
         """

@@ -18,12 +18,13 @@ import contextlib
 import email.utils
 import functools
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -48,6 +49,8 @@ from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.settings import NotificationsSettings
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -174,11 +177,17 @@ def _ignore(error: BaseException) -> None:
 
 
 class DeliveryWorker:
-    """Polls for due emails and sends them; `wake()` makes it look now."""
+    """Polls for due emails and sends them; `wake()` makes it look now.
 
-    def __init__(self, settings: NotificationsSettings, mailer: Mailer) -> None:
+    Each mailer is a lane: its own SMTP session with one email in flight, so lanes
+    send side by side (`smtp_sessions`) while each keeps the one-at-a-time guarantee.
+    """
+
+    def __init__(self, settings: NotificationsSettings, mailers: Sequence[Mailer]) -> None:
+        if not mailers:
+            raise ValueError("a delivery worker needs at least one mailer")
         self._settings = settings
-        self._mailer = mailer
+        self._mailers = list(mailers)
         self._policy = MailPolicy.from_settings(settings)
         self._wake = asyncio.Event()
         self._metrics: NotificationMetrics | None = None
@@ -200,13 +209,14 @@ class DeliveryWorker:
         poll = self._settings.delivery_poll_interval
         backoff = poll
         last_reap = 0.0
+        full = self._settings.delivery_batch_size * len(self._mailers)
         while True:
             wait = poll
             try:
                 if time.monotonic() - last_reap > min(60.0, poll * 10):
                     await self._resume_interrupted(pool)
                     last_reap = time.monotonic()
-                while await self.send_due(pool) == self._settings.delivery_batch_size:
+                while await self.send_due(pool) == full:
                     pass
                 async with pool.acquire() as conn:
                     due_in = await repository.seconds_until_next_due(conn)
@@ -225,42 +235,57 @@ class DeliveryWorker:
             self._wake.clear()
 
     async def send_due(self, pool: asyncpg.Pool) -> int:
-        """Send up to a batch of due emails, one at a time; return how many were taken.
+        """Send up to a batch of due emails on every lane at once; return how many
+        were taken in all."""
+        # A task group: a lane that fails stops the others (the worker then backs off
+        # and starts them all again), so no lane is left running on its own.
+        async with asyncio.TaskGroup() as lanes:
+            tasks = [lanes.create_task(self._send_on(pool, m)) for m in self._mailers]
+        return sum(t.result() for t in tasks)
 
-        Each email is claimed (`sending` committed), sent and recorded before the next
-        is claimed, so a worker that dies leaves at most one email whose fate is
+    async def _send_on(self, pool: asyncpg.Pool, mailer: Mailer) -> int:
+        """One lane: up to a batch of due emails, one at a time; return how many.
+
+        Each email is claimed (`sending` committed) before any SMTP traffic and recorded
+        `sent` before the lane sends another (that record and the next claim share one
+        commit), so a worker that dies leaves at most one email per lane whose fate is
         unknown: it is sent again after the lease (same Message-ID), and only a crash
-        between the server's acceptance and the `sent` commit can make that a second copy.
+        between the server's acceptance and that commit can make it a second copy.
         """
         taken = 0
-        while taken < self._settings.delivery_batch_size:
-            async with pool.acquire() as conn, conn.transaction():
-                claimed = await repository.claim_due(conn, 1)
+        sent: Delivery | None = None
+        while True:
+            limit = 1 if taken < self._settings.delivery_batch_size else 0
+            previous = sent
+            if previous is None and limit == 0:
+                return taken
+            claimed = await _with_retries(
+                pool,
+                functools.partial(
+                    _record_and_claim, sent=None if previous is None else previous.id, limit=limit
+                ),
+                self._on_transient,
+            )
+            if previous is not None:
+                log.info("email sent", **_log_fields(previous))
+            sent = None
             if not claimed:
-                break
+                return taken
             taken += 1
-            await self._deliver(pool, claimed[0])
-        return taken
+            if await self._deliver(pool, mailer, claimed[0]):
+                sent = claimed[0]
 
-    async def _deliver(self, pool: asyncpg.Pool, delivery: Delivery) -> None:
-        result = await attempt(delivery, self._mailer, self._policy)
+    async def _deliver(self, pool: asyncpg.Pool, mailer: Mailer, delivery: Delivery) -> bool:
+        """Try `delivery`; record a retry or failure now. True when the server accepted
+        it: the caller records that with its next claim."""
+        result = await attempt(delivery, mailer, self._policy)
         if self._metrics is not None:
             self._metrics.record_attempt(delivery.kind.value, result.outcome.value)
-        # Never the recipient: addresses stay out of logs.
-        fields: dict[str, object] = {
-            "delivery_id": str(delivery.id),
-            "kind": delivery.kind.value,
-            "attempt": delivery.attempts,
-        }
-        if delivery.story_id is not None:
-            fields["story_id"] = str(delivery.story_id)
-        if delivery.digest_date is not None:
-            fields["digest_date"] = delivery.digest_date.isoformat()
-        retried = self._on_transient
         if result.outcome is Outcome.SENT:
-            await _record(pool, lambda conn: repository.mark_sent(conn, delivery.id), retried)
-            log.info("email sent", **fields)
-        elif result.outcome is Outcome.RETRY:
+            return True
+        fields = _log_fields(delivery)
+        retried = self._on_transient
+        if result.outcome is Outcome.RETRY:
             await _record(
                 pool,
                 lambda conn: repository.mark_retry(
@@ -276,6 +301,7 @@ class DeliveryWorker:
                 retried,
             )
             log.error("email failed", error=result.error, **fields)
+        return False
 
     async def _resume_interrupted(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
@@ -286,21 +312,46 @@ class DeliveryWorker:
             log.warning("emails interrupted while sending will be sent again", count=count)
 
 
+def _log_fields(delivery: Delivery) -> dict[str, object]:
+    # Never the recipient: addresses stay out of logs.
+    fields: dict[str, object] = {
+        "delivery_id": str(delivery.id),
+        "kind": delivery.kind.value,
+        "attempt": delivery.attempts,
+    }
+    if delivery.story_id is not None:
+        fields["story_id"] = str(delivery.story_id)
+    if delivery.digest_date is not None:
+        fields["digest_date"] = delivery.digest_date.isoformat()
+    return fields
+
+
+async def _record_and_claim(conn: Any, *, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
+    return await repository.record_sent_and_claim(conn, sent, limit)
+
+
 async def _record(
     pool: asyncpg.Pool, write: Callable[[Any], Awaitable[None]], on_transient: OnTransient
 ) -> None:
-    """Record a send's outcome, waiting out a database outage for as long as it lasts.
+    """Record a send's outcome, waiting out a database outage for as long as it lasts."""
+    await _with_retries(pool, write, on_transient)
 
-    The email has already gone (or failed): giving up would leave the row `sending`,
-    and after the lease it would be sent a second time. Each retry is logged and
-    counted, with capped backoff, so a long outage is visible, not silent.
+
+async def _with_retries(
+    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[T]], on_transient: OnTransient
+) -> T:
+    """`write` on a pooled connection, waiting out a database outage for as long as it lasts.
+
+    Used for every record of a send's outcome: the email has already gone (or failed),
+    and giving up would leave the row `sending`, so that after the lease it would be
+    sent a second time. Each retry is logged and counted, with capped backoff, so a
+    long outage is visible, not silent.
     """
     delay = 0.2
     while True:
         try:
             async with pool.acquire() as conn:
-                await write(conn)
-            return
+                return await write(conn)
         except TRANSIENT_ERRORS as exc:
             on_transient(exc)
             log.warning(
