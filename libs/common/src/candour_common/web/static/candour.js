@@ -6,3 +6,11 @@ import { initAll } from "/static/nhsuk/nhsuk-frontend.min.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 initAll();
+
+// On a wide screen the search filters sit beside the results, so open their toggle
+// (on a phone it stays closed and the results come first).
+if (window.matchMedia("(min-width: 48.0625em)").matches) {
+  for (const filters of document.querySelectorAll("details.search-filters")) {
+    filters.open = true;
+  }
+}
