@@ -89,42 +89,71 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     await expect(page.get_by_role("status")).to_contain_text("The story was approved")
     await reload_until(page, f"{search.url}/stories/{published_id}", published_title)
 
-    await _sign_in(page, f"{intake.url}/respond/sign-in", Role.STAFF)
-    await _sign_in(page, f"{notifications.url}/alerts/sign-in", Role.STAFF)
-
-    pages = {
-        "intake-home": f"{intake.url}/",
-        "share": f"{intake.url}/share",
-        "share-sent": share_done_url,
-        "follow": f"{intake.url}/follow",
-        "staff-inbox": f"{intake.url}/respond",
-        "staff-respond": f"{intake.url}/respond/{published_id}",
-        "moderation-home": f"{moderation.url}/",
-        "console-queue": f"{moderation.url}/console",
-        "console-review": f"{moderation.url}/console/stories/{waiting_id}",
-        "notifications-home": f"{notifications.url}/",
-        "alerts": f"{notifications.url}/alerts",
-        "search-home": f"{search.url}/",
-        "search-results": f"{search.url}/search?q={marker}",
-        "story": f"{search.url}/stories/{published_id}",
-        "organisations": f"{search.url}/organisations",
-        "organisation": f"{search.url}/organisations/TAD",
-        "who-listens": f"{search.url}/who-listens",
-        "deep-dive": f"{search.url}/insight/mental-health",
-    }
+    # The session cookie belongs to 127.0.0.1 whatever the port: sign in before each
+    # service's staff pages.
+    groups: list[tuple[str | None, Role | None, dict[str, str]]] = [
+        (
+            f"{intake.url}/respond/sign-in",
+            Role.STAFF,
+            {
+                "intake-home": f"{intake.url}/",
+                "share": f"{intake.url}/share",
+                "share-sent": share_done_url,
+                "follow": f"{intake.url}/follow",
+                "staff-inbox": f"{intake.url}/respond",
+                "staff-respond": f"{intake.url}/respond/{published_id}",
+            },
+        ),
+        (
+            f"{moderation.url}/console/sign-in",
+            Role.MODERATOR,
+            {
+                "moderation-home": f"{moderation.url}/",
+                "console-queue": f"{moderation.url}/console",
+                "console-review": f"{moderation.url}/console/stories/{waiting_id}",
+            },
+        ),
+        (
+            f"{notifications.url}/alerts/sign-in",
+            Role.STAFF,
+            {
+                "notifications-home": f"{notifications.url}/",
+                "alerts": f"{notifications.url}/alerts",
+            },
+        ),
+        (
+            None,
+            None,
+            {
+                "search-home": f"{search.url}/",
+                "search-results": f"{search.url}/search?q={marker}",
+                "story": f"{search.url}/stories/{published_id}",
+                "organisations": f"{search.url}/organisations",
+                "organisation": f"{search.url}/organisations/TAD",
+                "who-listens": f"{search.url}/who-listens",
+                "deep-dive": f"{search.url}/insight/mental-health",
+            },
+        ),
+    ]
     problems: list[str] = []
     for width_name, (width, height) in WIDTHS.items():
         await page.set_viewport_size({"width": width, "height": height})
-        for name, url in pages.items():
-            response = await page.goto(url)
-            assert response is not None
-            if response.status >= 400:
-                problems.append(f"{width}px {name}: HTTP {response.status} at {url}")
-            overflow = await _sideways_overflow(page)
-            if overflow > 0:
-                problems.append(f"{width}px {name}: {overflow}px wider than the screen")
-            await axe_check(page)
-            await save_screenshot(page, f"layout-{width_name}-{width}-{name}")
+        for sign_in_url, role, pages in groups:
+            if sign_in_url and role:
+                await _sign_in(page, sign_in_url, role)
+            for name, url in pages.items():
+                response = await page.goto(url)
+                assert response is not None
+                if response.status >= 400:
+                    problems.append(f"{width}px {name}: HTTP {response.status} at {url}")
+                heading = await page.get_by_role("heading", level=1).first.inner_text()
+                if heading.startswith("Sign in"):
+                    problems.append(f"{width}px {name}: shows the sign-in page")
+                overflow = await _sideways_overflow(page)
+                if overflow > 0:
+                    problems.append(f"{width}px {name}: {overflow}px wider than the screen")
+                await axe_check(page)
+                await save_screenshot(page, f"layout-{width_name}-{width}-{name}")
     assert not problems, "\n".join(problems)
 
     # On a phone the results come before the filters, which wait behind a toggle.
@@ -145,6 +174,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         assert box is not None and box["width"] >= 40 and box["height"] >= 40, (choice, box)
 
     # The queue's table stacks its rows: each cell shows its column heading.
+    await _sign_in(page, f"{moderation.url}/console/sign-in", Role.MODERATOR)
     await page.goto(f"{moderation.url}/console")
     row = page.locator(f"tr[data-story-id='{waiting_id}']")
     await expect(row.locator(".nhsuk-table__heading").first).to_be_visible()
