@@ -89,6 +89,12 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     await expect(page.get_by_role("status")).to_contain_text("The story was approved")
     await reload_until(page, f"{search.url}/stories/{published_id}", published_title)
 
+    # A subscription, so the alerts page has its table (it scrolled sideways on a phone).
+    await _sign_in(page, f"{notifications.url}/alerts/sign-in", Role.STAFF)
+    await page.fill("#email", f"patient-experience-{marker}@bradford-district-care.example")
+    await page.get_by_role("button", name="Add subscription").click()
+    await expect(page.locator("tr[data-subscription-id]")).to_have_count(1)
+
     # The session cookie belongs to 127.0.0.1 whatever the port: sign in before each
     # service's staff pages.
     groups: list[tuple[str | None, Role | None, dict[str, str]]] = [
