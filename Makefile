@@ -1,5 +1,5 @@
 # Candour: the two commands a fresh machine needs are `make dev` and `make test`.
-.PHONY: dev test install lint format infra-up infra-down
+.PHONY: dev test install lint format infra-up infra-down frontend
 
 install:
 	bash scripts/bootstrap.sh
@@ -24,3 +24,8 @@ infra-up:
 
 infra-down:
 	bash deploy/local/kafka.sh stop; bash deploy/local/postgres.sh stop
+
+# Rebuild the NHS.UK frontend (pinned in frontend/package*.json) into the shared static
+# files; the result is committed, so only run this to change the version or the Sass.
+frontend:
+	bash scripts/build_frontend.sh

@@ -178,7 +178,7 @@ async def test_a_reader_searches_and_reads_a_story_and_its_organisation(
 
 async def test_bad_links_get_readable_pages(search: ServiceProcess, page: Page) -> None:
     await page.goto(f"{search.url}/search?min_criticality=9")
-    await expect(page.locator(".error-summary")).to_contain_text("Choose a criticality")
+    await expect(page.locator(".nhsuk-error-summary")).to_contain_text("Choose a criticality")
     await axe_check(page)
     await save_screenshot(page, "search-invalid")
 

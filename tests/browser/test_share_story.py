@@ -82,7 +82,7 @@ async def test_share_follow_and_withdraw_a_story(intake: ServiceProcess, page: P
 
     # Sending nothing shows every problem in a summary and next to its field.
     await page.get_by_role("button", name="Send my story").click()
-    await expect(page.locator(".error-summary")).to_be_visible()
+    await expect(page.locator(".nhsuk-error-summary")).to_be_visible()
     await expect(page.locator("#title-error")).to_contain_text("Enter a title")
     await expect(page.locator("#relationship-error")).to_be_visible()
     await axe_check(page)

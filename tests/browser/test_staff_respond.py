@@ -155,7 +155,7 @@ async def test_inbox_story_preview_publish_and_correct(
 
     # 3. A mistake is caught with a clear error; then a preview before publishing.
     await page.get_by_role("button", name="Preview your response").click()
-    await expect(page.locator(".error-summary")).to_contain_text("Write your response")
+    await expect(page.locator(".nhsuk-error-summary")).to_contain_text("Write your response")
     await axe_check(page)
     await page.get_by_label("Your response").fill("Thank you, we have shraed this with the team.")
     await page.get_by_label("Your name").fill("Sam Jones")

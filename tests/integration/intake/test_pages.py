@@ -122,7 +122,7 @@ async def test_errors_are_shown_next_to_each_field_and_nothing_is_stored(
         answer = await share(client, bad)
     assert answer.status_code == 422
     html = answer.text
-    assert 'class="error-summary"' in html
+    assert 'class="nhsuk-error-summary"' in html
     for field in ("title", "relationship", "email", "body", "tags_good"):
         assert f'id="{field}-error"' in html, f"no error next to {field}"
         assert f'href="#{field}"' in html, f"{field} missing from the error summary"

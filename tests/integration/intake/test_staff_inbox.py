@@ -273,7 +273,7 @@ async def test_a_response_is_previewed_before_it_is_published(
             f"/respond/{story_id}", data={**RESPONSE, "action": "change", "csrf_token": csrf}
         )
         assert back.status_code == 200 and RESPONSE["body"] in unescape(back.text)
-        assert '<textarea id="body"' in back.text
+        assert '<textarea class="nhsuk-textarea" id="body"' in back.text
         assert await fetch(db(settings), "SELECT count(*) FROM responses") == 0
 
         published = await client.post(

@@ -48,7 +48,7 @@ async def test_organisations_index_and_an_organisation_with_no_stories_yet(
     assert '<a href="/organisations/RQT">Quiet Valley NHS Trust</a>' in index
     assert f'<a href="/organisations/{ORG_A.id}">{ORG_A.name}</a>' in index
     row = index[index.index(f"/organisations/{ORG_A.id}") :]
-    assert "<td>1</td>" in row[: row.index("</tr>")]
+    assert "Stories published </span>1</td>" in row[: row.index("</tr>")]
     quiet_row = index[index.index("/organisations/RQT") :]
     assert "No stories yet" in quiet_row[: quiet_row.index("</tr>")]
 

@@ -10,7 +10,7 @@ import pytest
 
 from candour_common.events import Responder
 from candour_intake.domain import InboxPage, InboxQuery, StaffResponse
-from candour_intake.entrypoints.pages import _inbox_query, uk_time
+from candour_intake.entrypoints.pages import _inbox_query
 
 pytestmark = pytest.mark.unit
 
@@ -65,10 +65,3 @@ def test_inbox_page_count() -> None:
     assert InboxPage((), 0, query).pages == 1
     assert InboxPage((), 20, query).pages == 1
     assert InboxPage((), 21, query).pages == 2
-
-
-def test_staff_read_times_in_uk_local_time() -> None:
-    assert uk_time(datetime(2026, 7, 1, 9, 5, tzinfo=UTC)) == "1 July 2026, 10:05am"
-    assert uk_time(datetime(2026, 12, 6, 15, 57, tzinfo=UTC)) == "6 December 2026, 3:57pm"
-    assert uk_time(datetime(2026, 12, 6, 0, 1, tzinfo=UTC)) == "6 December 2026, 12:01am"
-    assert uk_time(None) == ""

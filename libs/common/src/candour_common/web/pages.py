@@ -15,12 +15,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
+from candour_common.web.dates import add_date_filters
 from candour_common.web.sessions import SESSION_COOKIE, end_session, key_id, open_session
 
 COMMON_TEMPLATES = Path(__file__).parent / "templates"
@@ -30,7 +32,8 @@ CSRF_FIELD = "csrf_token"
 
 
 def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinja2Templates:
-    """Jinja2 with autoescaping on, the service's templates first, then the shared layout."""
+    """Jinja2 with autoescaping on, the service's templates first, then the shared layout,
+    the shared date filters (`uk_time`, `uk_date`, `month_in_words`) and `cell_heading`."""
     env = Environment(
         loader=ChoiceLoader(
             [FileSystemLoader(service_templates), FileSystemLoader(COMMON_TEMPLATES)]
@@ -41,7 +44,17 @@ def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinj
     )
     env.globals["links"] = settings.public_links()
     env.globals["service_name"] = settings.service_name
+    env.globals["cell_heading"] = cell_heading
+    add_date_filters(env.filters)
     return Jinja2Templates(env=env)
+
+
+def cell_heading(text: str) -> Markup:
+    """A table cell's column heading, shown beside its value when an NHS.UK responsive
+    table stacks its rows on a small screen (screen readers use the real <th>)."""
+    return Markup('<span class="nhsuk-table__heading" aria-hidden="true">{} </span>').format(
+        escape(text)
+    )
 
 
 def mount_static(app: FastAPI) -> None:
@@ -178,6 +191,7 @@ def form_text(form: FormData, name: str) -> str:
 __all__ = [
     "CSRF_FIELD",
     "SignInWords",
+    "cell_heading",
     "checked_form",
     "create_templates",
     "csrf_token",

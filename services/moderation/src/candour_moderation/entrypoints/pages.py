@@ -21,6 +21,7 @@ from starlette.responses import Response
 from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.web import pages
+from candour_common.web.dates import uk_time
 from candour_moderation.adapters.repository import Transaction, postgres_transaction
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
 from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
@@ -96,14 +97,7 @@ def create_console_templates(settings: ModerationSettings) -> Jinja2Templates:
     templates.env.globals["rejection_labels"] = {r.value: t for r, t in REJECTION_LABELS.items()}
     templates.env.globals["redaction_labels"] = REDACTION_LABELS
     templates.env.globals["category_labels"] = {c.value: t for c, t in CATEGORY_LABELS.items()}
-    templates.env.filters["when"] = _when
     return templates
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
 def _now() -> datetime:
@@ -367,7 +361,7 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
 def _conflict_message(exc: ModerationError) -> str:
     if isinstance(exc, ClaimedByAnother):
         return (
-            f"{exc.moderator} is working on this story until {_when(exc.until)}: "
+            f"{exc.moderator} is working on this story until {uk_time(exc.until)}: "
             "you cannot claim or decide it until they finish or their claim expires."
         )
     if isinstance(exc, NotPending):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 
+from candour_common.web.dates import add_date_filters
 from candour_notifications.domain import SAFEGUARDING_KINDS, DeliveryKind
 
 _environment = jinja2.Environment(
@@ -25,16 +25,8 @@ _environment = jinja2.Environment(
 )
 
 
-UK = ZoneInfo("Europe/London")
-
-
-def _uk_time(iso: str) -> str:
-    """An ISO instant as people in the UK read it: `Tuesday 14 January 2025, 09:15 (UK time)`."""
-    moment = datetime.fromisoformat(iso).astimezone(UK)
-    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} (UK time)"
-
-
-_environment.filters["uk_time"] = _uk_time
+# The same words for dates and times as every page (`uk_time`: 14 January 2025, 9:15am GMT).
+add_date_filters(_environment.filters)
 
 
 @dataclass(frozen=True, slots=True)

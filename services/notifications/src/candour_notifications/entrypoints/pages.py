@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -61,7 +60,6 @@ DONE_MESSAGES = {
     "deleted": "The subscription was deleted; no more emails will be sent for it.",
 }
 
-UK = ZoneInfo("Europe/London")
 
 router = APIRouter(include_in_schema=False)
 
@@ -359,7 +357,6 @@ def acknowledge_page(
     """A safeguarding alert's acknowledgement: a GET shows the button (mail scanners
     follow links), the POST with the signed token acknowledges."""
     templates: Jinja2Templates = request.app.state.alert_templates
-    at = acknowledgement.acknowledged_at
     return templates.TemplateResponse(
         request,
         "alerts/acknowledge.html",
@@ -367,9 +364,7 @@ def acknowledge_page(
             "found": acknowledgement.found,
             "organisation_name": acknowledgement.organisation_name,
             "acknowledged_by": acknowledgement.acknowledged_by,
-            "acknowledged_at": at.astimezone(UK).strftime("%d %B %Y at %H:%M (UK time)")
-            if at
-            else None,
+            "acknowledged_at": acknowledgement.acknowledged_at,
             "changed": acknowledgement.changed,
             "action": action,
         },

@@ -73,15 +73,9 @@ RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
 PROGRESS_CHOICES = {"": "Any", **{p.value: label for p, label in PROGRESS_LABELS.items()}}
 
 
-def _day(moment: datetime) -> str:
-    """`3 June 2025` (UTC, as published)."""
-    return f"{moment.day} {moment:%B %Y}"
-
-
 def create_templates(settings: SearchSettings) -> Jinja2Templates:
     """This service's templates, falling back to the shared layout and macros."""
     templates = pages.create_templates(TEMPLATES_DIR, settings)
-    templates.env.filters["day"] = _day
     templates.env.filters["count"] = _count
     templates.env.globals["criticality_labels"] = CRITICALITY_LABELS
     templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -139,20 +138,7 @@ SHARE_SCOPE = "POST /share"
 def create_templates(settings: IntakeSettings) -> Jinja2Templates:
     """This service's templates, falling back to the shared layout and macros."""
     templates = pages.create_templates(TEMPLATES_DIR, settings)
-    templates.env.filters["uk_time"] = uk_time
     return templates
-
-
-UK = ZoneInfo("Europe/London")
-
-
-def uk_time(moment: datetime | None) -> str:
-    """`6 December 2026, 3:57pm` in UK local time (staff read times as the clock shows them)."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(UK)
-    hour = local.hour % 12 or 12
-    return f"{local.day} {local:%B %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
 def _templates(request: Request) -> Jinja2Templates:

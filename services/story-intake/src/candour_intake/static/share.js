@@ -14,12 +14,12 @@
         count.textContent = "You have " + (words - max).toLocaleString("en-GB") +
           " words too many (" + words.toLocaleString("en-GB") + " of " +
           max.toLocaleString("en-GB") + ")";
-        count.className = "field-error";
+        count.className = "nhsuk-error-message";
       } else {
         count.textContent = "You have " + (max - words).toLocaleString("en-GB") +
           " words remaining (" + words.toLocaleString("en-GB") + " of " +
           max.toLocaleString("en-GB") + ")";
-        count.className = "hint";
+        count.className = "nhsuk-hint";
       }
     };
     body.addEventListener("input", update);
@@ -31,10 +31,12 @@
   var slot = document.getElementById("place-filter-slot");
   if (select && slot) {
     var label = document.createElement("label");
+    label.className = "nhsuk-label";
     label.setAttribute("for", "place-filter");
     label.textContent = "Search the list";
     var input = document.createElement("input");
     input.type = "search";
+    input.className = "nhsuk-input";
     input.id = "place-filter";
     input.setAttribute("autocomplete", "off");
     input.setAttribute("aria-controls", "place");

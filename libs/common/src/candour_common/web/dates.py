@@ -1,0 +1,68 @@
+"""Dates and times as people in the UK read them, for every page and email.
+
+Dates in words ("1 March 2025", "March 2025"), times on the UK clock (Europe/London,
+so GMT in winter and BST in summer, named after the time). Babel does the wording
+from CLDR data, so a Welsh page gets "Mawrth 2025" by passing its locale.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+UK = ZoneInfo("Europe/London")
+LOCALE = "en_GB"
+_YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _instant(moment: datetime | str) -> datetime:
+    """A datetime from a datetime or an ISO 8601 string (events carry strings);
+    a naive value is taken as UTC, as everything Candour stores is."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def uk_time(moment: datetime | str | None, locale: str = LOCALE) -> str:
+    """`1 July 2025, 3:05pm BST`: the UK clock at that moment, and which clock it is."""
+    if moment is None or moment == "":
+        return ""
+    return format_datetime(_instant(moment), "d MMMM y, h:mma z", tzinfo=UK, locale=locale)
+
+
+def uk_date(moment: datetime | date | str | None, locale: str = LOCALE) -> str:
+    """`1 March 2025`: the day in the UK (a moment late on a summer evening in UTC is
+    already the next day in London)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, date) and not isinstance(moment, datetime):
+        return format_date(moment, "d MMMM y", locale=locale)
+    day = _instant(moment).astimezone(UK).date()
+    return format_date(day, "d MMMM y", locale=locale)
+
+
+def month_in_words(value: date | str | None, locale: str = LOCALE) -> str:
+    """`March 2025` from a date or a `2025-03` month; anything else is shown as given."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, date):
+        return format_date(value, "MMMM y", locale=locale)
+    found = _YEAR_MONTH.match(value.strip())
+    if not found:
+        return value
+    return format_date(date(int(found[1]), int(found[2]), 1), "MMMM y", locale=locale)
+
+
+FILTERS: dict[str, Any] = {
+    "uk_time": uk_time,
+    "uk_date": uk_date,
+    "month_in_words": month_in_words,
+}
+
+
+def add_date_filters(filters: dict[str, Any]) -> None:
+    """Register the filters on a Jinja environment's `filters` (pages and emails)."""
+    filters.update(FILTERS)
