@@ -34,6 +34,9 @@ Offsets = dict[TopicPartition, int]
 # Looking past the targets for records a broker's ListOffsets left out (see `batches`).
 END_LOOKS = 3
 END_LOOK_MS = 1000
+# A replay reads in bulk: big fetches per partition and per request (aiokafka's defaults,
+# 1 MB and 50 MB, make many small round trips at ~1.5 KB a story).
+REPLAY_FETCH = {"max_partition_fetch_bytes": 16 * 2**20, "fetch_max_bytes": 64 * 2**20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class TopicReplay:
             client_id="candour-search-rebuild",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **REPLAY_FETCH,
         )
         self.partitions: list[TopicPartition] = []
 

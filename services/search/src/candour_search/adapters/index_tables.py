@@ -75,6 +75,20 @@ async def drop_schema(conn: Connection, schema: str) -> None:
 
 async def create_build(conn: Connection, schema: str) -> None:
     """Create `schema` holding an empty clone of every index table."""
+    await create_bare_build(conn, schema)
+    await complete_build(conn, schema)
+
+
+# pg_trigger.tgtype bits: a row-level BEFORE trigger only computes columns of its own row
+# (the document); the others (statement triggers) keep derived tables, which a bulk load
+# computes in one pass instead.
+_ROW_BEFORE = "(tgtype & 3) = 3"
+
+
+async def create_bare_build(conn: Connection, schema: str) -> None:
+    """Create `schema` holding a clone of every index table without keys, indexes or
+    triggers other than those that compute a row's own columns: what a bulk load fills
+    (COPY, then `complete_build`)."""
     # Definitions are printed schema-qualified only for names outside the search_path.
     async with conn.transaction():
         await conn.execute("SET LOCAL search_path = pg_catalog")
@@ -85,32 +99,58 @@ async def create_build(conn: Connection, schema: str) -> None:
                 f"CREATE TABLE {quote(schema)}.{table}"
                 f" (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)"
             )
-            # Keys first (by name, so they keep their names), then the other indexes.
-            for row in await conn.fetch(
-                "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
-                " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
-                live,
-            ):
-                await conn.execute(
-                    f"ALTER TABLE {quote(schema)}.{table}"
-                    f" ADD CONSTRAINT {quote(row['conname'])} {row['definition']}"
-                )
-            for row in await conn.fetch(
-                """
-                SELECT pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
-                WHERE i.indrelid = $1::regclass
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-                ORDER BY i.indexrelid
-                """,
-                live,
-            ):
-                await conn.execute(_retarget(row["definition"], table, schema))
-            for row in await conn.fetch(
-                "SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger"
-                " WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname",
-                live,
-            ):
-                await conn.execute(_retarget(row["definition"], table, schema))
+            for definition in await _trigger_definitions(conn, live, row_before=True):
+                await conn.execute(_retarget(definition, table, schema))
+
+
+async def complete_build(conn: Connection, schema: str) -> None:
+    """Add the keys, indexes and remaining triggers of the live tables to a bare build."""
+    # Possibly inside the caller's transaction, where SET LOCAL would outlive this.
+    search_path = await conn.fetchval("SELECT current_setting('search_path')")
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        await _complete_build(conn, schema)
+        await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
+
+
+async def _complete_build(conn: Connection, schema: str) -> None:
+    for table in INDEX_TABLES:
+        live = f"{LIVE_SCHEMA}.{table}"
+        # Keys first (by name, so they keep their names), then the other indexes.
+        for row in await conn.fetch(
+            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+            " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+            live,
+        ):
+            await conn.execute(
+                f"ALTER TABLE {quote(schema)}.{table}"
+                f" ADD CONSTRAINT {quote(row['conname'])} {row['definition']}"
+            )
+        for row in await conn.fetch(
+            """
+            SELECT pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
+            WHERE i.indrelid = $1::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+            ORDER BY i.indexrelid
+            """,
+            live,
+        ):
+            await conn.execute(_retarget(row["definition"], table, schema))
+        for definition in await _trigger_definitions(conn, live, row_before=False):
+            await conn.execute(_retarget(definition, table, schema))
+
+
+async def _trigger_definitions(conn: Connection, live: str, *, row_before: bool) -> list[str]:
+    rows = await conn.fetch(
+        f"""
+        SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger
+        WHERE tgrelid = $1::regclass AND NOT tgisinternal AND ({_ROW_BEFORE}) = $2
+        ORDER BY tgname
+        """,  # noqa: S608 - a fixed condition
+        live,
+        row_before,
+    )
+    return [r["definition"] for r in rows]
 
 
 async def compact_counts(conn: Connection) -> None:
