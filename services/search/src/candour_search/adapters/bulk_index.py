@@ -2,11 +2,12 @@
 with COPY, then what the live tables' triggers and indexes would have made of it.
 
 1. While the replay reads, every story revision the fold applies is COPYed into an
-   unlogged staging table of the build, numbered (texts are not kept in memory).
+   unlogged staging table of the build, numbered (texts are not kept in memory); its
+   document trigger computes the document there, in parallel with the replay.
 2. At the end the fold's small tables (responses, their versions, withdrawals, the inbox)
    and, per story kept, its staged number and response columns are COPYed; one
-   INSERT ... SELECT moves the kept revisions into search_stories (the document trigger
-   computes each document once).
+   INSERT ... SELECT moves the kept revisions into search_stories, adding the response
+   text to the document of stories that have responses.
 3. The count tables and the sample are computed from search_stories in one pass each:
    the rows the statement triggers' deltas fold into (migration 0012), zero cells left out.
 4. Keys, indexes and the remaining triggers are added (index_tables.complete_build).
@@ -14,11 +15,13 @@ with COPY, then what the live tables' triggers and indexes would have made of it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+import structlog
 
-from candour_search.adapters.index_tables import complete_build, quote
+from candour_search.adapters.index_tables import clone_row_triggers, complete_build, quote
 from candour_search.adapters.repository import STORY_COLUMNS, story_values
 from candour_search.index_fold import (
     AGGREGATE_COLUMNS,
@@ -28,6 +31,8 @@ from candour_search.index_fold import (
     StagedStory,
 )
 
+log = structlog.get_logger(__name__)
+
 STAGED_STORIES = "bulk_staged_stories"
 KEPT_STORIES = "bulk_kept_stories"
 # Index builds (the GIN index of documents above all) sort in memory up to this much.
@@ -35,14 +40,18 @@ MAINTENANCE_WORK_MEM = "256MB"
 
 
 async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
+    """The staging tables of a bulk load. Staged stories get search_stories' document
+    trigger, so PostgreSQL computes each document (without response text) as the rows
+    arrive, while the replay reads on."""
     s = quote(schema)
     await conn.execute(
-        f"""
-        CREATE UNLOGGED TABLE {s}.{STAGED_STORIES} AS
-        SELECT 0::bigint AS number, {", ".join(STORY_COLUMNS)}
-        FROM {s}.search_stories WITH NO DATA
-        """  # noqa: S608 - fixed names only
+        f"CREATE UNLOGGED TABLE {s}.{STAGED_STORIES}"
+        f" (number bigint NOT NULL, LIKE {s}.search_stories INCLUDING DEFAULTS)"
     )
+    await conn.execute(
+        f"ALTER TABLE {s}.{STAGED_STORIES} ALTER COLUMN document SET DEFAULT ''::tsvector"
+    )
+    await clone_row_triggers(conn, "search_stories", schema, STAGED_STORIES)
     await conn.execute(
         f"""
         CREATE UNLOGGED TABLE {s}.{KEPT_STORIES} AS
@@ -75,8 +84,9 @@ async def _copy(
 async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> None:
     """Write what the fold ended with, derive the count tables and the sample, and build
     the keys, indexes and triggers: the build is then as the live handlers would have
-    left it (counts folded)."""
+    left it (counts folded). Each step's time is logged."""
     s = quote(schema)
+    step = _Steps()
     await _copy(
         conn,
         schema,
@@ -84,16 +94,25 @@ async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> 
         ("number", *AGGREGATE_COLUMNS),
         ((number, *aggregates) for number, aggregates in fold.kept_stories()),
     )
+    step("kept stories copied")
     columns = ", ".join(STORY_COLUMNS)
+    # The staged document is the trigger's with no response text: its last part, the
+    # response text (weight D), is empty. Appending that part for the text the story ends
+    # with gives what the trigger computes over the final row (the tests compare both).
     await conn.execute(
         f"""
         INSERT INTO {s}.search_stories ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
         SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
-               {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)}, ''::tsvector
+               {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
+               CASE WHEN k.response_text = '' THEN st.document
+                    ELSE st.document
+                         || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
+               END
         FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
         """  # noqa: S608 - fixed names only
     )
     await conn.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
+    step("stories inserted")
     await _copy(
         conn,
         schema,
@@ -112,12 +131,25 @@ async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> 
         ("consumer", "event_id", "topic"),
         ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
     )
+    step("responses, versions, withdrawals and inbox copied")
     await derive_counts_and_sample(conn, schema)
+    step("counts and sample derived")
     await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     try:
         await complete_build(conn, schema)
     finally:
         await conn.execute("RESET maintenance_work_mem")
+    step("keys, indexes and triggers built")
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, done: str) -> None:
+        now = time.perf_counter()
+        log.info("bulk load step", step=done, seconds=round(now - self.started, 3))
+        self.started = now
 
 
 async def derive_counts_and_sample(conn: asyncpg.Connection, schema: str) -> None:

@@ -8,6 +8,7 @@ with the usual Kafka tools. It reads up to target offsets taken when asked
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,7 +74,7 @@ def decode(
 ) -> LoggedEvent | LoggedTombstone:
     """The event or tombstone in a record (InvalidEnvelope / ValidationError / ValueError
     if there is none)."""
-    topic = topics.logical(record.topic)
+    topic = _logical(topics, record.topic)
     if record.value is None:
         return _tombstone(topic, record)
     envelope = Envelope.from_headers(record.headers or (), topic=topic)
@@ -97,6 +98,12 @@ def _tombstone(topic: Topic, record: ConsumerRecord[bytes, bytes]) -> LoggedTomb
     except InvalidEnvelope:
         at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
     return LoggedTombstone(topic=topic, key=key, at=at)
+
+
+@functools.lru_cache(maxsize=64)
+def _logical(topics: TopicNames, name: str) -> Topic:
+    # Looked up for every record of a replay; the Enum lookup is slow by comparison.
+    return topics.logical(name)
 
 
 UNREADABLE = (InvalidEnvelope, ValidationError, ValueError, UnicodeDecodeError)
