@@ -81,10 +81,10 @@ async def _copy(
     await conn.copy_records_to_table(table, schema_name=schema, columns=columns, records=rows)
 
 
-async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> None:
+async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
     """Write what the fold ended with, derive the count tables and the sample, and build
     the keys, indexes and triggers: the build is then as the live handlers would have
-    left it (counts folded). Each step's time is logged."""
+    left it (counts folded). Returns (and logs) the seconds each step took."""
     s = quote(schema)
     step = _Steps()
     await _copy(
@@ -140,15 +140,18 @@ async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> 
     finally:
         await conn.execute("RESET maintenance_work_mem")
     step("keys, indexes and triggers built")
+    return step.seconds
 
 
 class _Steps:
     def __init__(self) -> None:
         self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
 
     def __call__(self, done: str) -> None:
         now = time.perf_counter()
-        log.info("bulk load step", step=done, seconds=round(now - self.started, 3))
+        self.seconds[done] = round(now - self.started, 3)
+        log.info("bulk load step", step=done, seconds=self.seconds[done])
         self.started = now
 
 

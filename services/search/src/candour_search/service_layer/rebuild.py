@@ -52,7 +52,7 @@ import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import asyncpg
@@ -80,6 +80,9 @@ log = structlog.get_logger(__name__)
 REBUILD_LOCK_KEY = 0x53454152434842  # "SEARCHB"
 # Records per read; the catch-up applies each read in one transaction.
 BATCH_SIZE = 10_000
+# Connections COPYing staged stories at once during a bulk load (PostgreSQL computes each
+# story's document as it arrives: the load's largest cost, spread over this many cores).
+COPY_STREAMS = 2
 # Catch-up rounds before the switch stop once fewer events than this were left.
 CATCH_UP_ENOUGH = 2_000
 CATCH_UP_ROUNDS = 5
@@ -127,6 +130,8 @@ class RebuildResult:
     events_applied: int
     unreadable: tuple[UnreadableMessage, ...]
     seconds: float
+    # Seconds per phase (read and fold, each step of writing the load, catch-up, switch).
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 class RebuildInProgress(RuntimeError):
@@ -155,6 +160,14 @@ class _Builder:
         self.total = 0
         self.unreadable: list[UnreadableMessage] = []
         self.schema = schema
+        self.steps: dict[str, float] = {}
+        self._marked = self.started
+
+    def mark(self, step: str) -> None:
+        """Note the seconds since the last step ended."""
+        now = time.monotonic()
+        self.steps[step] = round(now - self._marked, 3)
+        self._marked = now
 
     async def report(self, phase: RebuildPhase) -> None:
         if self.on_progress is None:
@@ -193,11 +206,14 @@ class _Builder:
                 )
         return events
 
-    async def load_to(self, targets: Offsets) -> None:
-        """Bulk-load the bare build with every event up to `targets` (see the module doc)."""
+    async def load_to(self, targets: Offsets, copy_streams: Sequence[asyncpg.Connection]) -> None:
+        """Bulk-load the bare build with every event up to `targets` (see the module doc).
+        Staged stories are COPYed over `copy_streams` (connections to the build) in turn:
+        PostgreSQL computes their documents on as many cores while this process decodes."""
         fold = IndexFold(consumer=handlers.CONSUMER)
         await bulk_index.create_staging(self.conn, self.schema)
-        copying: asyncio.Task[None] | None = None
+        copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
+        turn = 0
         try:
             async for records in self.replay.batches(targets, max_records=self.batch_size):
                 for logged in self.decode(records):
@@ -205,26 +221,31 @@ class _Builder:
                         fold.apply_tombstone(logged.topic, logged.key, logged.at)
                     else:
                         fold.apply(logged.event, event_id=logged.event_id)
-                # PostgreSQL copies one batch while this process decodes the next.
-                if copying is not None:
-                    await copying
-                copying = asyncio.create_task(
-                    bulk_index.copy_staged(self.conn, self.schema, fold.take_staged())
+                previous = copying[turn]
+                if previous is not None:
+                    await previous
+                copying[turn] = asyncio.create_task(
+                    bulk_index.copy_staged(copy_streams[turn], self.schema, fold.take_staged())
                 )
+                turn = (turn + 1) % len(copy_streams)
                 self.done += len(records)
                 await self.replay.commit()
                 await self.report(RebuildPhase.REPLAYING)
-            if copying is not None:
-                await copying
+            for task in copying:
+                if task is not None:
+                    await task
         finally:
-            if copying is not None and not copying.done():
-                copying.cancel()
-                with contextlib.suppress(BaseException):
-                    await copying
+            for task in copying:
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+        self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
-            await bulk_index.write_fold(self.conn, self.schema, fold)
+            self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
             await bulk_index.forget_themes(self.conn, fold.forgotten)
+        self.mark("load committed")
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply records to the completed build with the live handlers, in one transaction."""
@@ -303,6 +324,7 @@ async def rebuild_index(
         events_applied=builder.done,
         unreadable=tuple(builder.unreadable),
         seconds=seconds,
+        steps=builder.steps,
     )
 
 
@@ -327,7 +349,15 @@ async def _build_and_switch(
         targets = await replay.end_offsets()
         builder.total = sum(end - beginning.get(tp, 0) for tp, end in targets.items())
         await builder.report(RebuildPhase.REPLAYING)
-        await builder.load_to(targets)
+        streams = [
+            await index_tables.connect_to_build(database_url, schema)
+            for _ in range(COPY_STREAMS - 1)
+        ]
+        try:
+            await builder.load_to(targets, [build, *streams])
+        finally:
+            for stream in streams:
+                await stream.close()
 
         for _ in range(CATCH_UP_ROUNDS):
             targets = await replay.end_offsets()
@@ -338,7 +368,9 @@ async def _build_and_switch(
             await builder.read_to(targets, RebuildPhase.CATCHING_UP)
             if left < CATCH_UP_ENOUGH:
                 break
+        builder.mark("caught up")
         await index_tables.analyse(build, schema)
+        builder.mark("analysed")
 
         await builder.report(RebuildPhase.SWITCHING)
         for attempt in range(1, SWITCH_ATTEMPTS + 1):
@@ -356,6 +388,7 @@ async def _build_and_switch(
                 if attempt == SWITCH_ATTEMPTS:
                     raise
                 log.warning("switch waited too long for a lock; trying again", attempt=attempt)
+        builder.mark("switched")
         await builder.report(RebuildPhase.DONE)
         return builder
     finally:
