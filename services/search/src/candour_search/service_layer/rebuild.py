@@ -244,8 +244,9 @@ class _Builder:
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
             self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
+            self._marked = time.monotonic()
             await bulk_index.forget_themes(self.conn, fold.forgotten)
-        self.mark("load committed")
+        self.mark("themes of withdrawn stories forgotten, load committed")
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply records to the completed build with the live handlers, in one transaction."""
