@@ -35,7 +35,10 @@ log = structlog.get_logger(__name__)
 
 STAGED_STORIES = "bulk_staged_stories"
 KEPT_STORIES = "bulk_kept_stories"
-# Index builds (the GIN index of documents above all) sort in memory up to this much.
+# Memory of the load's own session, for its transaction: the count tables' aggregate
+# (some 40 cells a story) and the index builds (the GIN index of documents above all)
+# stay in memory instead of spilling to disk.
+WORK_MEM = "256MB"
 MAINTENANCE_WORK_MEM = "256MB"
 
 
@@ -82,11 +85,14 @@ async def _copy(
 
 
 async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
-    """Write what the fold ended with, derive the count tables and the sample, and build
-    the keys, indexes and triggers: the build is then as the live handlers would have
-    left it (counts folded). Returns (and logs) the seconds each step took."""
+    """In the caller's transaction: write what the fold ended with, derive the count
+    tables and the sample, and build the keys, indexes and triggers: the build is then as
+    the live handlers would have left it (counts folded). Returns (and logs) the seconds
+    each step took."""
     s = quote(schema)
     step = _Steps()
+    await conn.execute("SELECT set_config('work_mem', $1, true)", WORK_MEM)
+    await conn.execute("SELECT set_config('maintenance_work_mem', $1, true)", MAINTENANCE_WORK_MEM)
     await _copy(
         conn,
         schema,
@@ -134,11 +140,7 @@ async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> 
     step("responses, versions, withdrawals and inbox copied")
     await derive_counts_and_sample(conn, schema)
     step("counts and sample derived")
-    await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
-    try:
-        await complete_build(conn, schema)
-    finally:
-        await conn.execute("RESET maintenance_work_mem")
+    await complete_build(conn, schema)
     step("keys, indexes and triggers built")
     return step.seconds
 
