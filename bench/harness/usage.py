@@ -159,3 +159,21 @@ class DatabaseBackendsCpu:
                 await asyncio.sleep(self.interval)
         finally:
             await conn.close()
+
+
+def listening_process(port: int) -> psutil.Process | None:
+    """The local process listening on TCP `port` (a broker), if there is one here."""
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+                return psutil.Process(conn.pid)
+    return None
+
+
+def process_cpu_seconds(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return math.nan
+    with contextlib.suppress(psutil.Error):
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+    return math.nan
