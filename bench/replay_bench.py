@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import random
 import time
@@ -36,6 +37,12 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from harness.cli import common_arguments, console, exit_cleanly_on_sigterm, progress
 from harness.record import append_row, machine_facts, machine_text, write_result
 from harness.servers import Infra, infrastructure
+from harness.usage import (
+    DatabaseBackendsCpu,
+    listening_process,
+    own_cpu_seconds,
+    process_cpu_seconds,
+)
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from search_bench import Generator
 
@@ -58,6 +65,7 @@ from candour_common.kafka_admin import ensure_topics
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
 from candour_common.topics import Topic, TopicNames
+from candour_search.adapters.event_log import REPLAY_FETCH
 from candour_search.bootstrap import MIGRATIONS
 from candour_search.service_layer.rebuild import (
     BATCH_SIZE,
@@ -210,7 +218,8 @@ async def consume_all(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-    )
+        **REPLAY_FETCH,  # the rebuild's fetch sizes and batch size: the ratio isolates
+    )  # what the rebuild adds to reading
     await consumer.start()
     task = bars.add_task("raw consume", total=count)
     try:
@@ -219,7 +228,6 @@ async def consume_all(
         seen = 0
         started = last_progress = time.perf_counter()
         while seen < count:
-            # The rebuild's batch size, so the ratio isolates what the rebuild adds.
             batches = await consumer.getmany(timeout_ms=500, max_records=BATCH_SIZE)
             got = sum(len(records) for records in batches.values())
             now = time.perf_counter()
@@ -288,6 +296,24 @@ class Watch:
 
 
 async def rebuild(
+    dsn: str, bootstrap: str, topics: TopicNames, stall_timeout: float, cpu: dict[str, float]
+) -> tuple[RebuildResult, Watch, float]:
+    """Run the rebuild as the CLI does; `cpu` gets the CPU seconds it took by process:
+    this one (the CLI's), the database's backends and, if it runs here, the broker (which
+    serves other clients too: an upper bound)."""
+    broker = listening_process(int(bootstrap.rsplit(":", 1)[1]))
+    own_before, broker_before = own_cpu_seconds(), process_cpu_seconds(broker)
+    async with DatabaseBackendsCpu(dsn, dsn.rsplit("/", 1)[1]) as backends:
+        outcome = await _rebuild(dsn, bootstrap, topics, stall_timeout)
+    cpu["rebuild process (Python)"] = own_cpu_seconds() - own_before
+    cpu["PostgreSQL backends of the database"] = backends.total
+    broker_used = process_cpu_seconds(broker) - broker_before
+    if not math.isnan(broker_used):
+        cpu["Kafka broker (all its clients)"] = broker_used
+    return outcome
+
+
+async def _rebuild(
     dsn: str, bootstrap: str, topics: TopicNames, stall_timeout: float
 ) -> tuple[RebuildResult, Watch, float]:
     with Progress(
@@ -378,8 +404,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 postgres = await copy_rows(
                     dsn, args.events, round(produced["mean_event_bytes"]), bars
                 )
+            cpu: dict[str, float] = {}
             result, watch, wall_s = await rebuild(
-                dsn, infra.kafka_bootstrap, topics, args.stall_timeout
+                dsn, infra.kafka_bootstrap, topics, args.stall_timeout, cpu
             )
             groups.append(result.group_id)
             conn = await asyncpg.connect(dsn)
@@ -425,7 +452,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if replay_phase_s > 0
             else None,
             "phases_started": watch.phases,
+            "steps_s": result.steps,
             "group_id": result.group_id,
+        },
+        "cpu_s": {name: round(seconds, 2) for name, seconds in cpu.items()},
+        "cpu_us_per_event": {
+            name: round(seconds / args.events * 1e6, 1) for name, seconds in cpu.items()
         },
         "index": {
             "stories": stories,
@@ -487,6 +519,12 @@ def main() -> None:
         f"raw baseline: {raw} of {p['size_bytes']:,} B; "
         f"rebuild = {to_consume:.3f} of the consume, {to_copy:.3f} of the COPY"
     )
+    console.print("steps (s): " + ", ".join(f"{k} {v:,.1f}" for k, v in r["steps_s"].items()))
+    cpu_text = "; ".join(
+        f"{name} {seconds:,.1f} s ({outcome['cpu_us_per_event'][name]:,.0f} µs/event)"
+        for name, seconds in outcome["cpu_s"].items()
+    )
+    console.print(f"CPU: {cpu_text}")
     path = write_result("replay", outcome, args.out_dir)
     console.print(f"result: {path}")
     if not args.no_record:
@@ -495,6 +533,7 @@ def main() -> None:
             machine_text(facts),
             f"{rate} ({r['events_applied']:,} in {r['seconds']:,.1f} s); {indexed}",
             f"{raw}; ratio {to_consume:.3f} / {to_copy:.3f}",
+            f"CPU {cpu_text}; "
             f"{mix['approved']:,} approved, {mix['responses']:,} responses, "
             f"{mix['withdrawn']:,} withdrawn, mean {p['size_bytes']:,} B; produced at "
             f"{outcome['produce']['events_per_s']:,.0f}/s; {facts['broker']}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import math
@@ -9,6 +10,7 @@ import pstats
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import asyncpg
 import psutil
 
 from harness.cli import console
@@ -109,3 +111,69 @@ def print_profiles(services: Mapping[str, ServiceProcess], top: int = 25) -> dic
         tops[name] = text.splitlines()
         console.print(f"[bold]{name}[/]: profile in {path} (summary {path.with_suffix('.txt')})")
     return tops
+
+
+class DatabaseBackendsCpu:
+    """CPU seconds of the PostgreSQL backends (parallel workers included) serving one
+    database, sampled from pg_stat_activity and /proc while something runs: on a server
+    other people use too, the server's total says little about one job.
+
+    A backend's last sample counts, so a short-lived parallel worker's last fraction of a
+    sampling interval is missed: a slight undercount.
+    """
+
+    def __init__(self, dsn: str, database: str, interval: float = 0.25) -> None:
+        self.dsn = dsn
+        self.database = database
+        self.interval = interval
+        self.seconds: dict[int, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> DatabaseBackendsCpu:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    async def _sample(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            while True:
+                rows = await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1"
+                    " AND pid <> pg_backend_pid()",
+                    self.database,
+                )
+                for row in rows:
+                    with contextlib.suppress(psutil.Error):
+                        t = psutil.Process(row["pid"]).cpu_times()
+                        self.seconds[row["pid"]] = t.user + t.system
+                await asyncio.sleep(self.interval)
+        finally:
+            await conn.close()
+
+
+def listening_process(port: int) -> psutil.Process | None:
+    """The local process listening on TCP `port` (a broker), if there is one here."""
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+                return psutil.Process(conn.pid)
+    return None
+
+
+def process_cpu_seconds(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return math.nan
+    with contextlib.suppress(psutil.Error):
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+    return math.nan

@@ -298,3 +298,55 @@ async def test_events_the_live_service_consumed_during_a_rebuild_are_kept(
     [again] = await publish_all(search_service, [during[1]], envelopes=[sent[1].envelope])
     await search_service.consumed(again)
     assert await snapshot(search_service, ids) == expected
+
+
+@pytest.mark.parametrize("stop_in", [RebuildPhase.REPLAYING, RebuildPhase.INDEXING])
+async def test_a_rebuild_stopped_midway_leaves_the_live_index_serving(
+    search_service: SearchHarness, stop_in: RebuildPhase
+) -> None:
+    """Cancelled while it loads or while it builds its indexes (as Ctrl-C does): the live
+    tables never stopped serving and are untouched, the build is dropped, and a schema a
+    killed rebuild left behind is dropped by the next one."""
+    events, _ = fixture_events(seed=5)
+    await search_service.consumed(*await publish_all(search_service, events))
+    ids = story_ids(events)
+    before = await snapshot(search_service, ids)
+    old_oid = await table_oid(search_service)
+
+    async def stop(report: RebuildProgress) -> None:
+        if report.phase is stop_in and (report.events_done > 0):
+            # The live service answers while the build is half made.
+            assert (await search_service.search(limit=100))["total"] == before["pages"][0]["total"]
+            assert len(await leftover_schemas(search_service)) == 1
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await rebuild_index(
+            database_url(search_service),
+            search_service.settings.kafka_bootstrap,
+            search_service.topics,
+            on_progress=stop,
+            batch_size=10,
+        )
+    assert await leftover_schemas(search_service) == []
+    assert await table_oid(search_service) == old_oid
+    assert await snapshot(search_service, ids) == before
+
+    # A rebuild killed outright (no chance to clean up) leaves its build schema behind.
+    async with search_service.pool.acquire() as conn:
+        await conn.execute("CREATE SCHEMA search_build_1")
+        await conn.execute("CREATE TABLE search_build_1.search_stories (story_id uuid)")
+    result = await rebuild_index(
+        database_url(search_service),
+        search_service.settings.kafka_bootstrap,
+        search_service.topics,
+    )
+    assert result.events_applied == len(events)
+    assert await leftover_schemas(search_service) == []
+    assert await snapshot(search_service, ids) == before
+    # The live consumers write into the new tables.
+    newer = approved(title="After the stopped rebuild", body="Indexed after all.")
+    await search_service.consumed(*await publish_all(search_service, [newer]))
+    assert [hit["story_id"] for hit in (await search_service.search(q="stopped"))["results"]] == [
+        str(newer.story_id)
+    ]

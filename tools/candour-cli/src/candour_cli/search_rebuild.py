@@ -107,6 +107,11 @@ def rebuild(
         f"Rebuilt the search index from {result.events_applied:,} events in "
         f"{result.seconds:,.1f}s (consumer group {result.group_id})."
     )
+    if result.steps:
+        console.print(
+            "Steps: "
+            + ", ".join(f"{step} {seconds:,.1f}s" for step, seconds in result.steps.items())
+        )
     for message in result.unreadable:
         console.print(
             f"[yellow]skipped unreadable message[/yellow] {message.topic}"

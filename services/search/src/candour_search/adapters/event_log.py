@@ -8,6 +8,7 @@ with the usual Kafka tools. It reads up to target offsets taken when asked
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ Offsets = dict[TopicPartition, int]
 # Looking past the targets for records a broker's ListOffsets left out (see `batches`).
 END_LOOKS = 3
 END_LOOK_MS = 1000
+# A replay reads in bulk: big fetches per partition and per request (aiokafka's defaults,
+# 1 MB and 50 MB, make many small round trips at ~1.5 KB a story).
+REPLAY_FETCH = {"max_partition_fetch_bytes": 16 * 2**20, "fetch_max_bytes": 64 * 2**20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,7 @@ def decode(
 ) -> LoggedEvent | LoggedTombstone:
     """The event or tombstone in a record (InvalidEnvelope / ValidationError / ValueError
     if there is none)."""
-    topic = topics.logical(record.topic)
+    topic = _logical(topics, record.topic)
     if record.value is None:
         return _tombstone(topic, record)
     envelope = Envelope.from_headers(record.headers or (), topic=topic)
@@ -96,6 +100,12 @@ def _tombstone(topic: Topic, record: ConsumerRecord[bytes, bytes]) -> LoggedTomb
     return LoggedTombstone(topic=topic, key=key, at=at)
 
 
+@functools.lru_cache(maxsize=64)
+def _logical(topics: TopicNames, name: str) -> Topic:
+    # Looked up for every record of a replay; the Enum lookup is slow by comparison.
+    return topics.logical(name)
+
+
 UNREADABLE = (InvalidEnvelope, ValidationError, ValueError, UnicodeDecodeError)
 
 
@@ -110,6 +120,7 @@ class TopicReplay:
             client_id="candour-search-rebuild",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **REPLAY_FETCH,
         )
         self.partitions: list[TopicPartition] = []
 

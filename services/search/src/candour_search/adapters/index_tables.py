@@ -50,12 +50,13 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _retarget(definition: str, table: str, schema: str) -> str:
-    """Point a CREATE INDEX / CREATE TRIGGER definition of a live table at its clone."""
+def _retarget(definition: str, table: str, schema: str, onto: str | None = None) -> str:
+    """Point a CREATE INDEX / CREATE TRIGGER definition of a live table at its clone (or at
+    table `onto` of `schema`)."""
     live = f" ON {LIVE_SCHEMA}.{table} "
     if live not in definition:
         raise RuntimeError(f"unexpected definition of {table}: {definition}")
-    return definition.replace(live, f" ON {quote(schema)}.{table} ", 1)
+    return definition.replace(live, f" ON {quote(schema)}.{onto or table} ", 1)
 
 
 async def stale_builds(conn: Connection) -> list[str]:
@@ -75,42 +76,90 @@ async def drop_schema(conn: Connection, schema: str) -> None:
 
 async def create_build(conn: Connection, schema: str) -> None:
     """Create `schema` holding an empty clone of every index table."""
+    await create_bare_build(conn, schema)
+    await complete_build(conn, schema)
+
+
+async def create_bare_build(conn: Connection, schema: str) -> None:
+    """Create `schema` holding a clone of every index table without keys, indexes or
+    triggers: what a bulk load fills (COPY, then `complete_build`)."""
     # Definitions are printed schema-qualified only for names outside the search_path.
     async with conn.transaction():
         await conn.execute("SET LOCAL search_path = pg_catalog")
         await conn.execute(f"CREATE SCHEMA {quote(schema)}")
         for table in INDEX_TABLES:
-            live = f"{LIVE_SCHEMA}.{table}"
             await conn.execute(
                 f"CREATE TABLE {quote(schema)}.{table}"
-                f" (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)"
+                f" (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL EXCLUDING INDEXES)"
             )
-            # Keys first (by name, so they keep their names), then the other indexes.
-            for row in await conn.fetch(
-                "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
-                " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
-                live,
-            ):
-                await conn.execute(
-                    f"ALTER TABLE {quote(schema)}.{table}"
-                    f" ADD CONSTRAINT {quote(row['conname'])} {row['definition']}"
-                )
-            for row in await conn.fetch(
-                """
-                SELECT pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
-                WHERE i.indrelid = $1::regclass
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-                ORDER BY i.indexrelid
-                """,
-                live,
-            ):
-                await conn.execute(_retarget(row["definition"], table, schema))
-            for row in await conn.fetch(
-                "SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger"
-                " WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname",
-                live,
-            ):
-                await conn.execute(_retarget(row["definition"], table, schema))
+
+
+# pg_trigger.tgtype bits: a row-level BEFORE trigger computes columns of its own row (the
+# document); the others (statement triggers) keep the derived tables.
+_ROW_BEFORE = "(tgtype & 3) = 3"
+
+
+async def clone_row_triggers(conn: Connection, table: str, schema: str, onto: str) -> None:
+    """Give table `onto` of `schema` the row-level BEFORE triggers of live `table` (it has
+    the columns they read and write), so rows COPYed into it get the columns computed."""
+    search_path = await conn.fetchval("SELECT current_setting('search_path')")
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        for definition in await _trigger_definitions(conn, f"{LIVE_SCHEMA}.{table}", True):
+            await conn.execute(_retarget(definition, table, schema, onto))
+        await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
+
+
+async def complete_build(conn: Connection, schema: str) -> None:
+    """Add the keys, indexes and remaining triggers of the live tables to a bare build."""
+    # Possibly inside the caller's transaction, where SET LOCAL would outlive this.
+    search_path = await conn.fetchval("SELECT current_setting('search_path')")
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        await _complete_build(conn, schema)
+        await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
+
+
+async def _complete_build(conn: Connection, schema: str) -> None:
+    for table in INDEX_TABLES:
+        live = f"{LIVE_SCHEMA}.{table}"
+        # Keys first (by name, so they keep their names), then the other indexes.
+        for row in await conn.fetch(
+            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+            " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+            live,
+        ):
+            await conn.execute(
+                f"ALTER TABLE {quote(schema)}.{table}"
+                f" ADD CONSTRAINT {quote(row['conname'])} {row['definition']}"
+            )
+        for row in await conn.fetch(
+            """
+            SELECT pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
+            WHERE i.indrelid = $1::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+            ORDER BY i.indexrelid
+            """,
+            live,
+        ):
+            await conn.execute(_retarget(row["definition"], table, schema))
+        for definition in await _trigger_definitions(conn, live):
+            await conn.execute(_retarget(definition, table, schema))
+
+
+async def _trigger_definitions(
+    conn: Connection, live: str, row_before_only: bool = False
+) -> list[str]:
+    rows = await conn.fetch(
+        f"""
+        SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger
+        WHERE tgrelid = $1::regclass AND NOT tgisinternal AND (({_ROW_BEFORE}) OR NOT $2)
+        ORDER BY tgname
+        """,  # noqa: S608 - a fixed condition
+        live,
+        row_before_only,
+    )
+    return [r["definition"] for r in rows]
 
 
 async def compact_counts(conn: Connection) -> None:

@@ -34,33 +34,38 @@ async def is_withdrawn(conn: Connection, story_id: UUID) -> bool:
     )
 
 
-async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
-    """Insert the story or replace an older revision of it; False if ours is as new or newer."""
-    status = await conn.execute(
-        """
-        INSERT INTO search_stories (
-            story_id, revision, title, body, organisation_id, organisation_name,
-            service_id, service_name, author_name, author_relationship, tag_groups, tags,
-            criticality, experienced_at, published_at, document, source, programme,
-            individuals, patients, carers, staff, safeguarding_categories)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15,
-                ''::tsvector, $16, $17, $18, $19, $20, $21, $22)
-        ON CONFLICT (story_id) DO UPDATE SET
-            revision = EXCLUDED.revision, title = EXCLUDED.title, body = EXCLUDED.body,
-            organisation_id = EXCLUDED.organisation_id,
-            organisation_name = EXCLUDED.organisation_name,
-            service_id = EXCLUDED.service_id, service_name = EXCLUDED.service_name,
-            author_name = EXCLUDED.author_name,
-            author_relationship = EXCLUDED.author_relationship,
-            tag_groups = EXCLUDED.tag_groups, tags = EXCLUDED.tags,
-            criticality = EXCLUDED.criticality, experienced_at = EXCLUDED.experienced_at,
-            published_at = EXCLUDED.published_at, indexed_at = now(),
-            source = EXCLUDED.source, programme = EXCLUDED.programme,
-            individuals = EXCLUDED.individuals, patients = EXCLUDED.patients,
-            carers = EXCLUDED.carers, staff = EXCLUDED.staff,
-            safeguarding_categories = EXCLUDED.safeguarding_categories
-        WHERE search_stories.revision < EXCLUDED.revision
-        """,
+# The columns a story.approved sets, in the order of `story_values`; the index's other
+# columns are the response aggregates, the document (a trigger) and indexed_at. The
+# rebuild's bulk load (adapters/bulk_index.py) writes the same values.
+STORY_COLUMNS = (
+    "story_id",
+    "revision",
+    "title",
+    "body",
+    "organisation_id",
+    "organisation_name",
+    "service_id",
+    "service_name",
+    "author_name",
+    "author_relationship",
+    "tag_groups",
+    "tags",
+    "criticality",
+    "experienced_at",
+    "published_at",
+    "source",
+    "programme",
+    "individuals",
+    "patients",
+    "carers",
+    "staff",
+    "safeguarding_categories",
+)
+
+
+def story_values(event: StoryApproved) -> tuple[object, ...]:
+    """The values of STORY_COLUMNS for a story.approved (tag_groups as JSON text)."""
+    return (
         event.story_id,
         event.revision,
         event.title,
@@ -84,6 +89,21 @@ async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
         event.represents.staff,
         event.safeguarding_categories,
     )
+
+
+_UPSERT_STORY = f"""
+    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
+    VALUES ({", ".join(f"${n}" for n in range(1, len(STORY_COLUMNS) + 1))}, ''::tsvector)
+    ON CONFLICT (story_id) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORY_COLUMNS if c != "story_id")},
+        indexed_at = now()
+    WHERE search_stories.revision < EXCLUDED.revision
+"""  # noqa: S608 - fixed column names only
+
+
+async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
+    """Insert the story or replace an older revision of it; False if ours is as new or newer."""
+    status = await conn.execute(_UPSERT_STORY, *story_values(event))
     return bool(status == "INSERT 0 1")
 
 

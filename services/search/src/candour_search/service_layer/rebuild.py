@@ -3,20 +3,28 @@
 How it works, and why nothing is lost:
 
 1. **Build.** Under an advisory lock (one rebuild at a time; leftovers of a crashed rebuild
-   are dropped), create schema `search_build_<n>` holding empty clones of the index tables
-   (adapters/index_tables.py), inbox included. A connection whose `search_path` puts that
-   schema first runs the *same* handlers as the live consumers (`handlers.apply_event`:
-   inbox, withdrawal markers, revision checks; `handlers.apply_tombstone` for a null
-   value on story.approved or response.posted), many events per transaction. After the
-   broker has compacted those topics a withdrawn story's records are simply absent (or
-   only its tombstones remain), and its story.withdrawn event still keeps it out.
-2. **Replay.** A plain aiokafka consumer under a new consumer group
+   are dropped), create schema `search_build_<n>` holding bare clones of the index tables
+   (adapters/index_tables.py), inbox included: no keys, indexes or derived-table triggers
+   yet, so they load at COPY speed.
+2. **Bulk load.** A plain aiokafka consumer under a new consumer group
    (`<prefix>candour-search-rebuild-<n>`) reads story.approved, response.posted and
-   story.withdrawn from the beginning up to the end offsets captured at the start. The
-   live service meanwhile keeps consuming into, and answering from, the live tables; the
-   progress callback gets events done, events/s and the ETA after each batch.
-3. **Catch up.** The topics grew during the replay: read on to fresh end offsets (a few
-   rounds, until little is left), still without stopping anyone.
+   story.withdrawn from the beginning up to the end offsets captured at the start, in
+   large batches. The events are folded in memory exactly as the live handlers would apply
+   them one at a time, in the same order (index_fold.py: inbox, withdrawal markers,
+   revision and version checks, tombstones); each story revision applied is COPYed to a
+   staging table as it comes, so story texts are never all in memory. At the end the
+   kept revisions, responses, versions, withdrawals and inbox are written with COPY, the
+   count tables and the sample computed in one pass each, and the keys, indexes and
+   triggers built (adapters/bulk_index.py). After the broker has compacted those topics a
+   withdrawn story's records are simply absent (or only its tombstones remain), and its
+   story.withdrawn event still keeps it out. The live service meanwhile keeps consuming
+   into, and answering from, the live tables; the progress callback gets events done,
+   events/s and the ETA after each batch.
+3. **Catch up.** The topics grew during the load: from here the build has its keys and
+   triggers, and a connection whose `search_path` puts its schema first runs the *same*
+   handlers as the live consumers (`handlers.apply_event`, `handlers.apply_tombstone`),
+   many events per transaction, to fresh end offsets (a few rounds, until little is
+   left), still without stopping anyone.
 4. **Switch**, in one transaction:
    a. lock the live inbox in EXCLUSIVE mode: the live consumers' writes (each starts by
       inserting into the inbox) wait; readers carry on;
@@ -33,15 +41,18 @@ How it works, and why nothing is lost:
 
 A message the live consumers would dead-letter (bad envelope or payload) is skipped and
 counted. If anything fails before the switch, the build schema is dropped and the live
-index is untouched.
+index is untouched; a rebuild killed outright leaves its schema to the next one, which
+drops it first. Either way the live tables serve throughout.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import asyncpg
@@ -50,7 +61,7 @@ from aiokafka import ConsumerRecord
 
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.topics import TopicNames
-from candour_search.adapters import index_tables
+from candour_search.adapters import bulk_index, index_tables
 from candour_search.adapters.event_log import (
     UNREADABLE,
     LoggedEvent,
@@ -60,13 +71,18 @@ from candour_search.adapters.event_log import (
     UnreadableMessage,
     decode,
 )
+from candour_search.index_fold import IndexFold
 from candour_search.service_layer import handlers
 
 log = structlog.get_logger(__name__)
 
 # Distinct from the migrations' advisory lock key.
 REBUILD_LOCK_KEY = 0x53454152434842  # "SEARCHB"
-BATCH_SIZE = 500
+# Records per read; the catch-up applies each read in one transaction.
+BATCH_SIZE = 10_000
+# Connections COPYing staged stories at once during a bulk load (PostgreSQL computes each
+# story's document as it arrives: the load's largest cost, spread over this many cores).
+COPY_STREAMS = 2
 # Catch-up rounds before the switch stop once fewer events than this were left.
 CATCH_UP_ENOUGH = 2_000
 CATCH_UP_ROUNDS = 5
@@ -76,6 +92,7 @@ SWITCH_ATTEMPTS = 3
 
 class RebuildPhase(StrEnum):
     REPLAYING = "replaying"
+    INDEXING = "indexing"
     CATCHING_UP = "catching up"
     SWITCHING = "switching"
     DONE = "done"
@@ -113,6 +130,8 @@ class RebuildResult:
     events_applied: int
     unreadable: tuple[UnreadableMessage, ...]
     seconds: float
+    # Seconds per phase (read and fold, each step of writing the load, catch-up, switch).
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 class RebuildInProgress(RuntimeError):
@@ -129,6 +148,7 @@ class _Builder:
         topics: TopicNames,
         on_progress: ProgressCallback | None,
         batch_size: int,
+        schema: str,
     ) -> None:
         self.batch_size = batch_size
         self.conn = conn
@@ -139,6 +159,15 @@ class _Builder:
         self.done = 0
         self.total = 0
         self.unreadable: list[UnreadableMessage] = []
+        self.schema = schema
+        self.steps: dict[str, float] = {}
+        self._marked = self.started
+
+    def mark(self, step: str) -> None:
+        """Note the seconds since the last step ended."""
+        now = time.monotonic()
+        self.steps[step] = round(now - self._marked, 3)
+        self._marked = now
 
     async def report(self, phase: RebuildPhase) -> None:
         if self.on_progress is None:
@@ -154,7 +183,9 @@ class _Builder:
         if inspect.isawaitable(outcome):
             await outcome
 
-    async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    def decode(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> list[LoggedEvent | LoggedTombstone]:
         events: list[LoggedEvent | LoggedTombstone] = []
         for record in records:
             try:
@@ -173,6 +204,53 @@ class _Builder:
                     offset=record.offset,
                     error=type(exc).__name__,
                 )
+        return events
+
+    async def load_to(self, targets: Offsets, copy_streams: Sequence[asyncpg.Connection]) -> None:
+        """Bulk-load the bare build with every event up to `targets` (see the module doc).
+        Staged stories are COPYed over `copy_streams` (connections to the build) in turn:
+        PostgreSQL computes their documents on as many cores while this process decodes."""
+        fold = IndexFold(consumer=handlers.CONSUMER)
+        await bulk_index.create_staging(self.conn, self.schema)
+        copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
+        turn = 0
+        try:
+            async for records in self.replay.batches(targets, max_records=self.batch_size):
+                for logged in self.decode(records):
+                    if isinstance(logged, LoggedTombstone):
+                        fold.apply_tombstone(logged.topic, logged.key, logged.at)
+                    else:
+                        fold.apply(logged.event, event_id=logged.event_id)
+                previous = copying[turn]
+                if previous is not None:
+                    await previous
+                copying[turn] = asyncio.create_task(
+                    bulk_index.copy_staged(copy_streams[turn], self.schema, fold.take_staged())
+                )
+                turn = (turn + 1) % len(copy_streams)
+                self.done += len(records)
+                await self.replay.commit()
+                await self.report(RebuildPhase.REPLAYING)
+            for task in copying:
+                if task is not None:
+                    await task
+        finally:
+            for task in copying:
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+        self.mark("read and folded")
+        await self.report(RebuildPhase.INDEXING)
+        async with self.conn.transaction():
+            self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
+            self._marked = time.monotonic()
+            await bulk_index.forget_themes(self.conn, fold.forgotten)
+        self.mark("themes of withdrawn stories forgotten, load committed")
+
+    async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply records to the completed build with the live handlers, in one transaction."""
+        events = self.decode(records)
         async with self.conn.transaction():
             for logged in events:
                 if isinstance(logged, LoggedTombstone):
@@ -216,7 +294,7 @@ async def rebuild_index(
         schema = f"{index_tables.BUILD_SCHEMA_PREFIX}{number}"
         retired = f"{index_tables.RETIRED_SCHEMA_PREFIX}{number}"
         group_id = f"{topics.prefix}candour-search-rebuild-{number}"
-        await index_tables.create_build(control, schema)
+        await index_tables.create_bare_build(control, schema)
         try:
             builder = await _build_and_switch(
                 control,
@@ -247,6 +325,7 @@ async def rebuild_index(
         events_applied=builder.done,
         unreadable=tuple(builder.unreadable),
         seconds=seconds,
+        steps=builder.steps,
     )
 
 
@@ -266,12 +345,20 @@ async def _build_and_switch(
     replay = TopicReplay(kafka, topics, group_id=group_id)
     try:
         await replay.start()
-        builder = _Builder(build, replay, topics, on_progress, batch_size)
+        builder = _Builder(build, replay, topics, on_progress, batch_size, schema)
         beginning = await replay.beginning_offsets()
         targets = await replay.end_offsets()
         builder.total = sum(end - beginning.get(tp, 0) for tp, end in targets.items())
         await builder.report(RebuildPhase.REPLAYING)
-        await builder.read_to(targets, RebuildPhase.REPLAYING)
+        streams = [
+            await index_tables.connect_to_build(database_url, schema)
+            for _ in range(COPY_STREAMS - 1)
+        ]
+        try:
+            await builder.load_to(targets, [build, *streams])
+        finally:
+            for stream in streams:
+                await stream.close()
 
         for _ in range(CATCH_UP_ROUNDS):
             targets = await replay.end_offsets()
@@ -282,7 +369,9 @@ async def _build_and_switch(
             await builder.read_to(targets, RebuildPhase.CATCHING_UP)
             if left < CATCH_UP_ENOUGH:
                 break
+        builder.mark("caught up")
         await index_tables.analyse(build, schema)
+        builder.mark("analysed")
 
         await builder.report(RebuildPhase.SWITCHING)
         for attempt in range(1, SWITCH_ATTEMPTS + 1):
@@ -300,6 +389,7 @@ async def _build_and_switch(
                 if attempt == SWITCH_ATTEMPTS:
                     raise
                 log.warning("switch waited too long for a lock; trying again", attempt=attempt)
+        builder.mark("switched")
         await builder.report(RebuildPhase.DONE)
         return builder
     finally:

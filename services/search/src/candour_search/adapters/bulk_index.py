@@ -1,0 +1,229 @@
+"""Writing a folded index (index_fold.py) into a bare build (index_tables.create_bare_build)
+with COPY, then what the live tables' triggers and indexes would have made of it.
+
+1. While the replay reads, every story revision the fold applies is COPYed into an
+   unlogged staging table of the build, numbered (texts are not kept in memory); its
+   document trigger computes the document there, in parallel with the replay.
+2. At the end the fold's small tables (responses, their versions, withdrawals, the inbox)
+   and, per story kept, its staged number and response columns are COPYed; one
+   INSERT ... SELECT moves the kept revisions into search_stories, adding the response
+   text to the document of stories that have responses.
+3. The count tables and the sample are computed from search_stories in one pass each:
+   the rows the statement triggers' deltas fold into (migration 0012), zero cells left out.
+4. Keys, indexes and the remaining triggers are added (index_tables.complete_build).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import asyncpg
+import structlog
+
+from candour_search.adapters.index_tables import clone_row_triggers, complete_build, quote
+from candour_search.adapters.repository import STORY_COLUMNS, story_values
+from candour_search.index_fold import (
+    AGGREGATE_COLUMNS,
+    RESPONSE_COLUMNS,
+    VERSION_COLUMNS,
+    IndexFold,
+    StagedStory,
+)
+
+log = structlog.get_logger(__name__)
+
+STAGED_STORIES = "bulk_staged_stories"
+KEPT_STORIES = "bulk_kept_stories"
+# Memory of the load's own session, for its transaction: the count tables' aggregate
+# (some 40 cells a story) and the index builds (the GIN index of documents above all)
+# stay in memory instead of spilling to disk.
+WORK_MEM = "256MB"
+MAINTENANCE_WORK_MEM = "256MB"
+
+
+async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
+    """The staging tables of a bulk load. Staged stories get search_stories' document
+    trigger, so PostgreSQL computes each document (without response text) as the rows
+    arrive, while the replay reads on."""
+    s = quote(schema)
+    await conn.execute(
+        f"CREATE UNLOGGED TABLE {s}.{STAGED_STORIES}"
+        f" (number bigint NOT NULL, LIKE {s}.search_stories INCLUDING DEFAULTS)"
+    )
+    await conn.execute(
+        f"ALTER TABLE {s}.{STAGED_STORIES} ALTER COLUMN document SET DEFAULT ''::tsvector"
+    )
+    await clone_row_triggers(conn, "search_stories", schema, STAGED_STORIES)
+    await conn.execute(
+        f"""
+        CREATE UNLOGGED TABLE {s}.{KEPT_STORIES} AS
+        SELECT 0::bigint AS number, {", ".join(AGGREGATE_COLUMNS)}
+        FROM {s}.search_stories WITH NO DATA
+        """  # noqa: S608 - fixed names only
+    )
+
+
+async def copy_staged(conn: asyncpg.Connection, schema: str, staged: Sequence[StagedStory]) -> None:
+    if staged:
+        await conn.copy_records_to_table(
+            STAGED_STORIES,
+            schema_name=schema,
+            columns=("number", *STORY_COLUMNS),
+            records=[(s.number, *story_values(s.event)) for s in staged],
+        )
+
+
+async def _copy(
+    conn: asyncpg.Connection,
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple[object, ...]],
+) -> None:
+    await conn.copy_records_to_table(table, schema_name=schema, columns=columns, records=rows)
+
+
+async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
+    """In the caller's transaction: write what the fold ended with, derive the count
+    tables and the sample, and build the keys, indexes and triggers: the build is then as
+    the live handlers would have left it (counts folded). Returns (and logs) the seconds
+    each step took."""
+    s = quote(schema)
+    step = _Steps()
+    await conn.execute("SELECT set_config('work_mem', $1, true)", WORK_MEM)
+    await conn.execute("SELECT set_config('maintenance_work_mem', $1, true)", MAINTENANCE_WORK_MEM)
+    await _copy(
+        conn,
+        schema,
+        KEPT_STORIES,
+        ("number", *AGGREGATE_COLUMNS),
+        ((number, *aggregates) for number, aggregates in fold.kept_stories()),
+    )
+    step("kept stories copied")
+    columns = ", ".join(STORY_COLUMNS)
+    # The staged document is the trigger's with no response text: its last part, the
+    # response text (weight D), is empty. Appending that part for the text the story ends
+    # with gives what the trigger computes over the final row (the tests compare both).
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_stories ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
+        SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
+               {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
+               CASE WHEN k.response_text = '' THEN st.document
+                    ELSE st.document
+                         || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
+               END
+        FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
+    step("stories inserted")
+    await _copy(
+        conn,
+        schema,
+        "search_responses",
+        RESPONSE_COLUMNS,
+        (row.values() for row in fold.responses.values()),
+    )
+    await _copy(conn, schema, "search_response_versions", VERSION_COLUMNS, fold.version_rows())
+    await _copy(
+        conn, schema, "search_withdrawn", ("story_id", "withdrawn_at"), fold.withdrawn.items()
+    )
+    await _copy(
+        conn,
+        schema,
+        "inbox",
+        ("consumer", "event_id", "topic"),
+        ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
+    )
+    step("responses, versions, withdrawals and inbox copied")
+    await derive_counts_and_sample(conn, schema)
+    step("counts and sample derived")
+    await complete_build(conn, schema)
+    step("keys, indexes and triggers built")
+    return step.seconds
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, done: str) -> None:
+        now = time.perf_counter()
+        self.seconds[done] = round(now - self.started, 3)
+        log.info("bulk load step", step=done, seconds=self.seconds[done])
+        self.started = now
+
+
+async def derive_counts_and_sample(conn: asyncpg.Connection, schema: str) -> None:
+    """What search_stories' statement triggers would have written for its rows, folded
+    (search_compact_counts): one row per non-empty cell. The same sums as migration
+    0012's, which filled these tables for the stories indexed before it."""
+    s = quote(schema)
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_facet_counts (level, organisation_id, service_id, tag,
+            other_tag, criticality, responded, change_planned, change_made, stories)
+        SELECT cell.*, count(*)
+        FROM {s}.search_stories st
+        CROSS JOIN LATERAL search_facet_cells(
+            st.organisation_id, st.service_id, st.tags, st.criticality, st.response_count > 0,
+            st.change_planned, st.change_made
+        ) cell
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+        ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_monthly_counts (month, organisation_id, service_id, source,
+            programme, stories, responded, change_planned, change_made, individuals,
+            patients, carers, staff)
+        SELECT date_trunc('month', st.published_at, 'UTC')::date, st.organisation_id,
+               coalesce(st.service_id, ''), st.source, coalesce(st.programme, ''), count(*),
+               count(*) FILTER (WHERE st.response_count > 0),
+               count(*) FILTER (WHERE st.change_planned),
+               count(*) FILTER (WHERE st.change_made), sum(st.individuals), sum(st.patients),
+               sum(st.carers), sum(st.staff)
+        FROM {s}.search_stories st
+        GROUP BY 1, 2, 3, 4, 5
+        ORDER BY 1, 2, 3, 4, 5
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_daily_counts (day, source, programme, stories, responded,
+            change_planned, change_made, individuals, patients, carers, staff)
+        SELECT (st.published_at AT TIME ZONE 'UTC')::date, st.source,
+               coalesce(st.programme, ''), count(*),
+               count(*) FILTER (WHERE st.response_count > 0),
+               count(*) FILTER (WHERE st.change_planned),
+               count(*) FILTER (WHERE st.change_made), sum(st.individuals), sum(st.patients),
+               sum(st.carers), sum(st.staff)
+        FROM {s}.search_stories st
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_sample (story_id, sample_key, organisation_id, service_id,
+            tags, criticality, response_count, change_planned, change_made, published_at,
+            first_response_at, document)
+        SELECT story_id, search_sample_key(story_id), organisation_id, service_id,
+               tags, criticality, response_count, change_planned, change_made,
+               published_at, first_response_at, document
+        FROM {s}.search_stories
+        WHERE search_sample_key(story_id) IS NOT NULL
+        """  # noqa: S608 - fixed names only
+    )
+
+
+async def forget_themes(conn: asyncpg.Connection, story_ids: Iterable[object]) -> None:
+    """Withdrawn stories lose their theme assignment, as the live withdrawal handler does
+    (the live table, through the build's search_path: themes are not rebuilt)."""
+    ids = list(story_ids)
+    if ids:
+        await conn.execute("DELETE FROM insight_story_themes WHERE story_id = ANY($1::uuid[])", ids)
