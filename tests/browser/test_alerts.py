@@ -1,4 +1,5 @@
-"""Staff manage their organisation's email alerts in a real browser: add one, delete it.
+"""Staff manage their organisation's email alerts in a real browser: add one, delete it;
+every service of the organisation directory is offered by name.
 
 notifications runs as a real process (fresh database and topic prefix, real Kafka,
 a real SMTP sink); axe-core scans every page; screenshots go to
@@ -74,8 +75,9 @@ async def notifications(
 
 
 async def tell_of_services(kafka_bootstrap: str, topics: TopicNames) -> None:
-    """Stories about two of Riverside's services arrive, as they do in production: that is
-    how notifications learns the services' names (story-intake owns the directory)."""
+    """Stories about two of Riverside's services arrive, as they do in production: one way
+    notifications learns the services' names (the directory on directory.organisations
+    is the other, see the last test)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")

@@ -480,3 +480,32 @@ async def test_a_refreshed_or_double_clicked_response_form_publishes_once(
         versions = await response_versions(kafka_bootstrap, topics, at_least=2)
     assert len(versions) == 2
     assert {v["body"] for v in versions} == {RESPONSE["body"], "A second, different answer."}
+
+
+async def test_a_resent_correction_makes_one_new_version(
+    make_intake: MakeIntake, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """The correction form carries its own key too: sent twice, it makes one version."""
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        story_id = await published_story(client, settings, kafka_bootstrap, topics, title="S")
+        await sign_in(client, staff_token())
+        await post_response(client, story_id, body="Thank you, we have shraed this.")
+        response_id = str(await fetch(db(settings), "SELECT id FROM responses"))
+        edit_link = f"/respond/{story_id}/responses/{response_id}/edit"
+        form = await client.get(edit_link)
+        key = response_key_of(form.text)
+        assert key is not None
+        fixed = {
+            **RESPONSE,
+            "body": "Thank you, we have shared this.",
+            "action": "publish",
+            "csrf_token": csrf_of(form.text),
+            "response_key": key,
+        }
+        for _ in range(2):
+            saved = await client.post(edit_link, data=fixed)
+            assert saved.status_code == 303, saved.text
+        assert await fetch(db(settings), "SELECT version FROM responses") == 2
+        versions = await response_versions(kafka_bootstrap, topics, at_least=2)
+    assert [v["version"] for v in versions] == [1, 2]

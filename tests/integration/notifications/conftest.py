@@ -254,8 +254,8 @@ async def learn_directory(
     services: list[ServiceRef],
     tags: list[str] | None = None,
 ) -> None:
-    """Let notifications hear of an organisation's services (and tags) the way it does in
-    production: stories about them arrive on story.submitted (no contact, so no email)."""
+    """Let notifications hear of an organisation's services (and tags) as stories name
+    them: stories about them arrive on story.submitted (no contact, so no email)."""
     from candour_common.events import AuthorContact, StorySubmitted
 
     envelopes = [
