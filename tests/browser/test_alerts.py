@@ -1,4 +1,5 @@
-"""Staff manage their organisation's email alerts in a real browser: add one, delete it.
+"""Staff manage their organisation's email alerts in a real browser: add one, delete it;
+every service of the organisation directory is offered by name.
 
 notifications runs as a real process (fresh database and topic prefix, real Kafka,
 a real SMTP sink); axe-core scans every page; screenshots go to
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from candour_cli.directory import load_directory, read_directory
 from candour_common.auth import Role, issue_token
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
@@ -30,6 +32,7 @@ from candour_common.events import (
 from candour_common.topics import TopicNames
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.browser.conftest import axe_check, save_screenshot
+from tests.browser.test_journey import reload_until
 from tests.conftest import free_port
 from tests.infra import MailSink
 from tests.processes import ServiceProcess
@@ -72,8 +75,9 @@ async def notifications(
 
 
 async def tell_of_services(kafka_bootstrap: str, topics: TopicNames) -> None:
-    """Stories about two of Riverside's services arrive, as they do in production: that is
-    how notifications learns the services' names (story-intake owns the directory)."""
+    """Stories about two of Riverside's services arrive, as they do in production: one way
+    notifications learns the services' names (the directory on directory.organisations
+    is the other, see the last test)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
@@ -198,3 +202,92 @@ async def test_staff_add_a_subscription_and_delete_it(
     async with httpx.AsyncClient(base_url=base, timeout=5) as client:
         listed = await client.get("/v1/subscriptions", headers={"Authorization": f"Bearer {staff}"})
     assert listed.json() == []
+
+
+RIVERSIDE_DIRECTORY = """\
+organisation_id,organisation_name,organisation_type,service_id,service_name
+RXA,Riverside Hospitals NHS Trust,nhs_trust,RXA-MAT,Maternity
+RXA,Riverside Hospitals NHS Trust,nhs_trust,RXA-ED,Emergency Department
+RXA,Riverside Hospitals NHS Trust,nhs_trust,RXA-PHYSIO,Physiotherapy
+"""
+
+
+@pytest.fixture
+async def intake(
+    create_database, kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    """story-intake as a real process, its directory imported as `candour directory
+    import` imports it (which queues the directory on directory.organisations)."""
+    database = await create_database("story_intake")
+    csv = tmp_path / "directory.csv"
+    csv.write_text(RIVERSIDE_DIRECTORY, encoding="utf-8")
+    await load_directory(database, read_directory(csv), create=False)
+    process = ServiceProcess(
+        name="story-intake",
+        port=free_port(),
+        env={
+            "CANDOUR_DATABASE_URL": database,
+            "CANDOUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CANDOUR_TOPIC_PREFIX": topics.prefix,
+            "CANDOUR_JWT_SECRET": SECRET,
+            "CANDOUR_ENV": "dev",
+            "CANDOUR_OUTBOX_POLL_INTERVAL": "0.5",
+        },
+        log_path=tmp_path / "story-intake.log",
+    )
+    process.start()
+    try:
+        await process.wait_ready()
+        yield process
+    finally:
+        code = process.stop(signal.SIGTERM)
+        print(f"----- story-intake log (exit {code}) -----\n{process.logs()[-4000:]}")
+
+
+async def test_the_page_offers_every_service_of_the_directory_by_name(
+    intake: ServiceProcess, notifications: ServiceProcess, page: Page
+) -> None:
+    """Defect: the alerts page offered only the services some story had named. Here the
+    directory is imported into story-intake, which publishes it; one story names
+    Maternity; Physiotherapy and the Emergency Department no story has named."""
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        shared = await client.post(
+            "/v1/stories",
+            json={
+                "title": "Kind midwives",
+                "body": "The midwives explained everything.",
+                "organisation_id": "RXA",
+                "service_id": "RXA-MAT",
+                "author": {"display_name": "Sam", "relationship": "patient"},
+            },
+        )
+        assert shared.status_code == 201, shared.text
+    base = notifications.url
+    staff = issue_token(SECRET, role=Role.STAFF, subject="ward-manager", organisation_id="RXA")
+    await page.goto(f"{base}/alerts/sign-in")
+    await page.get_by_label("Staff token").fill(staff)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{base}/alerts")
+    await reload_until(page, f"{base}/alerts", "Physiotherapy")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Email alerts for Riverside Hospitals NHS Trust"
+    )
+    services = page.get_by_role("group", name="Only these services (optional)")
+    await expect(services.get_by_role("checkbox")).to_have_count(3)
+    for name in ("Emergency Department", "Maternity", "Physiotherapy"):
+        await expect(services.get_by_label(name, exact=True)).to_be_visible()
+    await expect(services).not_to_contain_text("RXA-PHYSIO")
+    await axe_check(page)
+    await save_screenshot(page, "alerts-directory-services")
+
+    await page.get_by_label("Email address").fill("physio@riverside.example")
+    await page.get_by_label("New stories").check()
+    await services.get_by_label("Physiotherapy", exact=True).check()
+    await page.get_by_role("button", name="Add subscription").click()
+    # No mail domains set for the trust: the address's owner confirms it first.
+    await expect(page).to_have_url(f"{base}/alerts?done=awaiting")
+    row = page.locator("tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("Services: Physiotherapy")
+    await expect(row).not_to_contain_text("RXA-PHYSIO")
+    await save_screenshot(page, "alerts-directory-subscribed")

@@ -249,6 +249,23 @@ async def test_candour_dev_runs_the_platform_and_stops_clean(workdir: Path) -> N
             assert (await http.get(mailbox)).status_code == 200
             directory = (await http.get(f"{intake}/v1/organisations")).json()
             assert {"TAD", "RTV", "RXA"} <= {o["id"] for o in directory}
+            # The alerts page offers a trust's every service out of the box: intake
+            # publishes the demo directory, notifications keeps its copy.
+            demo_rtv = next(o for o in directory if o["id"] == "RTV")
+            staff = {
+                "Authorization": "Bearer " + dev.issue_token("--role", "staff", "--org", "RTV")
+            }
+
+            async def offered() -> bool:
+                answer = await http.get(
+                    f"{_notifications}/v1/organisations/RTV/alert-choices", headers=staff
+                )
+                wanted = {(s["id"], s["name"]) for s in demo_rtv["services"]}
+                return answer.status_code == 200 and wanted == {
+                    (s["id"], s["name"]) for s in answer.json()["services"]
+                }
+
+            await _poll(offered, timeout=90, what="the demo directory's services for alerts")
 
             submitted = await http.post(
                 f"{intake}/v1/stories",

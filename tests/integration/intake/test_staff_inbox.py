@@ -421,3 +421,91 @@ async def test_the_api_edits_and_deletes_within_the_window_and_names_the_reason_
         versions = await response_versions(kafka_bootstrap, topics, at_least=5)
     first = [v for v in versions if v and v["response_id"] == response_id]
     assert [v["version"] for v in first] == [1, 2] and first[1]["body"] == "Thank you!"
+
+
+def response_key_of(html: str) -> str | None:
+    found = re.search(r'name="response_key" value="([^"]+)"', html)
+    return found.group(1) if found else None
+
+
+async def test_a_refreshed_or_double_clicked_response_form_publishes_once(
+    make_intake: MakeIntake, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """Defect: the response form had no idempotency key, so the browser resending the
+    publish (a refresh of the answer, a double click) published the response twice."""
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        story_id = await published_story(client, settings, kafka_bootstrap, topics, title="S")
+        await sign_in(client, staff_token())
+        page = await client.get(f"/respond/{story_id}")
+        preview = await client.post(
+            f"/respond/{story_id}",
+            data={
+                **RESPONSE,
+                "action": "preview",
+                "csrf_token": csrf_of(page.text),
+                **({"response_key": k} if (k := response_key_of(page.text)) else {}),
+            },
+        )
+        assert preview.status_code == 200
+        # The preview's publish form, exactly as the browser would send it every time.
+        publish = {
+            **RESPONSE,
+            "action": "publish",
+            "csrf_token": csrf_of(preview.text),
+            **({"response_key": k} if (k := response_key_of(preview.text)) else {}),
+        }
+        first, second = await asyncio.gather(
+            client.post(f"/respond/{story_id}", data=publish),
+            client.post(f"/respond/{story_id}", data=publish),
+        )
+        again = await client.post(f"/respond/{story_id}", data=publish)  # a refresh
+        for answer in (first, second, again):
+            assert answer.status_code == 303, answer.text
+            assert answer.headers["location"] == f"/respond/{story_id}?posted=posted#responses"
+        assert await fetch(db(settings), "SELECT count(*) FROM responses") == 1
+
+        # The same key with other words is not a resend: it is refused, nothing published.
+        other = await client.post(
+            f"/respond/{story_id}", data={**publish, "body": "Something else entirely."}
+        )
+        assert other.status_code == 409 and "already been published" in other.text
+        assert await fetch(db(settings), "SELECT count(*) FROM responses") == 1
+
+        # The next response is a new form with a new key, and is published.
+        landing = await client.get(f"/respond/{story_id}")
+        assert response_key_of(landing.text) not in (None, publish.get("response_key"))
+        await post_response(client, story_id, body="A second, different answer.")
+        assert await fetch(db(settings), "SELECT count(*) FROM responses") == 2
+        versions = await response_versions(kafka_bootstrap, topics, at_least=2)
+    assert len(versions) == 2
+    assert {v["body"] for v in versions} == {RESPONSE["body"], "A second, different answer."}
+
+
+async def test_a_resent_correction_makes_one_new_version(
+    make_intake: MakeIntake, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """The correction form carries its own key too: sent twice, it makes one version."""
+    settings = await make_intake()
+    async with serving(create_app(settings)) as client:
+        story_id = await published_story(client, settings, kafka_bootstrap, topics, title="S")
+        await sign_in(client, staff_token())
+        await post_response(client, story_id, body="Thank you, we have shraed this.")
+        response_id = str(await fetch(db(settings), "SELECT id FROM responses"))
+        edit_link = f"/respond/{story_id}/responses/{response_id}/edit"
+        form = await client.get(edit_link)
+        key = response_key_of(form.text)
+        assert key is not None
+        fixed = {
+            **RESPONSE,
+            "body": "Thank you, we have shared this.",
+            "action": "publish",
+            "csrf_token": csrf_of(form.text),
+            "response_key": key,
+        }
+        for _ in range(2):
+            saved = await client.post(edit_link, data=fixed)
+            assert saved.status_code == 303, saved.text
+        assert await fetch(db(settings), "SELECT version FROM responses") == 2
+        versions = await response_versions(kafka_bootstrap, topics, at_least=2)
+    assert [v["version"] for v in versions] == [1, 2]

@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from candour_common.auth import Role, issue_token
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
+    BaseEvent,
     Event,
+    OrganisationListed,
     OrganisationRef,
     PublicAuthor,
     Relationship,
@@ -101,12 +103,14 @@ class Publisher:
     producer: AIOKafkaProducer
     topics: TopicNames
 
-    async def __call__(self, event: Event, envelope: Envelope | None = None) -> Envelope:
+    async def __call__(self, event: BaseEvent, envelope: Envelope | None = None) -> Envelope:
         envelope = envelope or Envelope.new(event, service="test")
+        # A story's events keyed by the story id, so they share a partition here too.
+        key = str(event.story_id) if isinstance(event, Event) else event.kafka_key()
         await self.producer.send_and_wait(
             self.topics.name(event.topic),
             value=event.model_dump_json().encode(),
-            key=str(event.story_id).encode(),
+            key=key.encode(),
             headers=[(k, v.encode()) for k, v in envelope.headers().items()],
         )
         return envelope
@@ -218,6 +222,31 @@ def notifications(
     return start
 
 
+async def list_in_directory(
+    service: Running,
+    publish: Publisher,
+    organisation: OrganisationRef,
+    services: list[ServiceRef],
+) -> None:
+    """Publish the organisation's directory entry as story-intake does (on
+    directory.organisations) and wait until notifications has handled it."""
+    envelope = await publish(
+        OrganisationListed(
+            organisation_id=organisation.id,
+            name=organisation.name,
+            type="nhs_trust",
+            services=services,
+            listed_at=datetime.now(UTC),
+        )
+    )
+
+    async def handled() -> bool:
+        rows = await service.fetch("SELECT 1 FROM inbox WHERE event_id = $1", envelope.id)
+        return bool(rows)
+
+    await eventually(handled)
+
+
 async def learn_directory(
     service: Running,
     publish: Publisher,
@@ -225,8 +254,8 @@ async def learn_directory(
     services: list[ServiceRef],
     tags: list[str] | None = None,
 ) -> None:
-    """Let notifications hear of an organisation's services (and tags) the way it does in
-    production: stories about them arrive on story.submitted (no contact, so no email)."""
+    """Let notifications hear of an organisation's services (and tags) as stories name
+    them: stories about them arrive on story.submitted (no contact, so no email)."""
     from candour_common.events import AuthorContact, StorySubmitted
 
     envelopes = [

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from candour_common.auth import Role
+from candour_common.events import OrganisationRef, ServiceRef
 from candour_notifications.domain import UnsubscribeScope, UnsubscribeTarget, sign_unsubscribe
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
@@ -20,6 +21,7 @@ from tests.integration.notifications.conftest import (
     ServiceFactory,
     auth,
     learn_directory,
+    list_in_directory,
     token,
 )
 
@@ -212,6 +214,56 @@ async def test_the_page_offers_the_organisations_services_and_tags_by_name(
     for tag in ("waiting times", "kindness", "parking charges"):  # vocabulary and in use
         assert f'name="tags" value="{tag}"' in html, tag
     assert 'type="text" id="service_ids"' not in html and 'type="text" id="tags"' not in html
+
+
+PHYSIO = ServiceRef(id="RXA-PHYSIO", name="Physiotherapy")
+
+
+async def test_the_page_offers_every_service_of_the_directory_even_one_no_story_named(
+    notifications: ServiceFactory, smtp_server: MailSink, publish: Publisher
+) -> None:
+    """Defect: the alerts page offered only the services some story had named; the
+    directory (published by story-intake on directory.organisations) lists them all."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await learn_directory(service, publish, ORG_A, [MATERNITY])
+        await list_in_directory(service, publish, ORG_A, [MATERNITY, EMERGENCY, PHYSIO])
+        client = service.client
+        await sign_in(client)
+        html = (await client.get("/alerts")).text
+        for value, label in (
+            ("RXA-MAT", "Maternity"),
+            ("RXA-ED", "Emergency Department"),
+            ("RXA-PHYSIO", "Physiotherapy"),
+        ):
+            assert f'name="service_ids" value="{value}"' in html, value
+            assert f">{label}</label>" in html
+        choices = await client.get("/v1/organisations/RXA/alert-choices", headers=auth())
+        assert [s["id"] for s in choices.json()["services"]] == [
+            "RXA-ED",
+            "RXA-MAT",
+            "RXA-PHYSIO",
+        ]
+        body = {
+            "email": "physio@riverside.example",
+            "organisation_id": "RXA",
+            "frequency": "immediate",
+            "kind": "stories",
+            "service_ids": ["RXA-PHYSIO"],
+        }
+        created = await client.post("/v1/subscriptions", json=body, headers=auth())
+        assert created.status_code == 201, created.text
+        refused = await client.post(
+            "/v1/subscriptions", json={**body, "service_ids": ["RXA-NOPE"]}, headers=auth()
+        )
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.service_ids"]
+
+        # The newest entry is the directory: renamed, and a service it no longer lists goes.
+        renamed = OrganisationRef(id="RXA", name="Riverside University Hospitals NHS Trust")
+        await list_in_directory(service, publish, renamed, [MATERNITY, PHYSIO])
+        html = (await client.get("/alerts")).text
+        assert "Email alerts for Riverside University Hospitals NHS Trust" in html
+        assert 'value="RXA-ED"' not in html and 'value="RXA-PHYSIO"' in html
 
 
 async def test_unknown_services_and_tags_are_refused_on_the_page_and_the_api(

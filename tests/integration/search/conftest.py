@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
+    BaseEvent,
     Event,
     OrganisationRef,
     PublicAuthor,
@@ -124,7 +125,7 @@ class SearchHarness:
         pool: asyncpg.Pool = self.app.state.platform.pool
         return pool
 
-    async def publish(self, event: Event, *, envelope: Envelope | None = None) -> Published:
+    async def publish(self, event: BaseEvent, *, envelope: Envelope | None = None) -> Published:
         """Publish as a producer would: CloudEvents headers, the event's key (the story id,
         or `<story id>/<response id>`) on the story's partition."""
         envelope = envelope or Envelope.new(event, service="test")

@@ -1,21 +1,28 @@
 """Issue 23 on search's pages: the organisations index, an organisation with no story
 yet, the front door, and the help note on a story about suicide or self-harm.
 
-Stories arrive as events on real Kafka; the directory is loaded as `candour directory
-import` loads it (candour_cli.directory.load_search_directory) into real PostgreSQL.
+Stories arrive as events on real Kafka, and so does the directory (story-intake
+publishes it on directory.organisations; search keeps its own copy).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from candour_cli.directory import load_search_directory
-from candour_intake.domain import Organisation
+from candour_common.events import OrganisationListed, ServiceRef
 from tests.integration.search.conftest import ORG_A, SearchHarness, approved, eventually
 
 pytestmark = pytest.mark.integration
 
-QUIET = Organisation(id="RQT", name="Quiet Valley NHS Trust", type="nhs_trust")
+QUIET = OrganisationListed(
+    organisation_id="RQT",
+    name="Quiet Valley NHS Trust",
+    type="nhs_trust",
+    services=[ServiceRef(id="RQT-GP", name="Valley surgery")],
+    listed_at=datetime.now(UTC),
+)
 
 
 async def _page(harness: SearchHarness, path: str, status: int = 200) -> str:
@@ -36,7 +43,7 @@ async def test_organisations_index_and_an_organisation_with_no_stories_yet(
         return (await harness.client.get(f"/stories/{story.story_id}")).status_code == 200
 
     await eventually(indexed)
-    await load_search_directory(harness.settings.database_url.get_secret_value(), [QUIET])
+    await harness.consumed(await harness.publish(QUIET))
 
     quiet = await _page(harness, "/organisations/RQT")
     assert "Quiet Valley NHS Trust" in quiet and "No stories yet" in quiet

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from candour_common.events import Event
+from candour_common.events import BaseEvent
 from candour_common.topics import Topic
 
 SPEC_VERSION = "1.0"
@@ -38,13 +38,13 @@ class Envelope:
     correlation_id: str | None = None
 
     @classmethod
-    def new(cls, event: Event, *, service: str, correlation_id: str | None = None) -> Envelope:
+    def new(cls, event: BaseEvent, *, service: str, correlation_id: str | None = None) -> Envelope:
         return cls(
             id=uuid.uuid4(),
             source=source_for(service),
             type=event.topic.ce_type,
             time=datetime.now(UTC),
-            subject=str(event.story_id),
+            subject=event.subject(),
             correlation_id=correlation_id,
         )
 

@@ -50,7 +50,7 @@ from faststream.kafka import KafkaBroker
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.inbox import InboxEntry
 from candour_common.db.uow import UnitOfWork
-from candour_common.events import EVENT_MODELS, Event
+from candour_common.events import EVENT_MODELS, BaseEvent
 from candour_common.messaging import (
     PERMANENT_ERRORS,
     TRANSIENT_ERRORS,
@@ -63,7 +63,7 @@ from candour_common.topics import Topic, TopicNames
 log = structlog.get_logger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=BaseEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,7 @@ class _Item:
 
     record: ConsumerRecord[bytes, bytes]
     subscription: Subscription[Any]
-    event: Event | None
+    event: BaseEvent | None
     envelope: Envelope | None
 
     @property
@@ -182,7 +182,7 @@ class _Item:
     @property
     def entry(self) -> InboxEntry:
         assert self.event is not None
-        return InboxEntry(_event_id(self), self.subscription.topic.value, self.event.story_id)
+        return InboxEntry(_event_id(self), self.subscription.topic.value, self.event.story())
 
 
 @dataclass(slots=True)

@@ -161,15 +161,38 @@ class AuthorContact(_Contract):
     )
 
 
-class Event(_Contract):
-    """Base of every event: each one concerns exactly one story."""
+class BaseEvent(_Contract):
+    """Base of every event on a Candour topic: the topic, the key and the subject."""
 
     topic: ClassVar[Topic]
+
+    def kafka_key(self) -> str:
+        raise NotImplementedError
+
+    def subject(self) -> str:
+        """What the event is about: its CloudEvents `subject`."""
+        raise NotImplementedError
+
+    def story(self) -> UUID | None:
+        """The story the event concerns (consumers serialise one story's writers), or
+        None for an event about no story."""
+        return None
+
+
+class Event(BaseEvent):
+    """An event about exactly one story (every topic but the directory's)."""
+
     story_id: UUID = Field(description="The story this event is about; also the Kafka key.")
 
     def kafka_key(self) -> str:
         """The Kafka message key: the story id (a topic compacted per story)."""
         return story_key(self.story_id)
+
+    def subject(self) -> str:
+        return str(self.story_id)
+
+    def story(self) -> UUID | None:
+        return self.story_id
 
 
 class StorySubmitted(Event):
@@ -369,7 +392,33 @@ class SafeguardingUpdated(Event):
     )
 
 
-EVENT_MODELS: dict[Topic, type[Event]] = {
+class OrganisationListed(BaseEvent):
+    """The organisation directory (kept by story-intake) lists this organisation, with
+    every service it has now. Public: names only. The newest record of an organisation
+    replaces every earlier one (the topic is compacted per organisation), so reading the
+    topic from the beginning gives the whole directory."""
+
+    topic: ClassVar[Topic] = Topic.DIRECTORY_ORGANISATIONS
+    organisation_id: str = Field(
+        description="The organisation's ODS code, e.g. `TAD`; also the Kafka key.", min_length=1
+    )
+    name: str = Field(description="The organisation's name.")
+    type: str = Field(description="The kind of organisation, e.g. `nhs_trust`.")
+    services: list[ServiceRef] = Field(
+        default_factory=list,
+        description="Every service of the organisation people can share a story about.",
+    )
+    listed_at: datetime = Field(description="When story-intake published this entry (UTC).")
+
+    def kafka_key(self) -> str:
+        """The organisation's ODS code: compacted per organisation."""
+        return self.organisation_id
+
+    def subject(self) -> str:
+        return self.organisation_id
+
+
+EVENT_MODELS: dict[Topic, type[BaseEvent]] = {
     model.topic: model
     for model in (
         StorySubmitted,
@@ -379,6 +428,7 @@ EVENT_MODELS: dict[Topic, type[Event]] = {
         StoryWithdrawn,
         SafeguardingRaised,
         SafeguardingUpdated,
+        OrganisationListed,
     )
 }
 

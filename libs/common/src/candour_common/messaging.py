@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.outbox import OutgoingMessage, SendBatch
 from candour_common.db.pool import DATABASE_UNAVAILABLE
-from candour_common.events import EVENT_MODELS, Event
+from candour_common.events import EVENT_MODELS, BaseEvent
 from candour_common.kafka_connection import KafkaConnection
 from candour_common.keys import story_partitioner
 from candour_common.metrics import PlatformMetrics
@@ -266,7 +266,7 @@ async def _handle_record(
     topics: TopicNames,
     policy: ConsumerPolicy,
     record: Any,
-    model: type[Event],
+    model: type[BaseEvent],
     handler: EventHandler,
     on_tombstone: TombstoneHandler | None = None,
 ) -> None:

@@ -14,6 +14,7 @@ class Topic(StrEnum):
     STORY_WITHDRAWN = "story.withdrawn"
     SAFEGUARDING_RAISED = "safeguarding.raised"
     SAFEGUARDING_UPDATED = "safeguarding.updated"
+    DIRECTORY_ORGANISATIONS = "directory.organisations"
 
     @property
     def ce_type(self) -> str:
@@ -145,6 +146,10 @@ TOPIC_TABLE: dict[Topic, TopicSpec] = {
     # Who was alerted and who acknowledged (staff addresses, no story text): read by
     # moderation soon after; kept as long as story.rejected.
     Topic.SAFEGUARDING_UPDATED: TopicSpec(retention_ms=90 * DAY_MS),
+    # The organisation directory, one record per organisation (names only, nothing
+    # personal): kept for ever and compacted, so a service reading it from the beginning
+    # gets the whole directory as it is now.
+    Topic.DIRECTORY_ORGANISATIONS: _compacted(),
 }
 # Dead letters hold copies of stories (and of contact details, from story.submitted):
 # an operator has a week to notice and replay them, then they are gone.
@@ -181,4 +186,5 @@ TOPIC_USE: dict[Topic, TopicUse] = {
     Topic.STORY_WITHDRAWN: TopicUse("story-intake", ("moderation", "search", "notifications")),
     Topic.SAFEGUARDING_RAISED: TopicUse("moderation", ("notifications",)),
     Topic.SAFEGUARDING_UPDATED: TopicUse("notifications", ("moderation",)),
+    Topic.DIRECTORY_ORGANISATIONS: TopicUse("story-intake", ("notifications", "search")),
 }

@@ -39,9 +39,10 @@ from candour_common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Envelope, sou
 from candour_common.events import (
     EVENT_MODELS,
     AuthorContact,
+    BaseEvent,
     ChangeMarker,
     EscalationState,
-    Event,
+    OrganisationListed,
     OrganisationRef,
     PublicAuthor,
     RejectionReason,
@@ -61,7 +62,7 @@ from candour_common.events import (
 )
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
-from candour_common.topics import DLQ_SUFFIX, TOPIC_TABLE, Topic
+from candour_common.topics import DLQ_SUFFIX, TOPIC_TABLE, TOPIC_USE, Topic
 from candour_intake import bootstrap as intake_bootstrap
 from candour_intake.entrypoints import consumers as intake_consumers
 from candour_intake.settings import IntakeSettings
@@ -89,15 +90,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 CONTRACT_VERSION = "1.0.0"
 KAFKA_BINDING_VERSION = "0.4.0"
 
-PRODUCERS: dict[Topic, str] = {
-    Topic.STORY_SUBMITTED: "story-intake",
-    Topic.STORY_APPROVED: "moderation",
-    Topic.STORY_REJECTED: "moderation",
-    Topic.RESPONSE_POSTED: "story-intake",
-    Topic.STORY_WITHDRAWN: "story-intake",
-    Topic.SAFEGUARDING_RAISED: "moderation",
-    Topic.SAFEGUARDING_UPDATED: "notifications",
-}
+PRODUCERS: dict[Topic, str] = {topic: use.producer for topic, use in TOPIC_USE.items()}
 INTERNAL_TOPICS = frozenset(
     {
         Topic.STORY_SUBMITTED,
@@ -134,16 +127,30 @@ KEYS[Topic.SAFEGUARDING_RAISED] = {
         "escalation."
     ),
 }
+KEYS[Topic.DIRECTORY_ORGANISATIONS] = {
+    "type": "string",
+    "description": (
+        "The organisation's ODS code (`organisation_id`): the topic is compacted per "
+        "organisation, so the newest record of each is the directory as it is now."
+    ),
+}
 # The record key's form, as `x-candour.key` names it.
 KEY_FORMS = {
     Topic.RESPONSE_POSTED: "story_id/response_id",
     Topic.SAFEGUARDING_RAISED: "story_id/escalation_id",
+    Topic.DIRECTORY_ORGANISATIONS: "organisation_id",
 }
 TOMBSTONES = (
     "Compacted: a record with a null value (a tombstone, CloudEvents headers but no "
     "content-type and no data) erases every earlier record with its key. A withdrawal "
     "writes one per story (story.approved, story.submitted) and per response "
     "(response.posted): delete what you hold for that key. See docs/consuming.md."
+)
+
+DIRECTORY_COMPACTION = (
+    "Compacted per organisation: each record is an organisation's whole entry (name and "
+    "every service), and replaces the ones before it. Read from the beginning for the "
+    "whole directory."
 )
 
 
@@ -160,7 +167,7 @@ _SERVICE = ServiceRef(id="TAD-CMHT", name="Community mental health team")
 _ESCALATION_ID = uuid.UUID("6a0e2b7c-5d4f-4b1a-9c3e-7f8d2a1b0c4e")
 _TAGS = Tags(good=["kindness", "listening"], improve=["waiting times"], feelings=["reassured"])
 
-EXAMPLES: dict[Topic, Event] = {
+EXAMPLES: dict[Topic, BaseEvent] = {
     Topic.STORY_SUBMITTED: StorySubmitted(
         story_id=_STORY_ID,
         submitted_at=datetime(2025, 3, 4, 9, 15, tzinfo=UTC),
@@ -243,6 +250,13 @@ EXAMPLES: dict[Topic, Event] = {
         at=datetime(2025, 3, 4, 9, 40, tzinfo=UTC),
         acknowledged_by="safeguarding.lead@tad.example.nhs.uk",
     ),
+    Topic.DIRECTORY_ORGANISATIONS: OrganisationListed(
+        organisation_id=_ORGANISATION.id,
+        name=_ORGANISATION.name,
+        type="nhs_trust",
+        services=[_SERVICE, ServiceRef(id="TAD-IPU", name="Inpatient unit")],
+        listed_at=datetime(2025, 3, 1, 8, 0, tzinfo=UTC),
+    ),
 }
 
 
@@ -253,7 +267,7 @@ def example_headers(topic: Topic) -> dict[str, str]:
         source=source_for(PRODUCERS[topic]),
         type=topic.ce_type,
         time=datetime(2025, 3, 4, 12, 0, tzinfo=UTC),
-        subject=str(event.story_id),
+        subject=event.subject(),
         correlation_id="5d41402abc4b2a76b9719d911017c592",
     )
     return envelope.headers()
@@ -324,12 +338,7 @@ def headers_schema(topic: Topic) -> dict[str, Any]:
                 "format": "date-time",
                 "description": "When the event happened (RFC 3339, UTC).",
             },
-            "ce_subject": {
-                **text,
-                "format": "uuid",
-                "description": "The story id; equal to `story_id` and to the Kafka key (its "
-                "part before `/` on response.posted).",
-            },
+            "ce_subject": _subject_schema(topic),
             "ce_correlationid": {
                 **text,
                 "description": "Extension attribute: the id of the request or event that "
@@ -337,6 +346,21 @@ def headers_schema(topic: Topic) -> dict[str, Any]:
             },
             "content-type": {**text, "const": CONTENT_TYPE},
         },
+    }
+
+
+def _subject_schema(topic: Topic) -> dict[str, Any]:
+    if topic is Topic.DIRECTORY_ORGANISATIONS:
+        return {
+            "type": "string",
+            "description": "The organisation's ODS code; equal to `organisation_id` and to "
+            "the Kafka key.",
+        }
+    return {
+        "type": "string",
+        "format": "uuid",
+        "description": "The story id; equal to `story_id` and to the Kafka key (its "
+        "part before `/` on response.posted).",
     }
 
 
@@ -424,7 +448,8 @@ def asyncapi_document() -> dict[str, Any]:
             "Every Candour topic. Each message is a CloudEvent in Kafka binary mode: the "
             "`ce_*` headers are the envelope and the value is the event as JSON. The key "
             "is the story id (on response.posted `<story id>/<response id>`, on the "
-            "story's partition), so one story's events are in order on one partition. "
+            "story's partition), so one story's events are in order on one partition; "
+            "directory.organisations is keyed by the organisation's ODS code. "
             "story.approved and response.posted are compacted: a null value (tombstone) "
             "erases its key. Within v1 changes are additive only. See docs/consuming.md."
         ),
@@ -461,7 +486,9 @@ def _add_what_faststream_leaves_out(document: dict[str, Any], groups: Mapping[st
         message["bindings"] = {
             "kafka": {"key": dict(KEYS[topic]), "bindingVersion": KAFKA_BINDING_VERSION}
         }
-        if TOPIC_TABLE[topic].compacted:
+        if topic is Topic.DIRECTORY_ORGANISATIONS:
+            message["description"] = DIRECTORY_COMPACTION
+        elif TOPIC_TABLE[topic].compacted:
             message["description"] = TOMBSTONES
         message["examples"] = [
             {

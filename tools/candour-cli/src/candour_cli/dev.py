@@ -37,7 +37,6 @@ from candour_cli.devstate import (
     load_or_create_secret,
     state_dir,
 )
-from candour_cli.directory import load_search_directory
 from candour_cli.embedded_pg import EmbeddedPostgres
 from candour_cli.mailbox import MailStore, start_smtp, web_server
 from candour_cli.services import BY_NAME, SERVICES, ServiceSpec
@@ -325,11 +324,12 @@ async def prepare_databases(server_url: str) -> dict[str, str]:
     return urls
 
 
-async def load_demo_directory(intake_url: str, search_url: str) -> tuple[int, int]:
-    """(organisations loaded, how many stories intake holds). Search gets the directory
-    too, so an organisation with no story yet has its page."""
+async def load_demo_directory(intake_url: str) -> tuple[int, int]:
+    """(organisations loaded, how many stories intake holds). Intake publishes the
+    directory on directory.organisations, from which search (an organisation with no
+    story yet has its page) and notifications (the alerts page offers every service)
+    keep their copies."""
     organisations = demo.demo_directory()
-    await load_search_directory(search_url, organisations)
     conn = await asyncpg.connect(intake_url)
     try:
         async with conn.transaction():
@@ -408,7 +408,7 @@ async def bring_up(platform: Platform) -> None:
     output.say(
         f"topics: {len(created)} created ({options.partitions} partitions each); databases migrated"
     )
-    organisations, stories = await load_demo_directory(urls["story-intake"], urls["search"])
+    organisations, stories = await load_demo_directory(urls["story-intake"])
     no_stories = stories == 0
     output.say(f"demo directory: {organisations} NHS organisations")
     output.say(story_count_line(stories))

@@ -1,4 +1,10 @@
-"""`candour directory import FILE.csv`: load organisations and services (ODS codes)."""
+"""`candour directory import FILE.csv`: load organisations and services (ODS codes).
+
+Story-intake owns the directory. The import writes intake's database only, and in the
+same transaction puts every organisation on `directory.organisations` (through intake's
+outbox: intake's relay publishes them once it runs); notifications and search keep
+their own copies from that topic.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +20,15 @@ from candour_cli.services import BY_NAME
 from candour_common.runtime import migrate_database
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
 from candour_intake.domain import Organisation
-from candour_intake.service_layer.handlers import import_directory
-from candour_search.adapters.directory import upsert_organisations
+from candour_intake.service_layer.handlers import import_directory, publish_directory
 
 app = typer.Typer(help="The organisation directory (story-intake's database).")
 INTAKE = BY_NAME["story-intake"]
-SEARCH = BY_NAME["search"]
 
 
 def read_directory(path: Path) -> list[Organisation]:
     """Every row validated first: DirectoryFileError lists each bad line, nothing partial."""
     return parse_directory(path.read_text(encoding="utf-8-sig"))
-
-
-async def load_search_directory(url: str, organisations: list[Organisation]) -> int:
-    """Give search the directory (names only), so an organisation with no published
-    story yet has its page and is in the organisations index."""
-    await migrate_database(url, SEARCH.migrations_package)
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            return await upsert_organisations(conn, ((o.id, o.name) for o in organisations))
-    finally:
-        await conn.close()
 
 
 async def load_directory(url: str, organisations: list[Organisation], *, create: bool) -> int:
@@ -64,14 +56,6 @@ def import_command(
             "else CANDOUR_DATABASE_URL's server, database candour_intake)."
         ),
     ] = None,
-    search_database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="search's database, which lists the organisations too (default: "
-            "CANDOUR_SEARCH_DATABASE_URL, else CANDOUR_DATABASE_URL's server, database "
-            "candour_search)."
-        ),
-    ] = None,
 ) -> None:
     """Validate every row, then import all of them or none.
 
@@ -87,9 +71,35 @@ def import_command(
         raise typer.Exit(1) from exc
     url, derived = databases.resolve(INTAKE, explicit=database_url)
     count = asyncio.run(load_directory(url, organisations, create=derived))
-    search_url, search_derived = databases.resolve(SEARCH, explicit=search_database_url)
-    if search_derived:
-        asyncio.run(databases.ensure_database(search_url))
-    asyncio.run(load_search_directory(search_url, organisations))
     services = sum(len(o.services) for o in organisations)
-    typer.echo(f"imported {count} organisations, {services} services")
+    typer.echo(
+        f"imported {count} organisations, {services} services; story-intake publishes the "
+        "directory on directory.organisations"
+    )
+
+
+async def republish(url: str) -> int:
+    await migrate_database(url, INTAKE.migrations_package)
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            return await publish_directory(conn)
+    finally:
+        await conn.close()
+
+
+@app.command("publish")
+def publish_command(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="story-intake's database (default: CANDOUR_STORY_INTAKE_DATABASE_URL, "
+            "else CANDOUR_DATABASE_URL's server, database candour_intake)."
+        ),
+    ] = None,
+) -> None:
+    """Publish the directory intake holds on directory.organisations again, unchanged
+    (for a directory imported before the topic existed; an import publishes it too)."""
+    url, _ = databases.resolve(INTAKE, explicit=database_url)
+    count = asyncio.run(republish(url))
+    typer.echo(f"{count} organisations queued on directory.organisations")

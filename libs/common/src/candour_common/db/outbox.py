@@ -25,7 +25,7 @@ from asyncpg.pool import PoolConnectionProxy
 from candour_common import keys
 from candour_common.cloudevents import Envelope
 from candour_common.db import Connection
-from candour_common.events import Event
+from candour_common.events import BaseEvent
 from candour_common.logging import current_correlation_id
 from candour_common.topics import Topic, TopicNames
 
@@ -35,7 +35,7 @@ NOTIFY_CHANNEL = "candour_outbox"
 _RELAY_LOCK_KEY = 0x4F5554424F58  # "OUTBOX"
 
 
-async def add_event(conn: Connection, event: Event, *, service: str) -> Envelope:
+async def add_event(conn: Connection, event: BaseEvent, *, service: str) -> Envelope:
     """Write `event` to the outbox in the caller's transaction; return its envelope."""
     envelope = Envelope.new(event, service=service, correlation_id=current_correlation_id())
     await _insert(

@@ -33,7 +33,7 @@ from asyncpg.transaction import Transaction
 from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import InboxEntry, record_new
 from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
-from candour_common.events import Event
+from candour_common.events import BaseEvent
 from candour_common.topics import Topic
 
 
@@ -76,7 +76,7 @@ class AbstractUnitOfWork(abc.ABC):
         self._after_commit.append(callback)
 
     @abc.abstractmethod
-    async def add_event(self, event: Event) -> uuid.UUID:
+    async def add_event(self, event: BaseEvent) -> uuid.UUID:
         """Announce `event`: written to the outbox now, published after the commit."""
 
     @abc.abstractmethod
@@ -152,7 +152,7 @@ class UnitOfWork(AbstractUnitOfWork):
         finally:
             await self._pool.release(conn)
 
-    async def add_event(self, event: Event) -> uuid.UUID:
+    async def add_event(self, event: BaseEvent) -> uuid.UUID:
         envelope = await add_event(self.connection, event, service=self.service)
         return envelope.id
 

@@ -1,8 +1,9 @@
 """asyncpg persistence of the organisations and services notifications has heard of.
 
-Story-intake owns the directory; every event notifications consumes names the story's
-organisation (and usually its service) with their names, and this read model keeps them,
-so the alerts page can offer real services by name and refuse codes that do not exist.
+Story-intake owns the directory and publishes it on `directory.organisations` (one
+record per organisation with all its services), which `list_organisation` keeps here;
+stories also name their organisation and service (`remember`). So the alerts page offers
+every real service by name, and refuses codes that do not exist.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from candour_common.db import Connection
-from candour_common.events import OrganisationRef, ServiceRef
+from candour_common.events import OrganisationListed, OrganisationRef, ServiceRef
 from candour_notifications.domain import normalise_tag
 
 
@@ -61,6 +62,34 @@ async def remember(
             service.id,
             service.name,
         )
+
+
+async def list_organisation(conn: Connection, entry: OrganisationListed) -> None:
+    """Keep the directory's entry for an organisation: its name and exactly its services
+    (a service the directory no longer lists is no longer offered)."""
+    await conn.execute(
+        """
+        INSERT INTO known_organisations (id, name) VALUES ($1, $2)
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+            WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
+        """,
+        entry.organisation_id,
+        entry.name,
+    )
+    await conn.execute(
+        "DELETE FROM known_services WHERE organisation_id = $1 AND NOT id = ANY($2::text[])",
+        entry.organisation_id,
+        [s.id for s in entry.services],
+    )
+    await conn.executemany(
+        """
+        INSERT INTO known_services (organisation_id, id, name) VALUES ($1, $2, $3)
+        ON CONFLICT (organisation_id, id) DO UPDATE SET name = EXCLUDED.name,
+                                                        updated_at = now()
+            WHERE known_services.name IS DISTINCT FROM EXCLUDED.name
+        """,
+        [(entry.organisation_id, s.id, s.name) for s in entry.services],
+    )
 
 
 async def organisation(conn: Connection, organisation_id: str) -> KnownOrganisation | None:

@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
+    OrganisationListed,
     ResponsePosted,
     SafeguardingRaised,
     StoryApproved,
@@ -105,3 +106,14 @@ def register(
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
         await handlers.forget_withdrawn_story(ref.get.pool, event, event_id=envelope.id)
+
+    @event_subscriber(
+        broker,
+        settings.topics,
+        Topic.DIRECTORY_ORGANISATIONS,
+        group_id=settings.group_id,
+        title=f"notifications:{Topic.DIRECTORY_ORGANISATIONS.value}",
+        description="Keeps each organisation's services, which the alerts page offers.",
+    )
+    async def on_organisation_listed(event: OrganisationListed, envelope: Envelope) -> None:
+        await handlers.keep_directory_entry(ref.get.pool, event, event_id=envelope.id)

@@ -105,8 +105,8 @@ async def create_subscription(
 
     Staff may name only services and tags that exist (`GET
     /v1/organisations/{ods}/alert-choices` lists them); anything else is a 422 naming
-    `body.service_ids` or `body.tags`. Operators may name services and tags no story has
-    carried yet (a trust set up before its first story)."""
+    `body.service_ids` or `body.tags`. Operators may name services and tags not (yet) in
+    the directory (a trust set up before its directory entry is imported)."""
     command = Subscribe(
         email=str(body.email),
         organisation_id=body.organisation_id,

@@ -157,8 +157,8 @@ class ServiceChoice(BaseModel):
 
 class AlertChoicesOut(BaseModel):
     organisation_id: str
-    organisation_name: str = Field(description="As the newest story about it named it.")
+    organisation_name: str = Field(description="As the organisation directory names it.")
     services: list[ServiceChoice] = Field(
-        description="The organisation's services that stories have named."
+        description="The organisation's services in the directory (and any a story named)."
     )
     tags: list[str] = Field(description="Tags a subscription may filter on.")

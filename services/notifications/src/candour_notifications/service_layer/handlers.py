@@ -16,12 +16,13 @@ import structlog
 
 from candour_common.auth import Principal, Role
 from candour_common.db import Connection
-from candour_common.db.inbox import record_story_event_once
+from candour_common.db.inbox import record_once, record_story_event_once
 from candour_common.db.outbox import add_event
 from candour_common.events import (
     CRITICALITY_LABELS,
     TAG_VOCABULARY,
     EscalationState,
+    OrganisationListed,
     ResponsePosted,
     SafeguardingRaised,
     SafeguardingUpdated,
@@ -158,8 +159,8 @@ async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe
     operator's subscriptions, and addresses in the organisation's domains, need none."""
     check_organisation(principal, command.organisation_id)
     async with pool.acquire() as conn, conn.transaction():
-        # Staff pick from what exists. Operators may name services and tags no story has
-        # carried yet (setting up a trust before its first story); see docs/operations.md.
+        # Staff pick from what exists. Operators may name services and tags not (yet) in
+        # the directory (setting up a trust early); see docs/operations.md.
         if principal.role is not Role.OPERATOR:
             unknown = (await choices(conn, command.organisation_id)).unknown(command)
             if unknown is not None:
@@ -321,6 +322,15 @@ async def unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> Unsubscr
 
 
 # -- events -------------------------------------------------------------------------
+
+
+async def keep_directory_entry(
+    pool: asyncpg.Pool, event: OrganisationListed, *, event_id: uuid.UUID
+) -> None:
+    """Keep the directory's entry for an organisation (what the alerts page offers)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
+            await known_directory.list_organisation(conn, event)
 
 
 async def store_author_contact(

@@ -1,7 +1,8 @@
 """Search's copy of the organisation directory, and how many stories each organisation has.
 
-Names come from the directory (loaded by `candour directory import` and `candour dev`)
-and, for an organisation the directory does not list, from its published stories.
+Names come from the directory (story-intake publishes it on `directory.organisations`,
+which search consumes) and, for an organisation the directory does not list, from its
+published stories.
 Counts come from the count tables (migration 0012), never from counting stories.
 """
 

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from candour_common.cloudevents import Envelope
-from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.events import (
+    OrganisationListed,
+    ResponsePosted,
+    StoryApproved,
+    StoryWithdrawn,
+)
 from candour_common.messaging import TombstoneHandler, event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
@@ -65,3 +70,14 @@ def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -
     )
     async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
         await handlers.withdraw_story(ref.get.pool, event, event_id=envelope.id)
+
+    @event_subscriber(
+        broker,
+        topics,
+        Topic.DIRECTORY_ORGANISATIONS,
+        group_id=settings.group_id,
+        title="search:directory.organisations",
+        description="Keep each organisation's name: it has its page before its first story.",
+    )
+    async def on_organisation_listed(event: OrganisationListed, envelope: Envelope) -> None:
+        await handlers.list_organisation(ref.get.pool, event, event_id=envelope.id)

@@ -14,8 +14,13 @@ import structlog
 
 from candour_common import keys
 from candour_common.db import Connection
-from candour_common.db.inbox import record_story_event_once
-from candour_common.events import ResponsePosted, StoryApproved, StoryWithdrawn
+from candour_common.db.inbox import record_once, record_story_event_once
+from candour_common.events import (
+    OrganisationListed,
+    ResponsePosted,
+    StoryApproved,
+    StoryWithdrawn,
+)
 from candour_common.topics import Topic
 from candour_search.adapters import (
     counts,
@@ -57,6 +62,16 @@ async def withdraw_story(pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id:
     """The author withdrew the story: delete it and its responses from the index."""
     async with pool.acquire() as conn, conn.transaction():
         await apply_story_withdrawn(conn, event, event_id=event_id)
+
+
+async def list_organisation(
+    pool: asyncpg.Pool, event: OrganisationListed, *, event_id: uuid.UUID
+) -> None:
+    """Keep the directory's name of an organisation, so it has its page (and is in the
+    organisations index) before its first published story."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
+            await directory.upsert_organisations(conn, [(event.organisation_id, event.name)])
 
 
 # The same changes inside the caller's transaction: the live consumers run one event per

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
+from candour_common.db import Connection
 from candour_common.events import (
     CRITICALITY_LABELS,
     TAG_VOCABULARY,
@@ -133,6 +134,10 @@ SUBMISSION_FIELD = "submission_key"
 SUBMISSION_COOKIE = "candour_share"
 SUBMISSION_COOKIE_SECONDS = 3600
 SHARE_SCOPE = "POST /share"
+# The response forms (a new response, a correction) carry one too, made with the form and
+# kept through the preview: publishing claims it, so a resent publish (a refresh of the
+# answer, a double click) finds the first answer instead of publishing twice.
+RESPONSE_FIELD = "response_key"
 
 
 def create_templates(settings: IntakeSettings) -> Jinja2Templates:
@@ -372,7 +377,7 @@ async def share_submit(request: Request) -> Response:
         )
         key = values[SUBMISSION_FIELD] or secrets.token_urlsafe(24)
         try:
-            await _send_once(request, key, _share_fingerprint(form), command)
+            await _send_once(request, key, _form_fingerprint(form, "/share"), command)
         except (UnknownOrganisation, UnknownService):
             errors["place"] = "Choose an organisation or service from the list"
         except idempotency.KeyReusedWithDifferentRequest:
@@ -407,14 +412,14 @@ async def share_submit(request: Request) -> Response:
     return _render(request, "share.html", context, status_code=422)
 
 
-def _share_fingerprint(form: FormData) -> bytes:
-    """The form as sent, less the CSRF token: the same story sent twice matches."""
+def _form_fingerprint(form: FormData, path: str) -> bytes:
+    """The form as sent, less the CSRF token: the same form sent twice matches."""
     fields = sorted(
         (name, value)
         for name, value in form.multi_items()
         if name != pages.CSRF_FIELD and isinstance(value, str)
     )
-    return idempotency.request_fingerprint("POST", "/share", repr(fields).encode())
+    return idempotency.request_fingerprint("POST", path, repr(fields).encode())
 
 
 async def _send_once(request: Request, key: str, fingerprint: bytes, command: SubmitStory) -> None:
@@ -812,6 +817,8 @@ def _respond_context(
         "change_labels": CHANGE_LABELS,
         "criticality_labels": CRITICALITY_LABELS,
         "max_words": MAX_WORDS,
+        # A form shown again (an error, the preview, going back) keeps its key.
+        "response_key": values.get(RESPONSE_FIELD) or secrets.token_urlsafe(24),
         **extra,
     }
 
@@ -869,6 +876,7 @@ def _read_response_form(form: FormData) -> tuple[dict[str, str], ResponseIn | No
         "responder_name": pages.form_text(form, "responder_name"),
         "responder_role": pages.form_text(form, "responder_role"),
         "change": pages.form_text(form, "change"),
+        RESPONSE_FIELD: pages.form_text(form, RESPONSE_FIELD),
     }
     try:
         answer = ResponseIn.model_validate(
@@ -936,12 +944,63 @@ async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
         body=answer.body,
         change=answer.change,
     )
+    path = f"/respond/{story_id}"
+
+    async def post(conn: Connection) -> uuid.UUID:
+        return await handlers.post_response(conn, command)
+
+    sent = await _publish_once(request, staff, form, values, story_id, path, post)
+    if sent is not None:
+        return sent
+    return RedirectResponse(f"{path}?posted=posted#responses", status_code=303)
+
+
+async def _publish_once(
+    request: Request,
+    staff: Principal,
+    form: FormData,
+    values: Mapping[str, str],
+    story_id: uuid.UUID,
+    path: str,
+    publish: Callable[[Connection], Awaitable[uuid.UUID]],
+) -> HTMLResponse | None:
+    """Run `publish` unless this form's key has run it already; None when the response
+    is (or was already) published, else the page that says why not."""
+    key = values[RESPONSE_FIELD] or secrets.token_urlsafe(24)
+    settings: IntakeSettings = request.app.state.platform.settings
     try:
         async with _pool(request).acquire() as conn, conn.transaction():
-            await handlers.post_response(conn, command)
+            stored = await idempotency.claim(
+                conn,
+                key=key,
+                scope=f"POST {path}",
+                fingerprint=_form_fingerprint(form, path),
+                ttl=timedelta(hours=settings.idempotency_key_hours),
+            )
+            if stored is not None:
+                return None
+            response_id = await publish(conn)
+            await idempotency.complete(
+                conn,
+                key=key,
+                scope=f"POST {path}",
+                answer=idempotency.StoredAnswer(303, {"response_id": str(response_id)}),
+                story_id=story_id,
+            )
     except DomainError as exc:
         return _staff_message(request, exc, staff)
-    return RedirectResponse(f"/respond/{story_id}?posted=posted#responses", status_code=303)
+    except idempotency.KeyReusedWithDifferentRequest:
+        return _message(
+            request,
+            "This form has already been published",
+            "Your response was published the first time this form was sent. To write "
+            "another response, open the story again.",
+            status_code=409,
+            staff=staff,
+        )
+    except idempotency.AnswerWithdrawn:
+        return _staff_message(request, StoryNotOpenForResponses(StoryStatus.WITHDRAWN), staff)
+    return None
 
 
 async def _own_response(
@@ -1017,11 +1076,15 @@ async def edit_submit(request: Request, story_id: uuid.UUID, response_id: uuid.U
         body=answer.body,
         change=answer.change,
     )
-    try:
-        async with _pool(request).acquire() as conn, conn.transaction():
-            await handlers.edit_response(conn, command, window=_edit_window(request))
-    except DomainError as exc:
-        return _staff_message(request, exc, staff)
+    window = _edit_window(request)
+
+    async def edit(conn: Connection) -> uuid.UUID:
+        return (await handlers.edit_response(conn, command, window=window)).id
+
+    path = f"/respond/{story_id}/responses/{response_id}/edit"
+    sent = await _publish_once(request, staff, form, values, story_id, path, edit)
+    if sent is not None:
+        return sent
     return RedirectResponse(f"/respond/{story_id}?posted=edited#responses", status_code=303)
 
 

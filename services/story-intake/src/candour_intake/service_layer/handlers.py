@@ -19,6 +19,7 @@ from candour_common.db import Connection
 from candour_common.db.inbox import record_once
 from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
 from candour_common.events import (
+    OrganisationListed,
     OrganisationRef,
     ResponsePosted,
     ServiceRef,
@@ -353,9 +354,38 @@ async def record_rejected(conn: Connection, event: StoryRejected, event_id: uuid
 
 
 async def import_directory(conn: Connection, organisations: list[Organisation]) -> int:
+    """Add or update `organisations`, then publish the whole directory (see below)."""
     for organisation in organisations:
         await repository.upsert_organisation(conn, organisation)
+    await publish_directory(conn)
     return len(organisations)
+
+
+async def publish_directory(conn: Connection) -> int:
+    """Publish every organisation of the directory, as intake holds it now, on
+    `directory.organisations` (through the outbox, in the caller's transaction); return
+    how many. Intake owns the directory: the other services keep their own copies from
+    this topic. Every organisation, not only those just imported: a service that moved
+    between organisations leaves both entries right, and a service reading the topic
+    for the first time gets the whole directory."""
+    listed_at = datetime.now(UTC)
+    directory = await repository.list_organisations(conn)
+    for organisation in directory:
+        await add_event(
+            conn,
+            OrganisationListed(
+                organisation_id=organisation.id,
+                name=organisation.name,
+                type=organisation.type,
+                services=[
+                    ServiceRef(id=s.id, name=s.name, programme=s.programme)
+                    for s in organisation.services
+                ],
+                listed_at=listed_at,
+            ),
+            service=SERVICE,
+        )
+    return len(directory)
 
 
 @dataclass(frozen=True, slots=True)
