@@ -127,7 +127,7 @@ async def receive_stories(
                 await _escalate(
                     uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
                 )
-        approved_lines = []
+        approved_lines: list[AuditEntry] = []
         for item in items:
             if (approved := approvals.get(item.story_id)) is not None:
                 published_id = await uow.add_event(approved)
