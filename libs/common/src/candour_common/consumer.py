@@ -433,6 +433,7 @@ class EventConsumer(Generic[U]):
                     error=repr(exc),
                 )
                 return False
+            log.info("batch handled", records=len(items))
             self._count_handled(items, started)
             return True
 
