@@ -134,6 +134,21 @@ def test_replay(kafka_bootstrap: str, postgres_server_url: str, tmp_path: Path) 
     assert result["baseline"]["kafka_consume"]["messages"] == 2000
 
 
+def test_moderation(kafka_bootstrap: str, postgres_server_url: str, tmp_path: Path) -> None:
+    result = _run(
+        "moderation_bench.py",
+        "--stories",
+        "60",
+        out_dir=tmp_path,
+        kafka=kafka_bootstrap,
+        postgres=postgres_server_url,
+    )
+    moderation = result["moderation"]
+    assert moderation["approved"] == 60  # the generated stories pass screening
+    assert moderation["outbox_unsent_at_end"] == 0
+    assert result["baseline"]["records"] == 60
+
+
 def test_plot_draws_from_results(tmp_path: Path) -> None:
     (tmp_path / "fanout-20260101T000000Z.json").write_text(
         json.dumps({"emails_per_s": 10.0, "arrival_offsets_s": [0.1, 0.2, 0.3]})

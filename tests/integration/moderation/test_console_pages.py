@@ -27,7 +27,6 @@ from candour_common.events import (
     Tags,
 )
 from candour_common.topics import TopicNames
-from candour_moderation.adapters.repository import postgres_transaction
 from candour_moderation.bootstrap import create_app
 from candour_moderation.service_layer import handlers
 from candour_moderation.settings import ModerationSettings
@@ -80,15 +79,13 @@ async def console(
 
 
 async def queue(app: FastAPI, *stories: StorySubmitted) -> None:
-    transaction = postgres_transaction(app.state.platform.pool)
-    for submitted in stories:
-        assert await handlers.receive_story(
-            transaction,
-            submitted,
-            event_id=uuid.uuid4(),
-            now=datetime.now(UTC),
-            screen=screen_in_process,
-        )
+    queued = await handlers.receive_stories(
+        app.state.platform.unit_of_work(),
+        stories,
+        now=datetime.now(UTC),
+        screen=screen_in_process,
+    )
+    assert [i.story_id for i in queued] == [s.story_id for s in stories]
 
 
 def csrf_of(page: httpx.Response) -> str:

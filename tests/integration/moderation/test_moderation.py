@@ -500,6 +500,70 @@ async def test_auto_approval_publishes_clean_stories_and_queues_flagged_ones(
     assert 'candour_moderation_queue_depth{priority="none"} 1.0' in scrape
 
 
+async def test_a_backlog_is_handled_in_batches_and_each_story_once(
+    create_database, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """Stories waiting before moderation starts arrive in batches (one unit of work each,
+    story.submitted's batch handler): each is queued and approved exactly once, though
+    the backlog holds some events twice (a redelivery: the same event id, stopped by
+    the inbox) and some stories twice under new event ids (a producer's retry)."""
+    settings = (await settings_for(create_database, kafka_bootstrap, topics)).model_copy(
+        update={"auto_approve": True}
+    )
+    stories = [story(f"The staff were patient and kind, visit {n}.") for n in range(40)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n, event in enumerate(stories):
+            envelope = Envelope.new(event, service="story-intake")
+            copies = [envelope, envelope] if n % 8 == 0 else [envelope]
+            if n % 8 == 1:
+                copies.append(Envelope.new(event, service="story-intake"))
+            for sent in copies:
+                await producer.send_and_wait(
+                    topics.name(Topic.STORY_SUBMITTED),
+                    event.model_dump_json().encode(),
+                    key=str(event.story_id).encode(),
+                    headers=[(k, v.encode()) for k, v in sent.headers().items()],
+                )
+    finally:
+        await producer.stop()
+
+    app = create_app(settings)
+    async with serving(app):
+        records = await read_topic(
+            kafka_bootstrap,
+            topics.name(Topic.STORY_APPROVED),
+            at_least=len(stories),
+            timeout=120,
+            settle=1.5,
+        )
+        scrape = (await admin_get(app, "/metrics")).text
+    dsn = settings.database_url.get_secret_value()
+    conn = await asyncpg.connect(dsn)
+    try:
+        received = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'received'")
+        queue_rows = await conn.fetchval("SELECT count(*) FROM queue_items")
+    finally:
+        await conn.close()
+
+    assert sorted(r.headers["ce_subject"] for r in records) == sorted(
+        str(s.story_id) for s in stories
+    )
+    assert (queue_rows, received) == (len(stories), len(stories))
+    # Batches were handled together: more records than transactions.
+    batches = _metric(scrape, 'candour_consumer_batch_records_count{service="moderation"}')
+    handled = _metric(scrape, 'candour_consumer_batch_records_sum{service="moderation"}')
+    assert handled > batches >= 1
+
+
+def _metric(scrape: str, name: str) -> float:
+    for line in scrape.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in the scrape")
+
+
 async def test_auth_problems_and_bad_input(
     create_database, kafka_bootstrap: str, topics: TopicNames
 ) -> None:

@@ -1,4 +1,4 @@
-"""In-memory stand-ins for moderation's repository, with transaction semantics."""
+"""In-memory stand-ins for moderation's unit of work, with transaction semantics."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import asyncio
 import copy
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from candour_common.db.inbox import InboxEntry
 from candour_common.events import Event, StorySubmitted
-from candour_moderation.adapters.repository import QueueRepository, Transaction
+from candour_common.topics import Topic
 from candour_moderation.domain.escalations import Escalation
 from candour_moderation.domain.feedback import ScreeningFeedback
 from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition, Status
+from candour_moderation.service_layer.handlers import ScreeningRequest
+from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_screening import Screening, screen
 
 
@@ -27,24 +29,26 @@ class FakeState:
     withdrawals: dict[UUID, datetime] = field(default_factory=dict)
     inbox: set[UUID] = field(default_factory=set)
     outbox: list[tuple[UUID, Event]] = field(default_factory=list)
-    tombstones: list[UUID] = field(default_factory=list)  # story.approved keys erased
+    # Outbox tombstones: (topic, key, story id).
+    tombstones: list[tuple[Topic, str, UUID]] = field(default_factory=list)
     feedback: list[ScreeningFeedback] = field(default_factory=list)
     escalations: dict[UUID, Escalation] = field(default_factory=dict)
-    # safeguarding.raised keys (`<story>/<escalation>`) tombstoned by a withdrawal
-    raised_tombstones: list[str] = field(default_factory=list)
 
 
-class FakeRepository:
+class FakeQueue:
     def __init__(self, state: FakeState) -> None:
         self.state = state
 
     async def get(self, story_id: UUID, *, for_update: bool = False) -> QueueItem | None:
-        item = self.state.items.get(story_id)
-        return copy.deepcopy(item)
+        return copy.deepcopy(self.state.items.get(story_id))
 
-    async def add(self, item: QueueItem) -> None:
-        assert item.story_id not in self.state.items
-        self.state.items[item.story_id] = copy.deepcopy(item)
+    async def existing(self, story_ids: Sequence[UUID]) -> set[UUID]:
+        return {s for s in story_ids if s in self.state.items}
+
+    async def add_many(self, items: Sequence[QueueItem]) -> None:
+        for item in items:
+            assert item.story_id not in self.state.items
+            self.state.items[item.story_id] = copy.deepcopy(item)
 
     async def save(self, item: QueueItem) -> None:
         assert item.story_id in self.state.items
@@ -67,49 +71,49 @@ class FakeRepository:
                 counts[item.priority_rank] = counts.get(item.priority_rank, 0) + 1
         return counts
 
-    async def add_audit(self, entry: AuditEntry) -> None:
+
+class FakeAuditLog:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def add(self, entry: AuditEntry) -> None:
         self.state.audit.append(entry)
 
-    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]:
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        self.state.audit.extend(entries)
+
+    async def trail(self, story_id: UUID) -> list[AuditEntry]:
         return [a for a in self.state.audit if a.story_id == story_id]
 
-    async def erase_audit_details(self, story_id: UUID) -> None:
+    async def erase_details(self, story_id: UUID) -> None:
         self.state.audit = [
             dataclasses.replace(a, detail=None) if a.story_id == story_id else a
             for a in self.state.audit
         ]
 
-    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None:
+
+class FakeWithdrawals:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def record(self, story_id: UUID, withdrawn_at: datetime) -> None:
         self.state.withdrawals.setdefault(story_id, withdrawn_at)
 
-    async def is_withdrawn(self, story_id: UUID) -> bool:
-        return story_id in self.state.withdrawals
+    async def among(self, story_ids: Sequence[UUID]) -> set[UUID]:
+        return {s for s in story_ids if s in self.state.withdrawals}
 
-    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
-        if event_id in self.state.inbox:
-            return False
-        self.state.inbox.add(event_id)
-        return True
 
-    async def add_event(self, event: Event) -> UUID:
-        event_id = uuid.uuid4()
-        self.state.outbox.append((event_id, event))
-        return event_id
+class FakeScreeningFeedback:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
 
-    async def erase_events(self, story_id: UUID) -> None:
-        self.state.outbox = [(i, e) for i, e in self.state.outbox if e.story_id != story_id]
-        self.state.tombstones = [t for t in self.state.tombstones if t != story_id]
-
-    async def erase_published(self, story_id: UUID) -> None:
-        self.state.tombstones.append(story_id)
-
-    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+    async def add(self, feedback: ScreeningFeedback) -> None:
         self.state.feedback.append(feedback)
 
-    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+    async def on(self, story_id: UUID) -> list[ScreeningFeedback]:
         return [f for f in self.state.feedback if f.story_id == story_id]
 
-    async def stories_with_feedback(self) -> list[UUID]:
+    async def stories(self) -> list[UUID]:
         seen: list[UUID] = []
         for f in self.state.feedback:
             item = self.state.items.get(f.story_id)
@@ -117,58 +121,108 @@ class FakeRepository:
                 seen.append(f.story_id)
         return seen
 
-    async def erase_feedback(self, story_id: UUID) -> None:
+    async def erase(self, story_id: UUID) -> None:
         self.state.feedback = [f for f in self.state.feedback if f.story_id != story_id]
 
-    async def add_escalation(self, escalation: Escalation) -> None:
+
+class FakeEscalations:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def add(self, escalation: Escalation) -> None:
         assert escalation.story_id in self.state.items
         self.state.escalations[escalation.escalation_id] = copy.deepcopy(escalation)
 
-    async def get_escalation(
-        self, escalation_id: UUID, *, for_update: bool = False
-    ) -> Escalation | None:
+    async def get(self, escalation_id: UUID, *, for_update: bool = False) -> Escalation | None:
         return copy.deepcopy(self.state.escalations.get(escalation_id))
 
-    async def save_escalation(self, escalation: Escalation) -> None:
+    async def save(self, escalation: Escalation) -> None:
         assert escalation.escalation_id in self.state.escalations
         self.state.escalations[escalation.escalation_id] = copy.deepcopy(escalation)
 
-    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
+    async def of(self, story_id: UUID) -> list[Escalation]:
         found = [e for e in self.state.escalations.values() if e.story_id == story_id]
         return copy.deepcopy(sorted(found, key=lambda e: (e.raised_at, e.escalation_id)))
 
-    async def erase_escalations(self, story_id: UUID) -> None:
+    async def erase_notes(self, story_id: UUID) -> list[UUID]:
+        erased = []
         for escalation in self.state.escalations.values():
             if escalation.story_id == story_id:
                 escalation.note = None
-                self.state.raised_tombstones.append(f"{story_id}/{escalation.escalation_id}")
+                erased.append(escalation.escalation_id)
+        return sorted(erased)
+
+
+class FakeModerationUnitOfWork(ModerationUnitOfWork):
+    """One transaction on a `FakeDatabase`: its lock stands in for row locks, and a
+    rollback restores the state as it was when the transaction began."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        super().__init__()
+        self._db = db
+        self._snapshot: FakeState | None = None
+        self.committed = False
+
+    async def _begin(self) -> None:
+        await self._db.lock.acquire()
+        self._snapshot = copy.deepcopy(self._db.state)
+        state = self._db.state
+        self.queue = FakeQueue(state)
+        self.audit = FakeAuditLog(state)
+        self.withdrawals = FakeWithdrawals(state)
+        self.feedback = FakeScreeningFeedback(state)
+        self.escalations = FakeEscalations(state)
+
+    async def _commit(self) -> None:
+        self._snapshot = None
+        self.committed = True
+        self._db.lock.release()
+
+    async def _rollback(self) -> None:
+        assert self._snapshot is not None
+        self._db.state = self._snapshot
+        self._snapshot = None
+        self._db.lock.release()
+
+    @property
+    def _state(self) -> FakeState:
+        return self._db.state
+
+    async def add_event(self, event: Event) -> UUID:
+        event_id = uuid.uuid4()
+        self._state.outbox.append((event_id, event))
+        return event_id
+
+    async def add_tombstone(self, topic: Topic, key: str, *, story_id: UUID) -> UUID:
+        self._state.tombstones.append((topic, key, story_id))
+        return uuid.uuid4()
+
+    async def erase_story_events(self, story_id: UUID) -> int:
+        before = len(self._state.outbox)
+        self._state.outbox = [(i, e) for i, e in self._state.outbox if e.story_id != story_id]
+        self._state.tombstones = [t for t in self._state.tombstones if t[2] != story_id]
+        return before - len(self._state.outbox)
+
+    async def record_new(self, entries: Sequence[InboxEntry]) -> set[UUID]:
+        new = {e.event_id for e in entries if e.event_id not in self._state.inbox}
+        self._state.inbox |= new
+        return new
 
 
 class FakeDatabase:
-    """One lock stands in for row locks; a failed transaction leaves no trace."""
+    """Moderation's database in memory; `uow()` is a fresh unit of work on it."""
 
     def __init__(self) -> None:
         self.state = FakeState()
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
 
-    @property
-    def transaction(self) -> Transaction:
-        @asynccontextmanager
-        async def transaction() -> AsyncIterator[QueueRepository]:
-            async with self._lock:
-                snapshot = copy.deepcopy(self.state)
-                try:
-                    yield FakeRepository(self.state)
-                except BaseException:
-                    self.state = snapshot
-                    raise
-
-        return transaction
+    def uow(self) -> FakeModerationUnitOfWork:
+        return FakeModerationUnitOfWork(self)
 
 
-async def screen_in_process(fields: Mapping[str, str], author_name: str | None) -> Screening:
-    """The service screens in a worker process; unit tests call the library directly."""
-    return screen(fields, author_name=author_name)
+async def screen_in_process(stories: Sequence[ScreeningRequest]) -> list[Screening]:
+    """The service screens in worker processes; unit tests call the library directly."""
+    return [screen(fields, author_name=author_name) for fields, author_name in stories]
 
 
 def queue_item(event: StorySubmitted) -> QueueItem:

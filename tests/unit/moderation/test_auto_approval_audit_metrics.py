@@ -70,23 +70,21 @@ async def test_with_auto_approval_on_a_clean_story_is_approved_in_the_same_trans
     db = FakeDatabase()
     decisions = RecordedDecisions()
     event = submitted(CLEAN)
-    event_id = uuid.uuid4()
     received = await handlers.receive_story(
-        db.transaction,
+        db.uow(),
         event,
-        event_id=event_id,
         now=T0,
         screen=screen_in_process,
         auto_approve=True,
         observe=decisions,
     )
     assert received
-    assert await handlers.list_queue(db.transaction, Status.PENDING, limit=10) == []
+    assert await handlers.list_queue(db.uow(), Status.PENDING, limit=10) == []
     [(published_id, published)] = db.state.outbox
     assert isinstance(published, StoryApproved)
     assert published.criticality is None
     assert published.body == CLEAN
-    story, audit = await handlers.get_story(db.transaction, event.story_id)
+    story, audit = await handlers.get_story(db.uow(), event.story_id)
     assert story.status is Status.APPROVED
     assert story.decided_by == SYSTEM_ACTOR
     assert [(a.action, a.actor, a.automatic) for a in audit] == [
@@ -101,9 +99,8 @@ async def test_with_auto_approval_on_a_clean_story_is_approved_in_the_same_trans
 
     # Redelivered: nothing more is published.
     again = await handlers.receive_story(
-        db.transaction,
+        db.uow(),
         event,
-        event_id=event_id,
         now=T0,
         screen=screen_in_process,
         auto_approve=True,
@@ -120,15 +117,14 @@ async def test_with_auto_approval_on_anything_flagged_waits_for_a_moderator() ->
     events = [submitted(body) for body in FLAGGED.values()]
     for event in events:
         await handlers.receive_story(
-            db.transaction,
+            db.uow(),
             event,
-            event_id=uuid.uuid4(),
             now=T0,
             screen=screen_in_process,
             auto_approve=True,
             observe=decisions,
         )
-    pending = await handlers.list_queue(db.transaction, Status.PENDING, limit=20)
+    pending = await handlers.list_queue(db.uow(), Status.PENDING, limit=20)
     assert {i.story_id for i in pending} == {e.story_id for e in events}
     # Nothing published; only the safeguarding escalations of the stories that have a match.
     assert not [e for _, e in db.state.outbox if isinstance(e, StoryApproved)]
@@ -139,10 +135,8 @@ async def test_with_auto_approval_on_anything_flagged_waits_for_a_moderator() ->
 async def test_auto_approval_is_off_by_default() -> None:
     db = FakeDatabase()
     event = submitted(CLEAN)
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
-    pending = await handlers.list_queue(db.transaction, Status.PENDING, limit=10)
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    pending = await handlers.list_queue(db.uow(), Status.PENDING, limit=10)
     assert [i.story_id for i in pending] == [event.story_id]
     assert db.state.outbox == []
 
@@ -151,16 +145,15 @@ async def test_withdrawing_an_auto_approved_story_keeps_only_that_it_was_automat
     db = FakeDatabase()
     event = submitted(CLEAN)
     await handlers.receive_story(
-        db.transaction,
+        db.uow(),
         event,
-        event_id=uuid.uuid4(),
         now=T0,
         screen=screen_in_process,
         auto_approve=True,
     )
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
-    await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
-    _, audit = await handlers.get_story(db.transaction, event.story_id)
+    await handlers.withdraw_story(db.uow(), withdrawn, now=T0)
+    _, audit = await handlers.get_story(db.uow(), event.story_id)
     assert [(a.action, a.automatic, a.detail) for a in audit] == [
         ("received", False, None),
         ("approved", True, None),
@@ -185,8 +178,8 @@ def test_text_changes_name_the_spans_of_the_original_that_changed() -> None:
 
 
 async def audit_after(approve: ApproveStory, db: FakeDatabase) -> list[dict[str, object]]:
-    await handlers.decide(db.transaction, approve, now=T0 + timedelta(minutes=5))
-    _, audit = await handlers.get_story(db.transaction, approve.story_id)
+    await handlers.decide(db.uow(), approve, now=T0 + timedelta(minutes=5))
+    _, audit = await handlers.get_story(db.uow(), approve.story_id)
     edited = [a for a in audit if a.action == "edited"]
     assert len(edited) <= 1
     if not edited:
@@ -201,9 +194,7 @@ async def audit_after(approve: ApproveStory, db: FakeDatabase) -> list[dict[str,
 
 async def queued(db: FakeDatabase, body: str, title: str = "Kind staff") -> uuid.UUID:
     event = submitted(body, title=title)
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     return event.story_id
 
 
@@ -211,7 +202,7 @@ async def test_an_approval_without_changes_records_no_edit() -> None:
     db = FakeDatabase()
     story_id = await queued(db, "Dr Patel was kind.")
     assert await audit_after(ApproveStory(story_id, "alice", criticality=0), db) == []
-    _, audit = await handlers.get_story(db.transaction, story_id)
+    _, audit = await handlers.get_story(db.uow(), story_id)
     assert [a.action for a in audit] == ["received", "approved"]
     assert audit[0].detail is not None
     assert audit[0].detail["body"] == "Dr Patel was kind."
@@ -263,7 +254,7 @@ async def test_a_moderators_own_edits_of_title_body_and_tags_are_recorded() -> N
     ]
     assert by_field["tags"]["before"] == {"good": ["kindness"], "improve": [], "feelings": []}
     assert by_field["tags"]["after"] == {"good": ["kindness"], "improve": ["food"], "feelings": []}
-    _, audit = await handlers.get_story(db.transaction, story_id)
+    _, audit = await handlers.get_story(db.uow(), story_id)
     assert [a.action for a in audit] == ["received", "edited", "approved"]
     assert audit[-1].detail is not None
     assert audit[-1].detail["changed"] == ["title", "body", "tags"]
@@ -274,9 +265,9 @@ async def test_a_failed_approval_records_no_edit() -> None:
     story_id = await queued(db, "I want to kill myself.")
     with pytest.raises(SafeguardingNotAcknowledged):
         await handlers.decide(
-            db.transaction, ApproveStory(story_id, "alice", criticality=1, body="edited"), now=T0
+            db.uow(), ApproveStory(story_id, "alice", criticality=1, body="edited"), now=T0
         )
-    _, audit = await handlers.get_story(db.transaction, story_id)
+    _, audit = await handlers.get_story(db.uow(), story_id)
     assert [a.action for a in audit] == ["received", "safeguarding_raised"]
 
 
@@ -285,7 +276,7 @@ async def test_a_failed_approval_records_no_edit() -> None:
 
 async def test_queue_depth_counts_pending_stories_by_priority() -> None:
     db = FakeDatabase()
-    assert await handlers.queue_depth(db.transaction) == {
+    assert await handlers.queue_depth(db.uow()) == {
         SafeguardingLevel.NONE: 0,
         SafeguardingLevel.CONCERN: 0,
         SafeguardingLevel.SERIOUS: 0,
@@ -293,8 +284,8 @@ async def test_queue_depth_counts_pending_stories_by_priority() -> None:
     for body in ["All fine.", "All fine too.", "pressure sores", "I want to die"]:
         await queued(db, body)
     decided = await queued(db, "Fine again.")
-    await handlers.decide(db.transaction, ApproveStory(decided, "alice", criticality=0), now=T0)
-    assert await handlers.queue_depth(db.transaction) == {
+    await handlers.decide(db.uow(), ApproveStory(decided, "alice", criticality=0), now=T0)
+    assert await handlers.queue_depth(db.uow()) == {
         SafeguardingLevel.NONE: 2,
         SafeguardingLevel.CONCERN: 1,
         SafeguardingLevel.SERIOUS: 1,
@@ -307,14 +298,14 @@ async def test_a_decision_is_observed_once_after_it_commits() -> None:
     story_id = await queued(db, "I want to kill myself.")
     with pytest.raises(SafeguardingNotAcknowledged):
         await handlers.decide(
-            db.transaction,
+            db.uow(),
             ApproveStory(story_id, "alice", criticality=1),
             now=T0,
             observe=decisions,
         )
     assert decisions.seen == []
     approve = ApproveStory(story_id, "alice", criticality=1, acknowledge_safeguarding=True)
-    await handlers.decide(db.transaction, approve, now=T0, observe=decisions)
+    await handlers.decide(db.uow(), approve, now=T0, observe=decisions)
     assert decisions.seen == [(story_id, Status.APPROVED, False)]
 
 

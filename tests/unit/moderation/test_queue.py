@@ -21,6 +21,8 @@ from candour_common.events import (
     StoryWithdrawn,
     Tags,
 )
+from candour_common.keys import story_key
+from candour_common.topics import Topic
 from candour_moderation.domain.model import (
     ApproveStory,
     ClaimedByAnother,
@@ -174,24 +176,23 @@ def test_withdrawal_erases_the_authors_words() -> None:
 # ---------------------------------------------------------- use cases (fakes)
 
 
-async def test_a_submitted_story_is_queued_once_even_if_redelivered() -> None:
+async def test_a_submitted_story_is_queued_once_even_if_it_comes_again() -> None:
+    # A redelivered event never reaches the handler (the consumer's inbox); the same
+    # story under another event id (a producer's retry) does, and changes nothing.
     db = FakeDatabase()
-    event, event_id = submitted("Dr Patel was kind."), uuid.uuid4()
-    assert await handlers.receive_story(
-        db.transaction, event, event_id=event_id, now=T0, screen=screen_in_process
+    event = submitted("Dr Patel was kind.")
+    assert await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    assert not await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    # Twice in one batch too.
+    assert (
+        await handlers.receive_stories(db.uow(), [event, event], now=T0, screen=screen_in_process)
+        == []
     )
-    assert not await handlers.receive_story(
-        db.transaction, event, event_id=event_id, now=T0, screen=screen_in_process
-    )
-    # The same story under another event id (a producer retry) is not queued twice either.
-    assert not await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
-    queued = await handlers.list_queue(db.transaction, Status.PENDING, limit=10)
+    queued = await handlers.list_queue(db.uow(), Status.PENDING, limit=10)
     assert [i.story_id for i in queued] == [event.story_id]
     assert queued[0].screening is not None
     assert [r.text for r in queued[0].screening.redactions] == ["Patel"]
-    _, audit = await handlers.get_story(db.transaction, event.story_id)
+    _, audit = await handlers.get_story(db.uow(), event.story_id)
     assert [a.action for a in audit] == ["received"]
     assert audit[0].detail is not None
     assert audit[0].detail["body"] == "Dr Patel was kind."
@@ -202,13 +203,9 @@ async def test_pages_follow_the_queue_order() -> None:
     bodies = ["fine", "pressure sores", "fine", "I want to die", "fine"]
     events = [submitted(b, at=T0 + timedelta(minutes=n)) for n, b in enumerate(bodies)]
     for event in events:
-        await handlers.receive_story(
-            db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-        )
-    first = await handlers.list_queue(db.transaction, Status.PENDING, limit=2)
-    rest = await handlers.list_queue(
-        db.transaction, Status.PENDING, limit=10, after=first[-1].position
-    )
+        await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    first = await handlers.list_queue(db.uow(), Status.PENDING, limit=2)
+    rest = await handlers.list_queue(db.uow(), Status.PENDING, limit=10, after=first[-1].position)
     order = [i.story_id for i in first + rest]
     expected = [events[3], events[1], events[0], events[2], events[4]]
     assert order == [e.story_id for e in expected]
@@ -217,12 +214,10 @@ async def test_pages_follow_the_queue_order() -> None:
 async def test_two_moderators_racing_to_claim_exactly_one_wins() -> None:
     db = FakeDatabase()
     event = submitted()
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     results = await asyncio.gather(
-        handlers.claim_story(db.transaction, ClaimStory(event.story_id, "alice"), now=T0),
-        handlers.claim_story(db.transaction, ClaimStory(event.story_id, "bob"), now=T0),
+        handlers.claim_story(db.uow(), ClaimStory(event.story_id, "alice"), now=T0),
+        handlers.claim_story(db.uow(), ClaimStory(event.story_id, "bob"), now=T0),
         return_exceptions=True,
     )
     winners = [r for r in results if isinstance(r, QueueItem)]
@@ -234,13 +229,11 @@ async def test_two_moderators_racing_to_claim_exactly_one_wins() -> None:
 async def test_a_retried_decision_writes_exactly_one_event() -> None:
     db = FakeDatabase()
     event = submitted("Email me at sam@example.org please.")
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     approve = ApproveStory(event.story_id, "alice", criticality=1, apply_suggested=True)
     results = await asyncio.gather(
-        handlers.decide(db.transaction, approve, now=T0),
-        handlers.decide(db.transaction, approve, now=T0),
+        handlers.decide(db.uow(), approve, now=T0),
+        handlers.decide(db.uow(), approve, now=T0),
         return_exceptions=True,
     )
     assert sum(isinstance(r, NotPending) for r in results) == 1
@@ -248,7 +241,7 @@ async def test_a_retried_decision_writes_exactly_one_event() -> None:
     published = db.state.outbox[0][1]
     assert isinstance(published, StoryApproved)
     assert published.body == "Email me at [email address] please."
-    _, audit = await handlers.get_story(db.transaction, event.story_id)
+    _, audit = await handlers.get_story(db.uow(), event.story_id)
     approved = [a for a in audit if a.action == "approved"]
     assert len(approved) == 1
     assert approved[0].actor == "alice"
@@ -260,17 +253,15 @@ async def test_a_retried_decision_writes_exactly_one_event() -> None:
 async def test_a_failed_decision_leaves_nothing_behind() -> None:
     db = FakeDatabase()
     event = submitted("I want to kill myself.")
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     with pytest.raises(SafeguardingNotAcknowledged):
         await handlers.decide(
-            db.transaction, ApproveStory(event.story_id, "alice", criticality=2), now=T0
+            db.uow(), ApproveStory(event.story_id, "alice", criticality=2), now=T0
         )
     # Only the escalation screening raised on arrival.
     assert [type(e) for _, e in db.state.outbox] == [SafeguardingRaised]
     reject = RejectStory(event.story_id, "alice", RejectionReason.SAFEGUARDING_ESCALATED)
-    await handlers.decide(db.transaction, reject, now=T0)
+    await handlers.decide(db.uow(), reject, now=T0)
     # Escalated before: rejecting for safeguarding does not alert a second time.
     assert [type(e) for _, e in db.state.outbox] == [SafeguardingRaised, StoryRejected]
 
@@ -278,31 +269,29 @@ async def test_a_failed_decision_leaves_nothing_behind() -> None:
 async def test_unknown_stories_are_not_found() -> None:
     db = FakeDatabase()
     with pytest.raises(StoryNotFound):
-        await handlers.get_story(db.transaction, uuid.uuid4())
+        await handlers.get_story(db.uow(), uuid.uuid4())
     with pytest.raises(StoryNotFound):
-        await handlers.claim_story(db.transaction, ClaimStory(uuid.uuid4(), "alice"), now=T0)
+        await handlers.claim_story(db.uow(), ClaimStory(uuid.uuid4(), "alice"), now=T0)
     with pytest.raises(StoryNotFound):
-        await handlers.release_claim(db.transaction, ReleaseClaim(uuid.uuid4(), "alice"), now=T0)
+        await handlers.release_claim(db.uow(), ReleaseClaim(uuid.uuid4(), "alice"), now=T0)
 
 
 async def test_withdrawal_leaves_the_queue_and_keeps_only_ids_and_times() -> None:
     db = FakeDatabase()
     event = submitted("Dr Patel was kind.")
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
-    await handlers.claim_story(db.transaction, ClaimStory(event.story_id, "alice"), now=T0)
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    await handlers.claim_story(db.uow(), ClaimStory(event.story_id, "alice"), now=T0)
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
-    assert await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
-    assert await handlers.list_queue(db.transaction, Status.PENDING, limit=10) == []
-    story, audit = await handlers.get_story(db.transaction, event.story_id)
+    await handlers.withdraw_story(db.uow(), withdrawn, now=T0)
+    assert await handlers.list_queue(db.uow(), Status.PENDING, limit=10) == []
+    story, audit = await handlers.get_story(db.uow(), event.story_id)
     assert story.status is Status.WITHDRAWN
     assert story.body is None
     assert [a.action for a in audit] == ["received", "claimed", "withdrawn"]
     assert all(a.detail is None for a in audit)
     with pytest.raises(NotPending):
         await handlers.decide(
-            db.transaction, ApproveStory(event.story_id, "alice", criticality=0), now=T0
+            db.uow(), ApproveStory(event.story_id, "alice", criticality=0), now=T0
         )
 
 
@@ -310,25 +299,21 @@ async def test_a_withdrawal_that_overtakes_its_submission_keeps_the_story_out() 
     db = FakeDatabase()
     event = submitted()
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
-    await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
-    assert not await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    await handlers.withdraw_story(db.uow(), withdrawn, now=T0)
+    assert not await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     assert db.state.items == {}
 
 
 async def test_withdrawing_an_approved_story_drops_its_outbox_copies() -> None:
     db = FakeDatabase()
     event = submitted()
-    await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
-    await handlers.decide(
-        db.transaction, ApproveStory(event.story_id, "alice", criticality=0), now=T0
-    )
+    await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
+    await handlers.decide(db.uow(), ApproveStory(event.story_id, "alice", criticality=0), now=T0)
     assert len(db.state.outbox) == 1
     withdrawn = StoryWithdrawn(story_id=event.story_id, withdrawn_at=T0, organisation_id="TAD")
-    await handlers.withdraw_story(db.transaction, withdrawn, event_id=uuid.uuid4(), now=T0)
+    await handlers.withdraw_story(db.uow(), withdrawn, now=T0)
     assert db.state.outbox == []
     # What was already published is erased by a tombstone on story.approved.
-    assert db.state.tombstones == [event.story_id]
+    assert db.state.tombstones == [
+        (Topic.STORY_APPROVED, story_key(event.story_id), event.story_id)
+    ]

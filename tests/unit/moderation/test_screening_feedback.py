@@ -28,9 +28,7 @@ SAFEKEEPING = "The nurse took my bank card for safekeeping while I was in theatr
 
 async def queued(db: FakeDatabase, body: str) -> uuid.UUID:
     event = submitted(body)
-    assert await handlers.receive_story(
-        db.transaction, event, event_id=uuid.uuid4(), now=T0, screen=screen_in_process
-    )
+    assert await handlers.receive_story(db.uow(), event, now=T0, screen=screen_in_process)
     return event.story_id
 
 
@@ -41,7 +39,7 @@ async def test_a_flag_marked_wrong_is_kept_with_who_and_where_and_audited() -> N
     assert item.screening is not None
     match = item.screening.safeguarding.matches[0]
     feedback = await handlers.give_screening_feedback(
-        db.transaction,
+        db.uow(),
         GiveScreeningFeedback(story_id, "mod-alice", Verdict.WRONG, match=0, note="a figure"),
         now=T0,
     )
@@ -60,11 +58,11 @@ async def test_a_missed_flag_needs_its_category_and_a_wrong_one_an_existing_flag
     story_id = await queued(db, "My nephew keeps Gran's post office book.")
     with pytest.raises(FeedbackNotPossible):
         await handlers.give_screening_feedback(
-            db.transaction, GiveScreeningFeedback(story_id, "m", Verdict.MISSED), now=T0
+            db.uow(), GiveScreeningFeedback(story_id, "m", Verdict.MISSED), now=T0
         )
     with pytest.raises(FeedbackNotPossible):
         await handlers.give_screening_feedback(
-            db.transaction, GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=3), now=T0
+            db.uow(), GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=3), now=T0
         )
     assert db.state.feedback == []
 
@@ -76,16 +74,16 @@ async def test_export_writes_corrected_labels_and_redacted_text() -> None:
     await queued(db, "I want to kill myself.")  # no feedback: not exported
     for match in (0, 1):
         await handlers.give_screening_feedback(
-            db.transaction, GiveScreeningFeedback(wrong, "m", Verdict.WRONG, match=match), now=T0
+            db.uow(), GiveScreeningFeedback(wrong, "m", Verdict.WRONG, match=match), now=T0
         )
     await handlers.give_screening_feedback(
-        db.transaction,
+        db.uow(),
         GiveScreeningFeedback(
             missed, "m", Verdict.MISSED, category=C.FINANCIAL_ABUSE, level=L.CONCERN
         ),
         now=T0,
     )
-    rows = await handlers.export_labels(db.transaction)
+    rows = await handlers.export_labels(db.uow())
     assert rows == [
         f"none | - | {SAFEKEEPING.replace('Karen', '[name]')}",
         "concern | financial_abuse | My nephew keeps Gran's post office book. Ring [phone number].",
@@ -99,17 +97,16 @@ async def test_withdrawal_erases_the_feedback_that_quotes_the_author() -> None:
     db = FakeDatabase()
     story_id = await queued(db, SAFEKEEPING)
     await handlers.give_screening_feedback(
-        db.transaction, GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=0), now=T0
+        db.uow(), GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=0), now=T0
     )
     await handlers.withdraw_story(
-        db.transaction,
+        db.uow(),
         StoryWithdrawn(story_id=story_id, withdrawn_at=T0, organisation_id="TAD"),
-        event_id=uuid.uuid4(),
         now=T0,
     )
     assert db.state.feedback == []
-    assert await handlers.export_labels(db.transaction) == []
+    assert await handlers.export_labels(db.uow()) == []
     with pytest.raises(FeedbackNotPossible):
         await handlers.give_screening_feedback(
-            db.transaction, GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=0), now=T0
+            db.uow(), GiveScreeningFeedback(story_id, "m", Verdict.WRONG, match=0), now=T0
         )

@@ -49,7 +49,7 @@ from faststream.kafka import KafkaBroker
 
 from candour_common.cloudevents import Envelope, InvalidEnvelope
 from candour_common.db.inbox import InboxEntry
-from candour_common.db.uow import UnitOfWork
+from candour_common.db.uow import AbstractUnitOfWork
 from candour_common.events import EVENT_MODELS, BaseEvent
 from candour_common.messaging import (
     PERMANENT_ERRORS,
@@ -62,7 +62,8 @@ from candour_common.topics import Topic, TopicNames
 
 log = structlog.get_logger(__name__)
 
-U = TypeVar("U", bound=UnitOfWork)
+# Any unit of work: the PostgreSQL one in a service, a fake one in unit tests.
+U = TypeVar("U", bound=AbstractUnitOfWork)
 E = TypeVar("E", bound=BaseEvent)
 
 
@@ -432,6 +433,7 @@ class EventConsumer(Generic[U]):
                     error=repr(exc),
                 )
                 return False
+            log.info("batch handled", records=len(items))
             self._count_handled(items, started)
             return True
 

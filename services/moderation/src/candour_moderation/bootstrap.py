@@ -3,35 +3,54 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
-from candour_common.runtime import Platform, PlatformRef, admin_app, build_app
-from candour_common.settings import ServiceSettings
+from candour_common.runtime import Platform, admin_app, build_app
 from candour_common.web import pages
-from candour_moderation.adapters.metrics import moderation_metrics
+from candour_moderation.adapters.metrics import ModerationMetrics, moderation_metrics
 from candour_moderation.adapters.screening import ScreeningPool
+from candour_moderation.domain.model import QueueItem
 from candour_moderation.entrypoints import consumers
 from candour_moderation.entrypoints.http import name_decision_fields, router
 from candour_moderation.entrypoints.metrics import QueueDepthOnScrape
 from candour_moderation.entrypoints.pages import create_console_templates
 from candour_moderation.entrypoints.pages import router as console_router
+from candour_moderation.service_layer.unit_of_work import PostgresModerationUnitOfWork
 from candour_moderation.settings import ModerationSettings
+from candour_screening import SafeguardingLevel
 
 MIGRATIONS = "candour_moderation.migrations"
 
 
+class PlatformMetrics:
+    """Moderation's metrics on the registry of the app's platform, which exists once the
+    app starts (before its consumer does); the subscriptions are given these before the
+    app itself exists."""
+
+    def __init__(self) -> None:
+        self.app: FastAPI | None = None
+
+    def _metrics(self) -> ModerationMetrics:
+        assert self.app is not None, "wired to its app by create_app"
+        return moderation_metrics(self.app.state.platform.metrics.registry)
+
+    def observe_decision(self, item: QueueItem, automatic: bool) -> None:
+        self._metrics().observe_decision(item, automatic)
+
+    def set_queue_depth(self, depth: Mapping[SafeguardingLevel, int]) -> None:
+        self._metrics().set_queue_depth(depth)
+
+
 def create_app(settings: ModerationSettings) -> FastAPI:
     screening = ScreeningPool(settings.screening_workers)
-
-    def register(broker: KafkaBroker, service: ServiceSettings, ref: PlatformRef) -> None:
-        consumers.register(broker, service, ref, screening=screening)
+    metrics = PlatformMetrics()
 
     def on_started(platform: Platform) -> Sequence[asyncio.Task[None]]:
         # Made now so the first scrape already shows them (at zero).
         moderation_metrics(platform.metrics.registry)
+        # The consumer may already have started it (its first story), or not yet.
         screening.start()
         return (asyncio.create_task(screening.run_until_cancelled(), name="screening"),)
 
@@ -43,11 +62,17 @@ def create_app(settings: ModerationSettings) -> FastAPI:
             "a prioritised queue, suggested redactions, decisions and an audit trail."
         ),
         migrations_package=MIGRATIONS,
+        service=consumers.SERVICE,
+        unit_of_work=PostgresModerationUnitOfWork,
         routers=[router, console_router],
-        register_subscribers=register,
+        subscriptions=consumers.subscriptions(
+            settings, screen=screening.screen, observe=metrics.observe_decision
+        ),
         relay_outbox=True,
         on_started=on_started,
     )
+    metrics.app = app
+    app.state.queue_metrics = metrics
     name_decision_fields(app)
     # The console's pages: outside /v1 and left out of the OpenAPI document.
     app.state.console_templates = create_console_templates(settings)

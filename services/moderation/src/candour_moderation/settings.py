@@ -18,7 +18,8 @@ class ModerationSettings(ServiceSettings):
         le=16,
         description=(
             "Worker processes that screen stories, off the event loop (each holds the "
-            "screening rules, ~60 MB)."
+            "screening rules, ~60 MB); a backlog's stories are screened across all of "
+            "them at once."
         ),
     )
     auto_approve: bool = Field(

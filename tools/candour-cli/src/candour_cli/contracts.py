@@ -36,6 +36,7 @@ from faststream.specification import AsyncAPI
 from pydantic import SecretStr
 
 from candour_common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Envelope, source_for
+from candour_common.consumer import document_subscriptions
 from candour_common.events import (
     EVENT_MODELS,
     AuthorContact,
@@ -67,7 +68,6 @@ from candour_intake import bootstrap as intake_bootstrap
 from candour_intake.entrypoints import consumers as intake_consumers
 from candour_intake.settings import IntakeSettings
 from candour_moderation import bootstrap as moderation_bootstrap
-from candour_moderation.adapters.screening import ScreeningPool
 from candour_moderation.entrypoints import consumers as moderation_consumers
 from candour_moderation.settings import ModerationSettings
 from candour_notifications import bootstrap as notifications_bootstrap
@@ -386,15 +386,24 @@ def _defaults(settings_cls: type[SettingsT]) -> SettingsT:
     return cast(SettingsT, cast(Any, settings_cls).model_construct(**keys))
 
 
+def _moderation_subscriptions(
+    broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef
+) -> None:
+    assert isinstance(settings, ModerationSettings)
+
+    async def never_screens(stories: Any) -> list[Any]:  # pragma: no cover - never consumes
+        raise RuntimeError("a documentation broker never consumes")
+
+    subscriptions = moderation_consumers.subscriptions(
+        settings, screen=never_screens, observe=lambda item, automatic: None
+    )
+    document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
+
+
 def _services() -> list[_Service]:
     return [
         _Service("story-intake", _defaults(IntakeSettings), intake_consumers.register),
-        _Service(
-            "moderation",
-            _defaults(ModerationSettings),
-            # A pool never started: the document only needs the subscribers declared.
-            functools.partial(moderation_consumers.register, screening=ScreeningPool(1)),
-        ),
+        _Service("moderation", _defaults(ModerationSettings), _moderation_subscriptions),
         _Service(
             "notifications",
             _defaults(NotificationsSettings),

@@ -18,8 +18,9 @@ import typer
 
 from candour_cli import databases
 from candour_cli.services import BY_NAME
-from candour_moderation.adapters.repository import postgres_transaction
+from candour_moderation.entrypoints.consumers import SERVICE
 from candour_moderation.service_layer.handlers import export_labels
+from candour_moderation.service_layer.unit_of_work import PostgresModerationUnitOfWork
 
 app = typer.Typer(help="Screening: what moderators taught it.", no_args_is_help=True)
 MODERATION = BY_NAME["moderation"]
@@ -28,7 +29,7 @@ MODERATION = BY_NAME["moderation"]
 async def _rows(url: str) -> list[str]:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
-        return await export_labels(postgres_transaction(pool))
+        return await export_labels(PostgresModerationUnitOfWork(pool, service=SERVICE))
     finally:
         await pool.close()
 

@@ -7,6 +7,7 @@ at import, so several apps in one process (tests) each have their own.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
@@ -51,7 +52,7 @@ class ModerationMetrics:
         for level in SafeguardingLevel:
             self.queue_depth.labels(level.value).set(0)
 
-    def set_queue_depth(self, depth: dict[SafeguardingLevel, int]) -> None:
+    def set_queue_depth(self, depth: Mapping[SafeguardingLevel, int]) -> None:
         for level, count in depth.items():
             self.queue_depth.labels(level.value).set(count)
 

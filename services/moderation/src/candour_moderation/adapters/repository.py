@@ -1,25 +1,25 @@
-"""Persistence of the moderation queue: the port, and its asyncpg adapter.
+"""Moderation's tables on asyncpg: the queue, its audit trail, withdrawals, moderators'
+screening feedback and safeguarding escalations.
 
-Every use case runs inside one transaction (`Transaction`), so a queue change, its
-audit line, its outbox event and its inbox record commit together or not at all.
+Each repository works on the connection of the unit of work that made it
+(`service_layer.unit_of_work`), so a queue change, its audit lines, its outbox
+events and its inbox entries commit together or not at all. Writes that a
+consumer's batch makes for many stories at once take a sequence and send one
+statement (`executemany`, `= ANY($1)`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from candour_common.db import Connection, lock_story
-from candour_common.db.inbox import record_once
-from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
+from candour_common.db import Connection
 from candour_common.events import (
-    Event,
     OrganisationRef,
     PublicAuthor,
     Relationship,
@@ -27,8 +27,6 @@ from candour_common.events import (
     ServiceRef,
     Tags,
 )
-from candour_common.keys import escalation_key, story_key
-from candour_common.topics import Topic
 from candour_moderation.domain.escalations import Escalation
 from candour_moderation.domain.feedback import ScreeningFeedback, Verdict
 from candour_moderation.domain.model import (
@@ -40,100 +38,6 @@ from candour_moderation.domain.model import (
 )
 from candour_screening import SafeguardingCategory, SafeguardingLevel, Screening
 
-SERVICE = "moderation"
-
-
-class QueueRepository(Protocol):
-    async def get(self, story_id: UUID, *, for_update: bool = False) -> QueueItem | None: ...
-
-    async def add(self, item: QueueItem) -> None: ...
-
-    async def save(self, item: QueueItem) -> None: ...
-
-    async def page(
-        self, status: Status, *, limit: int, after: QueuePosition | None = None
-    ) -> list[QueueItem]: ...
-
-    async def pending_by_priority(self) -> dict[int, int]:
-        """Pending stories counted by priority rank (0 serious, 1 concern, 2 none)."""
-        ...
-
-    async def add_audit(self, entry: AuditEntry) -> None: ...
-
-    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]: ...
-
-    async def erase_audit_details(self, story_id: UUID) -> None: ...
-
-    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None: ...
-
-    async def is_withdrawn(self, story_id: UUID) -> bool: ...
-
-    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
-        """Inbox: False when this event was processed before."""
-        ...
-
-    async def add_event(self, event: Event) -> UUID:
-        """Outbox: the event is published after this transaction commits."""
-        ...
-
-    async def erase_events(self, story_id: UUID) -> None:
-        """Drop outbox copies of the story's events (they carry its text)."""
-        ...
-
-    async def erase_published(self, story_id: UUID) -> None:
-        """Outbox: a tombstone on story.approved, which erases the published story there
-        once the broker compacts (published after everything written before it)."""
-
-    async def add_feedback(self, feedback: ScreeningFeedback) -> None: ...
-
-    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]: ...
-
-    async def stories_with_feedback(self) -> list[UUID]:
-        """Stories (not withdrawn) moderators gave screening feedback on, oldest first."""
-        ...
-
-    async def erase_feedback(self, story_id: UUID) -> None:
-        """Drop the story's feedback (it quotes the author's words)."""
-        ...
-
-    async def add_escalation(self, escalation: Escalation) -> None: ...
-
-    async def get_escalation(
-        self, escalation_id: UUID, *, for_update: bool = False
-    ) -> Escalation | None: ...
-
-    async def save_escalation(self, escalation: Escalation) -> None:
-        """Store what notifications reported back (alerted, acknowledged, re-alerted)."""
-        ...
-
-    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
-        """The story's escalations, oldest first."""
-        ...
-
-    async def erase_escalations(self, story_id: UUID) -> None:
-        """The author withdrew: drop the moderators' notes (ids, states and times stay),
-        and tombstone each escalation on safeguarding.raised (it carried the story)."""
-        ...
-
-
-# Opens one transaction and hands out the repository bound to it.
-Transaction = Callable[[], AbstractAsyncContextManager[QueueRepository]]
-
-
-def postgres_transaction(pool: asyncpg.Pool, *, story_id: UUID | None = None) -> Transaction:
-    """Transactions on the queue; with `story_id`, each holds that story's lock (a story's
-    submission and withdrawal arrive on different topics, consumed concurrently)."""
-
-    @asynccontextmanager
-    async def transaction() -> AsyncIterator[QueueRepository]:
-        async with pool.acquire() as conn, conn.transaction():
-            if story_id is not None:
-                await lock_story(conn, story_id)
-            yield PostgresQueueRepository(conn)
-
-    return transaction
-
-
 _COLUMNS = """
     story_id, status, priority_rank, organisation::text AS organisation, service::text AS service,
     submitted_at, title, body, author_display_name, author_relationship,
@@ -142,7 +46,9 @@ _COLUMNS = """
 """
 
 
-class PostgresQueueRepository:
+class PostgresQueue:
+    """The queue: one row per submitted story, in any status."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
@@ -154,8 +60,16 @@ class PostgresQueueRepository:
         )
         return _item(row) if row is not None else None
 
-    async def add(self, item: QueueItem) -> None:
-        await self._conn.execute(
+    async def existing(self, story_ids: Sequence[UUID]) -> set[UUID]:
+        rows = await self._conn.fetch(
+            "SELECT story_id FROM queue_items WHERE story_id = ANY($1::uuid[])", list(story_ids)
+        )
+        return {r["story_id"] for r in rows}
+
+    async def add_many(self, items: Sequence[QueueItem]) -> None:
+        if not items:
+            return
+        await self._conn.executemany(
             """
             INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
                                      submitted_at, title, body, author_display_name,
@@ -164,22 +78,27 @@ class PostgresQueueRepository:
             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
                     $12::jsonb, $13, $14::jsonb, $15, $16)
             """,
-            item.story_id,
-            item.status.value,
-            item.priority_rank,
-            item.organisation.model_dump_json(),
-            item.service.model_dump_json() if item.service else None,
-            item.submitted_at,
-            item.title,
-            item.body,
-            item.author.display_name if item.author else None,
-            item.author.relationship.value if item.author else None,
-            json.dumps(screening_to_json(item.screening)) if item.screening else None,
-            item.tags.model_dump_json(),
-            item.experienced_at,
-            item.provenance.model_dump_json(),
-            item.decided_by,
-            item.decided_at,
+            [
+                (
+                    item.story_id,
+                    item.status.value,
+                    item.priority_rank,
+                    item.organisation.model_dump_json(),
+                    item.service.model_dump_json() if item.service else None,
+                    item.submitted_at,
+                    item.title,
+                    item.body,
+                    item.author.display_name if item.author else None,
+                    item.author.relationship.value if item.author else None,
+                    json.dumps(screening_to_json(item.screening)) if item.screening else None,
+                    item.tags.model_dump_json(),
+                    item.experienced_at,
+                    item.provenance.model_dump_json(),
+                    item.decided_by,
+                    item.decided_at,
+                )
+                for item in items
+            ],
         )
 
     async def save(self, item: QueueItem) -> None:
@@ -246,21 +165,38 @@ class PostgresQueueRepository:
         )
         return {int(r["priority_rank"]): int(r["n"]) for r in rows}
 
-    async def add_audit(self, entry: AuditEntry) -> None:
-        await self._conn.execute(
+
+class PostgresAuditLog:
+    """Who did what to which story, and when; read back in the order written."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, entry: AuditEntry) -> None:
+        await self.add_many([entry])
+
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        await self._conn.executemany(
             """
             INSERT INTO audit_log (story_id, at, actor, action, detail, automatic)
             VALUES ($1, $2, $3, $4, $5::jsonb, $6)
             """,
-            entry.story_id,
-            entry.at,
-            entry.actor,
-            entry.action,
-            json.dumps(entry.detail) if entry.detail is not None else None,
-            entry.automatic,
+            [
+                (
+                    e.story_id,
+                    e.at,
+                    e.actor,
+                    e.action,
+                    json.dumps(e.detail) if e.detail is not None else None,
+                    e.automatic,
+                )
+                for e in entries
+            ],
         )
 
-    async def audit_trail(self, story_id: UUID) -> list[AuditEntry]:
+    async def trail(self, story_id: UUID) -> list[AuditEntry]:
         rows = await self._conn.fetch(
             """
             SELECT story_id, at, actor, action, detail::text AS detail, automatic
@@ -280,10 +216,17 @@ class PostgresQueueRepository:
             for r in rows
         ]
 
-    async def erase_audit_details(self, story_id: UUID) -> None:
+    async def erase_details(self, story_id: UUID) -> None:
         await self._conn.execute("UPDATE audit_log SET detail = NULL WHERE story_id = $1", story_id)
 
-    async def record_withdrawal(self, story_id: UUID, withdrawn_at: datetime) -> None:
+
+class PostgresWithdrawals:
+    """Stories their authors withdrew, so a late story.submitted is never stored."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def record(self, story_id: UUID, withdrawn_at: datetime) -> None:
         await self._conn.execute(
             "INSERT INTO withdrawals (story_id, withdrawn_at) VALUES ($1, $2) "
             "ON CONFLICT DO NOTHING",
@@ -291,31 +234,20 @@ class PostgresQueueRepository:
             withdrawn_at,
         )
 
-    async def is_withdrawn(self, story_id: UUID) -> bool:
-        return bool(
-            await self._conn.fetchval("SELECT 1 FROM withdrawals WHERE story_id = $1", story_id)
+    async def among(self, story_ids: Sequence[UUID]) -> set[UUID]:
+        rows = await self._conn.fetch(
+            "SELECT story_id FROM withdrawals WHERE story_id = ANY($1::uuid[])", list(story_ids)
         )
+        return {r["story_id"] for r in rows}
 
-    async def record_event_once(self, event_id: UUID, topic: str) -> bool:
-        return await record_once(self._conn, consumer=SERVICE, event_id=event_id, topic=topic)
 
-    async def add_event(self, event: Event) -> UUID:
-        envelope = await add_event(self._conn, event, service=SERVICE)
-        return envelope.id
+class PostgresScreeningFeedback:
+    """Moderators' corrections of screening's flags."""
 
-    async def erase_events(self, story_id: UUID) -> None:
-        await erase_story_events(self._conn, story_id)
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    async def erase_published(self, story_id: UUID) -> None:
-        await add_tombstone(
-            self._conn,
-            Topic.STORY_APPROVED,
-            story_key(story_id),
-            story_id=story_id,
-            service=SERVICE,
-        )
-
-    async def add_feedback(self, feedback: ScreeningFeedback) -> None:
+    async def add(self, feedback: ScreeningFeedback) -> None:
         await self._conn.execute(
             """
             INSERT INTO screening_feedback (story_id, at, moderator, verdict, category, level,
@@ -335,7 +267,7 @@ class PostgresQueueRepository:
             feedback.note,
         )
 
-    async def feedback_on(self, story_id: UUID) -> list[ScreeningFeedback]:
+    async def on(self, story_id: UUID) -> list[ScreeningFeedback]:
         rows = await self._conn.fetch(
             """
             SELECT story_id, at, moderator, verdict, category, level, field, match_start,
@@ -361,7 +293,7 @@ class PostgresQueueRepository:
             for r in rows
         ]
 
-    async def stories_with_feedback(self) -> list[UUID]:
+    async def stories(self) -> list[UUID]:
         rows = await self._conn.fetch(
             """
             SELECT f.story_id FROM screening_feedback f
@@ -372,10 +304,17 @@ class PostgresQueueRepository:
         )
         return [r["story_id"] for r in rows]
 
-    async def erase_feedback(self, story_id: UUID) -> None:
+    async def erase(self, story_id: UUID) -> None:
         await self._conn.execute("DELETE FROM screening_feedback WHERE story_id = $1", story_id)
 
-    async def add_escalation(self, escalation: Escalation) -> None:
+
+class PostgresEscalations:
+    """Safeguarding escalations: who raised each, and what notifications reported back."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, escalation: Escalation) -> None:
         await self._conn.execute(
             """
             INSERT INTO escalations (escalation_id, story_id, raised_at, trigger, raised_by, note)
@@ -389,9 +328,7 @@ class PostgresQueueRepository:
             escalation.note,
         )
 
-    async def get_escalation(
-        self, escalation_id: UUID, *, for_update: bool = False
-    ) -> Escalation | None:
+    async def get(self, escalation_id: UUID, *, for_update: bool = False) -> Escalation | None:
         lock = " FOR UPDATE" if for_update else ""
         row = await self._conn.fetchrow(
             f"SELECT * FROM escalations WHERE escalation_id = $1{lock}",  # noqa: S608
@@ -399,7 +336,7 @@ class PostgresQueueRepository:
         )
         return _escalation(row) if row is not None else None
 
-    async def save_escalation(self, escalation: Escalation) -> None:
+    async def save(self, escalation: Escalation) -> None:
         await self._conn.execute(
             """
             UPDATE escalations
@@ -417,26 +354,21 @@ class PostgresQueueRepository:
             list(escalation.realerted_to),
         )
 
-    async def escalations_of(self, story_id: UUID) -> list[Escalation]:
+    async def of(self, story_id: UUID) -> list[Escalation]:
         rows = await self._conn.fetch(
             "SELECT * FROM escalations WHERE story_id = $1 ORDER BY raised_at, escalation_id",
             story_id,
         )
         return [_escalation(r) for r in rows]
 
-    async def erase_escalations(self, story_id: UUID) -> None:
+    async def erase_notes(self, story_id: UUID) -> list[UUID]:
+        """Drop the moderators' notes of the story's escalations (ids, states and times
+        stay); the ids of its escalations."""
         rows = await self._conn.fetch(
             "UPDATE escalations SET note = NULL WHERE story_id = $1 RETURNING escalation_id",
             story_id,
         )
-        for row in rows:
-            await add_tombstone(
-                self._conn,
-                Topic.SAFEGUARDING_RAISED,
-                escalation_key(story_id, row["escalation_id"]),
-                story_id=story_id,
-                service=SERVICE,
-            )
+        return sorted(r["escalation_id"] for r in rows)
 
 
 def _escalation(row: asyncpg.Record) -> Escalation:

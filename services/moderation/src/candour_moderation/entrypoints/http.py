@@ -18,8 +18,6 @@ from candour_common.auth import Principal, Role
 from candour_common.events import Tags
 from candour_common.http.bearer import require_role
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_moderation.adapters.metrics import ModerationMetrics, moderation_metrics
-from candour_moderation.adapters.repository import Transaction, postgres_transaction
 from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
 from candour_moderation.domain.feedback import (
     FeedbackNotPossible,
@@ -27,7 +25,6 @@ from candour_moderation.domain.feedback import (
     Verdict,
 )
 from candour_moderation.domain.model import (
-    DEFAULT_LEASE,
     ApproveStory,
     ClaimedByAnother,
     ClaimStory,
@@ -41,6 +38,7 @@ from candour_moderation.domain.model import (
     Status,
     StoryNotFound,
 )
+from candour_moderation.entrypoints.dependencies import get_lease, get_metrics, get_unit_of_work
 from candour_moderation.entrypoints.schemas import (
     ApproveIn,
     AuditOut,
@@ -58,6 +56,8 @@ from candour_moderation.entrypoints.schemas import (
     WrongFlagIn,
 )
 from candour_moderation.service_layer import handlers
+from candour_moderation.service_layer.handlers import QueueMetrics
+from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_screening import SafeguardingLevel
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
@@ -68,21 +68,8 @@ router = APIRouter(prefix="/v1", tags=["queue"], responses=AUTH_PROBLEMS)
 Moderator = Annotated[Principal, Depends(require_role(Role.MODERATOR, Role.OPERATOR))]
 
 
-async def get_transaction(request: Request) -> Transaction:
-    return postgres_transaction(request.app.state.platform.pool)
-
-
-def get_lease(request: Request) -> timedelta:
-    seconds = getattr(request.app.state.platform.settings, "claim_lease_seconds", None)
-    return timedelta(seconds=seconds) if isinstance(seconds, int) else DEFAULT_LEASE
-
-
-def get_metrics(request: Request) -> ModerationMetrics:
-    return moderation_metrics(request.app.state.platform.metrics.registry)
-
-
-Tx = Annotated[Transaction, Depends(get_transaction)]
-Metrics = Annotated[ModerationMetrics, Depends(get_metrics)]
+Uow = Annotated[ModerationUnitOfWork, Depends(get_unit_of_work)]
+Metrics = Annotated[QueueMetrics, Depends(get_metrics)]
 Lease = Annotated[timedelta, Depends(get_lease)]
 
 
@@ -167,14 +154,14 @@ def decode_cursor(cursor: str) -> QueuePosition:
 @router.get("/queue", response_model=QueuePage, responses={422: PROBLEM})
 async def list_queue(
     moderator: Moderator,
-    tx: Tx,
+    uow: Uow,
     status: Annotated[Status, Query(description="Which items to list.")] = Status.PENDING,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> QueuePage:
     """Stories in priority order: serious safeguarding first, then concern, then oldest first."""
     after = decode_cursor(cursor) if cursor else None
-    items = await handlers.list_queue(tx, status, limit=limit + 1, after=after)
+    items = await handlers.list_queue(uow, status, limit=limit + 1, after=after)
     now = _now()
     page, more = items[:limit], len(items) > limit
     return QueuePage(
@@ -184,14 +171,14 @@ async def list_queue(
 
 
 @router.get("/queue/{story_id}", response_model=QueueItemDetail, responses={404: PROBLEM})
-async def get_story(story_id: UUID, moderator: Moderator, tx: Tx) -> QueueItemDetail:
+async def get_story(story_id: UUID, moderator: Moderator, uow: Uow) -> QueueItemDetail:
     """One story with its screening and its audit trail."""
     try:
-        item, audit = await handlers.get_story(tx, story_id)
+        item, audit = await handlers.get_story(uow, story_id)
     except ModerationError as exc:
         raise _problem(exc) from exc
-    feedback = await handlers.screening_feedback_on(tx, story_id)
-    escalations = await handlers.escalations_of(tx, story_id)
+    feedback = await handlers.screening_feedback_on(uow, story_id)
+    escalations = await handlers.escalations_of(uow, story_id)
     return QueueItemDetail(
         **QueueItemOut.of(item, _now()).model_dump(),
         audit=[AuditOut.of(a) for a in audit],
@@ -209,7 +196,7 @@ async def get_story(story_id: UUID, moderator: Moderator, tx: Tx) -> QueueItemDe
 async def raise_safeguarding(
     story_id: UUID,
     moderator: Moderator,
-    tx: Tx,
+    uow: Uow,
     body: Annotated[RaiseSafeguardingIn, Body()],
 ) -> EscalationOut:
     """Raise safeguarding: the story as written, its screening matches and your note go to
@@ -217,7 +204,7 @@ async def raise_safeguarding(
     status (not once withdrawn). Each call is a new escalation."""
     try:
         escalation = await handlers.raise_escalation(
-            tx, RaiseSafeguarding(story_id, moderator.subject, body.note), now=_now()
+            uow, RaiseSafeguarding(story_id, moderator.subject, body.note), now=_now()
         )
     except ModerationError as exc:
         raise _problem(exc) from exc
@@ -233,7 +220,7 @@ async def raise_safeguarding(
 async def give_screening_feedback(
     story_id: UUID,
     moderator: Moderator,
-    tx: Tx,
+    uow: Uow,
     feedback: Annotated[ScreeningFeedbackIn, Body()],
 ) -> ScreeningFeedbackOut:
     """Teach screening: mark one of the story's safeguarding flags wrong
@@ -254,7 +241,7 @@ async def give_screening_feedback(
             note=feedback.note,
         )
     try:
-        given = await handlers.give_screening_feedback(tx, command, now=_now())
+        given = await handlers.give_screening_feedback(uow, command, now=_now())
     except ModerationError as exc:
         raise _problem(exc) from exc
     return ScreeningFeedbackOut.of(given)
@@ -263,11 +250,11 @@ async def give_screening_feedback(
 @router.post(
     "/queue/{story_id}/claim", response_model=ClaimOut, responses={404: PROBLEM, 409: PROBLEM}
 )
-async def claim_story(story_id: UUID, moderator: Moderator, tx: Tx, lease: Lease) -> ClaimOut:
+async def claim_story(story_id: UUID, moderator: Moderator, uow: Uow, lease: Lease) -> ClaimOut:
     """Take (or renew) a lease on the story so no other moderator works on it meanwhile."""
     try:
         item = await handlers.claim_story(
-            tx, ClaimStory(story_id, moderator.subject, lease), now=_now()
+            uow, ClaimStory(story_id, moderator.subject, lease), now=_now()
         )
     except ModerationError as exc:
         raise _problem(exc) from exc
@@ -281,11 +268,11 @@ async def claim_story(story_id: UUID, moderator: Moderator, tx: Tx, lease: Lease
 @router.delete(
     "/queue/{story_id}/claim", response_model=ReleaseOut, responses={404: PROBLEM, 409: PROBLEM}
 )
-async def release_claim(story_id: UUID, moderator: Moderator, tx: Tx) -> ReleaseOut:
+async def release_claim(story_id: UUID, moderator: Moderator, uow: Uow) -> ReleaseOut:
     """Give the story back to the queue before the lease expires."""
     try:
         item = await handlers.release_claim(
-            tx, ReleaseClaim(story_id, moderator.subject), now=_now()
+            uow, ReleaseClaim(story_id, moderator.subject), now=_now()
         )
     except ModerationError as exc:
         raise _problem(exc) from exc
@@ -300,7 +287,7 @@ async def release_claim(story_id: UUID, moderator: Moderator, tx: Tx) -> Release
 async def decide(
     story_id: UUID,
     moderator: Moderator,
-    tx: Tx,
+    uow: Uow,
     metrics: Metrics,
     decision: Annotated[DecisionIn, Body()],
 ) -> DecisionOut:
@@ -326,7 +313,7 @@ async def decide(
         )
     try:
         item, event_id = await handlers.decide(
-            tx, command, now=_now(), observe=metrics.observe_decision
+            uow, command, now=_now(), observe=metrics.observe_decision
         )
     except ModerationError as exc:
         raise _problem(exc) from exc

@@ -13,8 +13,7 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from candour_moderation.adapters.metrics import moderation_metrics
-from candour_moderation.adapters.repository import postgres_transaction
+from candour_moderation.entrypoints.dependencies import new_unit_of_work, queue_metrics
 from candour_moderation.service_layer import handlers
 
 log = structlog.get_logger(__name__)
@@ -39,6 +38,5 @@ class QueueDepthOnScrape:
         await self.app(scope, receive, send)
 
     async def _refresh(self) -> None:
-        platform = self.owner.state.platform
-        depth = await handlers.queue_depth(postgres_transaction(platform.pool))
-        moderation_metrics(platform.metrics.registry).set_queue_depth(depth)
+        depth = await handlers.queue_depth(new_unit_of_work(self.owner))
+        queue_metrics(self.owner).set_queue_depth(depth)

@@ -22,7 +22,6 @@ from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.web import pages
 from candour_common.web.dates import uk_time
-from candour_moderation.adapters.repository import Transaction, postgres_transaction
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
 from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
 from candour_moderation.domain.feedback import (
@@ -42,12 +41,12 @@ from candour_moderation.domain.model import (
     Status,
     StoryNotFound,
 )
-from candour_moderation.entrypoints.http import (
-    decode_cursor,
-    encode_cursor,
+from candour_moderation.entrypoints.dependencies import (
     get_lease,
     get_metrics,
+    get_unit_of_work,
 )
+from candour_moderation.entrypoints.http import decode_cursor, encode_cursor
 from candour_moderation.entrypoints.review import (
     BODY_MAX,
     TITLE_MAX,
@@ -56,6 +55,7 @@ from candour_moderation.entrypoints.review import (
     segments,
 )
 from candour_moderation.service_layer import handlers
+from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_moderation.settings import ModerationSettings
 from candour_screening import CATEGORY_LABELS, SafeguardingCategory, SafeguardingLevel
 
@@ -116,7 +116,7 @@ async def _render_story(
 ) -> HTMLResponse:
     """The story page, with the story's safeguarding escalations and their state."""
     item: QueueItem = context["item"]
-    escalations = await handlers.escalations_of(_transaction(request), item.story_id)
+    escalations = await handlers.escalations_of(_uow(request), item.story_id)
     context = {**context, "escalations": escalations}
     return _render(request, "console/story.html", context, status_code=status_code)
 
@@ -130,8 +130,9 @@ def signed_in(request: Request) -> Principal | None:
     return pages.signed_in_principal(request, ALLOWED_ROLES)
 
 
-def _transaction(request: Request) -> Transaction:
-    return postgres_transaction(request.app.state.platform.pool)
+def _uow(request: Request) -> ModerationUnitOfWork:
+    """A fresh unit of work for this page's use cases."""
+    return get_unit_of_work(request)
 
 
 # ------------------------------------------------------------------- sign in
@@ -186,7 +187,7 @@ async def queue_page(
         return _see_other("/console/sign-in")
     after = decode_cursor(cursor) if cursor else None
     items = await handlers.list_queue(
-        _transaction(request), Status.PENDING, limit=QUEUE_PAGE_SIZE + 1, after=after
+        _uow(request), Status.PENDING, limit=QUEUE_PAGE_SIZE + 1, after=after
     )
     page, more = items[:QUEUE_PAGE_SIZE], len(items) > QUEUE_PAGE_SIZE
     now = _now()
@@ -264,7 +265,7 @@ def _story_context(
 
 async def _load(request: Request, story_id: UUID) -> QueueItem | None:
     try:
-        item, _ = await handlers.get_story(_transaction(request), story_id)
+        item, _ = await handlers.get_story(_uow(request), story_id)
     except StoryNotFound:
         return None
     return item
@@ -293,7 +294,7 @@ async def story_page(request: Request, story_id: UUID, done: str | None = None) 
     item = await _load(request, story_id)
     if item is None:
         return _not_found(request, moderator)
-    feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
+    feedback = await handlers.screening_feedback_on(_uow(request), story_id)
     return await _render_story(
         request,
         _story_context(item, moderator, message=CLAIM_MESSAGES.get(done or ""), feedback=feedback),
@@ -345,12 +346,12 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
         return _not_found(request, moderator)
     if command is not None:
         try:
-            await handlers.give_screening_feedback(_transaction(request), command, now=_now())
+            await handlers.give_screening_feedback(_uow(request), command, now=_now())
         except FeedbackNotPossible as exc:
             errors["verdict"] = exc.why
         else:
             return _see_other(f"/console/stories/{story_id}?done=feedback#safeguarding-title")
-    feedback = await handlers.screening_feedback_on(_transaction(request), story_id)
+    feedback = await handlers.screening_feedback_on(_uow(request), story_id)
     return await _render_story(
         request,
         _story_context(item, moderator, errors=errors, values=values, feedback=feedback),
@@ -389,7 +390,7 @@ async def claim(request: Request, story_id: UUID) -> Response:
         return _see_other("/console/sign-in")
     try:
         await handlers.claim_story(
-            _transaction(request),
+            _uow(request),
             ClaimStory(story_id, moderator.subject, get_lease(request)),
             now=_now(),
         )
@@ -408,7 +409,7 @@ async def release(request: Request, story_id: UUID) -> Response:
         return _see_other("/console/sign-in")
     try:
         await handlers.release_claim(
-            _transaction(request), ReleaseClaim(story_id, moderator.subject), now=_now()
+            _uow(request), ReleaseClaim(story_id, moderator.subject), now=_now()
         )
     except StoryNotFound:
         return _not_found(request, moderator)
@@ -465,7 +466,7 @@ async def approve(request: Request, story_id: UUID) -> Response:
             acknowledge_safeguarding=values["acknowledge_safeguarding"] == "yes",
         )
         await handlers.decide(
-            _transaction(request),
+            _uow(request),
             command,
             now=_now(),
             observe=get_metrics(request).observe_decision,
@@ -520,7 +521,7 @@ async def reject(request: Request, story_id: UUID) -> Response:
     assert reason is not None
     try:
         await handlers.decide(
-            _transaction(request),
+            _uow(request),
             RejectStory(story_id, moderator.subject, reason, values["note"] or None),
             now=_now(),
             observe=get_metrics(request).observe_decision,
@@ -551,7 +552,7 @@ async def raise_safeguarding(request: Request, story_id: UUID) -> Response:
     if not errors:
         try:
             await handlers.raise_escalation(
-                _transaction(request),
+                _uow(request),
                 RaiseSafeguarding(story_id, moderator.subject, note),
                 now=_now(),
             )

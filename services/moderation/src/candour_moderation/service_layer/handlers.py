@@ -1,10 +1,16 @@
-"""Use cases of moderation; each receives its dependencies (transaction, time) as arguments."""
+"""Use cases of moderation: each receives its unit of work (and the time, the
+screening, the observers it needs) as arguments and runs in `async with uow:`.
+
+The event consumer has recorded an event in the inbox before its handler runs (a
+redelivered event never reaches it) and, under a backlog, runs many handlers in one
+unit of work; HTTP commands get a fresh unit of work per request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
@@ -13,11 +19,12 @@ from candour_common.events import (
     RejectionReason,
     SafeguardingTrigger,
     SafeguardingUpdated,
+    StoryApproved,
     StorySubmitted,
     StoryWithdrawn,
 )
+from candour_common.keys import escalation_key, story_key
 from candour_common.topics import Topic
-from candour_moderation.adapters.repository import QueueRepository, Transaction
 from candour_moderation.domain.escalations import (
     Escalation,
     RaiseSafeguarding,
@@ -44,6 +51,7 @@ from candour_moderation.domain.model import (
     StoryNotFound,
     priority_rank,
 )
+from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_screening import SafeguardingLevel, Screening
 from candour_screening.corpus import format_line
 
@@ -62,168 +70,235 @@ def _ignore(item: QueueItem, automatic: bool) -> None:
     pass
 
 
-# Screens a story's text fields off the event loop (a worker process in the
-# service; the library called directly in unit tests).
-Screen = Callable[[Mapping[str, str], str | None], Awaitable[Screening]]
+class QueueMetrics(Protocol):
+    """Moderation's own metrics, as the use cases and entrypoints feed them."""
+
+    def observe_decision(self, item: QueueItem, automatic: bool) -> None: ...
+
+    def set_queue_depth(self, depth: Mapping[SafeguardingLevel, int]) -> None: ...
 
 
-async def receive_story(
-    transaction: Transaction,
-    event: StorySubmitted,
+# What screening reads of one story: its text fields, and the author's name.
+ScreeningRequest = tuple[Mapping[str, str], str | None]
+# Screens stories off the event loop, several at once (the service's worker pool; the
+# library called directly in unit tests): one Screening per request, in order.
+ScreenStories = Callable[[Sequence[ScreeningRequest]], Awaitable[list[Screening]]]
+
+
+async def receive_stories(
+    uow: ModerationUnitOfWork,
+    events: Sequence[StorySubmitted],
     *,
-    event_id: UUID,
     now: datetime,
-    screen: Screen,
+    screen: ScreenStories,
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
-) -> bool:
-    """Screen a submitted story and queue it. False when there was nothing to do.
+) -> list[QueueItem]:
+    """Screen submitted stories and queue them; the items queued, in order.
+
+    One story or a consumer's batch alike: the stories neither queued nor withdrawn
+    already are screened together (in the screening workers, concurrently), then
+    written set-based: their queue rows in one statement, their audit lines in
+    another. A story screening matched safeguarding in is escalated at once.
 
     With `auto_approve`, a story screening found nothing in is approved by the
     system in the same transaction (its `story.approved` goes through the outbox);
     anything flagged waits for a moderator as usual.
-
-    Screening runs before the transaction, so no connection is held while it
-    works; a redelivered event is screened again and then found in the inbox.
     """
-    screening = await screen(QueueItem.texts_to_screen(event), event.author.display_name)
-    async with transaction() as repo:
-        if not await repo.record_event_once(event_id, Topic.STORY_SUBMITTED.value):
-            return False
-        if await repo.is_withdrawn(event.story_id):
-            # Its withdrawal overtook it (another topic): never store its words.
-            log.info("submitted story was already withdrawn; not queued")
-            return False
-        if await repo.get(event.story_id) is not None:
-            return False
-        item = QueueItem.from_submission(event, screening)
-        assert item.screening is not None
-        automatic = auto_approve and item.auto_approvable
-        # Decided before it is stored, so an approved-on-arrival story is written once.
-        approved = item.auto_approve(now) if automatic else None
-        await repo.add(item)
-        await repo.add_audit(
-            AuditEntry(
-                story_id=item.story_id,
-                at=now,
-                actor=SCREENING_ACTOR,
-                action="received",
-                detail={
-                    "title": event.title,
-                    "body": event.body,
-                    "tags": event.tags.model_dump(),
-                    "safeguarding": item.screening.safeguarding.level.value,
-                    "safeguarding_categories": [
-                        c.value for c in item.screening.safeguarding.categories
-                    ],
-                    "suggested_redactions": len(item.screening.redactions),
-                    "language_flags": len(item.screening.language),
-                },
-            )
+    async with uow:
+        fresh = await _not_yet_queued(uow, events)
+        if not fresh:
+            return []
+        screenings = await screen(
+            [(QueueItem.texts_to_screen(e), e.author.display_name) for e in fresh]
         )
-        if needs_escalation(item):
-            # At once, whatever a moderator decides later: the contacts hear of it now.
-            await _escalate(
-                repo, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
-            )
-        if approved is not None:
-            published_id = await repo.add_event(approved)
-            await repo.add_audit(
-                AuditEntry(
-                    story_id=item.story_id,
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                    action="approved",
-                    automatic=True,
-                    detail={
-                        "automatic": True,
-                        "criticality": None,
-                        "changed": [],
-                        "published": {
-                            "title": approved.title,
-                            "body": approved.body,
-                            "tags": approved.tags.model_dump(),
-                        },
-                        "event_id": str(published_id),
-                    },
+        items = [QueueItem.from_submission(e, s) for e, s in zip(fresh, screenings, strict=True)]
+        automatic = {item.story_id for item in items if auto_approve and item.auto_approvable}
+        # Decided before they are stored, so an approved-on-arrival story is written once.
+        approvals = {
+            item.story_id: item.auto_approve(now) for item in items if item.story_id in automatic
+        }
+        await uow.queue.add_many(items)
+        # Each story's audit lines in the order things happened to it.
+        await uow.audit.add_many([_received(e, i, now) for e, i in zip(fresh, items, strict=True)])
+        for item in items:
+            if needs_escalation(item):
+                # At once, whatever a moderator decides later: the contacts hear of it now.
+                await _escalate(
+                    uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
                 )
+        approved_lines: list[AuditEntry] = []
+        for item in items:
+            if (approved := approvals.get(item.story_id)) is not None:
+                published_id = await uow.add_event(approved)
+                approved_lines.append(_approved_automatically(item, approved, published_id, now))
+        await uow.audit.add_many(approved_lines)
+
+        def received() -> None:
+            for item in items:
+                if item.story_id in automatic:
+                    observe(item, True)
+            log.info(
+                "stories received",
+                queued=len(items) - len(automatic),
+                approved_automatically=len(automatic),
+                serious=sum(item.priority_rank == 0 for item in items),
+                # Queued before (a producer's retry), or withdrawn before they arrived.
+                skipped=len(events) - len(items),
             )
-    if automatic:
-        observe(item, True)
-        log.info("story approved automatically: screening found nothing")
-    else:
-        log.info(
-            "story queued",
-            safeguarding=item.screening.safeguarding.level.value,
-            redactions=len(item.screening.redactions),
-        )
-    return True
+
+        uow.after_commit(received)
+    return items
+
+
+async def receive_story(
+    uow: ModerationUnitOfWork,
+    event: StorySubmitted,
+    *,
+    now: datetime,
+    screen: ScreenStories,
+    auto_approve: bool = False,
+    observe: DecisionObserver = _ignore,
+) -> QueueItem | None:
+    """Screen one submitted story and queue it; None if it was queued or withdrawn before."""
+    items = await receive_stories(
+        uow, [event], now=now, screen=screen, auto_approve=auto_approve, observe=observe
+    )
+    return items[0] if items else None
+
+
+async def _not_yet_queued(
+    uow: ModerationUnitOfWork, events: Sequence[StorySubmitted]
+) -> list[StorySubmitted]:
+    """The first submission of each story that is neither queued nor withdrawn.
+
+    A story may come twice under different event ids (a producer's retry), and its
+    withdrawal may overtake it (another topic): then its words are never stored.
+    """
+    first: dict[UUID, StorySubmitted] = {}
+    for event in events:
+        first.setdefault(event.story_id, event)
+    ids = list(first)
+    done = await uow.withdrawals.among(ids) | await uow.queue.existing(ids)
+    return [event for story_id, event in first.items() if story_id not in done]
+
+
+def _received(event: StorySubmitted, item: QueueItem, now: datetime) -> AuditEntry:
+    screening = item.screening
+    assert screening is not None
+    return AuditEntry(
+        story_id=item.story_id,
+        at=now,
+        actor=SCREENING_ACTOR,
+        action="received",
+        detail={
+            "title": event.title,
+            "body": event.body,
+            "tags": event.tags.model_dump(),
+            "safeguarding": screening.safeguarding.level.value,
+            "safeguarding_categories": [c.value for c in screening.safeguarding.categories],
+            "suggested_redactions": len(screening.redactions),
+            "language_flags": len(screening.language),
+        },
+    )
+
+
+def _approved_automatically(
+    item: QueueItem, approved: StoryApproved, published_id: UUID, now: datetime
+) -> AuditEntry:
+    return AuditEntry(
+        story_id=item.story_id,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        action="approved",
+        automatic=True,
+        detail={
+            "automatic": True,
+            "criticality": None,
+            "changed": [],
+            "published": {
+                "title": approved.title,
+                "body": approved.body,
+                "tags": approved.tags.model_dump(),
+            },
+            "event_id": str(published_id),
+        },
+    )
 
 
 async def withdraw_story(
-    transaction: Transaction, event: StoryWithdrawn, *, event_id: UUID, now: datetime
-) -> bool:
+    uow: ModerationUnitOfWork, event: StoryWithdrawn, *, now: datetime
+) -> None:
     """The author withdrew: drop the story from the queue and erase its words and its
     provenance everywhere here; tombstone story.approved so the published copy goes too
-    (always: an approval may have been published before this withdrawal arrived)."""
-    async with transaction() as repo:
-        if not await repo.record_event_once(event_id, Topic.STORY_WITHDRAWN.value):
-            return False
-        await repo.record_withdrawal(event.story_id, event.withdrawn_at)
-        item = await repo.get(event.story_id, for_update=True)
+    (always: an approval may have been published before this withdrawal arrived), and
+    each of its escalations on safeguarding.raised (they carried the story)."""
+    story_id = event.story_id
+    async with uow:
+        await uow.withdrawals.record(story_id, event.withdrawn_at)
+        item = await uow.queue.get(story_id, for_update=True)
         if item is not None:
             item.withdraw(now)
-            await repo.save(item)
-        await repo.erase_audit_details(event.story_id)
-        await repo.erase_events(event.story_id)
-        await repo.erase_published(event.story_id)
-        await repo.erase_feedback(event.story_id)
-        await repo.erase_escalations(event.story_id)
-        await repo.add_audit(
-            AuditEntry(story_id=event.story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
+            await uow.queue.save(item)
+        await uow.audit.erase_details(story_id)
+        await uow.feedback.erase(story_id)
+        escalations = await uow.escalations.erase_notes(story_id)
+        # The outbox copies first (they hold the text), then the tombstones, which are
+        # published after anything of the story already sent.
+        await uow.erase_story_events(story_id)
+        await uow.add_tombstone(Topic.STORY_APPROVED, story_key(story_id), story_id=story_id)
+        for escalation_id in escalations:
+            await uow.add_tombstone(
+                Topic.SAFEGUARDING_RAISED,
+                escalation_key(story_id, escalation_id),
+                story_id=story_id,
+            )
+        await uow.audit.add(
+            AuditEntry(story_id=story_id, at=now, actor=AUTHOR_ACTOR, action="withdrawn")
         )
     log.info("story withdrawn and erased", was_queued=item is not None)
-    return True
 
 
-async def queue_depth(transaction: Transaction) -> dict[SafeguardingLevel, int]:
+async def queue_depth(uow: ModerationUnitOfWork) -> dict[SafeguardingLevel, int]:
     """Pending stories by safeguarding level (the queue's priority), zeros included."""
-    async with transaction() as repo:
-        counts = await repo.pending_by_priority()
+    async with uow:
+        counts = await uow.queue.pending_by_priority()
     return {level: counts.get(priority_rank(level), 0) for level in SafeguardingLevel}
 
 
 async def list_queue(
-    transaction: Transaction, status: Status, *, limit: int, after: QueuePosition | None = None
+    uow: ModerationUnitOfWork, status: Status, *, limit: int, after: QueuePosition | None = None
 ) -> list[QueueItem]:
-    async with transaction() as repo:
-        return await repo.page(status, limit=limit, after=after)
+    async with uow:
+        return await uow.queue.page(status, limit=limit, after=after)
 
 
-async def get_story(transaction: Transaction, story_id: UUID) -> tuple[QueueItem, list[AuditEntry]]:
-    async with transaction() as repo:
-        item = await repo.get(story_id)
+async def get_story(
+    uow: ModerationUnitOfWork, story_id: UUID
+) -> tuple[QueueItem, list[AuditEntry]]:
+    async with uow:
+        item = await uow.queue.get(story_id)
         if item is None:
             raise StoryNotFound(story_id)
-        return item, await repo.audit_trail(story_id)
+        return item, await uow.audit.trail(story_id)
 
 
 async def screening_feedback_on(
-    transaction: Transaction, story_id: UUID
+    uow: ModerationUnitOfWork, story_id: UUID
 ) -> list[ScreeningFeedback]:
-    async with transaction() as repo:
-        return await repo.feedback_on(story_id)
+    async with uow:
+        return await uow.feedback.on(story_id)
 
 
 async def give_screening_feedback(
-    transaction: Transaction, command: GiveScreeningFeedback, *, now: datetime
+    uow: ModerationUnitOfWork, command: GiveScreeningFeedback, *, now: datetime
 ) -> ScreeningFeedback:
     """A moderator marks a flag wrong or adds a missed one; the audit trail says who."""
-    async with transaction() as repo:
-        item = await _locked(repo, command.story_id)
+    async with uow:
+        item = await _locked(uow, command.story_id)
         feedback = feedback_on(item, command, now)
-        await repo.add_feedback(feedback)
-        await repo.add_audit(
+        await uow.feedback.add(feedback)
+        await uow.audit.add(
             AuditEntry(
                 story_id=item.story_id,
                 at=now,
@@ -247,31 +322,30 @@ async def give_screening_feedback(
     return feedback
 
 
-async def export_labels(transaction: Transaction) -> list[str]:
+async def export_labels(uow: ModerationUnitOfWork) -> list[str]:
     """Corpus rows (`level | categories | text`) for every story moderators gave
     screening feedback on: the labels as corrected, the body with every suggested
     redaction applied, so no identifying detail screening found leaves."""
-    async with transaction() as repo:
-        story_ids = await repo.stories_with_feedback()
     rows = []
-    for story_id in story_ids:
-        async with transaction() as repo:
-            item = await repo.get(story_id)
-            feedback = await repo.feedback_on(story_id)
-        if item is None or item.screening is None or item.body is None:
-            continue  # withdrawn meanwhile
-        labels = corrected_labels(item.screening, feedback)
-        text = item.screening.redacted("body", item.body)
-        rows.append(format_line(labels.level, labels.categories, text))
+    async with uow:
+        for story_id in await uow.feedback.stories():
+            item = await uow.queue.get(story_id)
+            if item is None or item.screening is None or item.body is None:
+                continue  # withdrawn
+            labels = corrected_labels(item.screening, await uow.feedback.on(story_id))
+            text = item.screening.redacted("body", item.body)
+            rows.append(format_line(labels.level, labels.categories, text))
     return rows
 
 
-async def claim_story(transaction: Transaction, command: ClaimStory, *, now: datetime) -> QueueItem:
-    async with transaction() as repo:
-        item = await _locked(repo, command.story_id)
+async def claim_story(
+    uow: ModerationUnitOfWork, command: ClaimStory, *, now: datetime
+) -> QueueItem:
+    async with uow:
+        item = await _locked(uow, command.story_id)
         item.claim(command.moderator, now, command.lease)
-        await repo.save(item)
-        await repo.add_audit(
+        await uow.queue.save(item)
+        await uow.audit.add(
             AuditEntry(
                 story_id=item.story_id,
                 at=now,
@@ -284,20 +358,20 @@ async def claim_story(transaction: Transaction, command: ClaimStory, *, now: dat
 
 
 async def release_claim(
-    transaction: Transaction, command: ReleaseClaim, *, now: datetime
+    uow: ModerationUnitOfWork, command: ReleaseClaim, *, now: datetime
 ) -> QueueItem:
-    async with transaction() as repo:
-        item = await _locked(repo, command.story_id)
+    async with uow:
+        item = await _locked(uow, command.story_id)
         item.release(command.moderator, now)
-        await repo.save(item)
-        await repo.add_audit(
+        await uow.queue.save(item)
+        await uow.audit.add(
             AuditEntry(story_id=item.story_id, at=now, actor=command.moderator, action="released")
         )
         return item
 
 
 async def decide(
-    transaction: Transaction,
+    uow: ModerationUnitOfWork,
     command: Decision,
     *,
     now: datetime,
@@ -312,16 +386,16 @@ async def decide(
     The row lock makes concurrent or retried decisions queue up behind the first;
     they then find the story decided and fail, so exactly one event is written.
     """
-    async with transaction() as repo:
-        item = await _locked(repo, command.story_id)
+    async with uow:
+        item = await _locked(uow, command.story_id)
         detail: dict[str, Any]
         if isinstance(command, ApproveStory):
             approved = item.approve(command, now)
             # Approval leaves the author's words in place, so the edits are still visible.
             edits = item.edits(command)
-            event_id = await repo.add_event(approved)
+            event_id = await uow.add_event(approved)
             if edits:
-                await repo.add_audit(
+                await uow.audit.add(
                     AuditEntry(
                         story_id=item.story_id,
                         at=now,
@@ -345,12 +419,12 @@ async def decide(
         else:
             assert isinstance(command, RejectStory)
             rejected = item.reject(command, now)
-            event_id = await repo.add_event(rejected)
+            event_id = await uow.add_event(rejected)
             detail = {"reason": command.reason.value, "note": command.note}
             action = "rejected"
         detail["event_id"] = str(event_id)
-        await repo.save(item)
-        await repo.add_audit(
+        await uow.queue.save(item)
+        await uow.audit.add(
             AuditEntry(
                 story_id=item.story_id,
                 at=now,
@@ -362,33 +436,33 @@ async def decide(
         if (
             isinstance(command, RejectStory)
             and command.reason is RejectionReason.SAFEGUARDING_ESCALATED
-            and not await repo.escalations_of(item.story_id)
+            and not await uow.escalations.of(item.story_id)
         ):
             # Rejected for safeguarding but never escalated (screening matched nothing):
             # the rejection raises it, with its note. One escalated before is not
             # alerted a second time.
             await _escalate(
-                repo,
+                uow,
                 item,
                 now=now,
                 trigger=SafeguardingTrigger.MODERATOR,
                 by=command.moderator,
                 note=command.note,
             )
-    observe(item, False)
+        uow.after_commit(lambda: observe(item, False))
     log.info("story decided", decision=action, moderator=command.moderator)
     return item, event_id
 
 
 async def raise_escalation(
-    transaction: Transaction, command: RaiseSafeguarding, *, now: datetime
+    uow: ModerationUnitOfWork, command: RaiseSafeguarding, *, now: datetime
 ) -> Escalation:
     """A moderator sends the story, with their note, to the organisation's safeguarding
     contacts now (any story but a withdrawn one; pending, approved or rejected)."""
-    async with transaction() as repo:
-        item = await _locked(repo, command.story_id)
+    async with uow:
+        item = await _locked(uow, command.story_id)
         escalation = await _escalate(
-            repo,
+            uow,
             item,
             now=now,
             trigger=SafeguardingTrigger.MODERATOR,
@@ -400,7 +474,7 @@ async def raise_escalation(
 
 
 async def _escalate(
-    repo: QueueRepository,
+    uow: ModerationUnitOfWork,
     item: QueueItem,
     *,
     now: datetime,
@@ -410,9 +484,9 @@ async def _escalate(
 ) -> Escalation:
     """Record an escalation, its `safeguarding.raised` (outbox) and its audit line."""
     escalation, raised = raise_safeguarding(item, now=now, trigger=trigger, raised_by=by, note=note)
-    await repo.add_escalation(escalation)
-    event_id = await repo.add_event(raised)
-    await repo.add_audit(
+    await uow.escalations.add(escalation)
+    event_id = await uow.add_event(raised)
+    await uow.audit.add(
         AuditEntry(
             story_id=item.story_id,
             at=now,
@@ -430,21 +504,17 @@ async def _escalate(
     return escalation
 
 
-async def record_escalation_update(
-    transaction: Transaction, event: SafeguardingUpdated, *, event_id: UUID, now: datetime
-) -> bool:
+async def record_escalation_update(uow: ModerationUnitOfWork, event: SafeguardingUpdated) -> bool:
     """Notifications says who was alerted, who acknowledged, or that the duty moderators
     were alerted again: the console shows it and the audit trail records it."""
-    async with transaction() as repo:
-        if not await repo.record_event_once(event_id, Topic.SAFEGUARDING_UPDATED.value):
-            return False
-        escalation = await repo.get_escalation(event.escalation_id, for_update=True)
+    async with uow:
+        escalation = await uow.escalations.get(event.escalation_id, for_update=True)
         if escalation is None:
             log.warning("update of an unknown escalation", escalation_id=str(event.escalation_id))
             return False
         escalation.apply(event)
-        await repo.save_escalation(escalation)
-        await repo.add_audit(
+        await uow.escalations.save(escalation)
+        await uow.audit.add(
             AuditEntry(
                 story_id=escalation.story_id,
                 at=event.at,
@@ -462,13 +532,13 @@ async def record_escalation_update(
     return True
 
 
-async def escalations_of(transaction: Transaction, story_id: UUID) -> list[Escalation]:
-    async with transaction() as repo:
-        return await repo.escalations_of(story_id)
+async def escalations_of(uow: ModerationUnitOfWork, story_id: UUID) -> list[Escalation]:
+    async with uow:
+        return await uow.escalations.of(story_id)
 
 
-async def _locked(repo: QueueRepository, story_id: UUID) -> QueueItem:
-    item = await repo.get(story_id, for_update=True)
+async def _locked(uow: ModerationUnitOfWork, story_id: UUID) -> QueueItem:
+    item = await uow.queue.get(story_id, for_update=True)
     if item is None:
         raise StoryNotFound(story_id)
     return item
