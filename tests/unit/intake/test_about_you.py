@@ -121,8 +121,8 @@ def test_every_programme_gets_a_summary_even_without_answers() -> None:
     disability = next(c for c in heard.characteristics if c.characteristic == "disability")
     assert disability.answered == 15
     assert [c.count for c in disability.categories] == [6, 9]
-    assert heard.kafka_key() == "mental-health" and heard.subject == "mental-health"
-    assert heard.about_story is None
+    assert heard.kafka_key() == "mental-health" and heard.subject() == "mental-health"
+    assert heard.story() is None
 
 
 FEEDBACK = (

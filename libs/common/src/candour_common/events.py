@@ -419,7 +419,6 @@ class OrganisationListed(BaseEvent):
         return self.organisation_id
 
 
-
 class CategoryCount(_Contract):
     category: str = Field(
         description=(

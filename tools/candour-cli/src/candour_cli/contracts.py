@@ -63,7 +63,6 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
     Tags,
-    TopicEvent,
     VoicesSummarised,
 )
 from candour_common.runtime import PlatformRef
