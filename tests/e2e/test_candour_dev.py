@@ -314,6 +314,21 @@ async def test_candour_dev_runs_the_platform_and_stops_clean(workdir: Path) -> N
 
             results = await _poll(found, timeout=90, what="the story in search")
             assert results["results"][0]["story_id"] == story_id
+
+            # The demo's "about you" answers reach the deep dive as counts, beside the
+            # sample population file, out of the box.
+            async def voices() -> dict | None:
+                answer = await http.get(
+                    f"{search}/v1/insight/voices", params={"programme": "mental-health"}
+                )
+                body = answer.json()
+                return body if body.get("summarised_at") else None
+
+            mix = await _poll(voices, timeout=90, what="the voices summary in search")
+            assert mix["area"] == "Bradford"
+            assert "Asian, Asian British or Asian Welsh" in mix["sentence"]
+            deep_dive = await http.get(f"{search}/insight/mental-health")
+            assert "Whose voices are missing" in deep_dive.text
     finally:
         left, elapsed = _interrupt(dev, children)
     assert dev.process.returncode == 0, dev.output()

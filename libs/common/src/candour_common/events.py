@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from candour_common.about_you import SUPPRESS_BELOW, Characteristic
 from candour_common.keys import escalation_key, response_key, story_key
 from candour_common.topics import Topic
 
@@ -418,6 +419,65 @@ class OrganisationListed(BaseEvent):
         return self.organisation_id
 
 
+class CategoryCount(_Contract):
+    category: str = Field(
+        description=(
+            "The category's code (see docs/consuming.md: ethnic groups are the 5 high-level "
+            "census 2021 groups for England and Wales)."
+        )
+    )
+    count: int | None = Field(
+        ge=0,
+        description=(
+            "Stories whose author gave this category; null when suppressed: fewer than 5, "
+            "or a second cell hidden so that a suppressed one cannot be worked out from "
+            "`answered`."
+        ),
+    )
+
+
+class CharacteristicMix(_Contract):
+    characteristic: Characteristic = Field(description="Which question the counts answer.")
+    answered: int | None = Field(
+        ge=0,
+        description=(
+            'Stories whose author gave one of the categories (not "prefer not to say"): '
+            "the denominator of each category's share; null when fewer than 5."
+        ),
+    )
+    prefer_not_to_say: int | None = Field(
+        ge=0, description='Stories whose author chose "prefer not to say"; null when fewer than 5.'
+    )
+    categories: list[CategoryCount] = Field(
+        description="Every category of the question, in the order the question lists them."
+    )
+
+
+class VoicesSummarised(BaseEvent):
+    """Whose voices a programme hears: per characteristic, how many of its stories' authors
+    gave each "about you" answer. An aggregate with small counts suppressed; no answer of
+    any one person. Internal: story-intake publishes it on a schedule for search's deep dive."""
+
+    topic: ClassVar[Topic] = Topic.INSIGHT_VOICES
+    programme: str = Field(
+        min_length=1, description="The programme of work, e.g. `mental-health`; the Kafka key."
+    )
+    summarised_at: datetime = Field(description="When intake counted (UTC).")
+    suppressed_below: int = Field(
+        default=SUPPRESS_BELOW, description="Counts below this are published as null."
+    )
+    characteristics: list[CharacteristicMix] = Field(
+        description="One mix per question: age band, sex, ethnic group, disability."
+    )
+
+    def kafka_key(self) -> str:
+        """The programme: compacted per programme, so the newest summary is what stays."""
+        return self.programme
+
+    def subject(self) -> str:
+        return self.programme
+
+
 EVENT_MODELS: dict[Topic, type[BaseEvent]] = {
     model.topic: model
     for model in (
@@ -429,6 +489,7 @@ EVENT_MODELS: dict[Topic, type[BaseEvent]] = {
         SafeguardingRaised,
         SafeguardingUpdated,
         OrganisationListed,
+        VoicesSummarised,
     )
 }
 

@@ -15,6 +15,7 @@ class Topic(StrEnum):
     SAFEGUARDING_RAISED = "safeguarding.raised"
     SAFEGUARDING_UPDATED = "safeguarding.updated"
     DIRECTORY_ORGANISATIONS = "directory.organisations"
+    INSIGHT_VOICES = "insight.voices"
 
     @property
     def ce_type(self) -> str:
@@ -150,6 +151,9 @@ TOPIC_TABLE: dict[Topic, TopicSpec] = {
     # personal): kept for ever and compacted, so a service reading it from the beginning
     # gets the whole directory as it is now.
     Topic.DIRECTORY_ORGANISATIONS: _compacted(),
+    # Counts of "about you" answers per programme (small ones suppressed), keyed by
+    # programme: compacted, so only each programme's newest summary stays.
+    Topic.INSIGHT_VOICES: _compacted(),
 }
 # Dead letters hold copies of stories (and of contact details, from story.submitted):
 # an operator has a week to notice and replay them, then they are gone.
@@ -187,4 +191,5 @@ TOPIC_USE: dict[Topic, TopicUse] = {
     Topic.SAFEGUARDING_RAISED: TopicUse("moderation", ("notifications",)),
     Topic.SAFEGUARDING_UPDATED: TopicUse("notifications", ("moderation",)),
     Topic.DIRECTORY_ORGANISATIONS: TopicUse("story-intake", ("notifications", "search")),
+    Topic.INSIGHT_VOICES: TopicUse("story-intake", ("search",)),
 }

@@ -21,9 +21,11 @@ from candour_search.entrypoints import (
     rates_pages,
     themes_http,
     upkeep,
+    voices_http,
 )
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
+from candour_search.population import load_population
 from candour_search.service_layer.themes import (
     InsightUnitOfWork,
     NewUnitOfWork,
@@ -62,6 +64,7 @@ def create_app(settings: SearchSettings) -> FastAPI:
             rates_http.router,
             insight_router,
             themes_http.router,
+            voices_http.router,
             pages.router,
             insight_pages.router,
             rates_pages.router,
@@ -69,6 +72,7 @@ def create_app(settings: SearchSettings) -> FastAPI:
         register_subscribers=consumers.register,
         on_started=start_background,
     )
+    app.state.population = load_population(settings.population_file)
     app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)
     return app

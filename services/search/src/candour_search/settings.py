@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, field_validator
 
 from candour_common.settings import ServiceSettings
+from candour_search.population import load_population
 
 
 class SearchSettings(ServiceSettings):
@@ -21,3 +24,17 @@ class SearchSettings(ServiceSettings):
     insight_themes_seed: int = Field(
         default=0, description="Seed of the theme finder: the same entries give the same themes."
     )
+    population_file: Path | None = Field(
+        default=None,
+        description=(
+            "A CSV of the local population's shares (`area,characteristic,category,share`) "
+            "that the deep dive sets the mix of voices beside; see docs/insight.md. Checked "
+            "at start-up: a bad file stops the service with the line that is wrong."
+        ),
+    )
+
+    @field_validator("population_file")
+    @classmethod
+    def _population_file_usable(cls, path: Path | None) -> Path | None:
+        load_population(path)  # PopulationFileError (a ValueError) names the line
+        return path

@@ -16,6 +16,7 @@ from candour_common.web import pages as web_pages
 from candour_intake.adapters.screening import ScreeningSafeguardingCheck
 from candour_intake.entrypoints import consumers, pages
 from candour_intake.entrypoints.http import router
+from candour_intake.service_layer.voices import keep_voices_published
 from candour_intake.settings import IntakeSettings
 
 MIGRATIONS = "candour_intake.migrations"
@@ -30,9 +31,13 @@ def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
 def create_app(settings: IntakeSettings) -> FastAPI:
     safeguarding = ScreeningSafeguardingCheck()
 
-    def on_started(_: Platform) -> list[asyncio.Task[None]]:
+    def on_started(platform: Platform) -> list[asyncio.Task[None]]:
         safeguarding.warm()  # build the screener now, not for the first story
-        return []
+        every = settings.voices_summary_every
+        if every is None:
+            return []
+        voices = keep_voices_published(platform.pool, every)
+        return [asyncio.create_task(voices, name="voices-summaries")]
 
     app = build_app(
         settings,

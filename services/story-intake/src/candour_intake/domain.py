@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
 from candour_common.events import (
     AuthorContact,
     ChangeMarker,
@@ -49,6 +50,44 @@ class StoryStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class AboutYou:
+    """A person's optional answers about themselves (census 2021 categories; see
+    candour_common.about_you): each a category code, "prefer_not_to_say", or None when
+    not answered. Kept apart from the story, never published, counted only in aggregate
+    (see voices.py), erased with the story."""
+
+    age_band: str | None = None
+    sex: str | None = None
+    ethnic_group: str | None = None
+    disability: str | None = None
+
+    def __post_init__(self) -> None:
+        for characteristic, answer in self.answers().items():
+            if answer is not None and not is_answer(characteristic, answer):
+                raise UnknownCategory(characteristic, answer)
+
+    def answers(self) -> dict[Characteristic, str | None]:
+        return {
+            Characteristic.AGE_BAND: self.age_band,
+            Characteristic.SEX: self.sex,
+            Characteristic.ETHNIC_GROUP: self.ethnic_group,
+            Characteristic.DISABILITY: self.disability,
+        }
+
+    @property
+    def empty(self) -> bool:
+        return all(answer is None for answer in self.answers().values())
+
+    def __repr__(self) -> str:
+        # Never in a log line or a traceback by accident.
+        return "AboutYou(<withheld>)"
+
+
+def is_answer(characteristic: Characteristic, answer: str) -> bool:
+    return answer == PREFER_NOT_TO_SAY or answer in ANSWERS[characteristic]
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitStory:
     """Command: a person shares their story."""
 
@@ -63,6 +102,7 @@ class SubmitStory:
     external_id: str | None = None
     assisted_by: str | None = None
     represents: Reach = field(default_factory=Reach)
+    about_you: AboutYou | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +269,12 @@ class UnknownService(DomainError):
     def __init__(self, organisation_id: str, service_id: str) -> None:
         super().__init__(f"organisation {organisation_id!r} has no service {service_id!r}")
         self.service_id = service_id
+
+
+class UnknownCategory(DomainError):
+    def __init__(self, characteristic: Characteristic, answer: str) -> None:
+        super().__init__(f"{characteristic.value}: not one of the offered answers")
+        self.characteristic = characteristic
 
 
 class StoryNotFound(DomainError):

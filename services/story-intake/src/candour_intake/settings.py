@@ -34,6 +34,22 @@ class IntakeSettings(ServiceSettings):
         ),
     )
 
+    voices_summary_every_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description=(
+            'How often the counts of "about you" answers per programme (small counts '
+            "suppressed) are published on insight.voices for the deep dive; 0 turns the "
+            "schedule off (`candour insight voices publish` still works). Publishing rarely "
+            "limits what comparing two summaries can tell (docs/security.md)."
+        ),
+    )
+
+    @property
+    def voices_summary_every(self) -> timedelta | None:
+        hours = self.voices_summary_every_hours
+        return timedelta(hours=hours) if hours > 0 else None
+
     @property
     def response_edit_window(self) -> timedelta:
         return timedelta(minutes=self.response_edit_minutes)

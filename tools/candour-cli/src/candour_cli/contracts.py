@@ -35,13 +35,16 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import SecretStr
 
+from candour_common.about_you import Characteristic
 from candour_common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Envelope, source_for
 from candour_common.consumer import document_subscriptions
 from candour_common.events import (
     EVENT_MODELS,
     AuthorContact,
     BaseEvent,
+    CategoryCount,
     ChangeMarker,
+    CharacteristicMix,
     EscalationState,
     OrganisationListed,
     OrganisationRef,
@@ -60,6 +63,7 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
     Tags,
+    VoicesSummarised,
 )
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
@@ -97,8 +101,11 @@ INTERNAL_TOPICS = frozenset(
         Topic.STORY_REJECTED,
         Topic.SAFEGUARDING_RAISED,
         Topic.SAFEGUARDING_UPDATED,
+        Topic.INSIGHT_VOICES,
     }
 )
+# Topics about something other than one story: their key and ce_subject name it.
+AGGREGATE_TOPICS = frozenset({Topic.INSIGHT_VOICES})
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The Kafka key of each topic (see candour_common.keys).
 KEYS: dict[Topic, dict[str, str]] = {
@@ -134,11 +141,19 @@ KEYS[Topic.DIRECTORY_ORGANISATIONS] = {
         "organisation, so the newest record of each is the directory as it is now."
     ),
 }
+KEYS[Topic.INSIGHT_VOICES] = {
+    "type": "string",
+    "description": (
+        "The programme (e.g. `mental-health`): compacted per programme, so the newest "
+        "summary of each programme is what stays."
+    ),
+}
 # The record key's form, as `x-candour.key` names it.
 KEY_FORMS = {
     Topic.RESPONSE_POSTED: "story_id/response_id",
     Topic.SAFEGUARDING_RAISED: "story_id/escalation_id",
     Topic.DIRECTORY_ORGANISATIONS: "organisation_id",
+    Topic.INSIGHT_VOICES: "programme",
 }
 TOMBSTONES = (
     "Compacted: a record with a null value (a tombstone, CloudEvents headers but no "
@@ -257,6 +272,30 @@ EXAMPLES: dict[Topic, BaseEvent] = {
         services=[_SERVICE, ServiceRef(id="TAD-IPU", name="Inpatient unit")],
         listed_at=datetime(2025, 3, 1, 8, 0, tzinfo=UTC),
     ),
+    Topic.INSIGHT_VOICES: VoicesSummarised(
+        programme="mental-health",
+        summarised_at=datetime(2025, 3, 5, 2, 0, tzinfo=UTC),
+        characteristics=[
+            CharacteristicMix(
+                characteristic=Characteristic.SEX,
+                answered=41,
+                prefer_not_to_say=None,
+                categories=[
+                    CategoryCount(category="female", count=27),
+                    CategoryCount(category="male", count=14),
+                ],
+            ),
+            CharacteristicMix(
+                characteristic=Characteristic.DISABILITY,
+                answered=38,
+                prefer_not_to_say=6,
+                categories=[
+                    CategoryCount(category="yes", count=12),
+                    CategoryCount(category="no", count=26),
+                ],
+            ),
+        ],
+    ),
 }
 
 
@@ -350,6 +389,11 @@ def headers_schema(topic: Topic) -> dict[str, Any]:
 
 
 def _subject_schema(topic: Topic) -> dict[str, Any]:
+    if topic in AGGREGATE_TOPICS:
+        return {
+            "type": "string",
+            "description": "The programme; equal to `programme` and to the Kafka key.",
+        }
     if topic is Topic.DIRECTORY_ORGANISATIONS:
         return {
             "type": "string",
@@ -497,7 +541,7 @@ def _add_what_faststream_leaves_out(document: dict[str, Any], groups: Mapping[st
         }
         if topic is Topic.DIRECTORY_ORGANISATIONS:
             message["description"] = DIRECTORY_COMPACTION
-        elif TOPIC_TABLE[topic].compacted:
+        elif TOPIC_TABLE[topic].compacted and topic not in AGGREGATE_TOPICS:
             message["description"] = TOMBSTONES
         message["examples"] = [
             {

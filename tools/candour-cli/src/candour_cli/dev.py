@@ -41,11 +41,13 @@ from candour_cli.embedded_pg import EmbeddedPostgres
 from candour_cli.mailbox import MailStore, start_smtp, web_server
 from candour_cli.services import BY_NAME, SERVICES, ServiceSpec
 from candour_common.auth import Role, issue_token
+from candour_common.db.pool import create_pool
 from candour_common.kafka_admin import ensure_topics
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
-from candour_intake.service_layer.handlers import import_directory
+from candour_intake.service_layer.handlers import import_directory, import_feedback
+from candour_intake.service_layer.voices import publish_voices
 
 HOST = "127.0.0.1"
 READY_LINE = "Candour is running"
@@ -340,6 +342,19 @@ async def load_demo_directory(intake_url: str) -> tuple[int, int]:
         await conn.close()
 
 
+async def load_demo_feedback(intake_url: str) -> int:
+    """Import the demo's Healthwatch entries (with "about you" answers) and publish the
+    voices summary now, rather than at intake's next daily turn."""
+    pool = await create_pool(intake_url, max_size=2)
+    try:
+        summary = await import_feedback(pool, demo.demo_feedback())
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_voices(conn)
+    finally:
+        await pool.close()
+    return summary.imported
+
+
 async def run(options: DevOptions, output: Output) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -440,10 +455,14 @@ async def bring_up(platform: Platform) -> None:
     }
     if smtp is not None:
         base_env.update(CANDOUR_SMTP_HOST=smtp[0], CANDOUR_SMTP_PORT=str(smtp[1]))
+    service_env: dict[str, dict[str, str]] = {spec.name: {} for spec in SERVICES}
+    if options.demo and "CANDOUR_POPULATION_FILE" not in os.environ:
+        # Only search reads it: the population the deep dive sets the voices beside.
+        service_env["search"]["CANDOUR_POPULATION_FILE"] = demo.population_csv_path()
     children = {
         spec.name: await platform.start_service(
             spec,
-            {**base_env, "CANDOUR_DATABASE_URL": urls[spec.name]},
+            {**base_env, **service_env[spec.name], "CANDOUR_DATABASE_URL": urls[spec.name]},
             ports[spec.name],
             admin_ports[spec.name],
         )
@@ -483,6 +502,11 @@ async def bring_up(platform: Platform) -> None:
                     http, f"http://{HOST}:{ports['story-intake']}"
                 )
                 output.say(f"demo: {len(submitted)} stories submitted")
+                imported = await load_demo_feedback(urls["story-intake"])
+                output.say(
+                    f'demo: {imported} Healthwatch entries with "about you" answers '
+                    "imported; the voices summary is published for the deep dive"
+                )
     endpoints = Endpoints(
         host=HOST,
         service_ports=ports,

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from candour_cli import voices
 from candour_common.db.pool import create_pool
 from candour_common.db.uow import UnitOfWorkFactory
 from candour_common.logging import configure_logging
@@ -29,6 +30,7 @@ from candour_search.themes import ThemeModel
 app = typer.Typer(help="Insight for commissioners.", no_args_is_help=True)
 themes_app = typer.Typer(help="Themes in what people say.", no_args_is_help=True)
 app.add_typer(themes_app, name="themes")
+app.add_typer(voices.app, name="voices")
 
 
 async def _rebuild(

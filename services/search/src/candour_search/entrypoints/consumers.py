@@ -17,6 +17,7 @@ from candour_common.messaging import TombstoneHandler, event_subscriber
 from candour_common.runtime import PlatformRef
 from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
+from candour_search.entrypoints import voices_consumer
 from candour_search.service_layer import handlers
 
 
@@ -30,6 +31,7 @@ def _erase(ref: PlatformRef, topic: Topic) -> TombstoneHandler:
 
 def register(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
     topics = settings.topics
+    voices_consumer.register(broker, settings, ref)
 
     @event_subscriber(
         broker,

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from candour_common.web import pages
+from candour_search.entrypoints.voices_page import voices_section
 from candour_search.insight import InsightQuery, month_label, programme_label
 from candour_search.service_layer import themes as handlers
 from candour_search.theme_charts import movers_chart, sparkline
@@ -63,5 +64,6 @@ async def deep_dive(request: Request, programme: str) -> HTMLResponse:
         "movers": movers,
         "movers_chart": movers_chart(movers),
         "last_month": month_label(report.compared[1]) if report.compared else None,
+        "voices": await voices_section(request, programme),
     }
     return pages.render(templates, request, "deep_dive.html", context)

@@ -3,7 +3,9 @@
 Columns: `external_id` (required, the entry's id in its source), `organisation_id`,
 `service_id`, `title`, `body`, and optionally `display_name`, `relationship`,
 `experienced_at` (YYYY-MM), `individuals`, `patients`, `carers`, `staff`,
-`assisted_by`. Every row is checked before anything is imported; errors name the
+`assisted_by`, and the optional "about you" answers `age_band`, `sex`, `ethnic_group`,
+`disability` (category codes as in candour_common.about_you, or `prefer_not_to_say`;
+blank: not answered). Every row is checked before anything is imported; errors name the
 line (the header is line 1) and the column.
 """
 
@@ -13,13 +15,23 @@ import csv
 import io
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
 from candour_common.events import AuthorContact, Reach, Relationship, Source, Tags
 from candour_intake.adapters.directory_csv import RowError
-from candour_intake.domain import SubmitStory
+from candour_intake.domain import AboutYou, SubmitStory, is_answer
 
 REQUIRED = ("external_id", "organisation_id", "title", "body")
+ABOUT_YOU_COLUMNS = tuple(c.value for c in Characteristic)
 MAX_WORDS = 1000
 
 
@@ -39,8 +51,23 @@ class FeedbackRow(BaseModel):
     carers: int = Field(default=0, ge=0, le=100_000)
     staff: int = Field(default=0, ge=0, le=100_000)
     assisted_by: str | None = Field(default=None, max_length=80)
+    age_band: str | None = None
+    sex: str | None = None
+    ethnic_group: str | None = None
+    disability: str | None = None
 
-    @field_validator("service_id", "experienced_at", "assisted_by", mode="before")
+    @field_validator(*ABOUT_YOU_COLUMNS)
+    @classmethod
+    def _offered_answer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        characteristic = Characteristic(str(info.field_name))
+        if value is not None and not is_answer(characteristic, value):
+            allowed = ", ".join([*ANSWERS[characteristic], PREFER_NOT_TO_SAY])
+            raise ValueError(f"not one of the offered answers: {allowed}")
+        return value
+
+    @field_validator(
+        "service_id", "experienced_at", "assisted_by", *ABOUT_YOU_COLUMNS, mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -131,6 +158,12 @@ def parse_feedback(text: str, *, source: Source) -> list[FeedbackEntry]:
                         patients=row.patients,
                         carers=row.carers,
                         staff=row.staff,
+                    ),
+                    about_you=AboutYou(
+                        age_band=row.age_band,
+                        sex=row.sex,
+                        ethnic_group=row.ethnic_group,
+                        disability=row.disability,
                     ),
                 ),
             )

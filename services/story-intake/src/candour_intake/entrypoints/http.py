@@ -19,6 +19,7 @@ from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
+    AboutYou,
     AlreadyImported,
     DeleteResponse,
     DomainError,
@@ -236,6 +237,7 @@ async def submit_story(
         author=AuthorContact(**body.author.model_dump()),
         tags=Tags(**body.tags.model_dump()),
         experienced_at=body.experienced_at,
+        about_you=AboutYou(**body.about_you.model_dump()) if body.about_you else None,
     )
     safeguarding: SafeguardingCheck = request.app.state.safeguarding
     level = await safeguarding.level(command.title, command.body)

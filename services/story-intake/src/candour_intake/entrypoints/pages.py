@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from candour_common.about_you import ANSWERS, ETHNIC_CATEGORIES, ETHNIC_GROUPS, Characteristic
 from candour_common.auth import Principal, Role
 from candour_common.db import Connection
 from candour_common.events import (
@@ -42,6 +43,7 @@ from candour_common.http.problems import FieldError, ProblemError
 from candour_common.web import pages
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
+    AboutYou,
     DeleteResponse,
     DomainError,
     EditResponse,
@@ -188,6 +190,37 @@ def _texts(form: FormData, name: str) -> list[str]:
 # ---------------------------------------------------------------- share a story
 
 
+def about_you_questions() -> list[dict[str, Any]]:
+    """The optional "about you" questions as the form lists them (ethnic group in its
+    5 census groups)."""
+    questions: list[dict[str, Any]] = []
+    for characteristic in Characteristic:
+        if characteristic is Characteristic.ETHNIC_GROUP:
+            groups = [
+                (label, [(c, name) for c, (g, name) in ETHNIC_CATEGORIES.items() if g == group])
+                for group, label in ETHNIC_GROUPS.items()
+            ]
+        else:
+            groups = [("", list(ANSWERS[characteristic].items()))]
+        questions.append(
+            {
+                "name": f"about_{characteristic.value}",
+                "key": characteristic.value,
+                "label": ABOUT_YOU_QUESTIONS[characteristic],
+                "groups": groups,
+            }
+        )
+    return questions
+
+
+ABOUT_YOU_QUESTIONS = {
+    Characteristic.AGE_BAND: "Your age",
+    Characteristic.SEX: "Your sex",
+    Characteristic.ETHNIC_GROUP: "Your ethnic group",
+    Characteristic.DISABILITY: "Are you disabled under the Equality Act?",
+}
+
+
 async def _organisations(request: Request) -> list[Organisation]:
     async with _pool(request).acquire() as conn:
         return await repository.list_organisations(conn)
@@ -206,6 +239,7 @@ def _share_context(
         "tag_choices": TAG_CHOICES,
         "tag_legends": TAG_LEGENDS,
         "max_words": MAX_WORDS,
+        "about_you": about_you_questions(),
     }
 
 
@@ -240,7 +274,7 @@ async def share_form(request: Request) -> HTMLResponse:
 
 
 # Where each part of StoryIn is shown on the form, and what to say when it is wrong.
-_FIELD_FOR_LOC = {
+_FIELD_FOR_LOC: dict[tuple[str, ...], str] = {
     ("title",): "title",
     ("body",): "body",
     ("organisation_id",): "place",
@@ -249,6 +283,7 @@ _FIELD_FOR_LOC = {
     ("author", "relationship"): "relationship",
     ("author", "email"): "email",
     ("experienced_at",): "experienced_at",
+    **{("about_you", c.value): f"about_{c.value}" for c in Characteristic},
 }
 _MISSING_MESSAGES = {
     "title": "Enter a title for your story",
@@ -261,6 +296,8 @@ _MISSING_MESSAGES = {
 
 def _friendly(field: str, error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
+    if kind == "unknown_category":
+        return "Choose one of the listed answers, or leave it blank"
     if kind in {"missing", "string_too_short"} and field in _MISSING_MESSAGES:
         return _MISSING_MESSAGES[field]
     if kind == "string_too_long":
@@ -302,6 +339,7 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "notify_on_response": pages.form_text(form, "notify_on_response") == "yes",
         "experienced_at": pages.form_text(form, "experienced_at"),
         "tags": {kind: _texts(form, f"tags_{kind}") for kind in TAG_CHOICES},
+        "about_you": {c.value: pages.form_text(form, f"about_{c.value}") for c in Characteristic},
         SUBMISSION_FIELD: pages.form_text(form, SUBMISSION_FIELD)[:200],
     }
     errors: dict[str, str] = {}
@@ -360,6 +398,7 @@ async def share_submit(request: Request) -> Response:
                 },
                 "tags": values["tags"],
                 "experienced_at": values["experienced_at"] or None,
+                "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
             }
         )
     except ValidationError as exc:
@@ -374,6 +413,7 @@ async def share_submit(request: Request) -> Response:
             tags=Tags(**story.tags.model_dump()),
             experienced_at=story.experienced_at,
             represents=Reach(),
+            about_you=AboutYou(**story.about_you.model_dump()) if story.about_you else None,
         )
         key = values[SUBMISSION_FIELD] or secrets.token_urlsafe(24)
         try:

@@ -18,7 +18,9 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
 from candour_common.events import ChangeMarker, RejectionReason, Relationship
+from candour_intake.domain import is_answer
 
 MAX_WORDS = 1000
 OPERATOR_ONLY_FIELDS = ("source", "external_id", "assisted_by", "represents")
@@ -44,6 +46,43 @@ class TagsIn(_Strict):
     feelings: list[TagText] = Field(default_factory=list, max_length=10)
 
 
+def _answer_field(characteristic: Characteristic, question: str) -> Any:
+    extra: dict[str, Any] = {"enum": [*ANSWERS[characteristic], PREFER_NOT_TO_SAY, None]}
+    return Field(
+        default=None,
+        description=f"{question} Optional; one of the codes listed, or `prefer_not_to_say`.",
+        json_schema_extra=extra,
+    )
+
+
+class AboutYouIn(_Strict):
+    """Optional answers about the person sharing: never published, never returned, counted
+    only in aggregate (counts under 5 hidden) to show whose voices are missing."""
+
+    age_band: str | None = _answer_field(Characteristic.AGE_BAND, "Age band.")
+    sex: str | None = _answer_field(Characteristic.SEX, "Sex (census 2021 question).")
+    ethnic_group: str | None = _answer_field(
+        Characteristic.ETHNIC_GROUP,
+        "Ethnic group: one of the 19 census 2021 categories for England and Wales.",
+    )
+    disability: str | None = _answer_field(
+        Characteristic.DISABILITY, "Disabled under the Equality Act: yes or no."
+    )
+
+    @field_validator("age_band", "sex", "ethnic_group", "disability")
+    @classmethod
+    def _offered_answer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        characteristic = Characteristic(str(info.field_name))
+        if value is not None and not is_answer(characteristic, value):
+            # The message names the allowed codes, never the value sent.
+            raise PydanticCustomError(
+                "unknown_category",
+                "not one of the offered answers: {allowed}",
+                {"allowed": ", ".join([*ANSWERS[characteristic], PREFER_NOT_TO_SAY])},
+            )
+        return value
+
+
 class StoryIn(_Strict):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -55,6 +94,14 @@ class StoryIn(_Strict):
     tags: TagsIn = Field(default_factory=TagsIn)
     experienced_at: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = (
         Field(default=None, description="Month of the experience, `YYYY-MM`.")
+    )
+    about_you: AboutYouIn | None = Field(
+        default=None,
+        description=(
+            'Optional "about you" answers (age band, sex, ethnic group, disability). Kept '
+            "apart from the story, never published or returned, erased if the story is "
+            "withdrawn; only counts per programme leave story-intake."
+        ),
     )
 
     # Operator-only: where an entry came from, who entered it, how many it speaks for.

@@ -30,7 +30,7 @@ from candour_common.events import (
 )
 from candour_common.keys import response_key, story_key
 from candour_common.topics import Topic
-from candour_intake.adapters import idempotency, repository
+from candour_intake.adapters import about_you_repository, idempotency, repository
 from candour_intake.adapters.directory_csv import RowError
 from candour_intake.adapters.feedback_csv import FeedbackEntry
 from candour_intake.domain import (
@@ -108,6 +108,9 @@ async def submit_story(
         safeguarding_level=safeguarding_level,
     )
     await repository.add_story(conn, story)
+    if command.about_you is not None and not command.about_you.empty:
+        # Its own table: never in the story's row, its event or any other event.
+        await about_you_repository.add(conn, story.id, command.about_you)
     await add_event(
         conn,
         StorySubmitted(
@@ -140,13 +143,14 @@ async def story_state(conn: Connection, story_id: uuid.UUID) -> StoryState:
 async def withdraw_story(conn: Connection, state: StoryState) -> bool:
     """Withdraw an (authorised) story; False if it was already withdrawn (nothing emitted).
 
-    Everything intake holds of the story's words, its author's contact and its
-    provenance goes in the same transaction: the story row is blanked, its outbox rows
-    (story.submitted carries the author's name and email) and its idempotency answers
-    are deleted. Then `story.withdrawn` tells every service, and tombstones erase what
-    intake published: story.submitted (compacted per story) and every response on
-    response.posted (compacted per response). Moderation tombstones story.approved,
-    which it publishes. All through the outbox, after anything published before.
+    Everything intake holds of the story's words, its author's contact, their "about
+    you" answers and its provenance goes in the same transaction: the story row is
+    blanked, its answers, its outbox rows (story.submitted carries the author's name and
+    email) and its idempotency answers are deleted. Then `story.withdrawn` tells every
+    service, and tombstones erase what intake published: story.submitted (compacted per
+    story) and every response on response.posted (compacted per response). Moderation
+    tombstones story.approved, which it publishes. All through the outbox, after anything
+    published before.
     """
     locked = await repository.get_story_state(conn, state.id, for_update=True)
     if locked is None:
@@ -156,6 +160,7 @@ async def withdraw_story(conn: Connection, state: StoryState) -> bool:
     now = datetime.now(UTC)
     responses = await repository.response_ids(conn, state.id)
     await repository.mark_withdrawn(conn, state.id, now)
+    await about_you_repository.erase(conn, state.id)
     await erase_story_events(conn, state.id)
     await idempotency.forget_story(conn, state.id)
     await add_event(

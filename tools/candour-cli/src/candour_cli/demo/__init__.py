@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 
+from candour_common.events import AuthorContact, Relationship, Source, Tags
 from candour_intake.adapters.directory_csv import parse_directory
-from candour_intake.domain import Organisation
+from candour_intake.adapters.feedback_csv import FeedbackEntry
+from candour_intake.domain import AboutYou, Organisation, SubmitStory
 
 
 def directory_csv() -> str:
@@ -20,6 +22,73 @@ def directory_csv() -> str:
 
 def demo_directory() -> list[Organisation]:
     return parse_directory(directory_csv())
+
+
+def population_csv_path() -> str:
+    """The demo's population file (approximate census 2021 shares for Bradford and England)."""
+    return str(files("candour_cli.demo").joinpath("population.csv"))
+
+
+# Healthwatch feedback about Bradford's mental health services, with the "about you"
+# answers people gave, so the deep dive's voices view has counts to show: (answers,
+# how many entries). Younger and Asian people are heard less than Bradford's population.
+_VOICES: tuple[tuple[AboutYou, int], ...] = (
+    (AboutYou("45_54", "female", "white_british", "no"), 6),
+    (AboutYou("55_64", "female", "white_british", "yes"), 5),
+    (AboutYou("35_44", "male", "white_british", "no"), 5),
+    (AboutYou("65_74", "male", "white_irish", "no"), 5),
+    (AboutYou("25_34", "female", "asian_pakistani", "no"), 3),
+    (AboutYou("25_34", "female", "asian_indian", "prefer_not_to_say"), 2),
+    (AboutYou("45_54", "male", "white_other", "yes"), 3),
+    (AboutYou("16_24", "prefer_not_to_say", "mixed_white_asian", "no"), 2),
+    (AboutYou("75_84", "female", None, "yes"), 2),
+)
+_FEEDBACK_TEXTS = (
+    (
+        "TAD-CMHT",
+        "Waiting to hear from the team",
+        "I waited weeks for a call back from the "
+        "community team and nobody could tell me when I would be seen.",
+    ),
+    (
+        "TAD-CRISIS",
+        "Crisis line answered straight away",
+        "The crisis line answered at night and the worker stayed on the phone until I felt safe.",
+    ),
+    (
+        "TAD-TALK",
+        "Therapy sessions helped",
+        "The talking therapy sessions were practical and my therapist was patient with me.",
+    ),
+    (
+        "TAD-WARD",
+        "Ward was noisy but staff were kind",
+        "It was hard to sleep on the ward, but the staff made time to talk with me every day.",
+    ),
+)
+
+
+def demo_feedback() -> list[FeedbackEntry]:
+    """The demo's Healthwatch entries, each with its author's "about you" answers."""
+    entries: list[FeedbackEntry] = []
+    for about_you, count in _VOICES:
+        for _ in range(count):
+            number = len(entries) + 1
+            service_id, title, body = _FEEDBACK_TEXTS[number % len(_FEEDBACK_TEXTS)]
+            command = SubmitStory(
+                title=title,
+                body=body,
+                organisation_id="TAD",
+                service_id=service_id,
+                author=AuthorContact(display_name="Anonymous", relationship=Relationship.PATIENT),
+                tags=Tags(),
+                experienced_at=None,
+                source=Source.HEALTHWATCH,
+                external_id=f"demo-healthwatch-{number}",
+                about_you=about_you,
+            )
+            entries.append(FeedbackEntry(line=number + 1, command=command))
+    return entries
 
 
 # Staff who want alerts: invented mailboxes at reserved `.example` domains.
