@@ -28,8 +28,9 @@ class SearchSettings(ServiceSettings):
         default=None,
         description=(
             "A CSV of the local population's shares (`area,characteristic,category,share`) "
-            "that the deep dive sets the mix of voices beside; see docs/insight.md. Checked "
-            "at start-up: a bad file stops the service with the line that is wrong."
+            "that the deep dive sets the mix of voices beside (docs/operations.md, 'Whose "
+            "voices'). Checked at start-up: a bad file stops the service with the line that "
+            "is wrong."
         ),
     )
 

@@ -1,6 +1,6 @@
 """Whose voices a programme hears, next to the population it serves.
 
-The rule for "under-represented", stated on the page and in docs/insight.md: a group is
+The rule for "under-represented", stated on the page and in docs/operations.md: a group is
 under-represented when its share of the stories whose authors answered the question is
 below four-fifths of its share of the area's population. A suppressed count ("fewer than
 5") is judged by the most it could be: the answered total less the counts shown; the

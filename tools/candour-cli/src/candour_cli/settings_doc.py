@@ -226,6 +226,8 @@ COMPOSE_FIXED = {
 COMPOSE_NOT_WIRED = {
     "consumer_group": "not passed by compose.yaml: the default candour-<service> is what "
     "the scaling rules and dashboards expect",
+    "population_file": "not passed by compose.yaml: the file must be mounted into search; "
+    'add both in a compose.override.yaml (docs/operations.md, "Whose voices")',
     "smtp_username": "not passed by compose.yaml: add it to notifications in a "
     "compose.override.yaml when the relay needs SMTP AUTH",
     "smtp_password": "not passed by compose.yaml: add it to notifications in a "
