@@ -857,7 +857,7 @@ class PostgresSubscriptions:
     async def confirm(self, subscription_id: uuid.UUID) -> bool:
         return await confirm_subscription(self._conn, subscription_id)
 
-    async def list(self, organisation_id: str | None) -> list[Subscription]:
+    async def of_organisation(self, organisation_id: str | None) -> list[Subscription]:
         return await list_subscriptions(self._conn, organisation_id)
 
     async def active(self, organisation_id: str, kind: SubscriptionKind) -> list[Subscription]:
@@ -933,21 +933,6 @@ class PostgresDeliveries:
 
     async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
         return await delivery_counts(self._conn)
-
-    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
-        return await record_sent_and_claim(self._conn, sent, limit)
-
-    async def mark_retry(self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str) -> None:
-        await mark_retry(self._conn, delivery_id, delay_seconds=delay_seconds, error=error)
-
-    async def mark_failed(self, delivery_id: uuid.UUID, *, error: str) -> None:
-        await mark_failed(self._conn, delivery_id, error=error)
-
-    async def resume_interrupted(self, *, older_than_seconds: float) -> int:
-        return await resume_interrupted(self._conn, older_than_seconds=older_than_seconds)
-
-    async def seconds_until_next_due(self) -> float | None:
-        return await seconds_until_next_due(self._conn)
 
 
 class PostgresSafeguardingAlerts:
@@ -1025,3 +1010,36 @@ class PostgresDigestItems:
         self, subscription_id: uuid.UUID, item_keys: list[str], delivery_id: uuid.UUID
     ) -> None:
         await mark_items_digested(self._conn, subscription_id, item_keys, delivery_id)
+
+
+class PostgresDeliveryLedger:
+    """The delivery worker's view of the deliveries: each call one statement on a pooled
+    connection, committed on its own (a claim must be committed before any SMTP traffic,
+    a send's outcome as soon as it is known), so the worker needs no unit of work."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
+        async with self._pool.acquire() as conn:
+            return await record_sent_and_claim(conn, sent, limit)
+
+    async def mark_retry(self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await mark_retry(conn, delivery_id, delay_seconds=delay_seconds, error=error)
+
+    async def mark_failed(self, delivery_id: uuid.UUID, *, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await mark_failed(conn, delivery_id, error=error)
+
+    async def resume_interrupted(self, *, older_than_seconds: float) -> int:
+        async with self._pool.acquire() as conn:
+            return await resume_interrupted(conn, older_than_seconds=older_than_seconds)
+
+    async def seconds_until_next_due(self) -> float | None:
+        async with self._pool.acquire() as conn:
+            return await seconds_until_next_due(conn)
+
+    async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
+        async with self._pool.acquire() as conn:
+            return await delivery_counts(conn)

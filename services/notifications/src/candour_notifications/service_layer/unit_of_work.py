@@ -54,7 +54,7 @@ class Subscriptions(Protocol):
         """The address's owner confirmed; False if nothing was waiting for that."""
         ...
 
-    async def list(self, organisation_id: str | None) -> list[Subscription]: ...
+    async def of_organisation(self, organisation_id: str | None) -> list[Subscription]: ...
 
     async def active(self, organisation_id: str, kind: SubscriptionKind) -> list[Subscription]:
         """Active and confirmed subscriptions of `kind` for the organisation."""
@@ -141,7 +141,9 @@ class SafeguardingAlerts(Protocol):
         """Alerts nobody acknowledged in time, locked; those locked elsewhere skipped."""
         ...
 
-    async def mark_realerted(self, escalation_id: UUID, recipients: Collection[str]) -> datetime: ...
+    async def mark_realerted(
+        self, escalation_id: UUID, recipients: Collection[str]
+    ) -> datetime: ...
 
 
 class DigestItems(Protocol):
