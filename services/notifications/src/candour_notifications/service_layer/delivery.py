@@ -31,7 +31,7 @@ import structlog
 from candour_common.messaging import TRANSIENT_ERRORS
 from candour_notifications.adapters.mailer import DeliveryError, Mailer
 from candour_notifications.adapters.mime import compose_alternative
-from candour_notifications.adapters.templates import render_email
+from candour_notifications.adapters.templates import EmailRenderer
 from candour_notifications.domain import (
     SAFEGUARDING_KINDS,
     Delivery,
@@ -134,9 +134,13 @@ class MailPolicy:
         return f"{self.unsubscribe_base_url.rstrip('/')}/v1/subscriptions/confirm?token={token}"
 
 
-def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
+def build_message(
+    delivery: Delivery, policy: MailPolicy, renderer: EmailRenderer | None = None
+) -> EmailMessage:
+    """The email of one delivery; `renderer` shares the rendering of the same content
+    between recipients (the worker's does; one email alone needs none)."""
     unsubscribe_url = policy.unsubscribe_url(delivery)
-    rendered = render_email(
+    rendered = (renderer or EmailRenderer(capacity=0)).render(
         delivery.kind,
         delivery.context,
         unsubscribe_url=unsubscribe_url,
@@ -168,10 +172,12 @@ def _message_id_domain(mail_from: str) -> str:
     return from_address.rpartition("@")[2] or "candour.invalid"
 
 
-async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Result:
+async def attempt(
+    delivery: Delivery, mailer: Mailer, policy: MailPolicy, renderer: EmailRenderer | None = None
+) -> Result:
     """Try one claimed delivery once (its `attempts` already counts this try)."""
     try:
-        message = build_message(delivery, policy)
+        message = build_message(delivery, policy, renderer)
     except Exception as exc:  # a template or data bug: retrying the same input cannot help
         return Result(Outcome.FAILED, error=f"could not build the email: {type(exc).__name__}")
     try:
@@ -207,6 +213,8 @@ class DeliveryWorker:
         self._settings = settings
         self._mailers = list(mailers)
         self._policy = MailPolicy.from_settings(settings)
+        # One rendering per email content, shared by the lanes (a story's recipients).
+        self._renderer = EmailRenderer()
         self._wake = asyncio.Event()
         self._metrics: NotificationMetrics | None = None
         self._on_transient: OnTransient = _ignore
@@ -296,7 +304,7 @@ class DeliveryWorker:
     async def _deliver(self, ledger: DeliveryLedger, mailer: Mailer, delivery: Delivery) -> bool:
         """Try `delivery`; record a retry or failure now. True when the server accepted
         it: the caller records that with its next claim."""
-        result = await attempt(delivery, mailer, self._policy)
+        result = await attempt(delivery, mailer, self._policy, self._renderer)
         if self._metrics is not None:
             self._metrics.record_attempt(delivery.kind.value, result.outcome.value)
         if result.outcome is Outcome.SENT:
