@@ -10,11 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
 from candour_common.events import Responder, ResponsePosted, StoryWithdrawn, Tags
 from candour_notifications.domain import DigestSchedule
 from candour_notifications.service_layer.handlers import prepare_due_digests
+from candour_notifications.service_layer.unit_of_work import PostgresNotificationsUnitOfWork
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
     EMERGENCY,
@@ -37,6 +39,11 @@ SCHEDULE = DigestSchedule(at=datetime.min.time().replace(hour=7), timezone=LONDO
 # 14 January: winter, so London is UTC+0; the summer test below checks UTC+1.
 MORNING = datetime(2025, 1, 14, 6, 30, tzinfo=LONDON)
 DIGEST_SETTINGS: dict[str, Any] = {"digest_check_interval": 0.05}
+
+
+def new_uow(pool: asyncpg.Pool) -> PostgresNotificationsUnitOfWork:
+    """A unit of work as bootstrap wires it, on the test's own pool."""
+    return PostgresNotificationsUnitOfWork(pool, service="notifications")
 
 
 async def consumed(service: Running, *event_ids: uuid.UUID) -> None:
@@ -129,7 +136,7 @@ async def test_one_digest_a_day_listing_everything_since_the_last(
         await consumed(service, gone.id)
 
         # Before 07:00 nothing is due, however often the check runs.
-        assert await prepare_due_digests(service.pool, clock, SCHEDULE) == 0
+        assert await prepare_due_digests(new_uow(service.pool), clock, SCHEDULE) == 0
         assert await digests(service) == []
         assert smtp_server.messages == []
 
@@ -179,7 +186,7 @@ async def test_one_digest_a_day_listing_everything_since_the_last(
         clock.set(MORNING.replace(hour=18))
         evening = approved(title="Evening story", service=EMERGENCY, criticality=2)
         await consumed(service, (await publish(evening)).id)
-        assert await prepare_due_digests(service.pool, clock, SCHEDULE) == 0
+        assert await prepare_due_digests(new_uow(service.pool), clock, SCHEDULE) == 0
         assert len(await digests(service)) == 3
         waiting = await service.fetch(
             "SELECT subscription_id FROM digest_items WHERE digest_delivery_id IS NULL"
@@ -211,7 +218,7 @@ async def test_one_digest_a_day_listing_everything_since_the_last(
 
         # A day with nothing new: nothing is sent.
         clock.set(MORNING.replace(hour=9) + timedelta(days=2))
-        assert await prepare_due_digests(service.pool, clock, SCHEDULE) == 0
+        assert await prepare_due_digests(new_uow(service.pool), clock, SCHEDULE) == 0
         assert len(await digests(service)) == 4
         assert len(smtp_server.messages) == 4
 
@@ -233,13 +240,13 @@ async def test_two_copies_and_a_restart_send_one_digest(
             database_url=first_copy.database_url,
             **DIGEST_SETTINGS,
         ):
-            assert await prepare_due_digests(first_copy.pool, clock, SCHEDULE) == 0
+            assert await prepare_due_digests(new_uow(first_copy.pool), clock, SCHEDULE) == 0
             clock.set(datetime(2025, 7, 1, 6, 0, tzinfo=UTC))
             # Both copies' schedulers race for it (and so does this direct call).
-            await prepare_due_digests(first_copy.pool, clock, SCHEDULE)
+            await prepare_due_digests(new_uow(first_copy.pool), clock, SCHEDULE)
             await smtp_server.wait_for("digest@riverside.example", timeout=45)
             await eventually(lambda: all_sent(first_copy))
-            assert await prepare_due_digests(first_copy.pool, clock, SCHEDULE) == 0
+            assert await prepare_due_digests(new_uow(first_copy.pool), clock, SCHEDULE) == 0
         database_url = first_copy.database_url
 
     # A restart later that morning finds today's digest done.
@@ -247,7 +254,7 @@ async def test_two_copies_and_a_restart_send_one_digest(
     async with notifications(
         smtp_port=smtp_server.port, clock=clock, database_url=database_url, **DIGEST_SETTINGS
     ) as restarted:
-        assert await prepare_due_digests(restarted.pool, clock, SCHEDULE) == 0
+        assert await prepare_due_digests(new_uow(restarted.pool), clock, SCHEDULE) == 0
         assert await digests(restarted) == [("digest@riverside.example", "2025-07-01", "sent")]
     assert len(smtp_server.to("digest@riverside.example")) == 1
 

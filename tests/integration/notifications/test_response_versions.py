@@ -17,6 +17,7 @@ from candour_common.events import ChangeMarker, ResponsePosted
 from candour_common.runtime import migrate_database
 from candour_notifications.domain import Frequency, Subscribe, SubscriptionKind
 from candour_notifications.service_layer import handlers
+from candour_notifications.service_layer.unit_of_work import PostgresNotificationsUnitOfWork
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
     Publisher,
@@ -31,6 +32,11 @@ pytestmark = pytest.mark.integration
 
 AUTHOR = "author@home.example"
 STAFF = "responses@riverside.example"
+
+
+def new_uow(pool: asyncpg.Pool) -> PostgresNotificationsUnitOfWork:
+    """A unit of work as bootstrap wires it, on the test's own pool."""
+    return PostgresNotificationsUnitOfWork(pool, service="notifications")
 
 
 def version(first: ResponsePosted, number: int, **changes: object) -> ResponsePosted:
@@ -128,7 +134,7 @@ async def test_emails_not_sent_yet_carry_the_correction_or_are_cancelled(
     try:
         for kind, frequency in (("immediate", Frequency.IMMEDIATE), ("daily", Frequency.DAILY)):
             await handlers.subscribe(
-                pool,
+                new_uow(pool),
                 operator,
                 Subscribe(
                     email=f"{kind}@riverside.example",
@@ -139,31 +145,36 @@ async def test_emails_not_sent_yet_carry_the_correction_or_are_cancelled(
             )
         story_id = uuid.uuid4()
         await handlers.alert_story_approved(
-            pool, approved(story_id=story_id), event_id=uuid.uuid4(), links=links
+            new_uow(pool), approved(story_id=story_id), event_id=uuid.uuid4(), links=links
         )
         corrected = response_to(story_id, body="First words.")
         removed = response_to(story_id, body="Gone soon.")
         first_ids = {corrected.response_id: uuid.uuid4(), removed.response_id: uuid.uuid4()}
         for event in (corrected, removed):
             owed = await handlers.alert_response_posted(
-                pool, event, event_id=first_ids[event.response_id], links=links
+                new_uow(pool), event, event_id=first_ids[event.response_id], links=links
             )
             assert owed == 1  # the immediate subscriber; the daily one waits for the digest
         fixed = version(corrected, 2, body="Corrected words.", change=ChangeMarker.MADE)
         assert (
-            await handlers.alert_response_posted(pool, fixed, event_id=uuid.uuid4(), links=links)
+            await handlers.alert_response_posted(
+                new_uow(pool), fixed, event_id=uuid.uuid4(), links=links
+            )
             == 0
         )
         assert (
             await handlers.alert_response_posted(
-                pool, version(removed, 2, body="", deleted=True), event_id=uuid.uuid4(), links=links
+                new_uow(pool),
+                version(removed, 2, body="", deleted=True),
+                event_id=uuid.uuid4(),
+                links=links,
             )
             == 0
         )
         # Version 1 of the corrected response again, late: the correction stays.
         assert (
             await handlers.alert_response_posted(
-                pool, corrected, event_id=uuid.uuid4(), links=links
+                new_uow(pool), corrected, event_id=uuid.uuid4(), links=links
             )
             == 0
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -13,9 +12,9 @@ from candour_common.db.retention import RetentionRule
 from candour_common.runtime import Platform, admin_app, build_app
 from candour_common.settings import ServiceSettings
 from candour_common.web import pages
-from candour_notifications.adapters import repository
 from candour_notifications.adapters.clock import Clock, SystemClock
 from candour_notifications.adapters.mailer import Mailer, SmtpMailer
+from candour_notifications.adapters.repository import PostgresDeliveryLedger
 from candour_notifications.domain import DigestSchedule
 from candour_notifications.entrypoints import consumers
 from candour_notifications.entrypoints.http import router
@@ -26,6 +25,10 @@ from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.service_layer.delivery import DeliveryWorker
 from candour_notifications.service_layer.digests import DigestScheduler
 from candour_notifications.service_layer.realerts import RealertLoop
+from candour_notifications.service_layer.unit_of_work import (
+    NotificationsUnitOfWork,
+    PostgresNotificationsUnitOfWork,
+)
 from candour_notifications.settings import NotificationsSettings
 
 MIGRATIONS = "candour_notifications.migrations"
@@ -85,16 +88,24 @@ def create_app(
 
     async def deliver(platform: Platform, metrics: NotificationMetrics) -> None:
         try:
-            await worker.run(platform.pool, metrics, platform.metrics.count_transient)
+            await worker.run(
+                PostgresDeliveryLedger(platform.pool), metrics, platform.metrics.count_transient
+            )
         finally:  # cancelled at shutdown
             await asyncio.gather(*(m.close() for m in owned_mailers))
 
     def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
         metrics = metrics_for(platform)
+
+        def new_uow() -> NotificationsUnitOfWork:
+            uow = platform.unit_of_work()
+            assert isinstance(uow, NotificationsUnitOfWork)
+            return uow
+
         return [
             asyncio.create_task(deliver(platform, metrics), name="delivery-worker"),
-            asyncio.create_task(scheduler.run(platform.pool, metrics), name="digest-scheduler"),
-            asyncio.create_task(realerts.run(platform.pool), name="safeguarding-realerts"),
+            asyncio.create_task(scheduler.run(new_uow, metrics), name="digest-scheduler"),
+            asyncio.create_task(realerts.run(new_uow), name="safeguarding-realerts"),
         ]
 
     app = build_app(
@@ -106,8 +117,10 @@ def create_app(
             "one-click unsubscribe and the operators' view of deliveries."
         ),
         migrations_package=MIGRATIONS,
+        service=consumers.SERVICE,
+        unit_of_work=PostgresNotificationsUnitOfWork,
         routers=[router, alerts_router],
-        register_subscribers=functools.partial(consumers.register, wake_worker=worker.wake),
+        subscriptions=consumers.subscriptions(settings, wake_worker=worker.wake),
         # safeguarding.updated: who was alerted, acknowledgements, re-alerts.
         relay_outbox=True,
         on_started=start_background,
@@ -124,8 +137,7 @@ def create_app(
         platform: Platform | None = getattr(app.state, "platform", None)
         if platform is None or not installed:
             return
-        async with platform.pool.acquire() as conn:
-            counts, oldest = await repository.delivery_counts(conn)
+        counts, oldest = await PostgresDeliveryLedger(platform.pool).counts()
         installed[0].set_delivery_counts(counts, oldest)
 
     admin_app(app).add_middleware(RefreshBeforeScrape, refresh=refresh_delivery_gauges)

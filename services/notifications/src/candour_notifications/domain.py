@@ -367,3 +367,19 @@ _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")
 def redact_addresses(text: str) -> str:
     """Remove email addresses from text bound for logs or the database (SMTP replies echo them)."""
     return _ADDRESS.sub("<address>", text)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    id: uuid.UUID
+    kind: DeliveryKind
+    status: DeliveryStatus
+    recipient: str
+    story_id: uuid.UUID | None
+    subscription_id: uuid.UUID | None
+    digest_date: date | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None

@@ -19,7 +19,6 @@ compare the committed files byte for byte with what the code generates now.
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import secrets
 import uuid
@@ -444,15 +443,19 @@ def _moderation_subscriptions(
     document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
 
 
+def _notifications_subscriptions(
+    broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef
+) -> None:
+    assert isinstance(settings, NotificationsSettings)
+    subscriptions = notifications_consumers.subscriptions(settings, wake_worker=lambda: None)
+    document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
+
+
 def _services() -> list[_Service]:
     return [
         _Service("story-intake", _defaults(IntakeSettings), intake_consumers.register),
         _Service("moderation", _defaults(ModerationSettings), _moderation_subscriptions),
-        _Service(
-            "notifications",
-            _defaults(NotificationsSettings),
-            functools.partial(notifications_consumers.register, wake_worker=lambda: None),
-        ),
+        _Service("notifications", _defaults(NotificationsSettings), _notifications_subscriptions),
         _Service("search", _defaults(SearchSettings), search_consumers.register),
     ]
 

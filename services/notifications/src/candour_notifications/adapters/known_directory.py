@@ -116,3 +116,24 @@ async def tags(conn: Connection, organisation_id: str) -> list[str]:
         "SELECT tag FROM known_tags WHERE organisation_id = $1 ORDER BY tag", organisation_id
     )
     return [r["tag"] for r in rows]
+
+
+class PostgresDirectory:
+    """The organisations and services heard of, on the unit of work's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def remember(
+        self, organisation: OrganisationRef, service: ServiceRef | None, tags: Iterable[str] = ()
+    ) -> None:
+        await remember(self._conn, organisation, service, tags)
+
+    async def list_organisation(self, entry: OrganisationListed) -> None:
+        await list_organisation(self._conn, entry)
+
+    async def organisation(self, organisation_id: str) -> KnownOrganisation | None:
+        return await organisation(self._conn, organisation_id)
+
+    async def tags(self, organisation_id: str) -> list[str]:
+        return await tags(self._conn, organisation_id)

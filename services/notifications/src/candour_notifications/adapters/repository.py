@@ -14,6 +14,7 @@ from candour_common.db import Connection
 from candour_notifications.domain import (
     Delivery,
     DeliveryKind,
+    DeliveryReport,
     DeliveryStatus,
     DigestItemKind,
     Frequency,
@@ -805,22 +806,6 @@ async def delivery_counts(conn: Connection) -> tuple[dict[DeliveryStatus, int], 
     return counts, None if oldest is None else float(oldest)
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
-    id: uuid.UUID
-    kind: DeliveryKind
-    status: DeliveryStatus
-    recipient: str
-    story_id: uuid.UUID | None
-    subscription_id: uuid.UUID | None
-    digest_date: date | None
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-
-
 async def list_deliveries(
     conn: Connection, status: DeliveryStatus | None, limit: int
 ) -> list[DeliveryReport]:
@@ -853,3 +838,208 @@ async def list_deliveries(
         )
         for r in rows
     ]
+
+
+# -- the repositories of the unit of work -----------------------------------------
+# Each holds the unit of work's connection; the service layer sees only these.
+
+
+class PostgresSubscriptions:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, subscription: Subscription, *, created_by: str) -> Subscription:
+        return await add_subscription(self._conn, subscription, created_by=created_by)
+
+    async def get(self, subscription_id: uuid.UUID) -> Subscription | None:
+        return await get_subscription(self._conn, subscription_id)
+
+    async def confirm(self, subscription_id: uuid.UUID) -> bool:
+        return await confirm_subscription(self._conn, subscription_id)
+
+    async def of_organisation(self, organisation_id: str | None) -> list[Subscription]:
+        return await list_subscriptions(self._conn, organisation_id)
+
+    async def active(self, organisation_id: str, kind: SubscriptionKind) -> list[Subscription]:
+        return await active_subscriptions(self._conn, organisation_id, kind)
+
+    async def delete(self, subscription_id: uuid.UUID) -> None:
+        await delete_subscription(self._conn, subscription_id)
+
+    async def deactivate(self, subscription_id: uuid.UUID) -> bool:
+        return await deactivate_subscription(self._conn, subscription_id)
+
+    async def mail_domains(self, organisation_id: str) -> list[str]:
+        return await mail_domains(self._conn, organisation_id)
+
+    async def set_mail_domains(self, organisation_id: str, domains: list[str]) -> None:
+        await set_mail_domains(self._conn, organisation_id, domains)
+
+    async def due_a_digest(self, digest_date: date) -> list[Subscription]:
+        return await subscriptions_due_a_digest(self._conn, digest_date)
+
+
+class PostgresAuthorContacts:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def save(self, contact: AuthorContact) -> None:
+        await save_author_contact(self._conn, contact)
+
+    async def get(self, story_id: uuid.UUID) -> AuthorContact | None:
+        return await get_author_contact(self._conn, story_id)
+
+    async def stop_notifications(self, story_id: uuid.UUID) -> None:
+        await stop_author_notifications(self._conn, story_id)
+
+
+class PostgresStories:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def save_published(self, story: PublishedStory) -> None:
+        await save_published_story(self._conn, story)
+
+    async def get_published(self, story_id: uuid.UUID) -> PublishedStory | None:
+        return await get_published_story(self._conn, story_id)
+
+    async def is_withdrawn(self, story_id: uuid.UUID) -> bool:
+        return await is_withdrawn(self._conn, story_id)
+
+    async def forget(self, story_id: uuid.UUID, withdrawn_at: datetime) -> int:
+        return await forget_story(self._conn, story_id, withdrawn_at)
+
+
+class PostgresDeliveries:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, delivery: Delivery) -> bool:
+        return await add_delivery(self._conn, delivery)
+
+    async def add_digest(self, delivery: Delivery) -> bool:
+        return await add_digest_delivery(self._conn, delivery)
+
+    async def alerted_subscriptions(
+        self, story_id: uuid.UUID, kind: DeliveryKind
+    ) -> set[uuid.UUID]:
+        return await alerted_subscriptions(self._conn, story_id, kind)
+
+    async def get(self, delivery_id: uuid.UUID) -> Delivery | None:
+        return await get_delivery(self._conn, delivery_id)
+
+    async def report(self, status: DeliveryStatus | None, limit: int) -> list[DeliveryReport]:
+        return await list_deliveries(self._conn, status, limit)
+
+    async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
+        return await delivery_counts(self._conn)
+
+
+class PostgresSafeguardingAlerts:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(
+        self,
+        alert: SafeguardingAlert,
+        *,
+        event_id: uuid.UUID,
+        raised_at: datetime,
+        ack_timeout_seconds: float,
+    ) -> datetime | None:
+        return await add_safeguarding_alert(
+            self._conn,
+            alert,
+            event_id=event_id,
+            raised_at=raised_at,
+            ack_timeout_seconds=ack_timeout_seconds,
+        )
+
+    async def get(
+        self, escalation_id: uuid.UUID, *, for_update: bool = False
+    ) -> SafeguardingAlert | None:
+        return await get_safeguarding_alert(self._conn, escalation_id, for_update=for_update)
+
+    async def acknowledge(self, escalation_id: uuid.UUID, by: str) -> datetime:
+        return await acknowledge_alert(self._conn, escalation_id, by)
+
+    async def lock_overdue(self, limit: int) -> list[SafeguardingAlert]:
+        return await lock_overdue_alerts(self._conn, limit)
+
+    async def mark_realerted(
+        self, escalation_id: uuid.UUID, recipients: Collection[str]
+    ) -> datetime:
+        return await mark_realerted(self._conn, escalation_id, recipients)
+
+
+class PostgresDigestItems:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def collect(
+        self,
+        *,
+        subscription_id: uuid.UUID,
+        item_key: str,
+        kind: DigestItemKind,
+        story_id: uuid.UUID,
+        revision: int,
+        context: dict[str, object],
+    ) -> None:
+        await collect_digest_item(
+            self._conn,
+            subscription_id=subscription_id,
+            item_key=item_key,
+            kind=kind,
+            story_id=story_id,
+            revision=revision,
+            context=context,
+        )
+
+    async def drop_waiting_story_items(
+        self, story_id: uuid.UUID, *, except_subscriptions: Collection[uuid.UUID]
+    ) -> None:
+        await drop_waiting_story_items(
+            self._conn, story_id, except_subscriptions=except_subscriptions
+        )
+
+    async def lock_waiting(self, subscription_id: uuid.UUID) -> list[DigestItem]:
+        return await lock_waiting_items(self._conn, subscription_id)
+
+    async def mark_digested(
+        self, subscription_id: uuid.UUID, item_keys: list[str], delivery_id: uuid.UUID
+    ) -> None:
+        await mark_items_digested(self._conn, subscription_id, item_keys, delivery_id)
+
+
+class PostgresDeliveryLedger:
+    """The delivery worker's view of the deliveries: each call one statement on a pooled
+    connection, committed on its own (a claim must be committed before any SMTP traffic,
+    a send's outcome as soon as it is known), so the worker needs no unit of work."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
+        async with self._pool.acquire() as conn:
+            return await record_sent_and_claim(conn, sent, limit)
+
+    async def mark_retry(self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await mark_retry(conn, delivery_id, delay_seconds=delay_seconds, error=error)
+
+    async def mark_failed(self, delivery_id: uuid.UUID, *, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await mark_failed(conn, delivery_id, error=error)
+
+    async def resume_interrupted(self, *, older_than_seconds: float) -> int:
+        async with self._pool.acquire() as conn:
+            return await resume_interrupted(conn, older_than_seconds=older_than_seconds)
+
+    async def seconds_until_next_due(self) -> float | None:
+        async with self._pool.acquire() as conn:
+            return await seconds_until_next_due(conn)
+
+    async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
+        async with self._pool.acquire() as conn:
+            return await delivery_counts(conn)

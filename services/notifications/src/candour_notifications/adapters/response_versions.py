@@ -121,3 +121,44 @@ async def forget_story(conn: Connection, story_id: uuid.UUID) -> None:
 
 def digest_item_key(response_id: uuid.UUID) -> str:
     return f"response:{response_id}"
+
+
+class PostgresResponseVersions:
+    """The versions of responses seen, on the unit of work's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def seen(self, response_id: uuid.UUID) -> SeenVersion | None:
+        return await seen(self._conn, response_id)
+
+    async def record_first(
+        self,
+        response_id: uuid.UUID,
+        story_id: uuid.UUID,
+        version: int,
+        *,
+        deleted: bool,
+        event_id: uuid.UUID,
+    ) -> bool:
+        return await record_first(
+            self._conn, response_id, story_id, version, deleted=deleted, event_id=event_id
+        )
+
+    async def record_newer(self, response_id: uuid.UUID, version: int, *, deleted: bool) -> None:
+        await record_newer(self._conn, response_id, version, deleted=deleted)
+
+    async def correct_unsent(
+        self,
+        response_id: uuid.UUID,
+        alerted_by: uuid.UUID,
+        version: int,
+        changes: dict[str, object],
+    ) -> None:
+        await correct_unsent(self._conn, response_id, alerted_by, version, changes)
+
+    async def cancel_unsent(self, response_id: uuid.UUID, alerted_by: uuid.UUID) -> int:
+        return await cancel_unsent(self._conn, response_id, alerted_by)
+
+    async def forget_story(self, story_id: uuid.UUID) -> None:
+        await forget_story(self._conn, story_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from candour_common.web.dates import add_date_filters
 from candour_notifications.domain import SAFEGUARDING_KINDS, DeliveryKind
@@ -98,3 +101,91 @@ def render_email(
         html=_environment.get_template(f"{kind.value}.html").render(values),
         urgent=kind in SAFEGUARDING_KINDS,
     )
+
+
+# Stand-ins for the links that differ per recipient: rendered once per email content,
+# then replaced by each recipient's own link. Only characters no escaping changes.
+_PLACEHOLDERS = {
+    "unsubscribe_url": "https://candour.invalid/recipient-link-unsubscribe",
+    "confirm_url": "https://candour.invalid/recipient-link-confirm",
+    "acknowledge_url": "https://candour.invalid/recipient-link-acknowledge",
+}
+
+
+class EmailRenderer:
+    """Renders each email's content once for all its recipients.
+
+    A story that a thousand subscriptions match owes a thousand emails with the same
+    words; only each recipient's links (unsubscribe, acknowledge, confirm) differ. The
+    templates run once per content (kind and context, so a correction that changed the
+    context renders again) with stand-in links, and each recipient's email substitutes
+    its own. A template that transformed a link (a filter) would lose the stand-in:
+    that email is rendered in full instead, never sent with another's link.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._rendered: OrderedDict[tuple[str, str, bool, bool, bool], RenderedEmail] = (
+            OrderedDict()
+        )
+        self.renders = 0  # how many times the templates ran (for tests and benchmarks)
+
+    def render(
+        self,
+        kind: DeliveryKind,
+        context: Mapping[str, Any],
+        *,
+        unsubscribe_url: str | None,
+        confirm_url: str | None = None,
+        acknowledge_url: str | None = None,
+    ) -> RenderedEmail:
+        links = {
+            "unsubscribe_url": unsubscribe_url,
+            "confirm_url": confirm_url,
+            "acknowledge_url": acknowledge_url,
+        }
+        try:
+            content = json.dumps(context, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):  # not JSON (never from the database): no sharing
+            return self._render(kind, context, links)
+        key = (
+            kind.value,
+            content,
+            unsubscribe_url is not None,
+            confirm_url is not None,
+            acknowledge_url is not None,
+        )
+        shared = self._rendered.get(key)
+        if shared is None:
+            stand_ins = {
+                name: None if url is None else _PLACEHOLDERS[name] for name, url in links.items()
+            }
+            shared = self._render(kind, context, stand_ins)
+            if not all(
+                url is None or _PLACEHOLDERS[name] in shared.text + shared.html
+                for name, url in links.items()
+            ):
+                return self._render(kind, context, links)
+            self._rendered[key] = shared
+            if len(self._rendered) > self._capacity:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(key)
+        text, html = shared.text, shared.html
+        for name, url in links.items():
+            if url is not None:
+                text = text.replace(_PLACEHOLDERS[name], url)
+                html = html.replace(_PLACEHOLDERS[name], str(markupsafe.escape(url)))
+        return RenderedEmail(subject=shared.subject, text=text, html=html, urgent=shared.urgent)
+
+    def _render(
+        self, kind: DeliveryKind, context: Mapping[str, Any], links: Mapping[str, str | None]
+    ) -> RenderedEmail:
+        self.renders += 1
+        return render_email(
+            kind,
+            context,
+            unsubscribe_url=links["unsubscribe_url"],
+            confirm_url=links["confirm_url"],
+            acknowledge_url=links["acknowledge_url"],
+        )

@@ -1,12 +1,17 @@
-"""Kafka subscribers of notifications: each writes what is owed, then wakes the worker."""
+"""Notifications' event subscriptions: each writes the emails owed, then (once its
+transaction has committed) wakes the delivery worker.
+
+The event consumer (one per process, for all six topics) has recorded each event in
+the inbox and taken its story's lock before a handler here runs: a redelivered event
+never reaches one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from faststream.kafka import KafkaBroker
-
 from candour_common.cloudevents import Envelope
+from candour_common.consumer import Subscriptions
 from candour_common.events import (
     OrganisationListed,
     ResponsePosted,
@@ -15,105 +20,87 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_common.messaging import event_subscriber
-from candour_common.runtime import PlatformRef
-from candour_common.settings import ServiceSettings
 from candour_common.topics import Topic
 from candour_notifications.service_layer import handlers
 from candour_notifications.service_layer.handlers import Links
+from candour_notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from candour_notifications.settings import NotificationsSettings
 
+SERVICE = "notifications"
 
-def register(
-    broker: KafkaBroker,
-    settings: ServiceSettings,
-    ref: PlatformRef,
-    *,
-    wake_worker: Callable[[], None],
-) -> None:
-    assert isinstance(settings, NotificationsSettings)
+
+def subscriptions(
+    settings: NotificationsSettings, *, wake_worker: Callable[[], None]
+) -> Subscriptions[NotificationsUnitOfWork]:
+    """What notifications does with each topic it reads; `wake_worker` is called after
+    the commit of a transaction that owed emails."""
+    subs: Subscriptions[NotificationsUnitOfWork] = Subscriptions(SERVICE)
     links = Links(
         public_base_url=settings.public_base_url, intake_base_url=settings.intake_public_url
     )
-
-    @event_subscriber(
-        broker,
-        settings.topics,
-        Topic.STORY_SUBMITTED,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.STORY_SUBMITTED.value}",
-        description="Keeps the author's address if they want to hear back.",
-    )
-    async def on_story_submitted(event: StorySubmitted, envelope: Envelope) -> None:
-        await handlers.store_author_contact(ref.get.pool, event, event_id=envelope.id)
-
-    @event_subscriber(
-        broker,
-        settings.topics,
-        Topic.STORY_APPROVED,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.STORY_APPROVED.value}",
-        description="Alerts matching `stories` subscribers.",
-    )
-    async def on_story_approved(event: StoryApproved, envelope: Envelope) -> None:
-        owed = await handlers.alert_story_approved(
-            ref.get.pool, event, event_id=envelope.id, links=links
-        )
-        if owed:
-            wake_worker()
-
     safeguarding = settings.safeguarding_policy()
 
-    @event_subscriber(
-        broker,
-        settings.topics,
+    def wake_after_commit(uow: NotificationsUnitOfWork, owed: int) -> None:
+        if owed:
+            uow.after_commit(wake_worker)
+
+    @subs.on(
+        Topic.STORY_SUBMITTED,
+        description="Keeps the author's address if they want to hear back.",
+    )
+    async def on_story_submitted(
+        uow: NotificationsUnitOfWork, event: StorySubmitted, envelope: Envelope
+    ) -> None:
+        await handlers.store_author_contact(uow, event)
+
+    @subs.on(Topic.STORY_APPROVED, description="Alerts matching `stories` subscribers.")
+    async def on_story_approved(
+        uow: NotificationsUnitOfWork, event: StoryApproved, envelope: Envelope
+    ) -> None:
+        owed = await handlers.alert_story_approved(uow, event, event_id=envelope.id, links=links)
+        wake_after_commit(uow, owed)
+
+    @subs.on(
         Topic.SAFEGUARDING_RAISED,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.SAFEGUARDING_RAISED.value}",
         description=(
             "Alerts the organisation's safeguarding contacts at once (or the duty moderators "
             "when it has none); tells moderation on safeguarding.updated."
         ),
     )
-    async def on_safeguarding_raised(event: SafeguardingRaised, envelope: Envelope) -> None:
-        if await handlers.alert_safeguarding(
-            ref.get.pool, event, event_id=envelope.id, policy=safeguarding
-        ):
-            wake_worker()
+    async def on_safeguarding_raised(
+        uow: NotificationsUnitOfWork, event: SafeguardingRaised, envelope: Envelope
+    ) -> None:
+        owed = await handlers.alert_safeguarding(
+            uow, event, event_id=envelope.id, policy=safeguarding
+        )
+        wake_after_commit(uow, owed)
 
-    @event_subscriber(
-        broker,
-        settings.topics,
+    @subs.on(
         Topic.RESPONSE_POSTED,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.RESPONSE_POSTED.value}",
         description="Tells the author (if asked) and `responses` subscribers.",
     )
-    async def on_response_posted(event: ResponsePosted, envelope: Envelope) -> None:
-        owed = await handlers.alert_response_posted(
-            ref.get.pool, event, event_id=envelope.id, links=links
-        )
-        if owed:
-            wake_worker()
+    async def on_response_posted(
+        uow: NotificationsUnitOfWork, event: ResponsePosted, envelope: Envelope
+    ) -> None:
+        owed = await handlers.alert_response_posted(uow, event, event_id=envelope.id, links=links)
+        wake_after_commit(uow, owed)
 
-    @event_subscriber(
-        broker,
-        settings.topics,
+    @subs.on(
         Topic.STORY_WITHDRAWN,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.STORY_WITHDRAWN.value}",
         description="Erases the author's contact; cancels unsent emails.",
     )
-    async def on_story_withdrawn(event: StoryWithdrawn, envelope: Envelope) -> None:
-        await handlers.forget_withdrawn_story(ref.get.pool, event, event_id=envelope.id)
+    async def on_story_withdrawn(
+        uow: NotificationsUnitOfWork, event: StoryWithdrawn, envelope: Envelope
+    ) -> None:
+        await handlers.forget_withdrawn_story(uow, event)
 
-    @event_subscriber(
-        broker,
-        settings.topics,
+    @subs.on(
         Topic.DIRECTORY_ORGANISATIONS,
-        group_id=settings.group_id,
-        title=f"notifications:{Topic.DIRECTORY_ORGANISATIONS.value}",
         description="Keeps each organisation's services, which the alerts page offers.",
     )
-    async def on_organisation_listed(event: OrganisationListed, envelope: Envelope) -> None:
-        await handlers.keep_directory_entry(ref.get.pool, event, event_id=envelope.id)
+    async def on_organisation_listed(
+        uow: NotificationsUnitOfWork, event: OrganisationListed, envelope: Envelope
+    ) -> None:
+        await handlers.keep_directory_entry(uow, event)
+
+    return subs

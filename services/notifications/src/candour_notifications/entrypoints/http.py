@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
@@ -23,6 +22,7 @@ from candour_notifications.domain import (
     verify_confirmation,
     verify_unsubscribe,
 )
+from candour_notifications.entrypoints.dependencies import get_unit_of_work
 from candour_notifications.entrypoints.pages import acknowledge_page as render_acknowledge
 from candour_notifications.entrypoints.pages import confirm_page as render_confirm
 from candour_notifications.entrypoints.pages import unsubscribe_page as render_unsubscribe
@@ -41,18 +41,14 @@ from candour_notifications.service_layer.handlers import (
     SubscriptionNotFound,
     UnknownChoices,
 )
+from candour_notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 router = APIRouter(prefix="/v1")
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 AUTH_PROBLEMS: dict[int | str, dict[str, object]] = {401: PROBLEM, 403: PROBLEM}
 
 
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+Uow = Annotated[NotificationsUnitOfWork, Depends(get_unit_of_work)]
 StaffOrOperator = Annotated[Principal, Depends(require_role(Role.STAFF, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 
@@ -97,7 +93,7 @@ def _forbidden(organisation_id: str) -> ProblemError:
     responses={**AUTH_PROBLEMS, 422: PROBLEM},
 )
 async def create_subscription(
-    request: Request, body: SubscriptionIn, principal: StaffOrOperator, pool: Pool
+    request: Request, body: SubscriptionIn, principal: StaffOrOperator, uow: Uow
 ) -> SubscriptionOut:
     """Staff subscribing an address outside their organisation's own mail domains get a
     subscription with `confirmed: false`: a link goes to that address and nothing else
@@ -117,7 +113,7 @@ async def create_subscription(
         min_criticality=body.min_criticality,
     )
     try:
-        subscription = await handlers.subscribe(pool, principal, command)
+        subscription = await handlers.subscribe(uow, principal, command)
     except NotAllowed as exc:
         raise _forbidden(body.organisation_id) from exc
     except UnknownChoices as exc:
@@ -141,7 +137,7 @@ def _wake_worker(request: Request) -> None:
 )
 async def list_subscriptions(
     principal: StaffOrOperator,
-    pool: Pool,
+    uow: Uow,
     organisation_id: Annotated[
         str | None,
         Query(
@@ -152,7 +148,7 @@ async def list_subscriptions(
     ] = None,
 ) -> list[SubscriptionOut]:
     try:
-        found = await handlers.list_subscriptions(pool, principal, organisation_id)
+        found = await handlers.list_subscriptions(uow, principal, organisation_id)
     except NotAllowed as exc:
         raise _forbidden(organisation_id or "") from exc
     return [SubscriptionOut.of(s) for s in found]
@@ -165,10 +161,10 @@ async def list_subscriptions(
     responses={**AUTH_PROBLEMS, 404: PROBLEM},
 )
 async def delete_subscription(
-    subscription_id: uuid.UUID, principal: StaffOrOperator, pool: Pool
+    subscription_id: uuid.UUID, principal: StaffOrOperator, uow: Uow
 ) -> Response:
     try:
-        await handlers.delete_subscription(pool, principal, subscription_id)
+        await handlers.delete_subscription(uow, principal, subscription_id)
     except SubscriptionNotFound as exc:
         raise ProblemError(404, f"No subscription {subscription_id}.") from exc
     except NotAllowed as exc:
@@ -185,14 +181,14 @@ async def delete_subscription(
 )
 async def list_deliveries(
     _: Operator,
-    pool: Pool,
+    uow: Uow,
     state: Annotated[
         DeliveryStatus | None,
         Query(description="Only deliveries in this state; all states without it."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 50,
 ) -> list[DeliveryOut]:
-    found = await handlers.list_deliveries(pool, state, limit)
+    found = await handlers.list_deliveries(uow, state, limit)
     return [DeliveryOut.of(d) for d in found]
 
 
@@ -207,10 +203,10 @@ OdsCode = Annotated[str, Path(min_length=1, max_length=20, description="ODS code
     summary="The organisation's own mail domains (its staff, or operators)",
 )
 async def get_mail_domains(
-    organisation_id: OdsCode, principal: StaffOrOperator, pool: Pool
+    organisation_id: OdsCode, principal: StaffOrOperator, uow: Uow
 ) -> MailDomainsOut:
     try:
-        domains = await handlers.organisation_mail_domains(pool, principal, organisation_id)
+        domains = await handlers.organisation_mail_domains(uow, principal, organisation_id)
     except NotAllowed as exc:
         raise _forbidden(organisation_id) from exc
     return MailDomainsOut(organisation_id=organisation_id, domains=domains)
@@ -225,9 +221,9 @@ async def get_mail_domains(
     "addresses in them without the owner confirming",
 )
 async def put_mail_domains(
-    organisation_id: OdsCode, body: MailDomainsIn, _: Operator, pool: Pool
+    organisation_id: OdsCode, body: MailDomainsIn, _: Operator, uow: Uow
 ) -> MailDomainsOut:
-    domains = await handlers.set_organisation_mail_domains(pool, organisation_id, body.domains)
+    domains = await handlers.set_organisation_mail_domains(uow, organisation_id, body.domains)
     return MailDomainsOut(organisation_id=organisation_id, domains=domains)
 
 
@@ -257,9 +253,9 @@ def _target(request: Request, token: str) -> UnsubscribeTarget:
     summary="Confirmation page with a one-click button (a GET changes nothing: link "
     "scanners follow links)",
 )
-async def unsubscribe_page(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+async def unsubscribe_page(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     target = _target(request, token)
-    what = await handlers.describe_unsubscribe(pool, target)
+    what = await handlers.describe_unsubscribe(uow, target)
     action = f"{request.url.path}?token={token}"
     return render_unsubscribe(request, done=False, what=what, action=action)
 
@@ -271,9 +267,9 @@ async def unsubscribe_page(request: Request, token: TokenQuery, pool: Pool) -> H
     responses={400: PROBLEM},
     summary="RFC 8058 one-click unsubscribe (no login; the token is the authority)",
 )
-async def unsubscribe(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+async def unsubscribe(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     target = _target(request, token)
-    result = await handlers.unsubscribe(pool, target)
+    result = await handlers.unsubscribe(uow, target)
     return render_unsubscribe(request, done=True, what=result.what, action="")
 
 
@@ -298,11 +294,9 @@ def _subscription_to_confirm(request: Request, token: str) -> uuid.UUID:
     responses={400: PROBLEM},
     summary="Double opt-in: the page with a button to confirm (a GET changes nothing)",
 )
-async def confirm_subscription_page(
-    request: Request, token: TokenQuery, pool: Pool
-) -> HTMLResponse:
+async def confirm_subscription_page(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     subscription_id = _subscription_to_confirm(request, token)
-    state = await handlers.describe_confirmation(pool, subscription_id)
+    state = await handlers.describe_confirmation(uow, subscription_id)
     return render_confirm(
         request,
         done=False,
@@ -320,9 +314,9 @@ async def confirm_subscription_page(
     responses={400: PROBLEM},
     summary="Double opt-in: the address's owner confirms (no login; the token is the authority)",
 )
-async def confirm_subscription(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+async def confirm_subscription(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     subscription_id = _subscription_to_confirm(request, token)
-    result = await handlers.confirm_subscription(pool, subscription_id)
+    result = await handlers.confirm_subscription(uow, subscription_id)
     return render_confirm(
         request, done=True, waiting=False, changed=result.changed, what=result.what, action=""
     )
@@ -349,9 +343,9 @@ def _delivery_to_acknowledge(request: Request, token: str) -> uuid.UUID:
     summary="Safeguarding alert: the page with a button to acknowledge it (a GET changes "
     "nothing: mail scanners follow links)",
 )
-async def acknowledge_page(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+async def acknowledge_page(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     delivery_id = _delivery_to_acknowledge(request, token)
-    state = await handlers.describe_acknowledgement(pool, delivery_id)
+    state = await handlers.describe_acknowledgement(uow, delivery_id)
     return render_acknowledge(request, state, action=f"{request.url.path}?token={token}")
 
 
@@ -363,9 +357,9 @@ async def acknowledge_page(request: Request, token: TokenQuery, pool: Pool) -> H
     summary="Safeguarding alert: its recipient acknowledges it (no login; the token, one "
     "per recipient, is the authority); no re-alert follows and moderation is told",
 )
-async def acknowledge(request: Request, token: TokenQuery, pool: Pool) -> HTMLResponse:
+async def acknowledge(request: Request, token: TokenQuery, uow: Uow) -> HTMLResponse:
     delivery_id = _delivery_to_acknowledge(request, token)
-    result = await handlers.acknowledge(pool, delivery_id)
+    result = await handlers.acknowledge(uow, delivery_id)
     return render_acknowledge(request, result, action="")
 
 
@@ -376,12 +370,12 @@ async def acknowledge(request: Request, token: TokenQuery, pool: Pool) -> HTMLRe
     responses=AUTH_PROBLEMS,
 )
 async def get_alert_choices(
-    organisation_id: str, principal: StaffOrOperator, pool: Pool
+    organisation_id: str, principal: StaffOrOperator, uow: Uow
 ) -> AlertChoicesOut:
     """The organisation's services (id and name) and the tags a subscription can filter on:
     the share page's vocabulary and any other tag its stories have carried."""
     try:
-        found = await handlers.alert_choices(pool, principal, organisation_id)
+        found = await handlers.alert_choices(uow, principal, organisation_id)
     except NotAllowed as exc:
         raise _forbidden(organisation_id) from exc
     return AlertChoicesOut(

@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -24,6 +23,7 @@ from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
 from candour_common.web import pages
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
+from candour_notifications.entrypoints.dependencies import new_unit_of_work
 from candour_notifications.entrypoints.schemas import SubscriptionIn
 from candour_notifications.service_layer import handlers
 from candour_notifications.service_layer.handlers import (
@@ -83,11 +83,6 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
-
-
 def signed_in(request: Request) -> Principal | None:
     """The staff member whose token the cookie holds; None when absent or not staff."""
     return pages.signed_in_principal(request, STAFF)
@@ -141,9 +136,9 @@ async def _alerts_page(
 ) -> Response:
     organisation_id = staff.organisation_id or ""
     subscriptions: list[Subscription] = await handlers.list_subscriptions(
-        _pool(request), staff, organisation_id
+        new_unit_of_work(request.app), staff, organisation_id
     )
-    choices = await handlers.alert_choices(_pool(request), staff, organisation_id)
+    choices = await handlers.alert_choices(new_unit_of_work(request.app), staff, organisation_id)
     return _render(
         request,
         "alerts/subscriptions.html",
@@ -214,7 +209,7 @@ async def add_subscription(request: Request) -> Response:
         min_criticality=body.min_criticality,
     )
     try:
-        subscription = await handlers.subscribe(_pool(request), staff, command)
+        subscription = await handlers.subscribe(new_unit_of_work(request.app), staff, command)
     except NotAllowed:
         return await _alerts_page(
             request,
@@ -278,7 +273,9 @@ async def _subscription_of(
     request: Request, staff: Principal, subscription_id: uuid.UUID
 ) -> Subscription | Response:
     try:
-        return await handlers.get_subscription(_pool(request), staff, subscription_id)
+        return await handlers.get_subscription(
+            new_unit_of_work(request.app), staff, subscription_id
+        )
     except (SubscriptionNotFound, NotAllowed):
         # Someone else's subscription is "not found" too: its existence is not ours to tell.
         return await _alerts_page(
@@ -298,7 +295,9 @@ async def confirm_delete(request: Request, subscription_id: uuid.UUID) -> Respon
     found = await _subscription_of(request, staff, subscription_id)
     if isinstance(found, Response):
         return found
-    choices = await handlers.alert_choices(_pool(request), staff, found.organisation_id)
+    choices = await handlers.alert_choices(
+        new_unit_of_work(request.app), staff, found.organisation_id
+    )
     return _render(
         request,
         "alerts/delete_confirm.html",
@@ -315,7 +314,7 @@ async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> R
     if pages.form_text(form, "confirmed") != "yes":  # not from the confirmation page: ask
         return await confirm_delete(request, subscription_id)
     try:
-        await handlers.delete_subscription(_pool(request), staff, subscription_id)
+        await handlers.delete_subscription(new_unit_of_work(request.app), staff, subscription_id)
     except (SubscriptionNotFound, NotAllowed):
         return await _alerts_page(
             request,

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from candour_notifications.adapters.repository import DeliveryReport
 from candour_notifications.domain import (
     DeliveryKind,
+    DeliveryReport,
     DeliveryStatus,
     Frequency,
     Subscription,

@@ -3,7 +3,7 @@
 Exactly-once towards people is impossible over SMTP. A row is claimed (`sending`,
 committed) before any SMTP traffic and marked `sent` right after the server accepted
 it. A crash in between leaves it `sending`; after `delivery_stale_after_seconds` it is
-sent again with the same Message-ID (`repository.resume_interrupted`), so a second
+sent again with the same Message-ID (`DeliveryLedger.resume_interrupted`), so a second
 copy needs a crash between the server's acceptance and the `sent` commit. Temporary
 failures (4xx, unreachable server) go back to `pending` with exponential backoff
 until the attempts run out. The mailer keeps its SMTP session between emails; a
@@ -24,16 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
-import asyncpg
 import structlog
 
 from candour_common.messaging import TRANSIENT_ERRORS
-from candour_notifications.adapters import repository
 from candour_notifications.adapters.mailer import DeliveryError, Mailer
 from candour_notifications.adapters.mime import compose_alternative
-from candour_notifications.adapters.templates import render_email
+from candour_notifications.adapters.templates import EmailRenderer
 from candour_notifications.domain import (
     SAFEGUARDING_KINDS,
     Delivery,
@@ -51,6 +49,26 @@ from candour_notifications.settings import NotificationsSettings
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+
+class DeliveryLedger(Protocol):
+    """The deliveries as the worker sees them: each call commits on its own."""
+
+    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
+        """Record `sent` as sent and claim up to `limit` due emails, in one commit."""
+        ...
+
+    async def mark_retry(
+        self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str
+    ) -> None: ...
+
+    async def mark_failed(self, delivery_id: uuid.UUID, *, error: str) -> None: ...
+
+    async def resume_interrupted(self, *, older_than_seconds: float) -> int:
+        """Emails left `sending` by a worker that died go back to `pending`."""
+        ...
+
+    async def seconds_until_next_due(self) -> float | None: ...
 
 
 class Outcome(StrEnum):
@@ -116,9 +134,13 @@ class MailPolicy:
         return f"{self.unsubscribe_base_url.rstrip('/')}/v1/subscriptions/confirm?token={token}"
 
 
-def build_message(delivery: Delivery, policy: MailPolicy) -> EmailMessage:
+def build_message(
+    delivery: Delivery, policy: MailPolicy, renderer: EmailRenderer | None = None
+) -> EmailMessage:
+    """The email of one delivery; `renderer` shares the rendering of the same content
+    between recipients (the worker's does; one email alone needs none)."""
     unsubscribe_url = policy.unsubscribe_url(delivery)
-    rendered = render_email(
+    rendered = (renderer or EmailRenderer(capacity=0)).render(
         delivery.kind,
         delivery.context,
         unsubscribe_url=unsubscribe_url,
@@ -150,10 +172,12 @@ def _message_id_domain(mail_from: str) -> str:
     return from_address.rpartition("@")[2] or "candour.invalid"
 
 
-async def attempt(delivery: Delivery, mailer: Mailer, policy: MailPolicy) -> Result:
+async def attempt(
+    delivery: Delivery, mailer: Mailer, policy: MailPolicy, renderer: EmailRenderer | None = None
+) -> Result:
     """Try one claimed delivery once (its `attempts` already counts this try)."""
     try:
-        message = build_message(delivery, policy)
+        message = build_message(delivery, policy, renderer)
     except Exception as exc:  # a template or data bug: retrying the same input cannot help
         return Result(Outcome.FAILED, error=f"could not build the email: {type(exc).__name__}")
     try:
@@ -189,6 +213,8 @@ class DeliveryWorker:
         self._settings = settings
         self._mailers = list(mailers)
         self._policy = MailPolicy.from_settings(settings)
+        # One rendering per email content, shared by the lanes (a story's recipients).
+        self._renderer = EmailRenderer()
         self._wake = asyncio.Event()
         self._metrics: NotificationMetrics | None = None
         self._on_transient: OnTransient = _ignore
@@ -198,7 +224,7 @@ class DeliveryWorker:
 
     async def run(
         self,
-        pool: asyncpg.Pool,
+        ledger: DeliveryLedger,
         metrics: NotificationMetrics | None = None,
         on_transient: OnTransient | None = None,
     ) -> None:
@@ -214,12 +240,11 @@ class DeliveryWorker:
             wait = poll
             try:
                 if time.monotonic() - last_reap > min(60.0, poll * 10):
-                    await self._resume_interrupted(pool)
+                    await self._resume_interrupted(ledger)
                     last_reap = time.monotonic()
-                while await self.send_due(pool) == full:
+                while await self.send_due(ledger) == full:
                     pass
-                async with pool.acquire() as conn:
-                    due_in = await repository.seconds_until_next_due(conn)
+                due_in = await ledger.seconds_until_next_due()
                 if due_in is not None:
                     wait = min(poll, due_in)
                 backoff = poll
@@ -234,16 +259,16 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
             self._wake.clear()
 
-    async def send_due(self, pool: asyncpg.Pool) -> int:
+    async def send_due(self, ledger: DeliveryLedger) -> int:
         """Send up to a batch of due emails on every lane at once; return how many
         were taken in all."""
         # A task group: a lane that fails stops the others (the worker then backs off
         # and starts them all again), so no lane is left running on its own.
         async with asyncio.TaskGroup() as lanes:
-            tasks = [lanes.create_task(self._send_on(pool, m)) for m in self._mailers]
+            tasks = [lanes.create_task(self._send_on(ledger, m)) for m in self._mailers]
         return sum(t.result() for t in tasks)
 
-    async def _send_on(self, pool: asyncpg.Pool, mailer: Mailer) -> int:
+    async def _send_on(self, ledger: DeliveryLedger, mailer: Mailer) -> int:
         """One lane: up to a batch of due emails, one at a time; return how many.
 
         Each email is claimed (`sending` committed) before any SMTP traffic and recorded
@@ -260,9 +285,10 @@ class DeliveryWorker:
             if previous is None and limit == 0:
                 return taken
             claimed = await _with_retries(
-                pool,
                 functools.partial(
-                    _record_and_claim, sent=None if previous is None else previous.id, limit=limit
+                    ledger.record_sent_and_claim,
+                    None if previous is None else previous.id,
+                    limit,
                 ),
                 self._on_transient,
             )
@@ -272,13 +298,13 @@ class DeliveryWorker:
             if not claimed:
                 return taken
             taken += 1
-            if await self._deliver(pool, mailer, claimed[0]):
+            if await self._deliver(ledger, mailer, claimed[0]):
                 sent = claimed[0]
 
-    async def _deliver(self, pool: asyncpg.Pool, mailer: Mailer, delivery: Delivery) -> bool:
+    async def _deliver(self, ledger: DeliveryLedger, mailer: Mailer, delivery: Delivery) -> bool:
         """Try `delivery`; record a retry or failure now. True when the server accepted
         it: the caller records that with its next claim."""
-        result = await attempt(delivery, mailer, self._policy)
+        result = await attempt(delivery, mailer, self._policy, self._renderer)
         if self._metrics is not None:
             self._metrics.record_attempt(delivery.kind.value, result.outcome.value)
         if result.outcome is Outcome.SENT:
@@ -286,28 +312,28 @@ class DeliveryWorker:
         fields = _log_fields(delivery)
         retried = self._on_transient
         if result.outcome is Outcome.RETRY:
-            await _record(
-                pool,
-                lambda conn: repository.mark_retry(
-                    conn, delivery.id, delay_seconds=result.retry_in, error=result.error or ""
+            await _with_retries(
+                functools.partial(
+                    ledger.mark_retry,
+                    delivery.id,
+                    delay_seconds=result.retry_in,
+                    error=result.error or "",
                 ),
                 retried,
             )
             log.warning("email deferred", error=result.error, retry_in=result.retry_in, **fields)
         else:
-            await _record(
-                pool,
-                lambda conn: repository.mark_failed(conn, delivery.id, error=result.error or ""),
+            await _with_retries(
+                functools.partial(ledger.mark_failed, delivery.id, error=result.error or ""),
                 retried,
             )
             log.error("email failed", error=result.error, **fields)
         return False
 
-    async def _resume_interrupted(self, pool: asyncpg.Pool) -> None:
-        async with pool.acquire() as conn:
-            count = await repository.resume_interrupted(
-                conn, older_than_seconds=self._settings.delivery_stale_after_seconds
-            )
+    async def _resume_interrupted(self, ledger: DeliveryLedger) -> None:
+        count = await ledger.resume_interrupted(
+            older_than_seconds=self._settings.delivery_stale_after_seconds
+        )
         if count:
             log.warning("emails interrupted while sending will be sent again", count=count)
 
@@ -326,21 +352,9 @@ def _log_fields(delivery: Delivery) -> dict[str, object]:
     return fields
 
 
-async def _record_and_claim(conn: Any, *, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
-    return await repository.record_sent_and_claim(conn, sent, limit)
-
-
-async def _record(
-    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[None]], on_transient: OnTransient
-) -> None:
-    """Record a send's outcome, waiting out a database outage for as long as it lasts."""
-    await _with_retries(pool, write, on_transient)
-
-
-async def _with_retries(
-    pool: asyncpg.Pool, write: Callable[[Any], Awaitable[T]], on_transient: OnTransient
-) -> T:
-    """`write` on a pooled connection, waiting out a database outage for as long as it lasts.
+async def _with_retries(write: Callable[[], Awaitable[T]], on_transient: OnTransient) -> T:
+    """`write` (a claim, or the record of a send's outcome), waiting out a database
+    outage for as long as it lasts.
 
     Used for every record of a send's outcome: the email has already gone (or failed),
     and giving up would leave the row `sending`, so that after the lease it would be
@@ -350,8 +364,7 @@ async def _with_retries(
     delay = 0.2
     while True:
         try:
-            async with pool.acquire() as conn:
-                return await write(conn)
+            return await write()
         except TRANSIENT_ERRORS as exc:
             on_transient(exc)
             log.warning(

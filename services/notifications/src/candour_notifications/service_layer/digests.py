@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import asyncpg
 import structlog
 
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.domain import DigestSchedule
 from candour_notifications.metrics import NotificationMetrics
 from candour_notifications.service_layer import handlers
+from candour_notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -35,12 +35,16 @@ class DigestScheduler:
         self._check_interval = check_interval
         self._wake_worker = wake_worker
 
-    async def run(self, pool: asyncpg.Pool, metrics: NotificationMetrics | None = None) -> None:
+    async def run(
+        self,
+        new_uow: Callable[[], NotificationsUnitOfWork],
+        metrics: NotificationMetrics | None = None,
+    ) -> None:
         # Polling (not sleeping until 07:00) keeps it right across clock changes,
         # restarts and an injected clock that tests move forward.
         while True:
             try:
-                owed = await handlers.prepare_due_digests(pool, self._clock, self._schedule)
+                owed = await handlers.prepare_due_digests(new_uow(), self._clock, self._schedule)
                 if owed:
                     if metrics is not None:
                         metrics.record_digests(owed)

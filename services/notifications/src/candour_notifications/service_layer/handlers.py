@@ -11,13 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import asyncpg
 import structlog
 
 from candour_common.auth import Principal, Role
-from candour_common.db import Connection
-from candour_common.db.inbox import record_once, record_story_event_once
-from candour_common.db.outbox import add_event
 from candour_common.events import (
     CRITICALITY_LABELS,
     TAG_VOCABULARY,
@@ -30,14 +26,16 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
-from candour_notifications.adapters import known_directory, repository, response_versions
 from candour_notifications.adapters.clock import Clock
+from candour_notifications.adapters.known_directory import KnownService
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
+from candour_notifications.adapters.response_versions import SeenVersion, digest_item_key
 from candour_notifications.domain import (
     DIGEST_KINDS,
     SAFEGUARDING_KINDS,
     Delivery,
     DeliveryKind,
+    DeliveryReport,
     DeliveryStatus,
     DigestItemKind,
     DigestSchedule,
@@ -60,8 +58,7 @@ from candour_notifications.domain import (
     wants_story,
     within_domains,
 )
-
-CONSUMER = "notifications"
+from candour_notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +112,7 @@ class AlertChoices:
 
     organisation_id: str
     organisation_name: str
-    services: tuple[known_directory.KnownService, ...]
+    services: tuple[KnownService, ...]
     tags: tuple[str, ...]
 
     def service_name(self, service_id: str) -> str | None:
@@ -133,9 +130,9 @@ def vocabulary() -> list[str]:
     return [tag for group in TAG_VOCABULARY.values() for tag in group]
 
 
-async def choices(conn: Connection, organisation_id: str) -> AlertChoices:
-    known = await known_directory.organisation(conn, organisation_id)
-    extra = [t for t in await known_directory.tags(conn, organisation_id) if t not in vocabulary()]
+async def choices(uow: NotificationsUnitOfWork, organisation_id: str) -> AlertChoices:
+    known = await uow.directory.organisation(organisation_id)
+    extra = [t for t in await uow.directory.tags(organisation_id) if t not in vocabulary()]
     return AlertChoices(
         organisation_id=organisation_id,
         organisation_name=known.name if known else organisation_id,
@@ -145,31 +142,32 @@ async def choices(conn: Connection, organisation_id: str) -> AlertChoices:
 
 
 async def alert_choices(
-    pool: asyncpg.Pool, principal: Principal, organisation_id: str
+    uow: NotificationsUnitOfWork, principal: Principal, organisation_id: str
 ) -> AlertChoices:
     check_organisation(principal, organisation_id)
-    async with pool.acquire() as conn:
-        return await choices(conn, organisation_id)
+    async with uow:
+        return await choices(uow, organisation_id)
 
 
-async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe) -> Subscription:
+async def subscribe(
+    uow: NotificationsUnitOfWork, principal: Principal, command: Subscribe
+) -> Subscription:
     """Subscribe an address. Staff subscribing an address outside their organisation's
     own mail domains get a subscription that sends nothing until the address's owner
     confirms from the link emailed to it (owed here, in the same transaction); an
     operator's subscriptions, and addresses in the organisation's domains, need none."""
     check_organisation(principal, command.organisation_id)
-    async with pool.acquire() as conn, conn.transaction():
+    async with uow:
         # Staff pick from what exists. Operators may name services and tags not (yet) in
         # the directory (setting up a trust early); see docs/operations.md.
         if principal.role is not Role.OPERATOR:
-            unknown = (await choices(conn, command.organisation_id)).unknown(command)
+            unknown = (await choices(uow, command.organisation_id)).unknown(command)
             if unknown is not None:
                 raise unknown
         pending = principal.role is not Role.OPERATOR and not within_domains(
-            command.email, await repository.mail_domains(conn, command.organisation_id)
+            command.email, await uow.subscriptions.mail_domains(command.organisation_id)
         )
-        subscription = await repository.add_subscription(
-            conn,
+        subscription = await uow.subscriptions.add(
             Subscription(
                 id=uuid.uuid4(),
                 email=command.email,
@@ -184,8 +182,7 @@ async def subscribe(pool: asyncpg.Pool, principal: Principal, command: Subscribe
             created_by=principal.subject,
         )
         if pending:
-            await repository.add_delivery(
-                conn,
+            await uow.deliveries.add(
                 Delivery(
                     id=uuid.uuid4(),
                     event_id=confirmation_event_id(subscription.id),
@@ -210,57 +207,61 @@ class Confirmed:
     changed: bool
 
 
-async def describe_confirmation(pool: asyncpg.Pool, subscription_id: uuid.UUID) -> Confirmed:
+async def describe_confirmation(
+    uow: NotificationsUnitOfWork, subscription_id: uuid.UUID
+) -> Confirmed:
     """What confirming would turn on (`changed`: whether it still waits for that)."""
-    async with pool.acquire() as conn:
-        subscription = await repository.get_subscription(conn, subscription_id)
+    async with uow:
+        subscription = await uow.subscriptions.get(subscription_id)
     waiting = subscription is not None and subscription.pending_confirmation
     return Confirmed(_describe(subscription), waiting)
 
 
-async def confirm_subscription(pool: asyncpg.Pool, subscription_id: uuid.UUID) -> Confirmed:
+async def confirm_subscription(
+    uow: NotificationsUnitOfWork, subscription_id: uuid.UUID
+) -> Confirmed:
     """Double opt-in: the address's owner says yes. Idempotent."""
-    async with pool.acquire() as conn, conn.transaction():
-        subscription = await repository.get_subscription(conn, subscription_id)
-        changed = await repository.confirm_subscription(conn, subscription_id)
+    async with uow:
+        subscription = await uow.subscriptions.get(subscription_id)
+        changed = await uow.subscriptions.confirm(subscription_id)
     if changed:
         log.info("subscription confirmed", subscription_id=str(subscription_id))
     return Confirmed(_describe(subscription), changed)
 
 
 async def organisation_mail_domains(
-    pool: asyncpg.Pool, principal: Principal, organisation_id: str
+    uow: NotificationsUnitOfWork, principal: Principal, organisation_id: str
 ) -> list[str]:
     check_organisation(principal, organisation_id)
-    async with pool.acquire() as conn:
-        return await repository.mail_domains(conn, organisation_id)
+    async with uow:
+        return await uow.subscriptions.mail_domains(organisation_id)
 
 
 async def set_organisation_mail_domains(
-    pool: asyncpg.Pool, organisation_id: str, domains: list[str]
+    uow: NotificationsUnitOfWork, organisation_id: str, domains: list[str]
 ) -> list[str]:
     """Operators only (the route checks): an organisation's own mail domains."""
     cleaned = sorted({normalise_domain(d) for d in domains} - {""})
-    async with pool.acquire() as conn, conn.transaction():
-        await repository.set_mail_domains(conn, organisation_id, cleaned)
+    async with uow:
+        await uow.subscriptions.set_mail_domains(organisation_id, cleaned)
     return cleaned
 
 
 async def list_subscriptions(
-    pool: asyncpg.Pool, principal: Principal, organisation_id: str | None
+    uow: NotificationsUnitOfWork, principal: Principal, organisation_id: str | None
 ) -> list[Subscription]:
     if principal.role is not Role.OPERATOR:
         organisation_id = organisation_id or principal.organisation_id
         check_organisation(principal, organisation_id or "")
-    async with pool.acquire() as conn:
-        return await repository.list_subscriptions(conn, organisation_id)
+    async with uow:
+        return await uow.subscriptions.of_organisation(organisation_id)
 
 
 async def get_subscription(
-    pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
+    uow: NotificationsUnitOfWork, principal: Principal, subscription_id: uuid.UUID
 ) -> Subscription:
-    async with pool.acquire() as conn:
-        subscription = await repository.get_subscription(conn, subscription_id)
+    async with uow:
+        subscription = await uow.subscriptions.get(subscription_id)
     if subscription is None:
         raise SubscriptionNotFound(subscription_id)
     check_organisation(principal, subscription.organisation_id)
@@ -268,21 +269,21 @@ async def get_subscription(
 
 
 async def delete_subscription(
-    pool: asyncpg.Pool, principal: Principal, subscription_id: uuid.UUID
+    uow: NotificationsUnitOfWork, principal: Principal, subscription_id: uuid.UUID
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        subscription = await repository.get_subscription(conn, subscription_id)
+    async with uow:
+        subscription = await uow.subscriptions.get(subscription_id)
         if subscription is None:
             raise SubscriptionNotFound(subscription_id)
         check_organisation(principal, subscription.organisation_id)
-        await repository.delete_subscription(conn, subscription_id)
+        await uow.subscriptions.delete(subscription_id)
 
 
 async def list_deliveries(
-    pool: asyncpg.Pool, status: DeliveryStatus | None, limit: int
-) -> list[repository.DeliveryReport]:
-    async with pool.acquire() as conn:
-        return await repository.list_deliveries(conn, status, limit)
+    uow: NotificationsUnitOfWork, status: DeliveryStatus | None, limit: int
+) -> list[DeliveryReport]:
+    async with uow:
+        return await uow.deliveries.report(status, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +292,11 @@ class Unsubscribed:
     changed: bool
 
 
-async def describe_unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> str:
+async def describe_unsubscribe(uow: NotificationsUnitOfWork, target: UnsubscribeTarget) -> str:
     if target.scope is UnsubscribeScope.AUTHOR:
         return "emails about responses to your story"
-    async with pool.acquire() as conn:
-        subscription = await repository.get_subscription(conn, target.id)
+    async with uow:
+        subscription = await uow.subscriptions.get(target.id)
     return _describe(subscription)
 
 
@@ -309,41 +310,33 @@ def _describe(subscription: Subscription | None) -> str:
     }[subscription.kind] + f" for organisation {subscription.organisation_id}"
 
 
-async def unsubscribe(pool: asyncpg.Pool, target: UnsubscribeTarget) -> Unsubscribed:
+async def unsubscribe(uow: NotificationsUnitOfWork, target: UnsubscribeTarget) -> Unsubscribed:
     """One-click unsubscribe: idempotent, and no error for something already gone."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with uow:
         if target.scope is UnsubscribeScope.AUTHOR:
-            had = await repository.get_author_contact(conn, target.id) is not None
-            await repository.stop_author_notifications(conn, target.id)
+            had = await uow.authors.get(target.id) is not None
+            await uow.authors.stop_notifications(target.id)
             return Unsubscribed("emails about responses to your story", had)
-        subscription = await repository.get_subscription(conn, target.id)
-        changed = await repository.deactivate_subscription(conn, target.id)
+        subscription = await uow.subscriptions.get(target.id)
+        changed = await uow.subscriptions.deactivate(target.id)
         return Unsubscribed(_describe(subscription), changed and bool(subscription))
 
 
 # -- events -------------------------------------------------------------------------
 
 
-async def keep_directory_entry(
-    pool: asyncpg.Pool, event: OrganisationListed, *, event_id: uuid.UUID
-) -> None:
+async def keep_directory_entry(uow: NotificationsUnitOfWork, event: OrganisationListed) -> None:
     """Keep the directory's entry for an organisation (what the alerts page offers)."""
-    async with pool.acquire() as conn, conn.transaction():
-        if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
-            await known_directory.list_organisation(conn, event)
+    async with uow:
+        await uow.directory.list_organisation(event)
 
 
-async def store_author_contact(
-    pool: asyncpg.Pool, event: StorySubmitted, *, event_id: uuid.UUID
-) -> None:
+async def store_author_contact(uow: NotificationsUnitOfWork, event: StorySubmitted) -> None:
     """Keep the author's address, if they gave one: for the responses they asked to hear
     about, and for a safeguarding alert (the organisation's safeguarding lead may need
     to reach them). Erased when the story is withdrawn."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
-            return
-        await known_directory.remember(
-            conn,
+    async with uow:
+        await uow.directory.remember(
             event.organisation,
             event.service,
             [*event.tags.good, *event.tags.improve, *event.tags.feelings],
@@ -351,10 +344,10 @@ async def store_author_contact(
         author = event.author
         if not author.email:
             return
-        if await repository.is_withdrawn(conn, event.story_id):
+        if await uow.stories.is_withdrawn(event.story_id):
             return
-        await repository.save_author_contact(
-            conn, AuthorContact(event.story_id, str(author.email), author.notify_on_response)
+        await uow.authors.save(
+            AuthorContact(event.story_id, str(author.email), author.notify_on_response)
         )
 
 
@@ -370,7 +363,7 @@ def criticality_label(criticality: int | None) -> str:
 
 
 async def alert_story_approved(
-    pool: asyncpg.Pool, event: StoryApproved, *, event_id: uuid.UUID, links: Links
+    uow: NotificationsUnitOfWork, event: StoryApproved, *, event_id: uuid.UUID, links: Links
 ) -> int:
     """Owe an email to every matching immediate `stories` subscriber, and keep the
     story for the next digest of every matching daily one.
@@ -400,14 +393,11 @@ async def alert_story_approved(
         "respond_url": links.respond(event.story_id),
         "published_at": event.published_at.isoformat(),
     }
-    async with pool.acquire() as conn, conn.transaction():
-        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
+    async with uow:
+        if await uow.stories.is_withdrawn(event.story_id):
             return 0
-        if await repository.is_withdrawn(conn, event.story_id):
-            return 0
-        await known_directory.remember(conn, event.organisation, event.service, _tags(event))
-        await repository.save_published_story(
-            conn,
+        await uow.directory.remember(event.organisation, event.service, _tags(event))
+        await uow.stories.save_published(
             PublishedStory(
                 facts=facts,
                 revision=event.revision,
@@ -416,11 +406,11 @@ async def alert_story_approved(
                 service_name=event.service.name if event.service else None,
             ),
         )
-        subscriptions = await repository.active_subscriptions(
-            conn, facts.organisation_id, SubscriptionKind.STORIES
+        subscriptions = await uow.subscriptions.active(
+            facts.organisation_id, SubscriptionKind.STORIES
         )
-        already = await repository.alerted_subscriptions(
-            conn, event.story_id, DeliveryKind.STORY_ALERT
+        already = await uow.deliveries.alerted_subscriptions(
+            event.story_id, DeliveryKind.STORY_ALERT
         )
         matching = [
             s
@@ -431,8 +421,7 @@ async def alert_story_approved(
             s for s in subscriptions if s.frequency is Frequency.DAILY and wants_story(s, facts)
         ]
         for subscription in daily:
-            await repository.collect_digest_item(
-                conn,
+            await uow.digests.collect(
                 subscription_id=subscription.id,
                 item_key=f"story:{event.story_id}",
                 kind=DigestItemKind.STORY,
@@ -440,31 +429,28 @@ async def alert_story_approved(
                 revision=event.revision,
                 context=context,
             )
-        await repository.drop_waiting_story_items(
-            conn, event.story_id, except_subscriptions={s.id for s in daily}
+        await uow.digests.drop_waiting_story_items(
+            event.story_id, except_subscriptions={s.id for s in daily}
         )
         return await _owe(
-            conn, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
+            uow, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
         )
 
 
 async def alert_response_posted(
-    pool: asyncpg.Pool, event: ResponsePosted, *, event_id: uuid.UUID, links: Links
+    uow: NotificationsUnitOfWork, event: ResponsePosted, *, event_id: uuid.UUID, links: Links
 ) -> int:
     """Owe an email to the author (if they asked) and to `responses` subscribers, once per
     response: the first version seen owes them; a later one (a correction, a deletion)
     only changes what has not gone yet; an older one arriving late changes nothing."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
+    async with uow:
+        if await uow.stories.is_withdrawn(event.story_id):
             return 0
-        if await repository.is_withdrawn(conn, event.story_id):
-            return 0
-        seen = await response_versions.seen(conn, event.response_id)
+        seen = await uow.responses.seen(event.response_id)
         if seen is not None:
-            await _apply_later_version(conn, event, seen)
+            await _apply_later_version(uow, event, seen)
             return 0
-        if not await response_versions.record_first(
-            conn,
+        if not await uow.responses.record_first(
             event.response_id,
             event.story_id,
             event.version,
@@ -474,7 +460,7 @@ async def alert_response_posted(
             return 0
         if event.deleted:  # deleted before we heard of it: nothing to tell anyone
             return 0
-        story = await repository.get_published_story(conn, event.story_id)
+        story = await uow.stories.get_published(event.story_id)
         facts = (
             story.facts
             if story
@@ -492,10 +478,9 @@ async def alert_response_posted(
             "story_url": links.story(event.story_id),
         }
         owed = 0
-        contact = await repository.get_author_contact(conn, event.story_id)
+        contact = await uow.authors.get(event.story_id)
         if contact is not None and contact.notify_on_response:
-            owed += await repository.add_delivery(
-                conn,
+            owed += await uow.deliveries.add(
                 Delivery(
                     id=uuid.uuid4(),
                     event_id=event_id,
@@ -505,16 +490,15 @@ async def alert_response_posted(
                     context=context,
                 ),
             )
-        subscriptions = await repository.active_subscriptions(
-            conn, event.organisation.id, SubscriptionKind.RESPONSES
+        subscriptions = await uow.subscriptions.active(
+            event.organisation.id, SubscriptionKind.RESPONSES
         )
         matching = [s for s in subscriptions if wants_story(s, facts)]
         for subscription in matching:
             if subscription.frequency is Frequency.DAILY:
-                await repository.collect_digest_item(
-                    conn,
+                await uow.digests.collect(
                     subscription_id=subscription.id,
-                    item_key=response_versions.digest_item_key(event.response_id),
+                    item_key=digest_item_key(event.response_id),
                     kind=DigestItemKind.RESPONSE,
                     story_id=event.story_id,
                     revision=event.version,
@@ -522,26 +506,23 @@ async def alert_response_posted(
                 )
         immediate = [s for s in matching if s.frequency is Frequency.IMMEDIATE]
         owed += await _owe(
-            conn, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, immediate, context
+            uow, event_id, event.story_id, DeliveryKind.RESPONSE_ALERT, immediate, context
         )
         return owed
 
 
 async def _apply_later_version(
-    conn: Connection, event: ResponsePosted, seen: response_versions.SeenVersion
+    uow: NotificationsUnitOfWork, event: ResponsePosted, seen: SeenVersion
 ) -> None:
     if event.version <= seen.version or seen.deleted:
         log.info("ignored an older version of a response", version=event.version)
         return
-    await response_versions.record_newer(
-        conn, event.response_id, event.version, deleted=event.deleted
-    )
+    await uow.responses.record_newer(event.response_id, event.version, deleted=event.deleted)
     if event.deleted:
-        cancelled = await response_versions.cancel_unsent(conn, event.response_id, seen.alerted_by)
+        cancelled = await uow.responses.cancel_unsent(event.response_id, seen.alerted_by)
         log.info("response deleted", version=event.version, cancelled=cancelled)
         return
-    await response_versions.correct_unsent(
-        conn,
+    await uow.responses.correct_unsent(
         event.response_id,
         seen.alerted_by,
         event.version,
@@ -556,7 +537,7 @@ async def _apply_later_version(
 
 
 async def alert_safeguarding(
-    pool: asyncpg.Pool,
+    uow: NotificationsUnitOfWork,
     event: SafeguardingRaised,
     *,
     event_id: uuid.UUID,
@@ -565,14 +546,12 @@ async def alert_safeguarding(
     """A story needs the organisation's safeguarding contacts now: owe each of them the
     alert (or, when it has none, each duty moderator), record it for the acknowledgement
     and the re-alert, and tell moderation who was alerted (outbox, same transaction)."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
-            return 0
-        if await repository.is_withdrawn(conn, event.story_id):
+    async with uow:
+        if await uow.stories.is_withdrawn(event.story_id):
             return 0  # its withdrawal overtook it: never store its words
         service_id = event.service.id if event.service else None
-        subscriptions = await repository.active_subscriptions(
-            conn, event.organisation.id, SubscriptionKind.SAFEGUARDING
+        subscriptions = await uow.subscriptions.active(
+            event.organisation.id, SubscriptionKind.SAFEGUARDING
         )
         contacts = recipients(
             s for s in subscriptions if wants_safeguarding(s, event.organisation.id, service_id)
@@ -583,7 +562,7 @@ async def alert_safeguarding(
             if contacts
             else dict.fromkeys(policy.duty_moderators)
         )
-        author = await repository.get_author_contact(conn, event.story_id)
+        author = await uow.authors.get(event.story_id)
         context = safeguarding_context(
             event, policy, author_email=author.email if author else None, to_duty=to_duty
         )
@@ -595,8 +574,7 @@ async def alert_safeguarding(
             to_duty_moderators=to_duty,
             context=context,
         )
-        alerted_at = await repository.add_safeguarding_alert(
-            conn,
+        alerted_at = await uow.alerts.add(
             alert,
             event_id=event_id,
             raised_at=event.raised_at,
@@ -606,8 +584,7 @@ async def alert_safeguarding(
             return 0
         owed = 0
         for address, subscription_id in addressees.items():
-            owed += await repository.add_delivery(
-                conn,
+            owed += await uow.deliveries.add(
                 Delivery(
                     id=uuid.uuid4(),
                     event_id=event_id,
@@ -618,8 +595,7 @@ async def alert_safeguarding(
                     context=context,
                 ),
             )
-        await add_event(
-            conn,
+        await uow.add_event(
             SafeguardingUpdated(
                 story_id=event.story_id,
                 escalation_id=event.escalation_id,
@@ -627,8 +603,7 @@ async def alert_safeguarding(
                 at=alerted_at,
                 recipients=list(addressees),
                 to_duty_moderators=to_duty,
-            ),
-            service=CONSUMER,
+            )
         )
     if not addressees:
         log.error(
@@ -687,26 +662,26 @@ class Acknowledgement:
 
 
 async def _alert_of(
-    conn: Connection, delivery_id: uuid.UUID, *, for_update: bool
+    uow: NotificationsUnitOfWork, delivery_id: uuid.UUID, *, for_update: bool
 ) -> tuple[Delivery, SafeguardingAlert] | None:
-    delivery = await repository.get_delivery(conn, delivery_id)
+    delivery = await uow.deliveries.get(delivery_id)
     if delivery is None or delivery.kind not in SAFEGUARDING_KINDS:
         return None
     escalation_id = delivery.context.get("escalation_id")
     if not isinstance(escalation_id, str):
         return None  # erased: the author withdrew the story
-    alert = await repository.get_safeguarding_alert(
-        conn, uuid.UUID(escalation_id), for_update=for_update
-    )
+    alert = await uow.alerts.get(uuid.UUID(escalation_id), for_update=for_update)
     if alert is None or alert.erased:
         return None
     return delivery, alert
 
 
-async def describe_acknowledgement(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> Acknowledgement:
+async def describe_acknowledgement(
+    uow: NotificationsUnitOfWork, delivery_id: uuid.UUID
+) -> Acknowledgement:
     """The alert behind an acknowledgement link, changing nothing (mail scanners GET links)."""
-    async with pool.acquire() as conn:
-        found = await _alert_of(conn, delivery_id, for_update=False)
+    async with uow:
+        found = await _alert_of(uow, delivery_id, for_update=False)
     if found is None:
         return Acknowledgement(found=False)
     _, alert = found
@@ -718,28 +693,26 @@ async def describe_acknowledgement(pool: asyncpg.Pool, delivery_id: uuid.UUID) -
     )
 
 
-async def acknowledge(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> Acknowledgement:
+async def acknowledge(uow: NotificationsUnitOfWork, delivery_id: uuid.UUID) -> Acknowledgement:
     """The person the email went to says they have it: no re-alert, and moderation is
     told who and when (outbox). Idempotent: the first acknowledgement stands."""
-    async with pool.acquire() as conn, conn.transaction():
-        found = await _alert_of(conn, delivery_id, for_update=True)
+    async with uow:
+        found = await _alert_of(uow, delivery_id, for_update=True)
         if found is None:
             return Acknowledgement(found=False)
         delivery, alert = found
         name = str(alert.context.get("organisation_name", ""))
         if alert.acknowledged_at is not None:
             return Acknowledgement(True, name, alert.acknowledged_by, alert.acknowledged_at)
-        at = await repository.acknowledge_alert(conn, alert.escalation_id, delivery.recipient)
-        await add_event(
-            conn,
+        at = await uow.alerts.acknowledge(alert.escalation_id, delivery.recipient)
+        await uow.add_event(
             SafeguardingUpdated(
                 story_id=alert.story_id,
                 escalation_id=alert.escalation_id,
                 state=EscalationState.ACKNOWLEDGED,
                 at=at,
                 acknowledged_by=delivery.recipient,
-            ),
-            service=CONSUMER,
+            )
         )
     log.info("safeguarding alert acknowledged", escalation_id=str(alert.escalation_id))
     return Acknowledgement(True, name, delivery.recipient, at, changed=True)
@@ -748,21 +721,23 @@ async def acknowledge(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> Acknowledge
 REALERT_BATCH = 20
 
 
-async def realert_overdue(pool: asyncpg.Pool, policy: SafeguardingPolicy) -> int:
+async def realert_overdue(uow: NotificationsUnitOfWork, policy: SafeguardingPolicy) -> int:
     """Alert the duty moderators about every alert nobody acknowledged in time; return
     how many emails were owed. Any number of copies may run it at once: each overdue
     alert is taken by one of them (FOR UPDATE SKIP LOCKED) and re-alerted once."""
     owed = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            overdue = await repository.lock_overdue_alerts(conn, REALERT_BATCH)
+        async with uow:
+            overdue = await uow.alerts.lock_overdue(REALERT_BATCH)
             for alert in overdue:
-                owed += await _realert(conn, alert, policy)
+                owed += await _realert(uow, alert, policy)
         if len(overdue) < REALERT_BATCH:
             return owed
 
 
-async def _realert(conn: Connection, alert: SafeguardingAlert, policy: SafeguardingPolicy) -> int:
+async def _realert(
+    uow: NotificationsUnitOfWork, alert: SafeguardingAlert, policy: SafeguardingPolicy
+) -> int:
     realert_id = realert_event_id(alert.escalation_id)
     context: dict[str, object] = {
         **alert.context,
@@ -771,8 +746,7 @@ async def _realert(conn: Connection, alert: SafeguardingAlert, policy: Safeguard
     }
     owed = 0
     for address in policy.duty_moderators:
-        owed += await repository.add_delivery(
-            conn,
+        owed += await uow.deliveries.add(
             Delivery(
                 id=uuid.uuid4(),
                 event_id=realert_id,
@@ -782,17 +756,15 @@ async def _realert(conn: Connection, alert: SafeguardingAlert, policy: Safeguard
                 context=context,
             ),
         )
-    at = await repository.mark_realerted(conn, alert.escalation_id, policy.duty_moderators)
-    await add_event(
-        conn,
+    at = await uow.alerts.mark_realerted(alert.escalation_id, policy.duty_moderators)
+    await uow.add_event(
         SafeguardingUpdated(
             story_id=alert.story_id,
             escalation_id=alert.escalation_id,
             state=EscalationState.REALERTED,
             at=at,
             recipients=list(policy.duty_moderators),
-        ),
-        service=CONSUMER,
+        )
     )
     if policy.duty_moderators:
         log.warning("safeguarding alert not acknowledged in time: duty moderators re-alerted")
@@ -805,26 +777,30 @@ async def _realert(conn: Connection, alert: SafeguardingAlert, policy: Safeguard
     return owed
 
 
-async def prepare_due_digests(pool: asyncpg.Pool, clock: Clock, schedule: DigestSchedule) -> int:
+async def prepare_due_digests(
+    uow: NotificationsUnitOfWork, clock: Clock, schedule: DigestSchedule
+) -> int:
     """Owe today's digest to every daily subscription with something waiting, once its
     time has come; return how many were owed. Safe to run from any number of copies
     at once and again and again: a subscription gets at most one digest per date."""
     digest_date = schedule.due_date(clock.now())
     if digest_date is None:
         return 0
-    async with pool.acquire() as conn:
-        due = await repository.subscriptions_due_a_digest(conn, digest_date)
+    async with uow:
+        due = await uow.subscriptions.due_a_digest(digest_date)
     owed = 0
     for subscription in due:
-        async with pool.acquire() as conn, conn.transaction():
-            owed += await _owe_digest(conn, subscription, digest_date)
+        async with uow:
+            owed += await _owe_digest(uow, subscription, digest_date)
     if owed:
         log.info("daily digests owed", count=owed, digest_date=str(digest_date))
     return owed
 
 
-async def _owe_digest(conn: Connection, subscription: Subscription, digest_date: date) -> int:
-    items = await repository.lock_waiting_items(conn, subscription.id)
+async def _owe_digest(
+    uow: NotificationsUnitOfWork, subscription: Subscription, digest_date: date
+) -> int:
+    items = await uow.digests.lock_waiting(subscription.id)
     if not items:  # another copy took them first, or they were withdrawn meanwhile
         return 0
     if subscription.kind not in DIGEST_KINDS:  # safeguarding alerts are never digested
@@ -848,27 +824,21 @@ async def _owe_digest(conn: Connection, subscription: Subscription, digest_date:
         subscription_id=subscription.id,
         digest_date=digest_date,
     )
-    if not await repository.add_digest_delivery(conn, delivery):
+    if not await uow.deliveries.add_digest(delivery):
         return 0  # today's digest exists: what is waiting now goes in tomorrow's
-    await repository.mark_items_digested(
-        conn, subscription.id, [item.item_key for item in items], delivery.id
-    )
+    await uow.digests.mark_digested(subscription.id, [item.item_key for item in items], delivery.id)
     return 1
 
 
-async def forget_withdrawn_story(
-    pool: asyncpg.Pool, event: StoryWithdrawn, *, event_id: uuid.UUID
-) -> int:
+async def forget_withdrawn_story(uow: NotificationsUnitOfWork, event: StoryWithdrawn) -> int:
     """Erase the author's contact and the story; cancel its unsent emails."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await record_story_event_once(conn, event, consumer=CONSUMER, event_id=event_id):
-            return 0
-        await response_versions.forget_story(conn, event.story_id)
-        return await repository.forget_story(conn, event.story_id, event.withdrawn_at)
+    async with uow:
+        await uow.responses.forget_story(event.story_id)
+        return await uow.stories.forget(event.story_id, event.withdrawn_at)
 
 
 async def _owe(
-    conn: Connection,
+    uow: NotificationsUnitOfWork,
     event_id: uuid.UUID,
     story_id: uuid.UUID,
     kind: DeliveryKind,
@@ -877,8 +847,7 @@ async def _owe(
 ) -> int:
     owed = 0
     for subscription in recipients(subscriptions).values():
-        owed += await repository.add_delivery(
-            conn,
+        owed += await uow.deliveries.add(
             Delivery(
                 id=uuid.uuid4(),
                 event_id=event_id,

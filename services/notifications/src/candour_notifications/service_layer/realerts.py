@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import asyncpg
 import structlog
 
 from candour_notifications.domain import SafeguardingPolicy
 from candour_notifications.service_layer import handlers
+from candour_notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -29,10 +29,10 @@ class RealertLoop:
         self._check_interval = check_interval
         self._wake_worker = wake_worker
 
-    async def run(self, pool: asyncpg.Pool) -> None:
+    async def run(self, new_uow: Callable[[], NotificationsUnitOfWork]) -> None:
         while True:
             try:
-                if await handlers.realert_overdue(pool, self._policy):
+                if await handlers.realert_overdue(new_uow(), self._policy):
                     self._wake_worker()
             except asyncio.CancelledError:
                 raise

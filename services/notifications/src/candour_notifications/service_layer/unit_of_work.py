@@ -1,0 +1,240 @@
+"""Notifications' unit of work: one transaction with the subscriptions, the authors'
+contacts, the published and withdrawn stories, the deliveries owed, the safeguarding
+alerts, the digests waiting, the directory and the responses seen, beside the outbox
+and inbox every service has (`candour_common.db.uow`).
+
+Handlers are typed with `NotificationsUnitOfWork`; bootstrap wires the PostgreSQL one,
+the unit tests an in-memory one (tests/unit/notifications/fakes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
+
+from candour_common.db import Connection
+from candour_common.db.uow import AbstractUnitOfWork, UnitOfWork
+from candour_common.events import OrganisationListed, OrganisationRef, ServiceRef
+from candour_notifications.adapters.known_directory import KnownOrganisation, PostgresDirectory
+from candour_notifications.adapters.repository import (
+    AuthorContact,
+    DigestItem,
+    PostgresAuthorContacts,
+    PostgresDeliveries,
+    PostgresDigestItems,
+    PostgresSafeguardingAlerts,
+    PostgresStories,
+    PostgresSubscriptions,
+    PublishedStory,
+)
+from candour_notifications.adapters.response_versions import (
+    PostgresResponseVersions,
+    SeenVersion,
+)
+from candour_notifications.domain import (
+    Delivery,
+    DeliveryKind,
+    DeliveryReport,
+    DeliveryStatus,
+    DigestItemKind,
+    SafeguardingAlert,
+    Subscription,
+    SubscriptionKind,
+)
+
+
+class Subscriptions(Protocol):
+    async def add(self, subscription: Subscription, *, created_by: str) -> Subscription: ...
+
+    async def get(self, subscription_id: UUID) -> Subscription | None: ...
+
+    async def confirm(self, subscription_id: UUID) -> bool:
+        """The address's owner confirmed; False if nothing was waiting for that."""
+        ...
+
+    async def of_organisation(self, organisation_id: str | None) -> list[Subscription]: ...
+
+    async def active(self, organisation_id: str, kind: SubscriptionKind) -> list[Subscription]:
+        """Active and confirmed subscriptions of `kind` for the organisation."""
+        ...
+
+    async def delete(self, subscription_id: UUID) -> None: ...
+
+    async def deactivate(self, subscription_id: UUID) -> bool:
+        """Stop its emails (unsent ones cancelled); False if there is no such subscription."""
+        ...
+
+    async def mail_domains(self, organisation_id: str) -> list[str]: ...
+
+    async def set_mail_domains(self, organisation_id: str, domains: list[str]) -> None: ...
+
+    async def due_a_digest(self, digest_date: date) -> list[Subscription]:
+        """Daily subscriptions with something waiting and no digest yet on that date."""
+        ...
+
+
+class AuthorContacts(Protocol):
+    async def save(self, contact: AuthorContact) -> None: ...
+
+    async def get(self, story_id: UUID) -> AuthorContact | None: ...
+
+    async def stop_notifications(self, story_id: UUID) -> None:
+        """The author unsubscribed: their address goes, their unsent emails are cancelled."""
+        ...
+
+
+class Stories(Protocol):
+    async def save_published(self, story: PublishedStory) -> None:
+        """Keep the newest revision of a published story."""
+        ...
+
+    async def get_published(self, story_id: UUID) -> PublishedStory | None: ...
+
+    async def is_withdrawn(self, story_id: UUID) -> bool: ...
+
+    async def forget(self, story_id: UUID, withdrawn_at: datetime) -> int:
+        """Erase what is held about a withdrawn story; how many unsent emails were cancelled."""
+        ...
+
+
+class Deliveries(Protocol):
+    async def add(self, delivery: Delivery) -> bool:
+        """Owe an email; False if this (event, recipient, kind) is owed already."""
+        ...
+
+    async def add_digest(self, delivery: Delivery) -> bool:
+        """Owe a digest; False if the subscription has one for that date already."""
+        ...
+
+    async def alerted_subscriptions(self, story_id: UUID, kind: DeliveryKind) -> set[UUID]: ...
+
+    async def get(self, delivery_id: UUID) -> Delivery | None: ...
+
+    async def report(self, status: DeliveryStatus | None, limit: int) -> list[DeliveryReport]: ...
+
+    async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
+        """Deliveries per state, and the age in seconds of the oldest pending one."""
+        ...
+
+
+class SafeguardingAlerts(Protocol):
+    async def add(
+        self,
+        alert: SafeguardingAlert,
+        *,
+        event_id: UUID,
+        raised_at: datetime,
+        ack_timeout_seconds: float,
+    ) -> datetime | None:
+        """Record an alert; None if its escalation was alerted before."""
+        ...
+
+    async def get(
+        self, escalation_id: UUID, *, for_update: bool = False
+    ) -> SafeguardingAlert | None: ...
+
+    async def acknowledge(self, escalation_id: UUID, by: str) -> datetime: ...
+
+    async def lock_overdue(self, limit: int) -> list[SafeguardingAlert]:
+        """Alerts nobody acknowledged in time, locked; those locked elsewhere skipped."""
+        ...
+
+    async def mark_realerted(
+        self, escalation_id: UUID, recipients: Collection[str]
+    ) -> datetime: ...
+
+
+class DigestItems(Protocol):
+    async def collect(
+        self,
+        *,
+        subscription_id: UUID,
+        item_key: str,
+        kind: DigestItemKind,
+        story_id: UUID,
+        revision: int,
+        context: dict[str, object],
+    ) -> None:
+        """Keep something for the subscription's next digest (a later revision replaces it)."""
+        ...
+
+    async def drop_waiting_story_items(
+        self, story_id: UUID, *, except_subscriptions: Collection[UUID]
+    ) -> None: ...
+
+    async def lock_waiting(self, subscription_id: UUID) -> list[DigestItem]:
+        """What the subscription's next digest lists, oldest first, locked."""
+        ...
+
+    async def mark_digested(
+        self, subscription_id: UUID, item_keys: list[str], delivery_id: UUID
+    ) -> None: ...
+
+
+class Directory(Protocol):
+    async def remember(
+        self, organisation: OrganisationRef, service: ServiceRef | None, tags: Iterable[str] = ()
+    ) -> None:
+        """Keep the names a story gives, and its tags."""
+        ...
+
+    async def list_organisation(self, entry: OrganisationListed) -> None:
+        """Keep the directory's entry for an organisation (all its services)."""
+        ...
+
+    async def organisation(self, organisation_id: str) -> KnownOrganisation | None: ...
+
+    async def tags(self, organisation_id: str) -> list[str]: ...
+
+
+class ResponseVersions(Protocol):
+    async def seen(self, response_id: UUID) -> SeenVersion | None: ...
+
+    async def record_first(
+        self,
+        response_id: UUID,
+        story_id: UUID,
+        version: int,
+        *,
+        deleted: bool,
+        event_id: UUID,
+    ) -> bool: ...
+
+    async def record_newer(self, response_id: UUID, version: int, *, deleted: bool) -> None: ...
+
+    async def correct_unsent(
+        self, response_id: UUID, alerted_by: UUID, version: int, changes: dict[str, object]
+    ) -> None: ...
+
+    async def cancel_unsent(self, response_id: UUID, alerted_by: UUID) -> int: ...
+
+    async def forget_story(self, story_id: UUID) -> None: ...
+
+
+class NotificationsUnitOfWork(AbstractUnitOfWork):
+    """What notifications' handlers work with, inside `async with uow:`."""
+
+    subscriptions: Subscriptions
+    authors: AuthorContacts
+    stories: Stories
+    deliveries: Deliveries
+    alerts: SafeguardingAlerts
+    digests: DigestItems
+    directory: Directory
+    responses: ResponseVersions
+
+
+class PostgresNotificationsUnitOfWork(UnitOfWork, NotificationsUnitOfWork):
+    """Notifications' unit of work on its PostgreSQL database."""
+
+    def bind(self, conn: Connection) -> None:
+        self.subscriptions = PostgresSubscriptions(conn)
+        self.authors = PostgresAuthorContacts(conn)
+        self.stories = PostgresStories(conn)
+        self.deliveries = PostgresDeliveries(conn)
+        self.alerts = PostgresSafeguardingAlerts(conn)
+        self.digests = PostgresDigestItems(conn)
+        self.directory = PostgresDirectory(conn)
+        self.responses = PostgresResponseVersions(conn)
