@@ -21,7 +21,6 @@ from starlette.responses import Response
 
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.web import pages as web_pages
-from candour_intake.adapters import repository
 from candour_intake.domain import Organisation, UnknownOrganisation, UnknownService
 from candour_intake.entrypoints import pages
 from candour_intake.service_layer.check import CHECKED_FIELDS, CheckStory, StoryCheck, check_story
@@ -124,14 +123,12 @@ def removed(values: dict[str, Any], checked: StoryCheck, choice: str) -> bool:
     return bool(chosen)
 
 
-async def _organisation(request: Request, organisation_id: str) -> Organisation | None:
-    async with pages._pool(request).acquire() as conn:
-        return await repository.get_organisation(conn, organisation_id)
-
-
-async def _check(request: Request, values: dict[str, Any]) -> StoryCheck:
+async def _check(
+    request: Request, values: dict[str, Any], organisations: list[Organisation]
+) -> StoryCheck:
     async def find(organisation_id: str) -> Organisation | None:
-        return await _organisation(request, organisation_id)
+        # The directory the form lists (read once per request for the page anyway).
+        return next((o for o in organisations if o.id == organisation_id), None)
 
     return await check_story(
         CheckStory(
@@ -178,12 +175,12 @@ async def share_check(request: Request) -> Response:
         context = pages._share_context(organisations, values, errors)
         return pages._render(request, "share.html", context, status_code=422)
     try:
-        checked = await _check(request, values)
+        checked = await _check(request, values, organisations)
         choice = web_pages.form_text(form, REMOVE_FIELD)
         notice = None
         if choice and removed(values, checked, choice):
             notice = "We took every detail out." if choice == REMOVE_ALL else "We took it out."
-            checked = await _check(request, values)
+            checked = await _check(request, values, organisations)
         elif choice:
             notice = "Your story had changed since it was checked, so we checked it again."
     except (UnknownOrganisation, UnknownService):
