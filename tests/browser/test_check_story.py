@@ -75,6 +75,11 @@ async def test_check_remove_a_detail_and_send_with_javascript(
     assert [u.rsplit("/", 1)[-1] for u in navigations] == ["check", "sent"]
     body = await sent_body(intake)
     assert PHONE not in body and "[phone number]" in body and "Patel" in body
+    # The check logs none of the story and none of the contact.
+    logs = intake.logs()
+    assert "/share/check" in logs  # the access log was captured
+    for private in (PHONE, "Patel", "author@example.org", "A patient"):
+        assert private not in logs, private
 
 
 async def test_check_remove_a_detail_and_send_without_javascript(
