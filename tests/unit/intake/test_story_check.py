@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import pytest
 
 from candour_intake.domain import Organisation, Service, UnknownOrganisation, UnknownService
-from candour_intake.service_layer.check import SUPPORT, CheckStory, check_story
+from candour_intake.entrypoints.check_pages import REMOVE_ALL, check_view, removed
+from candour_intake.service_layer.check import SUPPORT, CheckStory, StoryCheck, check_story
 from candour_screening import (
     Redaction,
     RedactionKind,
@@ -57,7 +58,7 @@ def command(**changes: object) -> CheckStory:
 
 
 NAME = Redaction("title", 0, 2, "Jo", RedactionKind.PERSON_NAME, "[name]")
-PHONE = Redaction("body", 11, 24, "07700 900123", RedactionKind.PHONE, "[phone number]")
+PHONE = Redaction("body", 11, 23, "07700 900123", RedactionKind.PHONE, "[phone number]")
 # Screening also reads who helped write a story; the author's check never shows that.
 HELPER = Redaction("assisted_by", 0, 3, "Ann", RedactionKind.PERSON_NAME, "[name]")
 
@@ -114,3 +115,37 @@ async def test_the_directory_rules_of_sending_apply_before_screening(
     with pytest.raises(error):
         await check_story(command(**changes), screener=screener, find_organisation=find)
     assert screener.calls == []
+
+
+# ---------------------------------------------------------------- the page's check step
+
+
+def checked(*redactions: Redaction) -> StoryCheck:
+    return StoryCheck(redactions=redactions, level=SafeguardingLevel.NONE, categories=())
+
+
+def test_the_page_marks_each_detail_in_its_field() -> None:
+    values = {"title": "Jo was kind", "body": "Call me on 07700 900123."}
+    view = check_view(values, checked(NAME, PHONE))
+    title, body = view["fields"]
+    assert [(p.text, p.detail) for p in title["pieces"]] == [("Jo", 1), (" was kind", None)]
+    assert [(p.text, p.detail) for p in body["pieces"]] == [
+        ("Call me on ", None),
+        ("07700 900123", 2),
+        (".", None),
+    ]
+    assert [d.button_value for d in view["details"]] == ["title:0:2", "body:11:23"]
+    assert view["support"] is None
+
+
+def test_remove_it_puts_the_replacement_in_for_that_detail_only() -> None:
+    values = {"title": "Jo was kind", "body": "Call me on 07700 900123."}
+    assert removed(values, checked(NAME, PHONE), "body:11:23")
+    assert values == {"title": "Jo was kind", "body": "Call me on [phone number]."}
+
+
+def test_remove_them_all_and_a_stale_choice() -> None:
+    values = {"title": "Jo was kind", "body": "Call me on 07700 900123."}
+    assert not removed(dict(values), checked(NAME, PHONE), "body:3:9")
+    assert removed(values, checked(NAME, PHONE), REMOVE_ALL)
+    assert values == {"title": "[name] was kind", "body": "Call me on [phone number]."}
