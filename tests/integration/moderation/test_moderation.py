@@ -623,3 +623,29 @@ async def test_auth_problems_and_bad_input(
         assert bad_status.status_code == 422
         openapi = (await client.get("/openapi.json")).json()
         assert "/v1/queue/{story_id}/decision" in openapi["paths"]
+
+
+async def test_an_anonymous_story_keeps_its_author_through_moderation(
+    create_database, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    """A story without a display name is still told by someone: the queue item keeps the
+    author's relationship and story.approved carries it, with no name."""
+    settings = await settings_for(create_database, kafka_bootstrap, topics)
+    anonymous = story("The ward was calm and the staff were kind.").model_copy(
+        update={"author": AuthorContact(relationship=Relationship.CARER)}
+    )
+    decision = {"decision": "approve", "criticality": 1, "apply_suggested": True}
+    async with serving(create_app(settings)) as client:
+        await publish(kafka_bootstrap, topics, anonymous)
+        await eventually(lambda: queued(client, anonymous.story_id), "the story in the queue")
+        detail = (await client.get(f"/v1/queue/{anonymous.story_id}", headers=ALICE)).json()
+        await client.post(f"/v1/queue/{anonymous.story_id}/claim", headers=ALICE)
+        url = f"/v1/queue/{anonymous.story_id}/decision"
+        assert (await client.post(url, headers=ALICE, json=decision)).status_code == 200
+        records = await read_topic(
+            kafka_bootstrap, topics.name(Topic.STORY_APPROVED), at_least=1, settle=1.0
+        )
+    assert detail["author"] == {"display_name": None, "relationship": "carer"}
+    [record] = records
+    assert record.value is not None
+    assert json.loads(record.value)["author"] == {"display_name": None, "relationship": "carer"}

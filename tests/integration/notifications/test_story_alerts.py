@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from candour_common.auth import Role
-from candour_common.events import Tags
+from candour_common.events import PublicAuthor, Relationship, Tags
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
     EMERGENCY,
@@ -154,3 +154,18 @@ async def test_one_click_unsubscribe_stops_further_mail(
         assert bad.status_code == 400
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert bad.json()["errors"][0]["field"] == "query.token"
+
+
+async def test_a_story_without_a_name_is_emailed_as_anonymous(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await service.subscribe("all@riverside.example")
+        story = approved(title="Told without a name").model_copy(
+            update={"author": PublicAuthor(relationship=Relationship.CARER)}
+        )
+        await publish(story)
+        [mail] = await smtp_server.wait_for("all@riverside.example", timeout=45)
+    text = mail.text()  # the plain and the HTML part
+    assert text.count("By Anonymous (carer)") == 2
+    assert "None" not in text

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from candour_common.events import ResponsePosted, StoryApproved, Tags
+from candour_common.events import PublicAuthor, Relationship, ResponsePosted, StoryApproved, Tags
 from tests.integration.search.conftest import (
     EMERGENCY,
     ORG_A,
@@ -280,3 +280,28 @@ async def test_each_story_shows_its_progress_and_search_filters_by_it(
     bad = await search_service.client.get("/v1/search", params={"progress": "finished"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.progress"
+
+
+async def test_a_story_without_a_name_is_shown_as_anonymous(
+    search_service: SearchHarness,
+) -> None:
+    word = unique_word()
+    story = approved(title=f"Told {word} without a name").model_copy(
+        update={"author": PublicAuthor(relationship=Relationship.CARER)}
+    )
+    assert story.author.display_name is None
+    await search_service.publish(story)
+
+    async def found() -> dict[str, Any] | None:
+        page = await search_service.search(q=word)
+        return page if page["total"] == 1 else None
+
+    await eventually(found)
+    api = (await search_service.client.get(f"/v1/stories/{story.story_id}")).json()
+    assert api["author"] == {"display_name": "Anonymous", "relationship": "carer"}
+    page = await search_service.client.get(f"/stories/{story.story_id}")
+    assert page.status_code == 200
+    assert "shared by Anonymous (" in " ".join(page.text.split())
+    feed = await search_service.client.get("/v1/feeds/stories.atom", params={"q": word})
+    assert feed.status_code == 200, feed.text
+    assert "<name>Anonymous</name>" in feed.text

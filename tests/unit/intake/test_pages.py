@@ -33,14 +33,15 @@ def test_validation_errors_are_named_after_the_form_fields() -> None:
                 "title": "",
                 "body": "word " * 1001,
                 "organisation_id": "",
-                "author": {"display_name": "", "relationship": None, "email": "nope"},
+                # No name is fine (shown as "Anonymous"); the form sends None for an empty box.
+                "author": {"display_name": None, "relationship": None, "email": "nope"},
             }
         )
     errors = _field_errors(caught.value)
     assert errors["title"] == "Enter a title for your story"
     assert errors["body"] == "Your story must be 1,000 words or fewer"
     assert errors["place"] == "Choose the organisation or service your story is about"
-    assert errors["display_name"] == "Enter the name to show with your story"
+    assert "display_name" not in errors
     assert errors["relationship"] == "Choose how you are related to the care"
     assert errors["email"].startswith("Enter an email address")
 

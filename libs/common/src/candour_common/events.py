@@ -145,13 +145,34 @@ TAG_VOCABULARY: dict[str, tuple[str, ...]] = {
 }
 
 
+# How a story whose author chose no name is shown.
+ANONYMOUS = "Anonymous"
+
+
 class PublicAuthor(_Contract):
-    display_name: str = Field(description="The name the author chose to be shown publicly.")
+    display_name: str | None = Field(
+        default=None,
+        description=(
+            "The name the author chose to be shown publicly; absent (null) for an anonymous "
+            'author, whom pages and emails show as "Anonymous".'
+        ),
+    )
     relationship: Relationship = Field(description="The author's relationship to the care.")
+
+    @property
+    def shown_name(self) -> str:
+        """The name pages and emails show: the chosen one, else "Anonymous"."""
+        return self.display_name or ANONYMOUS
 
 
 class AuthorContact(_Contract):
-    display_name: str = Field(description="The name the author chose to be shown publicly.")
+    display_name: str | None = Field(
+        default=None,
+        description=(
+            "The name the author chose to be shown publicly; absent (null) for an anonymous "
+            'author, whom pages and emails show as "Anonymous".'
+        ),
+    )
     relationship: Relationship = Field(description="The author's relationship to the care.")
     email: EmailStr | None = Field(
         default=None, description="Private: where to tell the author about responses."
@@ -160,6 +181,11 @@ class AuthorContact(_Contract):
         default=False,
         description="Whether the author asked to be emailed when a response is posted.",
     )
+
+    @property
+    def shown_name(self) -> str:
+        """The name pages and emails show: the chosen one, else "Anonymous"."""
+        return self.display_name or ANONYMOUS
 
 
 class BaseEvent(_Contract):

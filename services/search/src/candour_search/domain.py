@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from candour_common.events import ChangeMarker, Relationship, Tags
+from candour_common.events import ANONYMOUS, ChangeMarker, Relationship, Tags
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -146,7 +146,7 @@ class PublishedStory:
     body: str
     organisation: Ref
     service: Ref | None
-    author_name: str
+    author_name: str | None  # None: the author chose no name ("Anonymous")
     author_relationship: Relationship
     tags: Tags
     criticality: int | None
@@ -155,6 +155,11 @@ class PublishedStory:
     responses: tuple[PublishedResponse, ...] = ()
     # From story.approved: what screening found (suicide, self_harm, ...).
     safeguarding_categories: tuple[str, ...] = ()
+
+    @property
+    def shown_author(self) -> str:
+        """The author's name as pages, feeds and the API show it."""
+        return self.author_name or ANONYMOUS
 
     @property
     def may_distress_readers(self) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 
-from candour_common.events import CRITICALITY_LABELS
+from candour_common.events import ANONYMOUS, CRITICALITY_LABELS
 
 SUMMARY_CHARS = 500
 FEED_ENTRIES = 50
@@ -33,7 +33,7 @@ class FeedStory:
     story_id: uuid.UUID
     title: str
     body: str
-    author_name: str
+    author_name: str | None
     organisation_name: str
     service_name: str | None
     tags: tuple[str, ...]
@@ -91,7 +91,7 @@ def stories_feed(stories: Sequence[FeedStory], *, base_url: str, self_url: str, 
         entry = fg.add_entry()
         entry.id(tag_uri(base_url, "story", story.story_id))
         entry.title(xml_text(story.title))
-        entry.author({"name": xml_text(story.author_name)})
+        entry.author({"name": xml_text(story.author_name or ANONYMOUS)})
         entry.link(href=f"{base_url}/stories/{story.story_id}", rel="alternate", type="text/html")
         entry.published(story.published_at)
         entry.updated(story.updated_at)

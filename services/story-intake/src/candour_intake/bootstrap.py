@@ -14,7 +14,7 @@ from candour_common.settings import ServiceSettings
 from candour_common.signing_keys import derive_key
 from candour_common.web import pages as web_pages
 from candour_intake.adapters.screening import ScreeningSafeguardingCheck
-from candour_intake.entrypoints import consumers, pages
+from candour_intake.entrypoints import check_pages, consumers, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.service_layer.voices import keep_voices_published
 from candour_intake.settings import IntakeSettings
@@ -44,7 +44,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Candour story-intake",
         description="Stories and staff responses enter Candour here; the organisation directory.",
         migrations_package=MIGRATIONS,
-        routers=[router, pages.router],
+        routers=[router, pages.router, check_pages.router],
         register_subscribers=consumers.register,
         relay_outbox=True,
         retention_rules=retention_rules,

@@ -12,7 +12,12 @@ class IntakeSettings(ServiceSettings):
     http_port: int = 8001
     admin_port: int = 9001
     submission_rate_limit: int = Field(
-        default=30, ge=1, description="Stories one client may submit per rate window."
+        default=30,
+        ge=1,
+        description=(
+            "Stories one client may submit per rate window; a check before sending "
+            "(`POST /v1/stories/check`, the share page's check) counts as one."
+        ),
     )
     submission_rate_window: float = Field(
         default=60.0, gt=0, description="Seconds of the submission rate window."

@@ -391,7 +391,7 @@ def _escalation(row: asyncpg.Record) -> Escalation:
 
 def _item(row: asyncpg.Record) -> QueueItem:
     author = None
-    if row["author_display_name"] is not None:
+    if row["author_relationship"] is not None:  # an anonymous author has no name
         author = PublicAuthor(
             display_name=row["author_display_name"],
             relationship=Relationship(row["author_relationship"]),

@@ -212,7 +212,7 @@ def _story_out(story: PublishedStory) -> StoryOut:
         body=story.body,
         organisation=RefOut(id=story.organisation.id, name=story.organisation.name),
         service=_ref(story.service),
-        author=AuthorOut(display_name=story.author_name, relationship=story.author_relationship),
+        author=AuthorOut(display_name=story.shown_author, relationship=story.author_relationship),
         tags=TagsOut(
             good=list(story.tags.good),
             improve=list(story.tags.improve),

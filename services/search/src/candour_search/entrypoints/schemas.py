@@ -83,7 +83,9 @@ class SearchOut(BaseModel):
 
 
 class AuthorOut(BaseModel):
-    display_name: str
+    display_name: str = Field(
+        description='The name the author chose to show; "Anonymous" when they chose none.'
+    )
     relationship: Relationship
 
 

@@ -12,12 +12,13 @@ the service starts (`warm`), never at import.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import candour_screening
 
 if TYPE_CHECKING:
-    from candour_screening import Screener
+    from candour_screening import Screener, Screening
 
 
 class ScreeningSafeguardingCheck:
@@ -44,8 +45,14 @@ class ScreeningSafeguardingCheck:
 
     async def level(self, title: str, body: str) -> str:
         """ "none", "concern" or "serious": the most severe safeguarding match."""
+        screening = await self.screen({"title": title, "body": body})
+        return screening.safeguarding.level.value
+
+    async def screen(
+        self, fields: Mapping[str, str], *, author_name: str | None = None
+    ) -> Screening:
+        """`ports.StoryScreener`: the whole screening, for the author's own check."""
         self.warm()
         assert self._screener is not None
         screener = await asyncio.shield(self._screener)
-        screening = await asyncio.to_thread(screener.screen, {"title": title, "body": body})
-        return screening.safeguarding.level.value
+        return await asyncio.to_thread(screener.screen, dict(fields), author_name=author_name)

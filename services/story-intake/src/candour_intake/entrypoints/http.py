@@ -45,12 +45,15 @@ from candour_intake.entrypoints.schemas import (
     ResponseEdited,
     ResponseIn,
     ServiceOut,
+    StoryChecked,
     StoryCreated,
     StoryIn,
     StoryStatusOut,
     WithdrawalAccepted,
 )
+from candour_intake.service_layer import check as story_check
 from candour_intake.service_layer import handlers
+from candour_intake.service_layer.check import CheckStory
 from candour_intake.service_layer.ports import SafeguardingCheck
 from candour_intake.settings import IntakeSettings
 
@@ -403,3 +406,45 @@ async def delete_response(
     except DomainError as exc:
         raise _problem_for(exc) from exc
     return ResponseDeletedOut(response_id=deleted.id, version=deleted.version)
+
+
+@router.post(
+    "/stories/check",
+    response_model=StoryChecked,
+    tags=["stories"],
+    responses={c: PROBLEM[c] for c in (400, 413, 422, 429, 503)},
+    description=(
+        "Check a story before sending it: the same body, validation, 422s and rate limit "
+        "as `POST /v1/stories`, screened as moderation will screen it. Returns each "
+        "identifying detail with the replacement that removes it, the safeguarding level, "
+        "and where to get help now when that level is not `none`. Stores nothing."
+    ),
+)
+async def check_story(request: Request, body: StoryIn, pool: Pool) -> StoryChecked:
+    limiter: RateLimiter = request.app.state.submission_limiter
+    client = request.client.host if request.client else "unknown"
+    if (wait := await limiter.check(pool, client)) is not None:
+        raise ProblemError(
+            429,
+            "Too many stories from this client; try again later.",
+            headers=retry_after_header(wait),
+        )
+
+    async def find_organisation(organisation_id: str) -> Organisation | None:
+        async with pool.acquire() as conn:
+            return await repository.get_organisation(conn, organisation_id)
+
+    command = CheckStory(
+        title=body.title,
+        body=body.body,
+        organisation_id=body.organisation_id,
+        service_id=body.service_id,
+        author_name=body.author.display_name,
+    )
+    try:
+        checked = await story_check.check_story(
+            command, screener=request.app.state.safeguarding, find_organisation=find_organisation
+        )
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return StoryChecked.of(checked)

@@ -92,6 +92,17 @@ RELATIONSHIP_LABELS: dict[str, str] = {
     Relationship.OTHER: "Something else",
 }
 
+# Names to show with a story that say how the author knows the care, not who they are.
+SUGGESTED_NAMES = (
+    "A patient",
+    "A carer",
+    "A parent",
+    "A relative",
+    "A friend",
+    "A service user",
+    "A member of staff",
+)
+
 TAG_CHOICES = TAG_VOCABULARY
 TAG_LEGENDS = {
     "good": "What was good?",
@@ -240,6 +251,7 @@ def _share_context(
         "tag_legends": TAG_LEGENDS,
         "max_words": MAX_WORDS,
         "about_you": about_you_questions(),
+        "suggested_names": SUGGESTED_NAMES,
     }
 
 
@@ -289,7 +301,6 @@ _MISSING_MESSAGES = {
     "title": "Enter a title for your story",
     "body": "Tell us your story",
     "place": "Choose the organisation or service your story is about",
-    "display_name": "Enter the name to show with your story",
     "relationship": "Choose how you are related to the care",
 }
 
@@ -351,6 +362,51 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     return values, errors
 
 
+def refuse_operator_fields(form: FormData) -> None:
+    """The form has no such fields: a request that sends them was made by hand."""
+    if refused := [name for name in OPERATOR_ONLY_FIELDS if name in form]:
+        raise ProblemError(
+            422,
+            "Operator-only fields cannot be set from the share page.",
+            errors=[
+                FieldError(
+                    field=f"form.{name}",
+                    message=f"{name} is set only by operators (`candour import feedback`)",
+                    type="operator_only",
+                )
+                for name in refused
+            ],
+        )
+
+
+def validated_story(
+    values: Mapping[str, Any], errors: Mapping[str, str]
+) -> tuple[StoryIn | None, dict[str, str]]:
+    """The share form as the API's body (the same rules), and every error on the form."""
+    try:
+        story = StoryIn.model_validate(
+            {
+                "title": values["title"],
+                "body": values["body"],
+                "organisation_id": values["organisation_id"],
+                "service_id": values["service_id"],
+                "author": {
+                    # No name is fine: the story is shown as "Anonymous".
+                    "display_name": values["display_name"] or None,
+                    "relationship": values["relationship"] or None,
+                    "email": values["email"] or None,
+                    "notify_on_response": values["notify_on_response"],
+                },
+                "tags": values["tags"],
+                "experienced_at": values["experienced_at"] or None,
+                "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
+            }
+        )
+    except ValidationError as exc:
+        return None, {**_field_errors(exc), **errors}
+    return story, dict(errors)
+
+
 @router.post("/share", response_class=HTMLResponse)
 async def share_submit(request: Request) -> Response:
     form = await pages.checked_form(request)
@@ -367,42 +423,9 @@ async def share_submit(request: Request) -> Response:
         response.headers.update(retry_after_header(wait))
         return response
 
-    # The form has no such fields: a request that sends them was made by hand.
-    if refused := [name for name in OPERATOR_ONLY_FIELDS if name in form]:
-        raise ProblemError(
-            422,
-            "Operator-only fields cannot be set from the share page.",
-            errors=[
-                FieldError(
-                    field=f"form.{name}",
-                    message=f"{name} is set only by operators (`candour import feedback`)",
-                    type="operator_only",
-                )
-                for name in refused
-            ],
-        )
+    refuse_operator_fields(form)
     values, errors = _read_share_form(form)
-    story: StoryIn | None = None
-    try:
-        story = StoryIn.model_validate(
-            {
-                "title": values["title"],
-                "body": values["body"],
-                "organisation_id": values["organisation_id"],
-                "service_id": values["service_id"],
-                "author": {
-                    "display_name": values["display_name"],
-                    "relationship": values["relationship"] or None,
-                    "email": values["email"] or None,
-                    "notify_on_response": values["notify_on_response"],
-                },
-                "tags": values["tags"],
-                "experienced_at": values["experienced_at"] or None,
-                "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
-            }
-        )
-    except ValidationError as exc:
-        errors = {**_field_errors(exc), **errors}
+    story, errors = validated_story(values, errors)
     if story is not None and not errors:
         command = SubmitStory(
             title=story.title,

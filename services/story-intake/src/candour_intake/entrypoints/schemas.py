@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
 from candour_common.events import ChangeMarker, RejectionReason, Relationship
 from candour_intake.domain import is_answer
+from candour_intake.service_layer.check import StoryCheck
 
 MAX_WORDS = 1000
 OPERATOR_ONLY_FIELDS = ("source", "external_id", "assisted_by", "represents")
@@ -32,9 +33,15 @@ class _Strict(BaseModel):
 
 
 class AuthorIn(_Strict):
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
-    ]
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None
+    ) = Field(
+        default=None,
+        description=(
+            'Optional: the name shown with the story. Without one it is shown as "Anonymous". '
+            'Suggest a name that does not identify the author, like "A patient" or "A carer".'
+        ),
+    )
     relationship: Relationship
     email: EmailStr | None = None
     notify_on_response: bool = False
@@ -212,3 +219,77 @@ class ResponseDeletedOut(BaseModel):
     response_id: UUID
     version: int = Field(description="The version (marked deleted) published on response.posted.")
     status: Literal["deleted"] = "deleted"
+
+
+class RedactionOut(BaseModel):
+    field: Literal["title", "body"] = Field(description="The field the detail is in.")
+    start: int = Field(description="Start of the detail: a character offset into the field.")
+    end: int = Field(description="End of the detail (exclusive).")
+    text: str = Field(description="The detail as written: `field[start:end]`.")
+    kind: str = Field(description='What it is: "email", "phone", "person_name", "date", ...')
+    replacement: str = Field(description='What removes it, e.g. "[name]".')
+
+
+class SafeguardingOut(BaseModel):
+    level: Literal["none", "concern", "serious"]
+    categories: list[str] = Field(description="What screening matched, most severe first.")
+
+
+class SupportContactOut(BaseModel):
+    name: str
+    phone: str
+    when: str
+
+
+class SupportOut(BaseModel):
+    heading: str
+    message: str
+    contacts: list[SupportContactOut] = Field(
+        description="Samaritans 116 123, NHS 111 (option 2), 999: where to get help now."
+    )
+
+
+class StoryChecked(BaseModel):
+    """What the story would give away, before it is sent. Nothing is stored."""
+
+    redactions: list[RedactionOut] = Field(
+        description="Each identifying detail, in order, with the replacement that removes it."
+    )
+    safeguarding: SafeguardingOut
+    support: SupportOut | None = Field(
+        description=(
+            "Where to get help now, to show before anything else; null when safeguarding "
+            "found nothing (`level` is `none`)."
+        )
+    )
+
+    @classmethod
+    def of(cls, checked: StoryCheck) -> StoryChecked:
+        support = checked.support
+        return cls(
+            redactions=[
+                RedactionOut(
+                    field=r.field,
+                    start=r.start,
+                    end=r.end,
+                    text=r.text,
+                    kind=r.kind.value,
+                    replacement=r.replacement,
+                )
+                for r in checked.redactions
+            ],
+            safeguarding=SafeguardingOut(
+                level=checked.level.value,
+                categories=[c.value for c in checked.categories],
+            ),
+            support=None
+            if support is None
+            else SupportOut(
+                heading=support.heading,
+                message=support.message,
+                contacts=[
+                    SupportContactOut(name=c.name, phone=c.phone, when=c.when)
+                    for c in support.contacts
+                ],
+            ),
+        )

@@ -3,7 +3,11 @@ wires the concrete adapters, and fakes stand in for them in unit tests."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from candour_screening import Screening
 
 
 class SafeguardingCheck(Protocol):
@@ -14,3 +18,13 @@ class SafeguardingCheck(Protocol):
 
     async def level(self, title: str, body: str) -> str:
         """ "none", "concern" or "serious": the most severe safeguarding match."""
+
+
+class StoryScreener(Protocol):
+    """Screening of a story's text (identifying details, safeguarding), as moderation
+    screens it: for the author's own check before sending."""
+
+    async def screen(
+        self, fields: Mapping[str, str], *, author_name: str | None = None
+    ) -> Screening:
+        """The screening of the text `fields` ({"title": ..., "body": ...})."""

@@ -88,3 +88,91 @@
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }
 })();
+
+// "Check my story": "Remove it" puts the replacement in at once, without a round trip,
+// when the text in the form is still the text that was checked (otherwise the button
+// posts the form and the server checks it again).
+(function () {
+  "use strict";
+  var section = document.getElementById("story-check");
+  if (!section) { return; }
+  var status = document.getElementById("story-check-status");
+  var pending = function () {
+    return Array.prototype.slice.call(section.querySelectorAll("button.story-check__remove"));
+  };
+  var fits = function (button) {
+    var input = document.getElementById(button.getAttribute("data-field"));
+    if (!input) { return false; }
+    var start = parseInt(button.getAttribute("data-start"), 10);
+    var end = parseInt(button.getAttribute("data-end"), 10);
+    return input.value.slice(start, end) === button.getAttribute("data-text");
+  };
+  var remove = function (button) {
+    var field = button.getAttribute("data-field");
+    var input = document.getElementById(field);
+    var start = parseInt(button.getAttribute("data-start"), 10);
+    var end = parseInt(button.getAttribute("data-end"), 10);
+    var replacement = button.getAttribute("data-replacement");
+    input.value = input.value.slice(0, start) + replacement + input.value.slice(end);
+    // Later details in the same field move by the change in length.
+    var shift = replacement.length - (end - start);
+    pending().forEach(function (other) {
+      if (other !== button && other.getAttribute("data-field") === field &&
+          parseInt(other.getAttribute("data-start"), 10) >= end) {
+        other.setAttribute("data-start", parseInt(other.getAttribute("data-start"), 10) + shift);
+        other.setAttribute("data-end", parseInt(other.getAttribute("data-end"), 10) + shift);
+        other.value = field + ":" + other.getAttribute("data-start") + ":" +
+          other.getAttribute("data-end");
+      }
+    });
+    var number = button.getAttribute("data-detail");
+    var mark = document.getElementById("detail-" + number);
+    if (mark) {
+      var done = document.createElement("span");
+      done.className = "story-check__removed";
+      done.textContent = replacement;
+      mark.parentNode.replaceChild(done, mark);
+    }
+    var item = document.getElementById("detail-item-" + number);
+    if (item) {
+      var note = document.createElement("span");
+      note.textContent = "\u201c" + button.getAttribute("data-text") + "\u201d was taken out: " +
+        replacement + " is in its place.";
+      item.replaceChild(note, item.firstElementChild);
+      item.removeChild(button);
+    }
+  };
+  var afterwards = function (message) {
+    var left = pending().length;
+    if (status) {
+      status.textContent = message + (left ? " " + left + (left === 1 ? " detail is" : " details are") +
+        " still highlighted." : " Nothing we found is left.");
+    }
+    var all = document.getElementById("remove-all");
+    if (all && left < 2) { all.parentNode.removeChild(all); }
+    // The button pressed is gone: keep the keyboard where the author was.
+    var next = pending()[0];
+    if (next) { next.focus(); } else { section.focus(); }
+  };
+  section.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button") : null;
+    if (!button || !section.contains(button)) { return; }
+    if (button.classList.contains("story-check__remove")) {
+      if (!fits(button)) { return; }  // the text changed: let the server check it again
+      event.preventDefault();
+      remove(button);
+      afterwards("We took it out.");
+    } else if (button.id === "remove-all") {
+      var buttons = pending();
+      if (!buttons.every(fits)) { return; }
+      event.preventDefault();
+      // From the last to the first, so no removal moves one still to come.
+      buttons.sort(function (a, b) {
+        return parseInt(b.getAttribute("data-start"), 10) - parseInt(a.getAttribute("data-start"), 10);
+      }).forEach(remove);
+      afterwards("We took every detail out.");
+    }
+  });
+  // Straight to the check, unless where to get help comes first.
+  if (!document.getElementById("help-now")) { section.focus(); }
+})();
