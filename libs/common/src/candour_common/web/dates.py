@@ -30,7 +30,15 @@ def uk_time(moment: datetime | str | None, locale: str = LOCALE) -> str:
     """`1 July 2025, 3:05pm BST`: the UK clock at that moment, and which clock it is."""
     if moment is None or moment == "":
         return ""
-    return format_datetime(_instant(moment), "d MMMM y, h:mma z", tzinfo=UK, locale=locale)
+    instant = _instant(moment)
+    if not locale.startswith("cy"):
+        return format_datetime(instant, "d MMMM y, h:mma z", tzinfo=UK, locale=locale)
+    # CLDR has no Welsh name for the UK clocks (it gives "+0100") and says AM/PM: Welsh
+    # writes "yb"/"yh" and keeps GMT and BST.
+    local = instant.astimezone(UK)
+    words = format_datetime(instant, "d MMMM y, h:mm", tzinfo=UK, locale=locale)
+    zone = format_datetime(instant, "z", tzinfo=UK, locale=LOCALE)
+    return f"{words}{'yb' if local.hour < 12 else 'yh'} {zone}"
 
 
 def uk_date(moment: datetime | date | str | None, locale: str = LOCALE) -> str:
