@@ -14,10 +14,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from candour_common.translatable import N_
 from candour_common.about_you import SUPPRESS_BELOW, Characteristic
 from candour_common.keys import escalation_key, response_key, story_key
 from candour_common.topics import Topic
+from candour_common.translatable import N_
 
 Criticality = Annotated[
     int,
@@ -32,12 +32,12 @@ Criticality = Annotated[
 ]
 
 CRITICALITY_LABELS: dict[int, str] = {
-    0: "not critical",
-    1: "minimally critical",
-    2: "mildly critical",
-    3: "moderately critical",
-    4: "strongly critical",
-    5: "severely critical",
+    0: N_("not critical"),
+    1: N_("minimally critical"),
+    2: N_("mildly critical"),
+    3: N_("moderately critical"),
+    4: N_("strongly critical"),
+    5: N_("severely critical"),
 }
 
 

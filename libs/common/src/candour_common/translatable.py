@@ -5,5 +5,5 @@ Welsh catalogue. It returns the message unchanged; a page translates it when sho
 from __future__ import annotations
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention Babel extracts by default
+def N_(message: str) -> str:
     return message

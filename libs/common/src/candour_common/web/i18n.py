@@ -36,7 +36,7 @@ from starlette.responses import Response
 
 from candour_common.translatable import N_
 
-__all__ = ["N_", "LANGUAGES", "negotiate", "install_translations", "load_translations"]
+__all__ = ["LANGUAGES", "N_", "install_translations", "load_translations", "negotiate"]
 
 ENGLISH = "en"
 WELSH = "cy"
@@ -192,6 +192,19 @@ def _context_language(context: Context) -> str:
     return _rendering.get() or DEFAULT_LANGUAGE
 
 
+def translate_in(context: Context, message: str) -> str:
+    """`message` in the language of the page a template context is rendering (for a
+    filter or function that makes words for a page)."""
+    return _translations_of(context).gettext(message)
+
+
+def _translations_of(context: Context) -> gettext.NullTranslations:
+    found: Mapping[str, gettext.NullTranslations] | None = context.environment.globals.get(
+        "_translations"
+    )
+    return (found or {}).get(_context_language(context)) or gettext.NullTranslations()
+
+
 def install_translations(
     env: Environment, translations: Mapping[str, gettext.NullTranslations]
 ) -> None:
@@ -234,6 +247,7 @@ def install_translations(
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
+    env.globals["_translations"] = translations
     env.globals["translate"] = translate
     env.globals["current_language"] = current_language
     env.globals["language_links"] = language_links

@@ -21,10 +21,13 @@ import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
-from candour_common.web import pages
+from candour_common.translatable import N_
+from candour_common.web import i18n, pages
 from candour_search import charts
 from candour_search.domain import (
     MAX_QUERY_CHARS,
@@ -56,21 +59,21 @@ MAX_CODE_CHARS = 40
 MAX_CURSOR_CHARS = 1000
 
 RELATIONSHIP_LABELS: dict[str, str] = {
-    Relationship.PATIENT: "patient",
-    Relationship.SERVICE_USER: "service user",
-    Relationship.CARER: "carer",
-    Relationship.PARENT_GUARDIAN: "parent or guardian",
-    Relationship.RELATIVE: "relative",
-    Relationship.FRIEND: "friend",
-    Relationship.STAFF: "member of staff",
-    Relationship.OTHER: "other",
+    Relationship.PATIENT: N_("patient"),
+    Relationship.SERVICE_USER: N_("service user"),
+    Relationship.CARER: N_("carer"),
+    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
+    Relationship.RELATIVE: N_("relative"),
+    Relationship.FRIEND: N_("friend"),
+    Relationship.STAFF: N_("member of staff"),
+    Relationship.OTHER: N_("other"),
 }
 CHANGE_LABELS: dict[str, str] = {
-    ChangeMarker.PLANNED: "Change planned",
-    ChangeMarker.MADE: "Change made",
+    ChangeMarker.PLANNED: N_("Change planned"),
+    ChangeMarker.MADE: N_("Change made"),
 }
-RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
-PROGRESS_CHOICES = {"": "Any", **{p.value: label for p, label in PROGRESS_LABELS.items()}}
+RESPONDED_CHOICES = {"": N_("Any"), "true": N_("Answered"), "false": N_("Not answered yet")}
+PROGRESS_CHOICES = {"": N_("Any"), **{p.value: label for p, label in PROGRESS_LABELS.items()}}
 
 
 def create_templates(settings: SearchSettings) -> Jinja2Templates:
@@ -169,7 +172,7 @@ class SearchForm:
         if len(self.q) > MAX_QUERY_CHARS:
             errors["q"] = f"Search words must be at most {MAX_QUERY_CHARS} characters."
         if len(self.cursor) > MAX_CURSOR_CHARS:
-            errors["cursor"] = "This page link is not one we made; start the search again."
+            errors["cursor"] = N_("This page link is not one we made; start the search again.")
         min_criticality: int | None = None
         if self.min_criticality:
             try:
@@ -177,18 +180,18 @@ class SearchForm:
             except ValueError:
                 min_criticality = -1
             if not 0 <= min_criticality <= 5:
-                errors["min_criticality"] = "Choose a criticality from the list (0 to 5)."
+                errors["min_criticality"] = N_("Choose a criticality from the list (0 to 5).")
         responded: bool | None = None
         if self.responded:
             if self.responded not in ("true", "false"):
-                errors["responded"] = "Choose whether the stories have been answered."
+                errors["responded"] = N_("Choose whether the stories have been answered.")
             responded = self.responded == "true"
         progress: Progress | None = None
         if self.progress:
             try:
                 progress = Progress(self.progress)
             except ValueError:
-                errors["progress"] = "Choose where the stories stand from the list."
+                errors["progress"] = N_("Choose where the stories stand from the list.")
         if errors:
             return None, errors
         try:
@@ -212,7 +215,7 @@ class SearchForm:
 
 def _invalid_message(exc: InvalidQuery) -> str:
     if exc.parameter == "cursor":
-        return "This page link is out of date or was changed; start the search again."
+        return N_("This page link is out of date or was changed; start the search again.")
     names = {
         "q": "Search words",
         "tag": "Tag",
@@ -230,22 +233,19 @@ def _with_selected(facets: tuple[FacetCount, ...], selected: str) -> list[FacetC
     return options
 
 
-def _count(n: int, *, estimate: bool = False) -> str:
-    """`12,400`, or `about 12,400` for an estimate."""
-    return f"about {n:,}" if estimate else f"{n:,}"
+@pass_context
+def _count(context: Context, n: int, *, estimate: bool = False) -> str:
+    """`12,400`, or `about 12,400` for an estimate (in the page's language)."""
+    if not estimate:
+        return f"{n:,}"
+    return i18n.translate_in(context, N_("about {count}")).format(count=f"{n:,}")
 
 
-def _criticality_options(
-    facets: tuple[FacetCount, ...], *, estimates: bool
-) -> list[tuple[str, str]]:
-    """ "At least" choices with how many of the matching stories each would keep."""
+def _criticality_options(facets: tuple[FacetCount, ...]) -> list[tuple[str, str, int]]:
+    """ "At least" choices (value, label, how many of the matching stories each would keep)."""
     counts = {int(f.value): f.count for f in facets}
     return [
-        (
-            str(level),
-            f"{label} or more "
-            f"({_count(sum(n for c, n in counts.items() if c >= level), estimate=estimates)})",
-        )
+        (str(level), label, sum(n for c, n in counts.items() if c >= level))
         for level, label in sorted(CRITICALITY_LABELS.items())
     ]
 
@@ -265,9 +265,7 @@ def _search_context(
         context["services"] = _with_selected(result.facets.service, form.service_id)
         first_tag = form.tags[0] if form.tags else ""
         context["tag_options"] = _with_selected(result.facets.tag, first_tag)
-        context["criticality_options"] = _criticality_options(
-            result.facets.criticality, estimates=result.facets_are_estimates
-        )
+        context["criticality_options"] = _criticality_options(result.facets.criticality)
         if result.next_cursor is not None:
             params = [*form.link_params(), ("cursor", result.next_cursor)]
             context["next_link"] = "/search?" + urlencode(params)
@@ -307,9 +305,11 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
     if published is None:
         return _not_found(
             request,
-            "Story not found",
-            "There is no published story at this address. It may have been withdrawn by "
-            "the person who shared it, or the link may be wrong.",
+            N_("Story not found"),
+            N_(
+                "There is no published story at this address. It may have been withdrawn by "
+                "the person who shared it, or the link may be wrong."
+            ),
         )
     return _render(request, "story.html", {"story": published})
 
@@ -367,8 +367,8 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
     def missing() -> HTMLResponse:
         return _not_found(
             request,
-            "Organisation not found",
-            "There is no organisation with this code. Find it in the list of organisations.",
+            N_("Organisation not found"),
+            N_("There is no organisation with this code. Find it in the list of organisations."),
         )
 
     if len(organisation_id) > MAX_CODE_CHARS:
