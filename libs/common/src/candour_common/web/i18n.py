@@ -199,10 +199,11 @@ def translate_in(context: Context, message: str) -> str:
 
 
 def _translations_of(context: Context) -> gettext.NullTranslations:
-    found: Mapping[str, gettext.NullTranslations] | None = context.environment.globals.get(
-        "_translations"
-    )
-    return (found or {}).get(_context_language(context)) or gettext.NullTranslations()
+    found = context.environment.globals.get("_translations")
+    if not isinstance(found, Mapping):
+        return gettext.NullTranslations()
+    chosen = found.get(_context_language(context))
+    return chosen if isinstance(chosen, gettext.NullTranslations) else gettext.NullTranslations()
 
 
 def install_translations(
