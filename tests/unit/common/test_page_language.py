@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from candour_common.translatable import N_, Filled
 from candour_common.web import i18n, pages
 
 pytestmark = pytest.mark.unit
@@ -180,3 +181,13 @@ def test_a_message_made_in_python_is_translated_as_plain_text() -> None:
     # Not in the catalogue: shown as it is, escaped, and a % is only a character.
     shown = template.render(message="<b>50% off</b>", request=cy)
     assert shown == "&lt;b&gt;50% off&lt;/b&gt;"
+
+
+def test_a_message_with_values_is_translated_with_them() -> None:
+    templates = pages.create_templates(INTAKE_TEMPLATES, Links())  # type: ignore[arg-type]
+    template = templates.env.from_string("{{ translate(message) }}")
+    message = Filled(N_("Your story must be {limit} words or fewer"), limit="1,000")
+    assert message == "Your story must be 1,000 words or fewer"
+    welsh = template.render(message=message, request=request(query="lang=cy"))
+    assert markup.unescape(welsh) == "Rhaid i'ch stori fod yn 1,000 o eiriau neu lai"
+    assert template.render(message=message, request=request()) == message

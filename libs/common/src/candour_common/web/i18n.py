@@ -34,7 +34,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from candour_common.translatable import N_
+from candour_common.translatable import N_, Filled
 
 __all__ = ["LANGUAGES", "N_", "install_translations", "load_translations", "negotiate"]
 
@@ -227,7 +227,12 @@ def install_translations(
         """A message made in Python (an error, a label marked with N_), translated when it
         is in the catalogue. Plain text, unlike `_()`: it is escaped like any value, and
         a `%` in it is just a character."""
-        return translations[_context_language(context)].gettext(message) if message else ""
+        if not message:
+            return ""
+        chosen = translations[_context_language(context)]
+        if isinstance(message, Filled):
+            return message.in_words_of(chosen.gettext(message.msgid))
+        return chosen.gettext(message)
 
     @pass_context
     def current_language(context: Context) -> str:

@@ -26,7 +26,7 @@ from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
-from candour_common.translatable import N_
+from candour_common.translatable import N_, Filled
 from candour_common.web import i18n, pages
 from candour_search import charts
 from candour_search.domain import (
@@ -168,9 +168,13 @@ class SearchForm:
         errors: dict[str, str] = {}
         for name in ("organisation_id", "service_id"):
             if len(getattr(self, name)) > MAX_CODE_CHARS:
-                errors[name] = f"The code must be at most {MAX_CODE_CHARS} characters."
+                errors[name] = Filled(
+                    N_("The code must be at most {limit} characters."), limit=MAX_CODE_CHARS
+                )
         if len(self.q) > MAX_QUERY_CHARS:
-            errors["q"] = f"Search words must be at most {MAX_QUERY_CHARS} characters."
+            errors["q"] = Filled(
+                N_("Search words must be at most {limit} characters."), limit=MAX_QUERY_CHARS
+            )
         if len(self.cursor) > MAX_CURSOR_CHARS:
             errors["cursor"] = N_("This page link is not one we made; start the search again.")
         min_criticality: int | None = None

@@ -40,7 +40,7 @@ from candour_common.events import (
 )
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
-from candour_common.translatable import N_
+from candour_common.translatable import N_, Filled
 from candour_common.web import pages
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
@@ -303,9 +303,9 @@ def _friendly(field: str, error: Mapping[str, Any]) -> str:
         return _MISSING_MESSAGES[field]
     if kind == "string_too_long":
         limit = (error.get("ctx") or {}).get("max_length")
-        return f"This must be {limit} characters or fewer"
+        return Filled(N_("This must be {limit} characters or fewer"), limit=limit)
     if field == "body" and "words" in str(error.get("msg", "")):
-        return f"Your story must be {MAX_WORDS:,} words or fewer"
+        return Filled(N_("Your story must be {limit} words or fewer"), limit=f"{MAX_WORDS:,}")
     if field == "email":
         return N_("Enter an email address like name@example.org")
     if field == "relationship":
