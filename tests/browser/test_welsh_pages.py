@@ -132,6 +132,18 @@ async def test_a_reader_searches_and_reads_in_welsh(
     await axe_check(page)
     await save_screenshot(page, "welsh-search-story")
 
+    # The organisation's page: figures, charts, story map and months in Welsh.
+    await page.locator("article").get_by_role("link", name=reading.ORG_A.name).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(reading.ORG_A.name)
+    await expect_language(page, "cy")
+    await expect(page.get_by_role("heading", name="Sut cafodd straeon eu hateb")).to_be_visible()
+    await expect(page.locator("#figure-median")).to_have_text("6 awr")
+    await expect(page.locator("#monthly-figures tbody tr").first).to_contain_text("Mehefin 2025")
+    await expect(page.locator("#story-map-heading")).to_have_text("Map straeon")
+    await axe_check(page)
+    await save_screenshot(page, "welsh-search-organisation")
+    await page.go_back()
+
     await page.locator("#language-switch").click()
     await expect_language(page, "en-GB")
     await expect(page.locator(".change-marker")).to_have_text("Change made")

@@ -52,13 +52,16 @@ WELSH_PAGES = {
         "templates/story.html",
         "templates/message.html",
         "templates/organisations.html",
+        "templates/organisation.html",
+        "templates/_charts.html",
+        "templates/_story_map.html",
         "templates/organisation_empty.html",
     ],
 }
 
 
 # Words Welsh writes as English does.
-SAME_IN_WELSH = {"Roma", "Tag"}
+SAME_IN_WELSH = {"Roma", "Tag", "{title} ({published}; {criticality}; {progress})"}
 
 
 def catalogue(package: str) -> Catalog:

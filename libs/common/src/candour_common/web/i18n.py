@@ -34,9 +34,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from candour_common.translatable import N_, Filled
-
-__all__ = ["LANGUAGES", "N_", "install_translations", "load_translations", "negotiate"]
+from candour_common.translatable import N_, Localisable
 
 ENGLISH = "en"
 WELSH = "cy"
@@ -229,9 +227,10 @@ def install_translations(
         a `%` in it is just a character."""
         if not message:
             return ""
-        chosen = translations[_context_language(context)]
-        if isinstance(message, Filled):
-            return message.in_words_of(chosen.gettext(message.msgid))
+        language = _context_language(context)
+        chosen = translations[language]
+        if isinstance(message, Localisable):
+            return message.localised(chosen.gettext, babel_locale(language))
         return chosen.gettext(message)
 
     @pass_context

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +28,7 @@ from starlette.datastructures import QueryParams
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
 from candour_common.translatable import N_, Filled
 from candour_common.web import i18n, pages
+from candour_common.web.dates import DateInWords
 from candour_search import charts
 from candour_search.domain import (
     MAX_QUERY_CHARS,
@@ -41,7 +42,6 @@ from candour_search.domain import (
     StatsReport,
     StoryStats,
     StoryStatsQuery,
-    month_label,
 )
 from candour_search.service_layer import handlers
 from candour_search.settings import SearchSettings
@@ -320,8 +320,9 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
 
 def _median_text(stats: StoryStats) -> str:
     median = stats.median_hours_to_first_response
-    about = "about " if stats.median_is_estimate and median is not None else ""
-    return about + charts.hours_text(median)
+    if stats.median_is_estimate and median is not None:
+        return Filled(N_("about {duration}"), duration=charts.hours_text(median))
+    return charts.hours_text(median)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +344,8 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
         count = group.stats.stories if group else 0
         share = group.stats.responded_share if group else None
         median = group.stats.median_hours_to_first_response if group else None
-        short, long = charts.short_month(month), month_label(month)
+        first_day = date.fromisoformat(f"{month}-01")
+        short, long = DateInWords(first_day, "MMM yy"), DateInWords(first_day, "MMMM y")
         stories.append(charts.ChartPoint(short, long, count, str(count)))
         shares.append(charts.ChartPoint(short, long, share, charts.share_text(share)))
         median_text = _median_text(group.stats) if group else charts.hours_text(None)
