@@ -34,7 +34,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from candour_common.translatable import N_, Localisable
+from candour_common.translatable import Localisable
 
 ENGLISH = "en"
 WELSH = "cy"
