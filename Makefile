@@ -30,7 +30,8 @@ infra-down:
 frontend:
 	bash scripts/build_frontend.sh
 
-# English and Welsh pages (gettext via Babel, see babel.cfg): one catalogue per package,
+# English and Welsh pages (gettext via Babel, see babel.cfg): one catalogue per package
+# (moderation's also holds the screening library's labels, which only its pages show),
 # English msgids, Welsh in <package>/locale/cy/LC_MESSAGES/messages.po. Services compile
 # the .po in memory at start-up, so nothing compiled is committed: `i18n-compile` only
 # checks that every catalogue compiles and counts what is translated.
@@ -43,9 +44,11 @@ I18N_PACKAGES = libs/common/src/candour_common \
 
 i18n-extract: install
 	for package in $(I18N_PACKAGES); do \
+		sources=$$package; case $$package in *candour_moderation) \
+			sources="$$package libs/screening/src/candour_screening";; esac; \
 		mkdir -p $$package/locale && .venv/bin/pybabel extract --no-location --sort-output -F babel.cfg \
 			--project=Candour --copyright-holder="Candour contributors" \
-			-o $$package/locale/messages.pot $$package || exit 1; \
+			-o $$package/locale/messages.pot $$sources || exit 1; \
 	done
 
 i18n-update: i18n-extract

@@ -57,11 +57,20 @@ WELSH_PAGES = {
         "templates/_story_map.html",
         "templates/organisation_empty.html",
     ],
+    "moderation": [
+        "templates/console/sign_in.html",
+        "templates/console/queue.html",
+        "templates/console/_signed_in.html",
+        "templates/console/_badge.html",
+        "templates/console/not_found.html",
+    ],
 }
+# Moderation's catalogue also holds the labels of the screening library it shows.
+EXTRA_SOURCES = {"moderation": [ROOT / "libs/screening/src/candour_screening"]}
 
 
 # Words Welsh writes as English does.
-SAME_IN_WELSH = {"Roma", "Tag", "{title} ({published}; {criticality}; {progress})"}
+SAME_IN_WELSH = {"Roma", "Tag", "staff", "{title} ({published}; {criticality}; {progress})"}
 
 
 def catalogue(package: str) -> Catalog:
@@ -73,8 +82,11 @@ def catalogue(package: str) -> Catalog:
 def extracted(package: str) -> set[str]:
     with (ROOT / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
-    found = extract_from_dir(str(PACKAGES[package]), method_map, options_map)
-    return {_key(message) for _, _, message, _, _ in found}
+    return {
+        _key(message)
+        for source in [PACKAGES[package], *EXTRA_SOURCES.get(package, [])]
+        for _, _, message, _, _ in extract_from_dir(str(source), method_map, options_map)
+    }
 
 
 def _key(message: str | tuple[str, ...] | Message) -> str:

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
+from candour_common.translatable import N_
 from candour_common.web import i18n
 from candour_common.web.dates import FILTERS as DATE_FILTERS
 from candour_common.web.sessions import SESSION_COOKIE, end_session, key_id, open_session
@@ -169,7 +170,7 @@ class SignInWords:
 
     missing: str
     wrong_role: str
-    invalid: str = "That token is not valid or has expired: ask an operator for a new one"
+    invalid: str = N_("That token is not valid or has expired: ask an operator for a new one")
 
 
 def token_problem(
