@@ -1,4 +1,5 @@
-"""The author's pages and the public search pages in Welsh, in a real browser.
+"""The author's pages, the public search pages and the moderation queue in Welsh, in a
+real browser.
 
 `?lang=cy` gives a page in Welsh (`<html lang="cy">`, hreflang alternates for both
 languages, a "English" switch in the header); the choice is kept in the `lang` cookie
@@ -6,8 +7,8 @@ languages, a "English" switch in the header); the choice is kept in the `lang` c
 goes back to English and that is remembered the same way. A browser that asks for
 Welsh (Accept-Language) gets it without choosing. axe-core scans every Welsh page.
 
-story-intake and search run as real processes (fresh databases, real Kafka), with
-the fixtures of the English browser tests.
+story-intake, search and moderation run as real processes (fresh databases, real
+Kafka), with the fixtures of the English browser tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from candour_common.topics import TopicNames
+from tests.browser import test_moderation_console as moderating
 from tests.browser import test_search_pages as reading
 from tests.browser import test_share_story as sharing
 from tests.browser.conftest import axe_check, save_screenshot
@@ -28,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 # The running services of the English tests (fixtures are found by their names here).
 intake = sharing.intake
 search = reading.search
+moderation = moderating.moderation
 
 
 async def expect_language(page: Page, language: str) -> None:
@@ -166,3 +169,29 @@ async def test_a_browser_that_asks_for_welsh_gets_it(
         await save_screenshot(welsh, "welsh-organisations")
     finally:
         await context.close()
+
+
+async def test_a_moderator_signs_in_and_reads_the_queue_in_welsh(
+    moderation: ServiceProcess, kafka_bootstrap: str, topics: TopicNames, page: Page
+) -> None:
+    serious = moderating.submitted("After discharge", "Since discharge I want to kill myself.")
+    await moderating.send_submitted(kafka_bootstrap, topics, serious)
+    await moderating.wait_until_queued(moderation, serious)
+
+    await page.goto(f"{moderation.url}/console/sign-in?lang=cy")
+    await expect_language(page, "cy")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Mewngofnodi i gymedroli")
+    await page.get_by_role("button", name="Mewngofnodi").click()
+    await expect(page.locator("#token-error")).to_contain_text("Gludwch eich tocyn cymedrolwr")
+    await axe_check(page)
+    await save_screenshot(page, "welsh-console-sign-in")
+
+    await page.get_by_label("Tocyn cymedrolwr").fill(moderating.moderator_token())
+    await page.get_by_role("button", name="Mewngofnodi").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ciw cymedroli")
+    await expect_language(page, "cy")
+    row = page.locator("tbody tr").first
+    await expect(row.locator(".badge--serious")).to_have_text("Diogelu difrifol")
+    await expect(row).to_contain_text("hunanladdiad")
+    await axe_check(page)
+    await save_screenshot(page, "welsh-console-queue")
