@@ -116,6 +116,13 @@ async def test_a_reader_searches_and_reads_in_welsh(
     await axe_check(page)
     await save_screenshot(page, "welsh-search-home")
 
+    await page.get_by_role("link", name="Pwy sy'n gwrando: sut mae sefydliadau'n ateb").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Pwy sy'n gwrando")
+    await expect(page.locator("#who-listens-table")).to_contain_text("Amser canolrifol")
+    await axe_check(page)
+    await save_screenshot(page, "welsh-who-listens")
+    await page.go_back()
+
     # The search form does not carry ?lang=: the cookie keeps the results Welsh.
     await page.get_by_label("Chwilio pob stori").fill("midwife")
     await page.get_by_role("button", name="Chwilio").click()

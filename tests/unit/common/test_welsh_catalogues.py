@@ -56,6 +56,7 @@ WELSH_PAGES = {
         "templates/_charts.html",
         "templates/_story_map.html",
         "templates/organisation_empty.html",
+        "templates/who_listens.html",
     ],
     "moderation": [
         "templates/console/sign_in.html",
