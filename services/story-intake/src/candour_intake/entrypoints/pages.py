@@ -121,9 +121,9 @@ CHANGE_LABELS = {
 
 STAFF = (Role.STAFF,)
 SIGN_IN_WORDS = pages.SignInWords(
-    missing="Paste the staff token you were given",
-    wrong_role="This is not a staff token; responses need a staff token",
-    invalid="This token is not valid or has expired; ask for a new one",
+    missing=N_("Paste the staff token you were given"),
+    wrong_role=N_("This is not a staff token; responses need a staff token"),
+    invalid=N_("This token is not valid or has expired; ask for a new one"),
 )
 # Pages that show an author's private token must not be cached or leak it as a referrer.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
