@@ -102,6 +102,13 @@ async def test_an_author_shares_and_follows_a_story_in_welsh(
     await page.goto(f"{intake.url}/share")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Share your story")
 
+    # Staff sign in to respond in Welsh too.
+    await page.goto(f"{intake.url}/respond/sign-in?lang=cy")
+    await expect_language(page, "cy")
+    await page.get_by_role("button", name="Mewngofnodi").click()
+    await expect(page.locator("#token-error")).to_contain_text("Gludwch y tocyn staff")
+    await axe_check(page)
+
 
 async def test_a_reader_searches_and_reads_in_welsh(
     search: ServiceProcess, kafka_bootstrap: str, topics: TopicNames, page: Page
