@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from candour_common.about_you import SUPPRESS_BELOW, Characteristic
 from candour_common.keys import escalation_key, response_key, story_key
 from candour_common.topics import Topic
+from candour_common.translatable import N_
 
 Criticality = Annotated[
     int,
@@ -31,12 +32,12 @@ Criticality = Annotated[
 ]
 
 CRITICALITY_LABELS: dict[int, str] = {
-    0: "not critical",
-    1: "minimally critical",
-    2: "mildly critical",
-    3: "moderately critical",
-    4: "strongly critical",
-    5: "severely critical",
+    0: N_("not critical"),
+    1: N_("minimally critical"),
+    2: N_("mildly critical"),
+    3: N_("moderately critical"),
+    4: N_("strongly critical"),
+    5: N_("severely critical"),
 }
 
 
@@ -119,28 +120,28 @@ class Tags(_Contract):
 # comparable across stories, searchable, and something a subscription can filter on.
 TAG_VOCABULARY: dict[str, tuple[str, ...]] = {
     "good": (
-        "kindness",
-        "listening",
-        "clear information",
-        "quick care",
-        "cleanliness",
-        "dignity and respect",
+        N_("kindness"),
+        N_("listening"),
+        N_("clear information"),
+        N_("quick care"),
+        N_("cleanliness"),
+        N_("dignity and respect"),
     ),
     "improve": (
-        "waiting times",
-        "communication",
-        "staff attitude",
-        "getting an appointment",
-        "food",
-        "leaving hospital",
+        N_("waiting times"),
+        N_("communication"),
+        N_("staff attitude"),
+        N_("getting an appointment"),
+        N_("food"),
+        N_("leaving hospital"),
     ),
     "feelings": (
-        "reassured",
-        "grateful",
-        "listened to",
-        "anxious",
-        "frustrated",
-        "ignored",
+        N_("reassured"),
+        N_("grateful"),
+        N_("listened to"),
+        N_("anxious"),
+        N_("frustrated"),
+        N_("ignored"),
     ),
 }
 

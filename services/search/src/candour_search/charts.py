@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from candour_common.translatable import N_, Filled
 from candour_search.domain import MONTH_NAMES, StatsGroup
 
 # Geometry in SVG user units; the SVG scales to the page width through its viewBox.
@@ -117,26 +118,26 @@ def compact_hours(hours: float | None) -> str | None:
     if hours is None:
         return None
     if hours < 1:
-        return f"{max(round(hours * 60), 1)}m"
+        return Filled(N_("{count}m"), count=max(round(hours * 60), 1))
     if hours < 48:
-        return f"{round(hours, 1):g}h"
-    return f"{round(hours / 24, 1):g}d"
+        return Filled(N_("{count}h"), count=f"{round(hours, 1):g}")
+    return Filled(N_("{count}d"), count=f"{round(hours / 24, 1):g}")
 
 
 def hours_text(hours: float | None) -> str:
     """A duration as people say it: minutes, hours, or days."""
     if hours is None:
-        return "no response yet"
+        return Filled(N_("no response yet"))
     if hours < 1:
         minutes = max(round(hours * 60), 1)
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
+        one_or_more = N_("{count} minute") if minutes == 1 else N_("{count} minutes")
+        return Filled(one_or_more, count=minutes)
     if hours < 48:
         rounded = round(hours, 1)
-        shown = f"{rounded:g}"
-        return f"{shown} hour" + ("s" if rounded != 1 else "")
-    days = round(hours / 24, 1)
-    return f"{days:g} days"
+        one_or_more = N_("{count} hour") if rounded == 1 else N_("{count} hours")
+        return Filled(one_or_more, count=f"{rounded:g}")
+    return Filled(N_("{count} days"), count=f"{round(hours / 24, 1):g}")
 
 
 def share_text(share: float | None) -> str:
-    return "no stories" if share is None else f"{round(share * 100)}%"
+    return Filled(N_("no stories")) if share is None else f"{round(share * 100)}%"

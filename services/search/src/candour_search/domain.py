@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from candour_common.events import ANONYMOUS, ChangeMarker, Relationship, Tags
+from candour_common.translatable import N_
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -90,10 +91,10 @@ class Progress(StrEnum):
 
 
 PROGRESS_LABELS = {
-    Progress.PUBLISHED: "Published",
-    Progress.RESPONDED: "Responded",
-    Progress.CHANGE_PLANNED: "Change planned",
-    Progress.CHANGE_MADE: "Change made",
+    Progress.PUBLISHED: N_("Published"),
+    Progress.RESPONDED: N_("Responded"),
+    Progress.CHANGE_PLANNED: N_("Change planned"),
+    Progress.CHANGE_MADE: N_("Change made"),
 }
 
 # What the index's columns must be for a story to stand at each stage: a filter on

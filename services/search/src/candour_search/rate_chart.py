@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from candour_common.translatable import N_, Filled
 from candour_search.response_rates import OrganisationRate
 
 WIDTH = 640
@@ -64,9 +65,13 @@ def rate_chart(rates: Sequence[OrganisationRate]) -> RateChart | None:
     dots = tuple(
         Dot(
             organisation_id=r.organisation_id,
-            label=(
-                f"{r.name}: {r.stories} stor{'y' if r.stories == 1 else 'ies'}, "
-                f"{round(r.response_rate * 100)}% answered"
+            label=Filled(
+                N_("{name}: {stories} story, {share}% answered")
+                if r.stories == 1
+                else N_("{name}: {stories} stories, {share}% answered"),
+                name=r.name,
+                stories=r.stories,
+                share=round(r.response_rate * 100),
             ),
             cx=x(max(r.stories, 1)),
             cy=y(r.response_rate),

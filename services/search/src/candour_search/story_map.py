@@ -16,6 +16,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from candour_common.events import CRITICALITY_LABELS
+from candour_common.translatable import N_, Filled
+from candour_common.web.dates import DateInWords
 from candour_search.domain import PROGRESS_LABELS, Progress
 
 WEEKS = 53  # a year, and the week it started in
@@ -36,7 +38,17 @@ class MapColour(StrEnum):
     PROGRESS = "progress"
 
 
-MAP_COLOUR_LABELS = {MapColour.CRITICALITY: "how critical", MapColour.PROGRESS: "progress"}
+# The stages as a dot's label says them, mid-sentence.
+PROGRESS_IN_A_SENTENCE = {
+    Progress.PUBLISHED: N_("published"),
+    Progress.RESPONDED: N_("responded"),
+    Progress.CHANGE_PLANNED: N_("change planned"),
+    Progress.CHANGE_MADE: N_("change made"),
+}
+MAP_COLOUR_LABELS = {
+    MapColour.CRITICALITY: N_("how critical"),
+    MapColour.PROGRESS: N_("progress"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +118,10 @@ def _legend(stories: Sequence[MapStory], colour: MapColour) -> tuple[LegendEntry
     for s in stories:
         counts[criticality_class(s.criticality)] += 1
     entries = [
-        LegendEntry(criticality_class(level), label.capitalize(), counts[criticality_class(level)])
+        LegendEntry(criticality_class(level), label, counts[criticality_class(level)])
         for level, label in sorted(CRITICALITY_LABELS.items())
     ]
-    entries.append(LegendEntry("dot--unrated", "Not rated", counts["dot--unrated"]))
+    entries.append(LegendEntry("dot--unrated", N_("not rated"), counts["dot--unrated"]))
     return tuple(entries)
 
 
@@ -150,8 +162,8 @@ def story_map(
                 if colour is MapColour.PROGRESS
                 else criticality_class(s.criticality)
             )
-            critical = (
-                CRITICALITY_LABELS[s.criticality] if s.criticality is not None else "not rated"
+            critical = Filled(
+                CRITICALITY_LABELS[s.criticality] if s.criticality is not None else N_("not rated")
             )
             dots.append(
                 MapDot(
@@ -159,9 +171,12 @@ def story_map(
                     cx=cx,
                     cy=round(axis_y - step * (i + 0.5), 2),
                     css_class=css,
-                    label=(
-                        f"{s.title} ({s.published_at.day} {s.published_at:%B %Y}; {critical}; "
-                        f"{PROGRESS_LABELS[s.progress].lower()})"
+                    label=Filled(
+                        N_("{title} ({published}; {criticality}; {progress})"),
+                        title=s.title,
+                        published=DateInWords(s.published_at.date(), "d MMMM y"),
+                        criticality=critical,
+                        progress=Filled(PROGRESS_IN_A_SENTENCE[s.progress]),
                     ),
                 )
             )
@@ -171,7 +186,9 @@ def story_map(
         monday = first_monday + timedelta(weeks=week)
         # A label at the first week of each quarter's first month keeps them apart.
         if monday.day <= 7 and monday.month in (1, 4, 7, 10):
-            ticks.append(MapTick(f"{monday:%b %Y}", round(LEFT + column_width * week, 2)))
+            ticks.append(
+                MapTick(DateInWords(monday.date(), "MMM y"), round(LEFT + column_width * week, 2))
+            )
     return StoryMap(
         width=WIDTH,
         height=height,

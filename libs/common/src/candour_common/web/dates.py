@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
+from candour_common.translatable import Gettext, Localisable
+
 UK = ZoneInfo("Europe/London")
 LOCALE = "en_GB"
 _YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -30,7 +32,15 @@ def uk_time(moment: datetime | str | None, locale: str = LOCALE) -> str:
     """`1 July 2025, 3:05pm BST`: the UK clock at that moment, and which clock it is."""
     if moment is None or moment == "":
         return ""
-    return format_datetime(_instant(moment), "d MMMM y, h:mma z", tzinfo=UK, locale=locale)
+    instant = _instant(moment)
+    if not locale.startswith("cy"):
+        return format_datetime(instant, "d MMMM y, h:mma z", tzinfo=UK, locale=locale)
+    # CLDR has no Welsh name for the UK clocks (it gives "+0100") and says AM/PM: Welsh
+    # writes "yb"/"yh" and keeps GMT and BST.
+    local = instant.astimezone(UK)
+    words = format_datetime(instant, "d MMMM y, h:mm", tzinfo=UK, locale=locale)
+    zone = format_datetime(instant, "z", tzinfo=UK, locale=LOCALE)
+    return f"{words}{'yb' if local.hour < 12 else 'yh'} {zone}"
 
 
 def uk_date(moment: datetime | date | str | None, locale: str = LOCALE) -> str:
@@ -54,6 +64,23 @@ def month_in_words(value: date | str | None, locale: str = LOCALE) -> str:
     if not found:
         return value
     return format_date(date(int(found[1]), int(found[2]), 1), "MMMM y", locale=locale)
+
+
+class DateInWords(Localisable):
+    """A day or month in words with a CLDR pattern: `DateInWords(day, "MMM yy")` reads
+    "Jun 25" and says "Meh 25" on a Welsh page."""
+
+    day: date
+    pattern: str
+
+    def __new__(cls, day: date, pattern: str) -> DateInWords:
+        made = super().__new__(cls, format_date(day, pattern, locale=LOCALE))
+        made.day = day
+        made.pattern = pattern
+        return made
+
+    def localised(self, gettext: Gettext, locale: str) -> str:
+        return format_date(self.day, self.pattern, locale=locale)
 
 
 FILTERS: dict[str, Any] = {

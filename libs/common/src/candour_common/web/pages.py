@@ -22,7 +22,9 @@ from starlette.responses import Response
 from candour_common.auth import InvalidToken, Principal, Role, verify_token
 from candour_common.http.problems import ProblemError
 from candour_common.settings import ServiceSettings
-from candour_common.web.dates import add_date_filters
+from candour_common.translatable import N_
+from candour_common.web import i18n
+from candour_common.web.dates import FILTERS as DATE_FILTERS
 from candour_common.web.sessions import SESSION_COOKIE, end_session, key_id, open_session
 
 COMMON_TEMPLATES = Path(__file__).parent / "templates"
@@ -33,7 +35,9 @@ CSRF_FIELD = "csrf_token"
 
 def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinja2Templates:
     """Jinja2 with autoescaping on, the service's templates first, then the shared layout,
-    the shared date filters (`uk_time`, `uk_date`, `month_in_words`) and `cell_heading`."""
+    the shared date filters (`uk_time`, `uk_date`, `month_in_words`), `cell_heading`, and
+    gettext in the request's language (English or Welsh, see `i18n`) from the
+    catalogue in `locale/` beside `service_templates`, then the shared one."""
     env = Environment(
         loader=ChoiceLoader(
             [FileSystemLoader(service_templates), FileSystemLoader(COMMON_TEMPLATES)]
@@ -45,7 +49,10 @@ def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinj
     env.globals["links"] = settings.public_links()
     env.globals["service_name"] = settings.service_name
     env.globals["cell_heading"] = cell_heading
-    add_date_filters(env.filters)
+    env.filters.update(i18n.localised_date_filters(DATE_FILTERS))
+    i18n.install_translations(
+        env, i18n.load_translations([service_templates.parent / "locale", i18n.COMMON_LOCALE])
+    )
     return Jinja2Templates(env=env)
 
 
@@ -77,15 +84,20 @@ def render(
     *,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """Render a page with a CSRF token in its context (and its cookie when new)."""
+    """Render a page with a CSRF token in its context (and its cookie when new), in the
+    request's language (remembered in a cookie when chosen with `?lang=`)."""
     token = csrf_token(request)
-    response = templates.TemplateResponse(
-        request, name, {**(context or {}), CSRF_FIELD: token}, status_code=status_code
-    )
+    with i18n.rendering_in(i18n.request_language(request)):
+        response = templates.TemplateResponse(
+            request, name, {**(context or {}), CSRF_FIELD: token}, status_code=status_code
+        )
     if getattr(request.state, "csrf_new", None):
         response.set_cookie(
             CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
         )
+    i18n.remember_language(request, response, secure=_secure(request))
+    response.headers["Content-Language"] = i18n.request_language(request)
+    response.headers.append("Vary", "Accept-Language, Cookie")
     return response
 
 
@@ -158,7 +170,7 @@ class SignInWords:
 
     missing: str
     wrong_role: str
-    invalid: str = "That token is not valid or has expired: ask an operator for a new one"
+    invalid: str = N_("That token is not valid or has expired: ask an operator for a new one")
 
 
 def token_problem(

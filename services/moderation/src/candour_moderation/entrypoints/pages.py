@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS, RejectionReason
+from candour_common.translatable import N_
 from candour_common.web import pages
 from candour_common.web.dates import uk_time
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
@@ -63,7 +64,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_PAGE_SIZE = 25
 ALLOWED_ROLES = (Role.MODERATOR, Role.OPERATOR)
 SIGN_IN_WORDS = pages.SignInWords(
-    missing="Paste your moderator token", wrong_role="That token is not a moderator's token"
+    missing=N_("Paste your moderator token"),
+    wrong_role=N_("That token is not a moderator's token"),
 )
 NOTE_MAX = 2000
 
@@ -167,8 +169,8 @@ async def sign_out(request: Request) -> Response:
 # --------------------------------------------------------------------- queue
 
 DONE_MESSAGES = {
-    "approved": "The story was approved; it will be published shortly.",
-    "rejected": "The story was rejected; it will not be published.",
+    "approved": N_("The story was approved; it will be published shortly."),
+    "rejected": N_("The story was rejected; it will not be published."),
 }
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
+from candour_common.translatable import N_
 from candour_common.web import pages
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
 from candour_notifications.entrypoints.dependencies import new_unit_of_work
@@ -37,8 +38,8 @@ from candour_notifications.settings import NotificationsSettings
 TEMPLATES = Path(__file__).resolve().parent.parent / "page_templates"
 STAFF = (Role.STAFF,)
 SIGN_IN_WORDS = pages.SignInWords(
-    missing="Paste your staff token",
-    wrong_role="That token is not a staff token for an organisation",
+    missing=N_("Paste your staff token"),
+    wrong_role=N_("That token is not a staff token for an organisation"),
 )
 FORM_FIELDS = ("email", "kind", "frequency", "service_ids", "tags", "min_criticality")
 KIND_LABELS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,10 +21,14 @@ import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
-from candour_common.web import pages
+from candour_common.translatable import N_, Filled
+from candour_common.web import i18n, pages
+from candour_common.web.dates import DateInWords
 from candour_search import charts
 from candour_search.domain import (
     MAX_QUERY_CHARS,
@@ -38,7 +42,6 @@ from candour_search.domain import (
     StatsReport,
     StoryStats,
     StoryStatsQuery,
-    month_label,
 )
 from candour_search.service_layer import handlers
 from candour_search.settings import SearchSettings
@@ -56,21 +59,21 @@ MAX_CODE_CHARS = 40
 MAX_CURSOR_CHARS = 1000
 
 RELATIONSHIP_LABELS: dict[str, str] = {
-    Relationship.PATIENT: "patient",
-    Relationship.SERVICE_USER: "service user",
-    Relationship.CARER: "carer",
-    Relationship.PARENT_GUARDIAN: "parent or guardian",
-    Relationship.RELATIVE: "relative",
-    Relationship.FRIEND: "friend",
-    Relationship.STAFF: "member of staff",
-    Relationship.OTHER: "other",
+    Relationship.PATIENT: N_("patient"),
+    Relationship.SERVICE_USER: N_("service user"),
+    Relationship.CARER: N_("carer"),
+    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
+    Relationship.RELATIVE: N_("relative"),
+    Relationship.FRIEND: N_("friend"),
+    Relationship.STAFF: N_("member of staff"),
+    Relationship.OTHER: N_("other"),
 }
 CHANGE_LABELS: dict[str, str] = {
-    ChangeMarker.PLANNED: "Change planned",
-    ChangeMarker.MADE: "Change made",
+    ChangeMarker.PLANNED: N_("Change planned"),
+    ChangeMarker.MADE: N_("Change made"),
 }
-RESPONDED_CHOICES = {"": "Any", "true": "Answered", "false": "Not answered yet"}
-PROGRESS_CHOICES = {"": "Any", **{p.value: label for p, label in PROGRESS_LABELS.items()}}
+RESPONDED_CHOICES = {"": N_("Any"), "true": N_("Answered"), "false": N_("Not answered yet")}
+PROGRESS_CHOICES = {"": N_("Any"), **{p.value: label for p, label in PROGRESS_LABELS.items()}}
 
 
 def create_templates(settings: SearchSettings) -> Jinja2Templates:
@@ -165,11 +168,15 @@ class SearchForm:
         errors: dict[str, str] = {}
         for name in ("organisation_id", "service_id"):
             if len(getattr(self, name)) > MAX_CODE_CHARS:
-                errors[name] = f"The code must be at most {MAX_CODE_CHARS} characters."
+                errors[name] = Filled(
+                    N_("The code must be at most {limit} characters."), limit=MAX_CODE_CHARS
+                )
         if len(self.q) > MAX_QUERY_CHARS:
-            errors["q"] = f"Search words must be at most {MAX_QUERY_CHARS} characters."
+            errors["q"] = Filled(
+                N_("Search words must be at most {limit} characters."), limit=MAX_QUERY_CHARS
+            )
         if len(self.cursor) > MAX_CURSOR_CHARS:
-            errors["cursor"] = "This page link is not one we made; start the search again."
+            errors["cursor"] = N_("This page link is not one we made; start the search again.")
         min_criticality: int | None = None
         if self.min_criticality:
             try:
@@ -177,18 +184,18 @@ class SearchForm:
             except ValueError:
                 min_criticality = -1
             if not 0 <= min_criticality <= 5:
-                errors["min_criticality"] = "Choose a criticality from the list (0 to 5)."
+                errors["min_criticality"] = N_("Choose a criticality from the list (0 to 5).")
         responded: bool | None = None
         if self.responded:
             if self.responded not in ("true", "false"):
-                errors["responded"] = "Choose whether the stories have been answered."
+                errors["responded"] = N_("Choose whether the stories have been answered.")
             responded = self.responded == "true"
         progress: Progress | None = None
         if self.progress:
             try:
                 progress = Progress(self.progress)
             except ValueError:
-                errors["progress"] = "Choose where the stories stand from the list."
+                errors["progress"] = N_("Choose where the stories stand from the list.")
         if errors:
             return None, errors
         try:
@@ -212,7 +219,7 @@ class SearchForm:
 
 def _invalid_message(exc: InvalidQuery) -> str:
     if exc.parameter == "cursor":
-        return "This page link is out of date or was changed; start the search again."
+        return N_("This page link is out of date or was changed; start the search again.")
     names = {
         "q": "Search words",
         "tag": "Tag",
@@ -230,22 +237,19 @@ def _with_selected(facets: tuple[FacetCount, ...], selected: str) -> list[FacetC
     return options
 
 
-def _count(n: int, *, estimate: bool = False) -> str:
-    """`12,400`, or `about 12,400` for an estimate."""
-    return f"about {n:,}" if estimate else f"{n:,}"
+@pass_context
+def _count(context: Context, n: int, *, estimate: bool = False) -> str:
+    """`12,400`, or `about 12,400` for an estimate (in the page's language)."""
+    if not estimate:
+        return f"{n:,}"
+    return i18n.translate_in(context, N_("about {count}")).format(count=f"{n:,}")
 
 
-def _criticality_options(
-    facets: tuple[FacetCount, ...], *, estimates: bool
-) -> list[tuple[str, str]]:
-    """ "At least" choices with how many of the matching stories each would keep."""
+def _criticality_options(facets: tuple[FacetCount, ...]) -> list[tuple[str, str, int]]:
+    """ "At least" choices (value, label, how many of the matching stories each would keep)."""
     counts = {int(f.value): f.count for f in facets}
     return [
-        (
-            str(level),
-            f"{label} or more "
-            f"({_count(sum(n for c, n in counts.items() if c >= level), estimate=estimates)})",
-        )
+        (str(level), label, sum(n for c, n in counts.items() if c >= level))
         for level, label in sorted(CRITICALITY_LABELS.items())
     ]
 
@@ -265,9 +269,7 @@ def _search_context(
         context["services"] = _with_selected(result.facets.service, form.service_id)
         first_tag = form.tags[0] if form.tags else ""
         context["tag_options"] = _with_selected(result.facets.tag, first_tag)
-        context["criticality_options"] = _criticality_options(
-            result.facets.criticality, estimates=result.facets_are_estimates
-        )
+        context["criticality_options"] = _criticality_options(result.facets.criticality)
         if result.next_cursor is not None:
             params = [*form.link_params(), ("cursor", result.next_cursor)]
             context["next_link"] = "/search?" + urlencode(params)
@@ -307,17 +309,20 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
     if published is None:
         return _not_found(
             request,
-            "Story not found",
-            "There is no published story at this address. It may have been withdrawn by "
-            "the person who shared it, or the link may be wrong.",
+            N_("Story not found"),
+            N_(
+                "There is no published story at this address. It may have been withdrawn by "
+                "the person who shared it, or the link may be wrong."
+            ),
         )
     return _render(request, "story.html", {"story": published})
 
 
 def _median_text(stats: StoryStats) -> str:
     median = stats.median_hours_to_first_response
-    about = "about " if stats.median_is_estimate and median is not None else ""
-    return about + charts.hours_text(median)
+    if stats.median_is_estimate and median is not None:
+        return Filled(N_("about {duration}"), duration=charts.hours_text(median))
+    return charts.hours_text(median)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +344,8 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
         count = group.stats.stories if group else 0
         share = group.stats.responded_share if group else None
         median = group.stats.median_hours_to_first_response if group else None
-        short, long = charts.short_month(month), month_label(month)
+        first_day = date.fromisoformat(f"{month}-01")
+        short, long = DateInWords(first_day, "MMM yy"), DateInWords(first_day, "MMMM y")
         stories.append(charts.ChartPoint(short, long, count, str(count)))
         shares.append(charts.ChartPoint(short, long, share, charts.share_text(share)))
         median_text = _median_text(group.stats) if group else charts.hours_text(None)
@@ -367,8 +373,8 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
     def missing() -> HTMLResponse:
         return _not_found(
             request,
-            "Organisation not found",
-            "There is no organisation with this code. Find it in the list of organisations.",
+            N_("Organisation not found"),
+            N_("There is no organisation with this code. Find it in the list of organisations."),
         )
 
     if len(organisation_id) > MAX_CODE_CHARS:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from candour_common.translatable import N_, Filled
 from candour_common.web import pages
 from candour_search.charts import hours_text
 from candour_search.rate_chart import rate_chart
@@ -19,12 +20,12 @@ from candour_search.service_layer import open_data
 router = APIRouter(include_in_schema=False)
 
 COLUMNS = (
-    (RateSort.NAME, "Organisation"),
-    (RateSort.STORIES, "Stories"),
-    (RateSort.RESPONSE_RATE, "Answered"),
-    (RateSort.MEDIAN_HOURS, "Median time to first response"),
-    (RateSort.CHANGES_PLANNED, "Changes planned"),
-    (RateSort.CHANGES_MADE, "Changes made"),
+    (RateSort.NAME, N_("Organisation")),
+    (RateSort.STORIES, N_("Stories")),
+    (RateSort.RESPONSE_RATE, N_("Answered")),
+    (RateSort.MEDIAN_HOURS, N_("Median time to first response")),
+    (RateSort.CHANGES_PLANNED, N_("Changes planned")),
+    (RateSort.CHANGES_MADE, N_("Changes made")),
 )
 
 
@@ -43,7 +44,12 @@ async def who_listens(request: Request) -> HTMLResponse:
     rows = [
         {
             "rate": r,
-            "answered": f"{round(r.response_rate * 100)}% ({r.responded} of {r.stories})",
+            "answered": Filled(
+                N_("{share}% ({answered} of {stories})"),
+                share=round(r.response_rate * 100),
+                answered=r.responded,
+                stories=r.stories,
+            ),
             "median": hours_text(r.median_hours_to_first_response),
         }
         for r in rates

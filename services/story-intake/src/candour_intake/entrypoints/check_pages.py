@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from candour_common.translatable import N_
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.web import pages as web_pages
 from candour_intake.domain import Organisation, UnknownOrganisation, UnknownService
@@ -34,19 +35,19 @@ REMOVE_ALL = "all"
 
 # What each kind of detail is, in the author's words.
 KIND_LABELS = {
-    "email": "an email address",
-    "nhs_number": "an NHS number",
-    "hospital_number": "a hospital number",
-    "phone": "a phone number",
-    "postcode": "a postcode",
-    "address": "an address",
-    "social_handle": "a social media name",
-    "author_name": "your name",
-    "person_name": "a name",
-    "date": "a date",
-    "time": "a time",
+    "email": N_("an email address"),
+    "nhs_number": N_("an NHS number"),
+    "hospital_number": N_("a hospital number"),
+    "phone": N_("a phone number"),
+    "postcode": N_("a postcode"),
+    "address": N_("an address"),
+    "social_handle": N_("a social media name"),
+    "author_name": N_("your name"),
+    "person_name": N_("a name"),
+    "date": N_("a date"),
+    "time": N_("a time"),
 }
-FIELD_LABELS = {"title": "Title", "body": "Your story"}
+FIELD_LABELS = {"title": N_("Title"), "body": N_("Your story")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def marked(text: str, details: list[Detail]) -> list[Piece]:
 def check_view(values: dict[str, Any], checked: StoryCheck) -> dict[str, Any]:
     """What `_check.html` shows: the level, the details and each field's marked text."""
     details = [
-        Detail(number=n, redaction=r, label=KIND_LABELS.get(r.kind.value, "a detail"))
+        Detail(number=n, redaction=r, label=KIND_LABELS.get(r.kind.value, N_("a detail")))
         for n, r in enumerate(checked.redactions, start=1)
     ]
     return {
@@ -160,9 +161,11 @@ async def share_check(request: Request) -> Response:
     if (wait := await limiter.check(pages._pool(request), client)) is not None:
         response = pages._message(
             request,
-            "Too many stories at once",
-            "We have had a lot of stories from your connection in a short time. "
-            "Please wait a few minutes and check your story again.",
+            N_("Too many stories at once"),
+            N_(
+                "We have had a lot of stories from your connection in a short time. "
+                "Please wait a few minutes and check your story again."
+            ),
             status_code=429,
         )
         response.headers.update(retry_after_header(wait))
@@ -179,12 +182,12 @@ async def share_check(request: Request) -> Response:
         choice = web_pages.form_text(form, REMOVE_FIELD)
         notice = None
         if choice and removed(values, checked, choice):
-            notice = "We took every detail out." if choice == REMOVE_ALL else "We took it out."
+            notice = N_("We took every detail out.") if choice == REMOVE_ALL else N_("We took it out.")
             checked = await _check(request, values, organisations)
         elif choice:
-            notice = "Your story had changed since it was checked, so we checked it again."
+            notice = N_("Your story had changed since it was checked, so we checked it again.")
     except (UnknownOrganisation, UnknownService):
-        errors = {"place": "Choose an organisation or service from the list"}
+        errors = {"place": N_("Choose an organisation or service from the list")}
         context = pages._share_context(organisations, values, errors)
         return pages._render(request, "share.html", context, status_code=422)
     context = pages._share_context(organisations, values, {})

@@ -40,6 +40,7 @@ from candour_common.events import (
 )
 from candour_common.http.limits import RateLimiter, retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
+from candour_common.translatable import N_, Filled
 from candour_common.web import pages
 from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
@@ -82,45 +83,45 @@ PRIVATE_LINK_SCRIPT = STATIC_DIR / "private_link.js"
 router = APIRouter(include_in_schema=False)
 
 RELATIONSHIP_LABELS: dict[str, str] = {
-    Relationship.PATIENT: "I am the patient",
-    Relationship.SERVICE_USER: "I use the service",
-    Relationship.CARER: "I care for the person who used it",
-    Relationship.PARENT_GUARDIAN: "I am their parent or guardian",
-    Relationship.RELATIVE: "I am a relative",
-    Relationship.FRIEND: "I am a friend",
-    Relationship.STAFF: "I work there",
-    Relationship.OTHER: "Something else",
+    Relationship.PATIENT: N_("I am the patient"),
+    Relationship.SERVICE_USER: N_("I use the service"),
+    Relationship.CARER: N_("I care for the person who used it"),
+    Relationship.PARENT_GUARDIAN: N_("I am their parent or guardian"),
+    Relationship.RELATIVE: N_("I am a relative"),
+    Relationship.FRIEND: N_("I am a friend"),
+    Relationship.STAFF: N_("I work there"),
+    Relationship.OTHER: N_("Something else"),
 }
 
 # Names to show with a story that say how the author knows the care, not who they are.
 SUGGESTED_NAMES = (
-    "A patient",
-    "A carer",
-    "A parent",
-    "A relative",
-    "A friend",
-    "A service user",
-    "A member of staff",
+    N_("A patient"),
+    N_("A carer"),
+    N_("A parent"),
+    N_("A relative"),
+    N_("A friend"),
+    N_("A service user"),
+    N_("A member of staff"),
 )
 
 TAG_CHOICES = TAG_VOCABULARY
 TAG_LEGENDS = {
-    "good": "What was good?",
-    "improve": "What could be improved?",
-    "feelings": "How did you feel?",
+    "good": N_("What was good?"),
+    "improve": N_("What could be improved?"),
+    "feelings": N_("How did you feel?"),
 }
 
 REJECTION_EXPLANATIONS: dict[RejectionReason, str] = {
-    RejectionReason.COMMERCIAL: "it was advertising or selling something.",
-    RejectionReason.NOT_ABOUT_CARE: "it was not about an experience of health or care.",
-    RejectionReason.TOO_OLD: "the experience happened more than three years ago.",
-    RejectionReason.DUPLICATE: "the same story had already been shared.",
-    RejectionReason.SAFEGUARDING_ESCALATED: (
+    RejectionReason.COMMERCIAL: N_("it was advertising or selling something."),
+    RejectionReason.NOT_ABOUT_CARE: N_("it was not about an experience of health or care."),
+    RejectionReason.TOO_OLD: N_("the experience happened more than three years ago."),
+    RejectionReason.DUPLICATE: N_("the same story had already been shared."),
+    RejectionReason.SAFEGUARDING_ESCALATED: N_(
         "it raised a concern about someone's safety, which we have passed to the people "
         "who can help."
     ),
-    RejectionReason.OFFENSIVE: "it contained language or content we cannot publish.",
-    RejectionReason.OTHER: "it did not meet our publishing rules.",
+    RejectionReason.OFFENSIVE: N_("it contained language or content we cannot publish."),
+    RejectionReason.OTHER: N_("it did not meet our publishing rules."),
 }
 
 CHANGE_LABELS = {
@@ -131,9 +132,9 @@ CHANGE_LABELS = {
 
 STAFF = (Role.STAFF,)
 SIGN_IN_WORDS = pages.SignInWords(
-    missing="Paste the staff token you were given",
-    wrong_role="This is not a staff token; responses need a staff token",
-    invalid="This token is not valid or has expired; ask for a new one",
+    missing=N_("Paste the staff token you were given"),
+    wrong_role=N_("This is not a staff token; responses need a staff token"),
+    invalid=N_("This token is not valid or has expired; ask for a new one"),
 )
 # Pages that show an author's private token must not be cached or leak it as a referrer.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -225,10 +226,10 @@ def about_you_questions() -> list[dict[str, Any]]:
 
 
 ABOUT_YOU_QUESTIONS = {
-    Characteristic.AGE_BAND: "Your age",
-    Characteristic.SEX: "Your sex",
-    Characteristic.ETHNIC_GROUP: "Your ethnic group",
-    Characteristic.DISABILITY: "Are you disabled under the Equality Act?",
+    Characteristic.AGE_BAND: N_("Your age"),
+    Characteristic.SEX: N_("Your sex"),
+    Characteristic.ETHNIC_GROUP: N_("Your ethnic group"),
+    Characteristic.DISABILITY: N_("Are you disabled under the Equality Act?"),
 }
 
 
@@ -298,30 +299,30 @@ _FIELD_FOR_LOC: dict[tuple[str, ...], str] = {
     **{("about_you", c.value): f"about_{c.value}" for c in Characteristic},
 }
 _MISSING_MESSAGES = {
-    "title": "Enter a title for your story",
-    "body": "Tell us your story",
-    "place": "Choose the organisation or service your story is about",
-    "relationship": "Choose how you are related to the care",
+    "title": N_("Enter a title for your story"),
+    "body": N_("Tell us your story"),
+    "place": N_("Choose the organisation or service your story is about"),
+    "relationship": N_("Choose how you are related to the care"),
 }
 
 
 def _friendly(field: str, error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     if kind == "unknown_category":
-        return "Choose one of the listed answers, or leave it blank"
+        return N_("Choose one of the listed answers, or leave it blank")
     if kind in {"missing", "string_too_short"} and field in _MISSING_MESSAGES:
         return _MISSING_MESSAGES[field]
     if kind == "string_too_long":
         limit = (error.get("ctx") or {}).get("max_length")
-        return f"This must be {limit} characters or fewer"
+        return Filled(N_("This must be {limit} characters or fewer"), limit=limit)
     if field == "body" and "words" in str(error.get("msg", "")):
-        return f"Your story must be {MAX_WORDS:,} words or fewer"
+        return Filled(N_("Your story must be {limit} words or fewer"), limit=f"{MAX_WORDS:,}")
     if field == "email":
-        return "Enter an email address like name@example.org"
+        return N_("Enter an email address like name@example.org")
     if field == "relationship":
         return _MISSING_MESSAGES["relationship"]
     if field == "experienced_at":
-        return "Enter a month within the last 3 years, like 2025-03"
+        return N_("Enter a month within the last 3 years, like 2025-03")
     return str(error.get("msg", "This is not valid")).removeprefix("Value error, ")
 
 
@@ -356,9 +357,9 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     for kind, chosen in values["tags"].items():
         if any(tag not in TAG_CHOICES[kind] for tag in chosen):
-            errors[f"tags_{kind}"] = "Choose from the listed options"
+            errors[f"tags_{kind}"] = N_("Choose from the listed options")
     if values["notify_on_response"] and not values["email"]:
-        errors["email"] = "Enter your email address so we can tell you when they respond"
+        errors["email"] = N_("Enter your email address so we can tell you when they respond")
     return values, errors
 
 
@@ -415,9 +416,11 @@ async def share_submit(request: Request) -> Response:
     if (wait := await limiter.check(_pool(request), client)) is not None:
         response = _message(
             request,
-            "Too many stories at once",
-            "We have had a lot of stories from your connection in a short time. "
-            "Please wait a few minutes and send your story again.",
+            N_("Too many stories at once"),
+            N_(
+                "We have had a lot of stories from your connection in a short time. "
+                "Please wait a few minutes and send your story again."
+            ),
             status_code=429,
         )
         response.headers.update(retry_after_header(wait))
@@ -442,21 +445,25 @@ async def share_submit(request: Request) -> Response:
         try:
             await _send_once(request, key, _form_fingerprint(form, "/share"), command)
         except (UnknownOrganisation, UnknownService):
-            errors["place"] = "Choose an organisation or service from the list"
+            errors["place"] = N_("Choose an organisation or service from the list")
         except idempotency.KeyReusedWithDifferentRequest:
             return _message(
                 request,
-                "This form has already been sent",
-                "Your story was sent the first time. To send another story, "
-                "open Share your story again.",
+                N_("This form has already been sent"),
+                N_(
+                    "Your story was sent the first time. To send another story, "
+                    "open Share your story again."
+                ),
                 status_code=409,
             )
         except idempotency.AnswerWithdrawn:
             return _message(
                 request,
-                "This story was withdrawn",
-                "The story this form sent has since been withdrawn. To send a story "
-                "again, open Share your story again.",
+                N_("This story was withdrawn"),
+                N_(
+                    "The story this form sent has since been withdrawn. To send a story "
+                    "again, open Share your story again."
+                ),
                 status_code=410,
             )
         else:
@@ -531,9 +538,11 @@ async def share_sent(request: Request) -> HTMLResponse:
     if answer is None or state is None:
         response = _message(
             request,
-            "This page has expired",
-            "Your story reference and private code were shown once, after you sent your "
-            "story. If you kept them, you can follow your story with them.",
+            N_("This page has expired"),
+            N_(
+                "Your story reference and private code were shown once, after you sent your "
+                "story. If you kept them, you can follow your story with them."
+            ),
             status_code=404,
         )
         response.headers.update(PRIVATE_HEADERS)
@@ -576,9 +585,11 @@ async def _authored(request: Request, story: str, token: str) -> StoryState | No
 def _link_not_recognised(request: Request) -> HTMLResponse:
     response = _message(
         request,
-        "We could not find your story",
-        "The story reference or the private code is not right. Copy both exactly as "
-        "you were given them when you shared your story and try again.",
+        N_("We could not find your story"),
+        N_(
+            "The story reference or the private code is not right. Copy both exactly as "
+            "you were given them when you shared your story and try again."
+        ),
         status_code=404,
     )
     response.headers.update(PRIVATE_HEADERS)

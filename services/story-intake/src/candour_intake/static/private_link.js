@@ -7,21 +7,26 @@
   var status = document.getElementById("copy-status");
   if (button) {
     var field = document.getElementById(button.getAttribute("data-copy"));
-    var said = function (text) { if (status) { status.textContent = text; } };
+    // The page's words (English or Welsh), translated by the server into data- attributes.
+    var said = function (name, fallback) {
+      if (status) { status.textContent = status.getAttribute("data-" + name) || fallback; }
+    };
+    var copied = function () { said("copied", "Link copied"); };
+    var copyYourself = function () { said("copy-yourself", "Select the link and copy it"); };
     var fallback = function () {
       field.focus();
       field.select();
       try {
-        said(document.execCommand("copy") ? "Link copied" : "Select the link and copy it");
+        if (document.execCommand("copy")) { copied(); } else { copyYourself(); }
       } catch (e) {
-        said("Select the link and copy it");
+        copyYourself();
       }
     };
     button.hidden = false;
     button.addEventListener("click", function () {
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(field.value).then(
-          function () { said("Link copied"); }, fallback);
+          copied, fallback);
       } else {
         fallback();
       }

@@ -2,6 +2,15 @@
 (function () {
   "use strict";
 
+  // The page's words (English or Welsh) come from data- attributes the server
+  // translated; {name} in them is filled in here.
+  var words_of = function (element, name, fallback, values) {
+    var text = (element && element.getAttribute("data-" + name)) || fallback;
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return key in values ? values[key] : whole;
+    });
+  };
+
   // A live word count against the limit, announced politely to screen readers.
   var body = document.getElementById("body");
   var count = document.getElementById("body-count");
@@ -10,15 +19,19 @@
     var update = function () {
       var text = body.value.trim();
       var words = text ? text.split(/\s+/).length : 0;
+      var values = {
+        words: words.toLocaleString("en-GB"),
+        max: max.toLocaleString("en-GB"),
+        left: Math.max(max - words, 0).toLocaleString("en-GB"),
+        over: Math.max(words - max, 0).toLocaleString("en-GB")
+      };
       if (words > max) {
-        count.textContent = "You have " + (words - max).toLocaleString("en-GB") +
-          " words too many (" + words.toLocaleString("en-GB") + " of " +
-          max.toLocaleString("en-GB") + ")";
+        count.textContent = words_of(count, "too-many",
+          "You have {over} words too many ({words} of {max})", values);
         count.className = "nhsuk-error-message";
       } else {
-        count.textContent = "You have " + (max - words).toLocaleString("en-GB") +
-          " words remaining (" + words.toLocaleString("en-GB") + " of " +
-          max.toLocaleString("en-GB") + ")";
+        count.textContent = words_of(count, "remaining",
+          "You have {left} words remaining ({words} of {max})", values);
         count.className = "nhsuk-hint";
       }
     };
@@ -33,7 +46,7 @@
     var label = document.createElement("label");
     label.className = "nhsuk-label";
     label.setAttribute("for", "place-filter");
-    label.textContent = "Search the list";
+    label.textContent = words_of(slot, "label", "Search the list", {});
     var input = document.createElement("input");
     input.type = "search";
     input.className = "nhsuk-input";
@@ -72,10 +85,15 @@
         if (!words.length) {
           status.textContent = "";
         } else if (shown === 0) {
-          status.textContent = "No organisation or service matches \u201c" + input.value.trim() +
-            "\u201d. Try fewer or different words, or choose from the whole list.";
+          status.textContent = words_of(slot, "no-match",
+            "No organisation or service matches \u201c{words}\u201d. Try fewer or different " +
+            "words, or choose from the whole list.", { words: input.value.trim() });
+        } else if (shown === 1) {
+          status.textContent = words_of(slot, "one-match", "{count} match in the list",
+            { count: shown });
         } else {
-          status.textContent = shown + (shown === 1 ? " match" : " matches") + " in the list";
+          status.textContent = words_of(slot, "matches", "{count} matches in the list",
+            { count: shown });
         }
       }
     });
@@ -136,8 +154,9 @@
     var item = document.getElementById("detail-item-" + number);
     if (item) {
       var note = document.createElement("span");
-      note.textContent = "\u201c" + button.getAttribute("data-text") + "\u201d was taken out: " +
-        replacement + " is in its place.";
+      note.textContent = words_of(section, "taken-out",
+        "\u201c{text}\u201d was taken out: {replacement} is in its place.",
+        {text: button.getAttribute("data-text"), replacement: replacement});
       item.replaceChild(note, item.firstElementChild);
       item.removeChild(button);
     }
@@ -145,8 +164,10 @@
   var afterwards = function (message) {
     var left = pending().length;
     if (status) {
-      status.textContent = message + (left ? " " + left + (left === 1 ? " detail is" : " details are") +
-        " still highlighted." : " Nothing we found is left.");
+      var rest = left === 0 ? words_of(section, "none-left", "Nothing we found is left.", {})
+        : left === 1 ? words_of(section, "one-left", "1 detail is still highlighted.", {})
+        : words_of(section, "many-left", "{count} details are still highlighted.", {count: left});
+      status.textContent = message + " " + rest;
     }
     var all = document.getElementById("remove-all");
     if (all && left < 2) { all.parentNode.removeChild(all); }
@@ -161,7 +182,7 @@
       if (!fits(button)) { return; }  // the text changed: let the server check it again
       event.preventDefault();
       remove(button);
-      afterwards("We took it out.");
+      afterwards(words_of(section, "took-it-out", "We took it out.", {}));
     } else if (button.id === "remove-all") {
       var buttons = pending();
       if (!buttons.every(fits)) { return; }
@@ -170,7 +191,7 @@
       buttons.sort(function (a, b) {
         return parseInt(b.getAttribute("data-start"), 10) - parseInt(a.getAttribute("data-start"), 10);
       }).forEach(remove);
-      afterwards("We took every detail out.");
+      afterwards(words_of(section, "took-all-out", "We took every detail out.", {}));
     }
   });
   // Straight to the check, unless where to get help comes first.
