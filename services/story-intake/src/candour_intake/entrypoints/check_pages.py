@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.translatable import N_
 from candour_common.http.limits import RateLimiter, retry_after_header
+from candour_common.translatable import N_
 from candour_common.web import pages as web_pages
 from candour_intake.domain import Organisation, UnknownOrganisation, UnknownService
 from candour_intake.entrypoints import pages
@@ -182,7 +182,9 @@ async def share_check(request: Request) -> Response:
         choice = web_pages.form_text(form, REMOVE_FIELD)
         notice = None
         if choice and removed(values, checked, choice):
-            notice = N_("We took every detail out.") if choice == REMOVE_ALL else N_("We took it out.")
+            notice = (
+                N_("We took every detail out.") if choice == REMOVE_ALL else N_("We took it out.")
+            )
             checked = await _check(request, values, organisations)
         elif choice:
             notice = N_("Your story had changed since it was checked, so we checked it again.")
