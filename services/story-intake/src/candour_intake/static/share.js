@@ -1,15 +1,17 @@
 // Progressive enhancement for the share form: the form works without this file.
+
+// The page's words (English or Welsh) come from data- attributes the server
+// translated; {name} in them is filled in here.
+var candourWordsOf = function (element, name, fallback, values) {
+  "use strict";
+  var text = (element && element.getAttribute("data-" + name)) || fallback;
+  return text.replace(/\{(\w+)\}/g, function (whole, key) {
+    return key in values ? values[key] : whole;
+  });
+};
+
 (function () {
   "use strict";
-
-  // The page's words (English or Welsh) come from data- attributes the server
-  // translated; {name} in them is filled in here.
-  var words_of = function (element, name, fallback, values) {
-    var text = (element && element.getAttribute("data-" + name)) || fallback;
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return key in values ? values[key] : whole;
-    });
-  };
 
   // A live word count against the limit, announced politely to screen readers.
   var body = document.getElementById("body");
@@ -26,11 +28,11 @@
         over: Math.max(words - max, 0).toLocaleString("en-GB")
       };
       if (words > max) {
-        count.textContent = words_of(count, "too-many",
+        count.textContent = candourWordsOf(count, "too-many",
           "You have {over} words too many ({words} of {max})", values);
         count.className = "nhsuk-error-message";
       } else {
-        count.textContent = words_of(count, "remaining",
+        count.textContent = candourWordsOf(count, "remaining",
           "You have {left} words remaining ({words} of {max})", values);
         count.className = "nhsuk-hint";
       }
@@ -46,7 +48,7 @@
     var label = document.createElement("label");
     label.className = "nhsuk-label";
     label.setAttribute("for", "place-filter");
-    label.textContent = words_of(slot, "label", "Search the list", {});
+    label.textContent = candourWordsOf(slot, "label", "Search the list", {});
     var input = document.createElement("input");
     input.type = "search";
     input.className = "nhsuk-input";
@@ -85,14 +87,14 @@
         if (!words.length) {
           status.textContent = "";
         } else if (shown === 0) {
-          status.textContent = words_of(slot, "no-match",
+          status.textContent = candourWordsOf(slot, "no-match",
             "No organisation or service matches \u201c{words}\u201d. Try fewer or different " +
             "words, or choose from the whole list.", { words: input.value.trim() });
         } else if (shown === 1) {
-          status.textContent = words_of(slot, "one-match", "{count} match in the list",
+          status.textContent = candourWordsOf(slot, "one-match", "{count} match in the list",
             { count: shown });
         } else {
-          status.textContent = words_of(slot, "matches", "{count} matches in the list",
+          status.textContent = candourWordsOf(slot, "matches", "{count} matches in the list",
             { count: shown });
         }
       }
@@ -154,7 +156,7 @@
     var item = document.getElementById("detail-item-" + number);
     if (item) {
       var note = document.createElement("span");
-      note.textContent = words_of(section, "taken-out",
+      note.textContent = candourWordsOf(section, "taken-out",
         "\u201c{text}\u201d was taken out: {replacement} is in its place.",
         {text: button.getAttribute("data-text"), replacement: replacement});
       item.replaceChild(note, item.firstElementChild);
@@ -164,9 +166,9 @@
   var afterwards = function (message) {
     var left = pending().length;
     if (status) {
-      var rest = left === 0 ? words_of(section, "none-left", "Nothing we found is left.", {})
-        : left === 1 ? words_of(section, "one-left", "1 detail is still highlighted.", {})
-        : words_of(section, "many-left", "{count} details are still highlighted.", {count: left});
+      var rest = left === 0 ? candourWordsOf(section, "none-left", "Nothing we found is left.", {})
+        : left === 1 ? candourWordsOf(section, "one-left", "1 detail is still highlighted.", {})
+        : candourWordsOf(section, "many-left", "{count} details are still highlighted.", {count: left});
       status.textContent = message + " " + rest;
     }
     var all = document.getElementById("remove-all");
@@ -182,7 +184,7 @@
       if (!fits(button)) { return; }  // the text changed: let the server check it again
       event.preventDefault();
       remove(button);
-      afterwards(words_of(section, "took-it-out", "We took it out.", {}));
+      afterwards(candourWordsOf(section, "took-it-out", "We took it out.", {}));
     } else if (button.id === "remove-all") {
       var buttons = pending();
       if (!buttons.every(fits)) { return; }
@@ -191,7 +193,7 @@
       buttons.sort(function (a, b) {
         return parseInt(b.getAttribute("data-start"), 10) - parseInt(a.getAttribute("data-start"), 10);
       }).forEach(remove);
-      afterwards(words_of(section, "took-all-out", "We took every detail out.", {}));
+      afterwards(candourWordsOf(section, "took-all-out", "We took every detail out.", {}));
     }
   });
   // Straight to the check, unless where to get help comes first.
