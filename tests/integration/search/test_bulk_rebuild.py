@@ -220,9 +220,8 @@ async def apply_one_by_one(dsn: str, schema: str, logged: list[Logged], seed: in
 
 async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) -> IndexFold:
     conn = await index_tables.connect_to_build(dsn, schema)
-    # A second connection: the end of the load shares its statements out (the deletion of
-    # dropped revisions and the response columns, one derived table each), as the
-    # rebuild does.
+    # A second connection: the end of the load shares its steps out by parts (rows by
+    # their staged number, one derived table each), as the rebuild does.
     second = await index_tables.connect_to_build(dsn, schema)
     try:
         fold = IndexFold(consumer=handlers.CONSUMER)

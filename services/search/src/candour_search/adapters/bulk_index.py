@@ -54,7 +54,7 @@ async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
     await conn.execute(
         f"""
         CREATE UNLOGGED TABLE {s}.{ANSWERED_STORIES} AS
-        SELECT story_id, revision, {", ".join(AGGREGATE_COLUMNS)}
+        SELECT story_id, revision, 0 AS part, {", ".join(AGGREGATE_COLUMNS)}
         FROM {s}.{STORIES} WITH NO DATA
         """  # noqa: S608 - fixed names only
     )
@@ -99,6 +99,7 @@ async def write_fold(
     load that fails is dropped whole. Returns (and logs) the seconds each step took."""
     s = quote(schema)
     first = streams[0]
+    parts = len(streams)
     step = _Steps()
     async with first.transaction():
         # The load's document trigger goes: the end of the load completes documents
@@ -113,10 +114,10 @@ async def write_fold(
             first,
             schema,
             ANSWERED_STORIES,
-            ("story_id", "revision", *AGGREGATE_COLUMNS),
+            ("story_id", "revision", "part", *AGGREGATE_COLUMNS),
             (
-                (story_id, revision, *aggregates)
-                for story_id, revision, aggregates in fold.kept_stories()
+                (story_id, revision, n % parts, *aggregates)
+                for n, (story_id, revision, aggregates) in enumerate(fold.kept_stories())
                 if aggregates[0]  # response_count: the others keep the columns' defaults
             ),
         )
@@ -124,7 +125,6 @@ async def write_fold(
     # The document written is the trigger's with no response text: its last part, the
     # response text (weight D), is empty. Appending that part for the text the story ends
     # with gives what the trigger computes over the final row (the tests compare both).
-    # One statement each (each scans the table once; the response texts are few and short).
     settings = ", ".join(f"{c} = k.{c}" for c in AGGREGATE_COLUMNS)
     await _each(
         streams,
@@ -133,14 +133,17 @@ async def write_fold(
             DELETE FROM {s}.{STORIES} st USING {s}.{DROPPED_STORIES} d
             WHERE st.story_id = d.story_id AND st.revision = d.revision
             """,  # noqa: S608 - fixed names only
-            f"""
-            UPDATE {s}.{STORIES} st
-            SET {settings},
-                document = st.document
-                    || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
-            FROM {s}.{ANSWERED_STORIES} k
-            WHERE st.story_id = k.story_id AND st.revision = k.revision
-            """,  # noqa: S608 - fixed names only
+            *(
+                f"""
+                UPDATE {s}.{STORIES} st
+                SET {settings},
+                    document = st.document
+                        || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
+                FROM {s}.{ANSWERED_STORIES} k
+                WHERE k.part = {part} AND st.story_id = k.story_id AND st.revision = k.revision
+                """  # noqa: S608 - fixed names and numbers only
+                for part in range(parts)
+            ),
         ],
     )
     await first.execute(f"DROP TABLE {s}.{ANSWERED_STORIES}, {s}.{DROPPED_STORIES}")
