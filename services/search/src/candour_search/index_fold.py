@@ -16,10 +16,8 @@ the rows of every index table as those handlers would leave them:
   path recomputes them after every change).
 
 Story texts are not kept: each applied revision is handed out (`take_staged`) to be
-written to the build as it comes, and the fold remembers only which revision each story
-ended with and which written revisions were dropped since (replaced by a newer one, or
-withdrawn), to delete them at the end. Everything else it holds is small (ids, revisions,
-responses).
+written to a staging table, numbered, and the fold remembers only which number each story
+ended with. Everything else it holds is small (ids, revisions, responses).
 """
 
 from __future__ import annotations
@@ -92,16 +90,22 @@ class _Version:
     deleted: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StagedStory:
+    """A revision the fold applied: `number` identifies it in the staging table."""
+
+    number: int
+    event: StoryApproved
+
+
 @dataclass(slots=True)
 class IndexFold:
     consumer: str
     # inbox: event id -> logical topic, in the order first seen
     inbox: dict[uuid.UUID, str] = field(default_factory=dict)
     withdrawn: dict[uuid.UUID, datetime] = field(default_factory=dict)
-    # story -> the revision the index holds
-    stories: dict[uuid.UUID, int] = field(default_factory=dict)
-    # (story, revision) handed out by take_staged and dropped since
-    dropped: list[tuple[uuid.UUID, int]] = field(default_factory=list)
+    # story -> (revision, staged number) of the revision the index holds
+    stories: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)
     versions: dict[uuid.UUID, _Version] = field(default_factory=dict)
     responses: dict[uuid.UUID, ResponseRow] = field(default_factory=dict)
     # story -> ids of the responses (versions) whose row names that story
@@ -109,7 +113,8 @@ class IndexFold:
     _versions_of: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)
     # stories whose theme assignment a withdrawal forgets (ThemeRepository.forget_story)
     forgotten: set[uuid.UUID] = field(default_factory=set)
-    _staged: list[StoryApproved] = field(default_factory=list)
+    _staged: list[StagedStory] = field(default_factory=list)
+    _numbered: int = 0
 
     # ------------------------------------------------------------------ applying
 
@@ -143,12 +148,11 @@ class IndexFold:
         if event.story_id in self.withdrawn:
             return
         held = self.stories.get(event.story_id)
-        if held is not None:
-            if held >= event.revision:
-                return
-            self.dropped.append((event.story_id, held))
-        self.stories[event.story_id] = event.revision
-        self._staged.append(event)
+        if held is not None and held[0] >= event.revision:
+            return
+        self._numbered += 1
+        self.stories[event.story_id] = (event.revision, self._numbered)
+        self._staged.append(StagedStory(self._numbered, event))
 
     def _respond(self, event: ResponsePosted) -> None:
         if event.story_id in self.withdrawn:
@@ -198,29 +202,26 @@ class IndexFold:
             del self.responses[response_id]
         for response_id in self._versions_of.pop(story_id, set()):
             del self.versions[response_id]
-        held = self.stories.pop(story_id, None)
-        if held is not None:
-            self.dropped.append((story_id, held))
+        self.stories.pop(story_id, None)
         self.withdrawn.setdefault(story_id, at)
 
     # ------------------------------------------------------------------ results
 
-    def take_staged(self) -> list[StoryApproved]:
-        """The revisions applied since the last call (to write to the build)."""
+    def take_staged(self) -> list[StagedStory]:
+        """The revisions applied since the last call (to write to the staging table)."""
         staged, self._staged = self._staged, []
         return staged
 
-    def kept_stories(self) -> Iterator[tuple[uuid.UUID, int, tuple[object, ...]]]:
-        """Per story the index holds: its id, revision and response columns
+    def kept_stories(self) -> Iterator[tuple[int, tuple[object, ...]]]:
+        """Per story the index holds: its staged number and its response columns
         (AGGREGATE_COLUMNS), as refresh_response_aggregates computes them."""
-        for story_id, revision in self.stories.items():
+        for story_id, (_, number) in self.stories.items():
             rows = sorted(
                 (self.responses[r] for r in self._responses_of.get(story_id, ())),
                 key=lambda row: (row.posted_at, row.response_id),
             )
             yield (
-                story_id,
-                revision,
+                number,
                 (
                     len(rows),
                     rows[0].posted_at if rows else None,

@@ -1,14 +1,13 @@
 """Writing a folded index (index_fold.py) into a bare build (index_tables.create_bare_build)
 with COPY, then what the live tables' triggers and indexes would have made of it.
 
-1. While the replay reads, every story revision the fold applies is COPYed into the
-   build's search_stories, given for the load the live table's document trigger: the
-   PostgreSQL backend computes each document (without response text) as rows arrive, in
-   parallel with the replay, and each row is written once.
-2. At the end the revisions the fold dropped since (replaced by a newer one, or withdrawn)
-   are deleted, and the stories that hold responses get their response columns and the
-   response text's part of the document; the fold's small tables (responses, their
-   versions, withdrawals, the inbox) are COPYed.
+1. While the replay reads, every story revision the fold applies is COPYed into an
+   unlogged staging table of the build, numbered (texts are not kept in memory); its
+   document trigger computes the document there, in parallel with the replay.
+2. At the end the fold's small tables (responses, their versions, withdrawals, the inbox)
+   and, per story kept, its staged number and response columns are COPYed; one
+   INSERT ... SELECT moves the kept revisions into search_stories, adding the response
+   text to the document of stories that have responses.
 3. The count tables and the sample are computed from search_stories in one pass each:
    the rows the statement triggers' deltas fold into (migration 0012), zero cells left out.
 4. Keys, indexes and the remaining triggers are added (index_tables.complete_build).
@@ -23,7 +22,6 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 import structlog
 
-from candour_common.events import StoryApproved
 from candour_search.adapters.index_tables import clone_row_triggers, complete_build, quote
 from candour_search.adapters.repository import STORY_COLUMNS, story_values
 from candour_search.index_fold import (
@@ -31,14 +29,14 @@ from candour_search.index_fold import (
     RESPONSE_COLUMNS,
     VERSION_COLUMNS,
     IndexFold,
+    StagedStory,
 )
 
 log = structlog.get_logger(__name__)
 
-STORIES = "search_stories"
-ANSWERED_STORIES = "bulk_answered_stories"
-DROPPED_STORIES = "bulk_dropped_stories"
-# Memory of the load's own sessions, for their transactions: the count tables' aggregate
+STAGED_STORIES = "bulk_staged_stories"
+KEPT_STORIES = "bulk_kept_stories"
+# Memory of the load's own session, for its transaction: the count tables' aggregate
 # (some 40 cells a story) and the index builds (the GIN index of documents above all)
 # stay in memory instead of spilling to disk.
 WORK_MEM = "256MB"
@@ -46,35 +44,34 @@ MAINTENANCE_WORK_MEM = "256MB"
 
 
 async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
-    """Prepare a bare build for a bulk load: its search_stories gets the live table's
-    row triggers (the document), so PostgreSQL computes each document as rows arrive,
-    while the replay reads on; and the small tables the end of the load joins against."""
+    """The staging tables of a bulk load. Staged stories get search_stories' document
+    trigger, so PostgreSQL computes each document (without response text) as the rows
+    arrive, while the replay reads on."""
     s = quote(schema)
-    await clone_row_triggers(conn, STORIES, schema, STORIES)
     await conn.execute(
-        f"""
-        CREATE UNLOGGED TABLE {s}.{ANSWERED_STORIES} AS
-        SELECT story_id, revision, 0 AS part, {", ".join(AGGREGATE_COLUMNS)}
-        FROM {s}.{STORIES} WITH NO DATA
-        """  # noqa: S608 - fixed names only
+        f"CREATE UNLOGGED TABLE {s}.{STAGED_STORIES}"
+        f" (number bigint NOT NULL, LIKE {s}.search_stories INCLUDING DEFAULTS)"
     )
     await conn.execute(
+        f"ALTER TABLE {s}.{STAGED_STORIES} ALTER COLUMN document SET DEFAULT ''::tsvector"
+    )
+    await clone_row_triggers(conn, "search_stories", schema, STAGED_STORIES)
+    await conn.execute(
         f"""
-        CREATE UNLOGGED TABLE {s}.{DROPPED_STORIES} AS
-        SELECT story_id, revision FROM {s}.{STORIES} WITH NO DATA
+        CREATE UNLOGGED TABLE {s}.{KEPT_STORIES} AS
+        SELECT 0::bigint AS number, {", ".join(AGGREGATE_COLUMNS)}
+        FROM {s}.search_stories WITH NO DATA
         """  # noqa: S608 - fixed names only
     )
 
 
-async def copy_staged(
-    conn: asyncpg.Connection, schema: str, staged: Sequence[StoryApproved]
-) -> None:
+async def copy_staged(conn: asyncpg.Connection, schema: str, staged: Sequence[StagedStory]) -> None:
     if staged:
         await conn.copy_records_to_table(
-            STORIES,
+            STAGED_STORIES,
             schema_name=schema,
-            columns=STORY_COLUMNS,
-            records=[story_values(event) for event in staged],
+            columns=("number", *STORY_COLUMNS),
+            records=[(s.number, *story_values(s.event)) for s in staged],
         )
 
 
@@ -91,63 +88,52 @@ async def _copy(
 async def write_fold(
     streams: Sequence[asyncpg.Connection], schema: str, fold: IndexFold
 ) -> dict[str, float]:
-    """Complete the stories written while reading, write the fold's other tables, derive
-    the count tables and the sample, and build the keys, indexes and triggers: the build
-    is then as the live handlers would have left it (counts folded). The parts of each
-    step run at once over `streams` (connections to the build, one core each), each in
-    transactions of its own: the build is the rebuild's alone until the switch, and a
-    load that fails is dropped whole. Returns (and logs) the seconds each step took."""
+    """Write what the fold ended with, derive the count tables and the sample, and build
+    the keys, indexes and triggers: the build is then as the live handlers would have left
+    it (counts folded). The parts of each step run at once over `streams` (connections to
+    the build, one core each), each in transactions of its own: the build is the rebuild's
+    alone until the switch, and a load that fails is dropped whole. Returns (and logs) the
+    seconds each step took."""
     s = quote(schema)
     first = streams[0]
-    parts = len(streams)
     step = _Steps()
     async with first.transaction():
-        # The load's document trigger goes: the end of the load completes documents
-        # itself, and complete_build adds the live table's triggers.
-        for name in await first.fetch(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal",
-            f"{s}.{STORIES}",
-        ):
-            await first.execute(f"DROP TRIGGER {quote(name['tgname'])} ON {s}.{STORIES}")
-        await _copy(first, schema, DROPPED_STORIES, ("story_id", "revision"), fold.dropped)
         await _copy(
             first,
             schema,
-            ANSWERED_STORIES,
-            ("story_id", "revision", "part", *AGGREGATE_COLUMNS),
-            (
-                (story_id, revision, n % parts, *aggregates)
-                for n, (story_id, revision, aggregates) in enumerate(fold.kept_stories())
-                if aggregates[0]  # response_count: the others keep the columns' defaults
-            ),
+            KEPT_STORIES,
+            ("number", *AGGREGATE_COLUMNS),
+            ((number, *aggregates) for number, aggregates in fold.kept_stories()),
         )
-    step("answered and dropped stories copied")
-    # The document written is the trigger's with no response text: its last part, the
+    step("kept stories copied")
+    columns = ", ".join(STORY_COLUMNS)
+    # The staged document is the trigger's with no response text: its last part, the
     # response text (weight D), is empty. Appending that part for the text the story ends
     # with gives what the trigger computes over the final row (the tests compare both).
-    settings = ", ".join(f"{c} = k.{c}" for c in AGGREGATE_COLUMNS)
+    # Each stream moves the staged rows whose number falls to it.
     await _each(
         streams,
         [
-            f"""
-            DELETE FROM {s}.{STORIES} st USING {s}.{DROPPED_STORIES} d
-            WHERE st.story_id = d.story_id AND st.revision = d.revision
-            """,  # noqa: S608 - fixed names only
-            *(
+            (
                 f"""
-                UPDATE {s}.{STORIES} st
-                SET {settings},
-                    document = st.document
-                        || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
-                FROM {s}.{ANSWERED_STORIES} k
-                WHERE k.part = {part} AND st.story_id = k.story_id AND st.revision = k.revision
+                INSERT INTO {s}.search_stories
+                    ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
+                SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
+                       {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
+                       CASE WHEN k.response_text = '' THEN st.document
+                            ELSE st.document
+                                 || setweight(
+                                     to_tsvector('english'::regconfig, k.response_text), 'D')
+                       END
+                FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
+                WHERE st.number % {len(streams)} = {part}
                 """  # noqa: S608 - fixed names and numbers only
-                for part in range(parts)
-            ),
+            )
+            for part in range(len(streams))
         ],
     )
-    await first.execute(f"DROP TABLE {s}.{ANSWERED_STORIES}, {s}.{DROPPED_STORIES}")
-    step("stories completed")
+    await first.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
+    step("stories inserted")
     async with first.transaction():
         await _copy(
             first,
