@@ -220,9 +220,6 @@ async def apply_one_by_one(dsn: str, schema: str, logged: list[Logged], seed: in
 
 async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) -> IndexFold:
     conn = await index_tables.connect_to_build(dsn, schema)
-    # A second connection: the end of the load shares its steps out by parts (rows by
-    # their staged number, one derived table each), as the rebuild does.
-    second = await index_tables.connect_to_build(dsn, schema)
     try:
         fold = IndexFold(consumer=handlers.CONSUMER)
         await bulk_index.create_staging(conn, schema)
@@ -233,10 +230,10 @@ async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) 
                 else:
                     fold.apply(item.event, event_id=item.event_id)
             await bulk_index.copy_staged(conn, schema, fold.take_staged())
-        await bulk_index.write_fold([conn, second], schema, fold)
+        async with conn.transaction():
+            await bulk_index.write_fold(conn, schema, fold)
         return fold
     finally:
-        await second.close()
         await conn.close()
 
 

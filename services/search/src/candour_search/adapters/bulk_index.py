@@ -15,7 +15,6 @@ with COPY, then what the live tables' triggers and indexes would have made of it
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Sequence
 
@@ -85,110 +84,65 @@ async def _copy(
     await conn.copy_records_to_table(table, schema_name=schema, columns=columns, records=rows)
 
 
-async def write_fold(
-    streams: Sequence[asyncpg.Connection], schema: str, fold: IndexFold
-) -> dict[str, float]:
-    """Write what the fold ended with, derive the count tables and the sample, and build
-    the keys, indexes and triggers: the build is then as the live handlers would have left
-    it (counts folded). The parts of each step run at once over `streams` (connections to
-    the build, one core each), each in transactions of its own: the build is the rebuild's
-    alone until the switch, and a load that fails is dropped whole. Returns (and logs) the
-    seconds each step took."""
+async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
+    """In the caller's transaction: write what the fold ended with, derive the count
+    tables and the sample, and build the keys, indexes and triggers: the build is then as
+    the live handlers would have left it (counts folded). Returns (and logs) the seconds
+    each step took."""
     s = quote(schema)
-    first = streams[0]
     step = _Steps()
-    async with first.transaction():
-        await _copy(
-            first,
-            schema,
-            KEPT_STORIES,
-            ("number", *AGGREGATE_COLUMNS),
-            ((number, *aggregates) for number, aggregates in fold.kept_stories()),
-        )
+    await conn.execute("SELECT set_config('work_mem', $1, true)", WORK_MEM)
+    await conn.execute("SELECT set_config('maintenance_work_mem', $1, true)", MAINTENANCE_WORK_MEM)
+    await _copy(
+        conn,
+        schema,
+        KEPT_STORIES,
+        ("number", *AGGREGATE_COLUMNS),
+        ((number, *aggregates) for number, aggregates in fold.kept_stories()),
+    )
     step("kept stories copied")
     columns = ", ".join(STORY_COLUMNS)
     # The staged document is the trigger's with no response text: its last part, the
     # response text (weight D), is empty. Appending that part for the text the story ends
     # with gives what the trigger computes over the final row (the tests compare both).
-    # Each stream moves the staged rows whose number falls to it.
-    await _each(
-        streams,
-        [
-            (
-                f"""
-                INSERT INTO {s}.search_stories
-                    ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
-                SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
-                       {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
-                       CASE WHEN k.response_text = '' THEN st.document
-                            ELSE st.document
-                                 || setweight(
-                                     to_tsvector('english'::regconfig, k.response_text), 'D')
-                       END
-                FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
-                WHERE st.number % {len(streams)} = {part}
-                """  # noqa: S608 - fixed names and numbers only
-            )
-            for part in range(len(streams))
-        ],
+    await conn.execute(
+        f"""
+        INSERT INTO {s}.search_stories ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
+        SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
+               {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
+               CASE WHEN k.response_text = '' THEN st.document
+                    ELSE st.document
+                         || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
+               END
+        FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
+        """  # noqa: S608 - fixed names only
     )
-    await first.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
+    await conn.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
     step("stories inserted")
-    async with first.transaction():
-        await _copy(
-            first,
-            schema,
-            "search_responses",
-            RESPONSE_COLUMNS,
-            (row.values() for row in fold.responses.values()),
-        )
-        await _copy(first, schema, "search_response_versions", VERSION_COLUMNS, fold.version_rows())
-        await _copy(
-            first, schema, "search_withdrawn", ("story_id", "withdrawn_at"), fold.withdrawn.items()
-        )
-        await _copy(
-            first,
-            schema,
-            "inbox",
-            ("consumer", "event_id", "topic"),
-            ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
-        )
+    await _copy(
+        conn,
+        schema,
+        "search_responses",
+        RESPONSE_COLUMNS,
+        (row.values() for row in fold.responses.values()),
+    )
+    await _copy(conn, schema, "search_response_versions", VERSION_COLUMNS, fold.version_rows())
+    await _copy(
+        conn, schema, "search_withdrawn", ("story_id", "withdrawn_at"), fold.withdrawn.items()
+    )
+    await _copy(
+        conn,
+        schema,
+        "inbox",
+        ("consumer", "event_id", "topic"),
+        ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
+    )
     step("responses, versions, withdrawals and inbox copied")
-    await _each(streams, derived_counts_and_sample(schema))
+    await derive_counts_and_sample(conn, schema)
     step("counts and sample derived")
-    async with first.transaction():
-        await _bulk_memory(first)
-        await complete_build(first, schema)
+    await complete_build(conn, schema)
     step("keys, indexes and triggers built")
     return step.seconds
-
-
-async def _bulk_memory(conn: asyncpg.Connection) -> None:
-    """Memory for the caller's transaction (see WORK_MEM)."""
-    await conn.execute("SELECT set_config('work_mem', $1, true)", WORK_MEM)
-    await conn.execute("SELECT set_config('maintenance_work_mem', $1, true)", MAINTENANCE_WORK_MEM)
-
-
-async def _each(streams: Sequence[asyncpg.Connection], statements: Sequence[str]) -> None:
-    """Run the statements, each in its own transaction, over the streams at once: a free
-    stream takes the next statement."""
-    queue = list(reversed(statements))
-
-    async def work(conn: asyncpg.Connection) -> None:
-        while queue:
-            statement = queue.pop()
-            async with conn.transaction():
-                await _bulk_memory(conn)
-                await conn.execute(statement)
-
-    tasks = [asyncio.create_task(work(conn)) for conn in streams]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        # One failed: stop the others (their statements are cancelled on the server).
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _Steps:
@@ -203,13 +157,12 @@ class _Steps:
         self.started = now
 
 
-def derived_counts_and_sample(schema: str) -> list[str]:
+async def derive_counts_and_sample(conn: asyncpg.Connection, schema: str) -> None:
     """What search_stories' statement triggers would have written for its rows, folded
     (search_compact_counts): one row per non-empty cell. The same sums as migration
-    0012's, which filled these tables for the stories indexed before it. Independent
-    statements, the costliest first (they may run at once)."""
+    0012's, which filled these tables for the stories indexed before it."""
     s = quote(schema)
-    return [
+    await conn.execute(
         f"""
         INSERT INTO {s}.search_facet_counts (level, organisation_id, service_id, tag,
             other_tag, criticality, responded, change_planned, change_made, stories)
@@ -221,7 +174,9 @@ def derived_counts_and_sample(schema: str) -> list[str]:
         ) cell
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-        """,  # noqa: S608 - fixed names only
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
         f"""
         INSERT INTO {s}.search_monthly_counts (month, organisation_id, service_id, source,
             programme, stories, responded, change_planned, change_made, individuals,
@@ -235,7 +190,9 @@ def derived_counts_and_sample(schema: str) -> list[str]:
         FROM {s}.search_stories st
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
-        """,  # noqa: S608 - fixed names only
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
         f"""
         INSERT INTO {s}.search_daily_counts (day, source, programme, stories, responded,
             change_planned, change_made, individuals, patients, carers, staff)
@@ -248,7 +205,9 @@ def derived_counts_and_sample(schema: str) -> list[str]:
         FROM {s}.search_stories st
         GROUP BY 1, 2, 3
         ORDER BY 1, 2, 3
-        """,  # noqa: S608 - fixed names only
+        """  # noqa: S608 - fixed names only
+    )
+    await conn.execute(
         f"""
         INSERT INTO {s}.search_sample (story_id, sample_key, organisation_id, service_id,
             tags, criticality, response_count, change_planned, change_made, published_at,
@@ -258,8 +217,8 @@ def derived_counts_and_sample(schema: str) -> list[str]:
                published_at, first_response_at, document
         FROM {s}.search_stories
         WHERE search_sample_key(story_id) IS NOT NULL
-        """,  # noqa: S608 - fixed names only
-    ]
+        """  # noqa: S608 - fixed names only
+    )
 
 
 async def forget_themes(conn: asyncpg.Connection, story_ids: Iterable[object]) -> None:

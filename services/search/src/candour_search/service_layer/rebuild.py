@@ -210,8 +210,7 @@ class _Builder:
     async def load_to(self, targets: Offsets, copy_streams: Sequence[asyncpg.Connection]) -> None:
         """Bulk-load the bare build with every event up to `targets` (see the module doc).
         Staged stories are COPYed over `copy_streams` (connections to the build) in turn:
-        PostgreSQL computes their documents on as many cores while this process decodes;
-        the steps of writing the fold at the end share them out the same way."""
+        PostgreSQL computes their documents on as many cores while this process decodes."""
         fold = IndexFold(consumer=handlers.CONSUMER)
         await bulk_index.create_staging(self.conn, self.schema)
         copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
@@ -245,11 +244,11 @@ class _Builder:
                             await task
         self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
-        self.steps.update(await bulk_index.write_fold(copy_streams, self.schema, fold))
-        self._marked = time.monotonic()
         async with self.conn.transaction():
+            self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
+            self._marked = time.monotonic()
             await bulk_index.forget_themes(self.conn, fold.forgotten)
-        self.mark("themes of withdrawn stories forgotten")
+        self.mark("themes of withdrawn stories forgotten, load committed")
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply records to the completed build with the live handlers, in one transaction."""
