@@ -124,7 +124,10 @@ def stream(seed: int, stories: int = 300) -> list[Logged]:
     def event(e: IndexEvent) -> None:
         out.append(LoggedEvent(uuid.uuid4(), e))
 
-    ids = [uuid.uuid4() for _ in range(stories)]
+    # Story ids from the seed: the sample takes one story in 64 by a hash of its id, so
+    # with random ids about one run in 50 had none in it and failed the check that the
+    # comparison covers it (seeds 3 and 7 give 6 and 8 of 300 in it; seed 8 gives none).
+    ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(stories)]
     firsts: dict[uuid.UUID, StoryApproved] = {}
     responses: list[ResponsePosted] = []
     for story_id in ids:
@@ -276,7 +279,7 @@ async def table_shape(conn: asyncpg.Connection, schema: str, table: str) -> dict
     }
 
 
-@pytest.mark.parametrize("seed", [3, 8])
+@pytest.mark.parametrize("seed", [3, 7])
 async def test_the_bulk_load_equals_the_live_handlers_table_by_table(
     database: str, seed: int
 ) -> None:

@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -214,32 +215,33 @@ class _Builder:
         await bulk_index.create_staging(self.conn, self.schema)
         copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
         turn = 0
-        try:
-            async for records in self.replay.batches(targets, max_records=self.batch_size):
-                for logged in self.decode(records):
-                    if isinstance(logged, LoggedTombstone):
-                        fold.apply_tombstone(logged.topic, logged.key, logged.at)
-                    else:
-                        fold.apply(logged.event, event_id=logged.event_id)
-                previous = copying[turn]
-                if previous is not None:
-                    await previous
-                copying[turn] = asyncio.create_task(
-                    bulk_index.copy_staged(copy_streams[turn], self.schema, fold.take_staged())
-                )
-                turn = (turn + 1) % len(copy_streams)
-                self.done += len(records)
-                await self.replay.commit()
-                await self.report(RebuildPhase.REPLAYING)
-            for task in copying:
-                if task is not None:
-                    await task
-        finally:
-            for task in copying:
-                if task is not None and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
+        with without_cyclic_collection():
+            try:
+                async for records in self.replay.batches(targets, max_records=self.batch_size):
+                    for logged in self.decode(records):
+                        if isinstance(logged, LoggedTombstone):
+                            fold.apply_tombstone(logged.topic, logged.key, logged.at)
+                        else:
+                            fold.apply(logged.event, event_id=logged.event_id)
+                    previous = copying[turn]
+                    if previous is not None:
+                        await previous
+                    copying[turn] = asyncio.create_task(
+                        bulk_index.copy_staged(copy_streams[turn], self.schema, fold.take_staged())
+                    )
+                    turn = (turn + 1) % len(copy_streams)
+                    self.done += len(records)
+                    await self.replay.commit()
+                    await self.report(RebuildPhase.REPLAYING)
+                for task in copying:
+                    if task is not None:
                         await task
+            finally:
+                for task in copying:
+                    if task is not None and not task.done():
+                        task.cancel()
+                        with contextlib.suppress(BaseException):
+                            await task
         self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
@@ -266,6 +268,23 @@ class _Builder:
             await self.apply(records)
             await self.replay.commit()
             await self.report(phase)
+
+
+@contextlib.contextmanager
+def without_cyclic_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a bulk load reads. Each batch allocates some
+    hundred thousand objects that outlive a first collection (records, events, the fold's
+    ids), so automatic collections kept scanning the growing heap: 14.5 s of a 46 s
+    rebuild of 100,000 events (and collecting the young generations after each batch still
+    cost 4.6 s). Records, events and the fold's rows hold no reference cycles: reference
+    counting frees each batch; the few cycles asyncio leaves are collected afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _lag(replay: TopicReplay, targets: Offsets) -> int:
