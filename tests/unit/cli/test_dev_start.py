@@ -3,6 +3,7 @@ a CLI that imports only the command it runs, a short consumer session on Tansu o
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,22 @@ def test_an_operators_session_timeout_wins(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CANDOUR_CONSUMER_SESSION_TIMEOUT_SECONDS", "8")
     env = _environment(tmp_path, monkeypatch)
     assert {e["CANDOUR_CONSUMER_SESSION_TIMEOUT_SECONDS"] for e in env.values()} == {"8"}
+
+
+def test_a_reserved_port_is_kept_from_others_yet_a_reuseaddr_server_can_bind_it() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    held = dev.reserve_port(port)
+    assert held is not None
+    try:
+        # What an ordinary bind (or a connection's automatic one) would get:
+        with socket.socket() as plain, pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))
+        with socket.socket() as server:  # uvicorn binds with SO_REUSEADDR
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", port))
+            server.listen()
+            assert dev.reserve_port(port) is None  # taken now: a listener holds it
+    finally:
+        held.close()

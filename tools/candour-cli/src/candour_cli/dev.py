@@ -176,6 +176,22 @@ def port_free(port: int) -> bool:
         return True
 
 
+def reserve_port(port: int) -> socket.socket | None:
+    """A socket bound to `port` (not listening), or None if the port is taken.
+
+    While it is held, the kernel gives the port to no outgoing connection, yet a server
+    binding it with SO_REUSEADDR (uvicorn does) still can.
+    """
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        held.bind((HOST, port))
+    except OSError:
+        held.close()
+        return None
+    return held
+
+
 async def wait_until(
     check: Callable[[], Awaitable[bool]], *, what: str, within: float, child: Child | None = None
 ) -> None:
@@ -201,6 +217,9 @@ class Platform:
         self.infra: list[Child] = []
         self.services: list[Child] = []
         self.servers: list[asyncio.Server] = []
+        # A service's ports, held from the check until it starts: it binds them seconds
+        # later, after its imports, and an outgoing connection must not take one first.
+        self.reserved: dict[str, list[socket.socket]] = {}
         self.web: Any = None
         self.web_task: asyncio.Task[None] | None = None
         self.background: list[asyncio.Task[Any]] = []
@@ -303,6 +322,16 @@ class Platform:
             raise StartupError("the mailbox web server stopped")
         return bool(self.web is not None and self.web.started)
 
+    def _reserve_port(self, owner: str, port: int, what: str, flag: str) -> None:
+        held = reserve_port(port)
+        if held is None:
+            raise StartupError(f"{HOST}:{port} is taken; {what} needs it (choose another: {flag})")
+        self.reserved.setdefault(owner, []).append(held)
+
+    def release_ports(self, owner: str) -> None:
+        for held in self.reserved.pop(owner, []):
+            held.close()
+
     def _need_port(self, port: int, what: str, flag: str) -> None:
         if not port_free(port):
             raise StartupError(f"{HOST}:{port} is taken; {what} needs it (choose another: {flag})")
@@ -310,8 +339,10 @@ class Platform:
     async def start_service(
         self, spec: ServiceSpec, env: dict[str, str], port: int, admin_port: int
     ) -> Child:
-        self._need_port(port, spec.name, "--service-port-base")
-        self._need_port(admin_port, f"{spec.name}'s admin server", "--admin-port-base")
+        self._reserve_port(spec.name, port, spec.name, "--service-port-base")
+        self._reserve_port(
+            spec.name, admin_port, f"{spec.name}'s admin server", "--admin-port-base"
+        )
         # Imports at once, starts on cue: its seconds of imports overlap the infrastructure's.
         argv = [sys.executable, "-m", "candour_cli.prestart", spec.module]
         ports = {"CANDOUR_HTTP_PORT": str(port), "CANDOUR_ADMIN_PORT": str(admin_port)}
@@ -325,6 +356,8 @@ class Platform:
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
+        for owner in list(self.reserved):
+            self.release_ports(owner)
         await asyncio.gather(*(c.stop(SERVICE_STOP_GRACE) for c in reversed(self.services)))
         await asyncio.gather(*(c.stop(INFRA_STOP_GRACE) for c in reversed(self.infra)))
         for server in self.servers:
@@ -478,7 +511,8 @@ async def bring_up(platform: Platform) -> None:
     no_stories = stories == 0
     output.say(f"demo directory: {organisations} NHS organisations")
     output.say(story_count_line(stories))
-    for child in children.values():
+    for name, child in children.items():
+        platform.release_ports(name)
         await child.go()
     # Straight into intake's database: it needs no service, so it overlaps their start.
     feedback = (
