@@ -158,6 +158,7 @@ def document_subscriptions(
 MAX_BATCH = 300
 COMMIT_EVERY_RECORDS = 500
 COMMIT_INTERVAL_SECONDS = 1.0
+SESSION_TIMEOUT_SECONDS = 10.0  # aiokafka's own default
 # How long one poll's records wait out an outage before they are handed back (well
 # under aiokafka's max.poll.interval.ms of 5 minutes).
 GIVE_BACK_AFTER_SECONDS = 60.0
@@ -232,6 +233,7 @@ class EventConsumer(Generic[U]):
         commit_every: int = COMMIT_EVERY_RECORDS,
         commit_interval: float = COMMIT_INTERVAL_SECONDS,
         give_back_after: float = GIVE_BACK_AFTER_SECONDS,
+        session_timeout: float = SESSION_TIMEOUT_SECONDS,
     ) -> None:
         self._subscriptions = subscriptions
         self._new_uow = new_unit_of_work
@@ -243,6 +245,7 @@ class EventConsumer(Generic[U]):
         self._commit_every = commit_every
         self._commit_interval = commit_interval
         self._give_back_after = give_back_after
+        self._session_timeout_ms = int(session_timeout * 1000)
         self._offsets = _Offsets()
         self._busy = asyncio.Lock()  # held while a batch is handled and its offsets committed
         self._stopping = False
@@ -264,6 +267,10 @@ class EventConsumer(Generic[U]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._max_batch,
+            # The join waits on the session timeout (Tansu: about half of it), so a
+            # shorter one starts `candour dev` sooner; heartbeats must come well within it.
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=min(3000, self._session_timeout_ms // 3),
         )
         consumer.subscribe(
             [self._topics.name(t) for t in self._subscriptions.topics],

@@ -162,6 +162,7 @@ def build_app(
                 policy=policy,
                 client_id=f"candour-{settings.service_name}",
                 max_batch=settings.consumer_max_batch,
+                session_timeout=settings.consumer_session_timeout_seconds,
             )
         ref.set(platform)
         app.state.platform = platform

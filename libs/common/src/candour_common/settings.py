@@ -120,6 +120,16 @@ class ServiceSettings(BaseSettings):
             "(one at a time when it keeps up)."
         ),
     )
+    consumer_session_timeout_seconds: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=300.0,
+        description=(
+            "How long the consumer group waits for a silent consumer before giving its "
+            "partitions to others (heartbeats go at a third of it, at most every 3 s). "
+            "Tansu holds a group's first join for about half of it: `candour dev` sets 3."
+        ),
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stderr is a terminal."

@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import typer
 
-from candour_cli import databases, demo, tansu
+from candour_cli import databases, demo, prestart, tansu
 from candour_cli.console import Endpoints, Output, render_table, story_count_line, url_rows
 from candour_cli.devstate import (
     SECRET_FILE,
@@ -101,6 +101,7 @@ class Child:
     options: dict[str, Any] = field(default_factory=dict)
     stop_signal: int = signal.SIGTERM
     signal_group: bool = True  # PostgreSQL: signal the postmaster only, it stops the rest
+    cued: bool = False  # waits for `go` on its standard input (candour_cli.prestart)
     process: asyncio.subprocess.Process | None = None
     tail: list[str] = field(default_factory=list)
     _reader: asyncio.Task[None] | None = None
@@ -108,7 +109,7 @@ class Child:
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             *self.argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if self.cued else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
@@ -116,6 +117,15 @@ class Child:
             **self.options,
         )
         self._reader = asyncio.create_task(self._stream(), name=f"log-{self.name}")
+
+    async def go(self) -> None:
+        """Let a cued child start (it has imported its code meanwhile)."""
+        assert self.process is not None
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{prestart.CUE}\n".encode())
+        with contextlib.suppress(ConnectionError):  # it died: wait_until reports it
+            await self.process.stdin.drain()
+        self.process.stdin.close()
 
     async def _stream(self) -> None:
         assert self.process is not None
@@ -166,6 +176,22 @@ def port_free(port: int) -> bool:
         return True
 
 
+def reserve_port(port: int) -> socket.socket | None:
+    """A socket bound to `port` (not listening), or None if the port is taken.
+
+    While it is held, the kernel gives the port to no outgoing connection, yet a server
+    binding it with SO_REUSEADDR (uvicorn does) still can.
+    """
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        held.bind((HOST, port))
+    except OSError:
+        held.close()
+        return None
+    return held
+
+
 async def wait_until(
     check: Callable[[], Awaitable[bool]], *, what: str, within: float, child: Child | None = None
 ) -> None:
@@ -191,20 +217,43 @@ class Platform:
         self.infra: list[Child] = []
         self.services: list[Child] = []
         self.servers: list[asyncio.Server] = []
+        # A service's ports, held from the check until it starts: it binds them seconds
+        # later, after its imports, and an outgoing connection must not take one first.
+        self.reserved: dict[str, list[socket.socket]] = {}
         self.web: Any = None
         self.web_task: asyncio.Task[None] | None = None
         self.background: list[asyncio.Task[Any]] = []
         self.embedded_broker = False
 
+    # ------------------------------------------------- where things will answer
+    # Known before anything starts, so the services can be started first.
+
+    def _embedded_postgres(self) -> EmbeddedPostgres:
+        return EmbeddedPostgres(self.options.state / "postgres", self.options.pg_port)
+
+    def postgres_url(self) -> str:
+        return os.environ.get("CANDOUR_DATABASE_URL") or self._embedded_postgres().url
+
+    @staticmethod
+    def kafka_is_embedded() -> bool:
+        return not os.environ.get("CANDOUR_KAFKA_BOOTSTRAP")
+
+    def kafka_bootstrap(self) -> str:
+        return os.environ.get("CANDOUR_KAFKA_BOOTSTRAP") or f"{HOST}:{self.options.kafka_port}"
+
+    def smtp_address(self) -> tuple[str, int] | None:
+        """None: mail goes to the external server the environment names."""
+        return None if os.environ.get("CANDOUR_SMTP_HOST") else (HOST, self.options.smtp_port)
+
     # ---------------------------------------------------------------- start
 
-    async def start_postgres(self) -> str:
+    async def start_postgres(self) -> None:
         external = os.environ.get("CANDOUR_DATABASE_URL")
         if external:
             self.output.say(f"PostgreSQL: using {databases.redact(external)}")
-            return external
+            return
         self._need_port(self.options.pg_port, "PostgreSQL", "--pg-port")
-        server = EmbeddedPostgres(self.options.state / "postgres", self.options.pg_port)
+        server = self._embedded_postgres()
         started = time.monotonic()
         fresh = await asyncio.to_thread(server.prepare)
         if fresh:
@@ -227,13 +276,11 @@ class Platform:
 
         await wait_until(answers, what="PostgreSQL", within=60, child=child)
         self.output.say(f"PostgreSQL 18 (embedded) on {HOST}:{self.options.pg_port}")
-        return server.url
 
-    async def start_kafka(self) -> str:
-        external = os.environ.get("CANDOUR_KAFKA_BOOTSTRAP")
-        if external:
-            self.output.say(f"Kafka: using {external}")
-            return external
+    async def start_kafka(self) -> None:
+        if not self.kafka_is_embedded():
+            self.output.say(f"Kafka: using {self.kafka_bootstrap()}")
+            return
         self._need_port(self.options.kafka_port, "the Kafka broker", "--kafka-port")
         child = Child(
             "kafka",
@@ -253,12 +300,11 @@ class Platform:
 
         await wait_until(answers, what="the Kafka broker", within=30, child=child)
         self.output.say(f"Kafka-protocol broker (Tansu, memory-only) on {bootstrap}")
-        return bootstrap
 
-    async def start_mailbox(self) -> tuple[str, int] | None:
-        if os.environ.get("CANDOUR_SMTP_HOST"):
+    async def start_mailbox(self) -> None:
+        if self.smtp_address() is None:
             self.output.say(f"SMTP: using {os.environ['CANDOUR_SMTP_HOST']}")
-            return None
+            return
         self._need_port(self.options.smtp_port, "SMTP", "--smtp-port")
         self._need_port(self.options.mailbox_port, "the mailbox", "--mailbox-port")
         store = MailStore(self.options.state / "mail")
@@ -270,12 +316,21 @@ class Platform:
             f"SMTP on {HOST}:{self.options.smtp_port}, mailbox on "
             f"http://{HOST}:{self.options.mailbox_port} ({len(store)} kept)"
         )
-        return HOST, self.options.smtp_port
 
     async def _mailbox_up(self) -> bool:
         if self.web_task is not None and self.web_task.done():
             raise StartupError("the mailbox web server stopped")
         return bool(self.web is not None and self.web.started)
+
+    def _reserve_port(self, owner: str, port: int, what: str, flag: str) -> None:
+        held = reserve_port(port)
+        if held is None:
+            raise StartupError(f"{HOST}:{port} is taken; {what} needs it (choose another: {flag})")
+        self.reserved.setdefault(owner, []).append(held)
+
+    def release_ports(self, owner: str) -> None:
+        for held in self.reserved.pop(owner, []):
+            held.close()
 
     def _need_port(self, port: int, what: str, flag: str) -> None:
         if not port_free(port):
@@ -284,11 +339,14 @@ class Platform:
     async def start_service(
         self, spec: ServiceSpec, env: dict[str, str], port: int, admin_port: int
     ) -> Child:
-        self._need_port(port, spec.name, "--service-port-base")
-        self._need_port(admin_port, f"{spec.name}'s admin server", "--admin-port-base")
-        argv = [sys.executable, "-m", spec.module]
+        self._reserve_port(spec.name, port, spec.name, "--service-port-base")
+        self._reserve_port(
+            spec.name, admin_port, f"{spec.name}'s admin server", "--admin-port-base"
+        )
+        # Imports at once, starts on cue: its seconds of imports overlap the infrastructure's.
+        argv = [sys.executable, "-m", "candour_cli.prestart", spec.module]
         ports = {"CANDOUR_HTTP_PORT": str(port), "CANDOUR_ADMIN_PORT": str(admin_port)}
-        child = Child(spec.name, argv, self.output, {"env": {**env, **ports}})
+        child = Child(spec.name, argv, self.output, {"env": {**env, **ports}}, cued=True)
         self.services.append(child)
         await child.start()
         return child
@@ -298,6 +356,8 @@ class Platform:
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
+        for owner in list(self.reserved):
+            self.release_ports(owner)
         await asyncio.gather(*(c.stop(SERVICE_STOP_GRACE) for c in reversed(self.services)))
         await asyncio.gather(*(c.stop(INFRA_STOP_GRACE) for c in reversed(self.infra)))
         for server in self.servers:
@@ -312,18 +372,20 @@ class Platform:
         return next((c for c in [*self.infra, *self.services] if not c.running), None)
 
 
-async def prepare_databases(server_url: str) -> dict[str, str]:
-    """One database per service on the server, each migrated; name -> URL."""
-    urls = {}
-    for spec in SERVICES:
-        url, derived = databases.resolve(
-            spec, env={**os.environ, "CANDOUR_DATABASE_URL": server_url}
-        )
+def database_urls(server_url: str) -> dict[str, tuple[str, bool]]:
+    """Service name -> (its database URL, whether it is on `server_url` and may be created)."""
+    env = {**os.environ, "CANDOUR_DATABASE_URL": server_url}
+    return {spec.name: databases.resolve(spec, env=env) for spec in SERVICES}
+
+
+async def prepare_databases(urls: dict[str, tuple[str, bool]]) -> None:
+    """Each service's database created (when on the server) and migrated."""
+    for url, derived in urls.values():
         if derived:
             await databases.ensure_database(url)
-        urls[spec.name] = url
-    await asyncio.gather(*(migrate_database(urls[s.name], s.migrations_package) for s in SERVICES))
-    return urls
+    await asyncio.gather(
+        *(migrate_database(urls[s.name][0], s.migrations_package) for s in SERVICES)
+    )
 
 
 async def load_demo_directory(intake_url: str) -> tuple[int, int]:
@@ -412,12 +474,34 @@ async def bring_up(platform: Platform) -> None:
     unsubscribe_secret = os.environ.get("CANDOUR_UNSUBSCRIBE_SECRET") or load_or_create_secret(
         options.state, UNSUBSCRIBE_SECRET_FILE
     )
-    server_url, bootstrap, smtp = await asyncio.gather(
+    server_url, bootstrap, smtp = (
+        platform.postgres_url(),
+        platform.kafka_bootstrap(),
+        platform.smtp_address(),
+    )
+    databases_of = database_urls(server_url)
+    urls = {name: url for name, (url, _) in databases_of.items()}
+    ports = options.service_ports()
+    admin_ports = options.admin_ports()
+    env = service_environment(platform, secret, unsubscribe_secret, bootstrap, smtp)
+    # The services first: each imports its code (seconds of CPU) while PostgreSQL and
+    # the broker come up, then waits for its cue.
+    output.say("services: starting; each imports its code, then waits for the platform")
+    children = {
+        spec.name: await platform.start_service(
+            spec,
+            {**env[spec.name], "CANDOUR_DATABASE_URL": urls[spec.name]},
+            ports[spec.name],
+            admin_ports[spec.name],
+        )
+        for spec in SERVICES
+    }
+    await asyncio.gather(
         platform.start_postgres(), platform.start_kafka(), platform.start_mailbox()
     )
     topics = TopicNames(os.environ.get("CANDOUR_TOPIC_PREFIX", ""))
-    urls, created = await asyncio.gather(
-        prepare_databases(server_url),
+    _, created = await asyncio.gather(
+        prepare_databases(databases_of),
         ensure_topics(bootstrap, topics, partitions=options.partitions),
     )
     output.say(
@@ -427,47 +511,15 @@ async def bring_up(platform: Platform) -> None:
     no_stories = stories == 0
     output.say(f"demo directory: {organisations} NHS organisations")
     output.say(story_count_line(stories))
-
-    ports = options.service_ports()
-    admin_ports = options.admin_ports()
-    base_env = {
-        **os.environ,
-        "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
-        "CANDOUR_JWT_SECRET": secret,
-        "CANDOUR_UNSUBSCRIBE_SECRET": unsubscribe_secret,
-        # Plain http on this machine: cookies without the Secure flag.
-        "CANDOUR_ENV": "dev",
-        "CANDOUR_PUBLIC_BASE_URL": f"http://{HOST}:{ports['search']}",
-        # Where the pages and emails link to: this machine's ports, whatever they are.
-        **{
-            f"CANDOUR_{name.upper()}_PUBLIC_URL": f"http://{HOST}:{ports[service]}"
-            for name, service in (
-                ("intake", "story-intake"),
-                ("moderation", "moderation"),
-                ("notifications", "notifications"),
-                ("search", "search"),
-            )
-        },
-        "CANDOUR_NOTIFICATIONS_BASE_URL": f"http://{HOST}:{ports['notifications']}",
-        "CANDOUR_LOG_JSON": os.environ.get("CANDOUR_LOG_JSON", "false"),
-        "CANDOUR_HTTP_HOST": HOST,
-        "PYTHONUNBUFFERED": "1",
-    }
-    if smtp is not None:
-        base_env.update(CANDOUR_SMTP_HOST=smtp[0], CANDOUR_SMTP_PORT=str(smtp[1]))
-    service_env: dict[str, dict[str, str]] = {spec.name: {} for spec in SERVICES}
-    if options.demo and "CANDOUR_POPULATION_FILE" not in os.environ:
-        # Only search reads it: the population the deep dive sets the voices beside.
-        service_env["search"]["CANDOUR_POPULATION_FILE"] = demo.population_csv_path()
-    children = {
-        spec.name: await platform.start_service(
-            spec,
-            {**base_env, **service_env[spec.name], "CANDOUR_DATABASE_URL": urls[spec.name]},
-            ports[spec.name],
-            admin_ports[spec.name],
-        )
-        for spec in SERVICES
-    }
+    for name, child in children.items():
+        platform.release_ports(name)
+        await child.go()
+    # Straight into intake's database: it needs no service, so it overlaps their start.
+    feedback = (
+        asyncio.create_task(load_demo_feedback(urls["story-intake"]))
+        if options.demo and no_stories
+        else None
+    )
     async with httpx.AsyncClient(timeout=5) as http:
 
         def ready(port: int) -> Callable[[], Awaitable[bool]]:
@@ -493,20 +545,25 @@ async def bring_up(platform: Platform) -> None:
             operator = issue_token(
                 secret, role=Role.OPERATOR, subject="candour-dev", ttl=timedelta(hours=1)
             )
-            subscribed = await demo.subscribe_staff(
+            subscribing = demo.subscribe_staff(
                 http, f"http://{HOST}:{ports['notifications']}", operator
             )
+            if no_stories:
+                subscribed, submitted = await asyncio.gather(
+                    subscribing,
+                    demo.submit_stories(http, f"http://{HOST}:{ports['story-intake']}"),
+                )
+            else:
+                subscribed = await subscribing
             output.say(f"demo: {subscribed} staff subscriptions created")
             if no_stories:
-                submitted = await demo.submit_stories(
-                    http, f"http://{HOST}:{ports['story-intake']}"
-                )
                 output.say(f"demo: {len(submitted)} stories submitted")
-                imported = await load_demo_feedback(urls["story-intake"])
-                output.say(
-                    f'demo: {imported} Healthwatch entries with "about you" answers '
-                    "imported; the voices summary is published for the deep dive"
-                )
+        if feedback is not None:
+            imported = await feedback
+            output.say(
+                f'demo: {imported} Healthwatch entries with "about you" answers '
+                "imported; the voices summary is published for the deep dive"
+            )
     endpoints = Endpoints(
         host=HOST,
         service_ports=ports,
@@ -526,6 +583,53 @@ async def bring_up(platform: Platform) -> None:
                 )
             )
         )
+
+
+def service_environment(
+    platform: Platform,
+    secret: str,
+    unsubscribe_secret: str,
+    bootstrap: str,
+    smtp: tuple[str, int] | None,
+) -> dict[str, dict[str, str]]:
+    """Each service's environment, but for its database and ports."""
+    options = platform.options
+    ports = options.service_ports()
+    base_env = {
+        **os.environ,
+        "CANDOUR_KAFKA_BOOTSTRAP": bootstrap,
+        "CANDOUR_JWT_SECRET": secret,
+        "CANDOUR_UNSUBSCRIBE_SECRET": unsubscribe_secret,
+        # Plain http on this machine: cookies without the Secure flag.
+        "CANDOUR_ENV": "dev",
+        "CANDOUR_PUBLIC_BASE_URL": f"http://{HOST}:{ports['search']}",
+        # Where the pages and emails link to: this machine's ports, whatever they are.
+        **{
+            f"CANDOUR_{name.upper()}_PUBLIC_URL": f"http://{HOST}:{ports[service]}"
+            for name, service in (
+                ("intake", "story-intake"),
+                ("moderation", "moderation"),
+                ("notifications", "notifications"),
+                ("search", "search"),
+            )
+        },
+        "CANDOUR_NOTIFICATIONS_BASE_URL": f"http://{HOST}:{ports['notifications']}",
+        "CANDOUR_LOG_JSON": os.environ.get("CANDOUR_LOG_JSON", "false"),
+        "CANDOUR_HTTP_HOST": HOST,
+        "PYTHONUNBUFFERED": "1",
+    }
+    if smtp is not None:
+        base_env.update(CANDOUR_SMTP_HOST=smtp[0], CANDOUR_SMTP_PORT=str(smtp[1]))
+    if platform.kafka_is_embedded():
+        # Tansu holds a consumer group's first join for about half the session timeout
+        # (5 s at the default 10 s); a dev machine can afford a shorter one. Apache
+        # Kafka refuses one under its group.min.session.timeout.ms (6 s by default).
+        base_env.setdefault("CANDOUR_CONSUMER_SESSION_TIMEOUT_SECONDS", "3")
+    service_env: dict[str, dict[str, str]] = {spec.name: dict(base_env) for spec in SERVICES}
+    if options.demo and "CANDOUR_POPULATION_FILE" not in os.environ:
+        # Only search reads it: the population the deep dive sets the voices beside.
+        service_env["search"]["CANDOUR_POPULATION_FILE"] = demo.population_csv_path()
+    return service_env
 
 
 async def approve_in_background(

@@ -228,6 +228,8 @@ COMPOSE_NOT_WIRED = {
     "the scaling rules and dashboards expect",
     "population_file": "not passed by compose.yaml: the file must be mounted into search; "
     'add both in a compose.override.yaml (docs/operations.md, "Whose voices")',
+    "consumer_session_timeout_seconds": "not passed by compose.yaml: the default suits "
+    "Apache Kafka; `candour dev` shortens it for Tansu's first join",
     "smtp_username": "not passed by compose.yaml: add it to notifications in a "
     "compose.override.yaml when the relay needs SMTP AUTH",
     "smtp_password": "not passed by compose.yaml: add it to notifications in a "
