@@ -163,6 +163,14 @@ def test_the_alternates_keep_the_rest_of_the_query() -> None:
     assert 'hreflang="en" href="http://127.0.0.1:8001/search?q=nurse&amp;lang=en"' in html
 
 
+def test_the_alternates_never_repeat_a_secret_from_the_query() -> None:
+    # A private code or an email link's token in a URL must not be copied into the
+    # page's head and language switch (it would leak into pages, shares and logs).
+    html, _ = render_share(request(path="/follow", query="story=s1&token=sekrit-code"))
+    assert "sekrit-code" not in html
+    assert 'hreflang="cy" href="http://127.0.0.1:8001/follow?story=s1&amp;lang=cy"' in html
+
+
 def test_dates_are_in_the_page_language() -> None:
     templates = pages.create_templates(INTAKE_TEMPLATES, Links())  # type: ignore[arg-type]
     moment = datetime(2025, 3, 1, 15, 5, tzinfo=UTC)

@@ -132,9 +132,16 @@ def remember_language(request: Request, response: Response, *, secure: bool) -> 
         )
 
 
+# Query parameters that may carry a secret (an email link's signed token, a private
+# code pasted into a URL by hand): never copied into a page's language links.
+SECRET_PARAMS = frozenset({"token"})
+
+
 def page_url(request: Request, language: str) -> str:
-    """This page in `language`: its own URL with `lang` set (the other query kept)."""
-    return str(request.url.include_query_params(**{LANG_PARAM: language}))
+    """This page in `language`: its own URL with `lang` set (the other query kept,
+    but never a secret: the page would otherwise repeat it in its head and switch)."""
+    without_secrets = request.url.remove_query_params(list(SECRET_PARAMS))
+    return str(without_secrets.include_query_params(**{LANG_PARAM: language}))
 
 
 def compile_po(path: Path) -> gettext.GNUTranslations:
