@@ -132,7 +132,7 @@ async def test_every_console_page_needs_a_moderator_signed_in(console) -> None:
         response = await client.post(
             "/console/sign-in", data={"csrf_token": csrf_of(form), "token": bad}
         )
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert message in response.text
         assert 'aria-invalid="true"' in response.text
     # A token signed with another key is not ours.
@@ -140,7 +140,7 @@ async def test_every_console_page_needs_a_moderator_signed_in(console) -> None:
     response = await client.post(
         "/console/sign-in", data={"csrf_token": csrf_of(form), "token": foreign}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
 
     await sign_in(client)
     page = await client.get("/console")

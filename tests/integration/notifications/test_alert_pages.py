@@ -62,7 +62,7 @@ async def test_staff_add_and_delete_their_organisations_subscriptions(
             refused = await client.post(
                 "/alerts/sign-in", data={"csrf_token": csrf_of(form), "token": bad}
             )
-            assert refused.status_code == 400
+            assert refused.status_code == 422
             assert message in refused.text
 
         # Another organisation's subscription stays invisible and untouchable.

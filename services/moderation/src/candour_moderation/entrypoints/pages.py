@@ -23,6 +23,7 @@ from candour_common.events import CRITICALITY_LABELS, RejectionReason
 from candour_common.translatable import N_
 from candour_common.web import pages
 from candour_common.web.dates import uk_time
+from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
 from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
 from candour_moderation.domain.feedback import (
@@ -140,30 +141,17 @@ def _uow(request: Request) -> ModerationUnitOfWork:
 # ------------------------------------------------------------------- sign in
 
 
-@router.get("/console/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request) -> Response:
-    return _render(request, "console/sign_in.html", {"errors": {}})
-
-
-@router.post("/console/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> Response:
-    form = await pages.checked_form(request)
-    token = pages.form_text(form, "token")
-    if error := pages.token_problem(request, token, ALLOWED_ROLES, SIGN_IN_WORDS):
-        return _render(
-            request, "console/sign_in.html", {"errors": {"token": error}}, status_code=400
+router.include_router(
+    staff_sign_in_router(
+        StaffArea(
+            home="/console",
+            roles=ALLOWED_ROLES,
+            words=SIGN_IN_WORDS,
+            template="console/sign_in.html",
+            templates=lambda request: request.app.state.console_templates,
         )
-    response = _see_other("/console")
-    await pages.sign_in(response, request, token)
-    return response
-
-
-@router.post("/console/sign-out")
-async def sign_out(request: Request) -> Response:
-    await pages.checked_form(request)
-    response = _see_other("/console/sign-in")
-    await pages.sign_out(response, request)
-    return response
+    )
+)
 
 
 # --------------------------------------------------------------------- queue

@@ -23,6 +23,7 @@ from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
 from candour_common.translatable import N_
 from candour_common.web import pages
+from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
 from candour_notifications.entrypoints.dependencies import new_unit_of_work
 from candour_notifications.entrypoints.schemas import SubscriptionIn
@@ -97,30 +98,17 @@ def _items(raw: str) -> list[str]:
 # ------------------------------------------------------------------- sign in
 
 
-@router.get("/alerts/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request) -> Response:
-    return _render(request, "alerts/sign_in.html", {"errors": {}})
-
-
-@router.post("/alerts/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> Response:
-    form = await pages.checked_form(request)
-    token = pages.form_text(form, "token")
-    if error := pages.token_problem(request, token, STAFF, SIGN_IN_WORDS):
-        return _render(
-            request, "alerts/sign_in.html", {"errors": {"token": error}}, status_code=400
+router.include_router(
+    staff_sign_in_router(
+        StaffArea(
+            home="/alerts",
+            roles=STAFF,
+            words=SIGN_IN_WORDS,
+            template="alerts/sign_in.html",
+            templates=lambda request: request.app.state.alert_templates,
         )
-    response = _see_other("/alerts")
-    await pages.sign_in(response, request, token)
-    return response
-
-
-@router.post("/alerts/sign-out")
-async def sign_out(request: Request) -> Response:
-    await pages.checked_form(request)
-    response = _see_other("/alerts/sign-in")
-    await pages.sign_out(response, request)
-    return response
+    )
+)
 
 
 # --------------------------------------------------------------- subscriptions
