@@ -129,6 +129,10 @@ class FakeStories:
         if stored.status is not StoryStatus.WITHDRAWN and newer:
             stored.status, stored.published = StoryStatus.PUBLISHED, event
 
+    async def record_publications(self, events: Sequence[StoryApproved]) -> None:
+        for event in events:
+            await self.record_publication(event)
+
     async def mark_rejected(
         self, story_id: UUID, rejected_at: datetime, reason: RejectionReason
     ) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from candour_common.cloudevents import Envelope
+from candour_common.consumer import Delivered
 from candour_common.events import (
     AuthorContact,
     OrganisationListed,
@@ -103,7 +104,7 @@ async def published_story(db: FakeDatabase) -> tuple[uuid.UUID, str]:
         organisation=story.organisation,
         author=PublicAuthor(display_name="A patient", relationship=Relationship.PATIENT),
     )
-    await handlers.record_approved(db.uow(), approved)
+    await handlers.record_approved(db.uow(), [approved])
     return story.id, token
 
 
@@ -381,6 +382,12 @@ async def test_moderations_decisions_reach_the_status_page_through_the_subscript
     for event in (approved, rejected):
         async with db.uow() as uow:  # the consumer opens it (and records the inbox)
             await subs.get(event.topic).handle(uow, event, envelope_for(event))
+    # A backlog of approvals goes to the batch handler together, newest revision winning.
+    handle_batch = subs.get(Topic.STORY_APPROVED).handle_batch
+    assert handle_batch is not None
+    newer = approved.model_copy(update={"revision": 3, "title": "Kinder nurses"})
+    async with db.uow() as uow:
+        await handle_batch(uow, [Delivered(e, envelope_for(e)) for e in (newer, approved)])
     assert db.state.stories[kept.id].status is StoryStatus.PUBLISHED
     state = await handlers.authored_story(db.uow(), refused.id, refused_token)
     assert (state.status, state.rejection_reason) == (
@@ -389,9 +396,9 @@ async def test_moderations_decisions_reach_the_status_page_through_the_subscript
     )
     # An older revision never overwrites a newer one.
     older = approved.model_copy(update={"revision": 1, "title": "Old"})
-    await handlers.record_approved(db.uow(), older)
+    await handlers.record_approved(db.uow(), [older])
     published = db.state.stories[kept.id].published
-    assert published is not None and published.title == "Kind nurses"
+    assert published is not None and published.title == "Kinder nurses"
 
 
 # ------------------------------------------------------------------ bulk paths

@@ -274,22 +274,31 @@ class PostgresStories:
         )
 
     async def record_publication(self, event: StoryApproved) -> None:
-        """Published, with the text as published (what staff see), the newest revision only."""
-        await self._conn.execute(
+        await self.record_publications([event])
+
+    async def record_publications(self, events: Sequence[StoryApproved]) -> None:
+        """Published, with the text as published (what staff see), the newest revision
+        only; in the order given, in one statement."""
+        await self._conn.executemany(
             """
             UPDATE stories SET status = 'published', published_at = $2, revision = $3,
                    published_title = $4, published_body = $5, published_service_id = $6,
                    published_service_name = $7, criticality = $8
             WHERE id = $1 AND status <> 'withdrawn' AND revision < $3
             """,
-            event.story_id,
-            event.published_at,
-            event.revision,
-            event.title,
-            event.body,
-            event.service.id if event.service else None,
-            event.service.name if event.service else None,
-            event.criticality,
+            [
+                (
+                    event.story_id,
+                    event.published_at,
+                    event.revision,
+                    event.title,
+                    event.body,
+                    event.service.id if event.service else None,
+                    event.service.name if event.service else None,
+                    event.criticality,
+                )
+                for event in events
+            ],
         )
 
     async def mark_rejected(

@@ -332,10 +332,11 @@ async def organisations(uow: IntakeUnitOfWork) -> list[Organisation]:
         return await uow.directory.all()
 
 
-async def record_approved(uow: IntakeUnitOfWork, event: StoryApproved) -> None:
-    """Moderation published the story: the author's status page and staff's inbox show it."""
+async def record_approved(uow: IntakeUnitOfWork, events: Sequence[StoryApproved]) -> None:
+    """Moderation published these stories: the authors' status pages and staff's inbox
+    show them (one statement for a consumer's batch)."""
     async with uow:
-        await uow.stories.record_publication(event)
+        await uow.stories.record_publications(events)
 
 
 async def record_rejected(uow: IntakeUnitOfWork, event: StoryRejected) -> None:

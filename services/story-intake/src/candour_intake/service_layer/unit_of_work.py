@@ -73,6 +73,10 @@ class Stories(Protocol):
         """Published as approved, unless withdrawn or `event` is an older revision."""
         ...
 
+    async def record_publications(self, events: Sequence[StoryApproved]) -> None:
+        """`record_publication` of each, in order, in one statement."""
+        ...
+
     async def mark_rejected(
         self, story_id: UUID, rejected_at: datetime, reason: RejectionReason
     ) -> None: ...
