@@ -30,6 +30,7 @@ from candour_intake.domain import (
     ResponseNotFound,
     StaffResponse,
     StoredAnswer,
+    Story,
     StoryNotFound,
     StoryNotOpenForResponses,
     UnknownOrganisation,
@@ -205,7 +206,7 @@ async def submit_story(
             headers=retry_after_header(wait),
         )
 
-    def answer(story: Any, token: str) -> dict[str, Any]:
+    def answer(story: Story, token: str) -> dict[str, Any]:
         return StoryCreated(story_id=story.id, author_token=token).model_dump(mode="json")
 
     keyed = await _keyed(request, idempotency_key)
