@@ -76,8 +76,7 @@ class Platform:
         conn = await asyncpg.connect(self.databases["story-intake"])
         try:
             for org in self.orgs:
-                await repository.upsert_organisation(
-                    conn,
+                await repository.PostgresDirectory(conn).upsert(
                     IntakeOrganisation(
                         id=org.id,
                         name=org.name,

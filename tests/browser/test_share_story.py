@@ -154,7 +154,7 @@ async def test_staff_sign_in_and_respond_to_a_published_story(
     # Publishing is moderation's job (over Kafka); here the test stands in for it.
     conn = await asyncpg.connect(intake.env["CANDOUR_DATABASE_URL"])
     try:
-        await repository.mark_published(conn, story_id, datetime.now(UTC), 1)
+        await repository.PostgresStories(conn).mark_published(story_id, datetime.now(UTC), 1)
     finally:
         await conn.close()
 

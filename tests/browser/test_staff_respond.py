@@ -51,7 +51,7 @@ async def intake_and_search(
     conn = await asyncpg.connect(databases["story-intake"])
     try:
         for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
+            await repository.PostgresDirectory(conn).upsert(trust)
     finally:
         await conn.close()
     ports = {name: free_port() for name in names}

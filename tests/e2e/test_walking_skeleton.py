@@ -49,7 +49,7 @@ async def platform(
     await migrate_database(databases["story-intake"], "candour_intake.migrations")
     conn = await asyncpg.connect(databases["story-intake"])
     try:
-        await repository.upsert_organisation(conn, TRUST)
+        await repository.PostgresDirectory(conn).upsert(TRUST)
     finally:
         await conn.close()
     common = {

@@ -375,8 +375,8 @@ async def prepare_platform(
     await migrate_database(databases["story-intake"], "candour_intake.migrations")
     conn = await asyncpg.connect(databases["story-intake"])
     try:
-        await repository.upsert_organisation(conn, TRUST)
-        await repository.upsert_organisation(conn, OTHER_TRUST)
+        await repository.PostgresDirectory(conn).upsert(TRUST)
+        await repository.PostgresDirectory(conn).upsert(OTHER_TRUST)
     finally:
         await conn.close()
     common = {

@@ -76,7 +76,7 @@ async def platform(
     async with platform_setup(create_database, kafka_bootstrap, topics, tmp_path) as (p, _):
         conn = await asyncpg.connect(p.databases["story-intake"])
         try:
-            await repository.upsert_organisation(conn, TRUST)
+            await repository.PostgresDirectory(conn).upsert(TRUST)
         finally:
             await conn.close()
         p.env["search"]["CANDOUR_POPULATION_FILE"] = demo.population_csv_path()

@@ -24,13 +24,14 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from candour_common.auth import Role
+from candour_common.db.pool import create_pool
 from candour_common.events import AuthorContact, Reach, Relationship, Source, Tags
 from candour_common.topics import Topic, TopicNames
+from candour_intake.bootstrap import units_of_work
 from candour_intake.domain import SubmitStory
 from candour_intake.service_layer import handlers as intake
 from tests import infra
@@ -87,27 +88,26 @@ async def _rows_holding(platform: Platform, service: str) -> list[str]:
 async def _import_with_provenance(platform: Platform) -> tuple[str, str]:
     """What `candour import feedback` does for one entry (the handler it calls), keeping
     the author token a test needs to withdraw it."""
-    conn = await asyncpg.connect(platform.databases["story-intake"])
+    pool = await create_pool(platform.databases["story-intake"], max_size=1)
     try:
-        async with conn.transaction():
-            story, token = await intake.submit_story(
-                conn,
-                SubmitStory(
-                    title=f"Imported {MARKER}",
-                    body=f"{CLEAN_BODY} {MARKER}",
-                    organisation_id=TRUST.id,
-                    service_id="TAD-CMHT",
-                    author=AuthorContact(display_name="Anonymous", relationship=Relationship.CARER),
-                    tags=Tags(),
-                    experienced_at=None,
-                    source=Source.HEALTHWATCH,
-                    external_id=EXTERNAL_ID,
-                    assisted_by=ASSISTED_BY,
-                    represents=Reach(individuals=3, carers=3),
-                ),
-            )
+        story, token = await intake.submit_story(
+            units_of_work(pool)(),
+            SubmitStory(
+                title=f"Imported {MARKER}",
+                body=f"{CLEAN_BODY} {MARKER}",
+                organisation_id=TRUST.id,
+                service_id="TAD-CMHT",
+                author=AuthorContact(display_name="Anonymous", relationship=Relationship.CARER),
+                tags=Tags(),
+                experienced_at=None,
+                source=Source.HEALTHWATCH,
+                external_id=EXTERNAL_ID,
+                assisted_by=ASSISTED_BY,
+                represents=Reach(individuals=3, carers=3),
+            ),
+        )
     finally:
-        await conn.close()
+        await pool.close()
     return str(story.id), token
 
 

@@ -72,7 +72,7 @@ async def _intake_settings(create_database: Any, kafka: str, topics: TopicNames)
     await migrate_database(url, "candour_intake.migrations")
     conn = await asyncpg.connect(url)
     try:
-        await repository.upsert_organisation(conn, TRUST)
+        await repository.PostgresDirectory(conn).upsert(TRUST)
     finally:
         await conn.close()
     return IntakeSettings(

@@ -51,7 +51,7 @@ async def seed_intake_database(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         for trust in TRUSTS:
-            await repository.upsert_organisation(conn, trust)
+            await repository.PostgresDirectory(conn).upsert(trust)
     finally:
         await conn.close()
 

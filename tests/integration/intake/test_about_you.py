@@ -18,9 +18,10 @@ import asyncpg
 import httpx
 import pytest
 
+from candour_common.db.pool import create_pool
 from candour_common.topics import Topic, TopicNames
 from candour_intake.adapters import repository
-from candour_intake.bootstrap import create_app
+from candour_intake.bootstrap import create_app, units_of_work
 from candour_intake.domain import Organisation, Service
 from candour_intake.service_layer.voices import publish_voices
 from candour_intake.settings import IntakeSettings
@@ -68,7 +69,7 @@ async def _intake(make_intake: MakeIntake) -> IntakeSettings:
     settings = await make_intake(voices_summary_every_hours=0)
     conn = await asyncpg.connect(db(settings))
     try:
-        await repository.upsert_organisation(conn, TRUST)
+        await repository.PostgresDirectory(conn).upsert(TRUST)
     finally:
         await conn.close()
     return settings
@@ -213,15 +214,14 @@ async def test_counts_per_programme_are_published_with_small_counts_suppressed(
             )
         ).status_code == 202
 
-        conn = await asyncpg.connect(db(settings))
+        pool = await create_pool(db(settings), max_size=1)
         try:
-            async with conn.transaction():
-                published = await publish_voices(conn)
+            new_uow = units_of_work(pool)
+            published = await publish_voices(new_uow())
             # The schedule does not publish again within its interval; the command does.
-            async with conn.transaction():
-                assert await publish_voices(conn, unless_within=timedelta(hours=24)) == []
+            assert await publish_voices(new_uow(), unless_within=timedelta(hours=24)) == []
         finally:
-            await conn.close()
+            await pool.close()
         assert published == ["maternity", PROGRAMME]
 
         records = await read_topic(
@@ -271,7 +271,7 @@ async def test_the_schedule_publishes_at_start_and_then_waits(make_intake: MakeI
     settings = await make_intake(voices_summary_every_hours=24)
     conn = await asyncpg.connect(db(settings))
     try:
-        await repository.upsert_organisation(conn, TRUST)
+        await repository.PostgresDirectory(conn).upsert(TRUST)
     finally:
         await conn.close()
     started = datetime.now(UTC)

@@ -218,7 +218,9 @@ async def _published_story(client: httpx.AsyncClient, database_url: str) -> str:
     story_id, _ = private_parts_of(done.text)
     conn = await asyncpg.connect(database_url)
     try:
-        await repository.mark_published(conn, uuid.UUID(story_id), datetime.now(UTC), 1)
+        await repository.PostgresStories(conn).mark_published(
+            uuid.UUID(story_id), datetime.now(UTC), 1
+        )
     finally:
         await conn.close()
     return story_id

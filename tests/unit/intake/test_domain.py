@@ -4,8 +4,13 @@ import pytest
 
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
 from candour_intake.adapters.feedback_csv import FeedbackFileError, parse_feedback
-from candour_intake.adapters.idempotency import request_fingerprint
-from candour_intake.domain import StoryState, StoryStatus, hash_token, new_author_token
+from candour_intake.domain import (
+    StoryState,
+    StoryStatus,
+    hash_token,
+    new_author_token,
+    request_fingerprint,
+)
 
 pytestmark = pytest.mark.unit
 

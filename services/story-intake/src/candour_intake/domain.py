@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
@@ -326,6 +327,28 @@ class EditWindowClosed(DomainError):
 class ResponseDeleted(DomainError):
     def __init__(self) -> None:
         super().__init__("the response has been deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The first answer to an Idempotency-Key, replayed to a retry of the same request."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+class KeyReusedWithDifferentRequest(Exception):
+    """An Idempotency-Key sent again with a different request."""
+
+
+class AnswerWithdrawn(Exception):
+    """The key's request created a story that has since been withdrawn: its answer is
+    gone, and repeating the request must not create the story again."""
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
+    """What tells a retry of a request from another request under the same key."""
+    return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + body).digest()
 
 
 def new_author_token() -> tuple[str, bytes]:

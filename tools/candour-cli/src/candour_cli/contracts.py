@@ -451,9 +451,15 @@ def _notifications_subscriptions(
     document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
 
 
+def _intake_subscriptions(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
+    assert isinstance(settings, IntakeSettings)
+    subscriptions = intake_consumers.subscriptions(settings)
+    document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
+
+
 def _services() -> list[_Service]:
     return [
-        _Service("story-intake", _defaults(IntakeSettings), intake_consumers.register),
+        _Service("story-intake", _defaults(IntakeSettings), _intake_subscriptions),
         _Service("moderation", _defaults(ModerationSettings), _moderation_subscriptions),
         _Service("notifications", _defaults(NotificationsSettings), _notifications_subscriptions),
         _Service("search", _defaults(SearchSettings), search_consumers.register),

@@ -46,6 +46,7 @@ from candour_common.kafka_admin import ensure_topics
 from candour_common.logging import configure_logging
 from candour_common.runtime import migrate_database
 from candour_common.topics import TopicNames
+from candour_intake.bootstrap import units_of_work
 from candour_intake.service_layer.handlers import import_directory, import_feedback
 from candour_intake.service_layer.voices import publish_voices
 
@@ -394,14 +395,13 @@ async def load_demo_directory(intake_url: str) -> tuple[int, int]:
     story yet has its page) and notifications (the alerts page offers every service)
     keep their copies."""
     organisations = demo.demo_directory()
-    conn = await asyncpg.connect(intake_url)
+    pool = await create_pool(intake_url, max_size=1)
     try:
-        async with conn.transaction():
-            count = await import_directory(conn, organisations)
-        stories = int(await conn.fetchval("SELECT count(*) FROM stories"))
+        count = await import_directory(units_of_work(pool)(), organisations)
+        stories = int(await pool.fetchval("SELECT count(*) FROM stories"))
         return count, stories
     finally:
-        await conn.close()
+        await pool.close()
 
 
 async def load_demo_feedback(intake_url: str) -> int:
@@ -409,9 +409,9 @@ async def load_demo_feedback(intake_url: str) -> int:
     voices summary now, rather than at intake's next daily turn."""
     pool = await create_pool(intake_url, max_size=2)
     try:
-        summary = await import_feedback(pool, demo.demo_feedback())
-        async with pool.acquire() as conn, conn.transaction():
-            await publish_voices(conn)
+        new_uow = units_of_work(pool)
+        summary = await import_feedback(new_uow, demo.demo_feedback())
+        await publish_voices(new_uow())
     finally:
         await pool.close()
     return summary.imported

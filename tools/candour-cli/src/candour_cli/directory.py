@@ -12,13 +12,14 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
-import asyncpg
 import typer
 
 from candour_cli import databases
 from candour_cli.services import BY_NAME
+from candour_common.db.pool import create_pool
 from candour_common.runtime import migrate_database
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
+from candour_intake.bootstrap import units_of_work
 from candour_intake.domain import Organisation
 from candour_intake.service_layer.handlers import import_directory, publish_directory
 
@@ -36,12 +37,11 @@ async def load_directory(url: str, organisations: list[Organisation], *, create:
     if create:
         await databases.ensure_database(url)
     await migrate_database(url, INTAKE.migrations_package)
-    conn = await asyncpg.connect(url)
+    pool = await create_pool(url, max_size=1)
     try:
-        async with conn.transaction():
-            return await import_directory(conn, organisations)
+        return await import_directory(units_of_work(pool)(), organisations)
     finally:
-        await conn.close()
+        await pool.close()
 
 
 @app.command("import")
@@ -80,12 +80,11 @@ def import_command(
 
 async def republish(url: str) -> int:
     await migrate_database(url, INTAKE.migrations_package)
-    conn = await asyncpg.connect(url)
+    pool = await create_pool(url, max_size=1)
     try:
-        async with conn.transaction():
-            return await publish_directory(conn)
+        return await publish_directory(units_of_work(pool)())
     finally:
-        await conn.close()
+        await pool.close()
 
 
 @app.command("publish")

@@ -19,6 +19,7 @@ from candour_cli.services import BY_NAME
 from candour_common.db.pool import create_pool
 from candour_common.events import Source
 from candour_intake.adapters.feedback_csv import FeedbackEntry, FeedbackFileError, parse_feedback
+from candour_intake.bootstrap import units_of_work
 from candour_intake.service_layer.handlers import (
     ImportSummary,
     check_feedback_against_directory,
@@ -34,8 +35,8 @@ async def run_import(
 ) -> ImportSummary:
     pool = await create_pool(url, max_size=2)
     try:
-        async with pool.acquire() as conn:
-            errors = await check_feedback_against_directory(conn, entries)
+        new_uow = units_of_work(pool)
+        errors = await check_feedback_against_directory(new_uow(), entries)
         if errors:
             raise FeedbackFileError(errors)
         with Progress(
@@ -47,7 +48,7 @@ async def run_import(
         ) as progress:
             task = progress.add_task("import", total=len(entries))
             return await import_feedback(
-                pool, entries, progress=lambda done: progress.update(task, completed=done)
+                new_uow, entries, progress=lambda done: progress.update(task, completed=done)
             )
     finally:
         await pool.close()

@@ -16,6 +16,7 @@ import typer
 from candour_cli import databases
 from candour_cli.services import BY_NAME
 from candour_common.db.pool import create_pool
+from candour_intake.bootstrap import units_of_work
 from candour_intake.service_layer.voices import publish_voices
 
 app = typer.Typer(help="Whose voices each programme hears.", no_args_is_help=True)
@@ -25,8 +26,7 @@ INTAKE = BY_NAME["story-intake"]
 async def publish_now(url: str) -> list[str]:
     pool = await create_pool(url, max_size=1)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            return await publish_voices(conn)
+        return await publish_voices(units_of_work(pool)())
     finally:
         await pool.close()
 

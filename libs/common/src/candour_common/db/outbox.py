@@ -44,6 +44,33 @@ async def add_event(conn: Connection, event: BaseEvent, *, service: str) -> Enve
     return envelope
 
 
+async def add_events(
+    conn: Connection, events: Sequence[BaseEvent], *, service: str
+) -> list[Envelope]:
+    """Write many events to the outbox in the caller's transaction with one `COPY` (a
+    bulk import), then wake the relay once; they are published in the order given."""
+    if not events:
+        return []
+    correlation_id = current_correlation_id()
+    envelopes = [Envelope.new(e, service=service, correlation_id=correlation_id) for e in events]
+    await conn.copy_records_to_table(
+        "outbox",
+        columns=("event_id", "topic", "key", "headers", "payload"),
+        records=[
+            (
+                envelope.id,
+                event.topic.value,
+                event.kafka_key(),
+                json.dumps(envelope.headers()),
+                event.model_dump_json(),
+            )
+            for event, envelope in zip(events, envelopes, strict=True)
+        ],
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    return envelopes
+
+
 async def add_tombstone(
     conn: Connection, topic: Topic, key: str, *, story_id: uuid.UUID, service: str
 ) -> Envelope:

@@ -32,7 +32,7 @@ from asyncpg.transaction import Transaction
 
 from candour_common.db import Connection, lock_story
 from candour_common.db.inbox import InboxEntry, record_new
-from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
+from candour_common.db.outbox import add_event, add_events, add_tombstone, erase_story_events
 from candour_common.events import BaseEvent
 from candour_common.topics import Topic
 
@@ -78,6 +78,10 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def add_event(self, event: BaseEvent) -> uuid.UUID:
         """Announce `event`: written to the outbox now, published after the commit."""
+
+    async def add_events(self, events: Sequence[BaseEvent]) -> list[uuid.UUID]:
+        """Announce many events at once (a bulk import), published in the order given."""
+        return [await self.add_event(event) for event in events]
 
     @abc.abstractmethod
     async def add_tombstone(self, topic: Topic, key: str, *, story_id: uuid.UUID) -> uuid.UUID:
@@ -155,6 +159,11 @@ class UnitOfWork(AbstractUnitOfWork):
     async def add_event(self, event: BaseEvent) -> uuid.UUID:
         envelope = await add_event(self.connection, event, service=self.service)
         return envelope.id
+
+    async def add_events(self, events: Sequence[BaseEvent]) -> list[uuid.UUID]:
+        # One COPY into the outbox and one wake-up for the relay, however many events.
+        envelopes = await add_events(self.connection, events, service=self.service)
+        return [envelope.id for envelope in envelopes]
 
     async def add_tombstone(self, topic: Topic, key: str, *, story_id: uuid.UUID) -> uuid.UUID:
         envelope = await add_tombstone(

@@ -11,31 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 from cryptography.fernet import Fernet
 
 from candour_common.db import Connection
-
-DEFAULT_TTL = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    status_code: int
-    body: dict[str, Any]
-
-
-class KeyReusedWithDifferentRequest(Exception):
-    pass
-
-
-class AnswerWithdrawn(Exception):
-    """The key's request created a story that has since been withdrawn: its answer is
-    gone, and repeating the request must not create the story again."""
+from candour_intake.domain import AnswerWithdrawn, KeyReusedWithDifferentRequest, StoredAnswer
 
 
 def _key_hash(key: str) -> bytes:
@@ -47,99 +29,98 @@ def _cipher(key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
-    return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + body).digest()
+class PostgresIdempotencyKeys:
+    """Stored answers to Idempotency-Keys, on one unit of work's connection."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-async def claim(
-    conn: Connection, *, key: str, scope: str, fingerprint: bytes, ttl: timedelta = DEFAULT_TTL
-) -> StoredAnswer | None:
-    """Claim `key` in the caller's transaction; return the earlier answer if there is one.
+    async def claim(
+        self, *, key: str, scope: str, fingerprint: bytes, ttl: timedelta
+    ) -> StoredAnswer | None:
+        """Claim `key` in the caller's transaction; return the earlier answer if there is one.
 
-    A concurrent request with the same key blocks on the primary key until the
-    first one commits, then sees its answer.
-    """
-    key_hash = _key_hash(key)
-    await conn.execute(
+        A concurrent request with the same key blocks on the primary key until the
+        first one commits, then sees its answer.
         """
-        DELETE FROM idempotency_keys
-        WHERE scope = $1 AND key_hash = $2 AND created_at < now() - $3::interval
-        """,
-        scope,
-        key_hash,
-        ttl,
-    )
-    inserted = await conn.fetchval(
+        key_hash = _key_hash(key)
+        await self._conn.execute(
+            """
+            DELETE FROM idempotency_keys
+            WHERE scope = $1 AND key_hash = $2 AND created_at < now() - $3::interval
+            """,
+            scope,
+            key_hash,
+            ttl,
+        )
+        inserted = await self._conn.fetchval(
+            """
+            INSERT INTO idempotency_keys (key_hash, scope, request_hash) VALUES ($1, $2, $3)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            key_hash,
+            scope,
+            fingerprint,
+        )
+        if inserted:
+            return None
+        row = await self._conn.fetchrow(
+            """
+            SELECT request_hash, status_code, response FROM idempotency_keys
+            WHERE scope = $1 AND key_hash = $2
+            """,
+            scope,
+            key_hash,
+        )
+        assert row is not None
+        if bytes(row["request_hash"]) != fingerprint:
+            raise KeyReusedWithDifferentRequest()
+        if row["response"] is None:
+            raise AnswerWithdrawn()
+        body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
+        return StoredAnswer(status_code=row["status_code"], body=body)
+
+    async def complete(
+        self, *, key: str, scope: str, answer: StoredAnswer, story_id: UUID | None
+    ) -> None:
+        await self._conn.execute(
+            """
+            UPDATE idempotency_keys SET status_code = $3, response = $4, story_id = $5
+            WHERE scope = $1 AND key_hash = $2
+            """,
+            scope,
+            _key_hash(key),
+            answer.status_code,
+            _cipher(key).encrypt(json.dumps(answer.body).encode()),
+            story_id,
+        )
+
+    async def forget_story(self, story_id: UUID) -> int:
+        """Blank every stored answer about the story (a withdrawal); return how many.
+
+        The answer (story id, author token) goes; the key's hash and the request's hash
+        stay until the key expires, so a retry of the request gets 410 instead of making
+        the story again.
         """
-        INSERT INTO idempotency_keys (key_hash, scope, request_hash) VALUES ($1, $2, $3)
-        ON CONFLICT DO NOTHING RETURNING true
-        """,
-        key_hash,
-        scope,
-        fingerprint,
-    )
-    if inserted:
-        return None
-    row = await conn.fetchrow(
-        """
-        SELECT request_hash, status_code, response FROM idempotency_keys
-        WHERE scope = $1 AND key_hash = $2
-        """,
-        scope,
-        key_hash,
-    )
-    assert row is not None
-    if bytes(row["request_hash"]) != fingerprint:
-        raise KeyReusedWithDifferentRequest()
-    if row["response"] is None:
-        raise AnswerWithdrawn()
-    body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
-    return StoredAnswer(status_code=row["status_code"], body=body)
+        status = await self._conn.execute(
+            """
+            UPDATE idempotency_keys SET response = NULL, status_code = 410, story_id = NULL
+            WHERE story_id = $1
+            """,
+            story_id,
+        )
+        return int(status.split()[-1])
 
-
-async def complete(
-    conn: Connection, *, key: str, scope: str, answer: StoredAnswer, story_id: UUID | None
-) -> None:
-    await conn.execute(
-        """
-        UPDATE idempotency_keys SET status_code = $3, response = $4, story_id = $5
-        WHERE scope = $1 AND key_hash = $2
-        """,
-        scope,
-        _key_hash(key),
-        answer.status_code,
-        _cipher(key).encrypt(json.dumps(answer.body).encode()),
-        story_id,
-    )
-
-
-async def forget_story(conn: Connection, story_id: UUID) -> int:
-    """Blank every stored answer about the story (a withdrawal); return how many.
-
-    The answer (story id, author token) goes; the key's hash and the request's hash
-    stay until the key expires, so a retry of the request gets 410 instead of making
-    the story again.
-    """
-    status = await conn.execute(
-        """
-        UPDATE idempotency_keys SET response = NULL, status_code = 410, story_id = NULL
-        WHERE story_id = $1
-        """,
-        story_id,
-    )
-    return int(status.split()[-1])
-
-
-async def replay(conn: Connection, *, key: str, scope: str) -> StoredAnswer | None:
-    """The answer stored for `key`, without claiming it (None if there is none yet)."""
-    row = await conn.fetchrow(
-        "SELECT status_code, response FROM idempotency_keys WHERE scope = $1 AND key_hash = $2",
-        scope,
-        _key_hash(key),
-    )
-    if row is None or row["status_code"] is None:
-        return None
-    if row["response"] is None:
-        raise AnswerWithdrawn()
-    body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
-    return StoredAnswer(status_code=row["status_code"], body=body)
+    async def replay(self, *, key: str, scope: str) -> StoredAnswer | None:
+        """The answer stored for `key`, without claiming it (None if there is none yet)."""
+        row = await self._conn.fetchrow(
+            "SELECT status_code, response FROM idempotency_keys WHERE scope = $1 AND key_hash = $2",
+            scope,
+            _key_hash(key),
+        )
+        if row is None or row["status_code"] is None:
+            return None
+        if row["response"] is None:
+            raise AnswerWithdrawn()
+        body = json.loads(_cipher(key).decrypt(bytes(row["response"])))
+        return StoredAnswer(status_code=row["status_code"], body=body)

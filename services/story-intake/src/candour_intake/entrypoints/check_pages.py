@@ -19,11 +19,11 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.http.limits import RateLimiter, retry_after_header
+from candour_common.http.limits import retry_after_header
 from candour_common.translatable import N_
 from candour_common.web import pages as web_pages
 from candour_intake.domain import Organisation, UnknownOrganisation, UnknownService
-from candour_intake.entrypoints import pages
+from candour_intake.entrypoints import pages, submission
 from candour_intake.service_layer.check import CHECKED_FIELDS, CheckStory, StoryCheck, check_story
 from candour_screening import Redaction, apply_redactions
 
@@ -156,9 +156,7 @@ def _read(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
 @router.post("/share/check", response_class=HTMLResponse)
 async def share_check(request: Request) -> Response:
     form = await web_pages.checked_form(request)
-    limiter: RateLimiter = request.app.state.submission_limiter
-    client = request.client.host if request.client else "unknown"
-    if (wait := await limiter.check(pages._pool(request), client)) is not None:
+    if (wait := await submission.seconds_to_wait(request)) is not None:
         response = pages._message(
             request,
             N_("Too many stories at once"),

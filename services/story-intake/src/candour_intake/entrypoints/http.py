@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from candour_common.auth import Principal, Role
-from candour_common.events import AuthorContact, Responder, Tags
+from candour_common.events import Responder
 from candour_common.http.bearer import bearer_credentials, require_role
-from candour_common.http.limits import RateLimiter, retry_after_header
+from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
-    AboutYou,
     AlreadyImported,
+    AnswerWithdrawn,
     DeleteResponse,
     DomainError,
     EditResponse,
     EditWindowClosed,
+    KeyReusedWithDifferentRequest,
     NotTheAuthor,
     NotYourResponse,
     Organisation,
     PostResponse,
     ResponseDeleted,
     ResponseNotFound,
+    StaffResponse,
+    StoredAnswer,
+    Story,
     StoryNotFound,
     StoryNotOpenForResponses,
-    SubmitStory,
     UnknownOrganisation,
     UnknownService,
     WrongOrganisation,
+    request_fingerprint,
 )
+from candour_intake.entrypoints import submission
+from candour_intake.entrypoints.dependencies import edit_window, get_unit_of_work, idempotency_ttl
 from candour_intake.entrypoints.schemas import (
     OrganisationOut,
     ResponseCreated,
@@ -54,8 +56,8 @@ from candour_intake.entrypoints.schemas import (
 from candour_intake.service_layer import check as story_check
 from candour_intake.service_layer import handlers
 from candour_intake.service_layer.check import CheckStory
-from candour_intake.service_layer.ports import SafeguardingCheck
-from candour_intake.settings import IntakeSettings
+from candour_intake.service_layer.idempotency import KeyedRequest, answer_once
+from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 router = APIRouter(prefix="/v1")
 PROBLEM: dict[int | str, dict[str, Any]] = {
@@ -64,12 +66,7 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+Uow = Annotated[IntakeUnitOfWork, Depends(get_unit_of_work)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -126,49 +123,29 @@ def _problem_for(exc: DomainError) -> ProblemError:
     return ProblemError(422, str(exc))
 
 
-async def _idempotent(
-    request: Request,
-    pool: asyncpg.Pool,
-    key: str | None,
-    status_code: int,
-    work: Callable[[Any], Awaitable[BaseModel]],
-    story_of: Callable[[BaseModel], uuid.UUID],
-) -> JSONResponse:
-    """Run `work(conn)` in one transaction, replaying the first answer for a reused key.
-
-    `story_of` names the story an answer is about: a withdrawal blanks its answers.
-    """
-    settings: IntakeSettings = request.app.state.platform.settings
-    ttl = timedelta(hours=settings.idempotency_key_hours)
-    scope = f"{request.method} {request.url.path}"
-    fingerprint = idempotency.request_fingerprint(
-        request.method, request.url.path, await request.body()
+async def _keyed(request: Request, key: str | None) -> KeyedRequest | None:
+    """The request under its Idempotency-Key (None without one)."""
+    if key is None:
+        return None
+    return KeyedRequest(
+        key=key,
+        scope=f"{request.method} {request.url.path}",
+        fingerprint=request_fingerprint(request.method, request.url.path, await request.body()),
+        ttl=idempotency_ttl(request),
     )
+
+
+async def _answered_once(keyed: Awaitable[tuple[StoredAnswer, bool]]) -> JSONResponse:
+    """The answer (the first one, for a repeated key) as JSON; each refusal as a problem."""
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            if key is not None:
-                stored = await idempotency.claim(
-                    conn, key=key, scope=scope, fingerprint=fingerprint, ttl=ttl
-                )
-                if stored is not None:
-                    return JSONResponse(stored.body, status_code=stored.status_code)
-            created = await work(conn)
-            answer = created.model_dump(mode="json")
-            if key is not None:
-                await idempotency.complete(
-                    conn,
-                    key=key,
-                    scope=scope,
-                    answer=idempotency.StoredAnswer(status_code=status_code, body=answer),
-                    story_id=story_of(created),
-                )
-    except idempotency.AnswerWithdrawn as exc:
+        answer, _ = await keyed
+    except AnswerWithdrawn as exc:
         raise ProblemError(
             410,
             "The story this Idempotency-Key created has been withdrawn; "
             "use a new key to send it again.",
         ) from exc
-    except idempotency.KeyReusedWithDifferentRequest as exc:
+    except KeyReusedWithDifferentRequest as exc:
         raise ProblemError(
             422,
             "This Idempotency-Key was used with a different request body.",
@@ -178,7 +155,7 @@ async def _idempotent(
         ) from exc
     except DomainError as exc:
         raise _problem_for(exc) from exc
-    return JSONResponse(answer, status_code=status_code)
+    return JSONResponse(answer.body, status_code=answer.status_code)
 
 
 def _organisation_out(org: Organisation) -> OrganisationOut:
@@ -191,9 +168,8 @@ def _organisation_out(org: Organisation) -> OrganisationOut:
 
 
 @router.get("/organisations", response_model=list[OrganisationOut], tags=["directory"])
-async def list_organisations(pool: Pool) -> list[OrganisationOut]:
-    async with pool.acquire() as conn:
-        return [_organisation_out(o) for o in await repository.list_organisations(conn)]
+async def list_organisations(uow: Uow) -> list[OrganisationOut]:
+    return [_organisation_out(o) for o in await handlers.organisations(uow)]
 
 
 @router.get(
@@ -202,9 +178,8 @@ async def list_organisations(pool: Pool) -> list[OrganisationOut]:
     tags=["directory"],
     responses={404: PROBLEM[404]},
 )
-async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
-    async with pool.acquire() as conn:
-        org = await repository.get_organisation(conn, ods_code)
+async def get_organisation(ods_code: str, uow: Uow) -> OrganisationOut:
+    org = await handlers.organisation(uow, ods_code)
     if org is None:
         raise ProblemError(404, f"No organisation with ODS code {ods_code!r}.")
     return _organisation_out(org)
@@ -222,46 +197,20 @@ async def get_organisation(ods_code: str, pool: Pool) -> OrganisationOut:
     ),
 )
 async def submit_story(
-    request: Request, body: StoryIn, pool: Pool, idempotency_key: IdempotencyKey = None
+    request: Request, body: StoryIn, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    limiter: RateLimiter = request.app.state.submission_limiter
-    client = request.client.host if request.client else "unknown"
-    if (wait := await limiter.check(pool, client)) is not None:
+    if (wait := await submission.seconds_to_wait(request)) is not None:
         raise ProblemError(
             429,
             "Too many stories from this client; try again later.",
             headers=retry_after_header(wait),
         )
-    command = SubmitStory(
-        title=body.title,
-        body=body.body,
-        organisation_id=body.organisation_id,
-        service_id=body.service_id,
-        author=AuthorContact(**body.author.model_dump()),
-        tags=Tags(**body.tags.model_dump()),
-        experienced_at=body.experienced_at,
-        about_you=AboutYou(**body.about_you.model_dump()) if body.about_you else None,
-    )
-    safeguarding: SafeguardingCheck = request.app.state.safeguarding
-    level = await safeguarding.level(command.title, command.body)
 
-    async def work(conn: Any) -> BaseModel:
-        story, token = await handlers.submit_story(conn, command, safeguarding_level=level)
-        return StoryCreated(story_id=story.id, author_token=token)
+    def answer(story: Story, token: str) -> dict[str, Any]:
+        return StoryCreated(story_id=story.id, author_token=token).model_dump(mode="json")
 
-    def story_of(created: BaseModel) -> uuid.UUID:
-        assert isinstance(created, StoryCreated)
-        return created.story_id
-
-    return await _idempotent(request, pool, idempotency_key, 201, work, story_of)
-
-
-async def _authored_state(request: Request, conn: Any, story_id: uuid.UUID) -> Any:
-    token = await bearer_credentials(request)
-    state = await handlers.story_state(conn, story_id)
-    if not state.authored_by(token):
-        raise NotTheAuthor()
-    return state
+    keyed = await _keyed(request, idempotency_key)
+    return await _answered_once(submission.submit(request, body, keyed, answer))
 
 
 @router.get(
@@ -271,10 +220,10 @@ async def _authored_state(request: Request, conn: Any, story_id: uuid.UUID) -> A
     responses={c: PROBLEM[c] for c in (401, 404)},
     description="The author's view of their story. `Authorization: Bearer <author_token>`.",
 )
-async def story_status(request: Request, story_id: uuid.UUID, pool: Pool) -> StoryStatusOut:
+async def story_status(request: Request, story_id: uuid.UUID, uow: Uow) -> StoryStatusOut:
+    token = await bearer_credentials(request)
     try:
-        async with pool.acquire() as conn:
-            state = await _authored_state(request, conn, story_id)
+        state = await handlers.authored_story(uow, story_id, token)
     except DomainError as exc:
         raise _problem_for(exc) from exc
     return StoryStatusOut(
@@ -293,11 +242,10 @@ async def story_status(request: Request, story_id: uuid.UUID, pool: Pool) -> Sto
     responses={c: PROBLEM[c] for c in (401, 404)},
     description="The author withdraws their story everywhere. Withdrawing twice is harmless.",
 )
-async def withdraw_story(request: Request, story_id: uuid.UUID, pool: Pool) -> WithdrawalAccepted:
+async def withdraw_story(request: Request, story_id: uuid.UUID, uow: Uow) -> WithdrawalAccepted:
+    token = await bearer_credentials(request)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            state = await _authored_state(request, conn, story_id)
-            await handlers.withdraw_story(conn, state)
+        await handlers.withdraw_story(uow, story_id, token)
     except DomainError as exc:
         raise _problem_for(exc) from exc
     return WithdrawalAccepted(story_id=story_id)
@@ -315,7 +263,7 @@ async def post_response(
     request: Request,
     story_id: uuid.UUID,
     body: ResponseIn,
-    pool: Pool,
+    uow: Uow,
     staff: Staff,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -329,15 +277,21 @@ async def post_response(
         change=body.change,
     )
 
-    async def work(conn: Any) -> BaseModel:
-        return ResponseCreated(response_id=await handlers.post_response(conn, command))
+    async def work() -> tuple[StoredAnswer, uuid.UUID]:
+        created = ResponseCreated(response_id=await handlers.post_response(uow, command))
+        return StoredAnswer(201, created.model_dump(mode="json")), story_id
 
-    return await _idempotent(request, pool, idempotency_key, 201, work, lambda _: story_id)
+    keyed = await _keyed(request, idempotency_key)
+    return await _answered_once(answer_once(uow, keyed, work))
 
 
-def _edit_window(request: Request) -> timedelta:
-    settings: IntakeSettings = request.app.state.platform.settings
-    return settings.response_edit_window
+async def _changed(
+    request: Request, uow: IntakeUnitOfWork, command: EditResponse | DeleteResponse
+) -> StaffResponse:
+    try:
+        return await handlers.change_response(uow, command, window=edit_window(request))
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
 
 
 @router.put(
@@ -357,7 +311,7 @@ async def edit_response(
     story_id: uuid.UUID,
     response_id: uuid.UUID,
     body: ResponseIn,
-    pool: Pool,
+    uow: Uow,
     staff: Staff,
 ) -> ResponseEdited:
     assert staff.organisation_id is not None  # guaranteed for staff tokens
@@ -370,11 +324,7 @@ async def edit_response(
         body=body.body,
         change=body.change,
     )
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            edited = await handlers.edit_response(conn, command, window=_edit_window(request))
-    except DomainError as exc:
-        raise _problem_for(exc) from exc
+    edited = await _changed(request, uow, command)
     assert edited.edited_at is not None
     return ResponseEdited(response_id=edited.id, version=edited.version, edited_at=edited.edited_at)
 
@@ -391,7 +341,7 @@ async def edit_response(
     ),
 )
 async def delete_response(
-    request: Request, story_id: uuid.UUID, response_id: uuid.UUID, pool: Pool, staff: Staff
+    request: Request, story_id: uuid.UUID, response_id: uuid.UUID, uow: Uow, staff: Staff
 ) -> ResponseDeletedOut:
     assert staff.organisation_id is not None
     command = DeleteResponse(
@@ -400,11 +350,7 @@ async def delete_response(
         organisation_id=staff.organisation_id,
         responder_subject=staff.subject,
     )
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            deleted = await handlers.delete_response(conn, command, window=_edit_window(request))
-    except DomainError as exc:
-        raise _problem_for(exc) from exc
+    deleted = await _changed(request, uow, command)
     return ResponseDeletedOut(response_id=deleted.id, version=deleted.version)
 
 
@@ -420,10 +366,8 @@ async def delete_response(
         "and where to get help now when that level is not `none`. Stores nothing."
     ),
 )
-async def check_story(request: Request, body: StoryIn, pool: Pool) -> StoryChecked:
-    limiter: RateLimiter = request.app.state.submission_limiter
-    client = request.client.host if request.client else "unknown"
-    if (wait := await limiter.check(pool, client)) is not None:
+async def check_story(request: Request, body: StoryIn, uow: Uow) -> StoryChecked:
+    if (wait := await submission.seconds_to_wait(request)) is not None:
         raise ProblemError(
             429,
             "Too many stories from this client; try again later.",
@@ -431,8 +375,7 @@ async def check_story(request: Request, body: StoryIn, pool: Pool) -> StoryCheck
         )
 
     async def find_organisation(organisation_id: str) -> Organisation | None:
-        async with pool.acquire() as conn:
-            return await repository.get_organisation(conn, organisation_id)
+        return await handlers.organisation(uow, organisation_id)
 
     command = CheckStory(
         title=body.title,

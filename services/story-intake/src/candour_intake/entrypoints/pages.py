@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -26,45 +25,46 @@ from starlette.responses import Response
 
 from candour_common.about_you import ANSWERS, ETHNIC_CATEGORIES, ETHNIC_GROUPS, Characteristic
 from candour_common.auth import Principal, Role
-from candour_common.db import Connection
 from candour_common.events import (
     CRITICALITY_LABELS,
     TAG_VOCABULARY,
-    AuthorContact,
     ChangeMarker,
-    Reach,
     RejectionReason,
     Relationship,
     Responder,
-    Tags,
 )
-from candour_common.http.limits import RateLimiter, retry_after_header
+from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
-from candour_intake.adapters import idempotency, repository
 from candour_intake.domain import (
-    AboutYou,
+    AnswerWithdrawn,
     DeleteResponse,
     DomainError,
     EditResponse,
     EditWindowClosed,
     InboxQuery,
+    KeyReusedWithDifferentRequest,
+    NotTheAuthor,
     NotYourResponse,
     Organisation,
     PostResponse,
     ResponseDeleted,
     ResponseNotFound,
     StaffResponse,
+    StoredAnswer,
+    Story,
     StoryNotFound,
     StoryNotOpenForResponses,
     StoryState,
     StoryStatus,
-    SubmitStory,
     UnknownOrganisation,
     UnknownService,
     WrongOrganisation,
+    request_fingerprint,
 )
+from candour_intake.entrypoints import submission
+from candour_intake.entrypoints.dependencies import edit_window, idempotency_ttl, new_unit_of_work
 from candour_intake.entrypoints.schemas import (
     MAX_WORDS,
     OPERATOR_ONLY_FIELDS,
@@ -72,7 +72,8 @@ from candour_intake.entrypoints.schemas import (
     StoryIn,
 )
 from candour_intake.service_layer import handlers
-from candour_intake.service_layer.ports import SafeguardingCheck
+from candour_intake.service_layer.idempotency import KeyedRequest, answer_once, replay
+from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from candour_intake.settings import IntakeSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -165,9 +166,9 @@ def _templates(request: Request) -> Jinja2Templates:
     return templates
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
+def _uow(request: Request) -> IntakeUnitOfWork:
+    """A fresh unit of work for this page's use cases."""
+    return new_unit_of_work(request.app)
 
 
 def _render(
@@ -234,8 +235,7 @@ ABOUT_YOU_QUESTIONS = {
 
 
 async def _organisations(request: Request) -> list[Organisation]:
-    async with _pool(request).acquire() as conn:
-        return await repository.list_organisations(conn)
+    return await handlers.organisations(_uow(request))
 
 
 def _share_context(
@@ -411,9 +411,7 @@ def validated_story(
 @router.post("/share", response_class=HTMLResponse)
 async def share_submit(request: Request) -> Response:
     form = await pages.checked_form(request)
-    limiter: RateLimiter = request.app.state.submission_limiter
-    client = request.client.host if request.client else "unknown"
-    if (wait := await limiter.check(_pool(request), client)) is not None:
+    if (wait := await submission.seconds_to_wait(request)) is not None:
         response = _message(
             request,
             N_("Too many stories at once"),
@@ -430,23 +428,28 @@ async def share_submit(request: Request) -> Response:
     values, errors = _read_share_form(form)
     story, errors = validated_story(values, errors)
     if story is not None and not errors:
-        command = SubmitStory(
-            title=story.title,
-            body=story.body,
-            organisation_id=story.organisation_id,
-            service_id=story.service_id,
-            author=AuthorContact(**story.author.model_dump()),
-            tags=Tags(**story.tags.model_dump()),
-            experienced_at=story.experienced_at,
-            represents=Reach(),
-            about_you=AboutYou(**story.about_you.model_dump()) if story.about_you else None,
-        )
         key = values[SUBMISSION_FIELD] or secrets.token_urlsafe(24)
+        keyed = KeyedRequest(
+            key=key,
+            scope=SHARE_SCOPE,
+            fingerprint=_form_fingerprint(form, "/share"),
+            ttl=idempotency_ttl(request),
+        )
+
+        def answer(created: Story, token: str) -> dict[str, Any]:
+            author = created.author
+            return {
+                "story_id": str(created.id),
+                "token": token,
+                "email_on_response": bool(author.email and author.notify_on_response),
+            }
+
         try:
-            await _send_once(request, key, _form_fingerprint(form, "/share"), command)
+            # A form sent again (a refresh, a double click) finds its first answer.
+            await submission.submit(request, story, keyed, answer)
         except (UnknownOrganisation, UnknownService):
             errors["place"] = N_("Choose an organisation or service from the list")
-        except idempotency.KeyReusedWithDifferentRequest:
+        except KeyReusedWithDifferentRequest:
             return _message(
                 request,
                 N_("This form has already been sent"),
@@ -456,7 +459,7 @@ async def share_submit(request: Request) -> Response:
                 ),
                 status_code=409,
             )
-        except idempotency.AnswerWithdrawn:
+        except AnswerWithdrawn:
             return _message(
                 request,
                 N_("This story was withdrawn"),
@@ -489,34 +492,7 @@ def _form_fingerprint(form: FormData, path: str) -> bytes:
         for name, value in form.multi_items()
         if name != pages.CSRF_FIELD and isinstance(value, str)
     )
-    return idempotency.request_fingerprint("POST", path, repr(fields).encode())
-
-
-async def _send_once(request: Request, key: str, fingerprint: bytes, command: SubmitStory) -> None:
-    """Send the story unless this form's key has sent it already (then nothing)."""
-    check: SafeguardingCheck = request.app.state.safeguarding
-    level = await check.level(command.title, command.body)  # before the transaction
-    settings: IntakeSettings = request.app.state.platform.settings
-    ttl = timedelta(hours=settings.idempotency_key_hours)
-    async with _pool(request).acquire() as conn, conn.transaction():
-        stored = await idempotency.claim(
-            conn, key=key, scope=SHARE_SCOPE, fingerprint=fingerprint, ttl=ttl
-        )
-        if stored is not None:
-            return
-        created, token = await handlers.submit_story(conn, command, safeguarding_level=level)
-        answer = {
-            "story_id": str(created.id),
-            "token": token,
-            "email_on_response": bool(command.author.email and command.author.notify_on_response),
-        }
-        await idempotency.complete(
-            conn,
-            key=key,
-            scope=SHARE_SCOPE,
-            answer=idempotency.StoredAnswer(status_code=201, body=answer),
-            story_id=created.id,
-        )
+    return request_fingerprint("POST", path, repr(fields).encode())
 
 
 @router.get("/share/sent", response_class=HTMLResponse)
@@ -525,16 +501,20 @@ async def share_sent(request: Request) -> HTMLResponse:
 
     Reloading it shows the same story again; it never sends anything."""
     key = request.cookies.get(SUBMISSION_COOKIE, "")
-    answer: idempotency.StoredAnswer | None = None
+    answer: StoredAnswer | None = None
     state: StoryState | None = None
     if key:
-        async with _pool(request).acquire() as conn:
+        try:
+            answer = await replay(_uow(request), key=key, scope=SHARE_SCOPE)
+        except AnswerWithdrawn:
+            answer = None
+        if answer is not None:
             try:
-                answer = await idempotency.replay(conn, key=key, scope=SHARE_SCOPE)
-            except idempotency.AnswerWithdrawn:
-                answer = None
-            if answer is not None:
-                state = await repository.get_story_state(conn, uuid.UUID(answer.body["story_id"]))
+                state = await handlers.story_state(
+                    _uow(request), uuid.UUID(answer.body["story_id"])
+                )
+            except StoryNotFound:
+                state = None
     if answer is None or state is None:
         response = _message(
             request,
@@ -574,12 +554,12 @@ async def _authored(request: Request, story: str, token: str) -> StoryState | No
         story_id = uuid.UUID(story)
     except ValueError:
         return None
-    async with _pool(request).acquire() as conn:
-        try:
-            state = await handlers.story_state(conn, story_id)
-        except StoryNotFound:
-            return None
-    return state if token and state.authored_by(token) else None
+    if not token:
+        return None
+    try:
+        return await handlers.authored_story(_uow(request), story_id, token)
+    except (StoryNotFound, NotTheAuthor):
+        return None
 
 
 def _link_not_recognised(request: Request) -> HTMLResponse:
@@ -655,8 +635,7 @@ async def withdraw(request: Request) -> Response:
             {"state": state, "token": token},
             headers=PRIVATE_HEADERS,
         )
-    async with _pool(request).acquire() as conn, conn.transaction():
-        await handlers.withdraw_story(conn, state)
+    await handlers.withdraw_story(_uow(request), state.id, token)
     return _follow_page(request, dataclasses.replace(state, status=StoryStatus.WITHDRAWN), token)
 
 
@@ -760,9 +739,8 @@ async def respond_home(
     query, errors = _inbox_query(staff.organisation_id, service, criticality, answered, page)
     if story:
         errors["story"] = "Enter a story reference like 1b2c3d4e-…"
-    async with _pool(request).acquire() as conn:
-        organisation = await repository.get_organisation(conn, staff.organisation_id)
-        found = await handlers.inbox(conn, query) if not errors else None
+    organisation = await handlers.organisation(_uow(request), staff.organisation_id)
+    found = await handlers.inbox(_uow(request), query) if not errors else None
     services = organisation.services if organisation else ()
     if service and not any(s.id == service for s in services):
         errors["service"] = "Choose one of your organisation's services"
@@ -828,7 +806,7 @@ def _staff_message(request: Request, exc: DomainError, staff: Principal) -> HTML
         return _message(
             request,
             "This response can no longer be changed",
-            f"A response can be changed or deleted for {_minutes(_edit_window(request))} after "
+            f"A response can be changed or deleted for {_minutes(edit_window(request))} after "
             "it is posted, and that time has passed. If something in it must change, contact "
             "the moderators.",
             status_code=409,
@@ -854,18 +832,12 @@ def _not_open(request: Request, status: StoryStatus, staff: Principal) -> HTMLRe
     )
 
 
-def _edit_window(request: Request) -> timedelta:
-    settings: IntakeSettings = request.app.state.platform.settings
-    return settings.response_edit_window
-
-
 async def _story_to_answer(
     request: Request, story_id: uuid.UUID, staff: Principal
 ) -> handlers.StoryToAnswer | HTMLResponse:
     assert staff.organisation_id is not None
     try:
-        async with _pool(request).acquire() as conn:
-            return await handlers.story_to_answer(conn, story_id, staff.organisation_id)
+        return await handlers.story_to_answer(_uow(request), story_id, staff.organisation_id)
     except DomainError as exc:
         return _staff_message(request, exc, staff)
 
@@ -878,7 +850,7 @@ def _respond_context(
     errors: Mapping[str, str],
     **extra: Any,
 ) -> dict[str, Any]:
-    window = _edit_window(request)
+    window = edit_window(request)
     now = datetime.now(UTC)
     return {
         "staff": staff,
@@ -1020,8 +992,8 @@ async def respond_submit(request: Request, story_id: uuid.UUID) -> Response:
     )
     path = f"/respond/{story_id}"
 
-    async def post(conn: Connection) -> uuid.UUID:
-        return await handlers.post_response(conn, command)
+    async def post(uow: IntakeUnitOfWork) -> uuid.UUID:
+        return await handlers.post_response(uow, command)
 
     sent = await _publish_once(request, staff, form, values, story_id, path, post)
     if sent is not None:
@@ -1036,34 +1008,27 @@ async def _publish_once(
     values: Mapping[str, str],
     story_id: uuid.UUID,
     path: str,
-    publish: Callable[[Connection], Awaitable[uuid.UUID]],
+    publish: Callable[[IntakeUnitOfWork], Awaitable[uuid.UUID]],
 ) -> HTMLResponse | None:
     """Run `publish` unless this form's key has run it already; None when the response
     is (or was already) published, else the page that says why not."""
-    key = values[RESPONSE_FIELD] or secrets.token_urlsafe(24)
-    settings: IntakeSettings = request.app.state.platform.settings
+    keyed = KeyedRequest(
+        key=values[RESPONSE_FIELD] or secrets.token_urlsafe(24),
+        scope=f"POST {path}",
+        fingerprint=_form_fingerprint(form, path),
+        ttl=idempotency_ttl(request),
+    )
+    uow = _uow(request)
+
+    async def work() -> tuple[StoredAnswer, uuid.UUID]:
+        response_id = await publish(uow)
+        return StoredAnswer(303, {"response_id": str(response_id)}), story_id
+
     try:
-        async with _pool(request).acquire() as conn, conn.transaction():
-            stored = await idempotency.claim(
-                conn,
-                key=key,
-                scope=f"POST {path}",
-                fingerprint=_form_fingerprint(form, path),
-                ttl=timedelta(hours=settings.idempotency_key_hours),
-            )
-            if stored is not None:
-                return None
-            response_id = await publish(conn)
-            await idempotency.complete(
-                conn,
-                key=key,
-                scope=f"POST {path}",
-                answer=idempotency.StoredAnswer(303, {"response_id": str(response_id)}),
-                story_id=story_id,
-            )
+        await answer_once(uow, keyed, work)
     except DomainError as exc:
         return _staff_message(request, exc, staff)
-    except idempotency.KeyReusedWithDifferentRequest:
+    except KeyReusedWithDifferentRequest:
         return _message(
             request,
             "This form has already been published",
@@ -1072,7 +1037,7 @@ async def _publish_once(
             status_code=409,
             staff=staff,
         )
-    except idempotency.AnswerWithdrawn:
+    except AnswerWithdrawn:
         return _staff_message(request, StoryNotOpenForResponses(StoryStatus.WITHDRAWN), staff)
     return None
 
@@ -1089,7 +1054,7 @@ async def _own_response(
         return _staff_message(request, ResponseNotFound(response_id), staff)
     if response.responder_subject != staff.subject:
         return _staff_message(request, NotYourResponse(), staff)
-    window = _edit_window(request)
+    window = edit_window(request)
     if not response.editable_by(staff.subject, datetime.now(UTC), window):
         return _staff_message(request, EditWindowClosed(response.editable_until(window)), staff)
     return found, response
@@ -1150,10 +1115,10 @@ async def edit_submit(request: Request, story_id: uuid.UUID, response_id: uuid.U
         body=answer.body,
         change=answer.change,
     )
-    window = _edit_window(request)
+    window = edit_window(request)
 
-    async def edit(conn: Connection) -> uuid.UUID:
-        return (await handlers.edit_response(conn, command, window=window)).id
+    async def edit(uow: IntakeUnitOfWork) -> uuid.UUID:
+        return (await handlers.change_response(uow, command, window=window)).id
 
     path = f"/respond/{story_id}/responses/{response_id}/edit"
     sent = await _publish_once(request, staff, form, values, story_id, path, edit)
@@ -1189,8 +1154,7 @@ async def delete_submit(request: Request, story_id: uuid.UUID, response_id: uuid
         responder_subject=staff.subject,
     )
     try:
-        async with _pool(request).acquire() as conn, conn.transaction():
-            await handlers.delete_response(conn, command, window=_edit_window(request))
+        await handlers.change_response(_uow(request), command, window=edit_window(request))
     except DomainError as exc:
         return _staff_message(request, exc, staff)
     return RedirectResponse(f"/respond/{story_id}?posted=deleted#responses", status_code=303)

@@ -1,23 +1,19 @@
 """Use cases of story-intake.
 
-Each handler receives its dependencies as arguments and runs inside the
-caller's transaction (`conn`), so a state change and the event announcing it
-commit together or not at all.
+Each handler receives a unit of work (and whatever else it needs) as arguments and
+runs in it: `async with uow:` opens its transaction, or joins the caller's (the
+Idempotency-Key's claim, the consumer's batch), so a state change and the event
+announcing it commit together or not at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
-from candour_common.db import Connection
-from candour_common.db.inbox import record_once
-from candour_common.db.outbox import add_event, add_tombstone, erase_story_events
 from candour_common.events import (
     OrganisationListed,
     OrganisationRef,
@@ -30,16 +26,17 @@ from candour_common.events import (
 )
 from candour_common.keys import response_key, story_key
 from candour_common.topics import Topic
-from candour_intake.adapters import about_you_repository, idempotency, repository
 from candour_intake.adapters.directory_csv import RowError
 from candour_intake.adapters.feedback_csv import FeedbackEntry
 from candour_intake.domain import (
+    AboutYou,
     AlreadyImported,
     DeleteResponse,
     EditResponse,
     EditWindowClosed,
     InboxPage,
     InboxQuery,
+    NotTheAuthor,
     NotYourResponse,
     Organisation,
     PostResponse,
@@ -58,29 +55,19 @@ from candour_intake.domain import (
     WrongOrganisation,
     new_author_token,
 )
+from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
-Pool = asyncpg.Pool
-
-SERVICE = "story-intake"
-CONSUMER = "story-intake"
+NewUnitOfWork = Callable[[], IntakeUnitOfWork]
 
 
-async def submit_story(
-    conn: Connection, command: SubmitStory, *, safeguarding_level: str | None = None
+def _new_story(
+    command: SubmitStory,
+    organisation: Organisation | None,
+    *,
+    safeguarding_level: str | None,
+    now: datetime,
 ) -> tuple[Story, str]:
-    """Store the story and its `story.submitted` event.
-
-    `safeguarding_level` is what screening found in it (screened before the
-    transaction: see adapters/screening.py), kept so the author's pages can offer help.
-    Returns the story and the author's private token (shown once, kept only as a hash).
-    """
-    if command.external_id is not None:
-        existing = await repository.find_by_external_id(
-            conn, command.source.value, command.external_id
-        )
-        if existing is not None:
-            raise AlreadyImported(command.source, command.external_id, existing)
-    organisation = await repository.get_organisation(conn, command.organisation_id)
+    """The story `command` makes, in the directory as it is; and the author's token."""
     if organisation is None:
         raise UnknownOrganisation(command.organisation_id)
     service_ref = None
@@ -99,7 +86,7 @@ async def submit_story(
         author=command.author,
         tags=command.tags,
         experienced_at=command.experienced_at,
-        submitted_at=datetime.now(UTC),
+        submitted_at=now,
         author_token_hash=token_hash,
         source=command.source,
         external_id=command.external_id,
@@ -107,41 +94,78 @@ async def submit_story(
         represents=command.represents,
         safeguarding_level=safeguarding_level,
     )
-    await repository.add_story(conn, story)
-    if command.about_you is not None and not command.about_you.empty:
-        # Its own table: never in the story's row, its event or any other event.
-        await about_you_repository.add(conn, story.id, command.about_you)
-    await add_event(
-        conn,
-        StorySubmitted(
-            story_id=story.id,
-            submitted_at=story.submitted_at,
-            title=story.title,
-            body=story.body,
-            organisation=story.organisation,
-            service=story.service,
-            author=story.author,
-            tags=story.tags,
-            experienced_at=story.experienced_at,
-            source=story.source,
-            external_id=story.external_id,
-            assisted_by=story.assisted_by,
-            represents=story.represents,
-        ),
-        service=SERVICE,
-    )
     return story, token
 
 
-async def story_state(conn: Connection, story_id: uuid.UUID) -> StoryState:
-    state = await repository.get_story_state(conn, story_id)
+def _submitted(story: Story) -> StorySubmitted:
+    return StorySubmitted(
+        story_id=story.id,
+        submitted_at=story.submitted_at,
+        title=story.title,
+        body=story.body,
+        organisation=story.organisation,
+        service=story.service,
+        author=story.author,
+        tags=story.tags,
+        experienced_at=story.experienced_at,
+        source=story.source,
+        external_id=story.external_id,
+        assisted_by=story.assisted_by,
+        represents=story.represents,
+    )
+
+
+def _answered(about_you: AboutYou | None) -> bool:
+    # Its own table: never in the story's row, its event or any other event.
+    return about_you is not None and not about_you.empty
+
+
+async def submit_story(
+    uow: IntakeUnitOfWork, command: SubmitStory, *, safeguarding_level: str | None = None
+) -> tuple[Story, str]:
+    """Store the story and its `story.submitted` event.
+
+    `safeguarding_level` is what screening found in it (screened before the
+    transaction: see adapters/screening.py), kept so the author's pages can offer help.
+    Returns the story and the author's private token (shown once, kept only as a hash).
+    """
+    async with uow:
+        if command.external_id is not None:
+            existing = await uow.stories.imported(command.source.value, [command.external_id])
+            if command.external_id in existing:
+                raise AlreadyImported(
+                    command.source, command.external_id, existing[command.external_id]
+                )
+        organisation = await uow.directory.get(command.organisation_id)
+        story, token = _new_story(
+            command, organisation, safeguarding_level=safeguarding_level, now=datetime.now(UTC)
+        )
+        await uow.stories.add(story)
+        if command.about_you is not None and _answered(command.about_you):
+            await uow.about_you.add(story.id, command.about_you)
+        await uow.add_event(_submitted(story))
+    return story, token
+
+
+async def story_state(uow: IntakeUnitOfWork, story_id: uuid.UUID) -> StoryState:
+    async with uow:
+        state = await uow.stories.state(story_id)
     if state is None:
         raise StoryNotFound(story_id)
     return state
 
 
-async def withdraw_story(conn: Connection, state: StoryState) -> bool:
-    """Withdraw an (authorised) story; False if it was already withdrawn (nothing emitted).
+async def authored_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str) -> StoryState:
+    """The story's state, for its author only (the token they were given)."""
+    state = await story_state(uow, story_id)
+    if not state.authored_by(token):
+        raise NotTheAuthor()
+    return state
+
+
+async def withdraw_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str) -> bool:
+    """The author withdraws their story; False if it was already withdrawn (nothing
+    emitted).
 
     Everything intake holds of the story's words, its author's contact, their "about
     you" answers and its provenance goes in the same transaction: the story row is
@@ -152,179 +176,128 @@ async def withdraw_story(conn: Connection, state: StoryState) -> bool:
     tombstones story.approved, which it publishes. All through the outbox, after anything
     published before.
     """
-    locked = await repository.get_story_state(conn, state.id, for_update=True)
-    if locked is None:
-        raise StoryNotFound(state.id)
-    if locked.status is StoryStatus.WITHDRAWN:
-        return False
-    now = datetime.now(UTC)
-    responses = await repository.response_ids(conn, state.id)
-    await repository.mark_withdrawn(conn, state.id, now)
-    await about_you_repository.erase(conn, state.id)
-    await erase_story_events(conn, state.id)
-    await idempotency.forget_story(conn, state.id)
-    await add_event(
-        conn,
-        StoryWithdrawn(story_id=state.id, withdrawn_at=now, organisation_id=state.organisation_id),
-        service=SERVICE,
-    )
-    await add_tombstone(
-        conn, Topic.STORY_SUBMITTED, story_key(state.id), story_id=state.id, service=SERVICE
-    )
-    for response_id in responses:
-        await add_tombstone(
-            conn,
-            Topic.RESPONSE_POSTED,
-            response_key(state.id, response_id),
-            story_id=state.id,
-            service=SERVICE,
+    async with uow:
+        state = await uow.stories.state(story_id, for_update=True)
+        if state is None:
+            raise StoryNotFound(story_id)
+        if not state.authored_by(token):
+            raise NotTheAuthor()
+        if state.status is StoryStatus.WITHDRAWN:
+            return False
+        now = datetime.now(UTC)
+        responses = await uow.responses.ids(story_id)
+        await uow.stories.mark_withdrawn(story_id, now)
+        await uow.about_you.erase(story_id)
+        await uow.erase_story_events(story_id)
+        await uow.idempotency_keys.forget_story(story_id)
+        await uow.add_event(
+            StoryWithdrawn(
+                story_id=story_id, withdrawn_at=now, organisation_id=state.organisation_id
+            )
         )
-    if responses:
-        # Responses published before keys named them were keyed by the story id alone.
-        await add_tombstone(
-            conn, Topic.RESPONSE_POSTED, story_key(state.id), story_id=state.id, service=SERVICE
-        )
+        await uow.add_tombstone(Topic.STORY_SUBMITTED, story_key(story_id), story_id=story_id)
+        for response_id in responses:
+            await uow.add_tombstone(
+                Topic.RESPONSE_POSTED, response_key(story_id, response_id), story_id=story_id
+            )
+        if responses:
+            # Responses published before keys named them were keyed by the story id alone.
+            await uow.add_tombstone(Topic.RESPONSE_POSTED, story_key(story_id), story_id=story_id)
     return True
 
 
-async def post_response(conn: Connection, command: PostResponse) -> uuid.UUID:
-    state = await repository.get_story_state(conn, command.story_id, for_update=True)
-    if state is None:
-        raise StoryNotFound(command.story_id)
-    if state.organisation_id != command.organisation_id:
-        raise WrongOrganisation()
-    if state.status is not StoryStatus.PUBLISHED:
-        raise StoryNotOpenForResponses(state.status)
-    response_id = uuid.uuid4()
-    posted_at = datetime.now(UTC)
-    await repository.add_response(conn, response_id, command, posted_at)
-    name = await repository.organisation_name(conn, state.organisation_id)
-    await add_event(
-        conn,
-        ResponsePosted(
-            story_id=command.story_id,
-            response_id=response_id,
-            posted_at=posted_at,
-            organisation=OrganisationRef(id=state.organisation_id, name=name),
-            responder=command.responder,
-            body=command.body,
-            change=command.change,
-        ),
-        service=SERVICE,
-    )
+async def post_response(uow: IntakeUnitOfWork, command: PostResponse) -> uuid.UUID:
+    async with uow:
+        state = await uow.stories.state(command.story_id, for_update=True)
+        if state is None:
+            raise StoryNotFound(command.story_id)
+        if state.organisation_id != command.organisation_id:
+            raise WrongOrganisation()
+        if state.status is not StoryStatus.PUBLISHED:
+            raise StoryNotOpenForResponses(state.status)
+        response_id = uuid.uuid4()
+        posted_at = datetime.now(UTC)
+        await uow.responses.add(response_id, command, posted_at)
+        name = await uow.directory.name(state.organisation_id)
+        await uow.add_event(
+            ResponsePosted(
+                story_id=command.story_id,
+                response_id=response_id,
+                posted_at=posted_at,
+                organisation=OrganisationRef(id=state.organisation_id, name=name),
+                responder=command.responder,
+                body=command.body,
+                change=command.change,
+            )
+        )
     return response_id
 
 
-async def _own_open_response(
-    conn: Connection,
-    story_id: uuid.UUID,
-    response_id: uuid.UUID,
-    organisation_id: str,
-    subject: str,
+async def change_response(
+    uow: IntakeUnitOfWork,
+    command: EditResponse | DeleteResponse,
+    *,
     window: timedelta,
-    now: datetime,
-) -> tuple[StoryState, StaffResponse]:
-    """The response, locked, if `subject` may still change it; else the rule it breaks."""
-    state = await repository.get_story_state(conn, story_id, for_update=True)
-    if state is None:
-        raise StoryNotFound(story_id)
-    if state.organisation_id != organisation_id:
-        raise WrongOrganisation()
-    response = await repository.get_response(conn, story_id, response_id, for_update=True)
-    if response is None:
-        raise ResponseNotFound(response_id)
-    if response.responder_subject != subject:
-        raise NotYourResponse()
-    if response.deleted_at is not None:
-        raise ResponseDeleted()
-    if now >= response.editable_until(window):
-        raise EditWindowClosed(response.editable_until(window))
-    if state.status is not StoryStatus.PUBLISHED:
-        raise StoryNotOpenForResponses(state.status)
-    return state, response
-
-
-async def _announce_version(
-    conn: Connection, state: StoryState, response: StaffResponse, *, deleted: bool
-) -> None:
-    name = await repository.organisation_name(conn, state.organisation_id)
-    await add_event(
-        conn,
-        ResponsePosted(
-            story_id=response.story_id,
-            response_id=response.id,
-            posted_at=response.posted_at,
-            organisation=OrganisationRef(id=state.organisation_id, name=name),
-            responder=response.responder,
-            body="" if deleted else response.body,
-            change=None if deleted else response.change,
-            version=response.version,
-            edited_at=response.edited_at,
-            deleted=deleted,
-        ),
-        service=SERVICE,
-    )
-
-
-async def edit_response(
-    conn: Connection, command: EditResponse, *, window: timedelta, now: datetime | None = None
+    now: datetime | None = None,
 ) -> StaffResponse:
-    """Correct a response: `response.posted` again, same id, next version."""
+    """The responder corrects (EditResponse) or takes down (DeleteResponse) their own
+    response while the edit window is open: `response.posted` again, same id, next
+    version. A deletion keeps no text and is followed by a tombstone, so compaction
+    erases every version of it from response.posted."""
     now = now or datetime.now(UTC)
-    state, current = await _own_open_response(
-        conn,
-        command.story_id,
-        command.response_id,
-        command.organisation_id,
-        command.responder_subject,
-        window,
-        now,
-    )
-    edited = dataclasses.replace(
-        current,
-        responder=command.responder,
-        body=command.body,
-        change=command.change,
-        version=current.version + 1,
-        edited_at=now,
-    )
-    await repository.save_response_version(conn, edited, deleted=False)
-    await _announce_version(conn, state, edited, deleted=False)
-    return edited
+    async with uow:
+        state = await uow.stories.state(command.story_id, for_update=True)
+        if state is None:
+            raise StoryNotFound(command.story_id)
+        if state.organisation_id != command.organisation_id:
+            raise WrongOrganisation()
+        current = await uow.responses.get(command.story_id, command.response_id, for_update=True)
+        if current is None:
+            raise ResponseNotFound(command.response_id)
+        if current.responder_subject != command.responder_subject:
+            raise NotYourResponse()
+        if current.deleted_at is not None:
+            raise ResponseDeleted()
+        if now >= current.editable_until(window):
+            raise EditWindowClosed(current.editable_until(window))
+        if state.status is not StoryStatus.PUBLISHED:
+            raise StoryNotOpenForResponses(state.status)
+        deleted = isinstance(command, DeleteResponse)
+        if isinstance(command, EditResponse):
+            changed = dataclasses.replace(
+                current, responder=command.responder, body=command.body, change=command.change
+            )
+        else:
+            changed = dataclasses.replace(current, body="", change=None, deleted_at=now)
+        changed = dataclasses.replace(changed, version=current.version + 1, edited_at=now)
+        await uow.responses.save_version(changed, deleted=deleted)
+        name = await uow.directory.name(state.organisation_id)
+        await uow.add_event(
+            ResponsePosted(
+                story_id=changed.story_id,
+                response_id=changed.id,
+                posted_at=changed.posted_at,
+                organisation=OrganisationRef(id=state.organisation_id, name=name),
+                responder=changed.responder,
+                body=changed.body,
+                change=changed.change,
+                version=changed.version,
+                edited_at=changed.edited_at,
+                deleted=deleted,
+            )
+        )
+        if deleted:
+            await uow.add_tombstone(
+                Topic.RESPONSE_POSTED,
+                response_key(changed.story_id, changed.id),
+                story_id=changed.story_id,
+            )
+    return changed
 
 
-async def delete_response(
-    conn: Connection, command: DeleteResponse, *, window: timedelta, now: datetime | None = None
-) -> StaffResponse:
-    """Take a response down: a last version marked deleted (no text), then a tombstone so
-    compaction erases every version of it from response.posted."""
-    now = now or datetime.now(UTC)
-    state, current = await _own_open_response(
-        conn,
-        command.story_id,
-        command.response_id,
-        command.organisation_id,
-        command.responder_subject,
-        window,
-        now,
-    )
-    deleted = dataclasses.replace(
-        current, body="", change=None, version=current.version + 1, edited_at=now, deleted_at=now
-    )
-    await repository.save_response_version(conn, deleted, deleted=True)
-    await _announce_version(conn, state, deleted, deleted=True)
-    await add_tombstone(
-        conn,
-        Topic.RESPONSE_POSTED,
-        response_key(current.story_id, current.id),
-        story_id=current.story_id,
-        service=SERVICE,
-    )
-    return deleted
-
-
-async def inbox(conn: Connection, query: InboxQuery) -> InboxPage:
-    return await repository.inbox(conn, query)
+async def inbox(uow: IntakeUnitOfWork, query: InboxQuery) -> InboxPage:
+    async with uow:
+        return await uow.stories.inbox(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,61 +307,76 @@ class StoryToAnswer:
 
 
 async def story_to_answer(
-    conn: Connection, story_id: uuid.UUID, organisation_id: str
+    uow: IntakeUnitOfWork, story_id: uuid.UUID, organisation_id: str
 ) -> StoryToAnswer:
     """The published story and its responses, for staff of its own organisation."""
-    state = await repository.get_story_state(conn, story_id)
-    if state is None:
-        raise StoryNotFound(story_id)
-    if state.organisation_id != organisation_id:
-        raise WrongOrganisation()
-    story = await repository.get_published_story(conn, story_id)
-    if story is None:
-        raise StoryNotOpenForResponses(state.status)
-    return StoryToAnswer(story, tuple(await repository.story_responses(conn, story_id)))
+    async with uow:
+        state = await uow.stories.state(story_id)
+        if state is None:
+            raise StoryNotFound(story_id)
+        if state.organisation_id != organisation_id:
+            raise WrongOrganisation()
+        story = await uow.stories.published(story_id)
+        if story is None:
+            raise StoryNotOpenForResponses(state.status)
+        return StoryToAnswer(story, tuple(await uow.responses.standing(story_id)))
 
 
-async def record_approved(conn: Connection, event: StoryApproved, event_id: uuid.UUID) -> None:
-    if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
-        await repository.record_publication(conn, event)
+async def organisation(uow: IntakeUnitOfWork, organisation_id: str) -> Organisation | None:
+    async with uow:
+        return await uow.directory.get(organisation_id)
 
 
-async def record_rejected(conn: Connection, event: StoryRejected, event_id: uuid.UUID) -> None:
-    if await record_once(conn, consumer=CONSUMER, event_id=event_id, topic=event.topic.value):
-        await repository.mark_rejected(conn, event.story_id, event.rejected_at, event.reason)
+async def organisations(uow: IntakeUnitOfWork) -> list[Organisation]:
+    async with uow:
+        return await uow.directory.all()
 
 
-async def import_directory(conn: Connection, organisations: list[Organisation]) -> int:
+async def record_approved(uow: IntakeUnitOfWork, events: Sequence[StoryApproved]) -> None:
+    """Moderation published these stories: the authors' status pages and staff's inbox
+    show them (one statement for a consumer's batch)."""
+    async with uow:
+        await uow.stories.record_publications(events)
+
+
+async def record_rejected(uow: IntakeUnitOfWork, event: StoryRejected) -> None:
+    async with uow:
+        await uow.stories.mark_rejected(event.story_id, event.rejected_at, event.reason)
+
+
+async def import_directory(uow: IntakeUnitOfWork, organisations: list[Organisation]) -> int:
     """Add or update `organisations`, then publish the whole directory (see below)."""
-    for organisation in organisations:
-        await repository.upsert_organisation(conn, organisation)
-    await publish_directory(conn)
+    async with uow:
+        for organisation in organisations:
+            await uow.directory.upsert(organisation)
+        await publish_directory(uow)
     return len(organisations)
 
 
-async def publish_directory(conn: Connection) -> int:
+async def publish_directory(uow: IntakeUnitOfWork) -> int:
     """Publish every organisation of the directory, as intake holds it now, on
-    `directory.organisations` (through the outbox, in the caller's transaction); return
-    how many. Intake owns the directory: the other services keep their own copies from
-    this topic. Every organisation, not only those just imported: a service that moved
+    `directory.organisations` (through the outbox, in one statement); return how many.
+    Intake owns the directory: the other services keep their own copies from this
+    topic. Every organisation, not only those just imported: a service that moved
     between organisations leaves both entries right, and a service reading the topic
     for the first time gets the whole directory."""
     listed_at = datetime.now(UTC)
-    directory = await repository.list_organisations(conn)
-    for organisation in directory:
-        await add_event(
-            conn,
-            OrganisationListed(
-                organisation_id=organisation.id,
-                name=organisation.name,
-                type=organisation.type,
-                services=[
-                    ServiceRef(id=s.id, name=s.name, programme=s.programme)
-                    for s in organisation.services
-                ],
-                listed_at=listed_at,
-            ),
-            service=SERVICE,
+    async with uow:
+        directory = await uow.directory.all()
+        await uow.add_events(
+            [
+                OrganisationListed(
+                    organisation_id=organisation.id,
+                    name=organisation.name,
+                    type=organisation.type,
+                    services=[
+                        ServiceRef(id=s.id, name=s.name, programme=s.programme)
+                        for s in organisation.services
+                    ],
+                    listed_at=listed_at,
+                )
+                for organisation in directory
+            ]
         )
     return len(directory)
 
@@ -400,11 +388,12 @@ class ImportSummary:
 
 
 async def check_feedback_against_directory(
-    conn: Connection, entries: list[FeedbackEntry]
+    uow: IntakeUnitOfWork, entries: list[FeedbackEntry]
 ) -> list[RowError]:
     """Which rows name an organisation or service the directory does not have."""
     errors: list[RowError] = []
-    directory = {o.id: o for o in await repository.list_organisations(conn)}
+    async with uow:
+        directory = {o.id: o for o in await uow.directory.all()}
     for entry in entries:
         org = directory.get(entry.command.organisation_id)
         if org is None:
@@ -423,22 +412,60 @@ async def check_feedback_against_directory(
     return errors
 
 
+# Entries per transaction of an import: big enough that COPY pays for itself, small
+# enough that an interrupted import loses little and the progress line moves.
+IMPORT_CHUNK = 1000
+
+
 async def import_feedback(
-    pool: Pool, entries: list[FeedbackEntry], *, progress: Callable[[int], None] | None = None
+    new_uow: NewUnitOfWork,
+    entries: Sequence[FeedbackEntry],
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = IMPORT_CHUNK,
 ) -> ImportSummary:
     """Submit each entry through the normal pipeline (moderated like any story).
 
     Idempotent by (source, external_id): re-running an import creates nothing twice.
-    Each entry commits on its own, so an interrupted import resumes where it stopped.
+    Entries commit a chunk at a time (stories, answers and outbox rows each written in
+    one statement), so an interrupted import resumes where it stopped.
     """
-    imported = present = 0
-    for done, entry in enumerate(entries, start=1):
-        async with pool.acquire() as conn, conn.transaction():
-            try:
-                await submit_story(conn, entry.command)
-                imported += 1
-            except AlreadyImported:
-                present += 1
+    imported = present = done = 0
+    for start in range(0, len(entries), chunk):
+        part = entries[start : start + chunk]
+        async with new_uow() as uow:
+            imported_here = await _import_chunk(uow, part)
+        imported += imported_here
+        present += len(part) - imported_here
+        done += len(part)
         if progress is not None:
             progress(done)
     return ImportSummary(imported=imported, already_present=present)
+
+
+async def _import_chunk(uow: IntakeUnitOfWork, entries: Sequence[FeedbackEntry]) -> int:
+    by_source: dict[str, list[FeedbackEntry]] = {}
+    for entry in entries:
+        by_source.setdefault(entry.command.source.value, []).append(entry)
+    directory = {o.id: o for o in await uow.directory.all()}
+    now = datetime.now(UTC)
+    stories: list[Story] = []
+    answers: list[tuple[uuid.UUID, AboutYou]] = []
+    for source, of_source in sorted(by_source.items()):
+        await uow.stories.lock_imports(source)
+        seen = await uow.stories.imported(source, [e.command.external_id or "" for e in of_source])
+        for entry in of_source:
+            command = entry.command
+            if command.external_id in seen:
+                continue
+            story, _ = _new_story(
+                command, directory.get(command.organisation_id), safeguarding_level=None, now=now
+            )
+            stories.append(story)
+            if command.about_you is not None and _answered(command.about_you):
+                answers.append((story.id, command.about_you))
+    await uow.stories.add_many(stories)
+    if answers:
+        await uow.about_you.add_many(answers)
+    await uow.add_events([_submitted(story) for story in stories])
+    return len(stories)

@@ -28,3 +28,10 @@ class StoryScreener(Protocol):
         self, fields: Mapping[str, str], *, author_name: str | None = None
     ) -> Screening:
         """The screening of the text `fields` ({"title": ..., "body": ...})."""
+
+
+class SubmissionLimit(Protocol):
+    """How many stories one client may submit in a while."""
+
+    async def wait(self, client: str) -> float | None:
+        """None if `client` may submit now (counted), else the seconds to wait."""

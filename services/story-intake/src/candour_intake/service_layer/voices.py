@@ -8,54 +8,45 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import structlog
 
-from candour_common.db import Connection
-from candour_common.db.outbox import add_event
-from candour_intake.adapters import about_you_repository
+from candour_intake.service_layer.handlers import NewUnitOfWork
+from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from candour_intake.voices import summarise
 
 log = structlog.get_logger(__name__)
 
-SERVICE = "story-intake"
-# Copies of intake publishing at the same moment take turns (the second then finds the
-# summary fresh and publishes nothing).
-_PUBLISH_LOCK_KEY = 0x564F49434553  # "VOICES"
-
 
 async def publish_voices(
-    conn: Connection, *, now: datetime | None = None, unless_within: timedelta | None = None
+    uow: IntakeUnitOfWork, *, now: datetime | None = None, unless_within: timedelta | None = None
 ) -> list[str]:
     """Count the answers, suppress small counts and put one summary per programme in the
-    outbox, in the caller's transaction; return the programmes published.
+    outbox; return the programmes published.
 
     With `unless_within`, publish nothing if the last summary is more recent than that
     (the schedule); without it, publish now (the operator's command).
     """
     now = now or datetime.now(UTC)
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _PUBLISH_LOCK_KEY)
-    if unless_within is not None:
-        last = await about_you_repository.last_published(conn)
-        if last is not None and now - last < unless_within:
-            return []
-    summaries = summarise(
-        await about_you_repository.programmes(conn),
-        await about_you_repository.answer_counts(conn),
-        now,
-    )
-    for summary in summaries:
-        await add_event(conn, summary, service=SERVICE)
-    published = [s.programme for s in summaries]
-    await about_you_repository.mark_published(conn, published, now)
+    async with uow:
+        await uow.about_you.lock_publishing()
+        if unless_within is not None:
+            last = await uow.about_you.last_published()
+            if last is not None and now - last < unless_within:
+                return []
+        summaries = summarise(
+            await uow.about_you.programmes(), await uow.about_you.answer_counts(), now
+        )
+        await uow.add_events(summaries)
+        published = [s.programme for s in summaries]
+        await uow.about_you.mark_published(published, now)
     return published
 
 
-async def keep_voices_published(pool: asyncpg.Pool, every: timedelta) -> None:
+async def keep_voices_published(new_uow: NewUnitOfWork, every: timedelta) -> None:
     """The schedule: publish whenever the last summary is `every` old (checked a few
     times per interval, so a restart does not push the next summary back)."""
     check = min(every.total_seconds() / 4, 3600.0)
     while True:
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                published = await publish_voices(conn, unless_within=every)
+            published = await publish_voices(new_uow(), unless_within=every)
             if published:
                 log.info("voices summaries published", programmes=len(published))
         except (OSError, asyncpg.PostgresError) as exc:  # database away: try at the next check

@@ -1,0 +1,60 @@
+"""Sharing a story, from the API and from the share page alike: one submit command
+built from the validated story, one rate limit, the safeguarding check before the
+transaction, and one story per Idempotency-Key (the API's header, the form's key)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+
+from candour_common.events import AuthorContact, Tags
+from candour_intake.domain import AboutYou, StoredAnswer, Story, SubmitStory
+from candour_intake.entrypoints.dependencies import new_unit_of_work, safeguarding, submission_limit
+from candour_intake.entrypoints.schemas import StoryIn
+from candour_intake.service_layer import handlers
+from candour_intake.service_layer.idempotency import KeyedRequest, answer_once
+
+
+def submit_command(story: StoryIn) -> SubmitStory:
+    """The command a story shared by a person makes (operator-only fields stay unset:
+    both entrypoints refuse them before this)."""
+    return SubmitStory(
+        title=story.title,
+        body=story.body,
+        organisation_id=story.organisation_id,
+        service_id=story.service_id,
+        author=AuthorContact(**story.author.model_dump()),
+        tags=Tags(**story.tags.model_dump()),
+        experienced_at=story.experienced_at,
+        about_you=AboutYou(**story.about_you.model_dump()) if story.about_you else None,
+    )
+
+
+async def seconds_to_wait(request: Request) -> float | None:
+    """None if this client may submit a story now (and it is counted), else how long to
+    wait. One limit for the API and the share page: a client cannot dodge it by switching."""
+    client = request.client.host if request.client else "unknown"
+    return await submission_limit(request).wait(client)
+
+
+# What the caller keeps (and replays) of a submission: its answer's body.
+Answer = Callable[[Story, str], dict[str, Any]]
+
+
+async def submit(
+    request: Request, story: StoryIn, keyed: KeyedRequest | None, answer: Answer
+) -> tuple[StoredAnswer, bool]:
+    """Submit `story` unless `keyed`'s key has already; the answer (the stored one for a
+    repeat) and whether it is a replay. Raises the domain's errors (unknown organisation
+    or service) and the Idempotency-Key's (reused with another request, withdrawn)."""
+    command = submit_command(story)
+    level = await safeguarding(request).level(command.title, command.body)
+    uow = new_unit_of_work(request.app)
+
+    async def work() -> tuple[StoredAnswer, Any]:
+        created, token = await handlers.submit_story(uow, command, safeguarding_level=level)
+        return StoredAnswer(status_code=201, body=answer(created, token)), created.id
+
+    return await answer_once(uow, keyed, work)
