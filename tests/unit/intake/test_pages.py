@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from candour_intake.entrypoints.pages import _field_errors, _read_share_form, _safe_next
+from candour_intake.entrypoints.pages import RESPOND, _field_errors, _read_share_form
 from candour_intake.entrypoints.schemas import StoryIn
 
 pytestmark = pytest.mark.unit
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_only_paths_on_this_site_follow_sign_in(target: str, expected: str) -> None:
-    assert _safe_next(target) == expected
+    assert RESPOND.safe_next(target) == expected
 
 
 def test_validation_errors_are_named_after_the_form_fields() -> None:

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -37,6 +37,7 @@ from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
+from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_intake.domain import (
     AnswerWithdrawn,
     DeleteResponse,
@@ -646,45 +647,20 @@ def _signed_in_staff(request: Request) -> Principal | None:
     return pages.signed_in_principal(request, STAFF)
 
 
-def _safe_next(target: str) -> str:
-    """Only a path on this site (never `//host` or a full URL) may follow sign-in."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/respond"
-
-
-@router.get("/respond/sign-in", response_class=HTMLResponse)
-async def sign_in_form(
-    request: Request, next_page: Annotated[str, Query(alias="next")] = "/respond"
-) -> HTMLResponse:
-    return _render(request, "sign_in.html", {"next": _safe_next(next_page), "errors": {}})
-
-
-@router.post("/respond/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> Response:
-    form = await pages.checked_form(request)
-    token, target = pages.form_text(form, "token"), _safe_next(pages.form_text(form, "next"))
-    if error := pages.token_problem(request, token, STAFF, SIGN_IN_WORDS):
-        return _render(
-            request, "sign_in.html", {"next": target, "errors": {"token": error}}, status_code=422
-        )
-    response = RedirectResponse(target, status_code=303)
-    await pages.sign_in(response, request, token)
-    return response
-
-
-@router.post("/respond/sign-out", response_class=HTMLResponse)
-async def sign_out(request: Request) -> Response:
-    await pages.checked_form(request)
-    response = RedirectResponse("/respond/sign-in", status_code=303)
-    await pages.sign_out(response, request)
-    return response
+RESPOND = StaffArea(
+    home="/respond",
+    roles=STAFF,
+    words=SIGN_IN_WORDS,
+    template="sign_in.html",
+    templates=_templates,
+)
+router.include_router(staff_sign_in_router(RESPOND))
 
 
 def _staff_or_sign_in(request: Request, target: str) -> Principal | Response:
     staff = _signed_in_staff(request)
     if staff is None or staff.organisation_id is None:
-        return RedirectResponse(f"/respond/sign-in?next={target}", status_code=303)
+        return RedirectResponse(RESPOND.sign_in_url(after=target), status_code=303)
     return staff
 
 
