@@ -91,7 +91,7 @@ def story_values(event: StoryApproved) -> tuple[object, ...]:
     )
 
 
-_UPSERT_STORY = f"""
+UPSERT_STORY = f"""
     INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
     VALUES ({", ".join(f"${n}" for n in range(1, len(STORY_COLUMNS) + 1))}, ''::tsvector)
     ON CONFLICT (story_id) DO UPDATE SET
@@ -103,7 +103,7 @@ _UPSERT_STORY = f"""
 
 async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
     """Insert the story or replace an older revision of it; False if ours is as new or newer."""
-    status = await conn.execute(_UPSERT_STORY, *story_values(event))
+    status = await conn.execute(UPSERT_STORY, *story_values(event))
     return bool(status == "INSERT 0 1")
 
 
