@@ -55,8 +55,9 @@ class PostgresStoryIndex:
         return await repository.add_response(self._conn, event)
 
     async def refresh_response_aggregates(self, story_ids: Iterable[UUID]) -> None:
-        for story_id in sorted(set(story_ids)):
-            await repository.refresh_response_aggregates(self._conn, story_id)
+        unique = sorted(set(story_ids))
+        if unique:
+            await repository.refresh_response_aggregates(self._conn, unique)
 
     async def withdraw_story(self, story_id: UUID, withdrawn_at: datetime) -> None:
         await repository.withdraw_story(self._conn, story_id, withdrawn_at)

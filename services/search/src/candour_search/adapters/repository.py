@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -151,8 +152,9 @@ async def add_response(conn: Connection, event: ResponsePosted) -> bool:
     return True
 
 
-async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
-    """Recompute the story's response columns (and so its document) from its responses."""
+async def refresh_response_aggregates(conn: Connection, story_ids: Sequence[UUID]) -> None:
+    """Recompute the stories' response columns (and so their documents) from their
+    responses, in one statement; a story whose columns are right already is not written."""
     await conn.execute(
         """
         UPDATE search_stories s SET
@@ -162,19 +164,23 @@ async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
             change_made = agg.made,
             response_text = agg.text
         FROM (
-            SELECT count(*)::int AS n,
-                   min(posted_at) AS first_at,
-                   coalesce(bool_or(change = 'planned'), false) AS planned,
-                   coalesce(bool_or(change = 'made'), false) AS made,
-                   coalesce(string_agg(body, E'\n' ORDER BY posted_at, response_id), '') AS text
-            FROM search_responses WHERE story_id = $1
+            SELECT ids.story_id,
+                   count(r.response_id)::int AS n,
+                   min(r.posted_at) AS first_at,
+                   coalesce(bool_or(r.change = 'planned'), false) AS planned,
+                   coalesce(bool_or(r.change = 'made'), false) AS made,
+                   coalesce(string_agg(r.body, E'\n' ORDER BY r.posted_at, r.response_id), '')
+                       AS text
+            FROM unnest($1::uuid[]) AS ids (story_id)
+            LEFT JOIN search_responses r ON r.story_id = ids.story_id
+            GROUP BY ids.story_id
         ) agg
-        WHERE s.story_id = $1
+        WHERE s.story_id = agg.story_id
           AND (s.response_count, s.first_response_at, s.change_planned, s.change_made,
                s.response_text)
               IS DISTINCT FROM (agg.n, agg.first_at, agg.planned, agg.made, agg.text)
         """,
-        story_id,
+        list(story_ids),
     )
 
 
