@@ -80,7 +80,7 @@ async def index_stories(uow: SearchUnitOfWork, events: Sequence[StoryApproved]) 
         await uow.index.refresh_response_aggregates(written)
     ignored = len(events) - len(written)
     if ignored:
-        log.info("ignored stale or withdrawn approvals", count=ignored, indexed=len(written))
+        log.info("approvals superseded, stale or withdrawn", count=ignored, indexed=len(written))
 
 
 async def add_response(uow: SearchUnitOfWork, event: ResponsePosted) -> None:
