@@ -218,7 +218,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"batch handler {text('batch handler')}; record by record "
                 f"{text('record by record')} ({speedup:.2f}x)",
                 f"executemany into a bare table: {raw:,.0f} rows/s",
-                f"{args.events:,} events, batches of {args.batch}",
+                f"{args.events:,} events, batches of {args.batch}; load average at start "
+                f"{facts['load_average_at_start'][0]:.1f}; {path.name}",
             )
 
 
