@@ -33,23 +33,9 @@ class PostgresStoryIndex:
         return await repository.upsert_story(self._conn, event)
 
     async def upsert_stories(self, events: Sequence[StoryApproved]) -> set[UUID]:
-        """Each story (one event per story) inserted or replacing an older revision, in
-        two round trips; the ids of the stories written."""
         if not events:
             return set()
-        rows = await self._conn.fetch(
-            "SELECT story_id, revision FROM search_stories WHERE story_id = ANY($1::uuid[])",
-            [e.story_id for e in events],
-        )
-        kept = {r["story_id"]: r["revision"] for r in rows}
-        newer = [e for e in events if kept.get(e.story_id, 0) < e.revision]
-        if newer:
-            # The statement keeps its own revision check: the result stays right even
-            # if a writer that does not take the story's lock got there in between.
-            await self._conn.executemany(
-                repository.UPSERT_STORY, [repository.story_values(e) for e in newer]
-            )
-        return {e.story_id for e in newer}
+        return await repository.upsert_stories(self._conn, events)
 
     async def add_response(self, event: ResponsePosted) -> bool:
         return await repository.add_response(self._conn, event)

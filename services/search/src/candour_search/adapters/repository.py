@@ -102,6 +102,32 @@ UPSERT_STORY = f"""
 """  # noqa: S608 - fixed column names only
 
 
+# The same upsert for many stories (one event per story) in one statement: the rows go
+# as one JSON array, typed by the table's own row type.
+_UPSERT_STORIES = f"""
+    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
+    SELECT {", ".join(STORY_COLUMNS)}, ''::tsvector
+    FROM json_populate_recordset(NULL::search_stories, $1::json)
+    ON CONFLICT (story_id) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORY_COLUMNS if c != "story_id")},
+        indexed_at = now()
+    WHERE search_stories.revision < EXCLUDED.revision
+    RETURNING story_id
+"""  # noqa: S608 - fixed column names only
+
+
+async def upsert_stories(conn: Connection, events: Sequence[StoryApproved]) -> set[UUID]:
+    """`upsert_story` for many stories (one event per story) in one statement; the ids of
+    the stories written."""
+    rows = []
+    for event in events:
+        row = dict(zip(STORY_COLUMNS, story_values(event), strict=True))
+        row["tag_groups"] = json.loads(event.tags.model_dump_json())
+        rows.append(row)
+    written = await conn.fetch(_UPSERT_STORIES, json.dumps(rows, default=str))
+    return {r["story_id"] for r in written}
+
+
 async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
     """Insert the story or replace an older revision of it; False if ours is as new or newer."""
     status = await conn.execute(UPSERT_STORY, *story_values(event))
