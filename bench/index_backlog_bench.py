@@ -8,7 +8,7 @@ Under a backlog the event consumer (`candour_common.consumer`) takes up to
 work: one inbox statement for them all, then either each record's handler
 (`handlers.index_story`: a withdrawal check, an upsert and the response columns, per
 story) or the topic's batch handler (`handlers.index_stories`: one withdrawal check,
-one `executemany` upsert, the response columns per story written). This runs both
+one upsert statement, one for the response columns of the stories written). This runs both
 the way the consumer does, Kafka left out, each into a fresh database with search's
 migrations (triggers, count tables and indexes included), over the same seeded
 events (search_bench's generated stories; one in ten a second revision of an
