@@ -33,6 +33,7 @@ import httpx
 from fastapi import FastAPI
 from harness.record import append_row, git_commit, machine_facts, write_result
 
+from candour_common.db.uow import UnitOfWorkFactory
 from candour_common.events import ChangeMarker
 from candour_common.http.problems import install_problem_handlers
 from candour_common.runtime import migrate_database
@@ -43,6 +44,7 @@ from candour_search.entrypoints import pages
 from candour_search.entrypoints.http import router as api_router
 from candour_search.entrypoints.insight_http import router as insight_router
 from candour_search.service_layer import handlers
+from candour_search.service_layer.unit_of_work import PostgresSearchUnitOfWork
 from candour_search.settings import SearchSettings
 
 HERE = Path(__file__).resolve().parent
@@ -437,9 +439,9 @@ async def explain_mix(dsn: str, samples: list[tuple[Any, ...]], path: Path) -> N
     try:
         for number, spec in enumerate(QUERIES, 1):
             query = query_for(spec, sample)
-            await handlers.search(pool, query)  # warm
+            await handlers.search(new_uow(pool), query)  # warm
             logged.clear()
-            await handlers.search(pool, query)
+            await handlers.search(new_uow(pool), query)
             lines.append(f"<details><summary>{number}. <code>{json.dumps(spec)}</code></summary>")
             lines.append("")
             for sql, sql_args in list(logged):
@@ -466,6 +468,11 @@ async def explain_mix(dsn: str, samples: list[tuple[Any, ...]], path: Path) -> N
 # ---------------------------------------------------------------- timing
 
 
+def new_uow(pool: asyncpg.Pool) -> PostgresSearchUnitOfWork:
+    """A unit of work of search on `pool`, as the service's routes get one."""
+    return PostgresSearchUnitOfWork(pool, service="search")
+
+
 def page_app(pool: asyncpg.Pool) -> FastAPI:
     """Search's routes and pages over `pool`, without Kafka (nothing is consumed here)."""
     app = FastAPI()
@@ -473,7 +480,11 @@ def page_app(pool: asyncpg.Pool) -> FastAPI:
     for router in (api_router, insight_router, pages.router):
         app.include_router(router)
     settings = SearchSettings()
-    app.state.platform = SimpleNamespace(pool=pool, settings=settings)
+    app.state.platform = SimpleNamespace(
+        pool=pool,
+        settings=settings,
+        unit_of_work=UnitOfWorkFactory(pool, PostgresSearchUnitOfWork, "search"),
+    )
     app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)
     return app
@@ -494,7 +505,7 @@ async def time_everything(
 
         async def search(plan: list[tuple[dict[str, Any], tuple[Any, ...]]], n: int) -> None:
             spec, sample = plan[n]
-            await handlers.search(pool, query_for(spec, sample))
+            await handlers.search(new_uow(pool), query_for(spec, sample))
 
         async def lookup(n: int) -> None:
             async with pool.acquire() as c:
@@ -504,7 +515,7 @@ async def time_everything(
                 )
 
         async def story(n: int) -> None:
-            await handlers.get_story(pool, samples[n % len(samples)][0])
+            await handlers.get_story(new_uow(pool), samples[n % len(samples)][0])
 
         for n in range(len(QUERIES)):  # warm caches and plans
             await search(mix, n)

@@ -61,6 +61,7 @@ from candour_search.domain import (
 )
 from candour_search.insight import InsightQuery
 from candour_search.service_layer import handlers
+from candour_search.service_layer.unit_of_work import PostgresSearchUnitOfWork
 from tests.integration.search.conftest import approved, response, withdrawn
 
 pytestmark = pytest.mark.integration
@@ -215,7 +216,7 @@ async def index(postgres_server_url: str) -> AsyncIterator[Index]:
                         await handlers.apply_event(conn, event, event_id=_event_id(event))
                 position += size
                 if rng.random() < 0.05:
-                    await handlers.compact_counts(pool)
+                    await handlers.compact_counts(PostgresSearchUnitOfWork(pool, service="search"))
             for event in rng.sample(stream, 100):
                 async with conn.transaction():
                     await handlers.apply_event(conn, event, event_id=_event_id(event))

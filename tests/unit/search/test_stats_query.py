@@ -11,6 +11,7 @@ import pytest
 
 from candour_search.bootstrap import create_app
 from candour_search.domain import InvalidQuery, StoryStats, StoryStatsQuery, month_label
+from candour_search.service_layer.unit_of_work import PostgresSearchUnitOfWork
 from candour_search.settings import SearchSettings
 
 pytestmark = pytest.mark.unit
@@ -19,8 +20,11 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(SearchSettings(jwt_secret="search-unit-tests-secret-0123456789abcdef"))
-    # Not started (no lifespan): a platform without a pool proves no query ran.
-    app.state.platform = SimpleNamespace(pool=None)
+    # Not started (no lifespan): a unit of work without a pool would fail if opened (a
+    # 500), so a 422 proves no query ran.
+    app.state.platform = SimpleNamespace(
+        pool=None, unit_of_work=lambda: PostgresSearchUnitOfWork(None, service="search")
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://search") as c:
         yield c

@@ -196,7 +196,10 @@ class _Offsets:
     last_commit: float = field(default_factory=time.monotonic)
 
     def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        self.pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        # The furthest position counts: a poll's records are marked out of order (one
+        # dead-lettered while parsing at once, the batch before it on its partition after).
+        tp = TopicPartition(record.topic, record.partition)
+        self.pending[tp] = max(self.pending.get(tp, 0), record.offset + 1)
         self.records += 1
 
     def rewind(self, record: ConsumerRecord[bytes, bytes]) -> None:

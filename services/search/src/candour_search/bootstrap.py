@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import cast
 
 from fastapi import FastAPI
 
@@ -26,10 +25,10 @@ from candour_search.entrypoints import (
 from candour_search.entrypoints.http import router
 from candour_search.entrypoints.insight_http import router as insight_router
 from candour_search.population import load_population
-from candour_search.service_layer.themes import (
-    InsightUnitOfWork,
-    NewUnitOfWork,
-    keep_themes_fresh,
+from candour_search.service_layer.themes import keep_themes_fresh
+from candour_search.service_layer.unit_of_work import (
+    PostgresSearchUnitOfWork,
+    SearchUnitOfWork,
 )
 from candour_search.settings import SearchSettings
 
@@ -38,11 +37,12 @@ MIGRATIONS = "candour_search.migrations"
 
 def create_app(settings: SearchSettings) -> FastAPI:
     def start_background(platform: Platform) -> Sequence[asyncio.Task[None]]:
-        tasks = upkeep.start(platform)
+        new_uow = _search_unit_of_work(platform)
+        tasks = upkeep.start(new_uow)
         if not settings.insight_themes_every_hours:
             return tasks
         themes = keep_themes_fresh(
-            cast(NewUnitOfWork, platform.unit_of_work),  # InsightUnitOfWork: wired below
+            new_uow,
             finder_in_worker(seed=settings.insight_themes_seed),
             every=timedelta(hours=settings.insight_themes_every_hours),
         )
@@ -56,8 +56,8 @@ def create_app(settings: SearchSettings) -> FastAPI:
             "filters and facets, and published story pages with their responses."
         ),
         migrations_package=MIGRATIONS,
-        service="search",
-        unit_of_work=InsightUnitOfWork,
+        service=consumers.SERVICE,
+        unit_of_work=PostgresSearchUnitOfWork,
         routers=[
             router,
             feeds_http.router,
@@ -69,10 +69,21 @@ def create_app(settings: SearchSettings) -> FastAPI:
             insight_pages.router,
             rates_pages.router,
         ],
-        register_subscribers=consumers.register,
+        subscriptions=consumers.subscriptions(settings),
         on_started=start_background,
     )
     app.state.population = load_population(settings.population_file)
     app.state.templates = pages.create_templates(settings)
     web_pages.mount_static(app)
     return app
+
+
+def _search_unit_of_work(platform: Platform) -> Callable[[], SearchUnitOfWork]:
+    """The platform's unit-of-work factory, which makes search's (wired above)."""
+
+    def new() -> SearchUnitOfWork:
+        uow = platform.unit_of_work()
+        assert isinstance(uow, SearchUnitOfWork)
+        return uow
+
+    return new

@@ -457,12 +457,17 @@ def _intake_subscriptions(broker: KafkaBroker, settings: ServiceSettings, ref: P
     document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
 
 
+def _search_subscriptions(broker: KafkaBroker, settings: ServiceSettings, ref: PlatformRef) -> None:
+    subscriptions = search_consumers.subscriptions(settings)
+    document_subscriptions(subscriptions, broker, settings.topics, group_id=settings.group_id)
+
+
 def _services() -> list[_Service]:
     return [
         _Service("story-intake", _defaults(IntakeSettings), _intake_subscriptions),
         _Service("moderation", _defaults(ModerationSettings), _moderation_subscriptions),
         _Service("notifications", _defaults(NotificationsSettings), _notifications_subscriptions),
-        _Service("search", _defaults(SearchSettings), search_consumers.register),
+        _Service("search", _defaults(SearchSettings), _search_subscriptions),
     ]
 
 

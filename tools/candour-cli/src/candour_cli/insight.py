@@ -23,7 +23,8 @@ from candour_common.runtime import migrate_database
 from candour_common.startup import command_settings_or_exit
 from candour_search.adapters.theme_finder import find_here
 from candour_search.bootstrap import MIGRATIONS
-from candour_search.service_layer.themes import InsightUnitOfWork, Rebuilt, rebuild_themes
+from candour_search.service_layer.themes import Rebuilt, rebuild_themes
+from candour_search.service_layer.unit_of_work import PostgresSearchUnitOfWork
 from candour_search.settings import SearchSettings
 from candour_search.themes import ThemeModel
 
@@ -46,7 +47,7 @@ async def _rebuild(
 
     try:
         return await rebuild_themes(
-            UnitOfWorkFactory(pool, InsightUnitOfWork, "search"),
+            UnitOfWorkFactory(pool, PostgresSearchUnitOfWork, "search"),
             find,
             programme=programme,
             progress=lambda line: console.print(f"[{time.perf_counter() - started:6.1f}s] {line}"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -91,7 +92,7 @@ def story_values(event: StoryApproved) -> tuple[object, ...]:
     )
 
 
-_UPSERT_STORY = f"""
+UPSERT_STORY = f"""
     INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
     VALUES ({", ".join(f"${n}" for n in range(1, len(STORY_COLUMNS) + 1))}, ''::tsvector)
     ON CONFLICT (story_id) DO UPDATE SET
@@ -101,9 +102,35 @@ _UPSERT_STORY = f"""
 """  # noqa: S608 - fixed column names only
 
 
+# The same upsert for many stories (one event per story) in one statement: the rows go
+# as one JSON array, typed by the table's own row type.
+_UPSERT_STORIES = f"""
+    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
+    SELECT {", ".join(STORY_COLUMNS)}, ''::tsvector
+    FROM json_populate_recordset(NULL::search_stories, $1::json)
+    ON CONFLICT (story_id) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORY_COLUMNS if c != "story_id")},
+        indexed_at = now()
+    WHERE search_stories.revision < EXCLUDED.revision
+    RETURNING story_id
+"""  # noqa: S608 - fixed column names only
+
+
+async def upsert_stories(conn: Connection, events: Sequence[StoryApproved]) -> set[UUID]:
+    """`upsert_story` for many stories (one event per story) in one statement; the ids of
+    the stories written."""
+    rows = []
+    for event in events:
+        row = dict(zip(STORY_COLUMNS, story_values(event), strict=True))
+        row["tag_groups"] = json.loads(event.tags.model_dump_json())
+        rows.append(row)
+    written = await conn.fetch(_UPSERT_STORIES, json.dumps(rows, default=str))
+    return {r["story_id"] for r in written}
+
+
 async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
     """Insert the story or replace an older revision of it; False if ours is as new or newer."""
-    status = await conn.execute(_UPSERT_STORY, *story_values(event))
+    status = await conn.execute(UPSERT_STORY, *story_values(event))
     return bool(status == "INSERT 0 1")
 
 
@@ -151,8 +178,9 @@ async def add_response(conn: Connection, event: ResponsePosted) -> bool:
     return True
 
 
-async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
-    """Recompute the story's response columns (and so its document) from its responses."""
+async def refresh_response_aggregates(conn: Connection, story_ids: Sequence[UUID]) -> None:
+    """Recompute the stories' response columns (and so their documents) from their
+    responses, in one statement; a story whose columns are right already is not written."""
     await conn.execute(
         """
         UPDATE search_stories s SET
@@ -162,19 +190,23 @@ async def refresh_response_aggregates(conn: Connection, story_id: UUID) -> None:
             change_made = agg.made,
             response_text = agg.text
         FROM (
-            SELECT count(*)::int AS n,
-                   min(posted_at) AS first_at,
-                   coalesce(bool_or(change = 'planned'), false) AS planned,
-                   coalesce(bool_or(change = 'made'), false) AS made,
-                   coalesce(string_agg(body, E'\n' ORDER BY posted_at, response_id), '') AS text
-            FROM search_responses WHERE story_id = $1
+            SELECT ids.story_id,
+                   count(r.response_id)::int AS n,
+                   min(r.posted_at) AS first_at,
+                   coalesce(bool_or(r.change = 'planned'), false) AS planned,
+                   coalesce(bool_or(r.change = 'made'), false) AS made,
+                   coalesce(string_agg(r.body, E'\n' ORDER BY r.posted_at, r.response_id), '')
+                       AS text
+            FROM unnest($1::uuid[]) AS ids (story_id)
+            LEFT JOIN search_responses r ON r.story_id = ids.story_id
+            GROUP BY ids.story_id
         ) agg
-        WHERE s.story_id = $1
+        WHERE s.story_id = agg.story_id
           AND (s.response_count, s.first_response_at, s.change_planned, s.change_made,
                s.response_text)
               IS DISTINCT FROM (agg.n, agg.first_at, agg.planned, agg.made, agg.text)
         """,
-        story_id,
+        list(story_ids),
     )
 
 

@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from candour_search.adapters import feed_repository
 from candour_search.domain import SearchStories
-from candour_search.entrypoints.http import Pool, search_query
+from candour_search.entrypoints.dependencies import Uow
+from candour_search.entrypoints.http import search_query
 from candour_search.feeds import FEED_ENTRIES, Feed, responses_feed, stories_feed
+from candour_search.service_layer import open_data
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 ATOM = "application/atom+xml"
@@ -60,12 +61,11 @@ def _answer(request: Request, feed: Feed) -> Response:
 
 @router.get("/stories.atom", response_class=Response, responses=FEED_RESPONSES)  # type: ignore[arg-type]
 async def stories_atom(
-    request: Request, query: Annotated[SearchStories, Depends(search_query)], pool: Pool
+    request: Request, query: Annotated[SearchStories, Depends(search_query)], uow: Uow
 ) -> Response:
     """The 50 newest published stories matching the filters (`sort`, `limit` and `cursor`
     do not apply). A withdrawn story leaves the feed at once."""
-    async with pool.acquire() as conn:
-        stories = await feed_repository.newest_stories(conn, query, FEED_ENTRIES)
+    stories = await open_data.newest_stories(uow, query, FEED_ENTRIES)
     feed = stories_feed(
         stories,
         base_url=_base_url(request),
@@ -77,11 +77,10 @@ async def stories_atom(
 
 @router.get("/responses.atom", response_class=Response, responses=FEED_RESPONSES)  # type: ignore[arg-type]
 async def responses_atom(
-    request: Request, query: Annotated[SearchStories, Depends(search_query)], pool: Pool
+    request: Request, query: Annotated[SearchStories, Depends(search_query)], uow: Uow
 ) -> Response:
     """The 50 newest responses to published stories matching the filters."""
-    async with pool.acquire() as conn:
-        responses = await feed_repository.newest_responses(conn, query, FEED_ENTRIES)
+    responses = await open_data.newest_responses(uow, query, FEED_ENTRIES)
     feed = responses_feed(
         responses,
         base_url=_base_url(request),

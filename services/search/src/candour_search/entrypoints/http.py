@@ -6,8 +6,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from candour_common.events import CRITICALITY_LABELS, ChangeMarker
 from candour_common.http.problems import FieldError, Problem, ProblemError
@@ -29,6 +28,7 @@ from candour_search.domain import (
     StoryStats,
     StoryStatsQuery,
 )
+from candour_search.entrypoints.dependencies import Uow
 from candour_search.entrypoints.schemas import (
     AuthorOut,
     FacetOut,
@@ -50,12 +50,6 @@ router = APIRouter(prefix="/v1")
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 
 
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 Code = Annotated[str, Query(min_length=1, max_length=40)]
 Criticality = Annotated[int, Query(ge=0, le=5)]
 
@@ -246,8 +240,8 @@ def _story_out(story: PublishedStory) -> StoryOut:
     summary="Search published stories",
     responses={422: PROBLEM, 503: PROBLEM},
 )
-async def search(query: Annotated[SearchStories, Depends(search_query)], pool: Pool) -> SearchOut:
-    return _search_out(await handlers.search(pool, query))
+async def search(query: Annotated[SearchStories, Depends(search_query)], uow: Uow) -> SearchOut:
+    return _search_out(await handlers.search(uow, query))
 
 
 @router.get(
@@ -257,8 +251,8 @@ async def search(query: Annotated[SearchStories, Depends(search_query)], pool: P
     summary="A published story with its responses",
     responses={404: PROBLEM, 422: PROBLEM, 503: PROBLEM},
 )
-async def get_story(story_id: UUID, pool: Pool) -> StoryOut:
-    story = await handlers.get_story(pool, story_id)
+async def get_story(story_id: UUID, uow: Uow) -> StoryOut:
+    story = await handlers.get_story(uow, story_id)
     if story is None:
         raise ProblemError(404, f"No published story {story_id}.")
     return _story_out(story)
@@ -296,6 +290,6 @@ def _stats_out(report: StatsReport) -> StatsOut:
     responses={422: PROBLEM, 503: PROBLEM},
 )
 async def story_stats(
-    query: Annotated[StoryStatsQuery, Depends(stats_query)], pool: Pool
+    query: Annotated[StoryStatsQuery, Depends(stats_query)], uow: Uow
 ) -> StatsOut:
-    return _stats_out(await handlers.story_stats(pool, query))
+    return _stats_out(await handlers.story_stats(uow, query))

@@ -7,16 +7,16 @@ import io
 from datetime import date
 from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from candour_common.events import Source
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_search.adapters.insight_repository import insight
 from candour_search.domain import InvalidQuery
+from candour_search.entrypoints.dependencies import Uow
 from candour_search.insight import InsightQuery, InsightReport, Reach
+from candour_search.service_layer import open_data
 
 router = APIRouter(prefix="/v1", tags=["insight"])
 Programme = Annotated[
@@ -47,11 +47,6 @@ class InsightOut(BaseModel):
     by_source: list[ReachGroupOut]
     by_programme: list[ReachGroupOut]
     by_month: list[ReachGroupOut]
-
-
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
 
 
 async def insight_query(
@@ -110,10 +105,9 @@ PROBLEM = {422: {"model": Problem, "content": {"application/problem+json": {}}}}
 @router.get("/insight", response_model=InsightOut, responses=PROBLEM)  # type: ignore[arg-type]
 async def get_insight(
     query: Annotated[InsightQuery, Depends(insight_query)],
-    pool: Annotated[asyncpg.Pool, Depends(get_pool)],
+    uow: Uow,
 ) -> InsightOut:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return _out(await insight(conn, query))
+    return _out(await open_data.insight(uow, query))
 
 
 @router.get(
@@ -123,11 +117,10 @@ async def get_insight(
 )
 async def get_insight_csv(
     query: Annotated[InsightQuery, Depends(insight_query)],
-    pool: Annotated[asyncpg.Pool, Depends(get_pool)],
+    uow: Uow,
 ) -> Response:
     """The same figures as a spreadsheet: one row per section and value."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        report = await insight(conn, query)
+    report = await open_data.insight(uow, query)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

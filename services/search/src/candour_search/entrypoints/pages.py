@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -43,7 +42,9 @@ from candour_search.domain import (
     StoryStats,
     StoryStatsQuery,
 )
+from candour_search.entrypoints.dependencies import new_unit_of_work
 from candour_search.service_layer import handlers
+from candour_search.service_layer.unit_of_work import SearchUnitOfWork
 from candour_search.settings import SearchSettings
 from candour_search.story_map import MAP_COLOUR_LABELS, MapColour
 
@@ -88,9 +89,8 @@ def create_templates(settings: SearchSettings) -> Jinja2Templates:
     return templates
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    return pool
+def _uow(request: Request) -> SearchUnitOfWork:
+    return new_unit_of_work(request.app)
 
 
 def _render(
@@ -283,7 +283,7 @@ def _search_context(
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
-    newest = await handlers.search(_pool(request), SearchStories(limit=NEWEST_ON_HOME))
+    newest = await handlers.search(_uow(request), SearchStories(limit=NEWEST_ON_HOME))
     return _render(request, "home.html", {"newest": newest, "form": SearchForm()})
 
 
@@ -294,7 +294,7 @@ async def search(request: Request) -> HTMLResponse:
     if query is None:
         context = _search_context(form, None, errors)
         return _render(request, "search.html", context, status_code=422)
-    result = await handlers.search(_pool(request), query)
+    result = await handlers.search(_uow(request), query)
     return _render(request, "search.html", _search_context(form, result, {}))
 
 
@@ -305,7 +305,7 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
         parsed = uuid.UUID(story_id)
     except ValueError:
         parsed = None
-    published = await handlers.get_story(_pool(request), parsed) if parsed else None
+    published = await handlers.get_story(_uow(request), parsed) if parsed else None
     if published is None:
         return _not_found(
             request,
@@ -364,7 +364,7 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
 @router.get("/organisations", response_class=HTMLResponse)
 async def organisations(request: Request) -> HTMLResponse:
     """Every organisation people can share stories about, with how many are published."""
-    listed = await handlers.organisation_index(_pool(request))
+    listed = await handlers.organisation_index(_uow(request))
     return _render(request, "organisations.html", {"organisations": listed})
 
 
@@ -384,23 +384,23 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         stats_query = StoryStatsQuery(organisation_id=organisation_id, group_by=StatsGrouping.MONTH)
     except InvalidQuery:
         return missing()
-    pool = _pool(request)
-    recent = await handlers.search(pool, recent_query)
+    uow = _uow(request)
+    recent = await handlers.search(uow, recent_query)
     if not recent.hits:
         # In the directory but nothing published yet: its page, saying so.
-        name = await handlers.directory_name(pool, organisation_id)
+        name = await handlers.directory_name(uow, organisation_id)
         if name is None:
             return missing()
         listed = {"organisation": {"id": organisation_id, "name": name}}
         return _render(request, "organisation_empty.html", listed)
-    report = await handlers.story_stats(pool, stats_query)
+    report = await handlers.story_stats(uow, stats_query)
     overall = report.overall
     try:
         colour = MapColour(request.query_params.get("map", MapColour.CRITICALITY))
     except ValueError:
         colour = MapColour.CRITICALITY
     story_map = await handlers.organisation_story_map(
-        pool, organisation_id, now=datetime.now(UTC), colour=colour
+        uow, organisation_id, now=datetime.now(UTC), colour=colour
     )
     context = {
         "organisation": recent.hits[0].organisation,

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from candour_common.http.problems import FieldError, Problem, ProblemError
-from candour_search.entrypoints.http import Pool
+from candour_search.entrypoints.dependencies import Uow
 from candour_search.response_rates import PERIODS, OrganisationRate, RateSort
 from candour_search.service_layer import open_data
 
@@ -54,7 +54,7 @@ def _order(sort: RateSort, order: str | None) -> Literal["asc", "desc"]:
 
 
 async def _rates(
-    pool: Pool, days: int, sort: RateSort, order: str | None
+    uow: Uow, days: int, sort: RateSort, order: str | None
 ) -> tuple[Literal["asc", "desc"], list[OrganisationRate]]:
     if days not in PERIODS:
         message = f"must be one of {', '.join(map(str, PERIODS))}"
@@ -64,9 +64,7 @@ async def _rates(
             errors=[FieldError(field="query.days", message=message, type="value_error")],
         )
     direction = _order(sort, order)
-    rates = await open_data.organisation_rates(
-        pool, days, sort=sort, descending=direction == "desc"
-    )
+    rates = await open_data.organisation_rates(uow, days, sort=sort, descending=direction == "desc")
     return direction, rates
 
 
@@ -90,12 +88,12 @@ def _item(rate: OrganisationRate) -> OrganisationRateOut:
     responses={422: PROBLEM, 503: PROBLEM},
 )
 async def organisation_rates(
-    pool: Pool,
+    uow: Uow,
     days: Days = 30,
     sort: Sorting = RateSort.RESPONSE_RATE,
     order: Order = None,
 ) -> OrganisationRatesOut:
-    direction, rates = await _rates(pool, days, sort, order)
+    direction, rates = await _rates(uow, days, sort, order)
     return OrganisationRatesOut(
         days=days, sort=sort, order=direction, items=[_item(r) for r in rates]
     )
@@ -108,12 +106,12 @@ async def organisation_rates(
     responses={200: {"content": {"text/csv": {}}}, 422: PROBLEM, 503: PROBLEM},
 )
 async def organisation_rates_csv(
-    pool: Pool,
+    uow: Uow,
     days: Days = 30,
     sort: Sorting = RateSort.RESPONSE_RATE,
     order: Order = None,
 ) -> Response:
-    _, rates = await _rates(pool, days, sort, order)
+    _, rates = await _rates(uow, days, sort, order)
     out = io.StringIO()
     writer = csv.writer(out)
     fields = list(OrganisationRateOut.model_fields)

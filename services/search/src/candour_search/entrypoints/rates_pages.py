@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -13,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
 from candour_search.charts import hours_text
+from candour_search.entrypoints.dependencies import Uow
 from candour_search.rate_chart import rate_chart
 from candour_search.response_rates import PERIODS, RateSort
 from candour_search.service_layer import open_data
@@ -30,7 +30,7 @@ COLUMNS = (
 
 
 @router.get("/who-listens", response_class=HTMLResponse)
-async def who_listens(request: Request) -> HTMLResponse:
+async def who_listens(request: Request, uow: Uow) -> HTMLResponse:
     params = request.query_params
     days = int(params["days"]) if params.get("days") in {str(p) for p in PERIODS} else 30
     try:
@@ -39,8 +39,7 @@ async def who_listens(request: Request) -> HTMLResponse:
         sort = RateSort.RESPONSE_RATE
     default_desc = sort not in (RateSort.NAME, RateSort.ORGANISATION_ID)
     descending = {"asc": False, "desc": True}.get(params.get("order", ""), default_desc)
-    pool: asyncpg.Pool = request.app.state.platform.pool
-    rates = await open_data.organisation_rates(pool, days, sort=sort, descending=descending)
+    rates = await open_data.organisation_rates(uow, days, sort=sort, descending=descending)
     rows = [
         {
             "rate": r,

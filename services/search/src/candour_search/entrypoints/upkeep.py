@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 
-from candour_common.runtime import Platform
 from candour_search.service_layer import handlers
+from candour_search.service_layer.unit_of_work import SearchUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -16,10 +17,10 @@ log = structlog.get_logger(__name__)
 COMPACT_INTERVAL_SECONDS = 1.0
 
 
-async def compact_counts_forever(platform: Platform) -> None:
+async def compact_counts_forever(new_uow: Callable[[], SearchUnitOfWork]) -> None:
     while True:
         try:
-            folded = await handlers.compact_counts(platform.pool)
+            folded = await handlers.compact_counts(new_uow())
             if folded:
                 log.debug("count deltas folded", rows=folded)
         except asyncio.CancelledError:
@@ -29,5 +30,5 @@ async def compact_counts_forever(platform: Platform) -> None:
         await asyncio.sleep(COMPACT_INTERVAL_SECONDS)
 
 
-def start(platform: Platform) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(compact_counts_forever(platform), name="compact-counts")]
+def start(new_uow: Callable[[], SearchUnitOfWork]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(compact_counts_forever(new_uow), name="compact-counts")]

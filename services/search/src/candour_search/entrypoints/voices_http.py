@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from candour_common.http.problems import FieldError, Problem, ProblemError
+from candour_search.entrypoints.dependencies import new_unit_of_work
 from candour_search.population import Population
 from candour_search.service_layer.voices import programme_voices
 from candour_search.voices import RULE, VoicesView
@@ -70,7 +71,7 @@ async def _view(request: Request, programme: str, area: str | None) -> VoicesVie
             f"query.area: {message}",
             errors=[FieldError(field="query.area", message=message)],
         )
-    return await programme_voices(request.app.state.platform.pool, programme, population, area)
+    return await programme_voices(new_unit_of_work(request.app), programme, population, area)
 
 
 def voices_out(view: VoicesView) -> VoicesOut:

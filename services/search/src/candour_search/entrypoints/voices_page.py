@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
+from candour_search.entrypoints.dependencies import new_unit_of_work
 from candour_search.population import Population
 from candour_search.service_layer.voices import programme_voices
 from candour_search.voices import RULE
@@ -21,7 +22,7 @@ async def voices_section(request: Request, programme: str) -> dict[str, Any]:
     area = request.query_params.get("area")
     if area not in population.shares:
         area = None
-    view = await programme_voices(request.app.state.platform.pool, programme, population, area)
+    view = await programme_voices(new_unit_of_work(request.app), programme, population, area)
     return {
         "view": view,
         "sentence": view.sentence(),

@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from candour_common.db import Connection
-from candour_common.db.uow import UnitOfWork
-from candour_search.adapters.theme_repository import FoundTheme, ThemeRepository
+from candour_search.adapters.theme_repository import FoundTheme
 from candour_search.insight import InsightQuery
+from candour_search.service_layer.unit_of_work import SearchUnitOfWork
 from candour_search.theme_report import ThemeReport
 from candour_search.themes import ThemeModel, match_previous
 
@@ -25,14 +24,7 @@ FindThemes = Callable[[Sequence[str]], Awaitable[ThemeModel]]
 Progress = Callable[[str], None]
 
 
-class InsightUnitOfWork(UnitOfWork):
-    themes: ThemeRepository
-
-    def bind(self, conn: Connection) -> None:
-        self.themes = ThemeRepository(conn)
-
-
-NewUnitOfWork = Callable[[], InsightUnitOfWork]
+NewUnitOfWork = Callable[[], SearchUnitOfWork]
 
 
 @dataclass(frozen=True, slots=True)
