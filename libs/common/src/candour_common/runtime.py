@@ -45,7 +45,6 @@ from candour_common.kafka_probe import (
 from candour_common.messaging import (
     ConsumerPolicy,
     create_broker,
-    install_consumer_policy,
     outbox_sender,
 )
 from candour_common.metrics import HttpMetricsMiddleware, PlatformMetrics
@@ -73,7 +72,6 @@ class Platform:
     kafka_refusal: ConnectionError | None = None
 
 
-RegisterSubscribers = Callable[[KafkaBroker, ServiceSettings, "PlatformRef"], None]
 # A service's own retention rules, beyond the outbox and inbox every service has.
 RetentionRules = Callable[[ServiceSettings], Sequence[RetentionRule]]
 
@@ -112,7 +110,6 @@ def build_app(
     unit_of_work: type[UnitOfWork] = UnitOfWork,
     routers: Sequence[APIRouter] = (),
     subscriptions: Subscriptions[Any] | None = None,
-    register_subscribers: RegisterSubscribers | None = None,
     relay_outbox: bool = False,
     on_started: Callable[[Platform], Sequence[asyncio.Task[None]]] | None = None,
     retention_rules: RetentionRules | None = None,
@@ -143,9 +140,6 @@ def build_app(
         kafka = settings.kafka_connection()
         broker = create_broker(kafka, client_id=f"candour-{settings.service_name}")
         policy = ConsumerPolicy(group_id=settings.group_id, metrics=metrics)
-        install_consumer_policy(broker, policy)
-        if register_subscribers is not None:
-            register_subscribers(broker, settings, ref)
         platform = Platform(
             settings=settings,
             pool=pool,

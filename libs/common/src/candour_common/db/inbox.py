@@ -7,62 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from candour_common.db import Connection
-from candour_common.events import Event
-
-
-async def record_once(
-    conn: Connection,
-    *,
-    consumer: str,
-    event_id: uuid.UUID,
-    topic: str,
-    story_id: uuid.UUID | None = None,
-) -> bool:
-    """Record the event in the caller's transaction; False if it was processed before.
-
-    With `story_id`, first take that story's lock (as `lock_story` does) in the same
-    round trip: the consumers that serialise a story's writers do both for every event.
-    """
-    if story_id is None:
-        status = await conn.execute(
-            """
-            INSERT INTO inbox (consumer, event_id, topic) VALUES ($1, $2, $3)
-            ON CONFLICT DO NOTHING
-            """,
-            consumer,
-            event_id,
-            topic,
-        )
-    else:
-        status = await conn.execute(
-            """
-            WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($4::text, 0)))
-            INSERT INTO inbox (consumer, event_id, topic)
-            SELECT $1::text, $2::uuid, $3::text FROM locked
-            ON CONFLICT DO NOTHING
-            """,
-            consumer,
-            event_id,
-            topic,
-            str(story_id),
-        )
-    return bool(status == "INSERT 0 1")
-
-
-async def record_story_event_once(
-    conn: Connection, event: Event, *, consumer: str, event_id: uuid.UUID
-) -> bool:
-    """`record_once` for `event`, taking its story's lock in the same statement.
-
-    For consumers that serialise the writers of one story (see `lock_story`).
-    """
-    return await record_once(
-        conn,
-        consumer=consumer,
-        event_id=event_id,
-        topic=event.topic.value,
-        story_id=event.story_id,
-    )
 
 
 @dataclass(frozen=True, slots=True)

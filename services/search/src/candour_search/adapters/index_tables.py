@@ -41,7 +41,7 @@ INDEX_TABLES = (
     "search_withdrawn",
     "inbox",
 )
-# The table every index write starts with (record_once): locking it against writes stops
+# The table every index write starts with (the inbox): locking it against writes stops
 # the live consumers before they change anything, while readers carry on.
 WRITE_BARRIER_TABLE = "inbox"
 
