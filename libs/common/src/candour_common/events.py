@@ -77,6 +77,13 @@ class Source(StrEnum):
     OTHER = "other"
 
 
+class StoryLanguage(StrEnum):
+    """The language a story is written in (the share page offers both of Wales')."""
+
+    ENGLISH = "en"
+    WELSH = "cy"
+
+
 class ChangeMarker(StrEnum):
     PLANNED = "planned"
     MADE = "made"
@@ -245,6 +252,19 @@ class StorySubmitted(Event):
         default=None, description="Who entered it on the author's behalf, if someone did."
     )
     represents: Reach = Field(default_factory=Reach, description="How many people it speaks for.")
+    language: StoryLanguage = Field(
+        default=StoryLanguage.ENGLISH,
+        description="The language the story is written in: `en` or `cy` (Welsh).",
+    )
+    version: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "1 when first sent; each time the author edits the story before it is published "
+            "(or after it was not), it is sent again with the same `story_id` and a higher "
+            "version. Keep the highest version and ignore a lower one arriving later."
+        ),
+    )
 
 
 class StoryApproved(Event):
@@ -280,6 +300,10 @@ class StoryApproved(Event):
             "`suicide`, `self_harm`, `domestic_abuse`; see docs/consuming.md), so a page "
             "showing it can offer help to readers it may affect. Empty when none."
         ),
+    )
+    language: StoryLanguage = Field(
+        default=StoryLanguage.ENGLISH,
+        description="The language the story is written in: `en` or `cy` (Welsh).",
     )
 
 
