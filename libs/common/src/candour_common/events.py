@@ -84,6 +84,14 @@ class StoryLanguage(StrEnum):
     WELSH = "cy"
 
 
+class OrganisationLanguage(StrEnum):
+    """The language an organisation's staff are written to in."""
+
+    ENGLISH = "en"
+    WELSH = "cy"
+    BILINGUAL = "bilingual"
+
+
 class ChangeMarker(StrEnum):
     PLANNED = "planned"
     MADE = "made"
@@ -455,6 +463,17 @@ class OrganisationListed(BaseEvent):
         description="The organisation's ODS code, e.g. `TAD`; also the Kafka key.", min_length=1
     )
     name: str = Field(description="The organisation's name.")
+    name_cy: str | None = Field(
+        default=None,
+        description="The organisation's Welsh name, where it has one (Welsh pages show it).",
+    )
+    email_language: OrganisationLanguage = Field(
+        default=OrganisationLanguage.ENGLISH,
+        description=(
+            "The language of the organisation's staff emails: `en` (the default), `cy`, or "
+            "`bilingual` (Welsh and English in one email; Welsh public bodies)."
+        ),
+    )
     type: str = Field(description="The kind of organisation, e.g. `nhs_trust`.")
     services: list[ServiceRef] = Field(
         default_factory=list,
