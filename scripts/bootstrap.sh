@@ -13,3 +13,5 @@ fi
 PYTHON=$(command -v python3.11 || command -v python3)
 echo "==> syncing the workspace (uv.lock, frozen) with $PYTHON"
 uv sync --frozen --python "$PYTHON" --quiet
+# Our own (editable) sources too: a .pyc older than its source is simply not used.
+.venv/bin/python -m compileall -q -j 0 libs/*/src services/*/src tools/*/src >/dev/null
