@@ -345,7 +345,7 @@ def _title_starts(scanned: ScannedText) -> Iterator[int]:
     lower = scanned.plain_lower
     if lower is None:
         return _starts(_every_title_start(), scanned)
-    present = tuple(p for p in (*_TITLE_PATTERNS, *_ROLE_PATTERNS) if _leading_word(p) in lower)
+    present = tuple(p for p, word in _TITLES_AND_LEADING_WORDS if word in lower)
     if not present:
         return iter(())
     return _starts(_title_start_pattern(present), scanned)
@@ -353,6 +353,13 @@ def _title_starts(scanned: ScannedText) -> Iterator[int]:
 
 def _leading_word(pattern: str) -> str:
     return re.split(r"[\\(]", pattern, maxsplit=1)[0]
+
+
+# Each title or role pattern with the plain word it starts with, split once: this test
+# runs for every field screened (it was a third of the screening time of a short story).
+_TITLES_AND_LEADING_WORDS = tuple(
+    (p, _leading_word(p)) for p in (*_TITLE_PATTERNS, *_ROLE_PATTERNS)
+)
 
 
 @functools.lru_cache(maxsize=256)
