@@ -12,6 +12,7 @@ from candour_cli.devstate import load_or_create_secret
 from candour_cli.mailbox import MailStore
 from candour_cli.services import BY_NAME, lookup
 from candour_cli.topics import Layout, compare, expected_topics
+from candour_common.events import OrganisationLanguage
 from candour_common.topics import TopicNames
 from candour_intake.adapters.directory_csv import DirectoryFileError, parse_directory
 
@@ -98,6 +99,24 @@ def test_demo_directory_is_valid_and_has_the_named_trusts() -> None:
     for story in demo.STORIES:
         assert (story.story["organisation_id"], story.story["service_id"]) in known
     assert {s["organisation_id"] for s in demo.SUBSCRIPTIONS} <= set(organisations)
+
+
+def test_demo_directory_has_the_seven_welsh_health_boards_in_welsh() -> None:
+    boards = {o.id: o for o in demo.demo_directory() if o.id.startswith("7A")}
+    assert {code: o.name_cy for code, o in boards.items()} == {
+        "7A1": "Bwrdd Iechyd Prifysgol Betsi Cadwaladr",
+        "7A2": "Bwrdd Iechyd Prifysgol Hywel Dda",
+        "7A3": "Bwrdd Iechyd Prifysgol Bae Abertawe",
+        "7A4": "Bwrdd Iechyd Prifysgol Caerdydd a'r Fro",
+        "7A5": "Bwrdd Iechyd Prifysgol Cwm Taf Morgannwg",
+        "7A6": "Bwrdd Iechyd Prifysgol Aneurin Bevan",
+        "7A7": "Bwrdd Iechyd Addysgu Powys",
+    }
+    assert boards["7A7"].name == "Powys Teaching Health Board"
+    for board in boards.values():
+        assert board.email_language is OrganisationLanguage.BILINGUAL
+        assert len(board.services) >= 3
+        assert all(s.programme == "mental-health" and s.name_cy for s in board.services)
 
 
 def test_directory_csv_errors_name_every_bad_line() -> None:

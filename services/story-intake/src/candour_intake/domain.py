@@ -15,6 +15,7 @@ from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
 from candour_common.events import (
     AuthorContact,
     ChangeMarker,
+    OrganisationLanguage,
     OrganisationRef,
     Reach,
     RejectionReason,
@@ -25,11 +26,20 @@ from candour_common.events import (
 )
 
 
+def name_in(language: str, name: str, name_cy: str | None) -> str:
+    """The name a page in `language` (`en`, `cy`) shows: the Welsh one where there is one."""
+    return name_cy if language == OrganisationLanguage.WELSH and name_cy else name
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     id: str
     name: str
     programme: str | None = None
+    name_cy: str | None = None
+
+    def name_in(self, language: str) -> str:
+        return name_in(language, self.name, self.name_cy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,11 @@ class Organisation:
     name: str
     type: str
     services: tuple[Service, ...] = ()
+    name_cy: str | None = None
+    email_language: OrganisationLanguage = OrganisationLanguage.ENGLISH
+
+    def name_in(self, language: str) -> str:
+        return name_in(language, self.name, self.name_cy)
 
     def service(self, service_id: str) -> Service | None:
         return next((s for s in self.services if s.id == service_id), None)

@@ -60,7 +60,9 @@ def import_command(
     """Validate every row, then import all of them or none.
 
     Columns: organisation_id (ODS code), organisation_name, organisation_type,
-    service_id, service_name; one row per service.
+    service_id, service_name; optionally programme, organisation_name_cy and
+    service_name_cy (Welsh names) and email_language (en, cy or bilingual; en when
+    empty); one row per service.
     """
     try:
         organisations = read_directory(file)

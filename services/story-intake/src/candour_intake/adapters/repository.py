@@ -11,7 +11,13 @@ from typing import Any
 from uuid import UUID
 
 from candour_common.db import Connection
-from candour_common.events import ChangeMarker, RejectionReason, Responder, StoryApproved
+from candour_common.events import (
+    ChangeMarker,
+    OrganisationLanguage,
+    RejectionReason,
+    Responder,
+    StoryApproved,
+)
 from candour_intake.domain import (
     InboxPage,
     InboxQuery,
@@ -34,58 +40,55 @@ class PostgresDirectory:
 
     async def get(self, organisation_id: str) -> Organisation | None:
         row = await self._conn.fetchrow(
-            "SELECT id, name, type FROM organisations WHERE id = $1", organisation_id
+            "SELECT id, name, type, name_cy, email_language FROM organisations WHERE id = $1",
+            organisation_id,
         )
         if row is None:
             return None
         services = await self._conn.fetch(
-            "SELECT id, name, programme FROM services WHERE organisation_id = $1 ORDER BY name",
+            "SELECT id, name, programme, name_cy FROM services WHERE organisation_id = $1"
+            " ORDER BY name",
             organisation_id,
         )
-        return Organisation(
-            id=row["id"],
-            name=row["name"],
-            type=row["type"],
-            services=tuple(
-                Service(id=s["id"], name=s["name"], programme=s["programme"]) for s in services
-            ),
-        )
+        return _organisation(row, [_service(s) for s in services])
 
     async def all(self) -> list[Organisation]:
-        orgs = await self._conn.fetch("SELECT id, name, type FROM organisations ORDER BY name")
+        orgs = await self._conn.fetch(
+            "SELECT id, name, type, name_cy, email_language FROM organisations ORDER BY name"
+        )
         services = await self._conn.fetch(
-            "SELECT id, organisation_id, name, programme FROM services ORDER BY name"
+            "SELECT id, organisation_id, name, programme, name_cy FROM services ORDER BY name"
         )
         by_org: dict[str, list[Service]] = {}
         for s in services:
-            by_org.setdefault(s["organisation_id"], []).append(
-                Service(id=s["id"], name=s["name"], programme=s["programme"])
-            )
-        return [
-            Organisation(
-                id=o["id"], name=o["name"], type=o["type"], services=tuple(by_org.get(o["id"], []))
-            )
-            for o in orgs
-        ]
+            by_org.setdefault(s["organisation_id"], []).append(_service(s))
+        return [_organisation(o, by_org.get(o["id"], [])) for o in orgs]
 
     async def upsert(self, org: Organisation) -> None:
         await self._conn.execute(
             """
-            INSERT INTO organisations (id, name, type) VALUES ($1, $2, $3)
+            INSERT INTO organisations (id, name, type, name_cy, email_language)
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, type = EXCLUDED.type,
+                                           name_cy = EXCLUDED.name_cy,
+                                           email_language = EXCLUDED.email_language,
                                            updated_at = now()
             """,
             org.id,
             org.name,
             org.type,
+            org.name_cy,
+            org.email_language.value,
         )
         await self._conn.executemany(
             """
-            INSERT INTO services (id, organisation_id, name, programme) VALUES ($1, $2, $3, $4)
+            INSERT INTO services (id, organisation_id, name, programme, name_cy)
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (id) DO UPDATE SET organisation_id = EXCLUDED.organisation_id,
-                                           name = EXCLUDED.name, programme = EXCLUDED.programme
+                                           name = EXCLUDED.name, programme = EXCLUDED.programme,
+                                           name_cy = EXCLUDED.name_cy
             """,
-            [(s.id, org.id, s.name, s.programme) for s in org.services],
+            [(s.id, org.id, s.name, s.programme, s.name_cy) for s in org.services],
         )
 
     async def name(self, organisation_id: str) -> str:
@@ -93,6 +96,23 @@ class PostgresDirectory:
             "SELECT name FROM organisations WHERE id = $1", organisation_id
         )
         return str(name) if name is not None else organisation_id
+
+
+def _service(row: Any) -> Service:
+    return Service(
+        id=row["id"], name=row["name"], programme=row["programme"], name_cy=row["name_cy"]
+    )
+
+
+def _organisation(row: Any, services: Sequence[Service]) -> Organisation:
+    return Organisation(
+        id=row["id"],
+        name=row["name"],
+        type=row["type"],
+        services=tuple(services),
+        name_cy=row["name_cy"],
+        email_language=OrganisationLanguage(row["email_language"]),
+    )
 
 
 def import_digest(source: str, external_id: str) -> bytes:

@@ -162,8 +162,9 @@ def _organisation_out(org: Organisation) -> OrganisationOut:
     return OrganisationOut(
         id=org.id,
         name=org.name,
+        name_cy=org.name_cy,
         type=org.type,
-        services=[ServiceOut(id=s.id, name=s.name) for s in org.services],
+        services=[ServiceOut(id=s.id, name=s.name, name_cy=s.name_cy) for s in org.services],
     )
 
 

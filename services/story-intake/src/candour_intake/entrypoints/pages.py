@@ -37,6 +37,7 @@ from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
+from candour_common.web.i18n import request_language
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_intake.domain import (
     AnswerWithdrawn,
@@ -236,7 +237,21 @@ ABOUT_YOU_QUESTIONS = {
 
 
 async def _organisations(request: Request) -> list[Organisation]:
-    return await handlers.organisations(_uow(request))
+    """The directory for the share page's picker, in the order of the names the page
+    shows (a Welsh page lists "Bwrdd Iechyd Prifysgol ..." where the Welsh name is)."""
+    language = request_language(request)
+    return sorted(
+        (
+            dataclasses.replace(
+                organisation,
+                services=tuple(
+                    sorted(organisation.services, key=lambda s: s.name_in(language).casefold())
+                ),
+            )
+            for organisation in await handlers.organisations(_uow(request))
+        ),
+        key=lambda o: (o.name_in(language).casefold(), o.id),
+    )
 
 
 def _share_context(

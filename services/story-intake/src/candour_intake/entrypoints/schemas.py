@@ -162,11 +162,15 @@ class StoryCreated(BaseModel):
 class ServiceOut(BaseModel):
     id: str
     name: str
+    name_cy: str | None = Field(default=None, description="The service's Welsh name, if any.")
 
 
 class OrganisationOut(BaseModel):
     id: str = Field(description="ODS code.")
     name: str
+    name_cy: str | None = Field(
+        default=None, description="The organisation's Welsh name, if it has one."
+    )
     type: str
     services: list[ServiceOut]
 

@@ -368,6 +368,8 @@ async def publish_directory(uow: IntakeUnitOfWork) -> int:
                 OrganisationListed(
                     organisation_id=organisation.id,
                     name=organisation.name,
+                    name_cy=organisation.name_cy,
+                    email_language=organisation.email_language,
                     type=organisation.type,
                     services=[
                         ServiceRef(id=s.id, name=s.name, programme=s.programme)
