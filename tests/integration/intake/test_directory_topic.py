@@ -85,11 +85,32 @@ async def test_the_directory_import_publishes_every_organisation_with_all_its_se
     assert len(records) == 6 and set(entries(records)) == {"RQT", "TAD", "RXA"}
 
 
-WELSH_DIRECTORY = """\
-organisation_id,organisation_name,organisation_name_cy,organisation_type,email_language,service_id,service_name,service_name_cy
-7A4,Cardiff and Vale University Health Board,Bwrdd Iechyd Prifysgol Caerdydd a'r Fro,local_health_board,bilingual,7A4-CMHT,Community mental health team,Tîm iechyd meddwl cymunedol
-RQT,Quiet Valley NHS Trust,,nhs_trust,,RQT-GP,Valley surgery,
-"""
+WELSH_DIRECTORY = "".join(
+    ",".join(row) + "\n"
+    for row in (
+        (
+            "organisation_id",
+            "organisation_name",
+            "organisation_name_cy",
+            "organisation_type",
+            "email_language",
+            "service_id",
+            "service_name",
+            "service_name_cy",
+        ),
+        (
+            "7A4",
+            "Cardiff and Vale University Health Board",
+            "Bwrdd Iechyd Prifysgol Caerdydd a'r Fro",
+            "local_health_board",
+            "bilingual",
+            "7A4-CMHT",
+            "Community mental health team",
+            "Tîm iechyd meddwl cymunedol",
+        ),
+        ("RQT", "Quiet Valley NHS Trust", "", "nhs_trust", "", "RQT-GP", "Valley surgery", ""),
+    )
+)
 
 
 async def test_welsh_names_and_email_language_are_stored_and_published(
