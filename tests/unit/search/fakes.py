@@ -23,7 +23,7 @@ from candour_common.events import (
 )
 from candour_common.topics import Topic
 from candour_search.adapters.counts import Summary
-from candour_search.adapters.directory import ListedOrganisation
+from candour_search.adapters.directory import DirectoryEntry, ListedOrganisation
 from candour_search.adapters.hits import Hits
 from candour_search.adapters.theme_repository import FoundTheme, StoredTheme
 from candour_search.domain import PublishedStory, SearchStories, StatsReport, StoryStatsQuery
@@ -53,6 +53,7 @@ class FakeState:
     versions: dict[UUID, tuple[UUID, int, bool]] = field(default_factory=dict)
     withdrawn: dict[UUID, datetime] = field(default_factory=dict)
     organisations: dict[str, str] = field(default_factory=dict)
+    welsh_names: dict[str, str] = field(default_factory=dict)
     voices: dict[str, VoicesSummarised] = field(default_factory=dict)
     # Stories whose theme assignments were forgotten (withdrawn).
     forgotten: list[UUID] = field(default_factory=list)
@@ -153,9 +154,14 @@ class FakeDirectory:
     def __init__(self, state: FakeState) -> None:
         self.state = state
 
-    async def upsert_organisations(self, organisations: Iterable[tuple[str, str]]) -> int:
+    async def upsert_organisations(self, organisations: Iterable[DirectoryEntry]) -> int:
         rows = list(organisations)
-        self.state.organisations.update(rows)
+        self.state.organisations.update((row.id, row.name) for row in rows)
+        for row in rows:
+            if row.name_cy is None:
+                self.state.welsh_names.pop(row.id, None)
+            else:
+                self.state.welsh_names[row.id] = row.name_cy
         return len(rows)
 
 
@@ -223,6 +229,9 @@ class FakeIndexReads:
 
     async def snapshot(self) -> None:
         self.state.snapshots += 1
+
+    async def welsh_names(self) -> dict[str, str]:
+        return dict(self.state.welsh_names)
 
     async def directory_name(self, organisation_id: str) -> str | None:
         return self.state.organisations.get(organisation_id)

@@ -2,7 +2,8 @@
 
 Names come from the directory (story-intake publishes it on `directory.organisations`,
 which search consumes) and, for an organisation the directory does not list, from its
-published stories.
+published stories. The directory also gives an organisation's Welsh name, where it has
+one: Welsh pages show it.
 Counts come from the count tables (migration 0012), never from counting stories.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from candour_common.db import Connection
 from candour_search.adapters.sql import FACET_CELLS
@@ -25,18 +27,36 @@ class ListedOrganisation:
     stories: int
 
 
-async def upsert_organisations(conn: Connection, organisations: Iterable[tuple[str, str]]) -> int:
-    """Add or rename directory entries ((id, name) pairs); return how many were given."""
+class DirectoryEntry(NamedTuple):
+    """An organisation's names as the directory lists them."""
+
+    id: str
+    name: str
+    name_cy: str | None = None
+
+
+async def upsert_organisations(conn: Connection, organisations: Iterable[DirectoryEntry]) -> int:
+    """Add or rename directory entries; return how many were given."""
     rows = list(organisations)
     await conn.executemany(
         """
-        INSERT INTO search_organisations (id, name) VALUES ($1, $2)
-        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
-        WHERE search_organisations.name IS DISTINCT FROM EXCLUDED.name
+        INSERT INTO search_organisations (id, name, name_cy) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, name_cy = EXCLUDED.name_cy,
+                                       updated_at = now()
+        WHERE (search_organisations.name, search_organisations.name_cy)
+              IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.name_cy)
         """,
         rows,
     )
     return len(rows)
+
+
+async def welsh_names(conn: Connection) -> dict[str, str]:
+    """Every Welsh name the directory has, by organisation id (a few hundred at most)."""
+    rows = await conn.fetch(
+        "SELECT id, name_cy FROM search_organisations WHERE name_cy IS NOT NULL"
+    )
+    return {r["id"]: r["name_cy"] for r in rows}
 
 
 async def directory_name(conn: Connection, organisation_id: str) -> str | None:

@@ -63,6 +63,9 @@ class PostgresIndexReads:
     async def directory_name(self, organisation_id: str) -> str | None:
         return await directory.directory_name(self._conn, organisation_id)
 
+    async def welsh_names(self) -> dict[str, str]:
+        return await directory.welsh_names(self._conn)
+
     async def organisation_rates(self, days: int) -> list[OrganisationRate]:
         return await rates_repository.organisation_rates(self._conn, days)
 

@@ -64,7 +64,7 @@ class PostgresDirectory:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def upsert_organisations(self, organisations: Iterable[tuple[str, str]]) -> int:
+    async def upsert_organisations(self, organisations: Iterable[directory.DirectoryEntry]) -> int:
         return await directory.upsert_organisations(self._conn, organisations)
 
 

@@ -25,7 +25,7 @@ from candour_common.events import (
     VoicesSummarised,
 )
 from candour_common.topics import Topic
-from candour_search.adapters.directory import ListedOrganisation
+from candour_search.adapters.directory import DirectoryEntry, ListedOrganisation
 from candour_search.domain import (
     PublishedStory,
     SearchPage,
@@ -129,12 +129,16 @@ async def erase_by_tombstone(uow: SearchUnitOfWork, topic: Topic, key: str, at: 
 
 
 async def list_organisations(uow: SearchUnitOfWork, events: Sequence[OrganisationListed]) -> None:
-    """Keep the directory's name of each organisation, so it has its page (and is in the
-    organisations index) before its first published story. Of one organisation's names
-    in `events` the last wins, as one by one."""
-    names = {event.organisation_id: event.name for event in events}
+    """Keep the directory's names of each organisation (English, and Welsh where it has
+    one), so it has its page (and is in the organisations index) before its first
+    published story. Of one organisation's entries in `events` the last wins, as one by
+    one."""
+    entries = {
+        event.organisation_id: DirectoryEntry(event.organisation_id, event.name, event.name_cy)
+        for event in events
+    }
     async with uow:
-        await uow.directory.upsert_organisations(names.items())
+        await uow.directory.upsert_organisations(entries.values())
 
 
 async def record_voices(uow: SearchUnitOfWork, event: VoicesSummarised) -> None:
@@ -236,3 +240,9 @@ async def directory_name(uow: SearchUnitOfWork, organisation_id: str) -> str | N
     """The organisation's name if the directory lists it (it may have no story yet)."""
     async with uow:
         return await uow.reads.directory_name(organisation_id)
+
+
+async def welsh_names(uow: SearchUnitOfWork) -> dict[str, str]:
+    """The directory's Welsh name of each organisation that has one, by id."""
+    async with uow:
+        return await uow.reads.welsh_names()

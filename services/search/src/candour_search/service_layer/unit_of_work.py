@@ -21,7 +21,7 @@ from candour_common.db.uow import AbstractUnitOfWork, UnitOfWork
 from candour_common.events import BaseEvent, ResponsePosted, StoryApproved, VoicesSummarised
 from candour_common.topics import Topic
 from candour_search.adapters.counts import Summary
-from candour_search.adapters.directory import ListedOrganisation
+from candour_search.adapters.directory import DirectoryEntry, ListedOrganisation
 from candour_search.adapters.hits import Hits
 from candour_search.adapters.index_reads import PostgresIndexReads
 from candour_search.adapters.index_repository import (
@@ -81,8 +81,8 @@ class StoryIndex(Protocol):
 
 
 class Directory(Protocol):
-    async def upsert_organisations(self, organisations: Iterable[tuple[str, str]]) -> int:
-        """Add or rename directory entries ((id, name) pairs); how many were given."""
+    async def upsert_organisations(self, organisations: Iterable[DirectoryEntry]) -> int:
+        """Add or rename directory entries; how many were given."""
         ...
 
 
@@ -144,6 +144,8 @@ class IndexReads(Protocol):
     async def organisation_index(self) -> list[ListedOrganisation]: ...
 
     async def directory_name(self, organisation_id: str) -> str | None: ...
+
+    async def welsh_names(self) -> dict[str, str]: ...
 
     async def organisation_rates(self, days: int) -> list[OrganisationRate]: ...
 
