@@ -66,7 +66,14 @@ WELSH_PAGES = {
         "templates/console/_badge.html",
         "templates/console/not_found.html",
     ],
-    "notifications": ["page_templates/alerts/sign_in.html"],
+    "notifications": [
+        "page_templates/alerts/sign_in.html",
+        "page_templates/alerts/subscriptions.html",
+        "page_templates/alerts/confirm.html",
+        "page_templates/alerts/unsubscribe.html",
+        "page_templates/alerts/acknowledge.html",
+        "page_templates/alerts/delete_confirm.html",
+    ],
 }
 # Moderation's catalogue also holds the labels of the screening library it shows.
 EXTRA_SOURCES = {"moderation": [ROOT / "libs/screening/src/candour_screening"]}

@@ -83,17 +83,24 @@ def render(
     context: Mapping[str, Any] | None = None,
     *,
     status_code: int = 200,
+    csrf: bool = True,
 ) -> HTMLResponse:
     """Render a page with a CSRF token in its context (and its cookie when new), in the
-    request's language (remembered in a cookie when chosen with `?lang=`)."""
-    token = csrf_token(request)
+    request's language (remembered in a cookie when chosen with `?lang=`). `csrf=False`
+    for a page whose form carries its own authority (a signed token from an email):
+    no token, no CSRF cookie."""
+    extra = {CSRF_FIELD: csrf_token(request)} if csrf else {}
     with i18n.rendering_in(i18n.request_language(request)):
         response = templates.TemplateResponse(
-            request, name, {**(context or {}), CSRF_FIELD: token}, status_code=status_code
+            request, name, {**(context or {}), **extra}, status_code=status_code
         )
-    if getattr(request.state, "csrf_new", None):
+    if csrf and getattr(request.state, "csrf_new", None):
         response.set_cookie(
-            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+            CSRF_COOKIE,
+            extra[CSRF_FIELD],
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
         )
     i18n.remember_language(request, response, secure=_secure(request))
     response.headers["Content-Language"] = i18n.request_language(request)

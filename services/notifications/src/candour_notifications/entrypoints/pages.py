@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
-from candour_common.translatable import N_
+from candour_common.translatable import N_, Filled
 from candour_common.web import pages
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
@@ -43,24 +43,28 @@ SIGN_IN_WORDS = pages.SignInWords(
     wrong_role=N_("That token is not a staff token for an organisation"),
 )
 FORM_FIELDS = ("email", "kind", "frequency", "service_ids", "tags", "min_criticality")
+# Words made here and shown on the pages are marked with N_ and translated there.
 KIND_LABELS = {
-    SubscriptionKind.STORIES.value: "New stories",
-    SubscriptionKind.RESPONSES.value: "Responses from staff",
-    SubscriptionKind.SAFEGUARDING.value: "Safeguarding escalations (always immediate, unfiltered)",
+    SubscriptionKind.STORIES.value: N_("New stories"),
+    SubscriptionKind.RESPONSES.value: N_("Responses from staff"),
+    SubscriptionKind.SAFEGUARDING.value: N_(
+        "Safeguarding escalations (always immediate, unfiltered)"
+    ),
 }
 FREQUENCY_LABELS = {
-    Frequency.IMMEDIATE.value: "As each one happens",
-    Frequency.DAILY.value: "A daily digest",
+    Frequency.IMMEDIATE.value: N_("As each one happens"),
+    Frequency.DAILY.value: N_("A daily digest"),
 }
 DONE_MESSAGES = {
-    "added": "The subscription was added.",
-    "awaiting": (
+    "added": N_("The subscription was added."),
+    "awaiting": N_(
         "The subscription was added. That address is outside your organisation's own mail "
         "domains, so we have emailed it a link: nothing is sent there until its owner "
         "confirms."
     ),
-    "deleted": "The subscription was deleted; no more emails will be sent for it.",
+    "deleted": N_("The subscription was deleted; no more emails will be sent for it."),
 }
+SUBSCRIPTION_GONE = N_("That subscription no longer exists")
 
 
 router = APIRouter(include_in_schema=False)
@@ -204,30 +208,24 @@ async def add_subscription(request: Request) -> Response:
             request,
             staff,
             values=values,
-            errors={"email": "You may only add subscriptions for your own organisation"},
+            errors={"email": N_("You may only add subscriptions for your own organisation")},
             status_code=403,
         )
     except UnknownChoices as exc:
         unknown: dict[str, str] = {}
         if exc.services:
-            unknown["service_ids"] = (
-                "Choose services from the list: "
-                + ", ".join(exc.services)
-                + (
-                    " is not one of your services"
-                    if len(exc.services) == 1
-                    else " are not among your services"
-                )
+            unknown["service_ids"] = Filled(
+                N_("Choose services from the list: {services} is not one of your services")
+                if len(exc.services) == 1
+                else N_("Choose services from the list: {services} are not among your services"),
+                services=", ".join(exc.services),
             )
         if exc.tags:
-            unknown["tags"] = (
-                "Choose tags from the list: "
-                + ", ".join(exc.tags)
-                + (
-                    " is not a tag stories use"
-                    if len(exc.tags) == 1
-                    else " are not tags stories use"
-                )
+            unknown["tags"] = Filled(
+                N_("Choose tags from the list: {tags} is not a tag stories use")
+                if len(exc.tags) == 1
+                else N_("Choose tags from the list: {tags} are not tags stories use"),
+                tags=", ".join(exc.tags),
             )
         return await _alerts_page(request, staff, values=values, errors=unknown, status_code=422)
     _wake_worker(request)
@@ -242,19 +240,27 @@ def _wake_worker(request: Request) -> None:
 
 
 FRIENDLY_ERRORS = {
-    "email": "Enter an email address in the right format, like name@example.org",
-    "kind": "Choose what the emails are about",
-    "frequency": "Choose how often to get them",
-    "service_ids": "Choose at most 50 services from the list",
-    "tags": "Choose at most 20 tags from the list",
-    "min_criticality": "Choose a criticality from the list",
+    "email": N_("Enter an email address in the right format, like name@example.org"),
+    "kind": N_("Choose what the emails are about"),
+    "frequency": N_("Choose how often to get them"),
+    "service_ids": N_("Choose at most 50 services from the list"),
+    "tags": N_("Choose at most 20 tags from the list"),
+    "min_criticality": N_("Choose a criticality from the list"),
+}
+# The rules across fields (SubscriptionIn's model validator), as a page says them.
+RULE_ERRORS = {
+    "safeguarding alerts cannot be filtered by tags or criticality": N_(
+        "Safeguarding alerts cannot be filtered by tags or criticality"
+    ),
+    "safeguarding alerts are always immediate": N_("Safeguarding alerts are always immediate"),
 }
 
 
 def _message(error: Any) -> str:
     location = tuple(error.get("loc", ()))
     if not location:  # A rule across fields: say it as the model does.
-        return str(error.get("msg", "")).removeprefix("Value error, ").capitalize()
+        rule = str(error.get("msg", "")).removeprefix("Value error, ")
+        return RULE_ERRORS.get(rule, rule.capitalize())
     return FRIENDLY_ERRORS.get(_field_of(location), str(error.get("msg", "")))
 
 
@@ -270,7 +276,7 @@ async def _subscription_of(
         return await _alerts_page(
             request,
             staff,
-            errors={"subscriptions": "That subscription no longer exists"},
+            errors={"subscriptions": SUBSCRIPTION_GONE},
             status_code=404,
         )
 
@@ -308,7 +314,7 @@ async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> R
         return await _alerts_page(
             request,
             staff,
-            errors={"subscriptions": "That subscription no longer exists"},
+            errors={"subscriptions": SUBSCRIPTION_GONE},
             status_code=404,
         )
     return _see_other("/alerts?done=deleted")
@@ -317,11 +323,16 @@ async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> R
 # ----------------------------------------------------------------- unsubscribe
 
 
-def unsubscribe_page(request: Request, *, done: bool, what: str, action: str) -> HTMLResponse:
-    """The one-click unsubscribe confirmation in the site's layout (the token is the
-    authority there, so no sign-in and no CSRF cookie: RFC 8058 mail clients post it)."""
+def _render_without_csrf(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    """A page reached with a signed token from an email: the token is the authority
+    there, so no sign-in and no CSRF cookie (RFC 8058 mail clients post it)."""
     templates: Jinja2Templates = request.app.state.alert_templates
-    return templates.TemplateResponse(
+    return pages.render(templates, request, name, context, csrf=False)
+
+
+def unsubscribe_page(request: Request, *, done: bool, what: str, action: str) -> HTMLResponse:
+    """The one-click unsubscribe confirmation in the site's layout."""
+    return _render_without_csrf(
         request, "alerts/unsubscribe.html", {"done": done, "what": what, "action": action}
     )
 
@@ -331,8 +342,7 @@ def confirm_page(
 ) -> HTMLResponse:
     """Double opt-in: the page the confirmation email links to. A GET only shows the
     button (mail scanners follow links); the POST, with the signed token, confirms."""
-    templates: Jinja2Templates = request.app.state.alert_templates
-    return templates.TemplateResponse(
+    return _render_without_csrf(
         request,
         "alerts/confirm.html",
         {"done": done, "waiting": waiting, "changed": changed, "what": what, "action": action},
@@ -344,8 +354,7 @@ def acknowledge_page(
 ) -> HTMLResponse:
     """A safeguarding alert's acknowledgement: a GET shows the button (mail scanners
     follow links), the POST with the signed token acknowledges."""
-    templates: Jinja2Templates = request.app.state.alert_templates
-    return templates.TemplateResponse(
+    return _render_without_csrf(
         request,
         "alerts/acknowledge.html",
         {

@@ -26,6 +26,7 @@ from candour_common.events import (
     StorySubmitted,
     StoryWithdrawn,
 )
+from candour_common.translatable import N_, Filled
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.known_directory import KnownService
 from candour_notifications.adapters.repository import AuthorContact, PublishedStory
@@ -294,20 +295,26 @@ class Unsubscribed:
 
 async def describe_unsubscribe(uow: NotificationsUnitOfWork, target: UnsubscribeTarget) -> str:
     if target.scope is UnsubscribeScope.AUTHOR:
-        return "emails about responses to your story"
+        return AUTHOR_EMAILS
     async with uow:
         subscription = await uow.subscriptions.get(target.id)
     return _describe(subscription)
 
 
+# What a subscription sends, in words the confirm and unsubscribe pages put in their
+# sentences (English here and in emails; a Welsh page translates them).
+_DESCRIPTIONS = {
+    SubscriptionKind.STORIES: N_("emails about new stories for organisation {organisation}"),
+    SubscriptionKind.RESPONSES: N_("emails about responses for organisation {organisation}"),
+    SubscriptionKind.SAFEGUARDING: N_("safeguarding alerts for organisation {organisation}"),
+}
+AUTHOR_EMAILS = N_("emails about responses to your story")
+
+
 def _describe(subscription: Subscription | None) -> str:
     if subscription is None:
-        return "these emails"
-    return {
-        SubscriptionKind.STORIES: "emails about new stories",
-        SubscriptionKind.RESPONSES: "emails about responses",
-        SubscriptionKind.SAFEGUARDING: "safeguarding alerts",
-    }[subscription.kind] + f" for organisation {subscription.organisation_id}"
+        return N_("these emails")
+    return Filled(_DESCRIPTIONS[subscription.kind], organisation=subscription.organisation_id)
 
 
 async def unsubscribe(uow: NotificationsUnitOfWork, target: UnsubscribeTarget) -> Unsubscribed:
@@ -316,7 +323,7 @@ async def unsubscribe(uow: NotificationsUnitOfWork, target: UnsubscribeTarget) -
         if target.scope is UnsubscribeScope.AUTHOR:
             had = await uow.authors.get(target.id) is not None
             await uow.authors.stop_notifications(target.id)
-            return Unsubscribed("emails about responses to your story", had)
+            return Unsubscribed(AUTHOR_EMAILS, had)
         subscription = await uow.subscriptions.get(target.id)
         changed = await uow.subscriptions.deactivate(target.id)
         return Unsubscribed(_describe(subscription), changed and bool(subscription))
