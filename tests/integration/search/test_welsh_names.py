@@ -1,11 +1,11 @@
 """Welsh pages name organisations in Welsh (#20): the directory's `name_cy` comes to
 search on directory.organisations (real Kafka, real PostgreSQL), and the organisation
-pages, the organisations index, story pages and search results show it on a Welsh page;
-English pages keep the English name."""
+pages, the organisations index, story pages, search results and Who listens show it on
+a Welsh page; English pages keep the English name."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,7 +41,8 @@ async def test_welsh_pages_show_the_directorys_welsh_name_and_english_pages_do_n
     search_service: SearchHarness,
 ) -> None:
     harness = search_service
-    story = approved(title="Seen quickly")
+    # Published yesterday: within Who listens' 30 days.
+    story = approved(title="Seen quickly", published_at=datetime.now(UTC) - timedelta(days=1))
     await harness.publish(story)
 
     async def indexed() -> bool:
@@ -58,6 +59,7 @@ async def test_welsh_pages_show_the_directorys_welsh_name_and_english_pages_do_n
         "index": await _page(harness, "/organisations?lang=cy"),
         "search": await _page(harness, "/search?lang=cy&q=seen"),
         "home": await _page(harness, "/?lang=cy"),
+        "who listens": await _page(harness, "/who-listens?lang=cy"),
     }
     for page, html in welsh.items():
         assert '<html lang="cy"' in html, page
@@ -73,6 +75,9 @@ async def test_welsh_pages_show_the_directorys_welsh_name_and_english_pages_do_n
     index = welsh["index"]
     assert index.index(BETSI_CY) < index.index(RIVERSIDE_CY)
     assert BETSI not in index
+    # Who listens names it in its table and in its chart's labels.
+    assert f'<a href="/organisations/{ORG_A.id}">{RIVERSIDE_CY}</a>' in welsh["who listens"]
+    assert f"{RIVERSIDE_CY}: 1 " in welsh["who listens"]
 
     english = {
         "story": await _page(harness, f"/stories/{story.story_id}?lang=en"),
@@ -80,6 +85,7 @@ async def test_welsh_pages_show_the_directorys_welsh_name_and_english_pages_do_n
         "no stories yet": await _page(harness, "/organisations/7A1"),
         "index": await _page(harness, "/organisations"),
         "search": await _page(harness, "/search?q=seen"),
+        "who listens": await _page(harness, "/who-listens"),
     }
     for page, html in english.items():
         assert RIVERSIDE_CY not in html and BETSI_CY not in html, page

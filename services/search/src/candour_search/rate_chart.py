@@ -7,7 +7,7 @@ to its organisation's page. The table on the same page has every figure.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from candour_common.translatable import N_, Filled
@@ -48,7 +48,11 @@ class RateChart:
     y_ticks: tuple[Tick, ...]
 
 
-def rate_chart(rates: Sequence[OrganisationRate]) -> RateChart | None:
+def rate_chart(
+    rates: Sequence[OrganisationRate], names: Mapping[str, str] | None = None
+) -> RateChart | None:
+    """The chart of `rates`; each dot named from `names` (by organisation id: the Welsh
+    names on a Welsh page) where it has one, else by the organisation's own name."""
     if not rates:
         return None
     most = max(r.stories for r in rates)
@@ -69,7 +73,7 @@ def rate_chart(rates: Sequence[OrganisationRate]) -> RateChart | None:
                 N_("{name}: {stories} story, {share}% answered")
                 if r.stories == 1
                 else N_("{name}: {stories} stories, {share}% answered"),
-                name=r.name,
+                name=(names or {}).get(r.organisation_id, r.name),
                 stories=r.stories,
                 share=round(r.response_rate * 100),
             ),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from candour_search.domain import (
     StoryStats,
     StoryStatsQuery,
 )
+from candour_search.entrypoints import welsh_names
 from candour_search.entrypoints.dependencies import new_unit_of_work
 from candour_search.service_layer import handlers
 from candour_search.service_layer.unit_of_work import SearchUnitOfWork
@@ -87,7 +87,7 @@ def create_templates(settings: SearchSettings) -> Jinja2Templates:
     templates.env.globals["change_labels"] = CHANGE_LABELS
     templates.env.globals["progress_labels"] = PROGRESS_LABELS
     templates.env.globals["progress_stages"] = list(Progress)
-    templates.env.globals["organisation_name"] = organisation_name
+    templates.env.globals["organisation_name"] = welsh_names.organisation_name
     return templates
 
 
@@ -100,41 +100,6 @@ def _render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     return pages.render(templates, request, name, context, status_code=status_code)
-
-
-# The directory's Welsh names while a Welsh page renders (empty otherwise), for the
-# `organisation_name` template function: the story list macros are imported without
-# the page's context.
-_welsh_names: ContextVar[Mapping[str, str] | None] = ContextVar("candour_welsh_names", default=None)
-
-
-def organisation_name(organisation_id: str, name: str) -> str:
-    """The organisation's name as the page shows it: its Welsh name on a Welsh page
-    (where the directory has one), else the English `name` its stories carry."""
-    return (_welsh_names.get() or {}).get(organisation_id, name)
-
-
-async def _page_welsh_names(request: Request) -> Mapping[str, str]:
-    """The directory's Welsh names for a Welsh page; none for an English one."""
-    if i18n.request_language(request) != i18n.WELSH:
-        return {}
-    return await handlers.welsh_names(_uow(request))
-
-
-async def _render_naming_organisations(
-    request: Request,
-    name: str,
-    context: Mapping[str, Any],
-    *,
-    welsh_names: Mapping[str, str] | None = None,
-) -> HTMLResponse:
-    """`_render` for a page that names organisations: on a Welsh page, in Welsh."""
-    names = welsh_names if welsh_names is not None else await _page_welsh_names(request)
-    token = _welsh_names.set(names)
-    try:
-        return _render(request, name, context)
-    finally:
-        _welsh_names.reset(token)
 
 
 def _not_found(request: Request, title: str, message: str) -> HTMLResponse:
@@ -322,7 +287,7 @@ def _search_context(
 async def home(request: Request) -> HTMLResponse:
     newest = await handlers.search(_uow(request), SearchStories(limit=NEWEST_ON_HOME))
     context = {"newest": newest, "form": SearchForm()}
-    return await _render_naming_organisations(request, "home.html", context)
+    return await welsh_names.render_naming_organisations(request, "home.html", context)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -334,7 +299,7 @@ async def search(request: Request) -> HTMLResponse:
         return _render(request, "search.html", context, status_code=422)
     result = await handlers.search(_uow(request), query)
     context = _search_context(form, result, {})
-    return await _render_naming_organisations(request, "search.html", context)
+    return await welsh_names.render_naming_organisations(request, "search.html", context)
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
@@ -354,7 +319,9 @@ async def story(request: Request, story_id: str) -> HTMLResponse:
                 "the person who shared it, or the link may be wrong."
             ),
         )
-    return await _render_naming_organisations(request, "story.html", {"story": published})
+    return await welsh_names.render_naming_organisations(
+        request, "story.html", {"story": published}
+    )
 
 
 def _median_text(stats: StoryStats) -> str:
@@ -404,10 +371,10 @@ def _organisation_charts(report: StatsReport) -> dict[str, Any]:
 async def organisations(request: Request) -> HTMLResponse:
     """Every organisation people can share stories about, with how many are published."""
     listed = await handlers.organisation_index(_uow(request))
-    welsh = await _page_welsh_names(request)
+    welsh = await welsh_names.page_welsh_names(request)
     # Listed in the order of the names the page shows.
     listed = sorted(listed, key=lambda o: (welsh.get(o.id, o.name).casefold(), o.id))
-    return await _render_naming_organisations(
+    return await welsh_names.render_naming_organisations(
         request, "organisations.html", {"organisations": listed}, welsh_names=welsh
     )
 
@@ -436,7 +403,9 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         if name is None:
             return missing()
         listed = {"organisation": {"id": organisation_id, "name": name}}
-        return await _render_naming_organisations(request, "organisation_empty.html", listed)
+        return await welsh_names.render_naming_organisations(
+            request, "organisation_empty.html", listed
+        )
     report = await handlers.story_stats(uow, stats_query)
     overall = report.overall
     try:
@@ -458,4 +427,4 @@ async def organisation(request: Request, organisation_id: str) -> HTMLResponse:
         "story_map": story_map,
         "map_colours": MAP_COLOUR_LABELS,
     }
-    return await _render_naming_organisations(request, "organisation.html", context)
+    return await welsh_names.render_naming_organisations(request, "organisation.html", context)

@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from candour_common.translatable import N_, Filled
-from candour_common.web import pages
 from candour_search.charts import hours_text
+from candour_search.entrypoints import welsh_names
 from candour_search.entrypoints.dependencies import Uow
 from candour_search.rate_chart import rate_chart
 from candour_search.response_rates import PERIODS, RateSort
@@ -40,6 +39,7 @@ async def who_listens(request: Request, uow: Uow) -> HTMLResponse:
     default_desc = sort not in (RateSort.NAME, RateSort.ORGANISATION_ID)
     descending = {"asc": False, "desc": True}.get(params.get("order", ""), default_desc)
     rates = await open_data.organisation_rates(uow, days, sort=sort, descending=descending)
+    welsh = await welsh_names.page_welsh_names(request)
     rows = [
         {
             "rate": r,
@@ -69,7 +69,8 @@ async def who_listens(request: Request, uow: Uow) -> HTMLResponse:
         "sort": sort.value,
         "rows": rows,
         "columns": columns,
-        "chart": rate_chart(rates),
+        "chart": rate_chart(rates, welsh),
     }
-    templates: Jinja2Templates = request.app.state.templates
-    return pages.render(templates, request, "who_listens.html", context)
+    return await welsh_names.render_naming_organisations(
+        request, "who_listens.html", context, welsh_names=welsh
+    )
