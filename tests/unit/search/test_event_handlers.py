@@ -146,6 +146,18 @@ async def test_the_directory_keeps_the_last_name_of_each_organisation() -> None:
     assert db.state.organisations == {"RXA": "New", "RXB": "Hillview"}
 
 
+async def test_the_directory_keeps_each_organisations_welsh_name_as_the_last_entry_has_it() -> None:
+    db = FakeDatabase()
+    powys = listed("7A7", "Powys Teaching Health Board")
+    welsh = powys.model_copy(update={"name_cy": "Bwrdd Iechyd Addysgu Powys"})
+    await handlers.list_organisations(db.uow(), [powys, welsh, listed("RXB", "Hillview")])
+    assert db.state.welsh_names == {"7A7": "Bwrdd Iechyd Addysgu Powys"}
+    assert await handlers.welsh_names(db.uow()) == {"7A7": "Bwrdd Iechyd Addysgu Powys"}
+    # A later entry without a Welsh name takes it away.
+    await handlers.list_organisations(db.uow(), [powys])
+    assert await handlers.welsh_names(db.uow()) == {}
+
+
 async def test_an_older_voices_summary_arriving_late_changes_nothing() -> None:
     db = FakeDatabase()
     newer, older = voices("maternity", AT), voices("maternity", AT - timedelta(days=1))
