@@ -150,6 +150,23 @@ async def test_the_signed_in_alerts_pages_are_welsh_with_lang_cy(
         assert '<html lang="en-GB"' in english.text and "Email alerts for" in english.text
 
 
+async def test_a_welsh_link_to_the_alerts_page_leads_to_a_welsh_sign_in_form(
+    notifications: ServiceFactory, smtp_server: MailSink
+) -> None:
+    """Defect: the redirect to the sign-in form dropped `?lang=cy`, so a Welsh link to
+    the alerts page asked for the token in English."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        client = service.client
+        redirected = await client.get("/alerts?lang=cy")
+        assert redirected.status_code == 303
+        assert redirected.headers["location"] == "/alerts/sign-in"
+        welsh(
+            await client.get(redirected.headers["location"]),
+            "Mewngofnodi i reoli rhybuddion",
+            "Tocyn staff",
+        )
+
+
 async def test_the_pages_reached_from_emails_are_welsh_with_lang_cy(
     notifications: ServiceFactory, smtp_server: MailSink
 ) -> None:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from candour_common.auth import Principal, Role
 from candour_common.events import CRITICALITY_LABELS
 from candour_common.translatable import N_, Filled
-from candour_common.web import pages
+from candour_common.web import i18n, pages
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_notifications.domain import Frequency, Subscribe, Subscription, SubscriptionKind
 from candour_notifications.entrypoints.dependencies import new_unit_of_work
@@ -85,8 +85,12 @@ def _render(
     return pages.render(templates, request, name, context, status_code=status_code)
 
 
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+def _see_other(request: Request, url: str) -> RedirectResponse:
+    """A 303 that keeps a language chosen with `?lang=` (in the `lang` cookie): a Welsh
+    link to the alerts page leads to a Welsh sign-in form."""
+    response = RedirectResponse(url, status_code=303)
+    i18n.remember_language(request, response, secure=pages.secure_cookies(request))
+    return response
 
 
 def signed_in(request: Request) -> Principal | None:
@@ -148,16 +152,16 @@ async def _alerts_page(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home() -> Response:
+async def home(request: Request) -> Response:
     """The service's front door is the alerts page (which asks staff to sign in)."""
-    return _see_other("/alerts")
+    return _see_other(request, "/alerts")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts_page(request: Request, done: str | None = None) -> Response:
     staff = signed_in(request)
     if staff is None:
-        return _see_other("/alerts/sign-in")
+        return _see_other(request, "/alerts/sign-in")
     return await _alerts_page(request, staff, message=DONE_MESSAGES.get(done or ""))
 
 
@@ -172,7 +176,7 @@ async def add_subscription(request: Request) -> Response:
     form = await pages.checked_form(request)
     staff = signed_in(request)
     if staff is None:
-        return _see_other("/alerts/sign-in")
+        return _see_other(request, "/alerts/sign-in")
     values: dict[str, Any] = {name: pages.form_text(form, name) for name in FORM_FIELDS}
     # Checkboxes send one value each; a hand-made request may still send a list in one.
     values["service_ids"] = [i for v in form.getlist("service_ids") for i in _items(str(v))]
@@ -230,7 +234,7 @@ async def add_subscription(request: Request) -> Response:
         return await _alerts_page(request, staff, values=values, errors=unknown, status_code=422)
     _wake_worker(request)
     done = "awaiting" if subscription.pending_confirmation else "added"
-    return _see_other(f"/alerts?done={done}")
+    return _see_other(request, f"/alerts?done={done}")
 
 
 def _wake_worker(request: Request) -> None:
@@ -286,7 +290,7 @@ async def confirm_delete(request: Request, subscription_id: uuid.UUID) -> Respon
     """Asks before deleting: what the subscription sends, and a button to confirm."""
     staff = signed_in(request)
     if staff is None:
-        return _see_other("/alerts/sign-in")
+        return _see_other(request, "/alerts/sign-in")
     found = await _subscription_of(request, staff, subscription_id)
     if isinstance(found, Response):
         return found
@@ -305,7 +309,7 @@ async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> R
     form = await pages.checked_form(request)
     staff = signed_in(request)
     if staff is None:
-        return _see_other("/alerts/sign-in")
+        return _see_other(request, "/alerts/sign-in")
     if pages.form_text(form, "confirmed") != "yes":  # not from the confirmation page: ask
         return await confirm_delete(request, subscription_id)
     try:
@@ -317,7 +321,7 @@ async def delete_subscription(request: Request, subscription_id: uuid.UUID) -> R
             errors={"subscriptions": SUBSCRIPTION_GONE},
             status_code=404,
         )
-    return _see_other("/alerts?done=deleted")
+    return _see_other(request, "/alerts?done=deleted")
 
 
 # ----------------------------------------------------------------- unsubscribe
