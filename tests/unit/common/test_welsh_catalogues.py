@@ -65,6 +65,7 @@ WELSH_PAGES = {
         "templates/console/_signed_in.html",
         "templates/console/_badge.html",
         "templates/console/not_found.html",
+        "templates/console/story.html",
     ],
     "notifications": [
         "page_templates/alerts/sign_in.html",
@@ -80,7 +81,7 @@ EXTRA_SOURCES = {"moderation": [ROOT / "libs/screening/src/candour_screening"]}
 
 
 # Words Welsh writes as English does.
-SAME_IN_WELSH = {"Roma", "Tag", "staff", "{title} ({published}; {criticality}; {progress})"}
+SAME_IN_WELSH = {"Roma", "Tag", "staff", "Healthwatch", "{title} ({published}; {criticality}; {progress})"}
 
 
 def catalogue(package: str) -> Catalog:

@@ -83,6 +83,21 @@ class DateInWords(Localisable):
         return format_date(self.day, self.pattern, locale=locale)
 
 
+class TimeInWords(Localisable):
+    """A moment on the UK clock in words, for a message made in Python: reads
+    "1 July 2025, 3:05pm BST" and says "1 Gorffennaf 2025, 3:05yh BST" on a Welsh page."""
+
+    moment: datetime
+
+    def __new__(cls, moment: datetime) -> TimeInWords:
+        made = super().__new__(cls, uk_time(moment))
+        made.moment = moment
+        return made
+
+    def localised(self, gettext: Gettext, locale: str) -> str:
+        return uk_time(self.moment, locale=locale)
+
+
 FILTERS: dict[str, Any] = {
     "uk_time": uk_time,
     "uk_date": uk_date,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.messages.mofile import write_mo
+from babel.numbers import format_decimal
 from babel.messages.pofile import read_po
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -281,3 +282,9 @@ def localised_date_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
         return in_page_language
 
     return {name: localised(function) for name, function in filters.items()}
+
+
+@pass_context
+def number_in_words(context: Context, value: int | float) -> str:
+    """`12,400` with the grouping of the page's language (Babel's CLDR data)."""
+    return format_decimal(value, locale=babel_locale(_context_language(context)))

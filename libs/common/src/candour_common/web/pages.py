@@ -35,7 +35,7 @@ CSRF_FIELD = "csrf_token"
 
 def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinja2Templates:
     """Jinja2 with autoescaping on, the service's templates first, then the shared layout,
-    the shared date filters (`uk_time`, `uk_date`, `month_in_words`), `cell_heading`, and
+    the shared date filters (`uk_time`, `uk_date`, `month_in_words`), `number`, `cell_heading`, and
     gettext in the request's language (English or Welsh, see `i18n`) from the
     catalogue in `locale/` beside `service_templates`, then the shared one."""
     env = Environment(
@@ -50,6 +50,7 @@ def create_templates(service_templates: Path, settings: ServiceSettings) -> Jinj
     env.globals["service_name"] = settings.service_name
     env.globals["cell_heading"] = cell_heading
     env.filters.update(i18n.localised_date_filters(DATE_FILTERS))
+    env.filters["number"] = i18n.number_in_words
     i18n.install_translations(
         env, i18n.load_translations([service_templates.parent / "locale", i18n.COMMON_LOCALE])
     )

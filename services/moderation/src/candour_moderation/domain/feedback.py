@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from candour_common.translatable import N_, Filled
 from candour_moderation.domain.model import ModerationError, QueueItem
 from candour_screening import (
     SafeguardingCategory,
@@ -85,12 +86,15 @@ def feedback_on(
     """The feedback `command` gives on `item`, checked against its screening."""
     screening = item.screening
     if screening is None or item.body is None:
-        raise FeedbackNotPossible(item.story_id, "the author withdrew it: nothing to label")
+        raise FeedbackNotPossible(
+            item.story_id, N_("The author withdrew this story: nothing to label")
+        )
     if command.verdict is Verdict.WRONG:
         matches = screening.safeguarding.matches
         if command.match is None or not 0 <= command.match < len(matches):
             raise FeedbackNotPossible(
-                item.story_id, f"it has no safeguarding flag number {command.match}"
+                item.story_id,
+                Filled(N_("It has no safeguarding flag number {number}"), number=command.match),
             )
         match = matches[command.match]
         return ScreeningFeedback(
@@ -107,9 +111,9 @@ def feedback_on(
             note=command.note,
         )
     if command.category is None:
-        raise FeedbackNotPossible(item.story_id, "a missed flag needs its category")
+        raise FeedbackNotPossible(item.story_id, N_("A missed flag needs its category"))
     if command.level is SafeguardingLevel.NONE:
-        raise FeedbackNotPossible(item.story_id, "a missed flag is a concern or serious")
+        raise FeedbackNotPossible(item.story_id, N_("A missed flag is a concern or serious"))
     return ScreeningFeedback(
         story_id=item.story_id,
         at=now,

@@ -19,10 +19,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
-from candour_common.events import CRITICALITY_LABELS, RejectionReason
-from candour_common.translatable import N_
+from candour_common.events import CRITICALITY_LABELS, RejectionReason, Relationship, Source
+from candour_common.translatable import N_, Filled, Localisable
 from candour_common.web import pages
-from candour_common.web.dates import uk_time
+from candour_common.web.dates import TimeInWords
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
 from candour_moderation.domain.escalations import NothingToRaise, RaiseSafeguarding
@@ -59,7 +59,13 @@ from candour_moderation.entrypoints.review import (
 from candour_moderation.service_layer import handlers
 from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_moderation.settings import ModerationSettings
-from candour_screening import CATEGORY_LABELS, SafeguardingCategory, SafeguardingLevel
+from candour_screening import (
+    CATEGORY_LABELS,
+    LanguageKind,
+    RedactionKind,
+    SafeguardingCategory,
+    SafeguardingLevel,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_PAGE_SIZE = 25
@@ -71,24 +77,65 @@ SIGN_IN_WORDS = pages.SignInWords(
 NOTE_MAX = 2000
 
 REJECTION_LABELS: dict[RejectionReason, str] = {
-    RejectionReason.COMMERCIAL: "Advertising or commercial",
-    RejectionReason.NOT_ABOUT_CARE: "Not about care",
-    RejectionReason.TOO_OLD: "Too old",
-    RejectionReason.DUPLICATE: "Duplicate",
-    RejectionReason.SAFEGUARDING_ESCALATED: "Safeguarding: escalated, not published",
-    RejectionReason.OFFENSIVE: "Offensive",
-    RejectionReason.OTHER: "Other",
+    RejectionReason.COMMERCIAL: N_("Advertising or commercial"),
+    RejectionReason.NOT_ABOUT_CARE: N_("Not about care"),
+    RejectionReason.TOO_OLD: N_("Too old"),
+    RejectionReason.DUPLICATE: N_("Duplicate"),
+    RejectionReason.SAFEGUARDING_ESCALATED: N_("Safeguarding: escalated, not published"),
+    RejectionReason.OFFENSIVE: N_("Offensive"),
+    RejectionReason.OTHER: N_("Other"),
 }
-REDACTION_LABELS = {
-    "email": "email address",
-    "nhs_number": "NHS number",
-    "phone": "phone number",
-    "postcode": "postcode",
-    "address": "address",
-    "author_name": "the author's name",
-    "person_name": "a person's name",
-    "date": "date",
-    "time": "time",
+REDACTION_LABELS: dict[str, str] = {
+    RedactionKind.EMAIL: N_("email address"),
+    RedactionKind.NHS_NUMBER: N_("NHS number"),
+    RedactionKind.HOSPITAL_NUMBER: N_("hospital number"),
+    RedactionKind.PHONE: N_("phone number"),
+    RedactionKind.POSTCODE: N_("postcode"),
+    RedactionKind.ADDRESS: N_("address"),
+    RedactionKind.SOCIAL_HANDLE: N_("social media handle"),
+    RedactionKind.AUTHOR_NAME: N_("the author's name"),
+    RedactionKind.PERSON_NAME: N_("a person's name"),
+    RedactionKind.DATE: N_("date"),
+    RedactionKind.TIME: N_("time"),
+}
+# Where in the story screening found something ("in the title").
+FIELD_LABELS = {"title": N_("in the title"), "body": N_("in the story")}
+LEVEL_LABELS = {
+    SafeguardingLevel.CONCERN.value: N_("concern"),
+    SafeguardingLevel.SERIOUS.value: N_("serious"),
+}
+STATUS_LABELS = {
+    Status.PENDING.value: N_("pending"),
+    Status.APPROVED.value: N_("approved"),
+    Status.REJECTED.value: N_("rejected"),
+    Status.WITHDRAWN.value: N_("withdrawn"),
+}
+LANGUAGE_KIND_LABELS: dict[str, str] = {
+    LanguageKind.SWEARING: N_("swearing"),
+    LanguageKind.DISCRIMINATORY: N_("discriminatory language"),
+    LanguageKind.CAPITALS: N_("written in capitals"),
+}
+RELATIONSHIP_LABELS: dict[str, str] = {
+    Relationship.PATIENT: N_("patient"),
+    Relationship.SERVICE_USER: N_("service user"),
+    Relationship.CARER: N_("carer"),
+    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
+    Relationship.RELATIVE: N_("relative"),
+    Relationship.FRIEND: N_("friend"),
+    Relationship.STAFF: N_("member of staff"),
+    Relationship.OTHER: N_("other"),
+}
+SOURCE_LABELS: dict[str, str] = {
+    Source.WEB: N_("the website"),
+    Source.PHONE: N_("phone"),
+    Source.LEAFLET: N_("leaflet"),
+    Source.EMAIL: N_("email"),
+    Source.NHS_WEBSITE: N_("NHS website"),
+    Source.HEALTHWATCH: N_("Healthwatch"),
+    Source.COMPLAINT: N_("complaint"),
+    Source.LOCAL_GROUP: N_("local group"),
+    Source.STAFF: N_("staff"),
+    Source.OTHER: N_("other"),
 }
 
 router = APIRouter(include_in_schema=False)
@@ -100,6 +147,12 @@ def create_console_templates(settings: ModerationSettings) -> Jinja2Templates:
     templates.env.globals["rejection_labels"] = {r.value: t for r, t in REJECTION_LABELS.items()}
     templates.env.globals["redaction_labels"] = REDACTION_LABELS
     templates.env.globals["category_labels"] = {c.value: t for c, t in CATEGORY_LABELS.items()}
+    templates.env.globals["field_labels"] = FIELD_LABELS
+    templates.env.globals["level_labels"] = LEVEL_LABELS
+    templates.env.globals["status_labels"] = STATUS_LABELS
+    templates.env.globals["language_kind_labels"] = LANGUAGE_KIND_LABELS
+    templates.env.globals["relationship_labels"] = RELATIONSHIP_LABELS
+    templates.env.globals["source_labels"] = SOURCE_LABELS
     return templates
 
 
@@ -266,10 +319,12 @@ def _not_found(request: Request, moderator: Principal) -> Response:
 
 
 CLAIM_MESSAGES = {
-    "claimed": "You have claimed this story: other moderators cannot decide it meanwhile.",
-    "released": "You released your claim: the story is back in the queue for anyone.",
-    "feedback": "Thank you: screening will learn from it when the labels are next exported.",
-    "raised": (
+    "claimed": N_("You have claimed this story: other moderators cannot decide it meanwhile."),
+    "released": N_("You released your claim: the story is back in the queue for anyone."),
+    "feedback": N_(
+        "Thank you: screening will learn from it when the labels are next exported."
+    ),
+    "raised": N_(
         "Safeguarding raised: the story, its screening matches and your note are on their "
         "way to the organisation's safeguarding contacts."
     ),
@@ -312,14 +367,14 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
         try:
             category = SafeguardingCategory(values["category"])
         except ValueError:
-            errors["category"] = "Choose the category screening missed"
+            errors["category"] = N_("Choose the category screening missed")
         level = (
             SafeguardingLevel.SERIOUS
             if values["level"] == SafeguardingLevel.SERIOUS.value
             else SafeguardingLevel.CONCERN
         )
         if len(values["text"]) > 500:
-            errors["text"] = "Quote at most 500 characters"
+            errors["text"] = Filled(N_("Quote at most {limit} characters"), limit=500)
         if not errors:
             command = GiveScreeningFeedback(
                 story_id,
@@ -330,7 +385,7 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
                 text=values["text"] or None,
             )
     else:
-        errors["verdict"] = "Choose a flag to mark wrong, or add a missed one"
+        errors["verdict"] = N_("Choose a flag to mark wrong, or add a missed one")
     item = await _load(request, story_id)
     if item is None:
         return _not_found(request, moderator)
@@ -351,12 +406,19 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
 
 def _conflict_message(exc: ModerationError) -> str:
     if isinstance(exc, ClaimedByAnother):
-        return (
-            f"{exc.moderator} is working on this story until {uk_time(exc.until)}: "
-            "you cannot claim or decide it until they finish or their claim expires."
+        return Filled(
+            N_(
+                "{moderator} is working on this story until {until}: you cannot claim or "
+                "decide it until they finish or their claim expires."
+            ),
+            moderator=exc.moderator,
+            until=TimeInWords(exc.until),
         )
     if isinstance(exc, NotPending):
-        return f"This story was already {exc.status.value}: nothing was changed."
+        return Filled(
+            N_("This story was already {status}: nothing was changed."),
+            status=Localisable(STATUS_LABELS.get(exc.status.value, exc.status.value)),
+        )
     return str(exc)
 
 
@@ -428,11 +490,15 @@ async def approve(request: Request, story_id: UUID) -> Response:
     errors: dict[str, str] = {}
     criticality = _criticality(values["criticality"])
     if criticality is None:
-        errors["criticality"] = "Choose how critical the story is"
+        errors["criticality"] = N_("Choose how critical the story is")
     if len(values["edited_title"]) > TITLE_MAX:
-        errors["edited_title"] = f"The title must be {TITLE_MAX} characters or fewer"
+        errors["edited_title"] = Filled(
+            N_("The title must be {limit} characters or fewer"), limit=f"{TITLE_MAX:,}"
+        )
     if len(values["edited_body"]) > BODY_MAX:
-        errors["edited_body"] = f"The story must be {BODY_MAX} characters or fewer"
+        errors["edited_body"] = Filled(
+            N_("The story must be {limit} characters or fewer"), limit=f"{BODY_MAX:,}"
+        )
     kept: dict[str, Any] = {"accepted": accepted, "values": values}
     if form.get("action") == "preview":
         return await _render_story(request, _story_context(item, moderator, preview=True, **kept))
@@ -462,7 +528,7 @@ async def approve(request: Request, story_id: UUID) -> Response:
             observe=get_metrics(request).observe_decision,
         )
     except SafeguardingNotAcknowledged:
-        errors["acknowledge_safeguarding"] = (
+        errors["acknowledge_safeguarding"] = N_(
             "This story has a serious safeguarding match: confirm it has been escalated "
             "and may be published, or reject it"
         )
@@ -496,9 +562,11 @@ async def reject(request: Request, story_id: UUID) -> Response:
     try:
         reason = RejectionReason(values["reason"])
     except ValueError:
-        errors["reason"] = "Choose why the story is rejected"
+        errors["reason"] = N_("Choose why the story is rejected")
     if len(values["note"]) > NOTE_MAX:
-        errors["note"] = f"The note must be {NOTE_MAX} characters or fewer"
+        errors["note"] = Filled(
+            N_("The note must be {limit} characters or fewer"), limit=f"{NOTE_MAX:,}"
+        )
     if errors:
         item = await _load(request, story_id)
         if item is None:
@@ -534,11 +602,13 @@ async def raise_safeguarding(request: Request, story_id: UUID) -> Response:
     errors: dict[str, str] = {}
     note = values["safeguarding_note"].strip()
     if not note:
-        errors["safeguarding_note"] = (
+        errors["safeguarding_note"] = N_(
             "Say why you raise it and what the safeguarding contacts need to know"
         )
     elif len(note) > ESCALATION_NOTE_MAX:
-        errors["safeguarding_note"] = f"The note must be {ESCALATION_NOTE_MAX} characters or fewer"
+        errors["safeguarding_note"] = Filled(
+            N_("The note must be {limit} characters or fewer"), limit=f"{ESCALATION_NOTE_MAX:,}"
+        )
     if not errors:
         try:
             await handlers.raise_escalation(
@@ -548,8 +618,10 @@ async def raise_safeguarding(request: Request, story_id: UUID) -> Response:
             )
         except StoryNotFound:
             return _not_found(request, moderator)
-        except NothingToRaise as exc:
-            errors["safeguarding_note"] = str(exc).capitalize()
+        except NothingToRaise:
+            errors["safeguarding_note"] = N_(
+                "The author withdrew this story: its text is erased, there is nothing to raise"
+            )
         else:
             return _see_other(f"/console/stories/{story_id}?done=raised#escalations-title")
     item = await _load(request, story_id)
