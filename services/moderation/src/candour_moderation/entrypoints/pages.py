@@ -321,9 +321,7 @@ def _not_found(request: Request, moderator: Principal) -> Response:
 CLAIM_MESSAGES = {
     "claimed": N_("You have claimed this story: other moderators cannot decide it meanwhile."),
     "released": N_("You released your claim: the story is back in the queue for anyone."),
-    "feedback": N_(
-        "Thank you: screening will learn from it when the labels are next exported."
-    ),
+    "feedback": N_("Thank you: screening will learn from it when the labels are next exported."),
     "raised": N_(
         "Safeguarding raised: the story, its screening matches and your note are on their "
         "way to the organisation's safeguarding contacts."

@@ -1,0 +1,107 @@
+"""The console's story page in Welsh over real PostgreSQL: its words, the errors and
+conflicts made in Python, numbers and times through Babel, and the language switch.
+
+The fixtures and helpers are those of the English console tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from candour_common.auth import Role
+from tests.integration.moderation.test_console_pages import (
+    console,
+    csrf_of,
+    queue,
+    sign_in,
+    story,
+    token,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+__all__ = ["console"]  # the fixture, found by its name
+
+
+async def test_the_story_page_and_its_errors_are_in_welsh(console) -> None:
+    app, client = console
+    serious = story("Since discharge I want to kill myself. Email me at sam.t@example.org.")
+    await queue(app, serious)
+    await sign_in(client)
+    path = f"/console/stories/{serious.story_id}"
+
+    page = await client.get(f"{path}?lang=cy")
+    assert page.status_code == 200
+    assert '<html lang="cy">' in page.text
+    assert re.search(r'id="language-switch" href="[^"]*lang=en" hreflang="en"', page.text)
+    assert '<h2 id="decision">Eich penderfyniad</h2>' in page.text
+    assert ">Cymeradwyo a chyhoeddi</button>" in page.text
+    assert ">Gwrthod</button>" in page.text
+    assert "Golygiadau a awgrymir" in page.text
+    assert "(cyfeiriad e-bost, yn y stori)" in page.text
+    assert "hunanladdiad" in page.text  # the screening category, from moderation's catalogue
+    assert "(claf)" in page.text  # the author's relationship
+    assert "Approve and publish" not in page.text
+    csrf = csrf_of(page)
+
+    # Errors made in Python, with their numbers, in Welsh (the cookie keeps the language).
+    long_title = await client.post(
+        f"{path}/approve",
+        data={
+            "csrf_token": csrf,
+            "action": "approve",
+            "criticality": "1",
+            "edited_title": "x" * 121,
+        },
+    )
+    assert long_title.status_code == 422
+    assert '<html lang="cy">' in long_title.text
+    assert "Mae problem wedi codi" in long_title.text
+    assert "Rhaid i&#39;r teitl fod yn 120 nod neu lai" in long_title.text
+    no_reason = await client.post(f"{path}/reject", data={"csrf_token": csrf, "reason": ""})
+    assert no_reason.status_code == 422
+    assert "Dewiswch pam mae&#39;r stori&#39;n cael ei gwrthod" in no_reason.text
+
+    english = await client.get(f"{path}?lang=en")
+    assert '<h2 id="decision">Your decision</h2>' in english.text
+    assert "Choose why the story is rejected" not in english.text
+
+
+async def test_a_claim_and_its_conflict_say_the_time_in_welsh(console) -> None:
+    app, client = console
+    submitted = story("The nurses were kind.")
+    await queue(app, submitted)
+    bob = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-bob')}"}
+    assert (await client.post(f"/v1/queue/{submitted.story_id}/claim", headers=bob)).is_success
+    await sign_in(client)
+    path = f"/console/stories/{submitted.story_id}"
+
+    page = await client.get(f"{path}?lang=cy")
+    assert "<strong>mod-bob</strong> yn gweithio ar y stori hon tan" in page.text
+    conflict = await client.post(
+        f"{path}/approve",
+        data={"csrf_token": csrf_of(page), "action": "approve", "criticality": "0"},
+    )
+    assert conflict.status_code == 409
+    # "… tan 6 Rhagfyr 2026, 1:05yh GMT": the month in Welsh, the clock as Welsh writes it.
+    assert re.search(
+        r"Mae mod-bob yn gweithio ar y stori hon tan \d{1,2} \w+ \d{4}, \d{1,2}:\d\d(yb|yh) (GMT|BST)",
+        conflict.text,
+    ), conflict.text
+    months = (
+        "Ionawr",
+        "Chwefror",
+        "Mawrth",
+        "Ebrill",
+        "Mai",
+        "Mehefin",
+        "Gorffennaf",
+        "Awst",
+        "Medi",
+        "Hydref",
+        "Tachwedd",
+        "Rhagfyr",
+    )
+    assert any(f" {month} " in conflict.text for month in months)
