@@ -87,7 +87,8 @@ async def test_a_claim_and_its_conflict_say_the_time_in_welsh(console) -> None:
     assert conflict.status_code == 409
     # "… tan 6 Rhagfyr 2026, 1:05yh GMT": the month in Welsh, the clock as Welsh writes it.
     assert re.search(
-        r"Mae mod-bob yn gweithio ar y stori hon tan \d{1,2} \w+ \d{4}, \d{1,2}:\d\d(yb|yh) (GMT|BST)",
+        r"Mae mod-bob yn gweithio ar y stori hon tan "
+        r"\d{1,2} \w+ \d{4}, \d{1,2}:\d\d(yb|yh) (GMT|BST)",
         conflict.text,
     ), conflict.text
     months = (
