@@ -45,6 +45,12 @@ WELSH_PAGES = {
         "templates/withdraw_confirm.html",
         "templates/message.html",
         "templates/sign_in.html",
+        "templates/respond_home.html",
+        "templates/respond.html",
+        "templates/respond_preview.html",
+        "templates/response_delete.html",
+        "templates/_staff_bar.html",
+        "templates/_story_and_responses.html",
     ],
     "search": [
         "templates/home.html",

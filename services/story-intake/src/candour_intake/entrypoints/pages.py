@@ -128,9 +128,9 @@ REJECTION_EXPLANATIONS: dict[RejectionReason, str] = {
 }
 
 CHANGE_LABELS = {
-    "": "No change to report",
-    ChangeMarker.PLANNED.value: "We are planning a change because of this story",
-    ChangeMarker.MADE.value: "We have made a change because of this story",
+    "": N_("No change to report"),
+    ChangeMarker.PLANNED.value: N_("We are planning a change because of this story"),
+    ChangeMarker.MADE.value: N_("We have made a change because of this story"),
 }
 
 STAFF = (Role.STAFF,)
@@ -679,7 +679,7 @@ def _staff_or_sign_in(request: Request, target: str) -> Principal | Response:
     return staff
 
 
-ANSWERED_CHOICES = {"": "All stories", "no": "Not yet answered", "yes": "Answered"}
+ANSWERED_CHOICES = {"": N_("All stories"), "no": N_("Not yet answered"), "yes": N_("Answered")}
 
 
 def _inbox_query(
@@ -692,9 +692,9 @@ def _inbox_query(
         if criticality.isdigit() and 0 <= int(criticality) <= 5:
             min_criticality = int(criticality)
         else:
-            errors["criticality"] = "Choose a criticality from the list"
+            errors["criticality"] = N_("Choose a criticality from the list")
     if answered not in ANSWERED_CHOICES:
-        errors["answered"] = "Choose answered, not yet answered or all stories"
+        errors["answered"] = N_("Choose answered, not yet answered or all stories")
     page_number = int(page) if page.isdigit() and int(page) >= 1 else 1
     query = InboxQuery(
         organisation_id=organisation_id,
@@ -729,12 +729,12 @@ async def respond_home(
         return RedirectResponse(f"/respond/{uuid.UUID(story)}", status_code=303)
     query, errors = _inbox_query(staff.organisation_id, service, criticality, answered, page)
     if story:
-        errors["story"] = "Enter a story reference like 1b2c3d4e-…"
+        errors["story"] = N_("Enter a story reference like 1b2c3d4e-…")
     organisation = await handlers.organisation(_uow(request), staff.organisation_id)
     found = await handlers.inbox(_uow(request), query) if not errors else None
     services = organisation.services if organisation else ()
     if service and not any(s.id == service for s in services):
-        errors["service"] = "Choose one of your organisation's services"
+        errors["service"] = N_("Choose one of your organisation's services")
         found = None
     values = {"service": service, "criticality": criticality, "answered": answered}
     filters = {k: v for k, v in values.items() if v}
@@ -762,16 +762,16 @@ def _staff_message(request: Request, exc: DomainError, staff: Principal) -> HTML
     if isinstance(exc, StoryNotFound):
         return _message(
             request,
-            "Story not found",
-            "There is no story with this reference.",
+            N_("Story not found"),
+            N_("There is no story with this reference."),
             status_code=404,
             staff=staff,
         )
     if isinstance(exc, WrongOrganisation):
         return _message(
             request,
-            "Not your organisation's story",
-            "You can respond only to stories about your own organisation.",
+            N_("Not your organisation's story"),
+            N_("You can respond only to stories about your own organisation."),
             status_code=403,
             staff=staff,
         )
@@ -780,46 +780,55 @@ def _staff_message(request: Request, exc: DomainError, staff: Principal) -> HTML
     if isinstance(exc, ResponseNotFound | ResponseDeleted):
         return _message(
             request,
-            "Response not found",
-            "This response does not exist or has been deleted.",
+            N_("Response not found"),
+            N_("This response does not exist or has been deleted."),
             status_code=404,
             staff=staff,
         )
     if isinstance(exc, NotYourResponse):
         return _message(
             request,
-            "Not your response",
-            "Only the person who posted a response can change or delete it.",
+            N_("Not your response"),
+            N_("Only the person who posted a response can change or delete it."),
             status_code=403,
             staff=staff,
         )
     if isinstance(exc, EditWindowClosed):
         return _message(
             request,
-            "This response can no longer be changed",
-            f"A response can be changed or deleted for {_minutes(edit_window(request))} after "
-            "it is posted, and that time has passed. If something in it must change, contact "
-            "the moderators.",
+            N_("This response can no longer be changed"),
+            Filled(
+                N_(
+                    "A response can be changed or deleted for {duration} after it is posted, "
+                    "and that time has passed. If something in it must change, contact the "
+                    "moderators."
+                ),
+                duration=_minutes(edit_window(request)),
+            ),
             status_code=409,
             staff=staff,
         )
-    return _message(request, "Something is not right", str(exc), status_code=422, staff=staff)
+    return _message(request, N_("Something is not right"), str(exc), status_code=422, staff=staff)
 
 
-def _minutes(window: timedelta) -> str:
+def _minutes(window: timedelta) -> Filled:
+    """ "30 minutes" ("30 munud" on a Welsh page)."""
     minutes = round(window.total_seconds() / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes == 1:
+        return Filled(N_("{count} minute"), count=minutes)
+    return Filled(N_("{count} minutes"), count=f"{minutes:,}")
 
 
 def _not_open(request: Request, status: StoryStatus, staff: Principal) -> HTMLResponse:
     explanation = {
-        StoryStatus.SUBMITTED: "It is still being checked by a moderator. You can respond "
-        "once it is published.",
-        StoryStatus.REJECTED: "It was not published, so it cannot be answered in public.",
-        StoryStatus.WITHDRAWN: "Its author withdrew it, so it can no longer be answered.",
-    }.get(status, "It cannot take responses now.")
+        StoryStatus.SUBMITTED: N_(
+            "It is still being checked by a moderator. You can respond once it is published."
+        ),
+        StoryStatus.REJECTED: N_("It was not published, so it cannot be answered in public."),
+        StoryStatus.WITHDRAWN: N_("Its author withdrew it, so it can no longer be answered."),
+    }.get(status, N_("It cannot take responses now."))
     return _message(
-        request, "This story cannot take a response", explanation, status_code=409, staff=staff
+        request, N_("This story cannot take a response"), explanation, status_code=409, staff=staff
     )
 
 
@@ -887,9 +896,9 @@ async def respond_form(request: Request, story_id: uuid.UUID, posted: str = "") 
 
 
 DONE_MESSAGES = {
-    "posted": "Your response has been published.",
-    "edited": "Your response has been changed.",
-    "deleted": "Your response has been deleted.",
+    "posted": N_("Your response has been published."),
+    "edited": N_("Your response has been changed."),
+    "deleted": N_("Your response has been deleted."),
 }
 
 _RESPONSE_FIELDS = {
@@ -899,10 +908,10 @@ _RESPONSE_FIELDS = {
     ("change",): "change",
 }
 _RESPONSE_MISSING = {
-    "body": "Write your response",
-    "responder_name": "Enter your name as it should be shown",
-    "responder_role": "Enter your role, for example Ward manager",
-    "change": "Choose whether a change is planned or made",
+    "body": N_("Write your response"),
+    "responder_name": N_("Enter your name as it should be shown"),
+    "responder_role": N_("Enter your role, for example Ward manager"),
+    "change": N_("Choose whether a change is planned or made"),
 }
 
 
@@ -932,16 +941,20 @@ def _read_response_form(form: FormData) -> tuple[dict[str, str], ResponseIn | No
             loc = tuple(str(part) for part in error["loc"])
             field = _RESPONSE_FIELDS.get(loc[:2]) or _RESPONSE_FIELDS.get(loc[:1]) or loc[0]
             kind = error.get("type", "")
+            message: str
             if kind in {"missing", "string_too_short", "enum"}:
-                message = _RESPONSE_MISSING.get(field, "This is not valid")
+                message = _RESPONSE_MISSING.get(field, N_("This is not valid"))
             elif field == "body" and "words" in str(error.get("msg", "")):
-                message = f"Your response must be {MAX_WORDS:,} words or fewer"
+                message = Filled(
+                    N_("Your response must be {limit} words or fewer"), limit=f"{MAX_WORDS:,}"
+                )
             elif kind == "string_too_long":
-                message = (
-                    f"This must be {(error.get('ctx') or {}).get('max_length')} characters or fewer"
+                message = Filled(
+                    N_("This must be {limit} characters or fewer"),
+                    limit=(error.get("ctx") or {}).get("max_length"),
                 )
             else:
-                message = str(error.get("msg", "This is not valid"))
+                message = N_("This is not valid")
             errors.setdefault(field, message)
         return values, None, errors
     return values, answer, {}
@@ -1022,9 +1035,11 @@ async def _publish_once(
     except KeyReusedWithDifferentRequest:
         return _message(
             request,
-            "This form has already been published",
-            "Your response was published the first time this form was sent. To write "
-            "another response, open the story again.",
+            N_("This form has already been published"),
+            N_(
+                "Your response was published the first time this form was sent. To write "
+                "another response, open the story again."
+            ),
             status_code=409,
             staff=staff,
         )
