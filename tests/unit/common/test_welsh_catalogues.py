@@ -64,6 +64,8 @@ WELSH_PAGES = {
         "templates/_story_map.html",
         "templates/organisation_empty.html",
         "templates/who_listens.html",
+        "templates/deep_dive.html",
+        "templates/_voices.html",
     ],
     "moderation": [
         "templates/console/sign_in.html",

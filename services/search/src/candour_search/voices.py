@@ -15,9 +15,10 @@ from datetime import datetime
 
 from candour_common.about_you import CHARACTERISTIC_LABELS, SUMMARY_CATEGORIES, Characteristic
 from candour_common.events import CharacteristicMix, VoicesSummarised
+from candour_common.translatable import N_, Filled, Gettext, Localisable
 
 UNDER_REPRESENTED_BELOW = 0.8  # of the population share
-RULE = (
+RULE = N_(
     "A group is under-represented when its share of the people who answered is below "
     "four-fifths of its share of the local population. Counts under 5 are not shown; such "
     "a group is named only if even the most it could be is below four-fifths. A question "
@@ -65,30 +66,56 @@ class VoicesView:
         return any(c.judged for c in self.characteristics)
 
     def sentence(self) -> str:
-        """Who is under-represented, in one plain sentence."""
+        """Who is under-represented, in one plain sentence (English to the API, said in
+        the page's language on a page)."""
         if self.summarised_at is None:
-            return "No one has answered the questions about themselves for this programme yet."
+            return N_("No one has answered the questions about themselves for this programme yet.")
         if not self.has_answers:
-            return (
+            return N_(
                 "Too few people have answered the questions about themselves to say "
                 "whose voices are missing."
             )
         if self.area is None:
-            return (
+            return N_(
                 "There are no population figures to compare with, so we cannot say "
                 "whose voices are missing."
             )
-        named = [
-            f"{c.label.lower()}: {category.label}"
+        named = tuple(
+            (c.label, category.label)
             for c in self.characteristics
             for category in c.under_represented
-        ]
-        if not named:
-            return f"No group is under-represented compared with the population of {self.area}."
-        return (
-            f"Compared with the population of {self.area}, these groups are under-represented: "
-            f"{'; '.join(named)}."
         )
+        if not named:
+            return Filled(
+                N_("No group is under-represented compared with the population of {area}."),
+                area=self.area,
+            )
+        return Filled(
+            N_(
+                "Compared with the population of {area}, these groups are under-represented: "
+                "{groups}."
+            ),
+            area=self.area,
+            groups=NamedGroups(named),
+        )
+
+
+class NamedGroups(Localisable):
+    """ "age: 16 to 24; sex: Male": each characteristic and group in the page's language."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def __new__(cls, pairs: tuple[tuple[str, str], ...]) -> NamedGroups:
+        made = super().__new__(cls, cls._said(pairs, str))
+        made.pairs = pairs
+        return made
+
+    @staticmethod
+    def _said(pairs: tuple[tuple[str, str], ...], gettext: Gettext) -> str:
+        return "; ".join(f"{gettext(label).lower()}: {gettext(group)}" for label, group in pairs)
+
+    def localised(self, gettext: Gettext, locale: str) -> str:
+        return self._said(self.pairs, gettext)
 
 
 def _shares(mix: CharacteristicMix, population: dict[str, float]) -> CharacteristicShares:

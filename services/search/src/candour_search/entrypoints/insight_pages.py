@@ -6,15 +6,19 @@ with the same figures in tables, quotes linked to their published stories.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from candour_common.events import Source
+from candour_common.translatable import N_
 from candour_common.web import pages
+from candour_common.web.dates import DateInWords
 from candour_search.entrypoints.voices_page import voices_section
-from candour_search.insight import InsightQuery, month_label, programme_label
+from candour_search.insight import InsightQuery, programme_label
 from candour_search.service_layer import themes as handlers
 from candour_search.theme_charts import movers_chart, sparkline
 from candour_search.theme_report import ThemeSummary
@@ -27,6 +31,25 @@ SORTS = {
     "negative": lambda t: (-(t.negative_share or 0.0), t.title.lower()),
     "movement": lambda t: (-t.movement, t.title.lower()),
 }
+# Where a theme's entries came from, as the page names them.
+SOURCE_LABELS: dict[str, str] = {
+    Source.WEB: N_("web"),
+    Source.PHONE: N_("phone"),
+    Source.LEAFLET: N_("leaflet"),
+    Source.EMAIL: N_("email"),
+    Source.NHS_WEBSITE: N_("NHS website"),
+    Source.HEALTHWATCH: N_("Healthwatch"),
+    Source.COMPLAINT: N_("complaint"),
+    Source.LOCAL_GROUP: N_("local group"),
+    Source.STAFF: N_("staff"),
+    Source.OTHER: N_("other"),
+}
+
+
+def _month(month: str) -> DateInWords:
+    """ "March 2025" from "2025-03", in the page's language ("Mawrth 2025")."""
+    year, number = month.split("-")
+    return DateInWords(date(int(year), int(number), 1), "MMMM y")
 
 
 def _row(theme: ThemeSummary) -> dict[str, Any]:
@@ -34,10 +57,10 @@ def _row(theme: ThemeSummary) -> dict[str, Any]:
     return {
         "theme": theme,
         "spark": sparkline(counts),
-        "share": "no rated entries"
+        "share": N_("no rated entries")
         if theme.negative_share is None
         else f"{round(theme.negative_share * 100)}%",
-        "last_months": [(month_label(m), n) for m, n in theme.months[-6:]],
+        "last_months": [(_month(m), n) for m, n in theme.months[-6:]],
     }
 
 
@@ -45,7 +68,10 @@ def _row(theme: ThemeSummary) -> dict[str, Any]:
 async def deep_dive(request: Request, programme: str) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     if len(programme) > 60 or not programme.replace("-", "").isalnum():
-        missing = {"title": "Programme not found", "message": "There is no such programme."}
+        missing = {
+            "title": N_("Programme not found"),
+            "message": N_("There is no such programme."),
+        }
         return pages.render(templates, request, "message.html", missing, status_code=404)
     sort = request.query_params.get("sort", "count")
     if sort not in SORTS:
@@ -63,7 +89,8 @@ async def deep_dive(request: Request, programme: str) -> HTMLResponse:
         "sort": sort,
         "movers": movers,
         "movers_chart": movers_chart(movers),
-        "last_month": month_label(report.compared[1]) if report.compared else None,
+        "last_month": _month(report.compared[1]) if report.compared else None,
+        "source_labels": SOURCE_LABELS,
         "voices": await voices_section(request, programme),
     }
     return pages.render(templates, request, "deep_dive.html", context)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
+from candour_common.translatable import N_
 from candour_search.entrypoints.dependencies import new_unit_of_work
 from candour_search.population import Population
 from candour_search.service_layer.voices import programme_voices
@@ -13,7 +14,7 @@ from candour_search.voices import RULE
 
 
 def _percent(share: float | None) -> str:
-    return "no figure" if share is None else f"{round(share * 100)}%"
+    return N_("no figure") if share is None else f"{round(share * 100)}%"
 
 
 async def voices_section(request: Request, programme: str) -> dict[str, Any]:
@@ -36,9 +37,8 @@ async def voices_section(request: Request, programme: str) -> dict[str, Any]:
                 "rows": [
                     {
                         "label": s.label,
-                        "voices": "fewer than 5"
-                        if s.count is None
-                        else f"{s.count} ({_percent(s.voice_share)})",
+                        "count": s.count,
+                        "voices": _percent(s.voice_share),
                         "population": _percent(s.population_share),
                         "under": s.under_represented,
                     }
