@@ -43,6 +43,7 @@ async def test_the_story_page_and_its_errors_are_in_welsh(console) -> None:
     assert "(cyfeiriad e-bost, yn y stori)" in page.text
     assert "hunanladdiad" in page.text  # the screening category, from moderation's catalogue
     assert "(claf)" in page.text  # the author's relationship
+    assert ">caredigrwydd</span>" in page.text  # a tag, from the shared vocabulary
     assert "Approve and publish" not in page.text
     csrf = csrf_of(page)
 
