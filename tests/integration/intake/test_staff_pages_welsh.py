@@ -65,6 +65,13 @@ async def test_the_respond_pages_are_in_welsh(
         story_id = await published_story(
             client, settings, kafka_bootstrap, topics, title="Gofal da", criticality=2
         )
+        # A Welsh link followed before signing in leads to the Welsh sign-in form.
+        redirected = await client.get("/respond?lang=cy")
+        assert redirected.status_code == 303
+        assert redirected.headers["location"].startswith("/respond/sign-in")
+        assert redirected.headers["set-cookie"].startswith("lang=cy;")
+        assert '<html lang="cy">' in (await client.get(redirected.headers["location"])).text
+        client.cookies.delete("lang")
         await sign_in(client, staff_token())
 
         inbox = await client.get("/respond?lang=cy")

@@ -29,8 +29,16 @@ async def test_the_story_page_and_its_errors_are_in_welsh(console) -> None:
     app, client = console
     serious = story("Since discharge I want to kill myself. Email me at sam.t@example.org.")
     await queue(app, serious)
-    await sign_in(client)
     path = f"/console/stories/{serious.story_id}"
+    # A Welsh link followed before signing in leads to the Welsh sign-in form.
+    redirected = await client.get(f"{path}?lang=cy")
+    assert redirected.status_code == 303
+    assert redirected.headers["location"] == "/console/sign-in"
+    assert redirected.headers["set-cookie"].startswith("lang=cy;")
+    sign_in_form = await client.get("/console/sign-in")
+    assert '<html lang="cy">' in sign_in_form.text
+    client.cookies.delete("lang")
+    await sign_in(client)
 
     page = await client.get(f"{path}?lang=cy")
     assert page.status_code == 200

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
@@ -106,6 +106,14 @@ def render(
     i18n.remember_language(request, response, secure=_secure(request))
     response.headers["Content-Language"] = i18n.request_language(request)
     response.headers.append("Vary", "Accept-Language, Cookie")
+    return response
+
+
+def see_other(request: Request, url: str) -> RedirectResponse:
+    """A 303 to `url` that keeps a language chosen with `?lang=` (in the cookie), so a
+    Welsh link to a staff page leads to a Welsh sign-in form."""
+    response = RedirectResponse(url, status_code=303)
+    i18n.remember_language(request, response, secure=_secure(request))
     return response
 
 

@@ -227,7 +227,7 @@ async def queue_page(
 ) -> Response:
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     after = decode_cursor(cursor) if cursor else None
     items = await handlers.list_queue(
         _uow(request), Status.PENDING, limit=QUEUE_PAGE_SIZE + 1, after=after
@@ -333,7 +333,7 @@ CLAIM_MESSAGES = {
 async def story_page(request: Request, story_id: UUID, done: str | None = None) -> Response:
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     item = await _load(request, story_id)
     if item is None:
         return _not_found(request, moderator)
@@ -350,7 +350,7 @@ async def screening_feedback(request: Request, story_id: UUID) -> Response:
     form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     values = {
         name: pages.form_text(form, name)
         for name in ("verdict", "match", "category", "level", "text", "note")
@@ -437,7 +437,7 @@ async def claim(request: Request, story_id: UUID) -> Response:
     await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     try:
         await handlers.claim_story(
             _uow(request),
@@ -456,7 +456,7 @@ async def release(request: Request, story_id: UUID) -> Response:
     await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     try:
         await handlers.release_claim(
             _uow(request), ReleaseClaim(story_id, moderator.subject), now=_now()
@@ -473,7 +473,7 @@ async def approve(request: Request, story_id: UUID) -> Response:
     form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     item = await _load(request, story_id)
     if item is None:
         return _not_found(request, moderator)
@@ -553,7 +553,7 @@ async def reject(request: Request, story_id: UUID) -> Response:
     form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     values = {"reason": pages.form_text(form, "reason"), "note": pages.form_text(form, "note")}
     errors: dict[str, str] = {}
     reason: RejectionReason | None = None
@@ -595,7 +595,7 @@ async def raise_safeguarding(request: Request, story_id: UUID) -> Response:
     form = await pages.checked_form(request)
     moderator = signed_in(request)
     if moderator is None:
-        return _see_other("/console/sign-in")
+        return pages.see_other(request, "/console/sign-in")
     values = {"safeguarding_note": pages.form_text(form, "safeguarding_note")}
     errors: dict[str, str] = {}
     note = values["safeguarding_note"].strip()

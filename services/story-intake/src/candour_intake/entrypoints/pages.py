@@ -675,7 +675,7 @@ router.include_router(staff_sign_in_router(RESPOND))
 def _staff_or_sign_in(request: Request, target: str) -> Principal | Response:
     staff = _signed_in_staff(request)
     if staff is None or staff.organisation_id is None:
-        return RedirectResponse(RESPOND.sign_in_url(after=target), status_code=303)
+        return pages.see_other(request, RESPOND.sign_in_url(after=target))
     return staff
 
 
