@@ -13,6 +13,7 @@ from html import unescape
 
 import httpx
 import pytest
+from babel.dates import get_month_names
 
 from candour_common.topics import TopicNames
 from candour_intake.bootstrap import create_app
@@ -30,20 +31,8 @@ from tests.integration.intake.test_staff_inbox import (
 
 pytestmark = pytest.mark.integration
 
-WELSH_MONTHS = (
-    "Ionawr",
-    "Chwefror",
-    "Mawrth",
-    "Ebrill",
-    "Mai",
-    "Mehefin",
-    "Gorffennaf",
-    "Awst",
-    "Medi",
-    "Hydref",
-    "Tachwedd",
-    "Rhagfyr",
-)
+# The months as Babel (CLDR) writes them in Welsh.
+WELSH_MONTHS = tuple(get_month_names("wide", locale="cy").values())
 
 
 def assert_welsh(page: httpx.Response, heading: str) -> str:

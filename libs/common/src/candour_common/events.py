@@ -52,6 +52,19 @@ class Relationship(StrEnum):
     OTHER = "other"
 
 
+# How a page names the author's relationship to the care ("shared by Sam (carer)").
+RELATIONSHIP_LABELS: dict[str, str] = {
+    Relationship.PATIENT: N_("patient"),
+    Relationship.SERVICE_USER: N_("service user"),
+    Relationship.CARER: N_("carer"),
+    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
+    Relationship.RELATIVE: N_("relative"),
+    Relationship.FRIEND: N_("friend"),
+    Relationship.STAFF: N_("member of staff"),
+    Relationship.OTHER: N_("other"),
+}
+
+
 class RejectionReason(StrEnum):
     COMMERCIAL = "commercial"
     NOT_ABOUT_CARE = "not_about_care"
@@ -75,6 +88,21 @@ class Source(StrEnum):
     LOCAL_GROUP = "local_group"
     STAFF = "staff"
     OTHER = "other"
+
+
+# How a page names where feedback came from.
+SOURCE_LABELS: dict[str, str] = {
+    Source.WEB: N_("web"),
+    Source.PHONE: N_("phone"),
+    Source.LEAFLET: N_("leaflet"),
+    Source.EMAIL: N_("email"),
+    Source.NHS_WEBSITE: N_("NHS website"),
+    Source.HEALTHWATCH: N_("Healthwatch"),
+    Source.COMPLAINT: N_("complaint"),
+    Source.LOCAL_GROUP: N_("local group"),
+    Source.STAFF: N_("staff"),
+    Source.OTHER: N_("other"),
+}
 
 
 class StoryLanguage(StrEnum):

@@ -19,7 +19,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
-from candour_common.events import CRITICALITY_LABELS, RejectionReason, Relationship, Source
+from candour_common.events import (
+    CRITICALITY_LABELS,
+    RELATIONSHIP_LABELS,
+    SOURCE_LABELS,
+    RejectionReason,
+)
 from candour_common.translatable import N_, Filled, Localisable
 from candour_common.web import pages
 from candour_common.web.dates import TimeInWords
@@ -114,28 +119,6 @@ LANGUAGE_KIND_LABELS: dict[str, str] = {
     LanguageKind.SWEARING: N_("swearing"),
     LanguageKind.DISCRIMINATORY: N_("discriminatory language"),
     LanguageKind.CAPITALS: N_("written in capitals"),
-}
-RELATIONSHIP_LABELS: dict[str, str] = {
-    Relationship.PATIENT: N_("patient"),
-    Relationship.SERVICE_USER: N_("service user"),
-    Relationship.CARER: N_("carer"),
-    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
-    Relationship.RELATIVE: N_("relative"),
-    Relationship.FRIEND: N_("friend"),
-    Relationship.STAFF: N_("member of staff"),
-    Relationship.OTHER: N_("other"),
-}
-SOURCE_LABELS: dict[str, str] = {
-    Source.WEB: N_("the website"),
-    Source.PHONE: N_("phone"),
-    Source.LEAFLET: N_("leaflet"),
-    Source.EMAIL: N_("email"),
-    Source.NHS_WEBSITE: N_("NHS website"),
-    Source.HEALTHWATCH: N_("Healthwatch"),
-    Source.COMPLAINT: N_("complaint"),
-    Source.LOCAL_GROUP: N_("local group"),
-    Source.STAFF: N_("staff"),
-    Source.OTHER: N_("other"),
 }
 
 router = APIRouter(include_in_schema=False)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from candour_common.events import Source
+from candour_common.events import SOURCE_LABELS
 from candour_common.translatable import N_
 from candour_common.web import pages
 from candour_common.web.dates import DateInWords
@@ -30,19 +30,6 @@ SORTS = {
     "name": lambda t: (t.title.lower(),),
     "negative": lambda t: (-(t.negative_share or 0.0), t.title.lower()),
     "movement": lambda t: (-t.movement, t.title.lower()),
-}
-# Where a theme's entries came from, as the page names them.
-SOURCE_LABELS: dict[str, str] = {
-    Source.WEB: N_("web"),
-    Source.PHONE: N_("phone"),
-    Source.LEAFLET: N_("leaflet"),
-    Source.EMAIL: N_("email"),
-    Source.NHS_WEBSITE: N_("NHS website"),
-    Source.HEALTHWATCH: N_("Healthwatch"),
-    Source.COMPLAINT: N_("complaint"),
-    Source.LOCAL_GROUP: N_("local group"),
-    Source.STAFF: N_("staff"),
-    Source.OTHER: N_("other"),
 }
 
 

@@ -24,7 +24,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
-from candour_common.events import CRITICALITY_LABELS, ChangeMarker, Relationship
+from candour_common.events import CRITICALITY_LABELS, RELATIONSHIP_LABELS, ChangeMarker
 from candour_common.translatable import N_, Filled
 from candour_common.web import i18n, pages
 from candour_common.web.dates import DateInWords
@@ -60,16 +60,6 @@ RECENT_ON_ORGANISATION = 5
 MAX_CODE_CHARS = 40
 MAX_CURSOR_CHARS = 1000
 
-RELATIONSHIP_LABELS: dict[str, str] = {
-    Relationship.PATIENT: N_("patient"),
-    Relationship.SERVICE_USER: N_("service user"),
-    Relationship.CARER: N_("carer"),
-    Relationship.PARENT_GUARDIAN: N_("parent or guardian"),
-    Relationship.RELATIVE: N_("relative"),
-    Relationship.FRIEND: N_("friend"),
-    Relationship.STAFF: N_("member of staff"),
-    Relationship.OTHER: N_("other"),
-}
 CHANGE_LABELS: dict[str, str] = {
     ChangeMarker.PLANNED: N_("Change planned"),
     ChangeMarker.MADE: N_("Change made"),
