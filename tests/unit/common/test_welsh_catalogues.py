@@ -89,7 +89,13 @@ EXTRA_SOURCES = {"moderation": [ROOT / "libs/screening/src/candour_screening"]}
 
 
 # Words Welsh writes as English does.
-SAME_IN_WELSH = {"Roma", "Tag", "staff", "Healthwatch", "{title} ({published}; {criticality}; {progress})"}
+SAME_IN_WELSH = {
+    "Roma",
+    "Tag",
+    "staff",
+    "Healthwatch",
+    "{title} ({published}; {criticality}; {progress})",
+}
 
 
 def catalogue(package: str) -> Catalog:
