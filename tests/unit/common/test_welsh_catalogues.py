@@ -95,6 +95,7 @@ SAME_IN_WELSH = {
     "staff",
     "Healthwatch",
     "{title} ({published}; {criticality}; {progress})",
+    "{service}, {organisation}",
 }
 
 

@@ -18,6 +18,7 @@ from candour_notifications.adapters.known_directory import KnownOrganisation, Kn
 from candour_notifications.adapters.repository import AuthorContact, DigestItem, PublishedStory
 from candour_notifications.adapters.response_versions import SeenVersion
 from candour_notifications.domain import (
+    AUTHOR_KINDS,
     Delivery,
     DeliveryKind,
     DeliveryReport,
@@ -58,12 +59,15 @@ class FakeState:
     subscriptions: dict[UUID, Subscription] = field(default_factory=dict)
     mail_domains: dict[str, list[str]] = field(default_factory=dict)
     authors: dict[UUID, AuthorContact] = field(default_factory=dict)
+    versions: dict[UUID, int] = field(default_factory=dict)  # newest submitted version
+    rejected_at: dict[UUID, datetime] = field(default_factory=dict)
     published: dict[UUID, PublishedStory] = field(default_factory=dict)
     withdrawn: dict[UUID, datetime] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     alerts: dict[UUID, SafeguardingAlert] = field(default_factory=dict)
     waiting: list[WaitingItem] = field(default_factory=list)
     organisations: dict[str, KnownOrganisation] = field(default_factory=dict)
+    email_languages: dict[str, str] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
     responses: dict[UUID, ResponseSeen] = field(default_factory=dict)
     inbox: set[UUID] = field(default_factory=set)
@@ -160,18 +164,39 @@ class FakeAuthorContacts:
         self.state = state
 
     async def save(self, contact: AuthorContact) -> None:
+        known = self.state.authors.get(contact.story_id)
+        if known is not None and known.version > contact.version:
+            return
+        if known is None or known.version < contact.version:
+            self.state.rejected_at.pop(contact.story_id, None)
         self.state.authors[contact.story_id] = contact
 
     async def get(self, story_id: UUID) -> AuthorContact | None:
         return self.state.authors.get(story_id)
 
+    async def record_version(self, story_id: UUID, version: int) -> bool:
+        if self.state.versions.get(story_id, 0) > version:
+            return False
+        self.state.versions[story_id] = version
+        return True
+
+    async def discard(self, story_id: UUID) -> None:
+        self.state.authors.pop(story_id, None)
+
+    async def mark_told_published(self, story_id: UUID) -> None:
+        if (known := self.state.authors.get(story_id)) is not None:
+            self.state.authors[story_id] = dataclasses.replace(known, told_published=True)
+        self.state.rejected_at.pop(story_id, None)
+
+    async def mark_rejected(self, story_id: UUID, rejected_at: datetime) -> None:
+        if story_id in self.state.authors:
+            self.state.rejected_at[story_id] = rejected_at
+
     async def stop_notifications(self, story_id: UUID) -> None:
         self.state.authors.pop(story_id, None)
         self.state.deliveries = [
             dataclasses.replace(d, status=DeliveryStatus.CANCELLED)
-            if d.story_id == story_id
-            and d.kind is DeliveryKind.AUTHOR_RESPONSE
-            and d.status in OPEN
+            if d.story_id == story_id and d.kind in AUTHOR_KINDS and d.status in OPEN
             else d
             for d in self.state.deliveries
         ]
@@ -195,6 +220,8 @@ class FakeStories:
     async def forget(self, story_id: UUID, withdrawn_at: datetime) -> int:
         self.state.withdrawn.setdefault(story_id, withdrawn_at)
         self.state.authors.pop(story_id, None)
+        self.state.versions.pop(story_id, None)
+        self.state.rejected_at.pop(story_id, None)
         self.state.published.pop(story_id, None)
         for escalation_id, alert in list(self.state.alerts.items()):
             if alert.story_id == story_id:
@@ -206,9 +233,7 @@ class FakeStories:
                 if d.status in OPEN:
                     cancelled += 1
                     d = dataclasses.replace(d, status=DeliveryStatus.CANCELLED)
-                recipient = (
-                    f"erased:{d.id}" if d.kind is DeliveryKind.AUTHOR_RESPONSE else d.recipient
-                )
+                recipient = f"erased:{d.id}" if d.kind in AUTHOR_KINDS else d.recipient
                 d = dataclasses.replace(d, context={}, recipient=recipient)
             kept.append(d)
         self.state.deliveries = kept
@@ -389,6 +414,10 @@ class FakeDirectory:
             entry.name,
             tuple(KnownService(s.id, s.name) for s in entry.services),
         )
+        self.state.email_languages[entry.organisation_id] = entry.email_language.value
+
+    async def email_language(self, organisation_id: str) -> str:
+        return self.state.email_languages.get(organisation_id, "en")
 
     async def organisation(self, organisation_id: str) -> KnownOrganisation | None:
         return self.state.organisations.get(organisation_id)

@@ -135,6 +135,8 @@ def test_every_kind_renders(kind: DeliveryKind) -> None:
         "rejected_at": "2025-01-01T00:00:00+00:00",
         "organisation_id": "RXA",
         "what": "emails about new stories for organisation RXA",
+        "follow_url": "http://intake.test/follow?story=1",
+        "reason": "offensive",
     }
     if kind in (DeliveryKind.STORY_DIGEST, DeliveryKind.RESPONSE_DIGEST):
         # A digest lists items, each with what the single email of its kind shows.

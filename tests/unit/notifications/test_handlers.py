@@ -224,7 +224,9 @@ async def test_the_author_hears_of_a_response_once_and_a_correction_changes_the_
 ):
     db = FakeDatabase()
     story_id = uuid.uuid4()
-    await handlers.store_author_contact(db.uow(), submitted(story_id, "author@home.example"))
+    await handlers.store_author_contact(
+        db.uow(), submitted(story_id, "author@home.example"), links=LINKS
+    )
     await handlers.alert_story_approved(
         db.uow(), approved(story_id), event_id=uuid.uuid4(), links=LINKS
     )
@@ -240,7 +242,7 @@ async def test_the_author_hears_of_a_response_once_and_a_correction_changes_the_
         )
         == 0
     )
-    [email] = db.state.deliveries
+    [email] = [d for d in db.state.deliveries if d.kind is DeliveryKind.AUTHOR_RESPONSE]
     assert email.recipient == "author@home.example"
     assert email.context["body"] == "Corrected words."
 
@@ -250,7 +252,9 @@ async def test_withdrawal_erases_the_contact_cancels_unsent_emails_and_stops_lat
     await subscribe(db, "a@riverside.example")
     await subscribe(db, "daily@riverside.example", frequency=Frequency.DAILY)
     story_id = uuid.uuid4()
-    await handlers.store_author_contact(db.uow(), submitted(story_id, "author@home.example"))
+    await handlers.store_author_contact(
+        db.uow(), submitted(story_id, "author@home.example"), links=LINKS
+    )
     await handlers.alert_story_approved(
         db.uow(), approved(story_id), event_id=uuid.uuid4(), links=LINKS
     )
@@ -258,13 +262,18 @@ async def test_withdrawal_erases_the_contact_cancels_unsent_emails_and_stops_lat
     withdrawn = StoryWithdrawn(
         story_id=story_id, organisation_id="RXA", withdrawn_at=datetime.now(UTC)
     )
-    assert await handlers.forget_withdrawn_story(db.uow(), withdrawn) == 1
+    # The alert and the author's "published" email, both unsent.
+    assert await handlers.forget_withdrawn_story(db.uow(), withdrawn) == 2
 
     assert db.state.authors == {}
     assert db.state.waiting == []
-    [email] = db.state.deliveries
-    assert email.status is DeliveryStatus.CANCELLED
-    assert email.context == {}
+    alert, published = sorted(db.state.deliveries, key=lambda d: d.kind.value, reverse=True)
+    assert alert.kind is DeliveryKind.STORY_ALERT
+    assert published.kind is DeliveryKind.AUTHOR_PUBLISHED
+    assert published.recipient.startswith("erased:")
+    for email in (alert, published):
+        assert email.status is DeliveryStatus.CANCELLED
+        assert email.context == {}
     # A later revision, or its response, arriving after the withdrawal owes nothing.
     assert (
         await handlers.alert_story_approved(

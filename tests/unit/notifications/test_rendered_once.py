@@ -31,6 +31,8 @@ def context_of(kind: DeliveryKind) -> dict[str, object]:
         "change": "planned",
         "organisation_id": "RXA",
         "what": "emails about new stories for organisation RXA",
+        "follow_url": "http://intake.test/follow?story=1",
+        "reason": "too_old",
     }
     if kind in (DeliveryKind.STORY_DIGEST, DeliveryKind.RESPONSE_DIGEST):
         return {"digest_date": "2025-01-14", "organisation_name": "Trust", "items": [single]}

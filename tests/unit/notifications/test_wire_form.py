@@ -45,6 +45,8 @@ CONTEXT: dict[str, object] = {
     # A subscription's confirmation email (double opt-in).
     "organisation_id": "RXA",
     "what": "emails about new stories for organisation RXA",
+    "follow_url": "http://intake.test/follow?story=1",
+    "reason": "too_old",
     # A safeguarding alert (and its re-alert).
     "escalation_id": "5b0e4a51-8f55-4d3c-9d0c-2f0b7e5d9c11",
     "raised_at": "2025-01-01T09:00:00+00:00",

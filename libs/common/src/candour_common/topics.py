@@ -185,7 +185,7 @@ class TopicUse:
 TOPIC_USE: dict[Topic, TopicUse] = {
     Topic.STORY_SUBMITTED: TopicUse("story-intake", ("moderation", "notifications")),
     Topic.STORY_APPROVED: TopicUse("moderation", ("search", "notifications", "story-intake")),
-    Topic.STORY_REJECTED: TopicUse("moderation", ("story-intake",)),
+    Topic.STORY_REJECTED: TopicUse("moderation", ("notifications", "story-intake")),
     Topic.RESPONSE_POSTED: TopicUse("story-intake", ("search", "notifications")),
     Topic.STORY_WITHDRAWN: TopicUse("story-intake", ("moderation", "search", "notifications")),
     Topic.SAFEGUARDING_RAISED: TopicUse("moderation", ("notifications",)),

@@ -30,6 +30,9 @@ class DeliveryKind(StrEnum):
     STORY_ALERT = "story_alert"
     RESPONSE_ALERT = "response_alert"
     AUTHOR_RESPONSE = "author_response"
+    # The author is told the outcome of moderation: published, or not (and how to fix it).
+    AUTHOR_PUBLISHED = "author_published"
+    AUTHOR_REJECTED = "author_rejected"
     SAFEGUARDING_ALERT = "safeguarding_alert"
     # The same alert again, to the duty moderators, when nobody acknowledged it in time.
     SAFEGUARDING_REALERT = "safeguarding_realert"
@@ -37,6 +40,11 @@ class DeliveryKind(StrEnum):
     RESPONSE_DIGEST = "response_digest"
     SUBSCRIPTION_CONFIRMATION = "subscription_confirmation"
 
+
+# Emails to the story's author (their address, their story's language), not to staff.
+AUTHOR_KINDS = frozenset(
+    {DeliveryKind.AUTHOR_RESPONSE, DeliveryKind.AUTHOR_PUBLISHED, DeliveryKind.AUTHOR_REJECTED}
+)
 
 # Operational messages: no unsubscribe link (who gets them is managed on the alerts
 # page), and a link to acknowledge them.
@@ -326,6 +334,20 @@ def verify_acknowledgement(secret: str, token: str) -> uuid.UUID:
     if not hmac.compare_digest(match.group(2), _acknowledgement_signature(secret, delivery_id)):
         raise InvalidAcknowledgementToken("acknowledgement token signature does not match")
     return delivery_id
+
+
+def author_published_event_id(story_id: uuid.UUID) -> uuid.UUID:
+    """A stable id for the author's "your story is published" email: one per story, whatever
+    event (a redelivery, a re-publication, a replay) brings the publication again."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"candour:author-published:{story_id}")
+
+
+def author_rejected_event_id(story_id: uuid.UUID, rejected_at: datetime) -> uuid.UUID:
+    """A stable id for the author's "not published" email: one per decision (a decision
+    published twice has one time; a second rejection, after an edit, has its own)."""
+    return uuid.uuid5(
+        uuid.NAMESPACE_URL, f"candour:author-rejected:{story_id}:{rejected_at.isoformat()}"
+    )
 
 
 def realert_event_id(escalation_id: uuid.UUID) -> uuid.UUID:

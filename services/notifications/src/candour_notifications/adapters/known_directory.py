@@ -3,7 +3,8 @@
 Story-intake owns the directory and publishes it on `directory.organisations` (one
 record per organisation with all its services), which `list_organisation` keeps here;
 stories also name their organisation and service (`remember`). So the alerts page offers
-every real service by name, and refuses codes that do not exist.
+every real service by name, and refuses codes that do not exist; and the language its
+staff are written to in (`email_language`).
 """
 
 from __future__ import annotations
@@ -69,12 +70,16 @@ async def list_organisation(conn: Connection, entry: OrganisationListed) -> None
     (a service the directory no longer lists is no longer offered)."""
     await conn.execute(
         """
-        INSERT INTO known_organisations (id, name) VALUES ($1, $2)
-        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
-            WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
+        INSERT INTO known_organisations (id, name, email_language) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE
+            SET name = EXCLUDED.name, email_language = EXCLUDED.email_language,
+                updated_at = now()
+            WHERE (known_organisations.name, known_organisations.email_language)
+                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email_language)
         """,
         entry.organisation_id,
         entry.name,
+        entry.email_language.value,
     )
     await conn.execute(
         "DELETE FROM known_services WHERE organisation_id = $1 AND NOT id = ANY($2::text[])",
@@ -109,6 +114,15 @@ async def organisation(conn: Connection, organisation_id: str) -> KnownOrganisat
     )
 
 
+async def email_language(conn: Connection, organisation_id: str) -> str:
+    """The language the directory says the organisation's staff are written to in; English
+    for an organisation the directory has not listed (yet)."""
+    found = await conn.fetchval(
+        "SELECT email_language FROM known_organisations WHERE id = $1", organisation_id
+    )
+    return str(found) if found is not None else "en"
+
+
 async def tags(conn: Connection, organisation_id: str) -> list[str]:
     """Tags stories about the organisation have carried (normalised); imported feedback
     and the API may use tags beyond the share page's vocabulary."""
@@ -134,6 +148,9 @@ class PostgresDirectory:
 
     async def organisation(self, organisation_id: str) -> KnownOrganisation | None:
         return await organisation(self._conn, organisation_id)
+
+    async def email_language(self, organisation_id: str) -> str:
+        return await email_language(self._conn, organisation_id)
 
     async def tags(self, organisation_id: str) -> list[str]:
         return await tags(self._conn, organisation_id)

@@ -12,6 +12,7 @@ import asyncpg
 
 from candour_common.db import Connection
 from candour_notifications.domain import (
+    AUTHOR_KINDS,
     Delivery,
     DeliveryKind,
     DeliveryReport,
@@ -177,32 +178,98 @@ async def cancel_subscription_deliveries(conn: Connection, subscription_id: uuid
 
 @dataclass(frozen=True, slots=True)
 class AuthorContact:
+    """The author's address, from the newest version of their story on story.submitted,
+    with what their emails need: the story's language and title (never its text)."""
+
     story_id: uuid.UUID
     email: str
     notify_on_response: bool
+    language: str = "en"
+    title: str = ""
+    version: int = 1
+    told_published: bool = False
+
+
+_CONTACT_COLUMNS = "story_id, email, notify_on_response, language, title, version, told_published"
+
+
+async def record_submitted_version(conn: Connection, story_id: uuid.UUID, version: int) -> bool:
+    """Note the version of a submitted story; False if a higher one was seen before."""
+    row = await conn.fetchval(
+        """
+        INSERT INTO submitted_versions (story_id, version) VALUES ($1, $2)
+        ON CONFLICT (story_id) DO UPDATE SET version = EXCLUDED.version
+            WHERE submitted_versions.version <= EXCLUDED.version
+        RETURNING version
+        """,
+        story_id,
+        version,
+    )
+    return row is not None
 
 
 async def save_author_contact(conn: Connection, contact: AuthorContact) -> None:
+    """Keep the contact of the newest version: a newer version replaces the address, the
+    language and the title, and is back in moderation (no rejection stands)."""
     await conn.execute(
         """
-        INSERT INTO author_contacts (story_id, email, notify_on_response) VALUES ($1, $2, $3)
+        INSERT INTO author_contacts (story_id, email, notify_on_response, language, title,
+                                     version)
+        VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (story_id) DO UPDATE
-            SET email = EXCLUDED.email, notify_on_response = EXCLUDED.notify_on_response
+            SET email = EXCLUDED.email, notify_on_response = EXCLUDED.notify_on_response,
+                language = EXCLUDED.language, title = EXCLUDED.title,
+                version = EXCLUDED.version,
+                rejected_at = CASE WHEN EXCLUDED.version > author_contacts.version THEN NULL
+                                   ELSE author_contacts.rejected_at END
+            WHERE author_contacts.version <= EXCLUDED.version
         """,
         contact.story_id,
         contact.email,
         contact.notify_on_response,
+        contact.language,
+        contact.title,
+        contact.version,
+    )
+
+
+def _contact(row: asyncpg.Record) -> AuthorContact:
+    return AuthorContact(
+        story_id=row["story_id"],
+        email=row["email"],
+        notify_on_response=row["notify_on_response"],
+        language=row["language"],
+        title=row["title"],
+        version=row["version"],
+        told_published=row["told_published"],
     )
 
 
 async def get_author_contact(conn: Connection, story_id: uuid.UUID) -> AuthorContact | None:
     row = await conn.fetchrow(
-        "SELECT story_id, email, notify_on_response FROM author_contacts WHERE story_id = $1",
+        f"SELECT {_CONTACT_COLUMNS} FROM author_contacts WHERE story_id = $1",  # noqa: S608
         story_id,
     )
-    if row is None:
-        return None
-    return AuthorContact(row["story_id"], row["email"], row["notify_on_response"])
+    return _contact(row) if row is not None else None
+
+
+async def discard_author_contact(conn: Connection, story_id: uuid.UUID) -> None:
+    """Nothing more will be sent to the author (or they took their address out)."""
+    await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
+
+
+async def mark_told_published(conn: Connection, story_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE author_contacts SET told_published = true, rejected_at = NULL WHERE story_id = $1",
+        story_id,
+    )
+
+
+async def mark_rejected(conn: Connection, story_id: uuid.UUID, rejected_at: datetime) -> None:
+    """The clock of the contact's retention after a rejection starts (see the migration)."""
+    await conn.execute(
+        "UPDATE author_contacts SET rejected_at = $2 WHERE story_id = $1", story_id, rejected_at
+    )
 
 
 async def stop_author_notifications(conn: Connection, story_id: uuid.UUID) -> None:
@@ -211,10 +278,10 @@ async def stop_author_notifications(conn: Connection, story_id: uuid.UUID) -> No
     await conn.execute(
         """
         UPDATE deliveries SET status = 'cancelled', updated_at = now()
-        WHERE story_id = $1 AND kind = $2 AND status IN ('pending', 'sending')
+        WHERE story_id = $1 AND kind = ANY($2::text[]) AND status IN ('pending', 'sending')
         """,
         story_id,
-        DeliveryKind.AUTHOR_RESPONSE.value,
+        sorted(kind.value for kind in AUTHOR_KINDS),
     )
 
 
@@ -300,6 +367,7 @@ async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: date
         withdrawn_at,
     )
     await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
+    await conn.execute("DELETE FROM submitted_versions WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM published_stories WHERE story_id = $1", story_id)
     # The alerts keep who was told and who acknowledged, never the story: no re-alert either.
     await conn.execute(
@@ -324,12 +392,13 @@ async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: date
         """
         UPDATE deliveries
         SET context = '{}'::jsonb,
-            recipient = CASE WHEN kind = $2 THEN 'erased:' || id::text ELSE recipient END,
+            recipient = CASE WHEN kind = ANY($2::text[]) THEN 'erased:' || id::text
+                             ELSE recipient END,
             updated_at = now()
         WHERE story_id = $1
         """,
         story_id,
-        DeliveryKind.AUTHOR_RESPONSE.value,
+        sorted(kind.value for kind in AUTHOR_KINDS),
     )
     return int(cancelled or 0) + await _remove_story_from_digests(conn, story_id)
 
@@ -888,6 +957,18 @@ class PostgresAuthorContacts:
 
     async def get(self, story_id: uuid.UUID) -> AuthorContact | None:
         return await get_author_contact(self._conn, story_id)
+
+    async def record_version(self, story_id: uuid.UUID, version: int) -> bool:
+        return await record_submitted_version(self._conn, story_id, version)
+
+    async def discard(self, story_id: uuid.UUID) -> None:
+        await discard_author_contact(self._conn, story_id)
+
+    async def mark_told_published(self, story_id: uuid.UUID) -> None:
+        await mark_told_published(self._conn, story_id)
+
+    async def mark_rejected(self, story_id: uuid.UUID, rejected_at: datetime) -> None:
+        await mark_rejected(self._conn, story_id, rejected_at)
 
     async def stop_notifications(self, story_id: uuid.UUID) -> None:
         await stop_author_notifications(self._conn, story_id)

@@ -1,7 +1,7 @@
 """Notifications' event subscriptions: each writes the emails owed, then (once its
 transaction has committed) wakes the delivery worker.
 
-The event consumer (one per process, for all six topics) has recorded each event in
+The event consumer (one per process, for all seven topics) has recorded each event in
 the inbox and taken its story's lock before a handler here runs: a redelivered event
 never reaches one.
 """
@@ -17,6 +17,7 @@ from candour_common.events import (
     ResponsePosted,
     SafeguardingRaised,
     StoryApproved,
+    StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
 )
@@ -46,18 +47,38 @@ def subscriptions(
 
     @subs.on(
         Topic.STORY_SUBMITTED,
-        description="Keeps the author's address if they want to hear back.",
+        description=(
+            "Keeps the author's address (if given), language and title from the newest "
+            "version of the story, to tell them the outcome and about responses."
+        ),
     )
     async def on_story_submitted(
         uow: NotificationsUnitOfWork, event: StorySubmitted, envelope: Envelope
     ) -> None:
-        await handlers.store_author_contact(uow, event)
+        owed = await handlers.store_author_contact(uow, event, links=links)
+        wake_after_commit(uow, owed)
 
-    @subs.on(Topic.STORY_APPROVED, description="Alerts matching `stories` subscribers.")
+    @subs.on(
+        Topic.STORY_APPROVED,
+        description="Tells the author it is published; alerts matching `stories` subscribers.",
+    )
     async def on_story_approved(
         uow: NotificationsUnitOfWork, event: StoryApproved, envelope: Envelope
     ) -> None:
         owed = await handlers.alert_story_approved(uow, event, event_id=envelope.id, links=links)
+        wake_after_commit(uow, owed)
+
+    @subs.on(
+        Topic.STORY_REJECTED,
+        description=(
+            "Tells the author (if they gave an address) why it was not published and how "
+            "to edit and send it again."
+        ),
+    )
+    async def on_story_rejected(
+        uow: NotificationsUnitOfWork, event: StoryRejected, envelope: Envelope
+    ) -> None:
+        owed = await handlers.tell_author_rejected(uow, event, event_id=envelope.id, links=links)
         wake_after_commit(uow, owed)
 
     @subs.on(

@@ -33,6 +33,7 @@ from candour_notifications.adapters.mailer import DeliveryError, Mailer
 from candour_notifications.adapters.mime import compose_alternative
 from candour_notifications.adapters.templates import EmailRenderer
 from candour_notifications.domain import (
+    AUTHOR_KINDS,
     SAFEGUARDING_KINDS,
     Delivery,
     DeliveryKind,
@@ -109,7 +110,7 @@ class MailPolicy:
         (safeguarding contacts are managed on the alerts page)."""
         if delivery.kind in SAFEGUARDING_KINDS:
             return None
-        if delivery.kind is DeliveryKind.AUTHOR_RESPONSE:
+        if delivery.kind in AUTHOR_KINDS:
             assert delivery.story_id is not None
             target = UnsubscribeTarget(UnsubscribeScope.AUTHOR, delivery.story_id)
         else:

@@ -23,6 +23,8 @@ from candour_common.events import (
     SafeguardingRaised,
     SafeguardingUpdated,
     StoryApproved,
+    StoryLanguage,
+    StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
 )
@@ -49,6 +51,8 @@ from candour_notifications.domain import (
     SubscriptionKind,
     UnsubscribeScope,
     UnsubscribeTarget,
+    author_published_event_id,
+    author_rejected_event_id,
     confirmation_event_id,
     digest_event_id,
     normalise_domain,
@@ -71,11 +75,25 @@ class Links:
     public_base_url: str  # search: the public story pages
     intake_base_url: str  # story-intake: where staff answer a story
 
-    def story(self, story_id: uuid.UUID) -> str:
-        return f"{self.public_base_url.rstrip('/')}/stories/{story_id}"
+    def story(self, story_id: uuid.UUID, language: str | None = None) -> str:
+        return f"{self.public_base_url.rstrip('/')}/stories/{story_id}{_lang(language)}"
 
     def respond(self, story_id: uuid.UUID) -> str:
         return f"{self.intake_base_url.rstrip('/')}/respond/{story_id}"
+
+    def follow(self, story_id: uuid.UUID, language: str | None = None) -> str:
+        """The author's follow page, which asks for their private code (never in an email)
+        and offers "Edit and send again"."""
+        base = f"{self.intake_base_url.rstrip('/')}/follow?story={story_id}"
+        return base + (f"&lang={language}" if language == WELSH else "")
+
+
+WELSH = StoryLanguage.WELSH.value
+
+
+def _lang(language: str | None) -> str:
+    """A page link in Welsh for a Welsh reader (the pages remember it in a cookie)."""
+    return f"?lang={language}" if language == WELSH else ""
 
 
 # -- subscriptions ------------------------------------------------------------------
@@ -194,7 +212,11 @@ async def subscribe(
                     context={
                         "organisation_id": subscription.organisation_id,
                         "what": _describe(subscription),
+                        "subscription_kind": subscription.kind.value,
                         "subscribed_by": principal.subject,
+                        "language": await uow.directory.email_language(
+                            subscription.organisation_id
+                        ),
                     },
                 ),
             )
@@ -338,24 +360,130 @@ async def keep_directory_entry(uow: NotificationsUnitOfWork, event: Organisation
         await uow.directory.list_organisation(event)
 
 
-async def store_author_contact(uow: NotificationsUnitOfWork, event: StorySubmitted) -> None:
-    """Keep the author's address, if they gave one: for the responses they asked to hear
-    about, and for a safeguarding alert (the organisation's safeguarding lead may need
-    to reach them). Erased when the story is withdrawn."""
+async def store_author_contact(
+    uow: NotificationsUnitOfWork, event: StorySubmitted, *, links: Links
+) -> int:
+    """Keep the author's address, if they gave one, with their story's language and title:
+    to tell them the outcome of moderation, about the responses they asked to hear about,
+    and for a safeguarding alert (the organisation's safeguarding lead may need to reach
+    them). Erased when the story is withdrawn.
+
+    An edited story comes again with a higher `version`: its contact and language replace
+    the earlier ones (no address in it: the address goes); a lower version arriving late
+    is ignored. Returns how many emails it owed: the "published" email, when the
+    publication overtook the contact (another topic)."""
     async with uow:
         await uow.directory.remember(
             event.organisation,
             event.service,
             [*event.tags.good, *event.tags.improve, *event.tags.feelings],
         )
+        if await uow.stories.is_withdrawn(event.story_id):
+            return 0
+        if not await uow.authors.record_version(event.story_id, event.version):
+            log.info("ignored an older version of a submitted story", version=event.version)
+            return 0
         author = event.author
         if not author.email:
-            return
-        if await uow.stories.is_withdrawn(event.story_id):
-            return
+            await uow.authors.discard(event.story_id)
+            return 0
+        known = await uow.authors.get(event.story_id)
         await uow.authors.save(
-            AuthorContact(event.story_id, str(author.email), author.notify_on_response)
+            AuthorContact(
+                event.story_id,
+                str(author.email),
+                author.notify_on_response,
+                language=event.language.value,
+                title=event.title,
+                version=event.version,
+                told_published=known.told_published if known else False,
+            )
         )
+        published = await uow.stories.get_published(event.story_id)
+        if published is None or (known is not None and known.told_published):
+            return 0
+        return await _tell_author_published(
+            uow,
+            event.story_id,
+            published.title,
+            published.organisation_name,
+            links,
+            revision=published.revision,
+        )
+
+
+async def _tell_author_published(
+    uow: NotificationsUnitOfWork,
+    story_id: uuid.UUID,
+    title: str,
+    organisation_name: str,
+    links: Links,
+    *,
+    revision: int,
+) -> int:
+    """Owe the author their one "your story is published" email, if they gave an address
+    and were not told before; then keep the address only if they asked about responses."""
+    if revision > 1:
+        return 0  # a re-publication (an edit of a published story): they were told
+    contact = await uow.authors.get(story_id)
+    if contact is None or contact.told_published:
+        return 0
+    owed = await uow.deliveries.add(
+        Delivery(
+            id=uuid.uuid4(),
+            event_id=author_published_event_id(story_id),
+            story_id=story_id,
+            kind=DeliveryKind.AUTHOR_PUBLISHED,
+            recipient=contact.email,
+            context={
+                "story_id": str(story_id),
+                "story_title": title,
+                "organisation_name": organisation_name,
+                "story_url": links.story(story_id, contact.language),
+                "follow_url": links.follow(story_id, contact.language),
+                "language": contact.language,
+            },
+        )
+    )
+    if contact.notify_on_response:
+        await uow.authors.mark_told_published(story_id)
+    else:
+        await uow.authors.discard(story_id)  # nothing more will be sent to them
+    return int(owed)
+
+
+async def tell_author_rejected(
+    uow: NotificationsUnitOfWork, event: StoryRejected, *, event_id: uuid.UUID, links: Links
+) -> int:
+    """Owe the author (if they gave an address) the "not published" email: the reason in
+    plain words, what they can change, and the link to edit and send it again. One per
+    decision; none for a story already published, withdrawn, or without an address."""
+    async with uow:
+        if await uow.stories.is_withdrawn(event.story_id):
+            return 0
+        contact = await uow.authors.get(event.story_id)
+        if contact is None or contact.told_published:
+            return 0
+        owed = await uow.deliveries.add(
+            Delivery(
+                id=uuid.uuid4(),
+                event_id=author_rejected_event_id(event.story_id, event.rejected_at),
+                story_id=event.story_id,
+                kind=DeliveryKind.AUTHOR_REJECTED,
+                recipient=contact.email,
+                context={
+                    "story_id": str(event.story_id),
+                    "story_title": contact.title,
+                    "reason": event.reason.value,
+                    "organisation_name": event.organisation.name,
+                    "follow_url": links.follow(event.story_id, contact.language),
+                    "language": contact.language,
+                },
+            )
+        )
+        await uow.authors.mark_rejected(event.story_id, event.rejected_at)
+    log.info("author told their story was not published", reason=event.reason.value)
+    return int(owed)
 
 
 def _tags(event: StoryApproved) -> list[str]:
@@ -366,7 +494,7 @@ def _tags(event: StoryApproved) -> list[str]:
 
 
 def criticality_label(criticality: int | None) -> str:
-    return "not rated" if criticality is None else CRITICALITY_LABELS[criticality]
+    return N_("not rated") if criticality is None else CRITICALITY_LABELS[criticality]
 
 
 async def alert_story_approved(
@@ -404,6 +532,7 @@ async def alert_story_approved(
         if await uow.stories.is_withdrawn(event.story_id):
             return 0
         await uow.directory.remember(event.organisation, event.service, _tags(event))
+        context["language"] = await uow.directory.email_language(facts.organisation_id)
         await uow.stories.save_published(
             PublishedStory(
                 facts=facts,
@@ -439,7 +568,15 @@ async def alert_story_approved(
         await uow.digests.drop_waiting_story_items(
             event.story_id, except_subscriptions={s.id for s in daily}
         )
-        return await _owe(
+        author = await _tell_author_published(
+            uow,
+            event.story_id,
+            event.title,
+            event.organisation.name,
+            links,
+            revision=event.revision,
+        )
+        return author + await _owe(
             uow, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
         )
 
@@ -494,12 +631,18 @@ async def alert_response_posted(
                     story_id=event.story_id,
                     kind=DeliveryKind.AUTHOR_RESPONSE,
                     recipient=contact.email,
-                    context=context,
+                    # In the story's language, with the story's page in it.
+                    context={
+                        **context,
+                        "language": contact.language,
+                        "story_url": links.story(event.story_id, contact.language),
+                    },
                 ),
             )
         subscriptions = await uow.subscriptions.active(
             event.organisation.id, SubscriptionKind.RESPONSES
         )
+        context["language"] = await uow.directory.email_language(event.organisation.id)
         matching = [s for s in subscriptions if wants_story(s, facts)]
         for subscription in matching:
             if subscription.frequency is Frequency.DAILY:
@@ -572,6 +715,10 @@ async def alert_safeguarding(
         author = await uow.authors.get(event.story_id)
         context = safeguarding_context(
             event, policy, author_email=author.email if author else None, to_duty=to_duty
+        )
+        # The duty moderators are Candour's own (English); contacts get their organisation's.
+        context["language"] = (
+            "en" if to_duty else await uow.directory.email_language(event.organisation.id)
         )
         alert = SafeguardingAlert(
             escalation_id=event.escalation_id,
@@ -748,6 +895,7 @@ async def _realert(
     realert_id = realert_event_id(alert.escalation_id)
     context: dict[str, object] = {
         **alert.context,
+        "language": "en",  # to Candour's duty moderators
         "alerted_to": list(alert.recipients),
         "alerted_at": alert.alerted_at.isoformat() if alert.alerted_at else None,
     }
@@ -820,6 +968,7 @@ async def _owe_digest(
         "organisation_id": subscription.organisation_id,
         "organisation_name": first.get("organisation_name") or subscription.organisation_id,
         "items": [item.context for item in items],
+        "language": await uow.directory.email_language(subscription.organisation_id),
     }
     delivery = Delivery(
         id=uuid.uuid4(),
