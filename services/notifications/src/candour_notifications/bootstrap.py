@@ -35,14 +35,23 @@ MIGRATIONS = "candour_notifications.migrations"
 
 
 def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
-    """Subscriptions nobody confirmed, and their confirmation emails, lapse."""
-    days = (
-        settings.subscription_confirmation_days
-        if isinstance(settings, NotificationsSettings)
-        else 7.0
-    )
-    lapse = timedelta(days=days)
+    """Subscriptions nobody confirmed, and their confirmation emails, lapse; the address
+    of an author whose story was not published goes once they have had time to edit it
+    and send it again, with the emails sent to them about it (see the 0033 migration)."""
+    own = settings if isinstance(settings, NotificationsSettings) else None
+    lapse = timedelta(days=own.subscription_confirmation_days if own else 7.0)
+    after_rejection = timedelta(days=own.author_contact_after_rejection_days if own else 90.0)
     return [
+        RetentionRule(
+            "author_contacts", "rejected_at", after_rejection, condition="rejected_at IS NOT NULL"
+        ),
+        RetentionRule(
+            "deliveries",
+            "updated_at",
+            after_rejection,
+            condition="kind IN ('author_published', 'author_rejected')"
+            " AND status IN ('sent', 'failed', 'cancelled')",
+        ),
         RetentionRule(
             "deliveries",
             "created_at",

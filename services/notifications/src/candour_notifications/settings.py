@@ -106,6 +106,16 @@ class NotificationsSettings(ServiceSettings):
         ),
     )
 
+    author_contact_after_rejection_days: float = Field(
+        default=90.0,
+        gt=0,
+        description=(
+            "The author's address is kept this many days after their story was not "
+            "published (for an edit and resubmission, whose outcome they are told), then "
+            "deleted, with the sent emails to them about it."
+        ),
+    )
+
     digest_time: time = Field(
         default=time(7, 0),
         description="Local time (HH:MM) at which daily digests are sent.",
