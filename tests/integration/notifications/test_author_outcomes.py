@@ -1,0 +1,199 @@
+"""The author is always told the outcome, in their story's language, and exactly once;
+staff emails are in their organisation's language (issue #20). Real Kafka, PostgreSQL
+and an SMTP server that keeps what it receives."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+
+import pytest
+
+from candour_common.events import (
+    AuthorContact,
+    OrganisationLanguage,
+    OrganisationListed,
+    RejectionReason,
+    Relationship,
+    StoryLanguage,
+    StoryRejected,
+    StorySubmitted,
+    StoryWithdrawn,
+)
+from tests.infra import MailSink, ReceivedMail
+from tests.integration.notifications.conftest import (
+    MATERNITY,
+    ORG_A,
+    Publisher,
+    Running,
+    ServiceFactory,
+    approved,
+    eventually,
+)
+
+pytestmark = pytest.mark.integration
+
+BODY = "The midwife on the night shift held my hand for three hours."
+INTAKE = "http://intake.test"  # intake_public_url in conftest.py
+
+
+def subject(mail: ReceivedMail) -> str:
+    return " ".join(str(make_header(decode_header(mail.subject))).split())
+
+
+def submitted(
+    story_id: uuid.UUID,
+    email: str | None,
+    *,
+    version: int = 1,
+    language: StoryLanguage = StoryLanguage.ENGLISH,
+    title: str = "Night shift",
+) -> StorySubmitted:
+    return StorySubmitted(
+        story_id=story_id,
+        submitted_at=datetime.now(UTC),
+        title=title,
+        body=BODY,
+        organisation=ORG_A,
+        service=MATERNITY,
+        author=AuthorContact(relationship=Relationship.PATIENT, email=email),
+        language=language,
+        version=version,
+    )
+
+
+def rejected(story_id: uuid.UUID, reason: RejectionReason) -> StoryRejected:
+    return StoryRejected(
+        story_id=story_id,
+        rejected_at=datetime.now(UTC),
+        organisation=ORG_A,
+        service=MATERNITY,
+        reason=reason,
+    )
+
+
+async def handled(service: Running, *envelope_ids: uuid.UUID) -> None:
+    async def done() -> bool:
+        rows = await service.fetch(
+            "SELECT 1 FROM inbox WHERE event_id = ANY($1::uuid[])", list(envelope_ids)
+        )
+        return len(rows) == len(envelope_ids)
+
+    await eventually(done)
+
+
+async def test_published_in_english_once_with_its_link_and_title_never_its_text(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        story_id = uuid.uuid4()
+        contact = await publish(submitted(story_id, "author@home.example"))
+        await handled(service, contact.id)
+        story = approved(story_id=story_id, title="Night shift, kindly", body=BODY)
+        first = await publish(story)
+        # The same event again (a redelivery), another event of the same publication,
+        # and a re-publication (revision 2): none emails the author again.
+        again = await publish(story, first)
+        replay = await publish(story)
+        edit = await publish(approved(story_id=story_id, title="Edited", revision=2))
+        [mail] = await smtp_server.wait_for("author@home.example", timeout=45)
+        assert subject(mail) == "Your story is published: Night shift, kindly"
+        assert f"/stories/{story_id}" in mail.text()
+        assert f"{INTAKE}/follow?story={story_id}" in mail.text()
+        assert "midwife" not in mail.text()
+        await handled(service, first.id, replay.id, edit.id)
+        assert again.id == first.id
+        sent = await service.fetch(
+            "SELECT status FROM deliveries WHERE kind = 'author_published' AND story_id = $1",
+            story_id,
+        )
+        assert [r["status"] for r in sent] == ["sent"]
+        assert len(smtp_server.to("author@home.example")) == 1
+        # They did not ask about responses: nothing is kept to reach them with.
+        assert await service.fetch("SELECT 1 FROM author_contacts") == []
+
+
+async def test_rejected_in_welsh_then_edited_resubmitted_and_published_in_welsh(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await service.subscribe("ward@riverside.example")
+        story_id = uuid.uuid4()
+        first = await publish(
+            submitted(story_id, "awdur@cartref.example", language=StoryLanguage.WELSH)
+        )
+        await handled(service, first.id)
+        decision = await publish(rejected(story_id, RejectionReason.OFFENSIVE))
+        await publish(rejected(story_id, RejectionReason.OFFENSIVE), decision)  # redelivered
+        [refusal] = await smtp_server.wait_for("awdur@cartref.example", timeout=45)
+        assert subject(refusal) == "Ni allem gyhoeddi eich stori: Night shift"
+        words = refusal.text()
+        assert "Gallai rhai o'i geiriau frifo" in words  # the reason, in Welsh
+        assert "heb sarhau" in words  # what they can change
+        assert f"{INTAKE}/follow?story={story_id}&lang=cy" in words
+        assert "Golygu ac anfon eto" in words
+        assert BODY not in words
+        assert refusal.message["List-Unsubscribe"]
+
+        edited = await publish(
+            submitted(story_id, "awdur@cartref.example", version=2, language=StoryLanguage.WELSH)
+        )
+        await handled(service, edited.id)
+        await publish(approved(story_id=story_id, title="Shifft nos"))
+        _, published = await smtp_server.wait_for("awdur@cartref.example", count=2, timeout=45)
+        assert subject(published) == "Mae eich stori wedi'i chyhoeddi: Shifft nos"
+        assert f"/stories/{story_id}?lang=cy" in published.text()
+        assert '<html lang="cy">' in published.text()
+        # One trust alert for the story, whatever versions it went through.
+        await smtp_server.wait_for("ward@riverside.example", timeout=45)
+        assert len(smtp_server.to("awdur@cartref.example")) == 2
+        assert len(smtp_server.to("ward@riverside.example")) == 1
+
+
+async def test_no_email_for_a_withdrawal_nor_for_a_decision_arriving_after_it(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        story_id = uuid.uuid4()
+        contact = await publish(submitted(story_id, "gone@home.example"))
+        await handled(service, contact.id)
+        withdrawal = await publish(
+            StoryWithdrawn(
+                story_id=story_id, withdrawn_at=datetime.now(UTC), organisation_id=ORG_A.id
+            )
+        )
+        late = await publish(rejected(story_id, RejectionReason.OTHER))
+        await handled(service, withdrawal.id, late.id)
+        # Another author's outcome, after them on the same topic, proves the worker ran.
+        other = uuid.uuid4()
+        await handled(service, (await publish(submitted(other, "other@home.example"))).id)
+        await publish(rejected(other, RejectionReason.OTHER))
+        await smtp_server.wait_for("other@home.example", timeout=45)
+        assert smtp_server.to("gone@home.example") == []
+        assert await service.fetch("SELECT 1 FROM deliveries WHERE story_id = $1", story_id) == []
+
+
+async def test_a_bilingual_organisation_gets_welsh_then_english_in_one_alert(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    async with notifications(smtp_port=smtp_server.port) as service:
+        listed = await publish(
+            OrganisationListed(
+                organisation_id=ORG_A.id,
+                name=ORG_A.name,
+                email_language=OrganisationLanguage.BILINGUAL,
+                type="local_health_board",
+                services=[MATERNITY],
+                listed_at=datetime.now(UTC),
+            )
+        )
+        await handled(service, listed.id)
+        await service.subscribe("ward@riverside.example")
+        await publish(approved(title="Gofal da"))
+        [mail] = await smtp_server.wait_for("ward@riverside.example", timeout=45)
+        assert subject(mail).startswith("Stori newydd am Maternity, Riverside Hospitals NHS")
+        assert " / New story about Maternity" in subject(mail)
+        text = mail.text()
+        assert text.index("Mae stori newydd am") < text.index("A new story about")
+        assert text.index("Cymraeg") < text.index("English")
