@@ -322,6 +322,14 @@ class FakeSafeguardingAlerts:
     ) -> SafeguardingAlert | None:
         return self.state.alerts.get(escalation_id)
 
+    async def latest_from_screening(self, story_id: UUID) -> SafeguardingAlert | None:
+        found = [
+            a
+            for a in self.state.alerts.values()
+            if a.story_id == story_id and a.context.get("trigger") == "screening"
+        ]
+        return found[-1] if found else None
+
     async def acknowledge(self, escalation_id: UUID, by: str) -> datetime:
         alert = self.state.alerts[escalation_id]
         at = self.now + timedelta(minutes=1)

@@ -12,25 +12,35 @@ import pytest
 
 from candour_common.events import (
     AuthorContact,
+    EscalationState,
     OrganisationLanguage,
     OrganisationListed,
     RejectionReason,
+    SafeguardingTrigger,
+    SafeguardingUpdated,
     StoryLanguage,
     StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
 )
 from candour_notifications.adapters.templates import render_email
-from candour_notifications.domain import Delivery, DeliveryKind, DeliveryStatus
+from candour_notifications.domain import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    SubscriptionKind,
+)
 from candour_notifications.service_layer import handlers
 from tests.unit.notifications.fakes import FakeDatabase
 from tests.unit.notifications.test_handlers import (
     LINKS,
     MATERNITY,
     ORG,
+    POLICY,
     Relationship,
     approved,
     owed,
+    raised,
     response_to,
     subscribe,
 )
@@ -277,6 +287,56 @@ async def test_a_resubmitted_story_alerts_the_trust_once(first: str) -> None:
     await approve(db, story_id, revision=2)
     assert owed(db, DeliveryKind.STORY_ALERT) == ["ward@riverside.example"]
     assert len(to_author(db, DeliveryKind.AUTHOR_PUBLISHED)) == 1
+
+
+async def test_screening_an_edited_story_again_does_not_alert_the_trust_twice() -> None:
+    """v1 matched screening and its safeguarding contacts were alerted; the author edits it
+    (v2) and screening matches it again, no more seriously: no second email, and
+    moderation is told the same people have it (and who acknowledged it)."""
+    db = FakeDatabase()
+    await subscribe(db, "lead@riverside.example", kind=SubscriptionKind.SAFEGUARDING)
+    story_id = uuid.uuid4()
+    first = raised(story_id)
+    assert (
+        await handlers.alert_safeguarding(db.uow(), first, event_id=uuid.uuid4(), policy=POLICY)
+        == 1
+    )
+    [delivery] = db.state.deliveries
+    await handlers.acknowledge(db.uow(), delivery.id)
+
+    again = raised(story_id)  # a new escalation: the edit screened again
+    assert (
+        await handlers.alert_safeguarding(db.uow(), again, event_id=uuid.uuid4(), policy=POLICY)
+        == 0
+    )
+    assert owed(db, DeliveryKind.SAFEGUARDING_ALERT) == ["lead@riverside.example"]
+    told = [
+        (e.state, e.recipients, e.acknowledged_by)
+        for _, e in db.state.outbox
+        if isinstance(e, SafeguardingUpdated) and e.escalation_id == again.escalation_id
+    ]
+    assert told == [
+        (EscalationState.ALERTED, ["lead@riverside.example"], None),
+        (EscalationState.ACKNOWLEDGED, [], "lead@riverside.example"),
+    ]
+
+
+@pytest.mark.parametrize("change", ["more serious", "a moderator"])
+async def test_a_more_serious_edit_or_a_moderator_alerts_again(change: str) -> None:
+    db = FakeDatabase()
+    await subscribe(db, "lead@riverside.example", kind=SubscriptionKind.SAFEGUARDING)
+    story_id = uuid.uuid4()
+    first = raised(story_id).model_copy(update={"level": "concern"})
+    await handlers.alert_safeguarding(db.uow(), first, event_id=uuid.uuid4(), policy=POLICY)
+    second = raised(story_id).model_copy(
+        update={"level": "serious"}
+        if change == "more serious"
+        else {"level": "concern", "trigger": SafeguardingTrigger.MODERATOR, "raised_by": "mod"}
+    )
+    assert (
+        await handlers.alert_safeguarding(db.uow(), second, event_id=uuid.uuid4(), policy=POLICY)
+        == 1
+    )
 
 
 async def test_the_response_email_is_in_the_story_language() -> None:

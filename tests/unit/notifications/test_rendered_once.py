@@ -39,12 +39,15 @@ def context_of(kind: DeliveryKind) -> dict[str, object]:
     return single
 
 
+@pytest.mark.parametrize("language", ["en", "cy", "bilingual"])
 @pytest.mark.parametrize("kind", list(DeliveryKind))
 def test_each_recipient_gets_what_rendering_alone_gives_with_their_own_links(
-    kind: DeliveryKind,
+    kind: DeliveryKind, language: str
 ) -> None:
+    """In each language (issue #20): a bilingual email has each link twice, both the
+    recipient's own."""
     renderer = EmailRenderer()
-    context = context_of(kind)
+    context = {**context_of(kind), "language": language}
     # Links with characters HTML escapes, as a real one could have.
     for n in range(3):
         links: dict[str, str | None] = {

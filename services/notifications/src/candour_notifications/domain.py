@@ -383,6 +383,17 @@ class SafeguardingAlert:
         return not self.context
 
 
+# Screening's levels, least serious first (libs/screening).
+_SAFEGUARDING_LEVELS = ("concern", "serious")
+
+
+def more_serious(level: str, than: object) -> bool:
+    """Whether screening `level` is more serious than an earlier one (an unknown earlier
+    level counts as the least, an unknown new one as the most: never hide a new alert)."""
+    rank = {name: position for position, name in enumerate(_SAFEGUARDING_LEVELS)}
+    return rank.get(level, len(rank)) > rank.get(str(than), -1)
+
+
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")
 
 

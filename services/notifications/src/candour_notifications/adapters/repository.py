@@ -676,6 +676,20 @@ async def add_safeguarding_alert(
     return alerted_at
 
 
+async def latest_screening_alert(conn: Connection, story_id: uuid.UUID) -> SafeguardingAlert | None:
+    """The story's newest alert raised by screening (not erased), if any."""
+    row = await conn.fetchrow(
+        """
+        SELECT * FROM safeguarding_alerts
+        WHERE story_id = $1 AND context->>'trigger' = 'screening'
+        ORDER BY alerted_at DESC
+        LIMIT 1
+        """,
+        story_id,
+    )
+    return _alert(row) if row is not None else None
+
+
 async def get_safeguarding_alert(
     conn: Connection, escalation_id: uuid.UUID, *, for_update: bool = False
 ) -> SafeguardingAlert | None:
@@ -1040,6 +1054,9 @@ class PostgresSafeguardingAlerts:
         self, escalation_id: uuid.UUID, *, for_update: bool = False
     ) -> SafeguardingAlert | None:
         return await get_safeguarding_alert(self._conn, escalation_id, for_update=for_update)
+
+    async def latest_from_screening(self, story_id: uuid.UUID) -> SafeguardingAlert | None:
+        return await latest_screening_alert(self._conn, story_id)
 
     async def acknowledge(self, escalation_id: uuid.UUID, by: str) -> datetime:
         return await acknowledge_alert(self._conn, escalation_id, by)

@@ -21,6 +21,7 @@ from candour_common.events import (
     OrganisationListed,
     ResponsePosted,
     SafeguardingRaised,
+    SafeguardingTrigger,
     SafeguardingUpdated,
     StoryApproved,
     StoryLanguage,
@@ -55,6 +56,7 @@ from candour_notifications.domain import (
     author_rejected_event_id,
     confirmation_event_id,
     digest_event_id,
+    more_serious,
     normalise_domain,
     normalise_tag,
     realert_event_id,
@@ -699,6 +701,8 @@ async def alert_safeguarding(
     async with uow:
         if await uow.stories.is_withdrawn(event.story_id):
             return 0  # its withdrawal overtook it: never store its words
+        if await _alerted_before(uow, event):
+            return 0
         service_id = event.service.id if event.service else None
         subscriptions = await uow.subscriptions.active(
             event.organisation.id, SubscriptionKind.SAFEGUARDING
@@ -768,6 +772,48 @@ async def alert_safeguarding(
     else:
         log.info("safeguarding alert owed", recipients=owed, to_duty_moderators=to_duty)
     return owed
+
+
+async def _alerted_before(uow: NotificationsUnitOfWork, event: SafeguardingRaised) -> bool:
+    """An edit of a story (a new version, screened again) does not alert the organisation a
+    second time for what screening already alerted it about: moderation is told that the
+    people alerted before have it (and who acknowledged it). Screening that finds the edit
+    more serious alerts again, as does a moderator raising it: never hide those."""
+    if event.trigger is not SafeguardingTrigger.SCREENING:
+        return False
+    earlier = await uow.alerts.latest_from_screening(event.story_id)
+    if earlier is None or earlier.erased or earlier.escalation_id == event.escalation_id:
+        return False
+    if more_serious(event.level, earlier.context.get("level")):
+        return False
+    alerted_at = earlier.alerted_at or event.raised_at
+    await uow.add_event(
+        SafeguardingUpdated(
+            story_id=event.story_id,
+            escalation_id=event.escalation_id,
+            state=EscalationState.ALERTED,
+            at=alerted_at,
+            recipients=list(earlier.recipients),
+            to_duty_moderators=earlier.to_duty_moderators,
+        )
+    )
+    if earlier.acknowledged_at is not None:
+        await uow.add_event(
+            SafeguardingUpdated(
+                story_id=event.story_id,
+                escalation_id=event.escalation_id,
+                state=EscalationState.ACKNOWLEDGED,
+                at=earlier.acknowledged_at,
+                acknowledged_by=earlier.acknowledged_by,
+            )
+        )
+    log.info(
+        "safeguarding alert not repeated: screening of the edited story found nothing more "
+        "serious than the alert already sent",
+        escalation_id=str(event.escalation_id),
+        alerted_before=str(earlier.escalation_id),
+    )
+    return True
 
 
 def safeguarding_context(

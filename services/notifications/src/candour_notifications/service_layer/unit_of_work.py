@@ -147,6 +147,10 @@ class SafeguardingAlerts(Protocol):
         self, escalation_id: UUID, *, for_update: bool = False
     ) -> SafeguardingAlert | None: ...
 
+    async def latest_from_screening(self, story_id: UUID) -> SafeguardingAlert | None:
+        """The story's newest alert raised by screening, unless erased by a withdrawal."""
+        ...
+
     async def acknowledge(self, escalation_id: UUID, by: str) -> datetime: ...
 
     async def lock_overdue(self, limit: int) -> list[SafeguardingAlert]:
