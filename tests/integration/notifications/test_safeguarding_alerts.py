@@ -335,3 +335,37 @@ async def test_withdrawal_erases_the_alert_and_stops_its_re_alert(
         assert "Nothing to acknowledge" in page.text
         await asyncio.sleep(4.0)  # past the timeout: no re-alert of an erased story
         assert smtp_server.to(DUTY) == []
+
+
+async def test_screening_an_edited_story_again_does_not_alert_the_contacts_twice(
+    notifications: ServiceFactory,
+    publish: Publisher,
+    smtp_server: MailSink,
+    kafka_bootstrap: str,
+    topics: TopicNames,
+) -> None:
+    """Issue #20: the author edits a story that screening matched (a new version), and
+    screening matches it again, no more seriously: one alert, and moderation is told the
+    same people have it."""
+    async with notifications(smtp_port=smtp_server.port, **SAFEGUARDING) as service:
+        await service.subscribe(CONTACT, kind="safeguarding")
+        story_id = uuid.uuid4()
+        await publish(raised(story_id))
+        await smtp_server.wait_for(CONTACT, timeout=45)
+        edited = raised(story_id, body="I have been saving up my tablets. Edited.")
+        envelope = await publish(edited)
+
+        async def consumed() -> bool:
+            rows = await service.fetch("SELECT 1 FROM inbox WHERE event_id = $1", envelope.id)
+            return bool(rows)
+
+        await eventually(consumed)
+        told = [
+            u
+            for u in await updates(kafka_bootstrap, topics, at_least=2)
+            if u["escalation_id"] == str(edited.escalation_id)
+        ]
+        assert [(u["state"], u["recipients"]) for u in told] == [("alerted", [CONTACT])]
+        assert len(smtp_server.to(CONTACT)) == 1
+        rows = await service.fetch("SELECT count(*) AS n FROM deliveries")
+        assert rows[0]["n"] == 1
