@@ -197,3 +197,40 @@ async def test_a_bilingual_organisation_gets_welsh_then_english_in_one_alert(
         text = mail.text()
         assert text.index("Mae stori newydd am") < text.index("A new story about")
         assert text.index("Cymraeg") < text.index("English")
+
+
+async def test_an_authors_address_goes_some_time_after_a_rejection(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    """Kept for an edit and resubmission (90 days by default), then purged with the
+    emails sent to them; a story still waiting for moderation keeps it."""
+    async with notifications(
+        smtp_port=smtp_server.port,
+        retention_interval_seconds=0.3,
+        author_contact_after_rejection_days=90,
+    ) as service:
+        refused, waiting = uuid.uuid4(), uuid.uuid4()
+        first = await publish(submitted(refused, "refused@home.example"))
+        second = await publish(submitted(waiting, "waiting@home.example"))
+        await handled(service, first.id, second.id)
+        await publish(rejected(refused, RejectionReason.DUPLICATE))
+        await smtp_server.wait_for("refused@home.example", timeout=45)
+
+        async def sent() -> bool:
+            rows = await service.fetch("SELECT 1 FROM deliveries WHERE status = 'sent'")
+            return bool(rows)
+
+        await eventually(sent)
+        # As if 91 days had passed.
+        await service.fetch(
+            "UPDATE author_contacts SET rejected_at = now() - interval '91 days'"
+            " WHERE rejected_at IS NOT NULL"
+        )
+        await service.fetch("UPDATE deliveries SET updated_at = now() - interval '91 days'")
+
+        async def purged() -> bool:
+            contacts = await service.fetch("SELECT email FROM author_contacts")
+            deliveries = await service.fetch("SELECT 1 FROM deliveries")
+            return [r["email"] for r in contacts] == ["waiting@home.example"] and not deliveries
+
+        await eventually(purged)
