@@ -28,7 +28,13 @@ import pytest
 from playwright.async_api import Page, expect
 
 from candour_common.auth import Role, issue_token
-from candour_common.events import AuthorContact, Relationship, StorySubmitted
+from candour_common.events import (
+    AuthorContact,
+    RejectionReason,
+    Relationship,
+    StoryRejected,
+    StorySubmitted,
+)
 from candour_common.topics import TopicNames
 from tests.browser.conftest import axe_check, save_screenshot
 from tests.browser.test_search_pages import publish
@@ -52,6 +58,7 @@ STORY_PATH = re.compile(r"^/stories/([0-9a-f-]{36})$")
 
 # Who gets which email (one address per template, so each mail says what it is).
 AUTHOR = "author@patients.example"
+REJECTED_AUTHOR = "not-published@patients.example"
 STORIES_NOW = "stories-now@riverside.example"
 STORIES_DAILY = "stories-daily@riverside.example"
 RESPONSES_NOW = "responses-now@riverside.example"
@@ -61,6 +68,8 @@ DUTY_MODERATOR = "duty@candour.example"
 OUTSIDER = "governor@elsewhere.example"  # outside the trust's mail domains: double opt-in
 RECIPIENT_OF = {
     "author_response": AUTHOR,
+    "author_published": AUTHOR,
+    "author_rejected": REJECTED_AUTHOR,
     "story_alert": STORIES_NOW,
     "story_digest": STORIES_DAILY,
     "response_alert": RESPONSES_NOW,
@@ -69,6 +78,8 @@ RECIPIENT_OF = {
     "safeguarding_realert": DUTY_MODERATOR,
     "subscription_confirmation": OUTSIDER,
 }
+# The author gets two of them: which is which, by its subject.
+SUBJECT_OF = {"author_response": "responded", "author_published": "published"}
 
 
 def email_templates() -> set[str]:
@@ -78,7 +89,7 @@ def email_templates() -> set[str]:
         Path(entry.name).stem
         for entry in folder.iterdir()
         if entry.name.endswith(".html") and not entry.name.startswith("_")
-    } - {"base"}
+    } - {"base", "bilingual"}  # the layouts of one language's email and of both
 
 
 class _Hrefs(HTMLParser):
@@ -239,7 +250,21 @@ async def cause_every_email(
             notify_on_response=True,
         ),
     )
-    await publish(kafka_bootstrap, topics, [submitted, story])
+    # Another author's story is not published: they are told why and how to resubmit.
+    refused = submitted.model_copy(
+        update={
+            "story_id": uuid.uuid4(),
+            "author": submitted.author.model_copy(update={"email": REJECTED_AUTHOR}),
+        }
+    )
+    refusal = StoryRejected(
+        story_id=refused.story_id,
+        rejected_at=datetime.now(UTC),
+        organisation=ORG_A,
+        service=MATERNITY,
+        reason=RejectionReason.NOT_ABOUT_CARE,
+    )
+    await publish(kafka_bootstrap, topics, [submitted, story, refused])
 
     # The alert and the response go once notifications holds the author's address (it
     # comes on another topic, so in no order with them): the author asked to hear of
@@ -250,14 +275,17 @@ async def cause_every_email(
         conn = await asyncpg.connect(database)
         try:
             found = await conn.fetchval(
-                "SELECT 1 FROM author_contacts WHERE story_id = $1", story.story_id
+                "SELECT count(*) FROM author_contacts WHERE story_id = ANY($1::uuid[])",
+                [story.story_id, refused.story_id],
             )
         finally:
             await conn.close()
-        return bool(found)
+        return bool(found == 2)
 
-    await until("notifications stored the author's address", author_known)
-    await publish(kafka_bootstrap, topics, [concern, response(story, posted_at=datetime.now(UTC))])
+    await until("notifications stored the authors' addresses", author_known)
+    await publish(
+        kafka_bootstrap, topics, [concern, response(story, posted_at=datetime.now(UTC)), refusal]
+    )
 
     async with httpx.AsyncClient(base_url=platform["search"].url, timeout=5) as client:
 
@@ -267,6 +295,16 @@ async def cause_every_email(
 
         await until("search shows the story and its response", answered_on_search)
     return story.story_id
+
+
+async def mail_of(smtp_server: MailSink, address: str, subject_has: str) -> ReceivedMail:
+    """The first email to `address` whose subject has `subject_has`."""
+
+    async def arrived() -> bool:
+        return any(subject_has in m.subject for m in smtp_server.to(address))
+
+    await until(f"an email to {address} about {subject_has or 'anything'}", arrived)
+    return next(m for m in smtp_server.to(address) if subject_has in m.subject)
 
 
 async def follow(page: Page, url: str, *, story_title: str) -> str:
@@ -310,7 +348,7 @@ async def test_every_link_of_every_email_opens_a_page(
     title = f"Looked after through the night {uuid.uuid4().hex[:6]}"
     story_id = await cause_every_email(platform, kafka_bootstrap, topics, title)
     mails = {
-        template: (await smtp_server.wait_for(address, timeout=60))[0]
+        template: await mail_of(smtp_server, address, SUBJECT_OF.get(template, ""))
         for template, address in RECIPIENT_OF.items()
     }
 

@@ -160,7 +160,9 @@ async def test_author_contact_stays_private_markup_is_inert_and_withdrawal_erase
             return answer.status_code == 201
 
         await eventually(responded, timeout=60, what="intake to accept a response")
-        [author_mail] = await platform.smtp.wait_for(AUTHOR_EMAIL, timeout=60)
+        # The author is told it is published, then of the response (issue #20).
+        mails = await platform.smtp.wait_for(AUTHOR_EMAIL, count=2, timeout=60)
+        [author_mail] = [m for m in mails if "responded" in m.subject]
         for part in author_mail.message.walk():
             if part.get_content_type() == "text/html":
                 html = part.get_payload(decode=True).decode()
