@@ -182,6 +182,7 @@ async def test_a_bilingual_organisation_gets_welsh_then_english_in_one_alert(
             OrganisationListed(
                 organisation_id=ORG_A.id,
                 name=ORG_A.name,
+                name_cy="Ysbytai Glan yr Afon",
                 email_language=OrganisationLanguage.BILINGUAL,
                 type="local_health_board",
                 services=[MATERNITY],
@@ -192,8 +193,8 @@ async def test_a_bilingual_organisation_gets_welsh_then_english_in_one_alert(
         await service.subscribe("ward@riverside.example")
         await publish(approved(title="Gofal da"))
         [mail] = await smtp_server.wait_for("ward@riverside.example", timeout=45)
-        assert subject(mail).startswith("Stori newydd am Maternity, Riverside Hospitals NHS")
-        assert " / New story about Maternity" in subject(mail)
+        assert subject(mail).startswith("Stori newydd am Maternity, Ysbytai Glan yr Afon (")
+        assert " / New story about Maternity, Riverside Hospitals NHS Trust (" in subject(mail)
         text = mail.text()
         assert text.index("Mae stori newydd am") < text.index("A new story about")
         assert text.index("Cymraeg") < text.index("English")

@@ -26,6 +26,7 @@ from candour_notifications.domain import (
     DigestItemKind,
     Frequency,
     SafeguardingAlert,
+    StaffEmails,
     Subscription,
     SubscriptionKind,
     normalise_tag,
@@ -67,7 +68,7 @@ class FakeState:
     alerts: dict[UUID, SafeguardingAlert] = field(default_factory=dict)
     waiting: list[WaitingItem] = field(default_factory=list)
     organisations: dict[str, KnownOrganisation] = field(default_factory=dict)
-    email_languages: dict[str, str] = field(default_factory=dict)
+    staff_emails: dict[str, StaffEmails] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
     responses: dict[UUID, ResponseSeen] = field(default_factory=dict)
     inbox: set[UUID] = field(default_factory=set)
@@ -422,10 +423,12 @@ class FakeDirectory:
             entry.name,
             tuple(KnownService(s.id, s.name) for s in entry.services),
         )
-        self.state.email_languages[entry.organisation_id] = entry.email_language.value
+        self.state.staff_emails[entry.organisation_id] = StaffEmails(
+            entry.email_language.value, entry.name_cy
+        )
 
-    async def email_language(self, organisation_id: str) -> str:
-        return self.state.email_languages.get(organisation_id, "en")
+    async def staff_emails(self, organisation_id: str) -> StaffEmails:
+        return self.state.staff_emails.get(organisation_id, StaffEmails())
 
     async def organisation(self, organisation_id: str) -> KnownOrganisation | None:
         return self.state.organisations.get(organisation_id)

@@ -387,11 +387,14 @@ async def test_staff_alerts_follow_the_organisation_language(
     assert ("Mae stori newydd am" in email.text) is has_welsh
     assert ("Read the story" in email.html) is has_english
     assert ("Darllenwch y stori" in email.html) is has_welsh
+    # The Welsh words name the organisation by its Welsh name; the English by its own.
+    assert ("am Maternity, Ysbytai Glan yr Afon" in email.subject) is has_welsh
+    assert ("about Maternity, Riverside Hospitals NHS Trust" in email.subject) is has_english
     if setting is OrganisationLanguage.BILINGUAL:
         # Welsh first (Welsh Language Standards), in one email, each part marked.
         assert email.text.index("Mae stori newydd am") < email.text.index("A new story about")
         assert email.html.index('<div lang="cy">') < email.html.index('<div lang="en">')
         assert email.subject == (
-            "Stori newydd am Maternity, Riverside Hospitals NHS Trust (ychydig iawn yn feirniadol)"
+            "Stori newydd am Maternity, Ysbytai Glan yr Afon (ychydig iawn yn feirniadol)"
             " / New story about Maternity, Riverside Hospitals NHS Trust (minimally critical)"
         )

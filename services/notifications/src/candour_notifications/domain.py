@@ -105,6 +105,19 @@ def within_domains(address: str, domains: Iterable[str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffEmails:
+    """How an organisation's staff are written to: the language the directory gives
+    (`en`, `cy`, or `bilingual`: Welsh first, then English) and its Welsh name, if any."""
+
+    language: str = "en"
+    name_cy: str | None = None
+
+    def context(self) -> dict[str, object]:
+        """What an email's context carries of it (the templates read these)."""
+        return {"language": self.language, "organisation_name_cy": self.name_cy}
+
+
+@dataclass(frozen=True, slots=True)
 class Subscribe:
     """Command: someone at an organisation asks for email alerts."""
 

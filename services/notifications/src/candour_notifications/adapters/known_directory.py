@@ -4,7 +4,7 @@ Story-intake owns the directory and publishes it on `directory.organisations` (o
 record per organisation with all its services), which `list_organisation` keeps here;
 stories also name their organisation and service (`remember`). So the alerts page offers
 every real service by name, and refuses codes that do not exist; and the language its
-staff are written to in (`email_language`).
+staff are written to in (`email_language`) and its Welsh name (`name_cy`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from candour_common.db import Connection
 from candour_common.events import OrganisationListed, OrganisationRef, ServiceRef
-from candour_notifications.domain import normalise_tag
+from candour_notifications.domain import StaffEmails, normalise_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +70,18 @@ async def list_organisation(conn: Connection, entry: OrganisationListed) -> None
     (a service the directory no longer lists is no longer offered)."""
     await conn.execute(
         """
-        INSERT INTO known_organisations (id, name, email_language) VALUES ($1, $2, $3)
+        INSERT INTO known_organisations (id, name, name_cy, email_language)
+        VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO UPDATE
-            SET name = EXCLUDED.name, email_language = EXCLUDED.email_language,
-                updated_at = now()
-            WHERE (known_organisations.name, known_organisations.email_language)
-                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email_language)
+            SET name = EXCLUDED.name, name_cy = EXCLUDED.name_cy,
+                email_language = EXCLUDED.email_language, updated_at = now()
+            WHERE (known_organisations.name, known_organisations.name_cy,
+                   known_organisations.email_language)
+                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.name_cy, EXCLUDED.email_language)
         """,
         entry.organisation_id,
         entry.name,
+        entry.name_cy,
         entry.email_language.value,
     )
     await conn.execute(
@@ -114,13 +117,15 @@ async def organisation(conn: Connection, organisation_id: str) -> KnownOrganisat
     )
 
 
-async def email_language(conn: Connection, organisation_id: str) -> str:
-    """The language the directory says the organisation's staff are written to in; English
-    for an organisation the directory has not listed (yet)."""
-    found = await conn.fetchval(
-        "SELECT email_language FROM known_organisations WHERE id = $1", organisation_id
+async def staff_emails(conn: Connection, organisation_id: str) -> StaffEmails:
+    """How the directory says the organisation's staff are written to; English for an
+    organisation the directory has not listed (yet)."""
+    row = await conn.fetchrow(
+        "SELECT email_language, name_cy FROM known_organisations WHERE id = $1", organisation_id
     )
-    return str(found) if found is not None else "en"
+    if row is None:
+        return StaffEmails()
+    return StaffEmails(language=row["email_language"], name_cy=row["name_cy"])
 
 
 async def tags(conn: Connection, organisation_id: str) -> list[str]:
@@ -149,8 +154,8 @@ class PostgresDirectory:
     async def organisation(self, organisation_id: str) -> KnownOrganisation | None:
         return await organisation(self._conn, organisation_id)
 
-    async def email_language(self, organisation_id: str) -> str:
-        return await email_language(self._conn, organisation_id)
+    async def staff_emails(self, organisation_id: str) -> StaffEmails:
+        return await staff_emails(self._conn, organisation_id)
 
     async def tags(self, organisation_id: str) -> list[str]:
         return await tags(self._conn, organisation_id)

@@ -246,8 +246,12 @@ def render_email(
     for language in languages:
         if "digest_date" in context:
             values["digest_day"] = _day(str(context["digest_date"]), language)
+        if "organisation_name" in context:
+            # Welsh words name the organisation by its Welsh name, where it has one.
+            welsh_name = context.get("organisation_name_cy") if language == i18n.WELSH else None
+            values["organisation_name"] = welsh_name or context["organisation_name"]
         with i18n.rendering_in(language):
-            subjects.append(_subject(kind, context, templates.translations[language]))
+            subjects.append(_subject(kind, values, templates.translations[language]))
             texts.append(environment.get_template(f"{kind.value}.txt").render(values))
             htmls.append(environment.get_template(f"{kind.value}.html").render(values))
     if len(languages) == 1:

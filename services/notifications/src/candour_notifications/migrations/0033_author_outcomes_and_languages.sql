@@ -26,6 +26,8 @@ CREATE TABLE submitted_versions (
 );
 
 -- The language an organisation's staff are written to in (directory.organisations:
--- en, cy, or bilingual: Welsh first, then English, in one email).
+-- en, cy, or bilingual: Welsh first, then English, in one email), and its Welsh name,
+-- which the Welsh part of a staff email uses.
 ALTER TABLE known_organisations ADD COLUMN email_language text NOT NULL DEFAULT 'en'
     CHECK (email_language IN ('en', 'cy', 'bilingual'));
+ALTER TABLE known_organisations ADD COLUMN name_cy text;

@@ -216,9 +216,9 @@ async def subscribe(
                         "what": _describe(subscription),
                         "subscription_kind": subscription.kind.value,
                         "subscribed_by": principal.subject,
-                        "language": await uow.directory.email_language(
-                            subscription.organisation_id
-                        ),
+                        **(
+                            await uow.directory.staff_emails(subscription.organisation_id)
+                        ).context(),
                     },
                 ),
             )
@@ -534,7 +534,7 @@ async def alert_story_approved(
         if await uow.stories.is_withdrawn(event.story_id):
             return 0
         await uow.directory.remember(event.organisation, event.service, _tags(event))
-        context["language"] = await uow.directory.email_language(facts.organisation_id)
+        context |= (await uow.directory.staff_emails(facts.organisation_id)).context()
         await uow.stories.save_published(
             PublishedStory(
                 facts=facts,
@@ -644,7 +644,7 @@ async def alert_response_posted(
         subscriptions = await uow.subscriptions.active(
             event.organisation.id, SubscriptionKind.RESPONSES
         )
-        context["language"] = await uow.directory.email_language(event.organisation.id)
+        context |= (await uow.directory.staff_emails(event.organisation.id)).context()
         matching = [s for s in subscriptions if wants_story(s, facts)]
         for subscription in matching:
             if subscription.frequency is Frequency.DAILY:
@@ -721,9 +721,8 @@ async def alert_safeguarding(
             event, policy, author_email=author.email if author else None, to_duty=to_duty
         )
         # The duty moderators are Candour's own (English); contacts get their organisation's.
-        context["language"] = (
-            "en" if to_duty else await uow.directory.email_language(event.organisation.id)
-        )
+        if not to_duty:
+            context |= (await uow.directory.staff_emails(event.organisation.id)).context()
         alert = SafeguardingAlert(
             escalation_id=event.escalation_id,
             story_id=event.story_id,
@@ -1014,7 +1013,7 @@ async def _owe_digest(
         "organisation_id": subscription.organisation_id,
         "organisation_name": first.get("organisation_name") or subscription.organisation_id,
         "items": [item.context for item in items],
-        "language": await uow.directory.email_language(subscription.organisation_id),
+        **(await uow.directory.staff_emails(subscription.organisation_id)).context(),
     }
     delivery = Delivery(
         id=uuid.uuid4(),

@@ -40,6 +40,7 @@ from candour_notifications.domain import (
     DeliveryStatus,
     DigestItemKind,
     SafeguardingAlert,
+    StaffEmails,
     Subscription,
     SubscriptionKind,
 )
@@ -202,8 +203,8 @@ class Directory(Protocol):
 
     async def organisation(self, organisation_id: str) -> KnownOrganisation | None: ...
 
-    async def email_language(self, organisation_id: str) -> str:
-        """`en`, `cy` or `bilingual`: how the organisation's staff are written to."""
+    async def staff_emails(self, organisation_id: str) -> StaffEmails:
+        """The language (`en`, `cy`, `bilingual`) and Welsh name staff emails use."""
         ...
 
     async def tags(self, organisation_id: str) -> list[str]: ...
