@@ -398,3 +398,17 @@ async def test_staff_alerts_follow_the_organisation_language(
             "Stori newydd am Maternity, Ysbytai Glan yr Afon (ychydig iawn yn feirniadol)"
             " / New story about Maternity, Riverside Hospitals NHS Trust (minimally critical)"
         )
+
+
+async def test_a_contact_kept_before_titles_were_still_gets_a_kind_rejection() -> None:
+    """Addresses stored before this change have no title (the migration's default)."""
+    db = FakeDatabase()
+    story_id = uuid.uuid4()
+    await submit(db, submitted(story_id, title="x"))
+    contact = db.state.authors[story_id]
+    db.state.authors[story_id] = type(contact)(contact.story_id, contact.email, False)
+    await reject(db, rejected(story_id, RejectionReason.COMMERCIAL))
+    [email] = to_author(db, DeliveryKind.AUTHOR_REJECTED)
+    message = render_email(email.kind, email.context, unsubscribe_url="http://u.test/x")
+    assert message.subject == "We could not publish your story"
+    assert message.text.startswith("Thank you for sharing your story. We are sorry")

@@ -195,6 +195,8 @@ def _subject(
     if kind is DeliveryKind.AUTHOR_PUBLISHED:
         return _("Your story is published: {title}").format(title=context["story_title"])
     if kind is DeliveryKind.AUTHOR_REJECTED:
+        if not context.get("story_title"):  # a contact kept before titles were
+            return _("We could not publish your story")
         return _("We could not publish your story: {title}").format(title=context["story_title"])
     organisation = context["organisation_name"]
     place = organisation

@@ -475,7 +475,7 @@ async def tell_author_rejected(
                 recipient=contact.email,
                 context={
                     "story_id": str(event.story_id),
-                    "story_title": contact.title,
+                    "story_title": contact.title or None,  # none kept before #20
                     "reason": event.reason.value,
                     "organisation_name": event.organisation.name,
                     "follow_url": links.follow(event.story_id, contact.language),
