@@ -82,6 +82,32 @@ WELSH_PAGES = {
         "page_templates/alerts/unsubscribe.html",
         "page_templates/alerts/acknowledge.html",
         "page_templates/alerts/delete_confirm.html",
+        # Every email, to authors and to staff (subject lines are in adapters/templates.py).
+        "templates/_safeguarding.html",
+        "templates/_safeguarding.txt",
+        "templates/_safeguarding_footer.html",
+        "templates/author_published.html",
+        "templates/author_published.txt",
+        "templates/author_rejected.html",
+        "templates/author_rejected.txt",
+        "templates/author_response.html",
+        "templates/author_response.txt",
+        "templates/base.html",
+        "templates/bilingual.html",
+        "templates/response_alert.html",
+        "templates/response_alert.txt",
+        "templates/response_digest.html",
+        "templates/response_digest.txt",
+        "templates/safeguarding_alert.html",
+        "templates/safeguarding_alert.txt",
+        "templates/safeguarding_realert.html",
+        "templates/safeguarding_realert.txt",
+        "templates/story_alert.html",
+        "templates/story_alert.txt",
+        "templates/story_digest.html",
+        "templates/story_digest.txt",
+        "templates/subscription_confirmation.html",
+        "templates/subscription_confirmation.txt",
     ],
 }
 # Moderation's catalogue also holds the labels of the screening library it shows.
@@ -150,7 +176,8 @@ _ATTRIBUTES_TO_TRANSLATE = re.compile(r'\s(?:aria-label|title|placeholder|alt|la
 
 
 def _visible_words(template: str) -> list[str]:
-    text = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", template, flags=re.S)
+    # `+%}` / `-%}`: whitespace control (an email's plain text keeps a line's end).
+    text = re.sub(r"{%[-+]?\s*trans\b.*?{%[-+]?\s*endtrans\s*[-+]?%}", " ", template, flags=re.S)
     text = re.sub(r"{#.*?#}", " ", text, flags=re.S)
     text = re.sub(r"{%.*?%}", " ", text, flags=re.S)
     text = re.sub(r"{{.*?}}", " ", text, flags=re.S)
@@ -174,3 +201,4 @@ def test_a_welsh_page_has_no_words_outside_the_catalogue(template: Path) -> None
 def test_the_check_finds_words_left_outside() -> None:
     assert _visible_words('<p>Hello {{ _("World") }}</p><a title="Go">x</a>') == ["Go", "Hello"]
     assert _visible_words("<p>{% trans %}Hello{% endtrans %} {{ name }}</p>") == []
+    assert _visible_words("{% trans %}Hello{% endtrans +%}\nWorld") == ["World"]
