@@ -40,6 +40,20 @@ EMAIL_LANGUAGES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The words a safeguarding alert shows as data (`translate()` in the templates): the
+# story's place in moderation, screening's levels and the fields it matched in.
+SAFEGUARDING_WORDS = (
+    N_("pending"),
+    N_("approved"),
+    N_("rejected"),
+    N_("concern"),
+    N_("serious"),
+    N_("title"),
+    N_("body"),
+    N_("assisted by"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RejectionWords:
     """Why a story was not published, in plain and kind words, and what the author can
