@@ -22,6 +22,7 @@ from candour_common.events import (
     Responder,
     ServiceRef,
     Source,
+    StoryLanguage,
     Tags,
 )
 
@@ -119,6 +120,7 @@ class SubmitStory:
     assisted_by: str | None = None
     represents: Reach = field(default_factory=Reach)
     about_you: AboutYou | None = None
+    language: StoryLanguage = StoryLanguage.ENGLISH
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,7 @@ class Story:
     represents: Reach = field(default_factory=Reach)
     # What screening found when it was sent ("none", "concern", "serious"); None: not screened.
     safeguarding_level: str | None = None
+    language: StoryLanguage = StoryLanguage.ENGLISH
 
 
 @dataclass(frozen=True, slots=True)

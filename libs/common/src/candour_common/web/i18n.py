@@ -35,7 +35,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from candour_common.translatable import Localisable
+from candour_common.translatable import N_, Localisable
 
 ENGLISH = "en"
 WELSH = "cy"
@@ -51,6 +51,9 @@ DOMAIN = "messages"
 BABEL_LOCALES = {ENGLISH: "en_GB", WELSH: "cy_GB"}
 # What the language switch and the alternates call each language, in that language.
 LANGUAGE_NAMES = {ENGLISH: "English", WELSH: "Cymraeg"}
+# What a story's language is called on a page in the page's language (translate() them):
+# the share page's choice, the console's label, the search filter (codes as StoryLanguage).
+STORY_LANGUAGE_LABELS = {ENGLISH: N_("English"), WELSH: N_("Welsh")}
 
 
 def _supported(value: str | None) -> str | None:

@@ -5,7 +5,8 @@ Columns: `external_id` (required, the entry's id in its source), `organisation_i
 `experienced_at` (YYYY-MM), `individuals`, `patients`, `carers`, `staff`,
 `assisted_by`, and the optional "about you" answers `age_band`, `sex`, `ethnic_group`,
 `disability` (category codes as in candour_common.about_you, or `prefer_not_to_say`;
-blank: not answered). Every row is checked before anything is imported; errors name the
+blank: not answered), and `language` (`en` or `cy`, the language the entry is written
+in; blank or no column: `en`). Every row is checked before anything is imported; errors name the
 line (the header is line 1) and the column.
 """
 
@@ -26,7 +27,14 @@ from pydantic import (
 )
 
 from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
-from candour_common.events import AuthorContact, Reach, Relationship, Source, Tags
+from candour_common.events import (
+    AuthorContact,
+    Reach,
+    Relationship,
+    Source,
+    StoryLanguage,
+    Tags,
+)
 from candour_intake.adapters.directory_csv import RowError
 from candour_intake.domain import AboutYou, SubmitStory, is_answer
 
@@ -55,6 +63,7 @@ class FeedbackRow(BaseModel):
     sex: str | None = None
     ethnic_group: str | None = None
     disability: str | None = None
+    language: StoryLanguage = StoryLanguage.ENGLISH
 
     @field_validator(*ABOUT_YOU_COLUMNS)
     @classmethod
@@ -73,7 +82,14 @@ class FeedbackRow(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
-        "individuals", "patients", "carers", "staff", "display_name", "relationship", mode="before"
+        "individuals",
+        "patients",
+        "carers",
+        "staff",
+        "display_name",
+        "relationship",
+        "language",
+        mode="before",
     )
     @classmethod
     def _blank_is_default(cls, value: object) -> object:
@@ -165,6 +181,7 @@ def parse_feedback(text: str, *, source: Source) -> list[FeedbackEntry]:
                         ethnic_group=row.ethnic_group,
                         disability=row.disability,
                     ),
+                    language=row.language,
                 ),
             )
         )

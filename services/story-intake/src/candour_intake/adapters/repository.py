@@ -139,6 +139,7 @@ _STORY_COLUMNS = (
     "assisted_by",
     "represents",
     "safeguarding_level",
+    "language",
 )
 
 
@@ -162,6 +163,7 @@ def _story_row(story: Story) -> tuple[Any, ...]:
         story.assisted_by,
         story.represents.model_dump_json(),
         story.safeguarding_level,
+        story.language.value,
     )
 
 

@@ -37,7 +37,7 @@ from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
-from candour_common.web.i18n import request_language
+from candour_common.web.i18n import STORY_LANGUAGE_LABELS, request_language
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_intake.domain import (
     AnswerWithdrawn,
@@ -269,6 +269,7 @@ def _share_context(
         "max_words": MAX_WORDS,
         "about_you": about_you_questions(),
         "suggested_names": SUGGESTED_NAMES,
+        "story_languages": STORY_LANGUAGE_LABELS,
     }
 
 
@@ -298,7 +299,11 @@ async def home() -> Response:
 
 @router.get("/share", response_class=HTMLResponse)
 async def share_form(request: Request) -> HTMLResponse:
-    empty: dict[str, Any] = {"tags": {kind: [] for kind in TAG_CHOICES}}
+    # A story's language starts as the page's: a Welsh page offers Welsh first.
+    empty: dict[str, Any] = {
+        "tags": {kind: [] for kind in TAG_CHOICES},
+        "language": request_language(request),
+    }
     return _render(request, "share.html", _share_context(await _organisations(request), empty, {}))
 
 
@@ -312,6 +317,7 @@ _FIELD_FOR_LOC: dict[tuple[str, ...], str] = {
     ("author", "relationship"): "relationship",
     ("author", "email"): "email",
     ("experienced_at",): "experienced_at",
+    ("language",): "language",
     **{("about_you", c.value): f"about_{c.value}" for c in Characteristic},
 }
 _MISSING_MESSAGES = {
@@ -339,6 +345,8 @@ def _friendly(field: str, error: Mapping[str, Any]) -> str:
         return _MISSING_MESSAGES["relationship"]
     if field == "experienced_at":
         return N_("Enter a month within the last 3 years, like 2025-03")
+    if field == "language":
+        return N_("Choose the language your story is in")
     return str(error.get("msg", "This is not valid")).removeprefix("Value error, ")
 
 
@@ -366,6 +374,7 @@ def _read_share_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         "email": pages.form_text(form, "email"),
         "notify_on_response": pages.form_text(form, "notify_on_response") == "yes",
         "experienced_at": pages.form_text(form, "experienced_at"),
+        "language": pages.form_text(form, "language"),
         "tags": {kind: _texts(form, f"tags_{kind}") for kind in TAG_CHOICES},
         "about_you": {c.value: pages.form_text(form, f"about_{c.value}") for c in Characteristic},
         SUBMISSION_FIELD: pages.form_text(form, SUBMISSION_FIELD)[:200],
@@ -417,6 +426,9 @@ def validated_story(
                 "tags": values["tags"],
                 "experienced_at": values["experienced_at"] or None,
                 "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
+                # The form always sends one (the page's language is chosen at first);
+                # without one, the API's default.
+                **({"language": values["language"]} if values["language"] else {}),
             }
         )
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from candour_common.about_you import ANSWERS, PREFER_NOT_TO_SAY, Characteristic
-from candour_common.events import ChangeMarker, RejectionReason, Relationship
+from candour_common.events import ChangeMarker, RejectionReason, Relationship, StoryLanguage
 from candour_intake.domain import is_answer
 from candour_intake.service_layer.check import StoryCheck
 
@@ -108,6 +108,13 @@ class StoryIn(_Strict):
             'Optional "about you" answers (age band, sex, ethnic group, disability). Kept '
             "apart from the story, never published or returned, erased if the story is "
             "withdrawn; only counts per programme leave story-intake."
+        ),
+    )
+    language: StoryLanguage = Field(
+        default=StoryLanguage.ENGLISH,
+        description=(
+            "The language the story is written in: `en` (English, the default) or `cy` "
+            "(Welsh). Search matches a Welsh story's words without English stemming."
         ),
     )
 

@@ -29,6 +29,7 @@ def submit_command(story: StoryIn) -> SubmitStory:
         tags=Tags(**story.tags.model_dump()),
         experienced_at=story.experienced_at,
         about_you=AboutYou(**story.about_you.model_dump()) if story.about_you else None,
+        language=story.language,
     )
 
 

@@ -93,6 +93,7 @@ def _new_story(
         assisted_by=command.assisted_by,
         represents=command.represents,
         safeguarding_level=safeguarding_level,
+        language=command.language,
     )
     return story, token
 
@@ -112,6 +113,7 @@ def _submitted(story: Story) -> StorySubmitted:
         external_id=story.external_id,
         assisted_by=story.assisted_by,
         represents=story.represents,
+        language=story.language,
     )
 
 
