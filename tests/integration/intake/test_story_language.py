@@ -29,7 +29,7 @@ async def _languages(url: str) -> list[str]:
 async def _count(url: str, table: str) -> int:
     conn = await asyncpg.connect(url)
     try:
-        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608 (tests)
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
 

@@ -23,6 +23,7 @@ from candour_common.events import (
     OrganisationRef,
     Relationship,
     ServiceRef,
+    StoryLanguage,
     StorySubmitted,
     Tags,
 )
@@ -449,3 +450,34 @@ async def test_the_front_door_is_the_console(console) -> None:
     assert home.status_code == 200
     assert home.headers["content-type"].startswith("text/html")
     assert str(home.url).endswith("/console/sign-in")
+
+
+async def test_the_console_shows_a_storys_language_and_marks_welsh_text(console) -> None:
+    """Issue 20: the moderator sees which language a story is in; its text carries
+    lang="cy" on an English console page (and the language survives the database)."""
+    app, client = console
+    welsh = story("Roedd y nyrsys yn garedig iawn.", title="Nyrsys caredig").model_copy(
+        update={"language": StoryLanguage.WELSH}
+    )
+    english = story("The nurses were very kind.", title="Kind nurses")
+    await queue(app, welsh, english)
+    await sign_in(client)
+    listing = await client.get("/console")
+    row = listing.text[listing.text.index(f'data-story-id="{welsh.story_id}"') :]
+    assert '<a href="/console/stories/' + str(welsh.story_id) + '" lang="cy">' in row
+    assert "Written in Welsh" in row[: row.index("</tr>")]
+    english_row = listing.text[listing.text.index(f'data-story-id="{english.story_id}"') :]
+    assert "Written in" not in english_row[: english_row.index("</tr>")]
+
+    page = await client.get(f"/console/stories/{welsh.story_id}")
+    assert re.search(r'id="story-language">\s*Welsh\s*<', page.text)
+    assert '<h1 lang="cy">Nyrsys caredig</h1>' in page.text
+    assert 'id="original-body" class="panel pre-wrap" lang="cy"' in page.text
+    plain = await client.get(f"/console/stories/{english.story_id}")
+    assert re.search(r'id="story-language">\s*English\s*<', plain.text)
+    assert "<h1>Kind nurses</h1>" in plain.text
+    assert 'id="original-body" class="panel pre-wrap">' in plain.text
+
+    headers = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-api')}"}
+    detail = await client.get(f"/v1/queue/{welsh.story_id}", headers=headers)
+    assert detail.json()["language"] == "cy"

@@ -32,6 +32,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -249,6 +250,15 @@ def install_translations(
         return _context_language(context)
 
     @pass_context
+    def text_language(context: Context, language: str) -> Markup:
+        """` lang="cy"` for an element whose text (a story) is in another language than
+        the page, so a screen reader speaks it right (WCAG 3.1.2); nothing otherwise."""
+        code = str(language)
+        if code not in LANGUAGES or code == _context_language(context):
+            return Markup("")
+        return Markup(' lang="{}"').format(code)
+
+    @pass_context
     def language_links(context: Context) -> list[dict[str, str]]:
         """Every language's version of this page (for hreflang and the switch)."""
         request = context.get("request")
@@ -266,6 +276,8 @@ def install_translations(
     env.globals["_translations"] = translations
     env.globals["translate"] = translate
     env.globals["current_language"] = current_language
+    env.globals["text_language"] = text_language
+    env.globals["story_languages"] = STORY_LANGUAGE_LABELS
     env.globals["language_links"] = language_links
 
 

@@ -25,6 +25,7 @@ from candour_common.events import (
     Relationship,
     SafeguardingTrigger,
     ServiceRef,
+    StoryLanguage,
     Tags,
 )
 from candour_moderation.domain.escalations import Escalation
@@ -42,7 +43,8 @@ _COLUMNS = """
     story_id, status, priority_rank, organisation::text AS organisation, service::text AS service,
     submitted_at, title, body, author_display_name, author_relationship,
     screening::text AS screening, tags::text AS tags, experienced_at, claimed_by,
-    claim_expires_at, decided_by, decided_at, withdrawn_at, provenance::text AS provenance
+    claim_expires_at, decided_by, decided_at, withdrawn_at, provenance::text AS provenance,
+    language
 """
 
 
@@ -74,9 +76,9 @@ class PostgresQueue:
             INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
                                      submitted_at, title, body, author_display_name,
                                      author_relationship, screening, tags, experienced_at,
-                                     provenance, decided_by, decided_at)
+                                     provenance, decided_by, decided_at, language)
             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
-                    $12::jsonb, $13, $14::jsonb, $15, $16)
+                    $12::jsonb, $13, $14::jsonb, $15, $16, $17)
             """,
             [
                 (
@@ -96,6 +98,7 @@ class PostgresQueue:
                     item.provenance.model_dump_json(),
                     item.decided_by,
                     item.decided_at,
+                    item.language.value,
                 )
                 for item in items
             ],
@@ -108,7 +111,7 @@ class PostgresQueue:
             SET status = $2, title = $3, body = $4, author_display_name = $5,
                 author_relationship = $6, screening = $7::jsonb, tags = $8::jsonb,
                 experienced_at = $9, claimed_by = $10, claim_expires_at = $11,
-                decided_by = $12, decided_at = $13, withdrawn_at = $14,
+                decided_by = $12, decided_at = $13, withdrawn_at = $14, language = $15,
                 provenance = CASE WHEN $2 = 'withdrawn' THEN NULL ELSE provenance END
             WHERE story_id = $1
             """,
@@ -126,6 +129,7 @@ class PostgresQueue:
             item.decided_by,
             item.decided_at,
             item.withdrawn_at,
+            item.language.value,
         )
 
     async def page(
@@ -417,6 +421,7 @@ def _item(row: asyncpg.Record) -> QueueItem:
         provenance=(
             Provenance.model_validate_json(row["provenance"]) if row["provenance"] else Provenance()
         ),
+        language=StoryLanguage(row["language"]),
     )
 
 

@@ -18,6 +18,7 @@ from candour_common.events import (
     ServiceRef,
     Source,
     StoryApproved,
+    StoryLanguage,
     StoryRejected,
     StorySubmitted,
     Tags,
@@ -180,6 +181,8 @@ class QueueItem:
     tags: Tags = field(default_factory=Tags)
     experienced_at: str | None = None
     provenance: Provenance = field(default_factory=lambda: Provenance())
+    # The language the author wrote in (not screening's `language`: swearing and slurs).
+    language: StoryLanguage = StoryLanguage.ENGLISH
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
     decided_by: str | None = None
@@ -215,6 +218,7 @@ class QueueItem:
                 assisted_by=event.assisted_by,
                 represents=event.represents,
             ),
+            language=event.language,
         )
 
     @property
@@ -267,6 +271,7 @@ class QueueItem:
             external_id=self.provenance.external_id,
             assisted_by=self.published_assisted_by(command),
             represents=self.provenance.represents,
+            language=self.language,
             safeguarding_categories=[c.value for c in screening.safeguarding.categories],
         )
 
@@ -315,6 +320,7 @@ class QueueItem:
             external_id=self.provenance.external_id,
             assisted_by=self.provenance.assisted_by,
             represents=self.provenance.represents,
+            language=self.language,
         )
 
     def edits(self, command: ApproveStory) -> list[Edit]:

@@ -15,6 +15,7 @@ from candour_common.events import (
     RejectionReason,
     SafeguardingTrigger,
     ServiceRef,
+    StoryLanguage,
     Tags,
 )
 from candour_moderation.domain.escalations import NOTE_MAX as ESCALATION_NOTE_MAX
@@ -221,6 +222,7 @@ class QueueItemOut(BaseModel):
     author: PublicAuthor | None
     tags: Tags
     experienced_at: str | None
+    language: StoryLanguage = Field(description="The language the story is written in.")
     submitted_at: datetime
     claimed_by: str | None = Field(description="The moderator holding a live claim, if any.")
     claim_expires_at: datetime | None
@@ -257,6 +259,7 @@ class QueueItemOut(BaseModel):
             author=item.author,
             tags=item.tags,
             experienced_at=item.experienced_at,
+            language=item.language,
             submitted_at=item.submitted_at,
             claimed_by=holder,
             claim_expires_at=item.claim_expires_at if holder else None,

@@ -37,7 +37,7 @@ from candour_common.http.limits import retry_after_header
 from candour_common.http.problems import FieldError, ProblemError
 from candour_common.translatable import N_, Filled
 from candour_common.web import pages
-from candour_common.web.i18n import STORY_LANGUAGE_LABELS, request_language
+from candour_common.web.i18n import request_language
 from candour_common.web.staff_sign_in import StaffArea, staff_sign_in_router
 from candour_intake.domain import (
     AnswerWithdrawn,
@@ -269,7 +269,6 @@ def _share_context(
         "max_words": MAX_WORDS,
         "about_you": about_you_questions(),
         "suggested_names": SUGGESTED_NAMES,
-        "story_languages": STORY_LANGUAGE_LABELS,
     }
 
 
