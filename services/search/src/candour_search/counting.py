@@ -72,10 +72,12 @@ class RollupPlan:
 
 def rollup_plan(query: SearchStories) -> RollupPlan | None:
     """The rollup levels answering `query` exactly, or None when they cannot: words (the
-    counts know nothing of the text), publication dates (they are not kept per day), more
-    than one tag, or a tag with an organisation or a service (tag pairs are kept for all
-    stories only)."""
+    counts know nothing of the text), publication dates (they are not kept per day), the
+    language (nor is it), more than one tag, or a tag with an organisation or a service
+    (tag pairs are kept for all stories only)."""
     if query.q is not None or query.published_since or query.published_before:
+        return None
+    if query.language is not None:  # the counts are not kept per language
         return None
     if len(query.tags) > 1:
         return None

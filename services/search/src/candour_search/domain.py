@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from candour_common.events import ANONYMOUS, ChangeMarker, Relationship, Tags
+from candour_common.events import ANONYMOUS, ChangeMarker, Relationship, StoryLanguage, Tags
 from candour_common.translatable import N_
 
 MAX_LIMIT = 100
@@ -156,6 +156,7 @@ class PublishedStory:
     responses: tuple[PublishedResponse, ...] = ()
     # From story.approved: what screening found (suicide, self_harm, ...).
     safeguarding_categories: tuple[str, ...] = ()
+    language: StoryLanguage = StoryLanguage.ENGLISH
 
     @property
     def shown_author(self) -> str:
@@ -190,6 +191,7 @@ class StoryHit:
     rank: float | None
     change_planned: bool = False
     change_made: bool = False
+    language: StoryLanguage = StoryLanguage.ENGLISH
 
     @property
     def progress(self) -> Progress:
@@ -346,6 +348,8 @@ class SearchStories:
     progress: Progress | None = None
     published_from: date | None = None
     published_to: date | None = None
+    # Only stories written in this language (None: both).
+    language: StoryLanguage | None = None
     sort: Sort | None = None
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
@@ -433,6 +437,8 @@ class SearchStories:
             self.effective_sort.value,
             # Only when set, so cursors issued before progress existed stay valid.
             *([self.progress.value] if self.progress is not None else []),
+            # Likewise the language (as a pair: never mistaken for a progress).
+            *([["language", self.language.value]] if self.language is not None else []),
         ]
         digest = hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
         return digest[:16]

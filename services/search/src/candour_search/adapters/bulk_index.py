@@ -112,7 +112,9 @@ async def write_fold(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> 
                {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
                CASE WHEN k.response_text = '' THEN st.document
                     ELSE st.document
-                         || setweight(to_tsvector('english'::regconfig, k.response_text), 'D')
+                         || setweight(
+                             to_tsvector(search_text_config(st.language), k.response_text), 'D'
+                         )
                END
         FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
         """  # noqa: S608 - fixed names only
@@ -211,10 +213,10 @@ async def derive_counts_and_sample(conn: asyncpg.Connection, schema: str) -> Non
         f"""
         INSERT INTO {s}.search_sample (story_id, sample_key, organisation_id, service_id,
             tags, criticality, response_count, change_planned, change_made, published_at,
-            first_response_at, document)
+            first_response_at, document, language)
         SELECT story_id, search_sample_key(story_id), organisation_id, service_id,
                tags, criticality, response_count, change_planned, change_made,
-               published_at, first_response_at, document
+               published_at, first_response_at, document, language
         FROM {s}.search_stories
         WHERE search_sample_key(story_id) IS NOT NULL
         """  # noqa: S608 - fixed names only

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from candour_common.db import Connection
+from candour_common.events import StoryLanguage
 from candour_search.adapters.sql import Matching, Params, match
 from candour_search.domain import (
     RELEVANCE_WINDOW,
@@ -35,7 +36,7 @@ HEADLINE_OPTIONS = (
 _HIT_COLUMNS = (
     "s.story_id, s.title, s.body, s.organisation_id, s.organisation_name, s.service_id, "
     "s.service_name, s.tags, s.criticality, s.published_at, s.response_count, "
-    "s.change_planned, s.change_made"
+    "s.change_planned, s.change_made, s.language"
 )
 
 
@@ -78,12 +79,14 @@ def _key(cursor: Any) -> tuple[Any, Any] | None:
     return (cursor.published_at, cursor.story_id) if cursor is not None else None
 
 
-def _snippet(q: str | None, body: str) -> str:
-    if q is None:
+def _snippet(words: str | None, row: str) -> str:
+    """The snippet of the story `row` (with `body` and `language`) where it matches
+    `words` (its tsquery), in the configuration of the story's language."""
+    if words is None:
         return "NULL::text"
     return (
-        f"ts_headline('english', search_html_escape({body}), "
-        f"websearch_to_tsquery('english', {q}), '{HEADLINE_OPTIONS}')"
+        f"ts_headline(search_text_config({row}.language), search_html_escape({row}.body), "
+        f"{words}, '{HEADLINE_OPTIONS}')"
     )
 
 
@@ -99,7 +102,6 @@ async def _newest(
     """Matches newest first, after the key `after`, older than the window if one is given."""
     params = Params()
     m = match(query, params)
-    q = m.q
     conditions = []
     window = (before_window.published_at, before_window.story_id) if before_window else None
     for key in (after, window):
@@ -111,13 +113,13 @@ async def _newest(
     source, where = _source(m, conditions, words_last=words_last)
     sql = f"""
         WITH page AS (
-            SELECT {_HIT_COLUMNS}, NULL::float8 AS rank
+            SELECT {_HIT_COLUMNS}, NULL::float8 AS rank, {m.story_words or "NULL"} AS words
             FROM {source}
             WHERE {where}
             ORDER BY s.published_at DESC, s.story_id DESC
             LIMIT {params(limit)}
         )
-        SELECT page.*, {_snippet(q, "page.body")} AS snippet
+        SELECT page.*, {_snippet(m.story_words and "page.words", "page")} AS snippet
         FROM page ORDER BY published_at DESC, story_id DESC
     """  # noqa: S608 - every value is a bind parameter; only fixed fragments are formatted
     return [_hit(r) for r in await conn.fetch(sql, *params.values)]
@@ -156,8 +158,7 @@ async def _ranked(
     after = query.after
     params = Params()
     m = match(query, params)
-    q = m.q
-    assert q is not None  # relevance needs words (SearchStories.effective_sort)
+    assert m.story_words is not None  # relevance needs words (SearchStories.effective_sort)
     bounds: list[str] = []
     if after is None:
         # The first page decides the window: the newest RELEVANCE_WINDOW matches.
@@ -179,15 +180,14 @@ async def _ranked(
         )
     sql = f"""
         WITH matched AS MATERIALIZED (
-            SELECT s.story_id, s.published_at, s.document
+            SELECT s.story_id, s.published_at, s.document, {m.story_words} AS words
             FROM {source}
             WHERE {where}
             ORDER BY s.published_at DESC, s.story_id DESC
             {window_limit}
         ),
         ranked AS (
-            SELECT story_id, published_at,
-                   ts_rank(document, websearch_to_tsquery('english', {q}))::float8 AS rank
+            SELECT story_id, published_at, words, ts_rank(document, words)::float8 AS rank
             FROM matched
         ),
         page AS (
@@ -196,7 +196,7 @@ async def _ranked(
             ORDER BY rank DESC, published_at DESC, story_id DESC
             LIMIT {params(query.limit + 1)}
         )
-        SELECT {_HIT_COLUMNS}, page.rank, {_snippet(q, "s.body")} AS snippet,
+        SELECT {_HIT_COLUMNS}, page.rank, {_snippet("page.words", "s")} AS snippet,
                (SELECT count(*) FROM matched) AS window_size,
                edge.published_at AS edge_published_at, edge.story_id AS edge_story_id
         FROM page
@@ -233,4 +233,5 @@ def _hit(r: asyncpg.Record) -> StoryHit:
         rank=r["rank"],
         change_planned=r["change_planned"],
         change_made=r["change_made"],
+        language=StoryLanguage(r["language"]),
     )

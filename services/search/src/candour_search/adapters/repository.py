@@ -15,6 +15,7 @@ from candour_common.events import (
     Relationship,
     ResponsePosted,
     StoryApproved,
+    StoryLanguage,
     Tags,
 )
 from candour_search.domain import (
@@ -61,6 +62,7 @@ STORY_COLUMNS = (
     "carers",
     "staff",
     "safeguarding_categories",
+    "language",
 )
 
 
@@ -89,6 +91,7 @@ def story_values(event: StoryApproved) -> tuple[object, ...]:
         event.represents.carers,
         event.represents.staff,
         event.safeguarding_categories,
+        event.language.value,
     )
 
 
@@ -245,7 +248,7 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
         SELECT story_id, revision, title, body, organisation_id, organisation_name,
                service_id, service_name, author_name, author_relationship,
                tag_groups::text AS tag_groups, criticality, experienced_at, published_at,
-               safeguarding_categories
+               safeguarding_categories, language
         FROM search_stories WHERE story_id = $1
         """,
         story_id,
@@ -273,6 +276,7 @@ async def get_story(conn: Connection, story_id: UUID) -> PublishedStory | None:
         experienced_at=row["experienced_at"],
         published_at=row["published_at"],
         safeguarding_categories=tuple(row["safeguarding_categories"]),
+        language=StoryLanguage(row["language"]),
         responses=tuple(
             PublishedResponse(
                 response_id=r["response_id"],

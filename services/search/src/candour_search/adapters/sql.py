@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from candour_common.db import Connection
-from candour_common.events import ChangeMarker
+from candour_common.events import ChangeMarker, StoryLanguage
 from candour_search.counting import MonthSpan, midnight
 from candour_search.domain import PROGRESS_CONDITIONS, Progress, SearchStories
 
@@ -36,6 +36,11 @@ DAILY_CELLS = (
 )
 
 
+# The text search configuration of each language's stories (migration 0031): English
+# stemming for English, the simple dictionary (no stemming) for Welsh.
+TEXT_CONFIGS = {StoryLanguage.ENGLISH: "english", StoryLanguage.WELSH: "candour_welsh"}
+
+
 class Params:
     """Collects query arguments and hands out their `$n` placeholders."""
 
@@ -50,12 +55,16 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Matching:
     """What selects the stories a search matches: FROM `source` (the table as `s`, and the
-    parsed words as `tsq`), the word condition and the filter conditions."""
+    parsed words as `tsq`, and as `tsq_cy` for Welsh stories when both languages are
+    searched), the word condition and the filter conditions."""
 
     source: str
     words: str | None
     filters: list[str]
     q: str | None  # the placeholder of the words
+    # The words as a tsquery for the story `s` (in its language's configuration): for
+    # ranking and snippets; None without words.
+    story_words: str | None = None
 
     @property
     def where(self) -> str:
@@ -69,12 +78,26 @@ class Matching:
 def match(query: SearchStories, params: Params, *, table: str = "search_stories") -> Matching:
     """How `query` selects stories from `table` (the index or its sample), before paging."""
     source = f"{table} s"
-    words = q = None
+    words = q = story_words = None
     if query.q is not None:
         q = params(query.q)
-        source += f", websearch_to_tsquery('english', {q}) AS tsq"
-        words = "s.document @@ tsq"
+        if query.language is not None:
+            # One language: every story's document is in that language's configuration.
+            source += f", websearch_to_tsquery('{TEXT_CONFIGS[query.language]}', {q}) AS tsq"
+            words, story_words = "s.document @@ tsq", "tsq"
+        else:
+            source += (
+                f", websearch_to_tsquery('{TEXT_CONFIGS[StoryLanguage.ENGLISH]}', {q}) AS tsq"
+                f", websearch_to_tsquery('{TEXT_CONFIGS[StoryLanguage.WELSH]}', {q}) AS tsq_cy"
+            )
+            story_words = "CASE WHEN s.language = 'cy' THEN tsq_cy ELSE tsq END"
+            # Either form finds the candidates in one scan of the GIN index; each story then
+            # answers to its own language's form only (or a word left out with `-word`,
+            # stemmed in English, would come back through its unstemmed form).
+            words = f"(s.document @@ (tsq || tsq_cy) AND s.document @@ {story_words})"
     filters: list[str] = []
+    if query.language is not None:
+        filters.append(f"s.language = {params(query.language.value)}")
     if query.organisation_id is not None:
         filters.append(f"s.organisation_id = {params(query.organisation_id)}")
     if query.service_id is not None:
@@ -97,7 +120,7 @@ def match(query: SearchStories, params: Params, *, table: str = "search_stories"
         filters.append(f"s.published_at >= {params(query.published_since)}")
     if query.published_before is not None:
         filters.append(f"s.published_at < {params(query.published_before)}")
-    return Matching(source, words, filters, q)
+    return Matching(source, words, filters, q, story_words)
 
 
 # The index's expression for each column a progress condition names.

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from candour_common.events import CRITICALITY_LABELS, ChangeMarker
+from candour_common.events import CRITICALITY_LABELS, ChangeMarker, StoryLanguage
 from candour_common.http.problems import FieldError, Problem, ProblemError
 from candour_search.domain import (
     DEFAULT_LIMIT,
@@ -90,6 +90,14 @@ async def search_query(
     ] = None,
     published_from: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
     published_to: Annotated[date | None, Query(description="Inclusive, UTC.")] = None,
+    language: Annotated[
+        StoryLanguage | None,
+        Query(
+            description="Only stories written in this language: `en` (English) or `cy` "
+            "(Welsh). Words match English stories with English stemming (`nurse` finds "
+            "`nurses`) and Welsh ones as written (no stemming)."
+        ),
+    ] = None,
     sort: Annotated[
         Sort | None,
         Query(
@@ -117,6 +125,7 @@ async def search_query(
             progress=progress,
             published_from=published_from,
             published_to=published_to,
+            language=language,
             sort=sort,
             limit=limit,
             cursor=cursor,
@@ -185,6 +194,7 @@ def _search_out(page: SearchPage) -> SearchOut:
                 published_at=h.published_at,
                 response_count=h.response_count,
                 progress=h.progress,
+                language=h.language,
             )
             for h in page.hits
         ],
@@ -220,6 +230,7 @@ def _story_out(story: PublishedStory) -> StoryOut:
         published_at=story.published_at,
         response_count=len(story.responses),
         progress=story.progress,
+        language=story.language,
         responses=[
             ResponseOut(
                 response_id=r.response_id,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from candour_common.events import ChangeMarker, Relationship
+from candour_common.events import ChangeMarker, Relationship, StoryLanguage
 from candour_search.counting import (
     EXACT_COUNT_LIMIT,
     SAMPLE_RATE,
@@ -38,6 +38,9 @@ class SearchResultOut(BaseModel):
         description="Where the story stands: published, then responded, then change planned, "
         "then change made (a response saying a change was made counts even without one "
         "saying it was planned)."
+    )
+    language: StoryLanguage = Field(
+        description="The language the story is written in: `en` (English) or `cy` (Welsh)."
     )
 
 
@@ -126,6 +129,9 @@ class StoryOut(BaseModel):
         description="Where the story stands: published, then responded, then change planned, "
         "then change made (a response saying a change was made counts even without one "
         "saying it was planned)."
+    )
+    language: StoryLanguage = Field(
+        description="The language the story is written in: `en` (English) or `cy` (Welsh)."
     )
     responses: list[ResponseOut] = Field(description="Oldest first.")
 
