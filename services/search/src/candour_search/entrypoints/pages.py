@@ -24,7 +24,12 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
-from candour_common.events import CRITICALITY_LABELS, RELATIONSHIP_LABELS, ChangeMarker
+from candour_common.events import (
+    CRITICALITY_LABELS,
+    RELATIONSHIP_LABELS,
+    ChangeMarker,
+    StoryLanguage,
+)
 from candour_common.translatable import N_, Filled
 from candour_common.web import i18n, pages
 from candour_common.web.dates import DateInWords
@@ -111,6 +116,7 @@ class SearchForm:
     min_criticality: str = ""
     responded: str = ""
     progress: str = ""
+    language: str = ""
     cursor: str = ""
 
     @classmethod
@@ -126,6 +132,7 @@ class SearchForm:
             min_criticality=text("min_criticality"),
             responded=text("responded"),
             progress=text("progress"),
+            language=text("language"),
             cursor=text("cursor"),
         )
 
@@ -139,6 +146,7 @@ class SearchForm:
                 self.min_criticality,
                 self.responded,
                 self.progress,
+                self.language,
             )
         )
 
@@ -152,6 +160,7 @@ class SearchForm:
             ("min_criticality", self.min_criticality),
             ("responded", self.responded),
             ("progress", self.progress),
+            ("language", self.language),
         ]
         return [(name, value) for name, value in pairs if value]
 
@@ -188,6 +197,12 @@ class SearchForm:
                 progress = Progress(self.progress)
             except ValueError:
                 errors["progress"] = N_("Choose where the stories stand from the list.")
+        language: StoryLanguage | None = None
+        if self.language:
+            try:
+                language = StoryLanguage(self.language)
+            except ValueError:
+                errors["language"] = N_("Choose a language from the list.")
         if errors:
             return None, errors
         try:
@@ -200,6 +215,7 @@ class SearchForm:
                     min_criticality=min_criticality,
                     responded=responded,
                     progress=progress,
+                    language=language,
                     limit=PAGE_SIZE,
                     cursor=self.cursor or None,
                 ),
