@@ -171,6 +171,9 @@ async def test_the_search_page_filters_by_language_and_keeps_it_in_its_links(
     english = await _page(indexed, "/search", language="en", q="staff")
     assert str(WAITED.story_id) in english and str(WELSH.story_id) not in english
 
+    in_welsh = await _page(indexed, "/search", lang="cy")
+    assert "Iaith y stori" in in_welsh and "Cymraeg neu Saesneg" in in_welsh
+
     bad = await _page(indexed, "/search", 422, language="fr")
     assert 'href="#language"' in bad and 'id="language-error"' in bad
     assert "Choose a language from the list." in bad
@@ -189,6 +192,7 @@ async def test_the_story_page_marks_the_text_of_a_story_in_the_other_language(
     welsh_on_welsh = await _page(indexed, f"/stories/{WELSH.story_id}", lang="cy")
     assert '<h1 id="story-title">' in welsh_on_welsh
     assert '<div class="story-body">' in welsh_on_welsh
+    assert re.search(r'data-language="cy">\s*iaith: Cymraeg', welsh_on_welsh)
 
     english_on_welsh = await _page(indexed, f"/stories/{NURSES.story_id}", lang="cy")
     assert '<div class="story-body" lang="en">' in english_on_welsh
