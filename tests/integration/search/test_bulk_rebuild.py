@@ -31,6 +31,7 @@ from candour_common.events import (
     ServiceRef,
     Source,
     StoryApproved,
+    StoryLanguage,
     Tags,
 )
 from candour_common.runtime import migrate_database
@@ -97,6 +98,9 @@ def story(rng: random.Random, story_id: uuid.UUID, revision: int) -> StoryApprov
             "source": rng.choice(list(Source)),
             "represents": Reach(individuals=individuals, patients=rng.randint(0, individuals)),
             "safeguarding_categories": rng.sample(SAFEGUARDING, rng.randint(0, 1)),
+            # Welsh stories are indexed with their own configuration (a revision may
+            # change the language, and the document with it).
+            "language": rng.choice(list(StoryLanguage)),
         }
     )
 
@@ -302,6 +306,16 @@ async def test_the_bulk_load_equals_the_live_handlers_table_by_table(
             "SELECT count(*) FROM search_build_live_way.search_response_versions WHERE deleted"
         )
         assert await control.fetchval("SELECT count(*) FROM search_build_live_way.search_sample")
+        # Both languages, each story's words indexed in its own configuration: "waited"
+        # is kept as written in Welsh stories, stemmed to "wait" in English ones.
+        languages = await control.fetch(
+            f"""
+            SELECT language, bool_or(document @@ 'waited'::tsquery) AS unstemmed,
+                   bool_or(document @@ 'wait'::tsquery) AS stemmed
+            FROM {live_way}.search_stories GROUP BY language ORDER BY language
+            """  # noqa: S608 - a fixed schema name
+        )
+        assert [tuple(r) for r in languages] == [("cy", True, False), ("en", False, True)]
         assert fold.forgotten
 
         for table in index_tables.INDEX_TABLES:

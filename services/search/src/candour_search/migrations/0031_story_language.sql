@@ -27,8 +27,9 @@ ALTER TABLE search_sample ADD COLUMN language text NOT NULL DEFAULT 'en';
 CREATE INDEX search_stories_welsh_newest ON search_stories (published_at DESC, story_id DESC)
     WHERE language = 'cy';
 
--- As migration 0001's, with the story's own words in its language's configuration; tags
--- and organisation and service names are English words, so English still.
+-- As migration 0001's, with every part of the document in the configuration of the
+-- story's language: a search matches each story by its own language's form of the words
+-- (adapters/sql.py), so a Welsh story's tags and names are matched as written too.
 CREATE OR REPLACE FUNCTION search_stories_document() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -39,7 +40,7 @@ BEGIN
         || setweight(to_tsvector(config, coalesce(NEW.body, '')), 'B')
         || setweight(
             to_tsvector(
-                'english'::regconfig,
+                config,
                 array_to_string(NEW.tags, ' ') || ' ' || NEW.organisation_name || ' '
                     || coalesce(NEW.service_name, '')
             ),
