@@ -313,7 +313,7 @@ async def test_the_bulk_load_equals_the_live_handlers_table_by_table(
             SELECT language, bool_or(document @@ 'waited'::tsquery) AS unstemmed,
                    bool_or(document @@ 'wait'::tsquery) AS stemmed
             FROM {live_way}.search_stories GROUP BY language ORDER BY language
-            """  # noqa: S608 - a fixed schema name
+            """
         )
         assert [tuple(r) for r in languages] == [("cy", True, False), ("en", False, True)]
         assert fold.forgotten
