@@ -47,6 +47,9 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ({"q": "x" * 501}, "query.q"),
         ({"q": "nurse\x00"}, "query.q"),
         ({"tag": "kind\x00"}, "query.tag"),
+        ({"language": "fr"}, "query.language"),
+        ({"language": "Welsh"}, "query.language"),
+        ({"language": ""}, "query.language"),
     ],
 )
 async def test_invalid_search_parameters(
