@@ -56,6 +56,10 @@ async def test_an_author_shares_and_follows_a_story_in_welsh(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Rhannu eich stori")
     await expect(page.locator("#language-switch")).to_have_text("English")
     await expect(page.locator("#body-count")).to_contain_text("o eiriau ar ôl")
+    # The story's language starts as the page's (issue 20).
+    await expect(page.get_by_role("group", name="Ym mha iaith mae eich stori?")).to_be_visible()
+    await expect(page.get_by_label("Cymraeg", exact=True)).to_be_checked()
+    await expect(page.get_by_label("Saesneg", exact=True)).not_to_be_checked()
     cookie = await lang_cookie(page)
     assert cookie["value"] == "cy" and cookie["sameSite"] == "Lax"
     await axe_check(page)
@@ -101,6 +105,7 @@ async def test_an_author_shares_and_follows_a_story_in_welsh(
     assert (await lang_cookie(page))["value"] == "en"
     await page.goto(f"{intake.url}/share")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Share your story")
+    await expect(page.get_by_label("English", exact=True)).to_be_checked()
 
     # Staff sign in to respond in Welsh too.
     await page.goto(f"{intake.url}/respond/sign-in?lang=cy")
