@@ -37,6 +37,8 @@ def _title(query: SearchStories, what: str) -> str:
     if query.service_id:
         parts.append(f"service {query.service_id}")
     parts += [f"tag “{t}”" for t in query.tags]
+    if query.language is not None:
+        parts.append({"en": "in English", "cy": "in Welsh"}[query.language.value])
     return f"Candour: {what}" + (f" ({', '.join(parts)})" if parts else "")
 
 
