@@ -98,6 +98,15 @@ async def test_a_word_left_out_stays_out_whichever_form_matches(indexed: SearchH
     assert await names(indexed, q="staff -waiting") == ["welsh"]
 
 
+async def test_words_that_make_no_query_match_nothing(indexed: SearchHarness) -> None:
+    """English stop words alone are no English query: they must not match every English
+    story; and no words can match the mark Welsh documents carry."""
+    assert await names(indexed, q="the") == []
+    assert await names(indexed, q="the and of") == []
+    assert await names(indexed, q="lang cy") == []
+    assert (await indexed.search(q="!!! ???"))["total"] == 0
+
+
 async def test_search_snippets_mark_welsh_words(indexed: SearchHarness) -> None:
     page = await indexed.search(q="nyrsys")
     assert "<mark>nyrsys</mark>" in page["results"][0]["snippet"]

@@ -55,8 +55,8 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Matching:
     """What selects the stories a search matches: FROM `source` (the table as `s`, and the
-    parsed words as `tsq`, and as `tsq_cy` for Welsh stories when both languages are
-    searched), the word condition and the filter conditions."""
+    parsed words as `tsq`; in both languages also each language's form, `tsq_en` and
+    `tsq_cy`), the word condition and the filter conditions."""
 
     source: str
     words: str | None
@@ -86,15 +86,15 @@ def match(query: SearchStories, params: Params, *, table: str = "search_stories"
             source += f", websearch_to_tsquery('{TEXT_CONFIGS[query.language]}', {q}) AS tsq"
             words, story_words = "s.document @@ tsq", "tsq"
         else:
+            # Each story answers to its own language's form of the words only, in one
+            # tsquery (migration 0031); the forms themselves rank and mark the snippets.
             source += (
-                f", websearch_to_tsquery('{TEXT_CONFIGS[StoryLanguage.ENGLISH]}', {q}) AS tsq"
+                f", search_words_any_language({q}) AS tsq"
+                f", websearch_to_tsquery('{TEXT_CONFIGS[StoryLanguage.ENGLISH]}', {q}) AS tsq_en"
                 f", websearch_to_tsquery('{TEXT_CONFIGS[StoryLanguage.WELSH]}', {q}) AS tsq_cy"
             )
-            story_words = "CASE WHEN s.language = 'cy' THEN tsq_cy ELSE tsq END"
-            # Either form finds the candidates in one scan of the GIN index; each story then
-            # answers to its own language's form only (or a word left out with `-word`,
-            # stemmed in English, would come back through its unstemmed form).
-            words = f"(s.document @@ (tsq || tsq_cy) AND s.document @@ {story_words})"
+            words = "s.document @@ tsq"
+            story_words = "CASE WHEN s.language = 'cy' THEN tsq_cy ELSE tsq_en END"
     filters: list[str] = []
     if query.language is not None:
         filters.append(f"s.language = {params(query.language.value)}")

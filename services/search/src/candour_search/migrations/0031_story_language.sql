@@ -4,8 +4,8 @@
 -- "nyrsys" "nyrsi") and English stop words drop Welsh ones ("a" is "and", "am" "for").
 -- It has no Welsh stop words: a stop-word list is a file in the server's tsearch_data
 -- directory, which a migration cannot install; every Welsh word is kept.
--- Searches (adapters/sql.py) match the English-stemmed and the unstemmed forms of the
--- words, so one query finds stories in either language.
+-- A search in both languages (adapters/sql.py) matches each story by its own language's
+-- form of the words: search_words_any_language below.
 
 CREATE TEXT SEARCH CONFIGURATION candour_welsh (COPY = pg_catalog.simple);
 
@@ -14,6 +14,21 @@ CREATE FUNCTION search_text_config(language text) RETURNS regconfig
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN language = 'cy' THEN 'candour_welsh'::regconfig
                 ELSE 'english'::regconfig END
+$$;
+
+-- The words of a search for stories in either language, as one tsquery (one GIN scan,
+-- and a constant the planner estimates, as a single language's query is): English
+-- stories answer to the English-stemmed form only, Welsh ones (their documents carry the
+-- lexeme 'lang cy', which no query's words can produce: the parsers never make a lexeme
+-- with a space) to the unstemmed form only. Either form alone would be wrong: `-waiting`
+-- must leave out an English story with "wait", though "waiting" is not in it. A form
+-- with no lexemes (English stop words only) matches nothing, not every story.
+CREATE FUNCTION search_words_any_language(q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN numnode(en) = 0 THEN en ELSE en && !! '''lang cy'''::tsquery END
+        || CASE WHEN numnode(cy) = 0 THEN cy ELSE cy && '''lang cy'''::tsquery END
+    FROM websearch_to_tsquery('english'::regconfig, q) AS en,
+         websearch_to_tsquery('candour_welsh'::regconfig, q) AS cy
 $$;
 
 -- Every story published before this was English.
@@ -46,7 +61,9 @@ BEGIN
             ),
             'C'
         )
-        || setweight(to_tsvector(config, NEW.response_text), 'D');
+        || setweight(to_tsvector(config, NEW.response_text), 'D')
+        -- Welsh stories' mark (see search_words_any_language): no position, no weight.
+        || CASE WHEN NEW.language = 'cy' THEN '''lang cy'''::tsvector ELSE ''::tsvector END;
     RETURN NEW;
 END
 $$;
