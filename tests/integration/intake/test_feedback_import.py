@@ -101,3 +101,48 @@ async def test_broken_rows_import_nothing_and_reruns_create_nothing_twice(
         "staff": 0,
     }
     assert by_id["HW-2"]["service"] is None
+
+
+async def test_a_language_column_says_what_each_entry_is_written_in(
+    make_intake: MakeIntake, tmp_path: Path
+) -> None:
+    """Issue 20: `language` (en or cy) is stored and put on story.submitted; blank is
+    English; an unknown one names its line and imports nothing. Enough rows for the
+    import's COPY path (more than one story a chunk)."""
+    settings = await make_intake()
+    url = settings.database_url.get_secret_value()
+    header = "external_id,organisation_id,title,body,language\n"
+    rows = [
+        "CY-1,TAD,Nyrsys caredig,Roedd y nyrsys yn garedig iawn.,cy\n",
+        "EN-1,TAD,Kind nurses,The nurses were kind.,en\n",
+        "EN-2,TAD,Kind nurses,The nurses were kind.,\n",
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "".join(rows) + "FR-1,TAD,Infirmières,Très gentilles.,fr\n")
+    refused = candour("import", "feedback", str(bad), "--source", "healthwatch", url=url)
+    assert refused.returncode == 1
+    assert f"{bad}:5: language:" in refused.stderr
+    assert await count(url, "SELECT count(*) FROM stories") == 0
+
+    good = tmp_path / "good.csv"
+    good.write_text(header + "".join(rows))
+    imported = candour("import", "feedback", str(good), "--source", "healthwatch", url=url)
+    assert imported.returncode == 0, imported.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        stored = {
+            r["external_id"]: r["language"]
+            for r in await conn.fetch("SELECT external_id, language FROM stories")
+        }
+        announced = {
+            p["external_id"]: p["language"]
+            for p in (
+                json.loads(r["payload"])
+                for r in await conn.fetch(
+                    "SELECT payload::text AS payload FROM outbox WHERE topic = 'story.submitted'"
+                )
+            )
+        }
+    finally:
+        await conn.close()
+    assert stored == announced == {"CY-1": "cy", "EN-1": "en", "EN-2": "en"}
