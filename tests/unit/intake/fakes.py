@@ -121,7 +121,17 @@ class FakeStories:
             rejection_reason=stored.rejection_reason,
             response_count=stored.response_count,
             safeguarding_level=stored.story.safeguarding_level,
+            version=stored.story.version,
         )
+
+    async def get(self, story_id: UUID) -> Story | None:
+        stored = self.data.stories.get(story_id)
+        return stored.story if stored is not None else None
+
+    async def save_edit(self, story: Story) -> None:
+        stored = self.data.stories[story.id]
+        stored.story = story
+        stored.status, stored.rejection_reason = StoryStatus.SUBMITTED, None
 
     async def record_publication(self, event: StoryApproved) -> None:
         stored = self.data.stories[event.story_id]
@@ -134,10 +144,11 @@ class FakeStories:
             await self.record_publication(event)
 
     async def mark_rejected(
-        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason
+        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason, version: int = 1
     ) -> None:
         stored = self.data.stories[story_id]
-        if stored.status is not StoryStatus.WITHDRAWN:
+        editable = stored.status in (StoryStatus.SUBMITTED, StoryStatus.REJECTED)
+        if editable and version >= stored.story.version:
             stored.status, stored.rejection_reason = StoryStatus.REJECTED, reason
 
     async def mark_withdrawn(self, story_id: UUID, withdrawn_at: datetime) -> None:

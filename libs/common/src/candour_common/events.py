@@ -351,6 +351,15 @@ class StoryRejected(Event):
     organisation: OrganisationRef
     service: ServiceRef | None = None
     reason: RejectionReason = Field(description="Why the story was not published.")
+    version: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "The version of the submitted story (`story.submitted`'s `version`) this "
+            "decision was made on. A rejection of a version older than one the author has "
+            "sent since is out of date: the newer version waits for a moderator."
+        ),
+    )
 
 
 class Responder(_Contract):

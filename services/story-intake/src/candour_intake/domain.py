@@ -124,6 +124,24 @@ class SubmitStory:
 
 
 @dataclass(frozen=True, slots=True)
+class EditStory:
+    """Command: the author changes their story while it waits for a moderator, or after
+    it was not published, and sends it again (the next version of the same story).
+    `about_you` None keeps the answers given before; given, it replaces them."""
+
+    story_id: UUID
+    author_token: str = field(repr=False)
+    title: str
+    body: str
+    organisation_id: str
+    service_id: str | None
+    tags: Tags
+    experienced_at: str | None
+    about_you: AboutYou | None = None
+    language: StoryLanguage = StoryLanguage.ENGLISH
+
+
+@dataclass(frozen=True, slots=True)
 class PostResponse:
     """Command: staff of the story's organisation answer it in public."""
 
@@ -247,6 +265,13 @@ class Story:
     # What screening found when it was sent ("none", "concern", "serious"); None: not screened.
     safeguarding_level: str | None = None
     language: StoryLanguage = StoryLanguage.ENGLISH
+    # 1 when first sent; each edit by the author sends the next version.
+    version: int = 1
+
+
+# The author may change and send their story again only before it is published: while
+# it waits for a moderator, or after a moderator did not publish it.
+EDITABLE = frozenset({StoryStatus.SUBMITTED, StoryStatus.REJECTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +285,12 @@ class StoryState:
     rejection_reason: RejectionReason | None
     response_count: int
     safeguarding_level: str | None = None
+    version: int = 1
+
+    @property
+    def editable(self) -> bool:
+        """The author may edit the story and send it again."""
+        return self.status in EDITABLE
 
     @property
     def needs_help_now(self) -> bool:
@@ -320,6 +351,15 @@ class AlreadyImported(DomainError):
 class StoryNotOpenForResponses(DomainError):
     def __init__(self, status: StoryStatus) -> None:
         super().__init__(f"the story is {status.value}; only published stories take responses")
+        self.status = status
+
+
+class StoryNotEditable(DomainError):
+    def __init__(self, status: StoryStatus) -> None:
+        super().__init__(
+            f"the story is {status.value}; a story can be edited and sent again only while "
+            "it is submitted or after it was not published (rejected)"
+        )
         self.status = status
 
 

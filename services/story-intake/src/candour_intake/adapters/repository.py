@@ -12,11 +12,19 @@ from uuid import UUID
 
 from candour_common.db import Connection
 from candour_common.events import (
+    AuthorContact,
     ChangeMarker,
     OrganisationLanguage,
+    OrganisationRef,
+    Reach,
     RejectionReason,
+    Relationship,
     Responder,
+    ServiceRef,
+    Source,
     StoryApproved,
+    StoryLanguage,
+    Tags,
 )
 from candour_intake.domain import (
     InboxPage,
@@ -140,6 +148,7 @@ _STORY_COLUMNS = (
     "represents",
     "safeguarding_level",
     "language",
+    "version",
 )
 
 
@@ -164,12 +173,13 @@ def _story_row(story: Story) -> tuple[Any, ...]:
         story.represents.model_dump_json(),
         story.safeguarding_level,
         story.language.value,
+        story.version,
     )
 
 
 _STATE = """
     SELECT id, organisation_id, status, author_token_hash, rejection_reason, response_count,
-           safeguarding_level
+           safeguarding_level, version
     FROM stories WHERE id = $1
 """
 _STATE_FOR_UPDATE = _STATE + " FOR UPDATE"
@@ -281,6 +291,76 @@ class PostgresStories:
             ),
             response_count=row["response_count"],
             safeguarding_level=row["safeguarding_level"],
+            version=row["version"],
+        )
+
+    async def get(self, story_id: UUID) -> Story | None:
+        """The story as the author sent it last (with their contact), or None."""
+        row = await self._conn.fetchrow(
+            """
+            SELECT s.*, s.tags::text AS tags_text, s.represents::text AS represents_text,
+                   o.name AS organisation_name, sv.name AS service_name,
+                   sv.programme AS service_programme
+            FROM stories s JOIN organisations o ON o.id = s.organisation_id
+            LEFT JOIN services sv ON sv.id = s.service_id
+            WHERE s.id = $1
+            """,
+            story_id,
+        )
+        if row is None:
+            return None
+        service = None
+        if row["service_id"] is not None:
+            service = ServiceRef(
+                id=row["service_id"],
+                name=row["service_name"] or row["service_id"],
+                programme=row["service_programme"],
+            )
+        return Story(
+            id=row["id"],
+            title=row["title"],
+            body=row["body"],
+            organisation=OrganisationRef(id=row["organisation_id"], name=row["organisation_name"]),
+            service=service,
+            author=AuthorContact(
+                display_name=row["author_name"] or None,
+                relationship=Relationship(row["author_relationship"]),
+                email=row["author_email"],
+                notify_on_response=row["notify_on_response"],
+            ),
+            tags=Tags.model_validate_json(row["tags_text"]),
+            experienced_at=row["experienced_at"],
+            submitted_at=row["submitted_at"],
+            author_token_hash=bytes(row["author_token_hash"]),
+            source=Source(row["source"]),
+            external_id=row["external_id"],
+            assisted_by=row["assisted_by"],
+            represents=Reach.model_validate_json(row["represents_text"]),
+            safeguarding_level=row["safeguarding_level"],
+            language=StoryLanguage(row["language"]),
+            version=row["version"],
+        )
+
+    async def save_edit(self, story: Story) -> None:
+        """The author's next version: the new text, waiting for a moderator again."""
+        await self._conn.execute(
+            """
+            UPDATE stories SET title = $2, body = $3, organisation_id = $4, service_id = $5,
+                   tags = $6::jsonb, experienced_at = $7, safeguarding_level = $8,
+                   version = $9, status = 'submitted', rejected_at = NULL,
+                   rejection_reason = NULL, language = $10
+            WHERE id = $1
+            """,
+            story.id,
+            story.title,
+            story.body,
+            story.organisation.id,
+            story.service.id if story.service else None,
+            json.dumps(story.tags.model_dump()),
+            story.experienced_at,
+            story.safeguarding_level,
+            story.version,
+            story.language.value,
         )
 
     async def mark_published(self, story_id: UUID, published_at: datetime, revision: int) -> None:
@@ -324,16 +404,19 @@ class PostgresStories:
         )
 
     async def mark_rejected(
-        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason
+        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason, version: int = 1
     ) -> None:
+        # A rejection of a version the author has since replaced is out of date: the
+        # newer version waits for a moderator. A published story stays published.
         await self._conn.execute(
             """
             UPDATE stories SET status = 'rejected', rejected_at = $2, rejection_reason = $3
-            WHERE id = $1 AND status <> 'withdrawn'
+            WHERE id = $1 AND status IN ('submitted', 'rejected') AND version <= $4
             """,
             story_id,
             rejected_at,
             reason.value,
+            version,
         )
 
     async def mark_withdrawn(self, story_id: UUID, withdrawn_at: datetime) -> None:

@@ -31,6 +31,7 @@ from candour_intake.domain import (
     StaffResponse,
     StoredAnswer,
     Story,
+    StoryNotEditable,
     StoryNotFound,
     StoryNotOpenForResponses,
     UnknownOrganisation,
@@ -49,6 +50,8 @@ from candour_intake.entrypoints.schemas import (
     ServiceOut,
     StoryChecked,
     StoryCreated,
+    StoryEdited,
+    StoryEditIn,
     StoryIn,
     StoryStatusOut,
     WithdrawalAccepted,
@@ -99,6 +102,13 @@ def _problem_for(exc: DomainError) -> ProblemError:
         return ProblemError(403, str(exc))
     if isinstance(exc, StoryNotOpenForResponses):
         return ProblemError(409, str(exc))
+    if isinstance(exc, StoryNotEditable):
+        return ProblemError(
+            409,
+            str(exc),
+            title="This story can no longer be edited",
+            type_=f"{PROBLEM_TYPES}/story-not-editable",
+        )
     if isinstance(exc, ResponseNotFound):
         return ProblemError(404, str(exc))
     if isinstance(exc, NotYourResponse):
@@ -233,6 +243,36 @@ async def story_status(request: Request, story_id: uuid.UUID, uow: Uow) -> Story
         rejection_reason=state.rejection_reason,
         response_count=state.response_count,
     )
+
+
+@router.put(
+    "/stories/{story_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StoryEdited,
+    tags=["stories"],
+    responses={c: PROBLEM[c] for c in (400, 401, 404, 409, 413, 422, 429, 503)},
+    description=(
+        "The author edits their story and sends it again. `Authorization: Bearer "
+        "<author_token>`; the body of `POST /v1/stories` without `author` (the name and "
+        "contact given first stay), with the same validation, 422s and rate limit. "
+        "Allowed while the story is `submitted` or `rejected`: it is `submitted` again, "
+        "as the next `version`, and a moderator reads the new text. 409 once it is "
+        "published or withdrawn; 401 and 404 as for the status."
+    ),
+)
+async def edit_story(request: Request, story_id: uuid.UUID, body: StoryEditIn) -> StoryEdited:
+    if (wait := await submission.seconds_to_wait(request)) is not None:
+        raise ProblemError(
+            429,
+            "Too many stories from this client; try again later.",
+            headers=retry_after_header(wait),
+        )
+    token = await bearer_credentials(request)
+    try:
+        edited = await submission.edit(request, story_id, token, body)
+    except DomainError as exc:
+        raise _problem_for(exc) from exc
+    return StoryEdited(story_id=edited.id, version=edited.version)
 
 
 @router.delete(

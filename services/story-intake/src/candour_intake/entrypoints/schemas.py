@@ -158,6 +158,31 @@ class StoryIn(_Strict):
         return value
 
 
+class StoryEditIn(StoryIn):
+    """The author's changed story: the body of `POST /v1/stories` without `author` (the
+    contact and name given when it was first sent stay). Derived from StoryIn, so every
+    field and rule of a submission applies to an edit too."""
+
+    author: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+
+    @field_validator("author")
+    @classmethod
+    def _author_stays(cls, value: Any) -> Any:
+        raise PydanticCustomError(
+            "not_editable",
+            "author cannot be changed by an edit: the name and contact given when the story "
+            "was first sent stay",
+        )
+
+
+class StoryEdited(BaseModel):
+    story_id: UUID
+    status: Literal["submitted"] = "submitted"
+    version: int = Field(
+        description="The story's version now: 1 when first sent, one more for each edit."
+    )
+
+
 class StoryCreated(BaseModel):
     story_id: UUID
     status: Literal["submitted"] = "submitted"

@@ -1,18 +1,21 @@
 """Sharing a story, from the API and from the share page alike: one submit command
 built from the validated story, one rate limit, the safeguarding check before the
-transaction, and one story per Idempotency-Key (the API's header, the form's key)."""
+transaction, and one story per Idempotency-Key (the API's header, the form's key).
+Editing it and sending it again (`PUT /v1/stories/{id}`, the follow page) likewise:
+one edit command, the same rate limit and the same safeguarding check."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request
 
 from candour_common.events import AuthorContact, Tags
-from candour_intake.domain import AboutYou, StoredAnswer, Story, SubmitStory
+from candour_intake.domain import AboutYou, EditStory, StoredAnswer, Story, SubmitStory
 from candour_intake.entrypoints.dependencies import new_unit_of_work, safeguarding, submission_limit
-from candour_intake.entrypoints.schemas import StoryIn
+from candour_intake.entrypoints.schemas import StoryEditIn, StoryIn
 from candour_intake.service_layer import handlers
 from candour_intake.service_layer.idempotency import KeyedRequest, answer_once
 
@@ -59,3 +62,30 @@ async def submit(
         return StoredAnswer(status_code=201, body=answer(created, token)), created.id
 
     return await answer_once(uow, keyed, work)
+
+
+def edit_command(story_id: UUID, author_token: str, story: StoryEditIn) -> EditStory:
+    """The command an author's edit makes (the API's body and the follow page's form)."""
+    return EditStory(
+        story_id=story_id,
+        author_token=author_token,
+        title=story.title,
+        body=story.body,
+        organisation_id=story.organisation_id,
+        service_id=story.service_id,
+        tags=Tags(**story.tags.model_dump()),
+        experienced_at=story.experienced_at,
+        about_you=AboutYou(**story.about_you.model_dump()) if story.about_you else None,
+        language=story.language,
+    )
+
+
+async def edit(request: Request, story_id: UUID, author_token: str, story: StoryEditIn) -> Story:
+    """Send the author's edit of their story as its next version; the story as edited.
+    Raises the domain's errors (not found, not the author, not editable any more, unknown
+    organisation or service). The caller has counted it against the rate limit."""
+    command = edit_command(story_id, author_token, story)
+    level = await safeguarding(request).level(command.title, command.body)
+    return await handlers.edit_story(
+        new_unit_of_work(request.app), command, safeguarding_level=level
+    )

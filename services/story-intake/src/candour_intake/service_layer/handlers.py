@@ -33,6 +33,7 @@ from candour_intake.domain import (
     AlreadyImported,
     DeleteResponse,
     EditResponse,
+    EditStory,
     EditWindowClosed,
     InboxPage,
     InboxQuery,
@@ -45,6 +46,7 @@ from candour_intake.domain import (
     ResponseNotFound,
     StaffResponse,
     Story,
+    StoryNotEditable,
     StoryNotFound,
     StoryNotOpenForResponses,
     StoryState,
@@ -60,6 +62,21 @@ from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 NewUnitOfWork = Callable[[], IntakeUnitOfWork]
 
 
+def _place(
+    organisation_id: str, service_id: str | None, organisation: Organisation | None
+) -> tuple[OrganisationRef, ServiceRef | None]:
+    """Where a story is about, as the directory has it; refused if it has no such place."""
+    if organisation is None:
+        raise UnknownOrganisation(organisation_id)
+    service_ref = None
+    if service_id is not None:
+        service = organisation.service(service_id)
+        if service is None:
+            raise UnknownService(organisation.id, service_id)
+        service_ref = ServiceRef(id=service.id, name=service.name, programme=service.programme)
+    return OrganisationRef(id=organisation.id, name=organisation.name), service_ref
+
+
 def _new_story(
     command: SubmitStory,
     organisation: Organisation | None,
@@ -68,20 +85,15 @@ def _new_story(
     now: datetime,
 ) -> tuple[Story, str]:
     """The story `command` makes, in the directory as it is; and the author's token."""
-    if organisation is None:
-        raise UnknownOrganisation(command.organisation_id)
-    service_ref = None
-    if command.service_id is not None:
-        service = organisation.service(command.service_id)
-        if service is None:
-            raise UnknownService(organisation.id, command.service_id)
-        service_ref = ServiceRef(id=service.id, name=service.name, programme=service.programme)
+    organisation_ref, service_ref = _place(
+        command.organisation_id, command.service_id, organisation
+    )
     token, token_hash = new_author_token()
     story = Story(
         id=uuid.uuid4(),
         title=command.title,
         body=command.body,
-        organisation=OrganisationRef(id=organisation.id, name=organisation.name),
+        organisation=organisation_ref,
         service=service_ref,
         author=command.author,
         tags=command.tags,
@@ -114,6 +126,7 @@ def _submitted(story: Story) -> StorySubmitted:
         assisted_by=story.assisted_by,
         represents=story.represents,
         language=story.language,
+        version=story.version,
     )
 
 
@@ -147,6 +160,57 @@ async def submit_story(
             await uow.about_you.add(story.id, command.about_you)
         await uow.add_event(_submitted(story))
     return story, token
+
+
+async def edit_story(
+    uow: IntakeUnitOfWork,
+    command: EditStory,
+    *,
+    safeguarding_level: str | None = None,
+) -> Story:
+    """The author changes their story and sends it again: the next version.
+
+    Only while it is submitted or after it was rejected (`StoryNotEditable` once it is
+    published or withdrawn). The row lock serialises two edits of one story: the second
+    waits, then makes the version after the first. The story is submitted again (a
+    rejection is cleared) and `story.submitted` goes out again with the same story id,
+    the next `version` and the author's contact as intake keeps it; moderation replaces
+    the text it queued. Its first submission time stays (its place in the queue).
+    """
+    async with uow:
+        state = await uow.stories.state(command.story_id, for_update=True)
+        if state is None:
+            raise StoryNotFound(command.story_id)
+        if not state.authored_by(command.author_token):
+            raise NotTheAuthor()
+        if not state.editable:
+            raise StoryNotEditable(state.status)
+        story = await uow.stories.get(command.story_id)
+        assert story is not None  # the row is locked
+        organisation_ref, service_ref = _place(
+            command.organisation_id,
+            command.service_id,
+            await uow.directory.get(command.organisation_id),
+        )
+        edited = dataclasses.replace(
+            story,
+            title=command.title,
+            body=command.body,
+            organisation=organisation_ref,
+            service=service_ref,
+            tags=command.tags,
+            experienced_at=command.experienced_at,
+            safeguarding_level=safeguarding_level,
+            language=command.language,
+            version=story.version + 1,
+        )
+        await uow.stories.save_edit(edited)
+        if command.about_you is not None:
+            await uow.about_you.erase(story.id)
+            if _answered(command.about_you):
+                await uow.about_you.add(story.id, command.about_you)
+        await uow.add_event(_submitted(edited))
+    return edited
 
 
 async def story_state(uow: IntakeUnitOfWork, story_id: uuid.UUID) -> StoryState:
@@ -343,7 +407,9 @@ async def record_approved(uow: IntakeUnitOfWork, events: Sequence[StoryApproved]
 
 async def record_rejected(uow: IntakeUnitOfWork, event: StoryRejected) -> None:
     async with uow:
-        await uow.stories.mark_rejected(event.story_id, event.rejected_at, event.reason)
+        await uow.stories.mark_rejected(
+            event.story_id, event.rejected_at, event.reason, version=event.version
+        )
 
 
 async def import_directory(uow: IntakeUnitOfWork, organisations: list[Organisation]) -> int:

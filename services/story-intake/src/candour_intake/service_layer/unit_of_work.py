@@ -69,6 +69,14 @@ class Stories(Protocol):
 
     async def state(self, story_id: UUID, *, for_update: bool = False) -> StoryState | None: ...
 
+    async def get(self, story_id: UUID) -> Story | None:
+        """The story as its author sent it last, their contact included."""
+        ...
+
+    async def save_edit(self, story: Story) -> None:
+        """Store the author's next version, submitted again (a rejection is cleared)."""
+        ...
+
     async def record_publication(self, event: StoryApproved) -> None:
         """Published as approved, unless withdrawn or `event` is an older revision."""
         ...
@@ -78,8 +86,10 @@ class Stories(Protocol):
         ...
 
     async def mark_rejected(
-        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason
-    ) -> None: ...
+        self, story_id: UUID, rejected_at: datetime, reason: RejectionReason, version: int = 1
+    ) -> None:
+        """Rejected, unless published or withdrawn, or `version` is older than the story's."""
+        ...
 
     async def mark_withdrawn(self, story_id: UUID, withdrawn_at: datetime) -> None:
         """Blank the text, contact and provenance (and its responses' text)."""
