@@ -44,7 +44,7 @@ _COLUMNS = """
     submitted_at, title, body, author_display_name, author_relationship,
     screening::text AS screening, tags::text AS tags, experienced_at, claimed_by,
     claim_expires_at, decided_by, decided_at, withdrawn_at, provenance::text AS provenance,
-    language
+    language, version
 """
 
 
@@ -76,9 +76,9 @@ class PostgresQueue:
             INSERT INTO queue_items (story_id, status, priority_rank, organisation, service,
                                      submitted_at, title, body, author_display_name,
                                      author_relationship, screening, tags, experienced_at,
-                                     provenance, decided_by, decided_at, language)
+                                     provenance, decided_by, decided_at, language, version)
             VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb,
-                    $12::jsonb, $13, $14::jsonb, $15, $16, $17)
+                    $12::jsonb, $13, $14::jsonb, $15, $16, $17, $18)
             """,
             [
                 (
@@ -99,6 +99,7 @@ class PostgresQueue:
                     item.decided_by,
                     item.decided_at,
                     item.language.value,
+                    item.version,
                 )
                 for item in items
             ],
@@ -112,7 +113,9 @@ class PostgresQueue:
                 author_relationship = $6, screening = $7::jsonb, tags = $8::jsonb,
                 experienced_at = $9, claimed_by = $10, claim_expires_at = $11,
                 decided_by = $12, decided_at = $13, withdrawn_at = $14, language = $15,
-                provenance = CASE WHEN $2 = 'withdrawn' THEN NULL ELSE provenance END
+                provenance = CASE WHEN $2 = 'withdrawn' THEN NULL ELSE provenance END,
+                priority_rank = $16, organisation = $17::jsonb, service = $18::jsonb,
+                version = $19
             WHERE story_id = $1
             """,
             item.story_id,
@@ -130,6 +133,10 @@ class PostgresQueue:
             item.decided_at,
             item.withdrawn_at,
             item.language.value,
+            item.priority_rank,
+            item.organisation.model_dump_json(),
+            item.service.model_dump_json() if item.service else None,
+            item.version,
         )
 
     async def page(
@@ -422,6 +429,7 @@ def _item(row: asyncpg.Record) -> QueueItem:
             Provenance.model_validate_json(row["provenance"]) if row["provenance"] else Provenance()
         ),
         language=StoryLanguage(row["language"]),
+        version=row["version"],
     )
 
 

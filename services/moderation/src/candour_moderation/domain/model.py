@@ -42,6 +42,21 @@ class Status(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Resubmission(StrEnum):
+    """What became of an author's edit (a higher `version` of a story already queued)."""
+
+    # Pending: its text and screening replaced, still waiting for a moderator.
+    REPLACED = "replaced"
+    # Rejected: its text and screening replaced, back in the queue (pending).
+    REQUEUED = "requeued"
+    # Approved before the edit arrived (intake accepted it before it heard of the
+    # approval): the published version stands and the edit is never published; the
+    # audit trail keeps its text.
+    ALREADY_PUBLISHED = "already_published"
+    # Not newer than the version queued (late or repeated), or withdrawn: nothing changes.
+    IGNORED = "ignored"
+
+
 def priority_rank(level: SafeguardingLevel) -> int:
     """Ascending rank = most urgent first: serious 0, concern 1, none 2."""
     return 2 - level.severity
@@ -188,6 +203,8 @@ class QueueItem:
     decided_by: str | None = None
     decided_at: datetime | None = None
     withdrawn_at: datetime | None = None
+    # The author's version of the text queued (story.submitted's `version`).
+    version: int = 1
 
     @staticmethod
     def texts_to_screen(event: StorySubmitted) -> dict[str, str]:
@@ -219,7 +236,35 @@ class QueueItem:
                 represents=event.represents,
             ),
             language=event.language,
+            version=event.version,
         )
+
+    def resubmit(self, event: StorySubmitted, screening: Screening) -> Resubmission:
+        """The author edited the story and sent it again (`event`, screened): a newer
+        version replaces the text, tags and screening of a pending or rejected story and
+        puts it back in the queue, undecided and unclaimed (a moderator reading the old
+        text must read the new). A published story keeps what was published: the edit
+        is never published unread. A version not newer than the one queued changes nothing."""
+        if event.version <= self.version or self.status is Status.WITHDRAWN:
+            return Resubmission.IGNORED
+        if self.status is Status.APPROVED:
+            return Resubmission.ALREADY_PUBLISHED
+        outcome = Resubmission.REQUEUED if self.status is Status.REJECTED else Resubmission.REPLACED
+        self.status = Status.PENDING
+        self.version = event.version
+        self.title, self.body = event.title, event.body
+        self.organisation, self.service = event.organisation, event.service
+        self.author = PublicAuthor(
+            display_name=event.author.display_name, relationship=event.author.relationship
+        )
+        self.tags = event.tags
+        self.experienced_at = event.experienced_at
+        self.language = event.language
+        self.screening = screening
+        self.priority_rank = priority_rank(screening.safeguarding.level)
+        self.decided_by = self.decided_at = None
+        self.claimed_by = self.claim_expires_at = None
+        return outcome
 
     @property
     def position(self) -> QueuePosition:
@@ -377,6 +422,7 @@ class QueueItem:
             organisation=self.organisation,
             service=self.service,
             reason=command.reason,
+            version=self.version,
         )
 
     def withdraw(self, now: datetime) -> None:

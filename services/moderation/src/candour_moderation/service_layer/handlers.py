@@ -47,6 +47,7 @@ from candour_moderation.domain.model import (
     QueuePosition,
     RejectStory,
     ReleaseClaim,
+    Resubmission,
     Status,
     StoryNotFound,
     priority_rank,
@@ -94,7 +95,8 @@ async def receive_stories(
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
 ) -> list[QueueItem]:
-    """Screen submitted stories and queue them; the items queued, in order.
+    """Screen submitted stories and queue them; the items queued (and those an
+    author's edit replaced), in order.
 
     One story or a consumer's batch alike: the stories neither queued nor withdrawn
     already are screened together (in the screening workers, concurrently), then
@@ -104,51 +106,143 @@ async def receive_stories(
     With `auto_approve`, a story screening found nothing in is approved by the
     system in the same transaction (its `story.approved` goes through the outbox);
     anything flagged waits for a moderator as usual.
+
+    A story already queued that comes again with a higher `version` is its author's
+    edit: see `_receive_new_version`.
     """
     async with uow:
         fresh = await _not_yet_queued(uow, events)
-        if not fresh:
-            return []
-        screenings = await screen(
-            [(QueueItem.texts_to_screen(e), e.author.display_name) for e in fresh]
+        items = await _queue_new_stories(
+            uow, fresh, now=now, screen=screen, auto_approve=auto_approve, observe=observe
         )
-        items = [QueueItem.from_submission(e, s) for e, s in zip(fresh, screenings, strict=True)]
-        automatic = {item.story_id for item in items if auto_approve and item.auto_approvable}
-        # Decided before they are stored, so an approved-on-arrival story is written once.
-        approvals = {
-            item.story_id: item.auto_approve(now) for item in items if item.story_id in automatic
-        }
-        await uow.queue.add_many(items)
-        # Each story's audit lines in the order things happened to it.
-        await uow.audit.add_many([_received(e, i, now) for e, i in zip(fresh, items, strict=True)])
-        for item in items:
-            if needs_escalation(item):
-                # At once, whatever a moderator decides later: the contacts hear of it now.
-                await _escalate(
-                    uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
-                )
-        approved_lines: list[AuditEntry] = []
-        for item in items:
-            if (approved := approvals.get(item.story_id)) is not None:
-                published_id = await uow.add_event(approved)
-                approved_lines.append(_approved_automatically(item, approved, published_id, now))
-        await uow.audit.add_many(approved_lines)
-
-        def received() -> None:
-            for item in items:
-                if item.story_id in automatic:
-                    observe(item, True)
-            log.info(
-                "stories received",
-                queued=len(items) - len(automatic),
-                approved_automatically=len(automatic),
-                serious=sum(item.priority_rank == 0 for item in items),
-                # Queued before (a producer's retry), or withdrawn before they arrived.
-                skipped=len(events) - len(items),
+        # Everything else is a story already queued (or just now): an author's edit, or
+        # a late or repeated submission, in the order it came.
+        chosen = {id(event) for event in fresh}
+        edits = [event for event in events if id(event) not in chosen]
+        for event in edits:
+            edited = await _receive_new_version(
+                uow, event, now=now, screen=screen, auto_approve=auto_approve, observe=observe
             )
-
-        uow.after_commit(received)
+            if edited is not None:
+                items.append(edited)
     return items
+
+
+async def _queue_new_stories(
+    uow: ModerationUnitOfWork,
+    fresh: Sequence[StorySubmitted],
+    *,
+    now: datetime,
+    screen: ScreenStories,
+    auto_approve: bool,
+    observe: DecisionObserver,
+) -> list[QueueItem]:
+    """Screen and queue stories seen for the first time, set-based (see above)."""
+    if not fresh:
+        return []
+    screenings = await screen(
+        [(QueueItem.texts_to_screen(e), e.author.display_name) for e in fresh]
+    )
+    items = [QueueItem.from_submission(e, s) for e, s in zip(fresh, screenings, strict=True)]
+    automatic = {item.story_id for item in items if auto_approve and item.auto_approvable}
+    # Decided before they are stored, so an approved-on-arrival story is written once.
+    approvals = {
+        item.story_id: item.auto_approve(now) for item in items if item.story_id in automatic
+    }
+    await uow.queue.add_many(items)
+    # Each story's audit lines in the order things happened to it.
+    await uow.audit.add_many([_received(e, i, now) for e, i in zip(fresh, items, strict=True)])
+    for item in items:
+        if needs_escalation(item):
+            # At once, whatever a moderator decides later: the contacts hear of it now.
+            await _escalate(
+                uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
+            )
+    approved_lines: list[AuditEntry] = []
+    for item in items:
+        if (approved := approvals.get(item.story_id)) is not None:
+            published_id = await uow.add_event(approved)
+            approved_lines.append(_approved_automatically(item, approved, published_id, now))
+    await uow.audit.add_many(approved_lines)
+
+    def received() -> None:
+        for item in items:
+            if item.story_id in automatic:
+                observe(item, True)
+        log.info(
+            "stories received",
+            queued=len(items) - len(automatic),
+            approved_automatically=len(automatic),
+            serious=sum(item.priority_rank == 0 for item in items),
+        )
+
+    uow.after_commit(received)
+    return items
+
+
+async def _receive_new_version(
+    uow: ModerationUnitOfWork,
+    event: StorySubmitted,
+    *,
+    now: datetime,
+    screen: ScreenStories,
+    auto_approve: bool,
+    observe: DecisionObserver,
+) -> QueueItem | None:
+    """A story.submitted of a story already queued: the author's edit when its version
+    is newer (see QueueItem.resubmit), else a late or repeated one, ignored. The item
+    if its text was replaced.
+
+    The new text is screened again, and the audit trail gets a `resubmitted` line with
+    it: the `received` line (and any earlier `resubmitted` one) keeps the text before,
+    so every version stays auditable. Screening matching safeguarding in the new text
+    escalates it unless the story was escalated before (its contacts know of it). An
+    edit of a story already published is never published: the trail records it as
+    `edited_after_publication`, with its text, and the published version stands.
+    """
+    item = await uow.queue.get(event.story_id, for_update=True)
+    if item is None or event.version <= item.version or item.status is Status.WITHDRAWN:
+        # Withdrawn before it arrived (never queued), withdrawn since, or not newer.
+        return None
+    [screening] = await screen([(QueueItem.texts_to_screen(event), event.author.display_name)])
+    previous = (item.status, item.version)
+    outcome = item.resubmit(event, screening)
+    detail = {**_received_detail(event, screening), "version": event.version}
+    detail |= {"previous_version": previous[1], "previous_status": previous[0].value}
+    if outcome is Resubmission.ALREADY_PUBLISHED:
+        await uow.audit.add(
+            AuditEntry(
+                story_id=item.story_id,
+                at=now,
+                actor=AUTHOR_ACTOR,
+                action="edited_after_publication",
+                detail=detail,
+            )
+        )
+        log.info("edit of a published story kept out", version=event.version)
+        return None
+    await uow.queue.save(item)
+    await uow.audit.add(
+        AuditEntry(
+            story_id=item.story_id,
+            at=now,
+            actor=AUTHOR_ACTOR,
+            action="resubmitted",
+            detail={**detail, "outcome": outcome.value},
+        )
+    )
+    if needs_escalation(item) and not await uow.escalations.of(item.story_id):
+        await _escalate(
+            uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
+        )
+    if auto_approve and item.auto_approvable:
+        approved = item.auto_approve(now)
+        await uow.queue.save(item)
+        published_id = await uow.add_event(approved)
+        await uow.audit.add(_approved_automatically(item, approved, published_id, now))
+        uow.after_commit(lambda: observe(item, True))
+    log.info("story edited by its author", outcome=outcome.value, version=event.version)
+    return item
 
 
 async def receive_story(
@@ -183,6 +277,19 @@ async def _not_yet_queued(
     return [event for story_id, event in first.items() if story_id not in done]
 
 
+def _received_detail(event: StorySubmitted, screening: Screening) -> dict[str, Any]:
+    """What the audit trail keeps of a version of the story as it arrived."""
+    return {
+        "title": event.title,
+        "body": event.body,
+        "tags": event.tags.model_dump(),
+        "safeguarding": screening.safeguarding.level.value,
+        "safeguarding_categories": [c.value for c in screening.safeguarding.categories],
+        "suggested_redactions": len(screening.redactions),
+        "language_flags": len(screening.language),
+    }
+
+
 def _received(event: StorySubmitted, item: QueueItem, now: datetime) -> AuditEntry:
     screening = item.screening
     assert screening is not None
@@ -191,15 +298,7 @@ def _received(event: StorySubmitted, item: QueueItem, now: datetime) -> AuditEnt
         at=now,
         actor=SCREENING_ACTOR,
         action="received",
-        detail={
-            "title": event.title,
-            "body": event.body,
-            "tags": event.tags.model_dump(),
-            "safeguarding": screening.safeguarding.level.value,
-            "safeguarding_categories": [c.value for c in screening.safeguarding.categories],
-            "suggested_redactions": len(screening.redactions),
-            "language_flags": len(screening.language),
-        },
+        detail=_received_detail(event, screening),
     )
 
 
