@@ -25,6 +25,7 @@ from candour_moderation.domain.model import (
     RejectStory,
     Resubmission,
     Status,
+    VersionChanged,
 )
 from candour_moderation.service_layer import handlers
 from tests.unit.moderation.fakes import FakeDatabase, queue_item, screen_in_process
@@ -189,3 +190,27 @@ async def test_a_clean_edit_is_approved_automatically_when_that_is_on() -> None:
     assert db.state.items[first.story_id].status is Status.APPROVED
     [rejected] = [e for _, e in db.state.outbox if isinstance(e, StoryRejected)]
     assert rejected.version == 1
+
+
+async def test_a_decision_on_the_version_before_an_edit_is_refused() -> None:
+    """A moderator read version 1; the author's version 2 arrived before they decided:
+    publishing would put out text nobody read, so the decision is refused."""
+    db = FakeDatabase()
+    first = submitted()
+    await receive(db, first)
+    await receive(db, edited(first))
+    with pytest.raises(VersionChanged):
+        await handlers.decide(
+            db.uow(), ApproveStory(first.story_id, "mod", criticality=0, version=1), now=T0
+        )
+    with pytest.raises(VersionChanged):
+        await handlers.decide(
+            db.uow(),
+            RejectStory(first.story_id, "mod", RejectionReason.OTHER, version=1),
+            now=T0,
+        )
+    assert not [e for _, e in db.state.outbox if isinstance(e, StoryApproved | StoryRejected)]
+    await handlers.decide(
+        db.uow(), ApproveStory(first.story_id, "mod", criticality=0, version=2), now=T0
+    )
+    assert db.state.items[first.story_id].status is Status.APPROVED

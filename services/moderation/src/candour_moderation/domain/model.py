@@ -100,6 +100,9 @@ class ApproveStory:
     tags: Tags | None = None
     apply_suggested: bool = False
     acknowledge_safeguarding: bool = False
+    # The author's version the moderator read; None: whichever is queued (API clients
+    # that do not say). An edit arriving meanwhile makes the decision stale.
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class RejectStory:
     moderator: str
     reason: RejectionReason
     note: str | None = None
+    version: int | None = None
 
 
 Decision = ApproveStory | RejectStory
@@ -138,6 +142,16 @@ class ClaimedByAnother(ModerationError):
         super().__init__(f"story {story_id} is claimed by {moderator} until {until.isoformat()}")
         self.moderator = moderator
         self.until = until
+
+
+class VersionChanged(ModerationError):
+    def __init__(self, story_id: UUID, read: int, queued: int) -> None:
+        super().__init__(
+            f"the author sent version {queued} of story {story_id} after you read version "
+            f"{read}: read the new text before deciding"
+        )
+        self.read = read
+        self.queued = queued
 
 
 class NotAutoApprovable(ModerationError):
@@ -291,6 +305,7 @@ class QueueItem:
 
     def approve(self, command: ApproveStory, now: datetime) -> StoryApproved:
         self._ensure_pending()
+        self._ensure_version(command.version)
         self._ensure_not_held_by_other(command.moderator, now)
         screening = self._screening()
         if (
@@ -414,6 +429,7 @@ class QueueItem:
 
     def reject(self, command: RejectStory, now: datetime) -> StoryRejected:
         self._ensure_pending()
+        self._ensure_version(command.version)
         self._ensure_not_held_by_other(command.moderator, now)
         self._decide(Status.REJECTED, command.moderator, now)
         return StoryRejected(
@@ -451,6 +467,10 @@ class QueueItem:
     def _ensure_pending(self) -> None:
         if self.status is not Status.PENDING:
             raise NotPending(self.story_id, self.status)
+
+    def _ensure_version(self, read: int | None) -> None:
+        if read is not None and read != self.version:
+            raise VersionChanged(self.story_id, read, self.version)
 
     def _ensure_not_held_by_other(self, moderator: str, now: datetime) -> None:
         holder = self.holder(now)

@@ -303,6 +303,7 @@ async def decide(
             tags=Tags(**decision.tags.model_dump()) if decision.tags is not None else None,
             apply_suggested=decision.apply_suggested,
             acknowledge_safeguarding=decision.acknowledge_safeguarding,
+            version=decision.version,
         )
     else:
         command = RejectStory(
@@ -310,6 +311,7 @@ async def decide(
             moderator=moderator.subject,
             reason=decision.reason,
             note=decision.note or None,
+            version=decision.version,
         )
     try:
         item, event_id = await handlers.decide(

@@ -16,6 +16,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from candour_common.auth import Principal, Role
@@ -501,6 +502,7 @@ async def approve(request: Request, story_id: UUID) -> Response:
             edited_title=values["edited_title"] or None,
             edited_body=values["edited_body"] or None,
             acknowledge_safeguarding=values["acknowledge_safeguarding"] == "yes",
+            version=_version_read(form),
         )
         await handlers.decide(
             _uow(request),
@@ -523,6 +525,12 @@ async def approve(request: Request, story_id: UUID) -> Response:
     except ModerationError as exc:
         return await _conflict(request, story_id, moderator, exc, **kept)
     return _see_other("/console?done=approved")
+
+
+def _version_read(form: FormData) -> int | None:
+    """The author's version the page showed: a decision on an older one is refused."""
+    raw = pages.form_text(form, "version")
+    return int(raw) if raw.isdigit() else None
 
 
 def _criticality(raw: str) -> int | None:
@@ -561,7 +569,13 @@ async def reject(request: Request, story_id: UUID) -> Response:
     try:
         await handlers.decide(
             _uow(request),
-            RejectStory(story_id, moderator.subject, reason, values["note"] or None),
+            RejectStory(
+                story_id,
+                moderator.subject,
+                reason,
+                values["note"] or None,
+                version=_version_read(form),
+            ),
             now=_now(),
             observe=get_metrics(request).observe_decision,
         )

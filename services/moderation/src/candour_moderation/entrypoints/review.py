@@ -72,6 +72,7 @@ def approval(
     edited_title: str | None,
     edited_body: str | None,
     acknowledge_safeguarding: bool,
+    version: int | None = None,
 ) -> ApproveStory:
     """The command that publishes exactly what the page previewed.
 
@@ -97,4 +98,5 @@ def approval(
         body=body,
         apply_suggested=every_one,
         acknowledge_safeguarding=acknowledge_safeguarding,
+        version=version,
     )

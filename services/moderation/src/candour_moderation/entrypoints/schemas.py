@@ -71,6 +71,14 @@ class ApproveIn(_Strict):
         default=False,
         description="Required to publish a story with a serious safeguarding match.",
     )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The story's `version` you read. If its author has sent a newer version since, "
+            "409 and nothing is decided: read the new text first."
+        ),
+    )
 
 
 class RejectIn(_Strict):
@@ -78,6 +86,14 @@ class RejectIn(_Strict):
     reason: RejectionReason
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
         default=None, description="Internal note for the audit trail; never published."
+    )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The story's `version` you read. If its author has sent a newer version since, "
+            "409 and nothing is decided: read the new text first."
+        ),
     )
 
 
@@ -228,6 +244,12 @@ class QueueItemOut(BaseModel):
     claim_expires_at: datetime | None
     decided_by: str | None
     decided_at: datetime | None
+    version: int = Field(
+        description=(
+            "The author's version of the text: 1 when first sent, higher after each edit "
+            "they sent again (the audit trail keeps every version)."
+        )
+    )
     screening: ScreeningOut | None
     suggested: SuggestedText | None = Field(
         description="The text with every suggested redaction applied."
@@ -265,6 +287,7 @@ class QueueItemOut(BaseModel):
             claim_expires_at=item.claim_expires_at if holder else None,
             decided_by=item.decided_by,
             decided_at=item.decided_at,
+            version=item.version,
             screening=ScreeningOut.of(item.screening) if item.screening else None,
             suggested=suggested,
             provenance=item.provenance if item.status is not Status.WITHDRAWN else None,
@@ -287,7 +310,10 @@ class AuditOut(BaseModel):
     )
     detail: dict[str, Any] | None = Field(
         description=(
-            "What happened: `received` keeps the original title, body and tags; `edited` "
+            "What happened: `received` keeps the original title, body and tags; "
+            "`resubmitted` the author's newer version (with `version`, `previous_version`, "
+            "`previous_status`), `edited_after_publication` an edit that came after the story "
+            "was published (kept, never published); `edited` "
             "lists each changed field (`source`: moderator or suggested_redactions) with the "
             "spans of the original that changed; `approved`/`rejected` the decision and the "
             "published text. Null once the author withdrew (only ids and times remain)."
