@@ -16,7 +16,7 @@ from candour_common.settings import ServiceSettings
 from candour_common.signing_keys import derive_key
 from candour_common.web import pages as web_pages
 from candour_intake.adapters.screening import ScreeningSafeguardingCheck
-from candour_intake.entrypoints import check_pages, consumers, pages
+from candour_intake.entrypoints import check_pages, consumers, edit_pages, pages
 from candour_intake.entrypoints.http import router
 from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork, PostgresIntakeUnitOfWork
 from candour_intake.service_layer.voices import keep_voices_published
@@ -70,7 +70,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Candour story-intake",
         description="Stories and staff responses enter Candour here; the organisation directory.",
         migrations_package=MIGRATIONS,
-        routers=[router, pages.router, check_pages.router],
+        routers=[router, pages.router, check_pages.router, edit_pages.router],
         service=consumers.SERVICE,
         unit_of_work=PostgresIntakeUnitOfWork,
         subscriptions=consumers.subscriptions(settings),

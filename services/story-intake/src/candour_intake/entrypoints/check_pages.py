@@ -144,7 +144,7 @@ async def _check(
     )
 
 
-def _read(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+def read_story_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     values, errors = pages._read_share_form(form)
     # Browsers send a textarea's line breaks as CRLF but count them as one character in
     # the page: offsets must match the text as the page holds it.
@@ -169,27 +169,35 @@ async def share_check(request: Request) -> Response:
         response.headers.update(retry_after_header(wait))
         return response
     pages.refuse_operator_fields(form)
-    values, errors = _read(form)
+    values, errors = read_story_form(form)
     story, errors = pages.validated_story(values, errors)
     organisations = await pages._organisations(request)
     if story is None or errors:
         context = pages._share_context(organisations, values, errors)
         return pages._render(request, "share.html", context, status_code=422)
     try:
-        checked = await _check(request, values, organisations)
-        choice = web_pages.form_text(form, REMOVE_FIELD)
-        notice = None
-        if choice and removed(values, checked, choice):
-            notice = (
-                N_("We took every detail out.") if choice == REMOVE_ALL else N_("We took it out.")
-            )
-            checked = await _check(request, values, organisations)
-        elif choice:
-            notice = N_("Your story had changed since it was checked, so we checked it again.")
+        check = await checked_view(request, form, values, organisations)
     except (UnknownOrganisation, UnknownService):
         errors = {"place": N_("Choose an organisation or service from the list")}
         context = pages._share_context(organisations, values, errors)
         return pages._render(request, "share.html", context, status_code=422)
     context = pages._share_context(organisations, values, {})
-    context["check"] = {**check_view(values, checked), "notice": notice}
+    context["check"] = check
     return pages._render(request, "share.html", context)
+
+
+async def checked_view(
+    request: Request, form: FormData, values: dict[str, Any], organisations: list[Organisation]
+) -> dict[str, Any]:
+    """The check step of a story form (the share page's, the edit page's): the detail a
+    "Remove it" names taken out of `values` first, then what `_check.html` shows. Raises
+    UnknownOrganisation or UnknownService for a place the directory does not have."""
+    checked = await _check(request, values, organisations)
+    choice = web_pages.form_text(form, REMOVE_FIELD)
+    notice = None
+    if choice and removed(values, checked, choice):
+        notice = N_("We took every detail out.") if choice == REMOVE_ALL else N_("We took it out.")
+        checked = await _check(request, values, organisations)
+    elif choice:
+        notice = N_("Your story had changed since it was checked, so we checked it again.")
+    return {**check_view(values, checked), "notice": notice}

@@ -71,6 +71,7 @@ from candour_intake.entrypoints.schemas import (
     MAX_WORDS,
     OPERATOR_ONLY_FIELDS,
     ResponseIn,
+    StoryEditIn,
     StoryIn,
 )
 from candour_intake.service_layer import handlers
@@ -404,6 +405,22 @@ def refuse_operator_fields(form: FormData) -> None:
         )
 
 
+def _story_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's story (all but its author) as the API's body has it."""
+    return {
+        "title": values["title"],
+        "body": values["body"],
+        "organisation_id": values["organisation_id"],
+        "service_id": values["service_id"],
+        "tags": values["tags"],
+        "experienced_at": values["experienced_at"] or None,
+        "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
+        # The form always sends one (the page's language is chosen at first); without
+        # one, the API's default.
+        **({"language": values["language"]} if values.get("language") else {}),
+    }
+
+
 def validated_story(
     values: Mapping[str, Any], errors: Mapping[str, str]
 ) -> tuple[StoryIn | None, dict[str, str]]:
@@ -411,10 +428,7 @@ def validated_story(
     try:
         story = StoryIn.model_validate(
             {
-                "title": values["title"],
-                "body": values["body"],
-                "organisation_id": values["organisation_id"],
-                "service_id": values["service_id"],
+                **_story_fields(values),
                 "author": {
                     # No name is fine: the story is shown as "Anonymous".
                     "display_name": values["display_name"] or None,
@@ -422,14 +436,19 @@ def validated_story(
                     "email": values["email"] or None,
                     "notify_on_response": values["notify_on_response"],
                 },
-                "tags": values["tags"],
-                "experienced_at": values["experienced_at"] or None,
-                "about_you": {k: v for k, v in values["about_you"].items() if v} or None,
-                # The form always sends one (the page's language is chosen at first);
-                # without one, the API's default.
-                **({"language": values["language"]} if values["language"] else {}),
             }
         )
+    except ValidationError as exc:
+        return None, {**_field_errors(exc), **errors}
+    return story, dict(errors)
+
+
+def validated_edit(
+    values: Mapping[str, Any], errors: Mapping[str, str]
+) -> tuple[StoryEditIn | None, dict[str, str]]:
+    """The edit form as `PUT /v1/stories/{id}`'s body (the same rules), and its errors."""
+    try:
+        story = StoryEditIn.model_validate(_story_fields(values))
     except ValidationError as exc:
         return None, {**_field_errors(exc), **errors}
     return story, dict(errors)
@@ -603,12 +622,20 @@ def _link_not_recognised(request: Request) -> HTMLResponse:
     return response
 
 
-def _follow_page(request: Request, state: StoryState, token: str) -> HTMLResponse:
+def _follow_page(
+    request: Request, state: StoryState, token: str, *, sent_again: bool = False
+) -> HTMLResponse:
+    """The author's page; `sent_again` when they have just sent an edit of it."""
     reason = REJECTION_EXPLANATIONS.get(state.rejection_reason) if state.rejection_reason else None
     return _render(
         request,
         "follow.html",
-        {"state": state, "token": token, "rejection_explanation": reason},
+        {
+            "state": state,
+            "token": token,
+            "rejection_explanation": reason,
+            "sent_again": sent_again,
+        },
         headers=PRIVATE_HEADERS,
     )
 

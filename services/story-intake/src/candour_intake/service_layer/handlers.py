@@ -229,6 +229,20 @@ async def authored_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str)
     return state
 
 
+async def authored_story_text(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str) -> Story:
+    """The story as its author sent it last, for its author only (to edit it)."""
+    async with uow:
+        state = await uow.stories.state(story_id)
+        if state is None:
+            raise StoryNotFound(story_id)
+        if not state.authored_by(token):
+            raise NotTheAuthor()
+        story = await uow.stories.get(story_id)
+    if story is None:
+        raise StoryNotFound(story_id)
+    return story
+
+
 async def withdraw_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str) -> bool:
     """The author withdraws their story; False if it was already withdrawn (nothing
     emitted).
