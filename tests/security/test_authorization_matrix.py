@@ -116,6 +116,13 @@ MATRIX = (
             {"staff of the story's organisation", "staff of another organisation", "operator"}
         ),
     ),
+    Call(
+        "story-intake",
+        "PUT",
+        "/v1/stories/{story}",
+        frozenset({"author"}),
+        {"title": "Changed", "body": "Changed by its author.", "organisation_id": TRUST.id},
+    ),
     Call("story-intake", "DELETE", "/v1/stories/{story}", frozenset({"author"})),
 )
 

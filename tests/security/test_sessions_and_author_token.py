@@ -222,7 +222,9 @@ async def test_the_private_code_never_travels_in_a_url(four_services: Platform) 
                 "submission_key": key.group(1),
                 "place": f"{TRUST.id}|TAD-CMHT",
                 "title": f"Story {four_services.run_tag} private code",
-                "body": CLEAN_BODY,
+                # A detail a moderator must look at: never approved automatically, so
+                # the story can still be edited below.
+                "body": f"{CLEAN_BODY} Dr Patel was lovely.",
                 "display_name": "Sam",
                 "relationship": "patient",
             },
@@ -247,6 +249,28 @@ async def test_the_private_code_never_travels_in_a_url(four_services: Platform) 
         )
         assert status.status_code == 200 and 'data-status="submitted"' in status.text
         _code_travels_only_in_post_bodies(status.text, private_code)
+
+        # Edit and send again: the form, its check and the page after sending.
+        edit = await browser.post(
+            "/follow/edit", {"story": story_id, "token": private_code, "csrf_token": csrf}
+        )
+        assert edit.status_code == 200 and "Edit your story" in edit.text
+        _code_travels_only_in_post_bodies(edit.text, private_code)
+        changed = {
+            "story": story_id,
+            "token": private_code,
+            "csrf_token": csrf,
+            "place": TRUST.id,
+            "title": f"Story {four_services.run_tag} edited",
+            "body": CLEAN_BODY,
+        }
+        checked = await browser.post("/follow/edit/check", changed)
+        assert checked.status_code == 200 and "Check your story" in checked.text
+        _code_travels_only_in_post_bodies(checked.text, private_code)
+        sent_again = await browser.post("/follow/edit/send", changed)
+        assert sent_again.status_code == 200 and 'id="sent-again"' in sent_again.text
+        assert "location" not in sent_again.headers
+        _code_travels_only_in_post_bodies(sent_again.text, private_code)
 
         confirm = await browser.post(
             "/follow/withdraw", {"story": story_id, "token": private_code, "csrf_token": csrf}
