@@ -49,6 +49,19 @@ class TagsIn(_Strict):
     feelings: list[TagText] = Field(default_factory=list, max_length=10)
 
 
+# The author's version a moderator read: a decision on an older one is refused.
+VersionRead = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description=(
+            "The story's `version` you read. If its author has sent a newer version since, "
+            "409 and nothing is decided: read the new text first."
+        ),
+    ),
+]
+
+
 class ApproveIn(_Strict):
     decision: Literal["approve"]
     criticality: Criticality
@@ -71,14 +84,7 @@ class ApproveIn(_Strict):
         default=False,
         description="Required to publish a story with a serious safeguarding match.",
     )
-    version: int | None = Field(
-        default=None,
-        ge=1,
-        description=(
-            "The story's `version` you read. If its author has sent a newer version since, "
-            "409 and nothing is decided: read the new text first."
-        ),
-    )
+    version: VersionRead = None
 
 
 class RejectIn(_Strict):
@@ -87,14 +93,7 @@ class RejectIn(_Strict):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
         default=None, description="Internal note for the audit trail; never published."
     )
-    version: int | None = Field(
-        default=None,
-        ge=1,
-        description=(
-            "The story's `version` you read. If its author has sent a newer version since, "
-            "409 and nothing is decided: read the new text first."
-        ),
-    )
+    version: VersionRead = None
 
 
 DecisionIn = Annotated[ApproveIn | RejectIn, Field(discriminator="decision")]

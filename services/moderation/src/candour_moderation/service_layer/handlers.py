@@ -207,30 +207,22 @@ async def _receive_new_version(
     [screening] = await screen([(QueueItem.texts_to_screen(event), event.author.display_name)])
     previous = (item.status, item.version)
     outcome = item.resubmit(event, screening)
-    detail = {**_received_detail(event, screening), "version": event.version}
-    detail |= {"previous_version": previous[1], "previous_status": previous[0].value}
-    if outcome is Resubmission.ALREADY_PUBLISHED:
-        await uow.audit.add(
-            AuditEntry(
-                story_id=item.story_id,
-                at=now,
-                actor=AUTHOR_ACTOR,
-                action="edited_after_publication",
-                detail=detail,
-            )
-        )
+    published = outcome is Resubmission.ALREADY_PUBLISHED
+    detail = {
+        **_received_detail(event, screening),
+        "version": event.version,
+        "previous_version": previous[1],
+        "previous_status": previous[0].value,
+        "outcome": outcome.value,
+    }
+    action = "edited_after_publication" if published else "resubmitted"
+    await uow.audit.add(
+        AuditEntry(story_id=item.story_id, at=now, actor=AUTHOR_ACTOR, action=action, detail=detail)
+    )
+    if published:
         log.info("edit of a published story kept out", version=event.version)
         return None
     await uow.queue.save(item)
-    await uow.audit.add(
-        AuditEntry(
-            story_id=item.story_id,
-            at=now,
-            actor=AUTHOR_ACTOR,
-            action="resubmitted",
-            detail={**detail, "outcome": outcome.value},
-        )
-    )
     if needs_escalation(item) and not await uow.escalations.of(item.story_id):
         await _escalate(
             uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR

@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from candour_common.http.limits import retry_after_header
 from candour_common.translatable import N_
 from candour_common.web import pages as web_pages
 from candour_intake.domain import (
@@ -29,6 +28,7 @@ from candour_intake.domain import (
     UnknownService,
 )
 from candour_intake.entrypoints import check_pages, pages, submission
+from candour_intake.entrypoints.schemas import StoryEditIn
 from candour_intake.service_layer import handlers
 
 router = APIRouter(include_in_schema=False)
@@ -98,27 +98,6 @@ async def _opened(request: Request) -> tuple[FormData, Story | None, str, Respon
     return form, story, token, None
 
 
-def _too_many(request: Request, wait: float) -> Response:
-    response = pages._message(
-        request,
-        N_("Too many stories at once"),
-        N_(
-            "We have had a lot of stories from your connection in a short time. "
-            "Please wait a few minutes and send your story again."
-        ),
-        status_code=429,
-    )
-    response.headers.update(retry_after_header(wait))
-    return response
-
-
-def _read(form: FormData, story: Story) -> dict[str, Any]:
-    values, _ = check_pages.read_story_form(form)
-    # The check looks for the author's own name: the one given when it was first sent.
-    values["display_name"] = story.author.display_name or ""
-    return values
-
-
 @router.post("/follow/edit", response_class=HTMLResponse)
 async def edit_form(request: Request) -> Response:
     """The edit form, filled in with the story as it was sent last."""
@@ -130,18 +109,33 @@ async def edit_form(request: Request) -> Response:
     return _edit_page(request, story, token, organisations, _values_of(story), {})
 
 
-@router.post(CHECK_ACTION, response_class=HTMLResponse)
-async def edit_check(request: Request) -> Response:
-    """ "Check my story" on the edit form: as on the share page; nothing is sent."""
+async def _changed(
+    request: Request,
+) -> tuple[FormData, Story, str, dict[str, Any], StoryEditIn | None, dict[str, str]] | Response:
+    """An edit form sent to be checked or sent: the form, its story and code, the values
+    as entered, the edit they make (None if invalid) and the errors; or the page to show
+    instead (a wrong code, a story no longer editable, the rate limit)."""
     form, story, token, instead = await _opened(request)
     if instead is not None:
         return instead
     assert story is not None
     if (wait := await submission.seconds_to_wait(request)) is not None:
-        return _too_many(request, wait)
+        return pages.too_many_stories(request, wait)
     pages.refuse_operator_fields(form)
-    values = _read(form, story)
+    values, _ = check_pages.read_story_form(form)
+    # The check looks for the author's own name: the one given when it was first sent.
+    values["display_name"] = story.author.display_name or ""
     edit, errors = pages.validated_edit(values, {})
+    return form, story, token, values, edit, errors
+
+
+@router.post(CHECK_ACTION, response_class=HTMLResponse)
+async def edit_check(request: Request) -> Response:
+    """ "Check my story" on the edit form: as on the share page; nothing is sent."""
+    changed = await _changed(request)
+    if isinstance(changed, Response):
+        return changed
+    form, story, token, values, edit, errors = changed
     organisations = await pages._organisations(request)
     if edit is None or errors:
         return _edit_page(request, story, token, organisations, values, errors, status_code=422)
@@ -156,15 +150,10 @@ async def edit_check(request: Request) -> Response:
 @router.post("/follow/edit/send", response_class=HTMLResponse)
 async def edit_send(request: Request) -> Response:
     """Send the changed story: the same path as `PUT /v1/stories/{id}`."""
-    form, story, token, instead = await _opened(request)
-    if instead is not None:
-        return instead
-    assert story is not None
-    if (wait := await submission.seconds_to_wait(request)) is not None:
-        return _too_many(request, wait)
-    pages.refuse_operator_fields(form)
-    values = _read(form, story)
-    edit, errors = pages.validated_edit(values, {})
+    changed = await _changed(request)
+    if isinstance(changed, Response):
+        return changed
+    _, story, token, values, edit, errors = changed
     if edit is not None and not errors:
         try:
             await submission.edit(request, story.id, token, edit)
@@ -176,7 +165,6 @@ async def edit_send(request: Request) -> Response:
             return pages._link_not_recognised(request)
         if not errors:
             state = await handlers.story_state(pages._uow(request), story.id)
-            sent_again = state.editable
-            return pages._follow_page(request, state, token, sent_again=sent_again)
+            return pages._follow_page(request, state, token, sent_again=state.editable)
     organisations = await pages._organisations(request)
     return _edit_page(request, story, token, organisations, values, errors, status_code=422)

@@ -168,6 +168,16 @@ async def _answered_once(keyed: Awaitable[tuple[StoredAnswer, bool]]) -> JSONRes
     return JSONResponse(answer.body, status_code=answer.status_code)
 
 
+async def _within_rate_limit(request: Request) -> None:
+    """Count the request against the submission limit; 429 once it is spent."""
+    if (wait := await submission.seconds_to_wait(request)) is not None:
+        raise ProblemError(
+            429,
+            "Too many stories from this client; try again later.",
+            headers=retry_after_header(wait),
+        )
+
+
 def _organisation_out(org: Organisation) -> OrganisationOut:
     return OrganisationOut(
         id=org.id,
@@ -210,12 +220,7 @@ async def get_organisation(ods_code: str, uow: Uow) -> OrganisationOut:
 async def submit_story(
     request: Request, body: StoryIn, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    if (wait := await submission.seconds_to_wait(request)) is not None:
-        raise ProblemError(
-            429,
-            "Too many stories from this client; try again later.",
-            headers=retry_after_header(wait),
-        )
+    await _within_rate_limit(request)
 
     def answer(story: Story, token: str) -> dict[str, Any]:
         return StoryCreated(story_id=story.id, author_token=token).model_dump(mode="json")
@@ -261,12 +266,7 @@ async def story_status(request: Request, story_id: uuid.UUID, uow: Uow) -> Story
     ),
 )
 async def edit_story(request: Request, story_id: uuid.UUID, body: StoryEditIn) -> StoryEdited:
-    if (wait := await submission.seconds_to_wait(request)) is not None:
-        raise ProblemError(
-            429,
-            "Too many stories from this client; try again later.",
-            headers=retry_after_header(wait),
-        )
+    await _within_rate_limit(request)
     token = await bearer_credentials(request)
     try:
         edited = await submission.edit(request, story_id, token, body)
@@ -408,12 +408,7 @@ async def delete_response(
     ),
 )
 async def check_story(request: Request, body: StoryIn, uow: Uow) -> StoryChecked:
-    if (wait := await submission.seconds_to_wait(request)) is not None:
-        raise ProblemError(
-            429,
-            "Too many stories from this client; try again later.",
-            headers=retry_after_header(wait),
-        )
+    await _within_rate_limit(request)
 
     async def find_organisation(organisation_id: str) -> Organisation | None:
         return await handlers.organisation(uow, organisation_id)

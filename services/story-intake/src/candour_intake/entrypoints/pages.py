@@ -454,21 +454,26 @@ def validated_edit(
     return story, dict(errors)
 
 
+def too_many_stories(request: Request, wait: float) -> HTMLResponse:
+    """The page for a client past the submission rate limit (sending or editing)."""
+    response = _message(
+        request,
+        N_("Too many stories at once"),
+        N_(
+            "We have had a lot of stories from your connection in a short time. "
+            "Please wait a few minutes and send your story again."
+        ),
+        status_code=429,
+    )
+    response.headers.update(retry_after_header(wait))
+    return response
+
+
 @router.post("/share", response_class=HTMLResponse)
 async def share_submit(request: Request) -> Response:
     form = await pages.checked_form(request)
     if (wait := await submission.seconds_to_wait(request)) is not None:
-        response = _message(
-            request,
-            N_("Too many stories at once"),
-            N_(
-                "We have had a lot of stories from your connection in a short time. "
-                "Please wait a few minutes and send your story again."
-            ),
-            status_code=429,
-        )
-        response.headers.update(retry_after_header(wait))
-        return response
+        return too_many_stories(request, wait)
 
     refuse_operator_fields(form)
     values, errors = _read_share_form(form)

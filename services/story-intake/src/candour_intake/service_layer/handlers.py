@@ -162,6 +162,18 @@ async def submit_story(
     return story, token
 
 
+async def _authors_story(
+    uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str, *, for_update: bool = False
+) -> StoryState:
+    """The story's state when `token` is its author's (inside `uow`'s transaction)."""
+    state = await uow.stories.state(story_id, for_update=for_update)
+    if state is None:
+        raise StoryNotFound(story_id)
+    if not state.authored_by(token):
+        raise NotTheAuthor()
+    return state
+
+
 async def edit_story(
     uow: IntakeUnitOfWork,
     command: EditStory,
@@ -178,11 +190,7 @@ async def edit_story(
     the text it queued. Its first submission time stays (its place in the queue).
     """
     async with uow:
-        state = await uow.stories.state(command.story_id, for_update=True)
-        if state is None:
-            raise StoryNotFound(command.story_id)
-        if not state.authored_by(command.author_token):
-            raise NotTheAuthor()
+        state = await _authors_story(uow, command.story_id, command.author_token, for_update=True)
         if not state.editable:
             raise StoryNotEditable(state.status)
         story = await uow.stories.get(command.story_id)
@@ -232,11 +240,7 @@ async def authored_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str)
 async def authored_story_text(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str) -> Story:
     """The story as its author sent it last, for its author only (to edit it)."""
     async with uow:
-        state = await uow.stories.state(story_id)
-        if state is None:
-            raise StoryNotFound(story_id)
-        if not state.authored_by(token):
-            raise NotTheAuthor()
+        await _authors_story(uow, story_id, token)
         story = await uow.stories.get(story_id)
     if story is None:
         raise StoryNotFound(story_id)
@@ -257,11 +261,7 @@ async def withdraw_story(uow: IntakeUnitOfWork, story_id: uuid.UUID, token: str)
     published before.
     """
     async with uow:
-        state = await uow.stories.state(story_id, for_update=True)
-        if state is None:
-            raise StoryNotFound(story_id)
-        if not state.authored_by(token):
-            raise NotTheAuthor()
+        state = await _authors_story(uow, story_id, token, for_update=True)
         if state.status is StoryStatus.WITHDRAWN:
             return False
         now = datetime.now(UTC)
