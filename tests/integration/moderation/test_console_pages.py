@@ -481,3 +481,34 @@ async def test_the_console_shows_a_storys_language_and_marks_welsh_text(console)
     headers = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-api')}"}
     detail = await client.get(f"/v1/queue/{welsh.story_id}", headers=headers)
     assert detail.json()["language"] == "cy"
+
+
+async def test_a_decision_on_the_page_read_before_the_authors_edit_is_refused(console) -> None:
+    """The moderator opened version 1; the author's version 2 arrived before they
+    pressed Approve: nothing is published, the page says why and shows version 2."""
+    app, client = console
+    submitted = story("The nurse was kind.")
+    await queue(app, submitted)
+    await sign_in(client)
+    path = f"/console/stories/{submitted.story_id}"
+    page = await client.get(path)
+    assert 'name="version" value="1"' in page.text
+    edited = submitted.model_copy(update={"version": 2, "body": "The nurse was kind and quick."})
+    await handlers.receive_stories(
+        app.state.platform.unit_of_work(), [edited], now=datetime.now(UTC), screen=screen_in_process
+    )
+    form = {"csrf_token": csrf_of(page), "criticality": "1", "version": "1", "action": "approve"}
+    stale = await client.post(f"{path}/approve", data=form)
+    assert stale.status_code == 409
+    assert "read the new text before deciding" in stale.text
+    rejected = await client.post(
+        f"{path}/reject", data={"csrf_token": csrf_of(page), "reason": "other", "version": "1"}
+    )
+    assert rejected.status_code == 409
+    fresh = await client.get(path)
+    assert 'id="story-version"' in fresh.text and "kind and quick" in fresh.text
+    approved = await client.post(f"{path}/approve", data={**form, "version": "2"})
+    assert approved.status_code == 303, approved.text
+    actions = [a["action"] for a in await audit_actions(client, submitted.story_id)]
+    assert actions.index("resubmitted") < actions.index("approved")
+    assert actions.count("approved") == 1
