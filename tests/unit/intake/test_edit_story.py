@@ -12,7 +12,10 @@ import pytest
 
 from candour_common.events import (
     OrganisationRef,
+    PublicAuthor,
     RejectionReason,
+    Relationship,
+    StoryApproved,
     StoryRejected,
     StorySubmitted,
     Tags,
@@ -196,3 +199,31 @@ def test_the_edit_body_is_the_submission_body_without_the_author() -> None:
     # Every rule of a submission applies (the words limit, the operator-only fields...).
     with pytest.raises(ValueError, match="operator"):
         StoryEditIn.model_validate({**body, "source": "healthwatch"})
+
+
+async def test_an_approval_after_an_edit_shows_published_and_ends_editing() -> None:
+    """The race: intake accepted an edit, then learnt moderation had already published
+    the version before it. The author's page shows what is public: published."""
+    db = await database()
+    story_id, token = await sent(db)
+    await handlers.edit_story(db.uow(), edit(story_id, token))
+    story = db.state.stories[story_id].story
+    await handlers.record_approved(
+        db.uow(),
+        [
+            StoryApproved(
+                story_id=story_id,
+                published_at=datetime.now(UTC),
+                title="Kind nurses",
+                body="They listened.",
+                organisation=story.organisation,
+                author=PublicAuthor(display_name="A patient", relationship=Relationship.PATIENT),
+            )
+        ],
+    )
+    assert (await handlers.story_state(db.uow(), story_id)).status is StoryStatus.PUBLISHED
+    with pytest.raises(StoryNotEditable):
+        await handlers.edit_story(db.uow(), edit(story_id, token, title="Again"))
+    # A rejection of either version cannot undo the publication.
+    await handlers.record_rejected(db.uow(), rejected(story_id, version=2))
+    assert (await handlers.story_state(db.uow(), story_id)).status is StoryStatus.PUBLISHED
