@@ -19,6 +19,7 @@ from candour_common.events import (
     StoryWithdrawn,
     Tags,
 )
+from candour_moderation.domain.feedback import GiveScreeningFeedback, Verdict
 from candour_moderation.domain.model import (
     ApproveStory,
     ClaimStory,
@@ -28,6 +29,7 @@ from candour_moderation.domain.model import (
     VersionChanged,
 )
 from candour_moderation.service_layer import handlers
+from candour_screening import SafeguardingCategory, SafeguardingLevel
 from tests.unit.moderation.fakes import FakeDatabase, queue_item, screen_in_process
 from tests.unit.moderation.test_queue import T0, submitted
 
@@ -214,3 +216,27 @@ async def test_a_decision_on_the_version_before_an_edit_is_refused() -> None:
         db.uow(), ApproveStory(first.story_id, "mod", criticality=0, version=2), now=T0
     )
     assert db.state.items[first.story_id].status is Status.APPROVED
+
+
+async def test_screening_feedback_on_the_text_before_an_edit_is_dropped() -> None:
+    """Feedback labels the text it was given on: kept for the new text, the exported
+    corpus would label words it was not about. The audit trail keeps it."""
+    db = FakeDatabase()
+    first = submitted("The staff were kind.")
+    await receive(db, first)
+    await handlers.give_screening_feedback(
+        db.uow(),
+        GiveScreeningFeedback(
+            first.story_id,
+            "mod",
+            Verdict.MISSED,
+            category=SafeguardingCategory.SELF_HARM,
+            level=SafeguardingLevel.CONCERN,
+        ),
+        now=T0,
+    )
+    assert await handlers.export_labels(db.uow())
+    await receive(db, edited(first))
+    assert await handlers.screening_feedback_on(db.uow(), first.story_id) == []
+    assert await handlers.export_labels(db.uow()) == []
+    assert "screening_feedback" in actions(db, first.story_id)

@@ -195,7 +195,8 @@ async def _receive_new_version(
 
     The new text is screened again, and the audit trail gets a `resubmitted` line with
     it: the `received` line (and any earlier `resubmitted` one) keeps the text before,
-    so every version stays auditable. Screening matching safeguarding in the new text
+    so every version stays auditable. Screening feedback on the old text is dropped
+    (the trail keeps it). Screening matching safeguarding in the new text
     escalates it unless the story was escalated before (its contacts know of it). An
     edit of a story already published is never published: the trail records it as
     `edited_after_publication`, with its text, and the published version stands.
@@ -223,6 +224,9 @@ async def _receive_new_version(
         log.info("edit of a published story kept out", version=event.version)
         return None
     await uow.queue.save(item)
+    # Moderators' screening feedback was about the text before: it would mislabel the
+    # new text in the exported corpus. The audit trail keeps what they said.
+    await uow.feedback.erase(item.story_id)
     if needs_escalation(item) and not await uow.escalations.of(item.story_id):
         await _escalate(
             uow, item, now=now, trigger=SafeguardingTrigger.SCREENING, by=SCREENING_ACTOR
