@@ -131,3 +131,23 @@ async def test_a_wrong_code_or_bad_form_changes_nothing(make_intake: MakeIntake)
         assert forged.status_code == 403
     assert await count(db(settings), "SELECT max(version) FROM stories") == 1
     assert await count(db(settings), "SELECT count(*) FROM outbox") == 1
+
+
+async def test_the_edit_page_shares_the_rate_limit_of_sending(make_intake: MakeIntake) -> None:
+    settings = await make_intake(submission_rate_limit=2)
+    async with serving(create_app(settings)) as client:
+        story_id, token, csrf = await opened(client)  # the first of two
+        changed = {
+            "story": story_id,
+            "token": token,
+            "csrf_token": csrf,
+            "place": "TAD",
+            "title": "Changed",
+            "body": "Changed by its author.",
+        }
+        # Opening the form sends nothing and counts nothing; checking counts as one.
+        assert (await client.post("/follow/edit", data=changed)).status_code == 200
+        assert (await client.post("/follow/edit/check", data=changed)).status_code == 200
+        limited = await client.post("/follow/edit/send", data=changed)
+    assert limited.status_code == 429 and "retry-after" in limited.headers
+    assert await count(db(settings), "SELECT max(version) FROM stories") == 1
