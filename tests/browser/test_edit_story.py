@@ -146,3 +146,9 @@ async def test_edit_and_send_again_in_welsh(intake: ServiceProcess, page: Page) 
     await axe_check(page)
     await save_screenshot(page, "intake-edit-sent-again-cy")
     assert (await stored(intake))[2] == 2
+    conn = await asyncpg.connect(intake.env["CANDOUR_DATABASE_URL"])
+    try:
+        # Shared in Welsh, edited in Welsh: the form kept the story's language.
+        assert await conn.fetchval("SELECT language FROM stories") == "cy"
+    finally:
+        await conn.close()

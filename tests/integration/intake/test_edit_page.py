@@ -61,6 +61,7 @@ async def test_edit_check_and_send_again_from_the_follow_page(
         assert body_of(form.text) == SHARE_FORM["body"]
         assert 'value="TAD|TAD-CMHT" selected' in form.text
         assert 'value="kindness" id="tags_good" checked' in form.text
+        assert 'name="language" value="en" id="language" checked' in form.text
         # The code only ever in the form's body, never in an address.
         assert f"?token={token}" not in form.text and f"code={token}" not in form.text
 

@@ -16,6 +16,7 @@ from candour_common.events import (
     RejectionReason,
     Relationship,
     StoryApproved,
+    StoryLanguage,
     StoryRejected,
     StorySubmitted,
     Tags,
@@ -227,3 +228,20 @@ async def test_an_approval_after_an_edit_shows_published_and_ends_editing() -> N
     # A rejection of either version cannot undo the publication.
     await handlers.record_rejected(db.uow(), rejected(story_id, version=2))
     assert (await handlers.story_state(db.uow(), story_id)).status is StoryStatus.PUBLISHED
+
+
+async def test_an_edit_carries_the_language_it_is_written_in() -> None:
+    db = await database()
+    story_id, token = await sent(db)
+    await handlers.edit_story(db.uow(), edit(story_id, token, language=StoryLanguage.WELSH))
+    again = events(db, StorySubmitted)[-1]
+    assert (again.language, again.version) == (StoryLanguage.WELSH, 2)
+    assert db.state.stories[story_id].story.language is StoryLanguage.WELSH
+    made = edit_command(
+        story_id,
+        token,
+        StoryEditIn.model_validate(
+            {"title": "t", "body": "b", "organisation_id": TRUST.id, "language": "cy"}
+        ),
+    )
+    assert made.language is StoryLanguage.WELSH

@@ -14,6 +14,7 @@ from candour_common.events import (
     RejectionReason,
     SafeguardingRaised,
     StoryApproved,
+    StoryLanguage,
     StoryRejected,
     StorySubmitted,
     StoryWithdrawn,
@@ -240,3 +241,11 @@ async def test_screening_feedback_on_the_text_before_an_edit_is_dropped() -> Non
     assert await handlers.screening_feedback_on(db.uow(), first.story_id) == []
     assert await handlers.export_labels(db.uow()) == []
     assert "screening_feedback" in actions(db, first.story_id)
+
+
+async def test_an_edit_brings_its_language() -> None:
+    db = FakeDatabase()
+    first = submitted()
+    await receive(db, first)
+    await receive(db, edited(first, language=StoryLanguage.WELSH))
+    assert db.state.items[first.story_id].language is StoryLanguage.WELSH

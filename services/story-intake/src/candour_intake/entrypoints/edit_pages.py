@@ -62,6 +62,7 @@ def _values_of(story: Story) -> dict[str, Any]:
         "body": story.body,
         "experienced_at": story.experienced_at or "",
         "tags": {kind: list(tags.get(kind, [])) for kind in pages.TAG_CHOICES},
+        "language": story.language.value,
     }
 
 
