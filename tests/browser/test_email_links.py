@@ -155,8 +155,6 @@ async def platform(
         "CANDOUR_SMTP_HOST": smtp_server.host,
         "CANDOUR_SMTP_PORT": str(smtp_server.port),
         # The links in the emails: story pages on search, the rest on notifications.
-        "CANDOUR_PUBLIC_BASE_URL": urls["search"],
-        "CANDOUR_NOTIFICATIONS_BASE_URL": urls["notifications"],
         "CANDOUR_DELIVERY_POLL_INTERVAL": "0.5",
         # Digests due from midnight, checked often: the day's digest goes at once.
         "CANDOUR_DIGEST_TIME": "00:00",

@@ -38,8 +38,6 @@ ONE_SHOT = {"init"}
 COMPOSE_CHOICES = {
     "log_json",  # containers always log JSON: there is no terminal to detect
     "smtp_host",  # Mailpit's container, not the host's loopback
-    "public_base_url",  # the published ports, as a browser on the host sees them
-    "notifications_base_url",
 }
 
 

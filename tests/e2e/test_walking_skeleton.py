@@ -70,7 +70,7 @@ async def platform(
         )
         for name in databases
     }
-    services["notifications"].env["CANDOUR_PUBLIC_BASE_URL"] = services["search"].url
+    services["notifications"].env["CANDOUR_SEARCH_PUBLIC_URL"] = services["search"].url
     for service in services.values():
         service.start()
     try:

@@ -58,14 +58,6 @@ class NotificationsSettings(ServiceSettings):
     mail_from: str = Field(
         default="Candour <alerts@candour.example>", description="From: of every email."
     )
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8004",
-        description="Where published stories are shown (the page `/stories/{id}` below it).",
-    )
-    notifications_base_url: str = Field(
-        default="http://127.0.0.1:8003",
-        description="Public address of this service, for unsubscribe links.",
-    )
     delivery_max_attempts: int = Field(
         default=5, ge=1, description="Tries per email before it is marked failed."
     )

@@ -602,7 +602,6 @@ def service_environment(
         "CANDOUR_UNSUBSCRIBE_SECRET": unsubscribe_secret,
         # Plain http on this machine: cookies without the Secure flag.
         "CANDOUR_ENV": "dev",
-        "CANDOUR_PUBLIC_BASE_URL": f"http://{HOST}:{ports['search']}",
         # Where the pages and emails link to: this machine's ports, whatever they are.
         **{
             f"CANDOUR_{name.upper()}_PUBLIC_URL": f"http://{HOST}:{ports[service]}"
@@ -613,7 +612,6 @@ def service_environment(
                 ("search", "search"),
             )
         },
-        "CANDOUR_NOTIFICATIONS_BASE_URL": f"http://{HOST}:{ports['notifications']}",
         "CANDOUR_LOG_JSON": os.environ.get("CANDOUR_LOG_JSON", "false"),
         "CANDOUR_HTTP_HOST": HOST,
         "PYTHONUNBUFFERED": "1",

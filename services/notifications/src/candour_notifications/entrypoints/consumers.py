@@ -37,7 +37,7 @@ def subscriptions(
     the commit of a transaction that owed emails."""
     subs: Subscriptions[NotificationsUnitOfWork] = Subscriptions(SERVICE)
     links = Links(
-        public_base_url=settings.public_base_url, intake_base_url=settings.intake_public_url
+        public_base_url=settings.search_public_url, intake_base_url=settings.intake_public_url
     )
     safeguarding = settings.safeguarding_policy()
 

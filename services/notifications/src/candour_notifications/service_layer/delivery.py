@@ -99,7 +99,7 @@ class MailPolicy:
         return cls(
             secret=settings.unsubscribe_key(),
             mail_from=settings.mail_from,
-            unsubscribe_base_url=settings.notifications_base_url,
+            unsubscribe_base_url=settings.notifications_public_url,
             max_attempts=settings.delivery_max_attempts,
             backoff_base=settings.delivery_backoff_base_seconds,
             backoff_max=settings.delivery_backoff_max_seconds,
