@@ -101,7 +101,7 @@ class Platform:
             "notifications": {
                 "CANDOUR_SMTP_HOST": "127.0.0.1",
                 "CANDOUR_SMTP_PORT": str(self.smtp_port),
-                "CANDOUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['search']}",
+                "CANDOUR_SEARCH_PUBLIC_URL": f"http://127.0.0.1:{ports['search']}",
             },
             "search": {},
         }
