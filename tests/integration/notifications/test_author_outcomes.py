@@ -151,6 +151,29 @@ async def test_rejected_in_welsh_then_edited_resubmitted_and_published_in_welsh(
         assert len(smtp_server.to("ward@riverside.example")) == 1
 
 
+async def test_a_decision_read_before_its_story_still_reaches_the_author(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    """story.rejected overtook story.submitted (different topics, e.g. both waiting after
+    an outage): the decision is kept, not personal, until the story comes."""
+    async with notifications(smtp_port=smtp_server.port) as service:
+        story_id = uuid.uuid4()
+        decision = await publish(rejected(story_id, RejectionReason.NOT_ABOUT_CARE))
+        await handled(service, decision.id)
+        [kept] = await service.fetch(
+            "SELECT reason FROM rejections_before_contact WHERE story_id = $1", story_id
+        )
+        assert kept["reason"] == "not_about_care"
+        contact = await publish(
+            submitted(story_id, "hwyr@cartref.example", language=StoryLanguage.WELSH)
+        )
+        [mail] = await smtp_server.wait_for("hwyr@cartref.example", timeout=45)
+        assert subject(mail) == "Ni allem gyhoeddi eich stori: Night shift"
+        assert f"{INTAKE}/follow?story={story_id}&lang=cy" in mail.text()
+        await handled(service, contact.id)
+        assert await service.fetch("SELECT 1 FROM rejections_before_contact") == []
+
+
 async def test_no_email_for_a_withdrawal_nor_for_a_decision_arriving_after_it(
     notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
 ) -> None:

@@ -15,7 +15,12 @@ from candour_common.db.inbox import InboxEntry
 from candour_common.events import BaseEvent, OrganisationListed, OrganisationRef, ServiceRef
 from candour_common.topics import Topic
 from candour_notifications.adapters.known_directory import KnownOrganisation, KnownService
-from candour_notifications.adapters.repository import AuthorContact, DigestItem, PublishedStory
+from candour_notifications.adapters.repository import (
+    AuthorContact,
+    DigestItem,
+    PublishedStory,
+    RejectionBeforeContact,
+)
 from candour_notifications.adapters.response_versions import SeenVersion
 from candour_notifications.domain import (
     AUTHOR_KINDS,
@@ -62,6 +67,8 @@ class FakeState:
     authors: dict[UUID, AuthorContact] = field(default_factory=dict)
     versions: dict[UUID, int] = field(default_factory=dict)  # newest submitted version
     rejected_at: dict[UUID, datetime] = field(default_factory=dict)
+    # Decisions that came before their story (story.rejected overtook story.submitted).
+    early_rejections: dict[UUID, RejectionBeforeContact] = field(default_factory=dict)
     published: dict[UUID, PublishedStory] = field(default_factory=dict)
     withdrawn: dict[UUID, datetime] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -193,6 +200,17 @@ class FakeAuthorContacts:
         if story_id in self.state.authors:
             self.state.rejected_at[story_id] = rejected_at
 
+    async def submitted_version(self, story_id: UUID) -> int | None:
+        return self.state.versions.get(story_id)
+
+    async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
+        known = self.state.early_rejections.get(rejection.story_id)
+        if known is None or known.rejected_at <= rejection.rejected_at:
+            self.state.early_rejections[rejection.story_id] = rejection
+
+    async def take_rejection_before_contact(self, story_id: UUID) -> RejectionBeforeContact | None:
+        return self.state.early_rejections.pop(story_id, None)
+
     async def stop_notifications(self, story_id: UUID) -> None:
         self.state.authors.pop(story_id, None)
         self.state.deliveries = [
@@ -223,6 +241,7 @@ class FakeStories:
         self.state.authors.pop(story_id, None)
         self.state.versions.pop(story_id, None)
         self.state.rejected_at.pop(story_id, None)
+        self.state.early_rejections.pop(story_id, None)
         self.state.published.pop(story_id, None)
         for escalation_id, alert in list(self.state.alerts.items()):
             if alert.story_id == story_id:

@@ -79,6 +79,7 @@ def rejected(
     reason: RejectionReason = RejectionReason.OFFENSIVE,
     *,
     at: datetime | None = None,
+    version: int = 1,
 ) -> StoryRejected:
     return StoryRejected(
         story_id=story_id,
@@ -86,6 +87,7 @@ def rejected(
         organisation=ORG,
         service=MATERNITY,
         reason=reason,
+        version=version,
     )
 
 
@@ -204,7 +206,7 @@ async def test_a_second_rejection_after_an_edit_is_told_too() -> None:
     await submit(db, submitted(story_id))
     await reject(db, rejected(story_id, at=first))
     await submit(db, submitted(story_id, version=2))
-    assert await reject(db, rejected(story_id, at=first + timedelta(hours=1))) == 1
+    assert await reject(db, rejected(story_id, at=first + timedelta(hours=1), version=2)) == 1
     assert len(to_author(db, DeliveryKind.AUTHOR_REJECTED)) == 2
 
 
@@ -239,6 +241,42 @@ async def test_a_publication_that_overtook_the_contact_is_told_when_the_contact_
     assert [d.recipient for d in to_author(db, DeliveryKind.AUTHOR_PUBLISHED)] == [
         "author@home.example"
     ]
+
+
+async def test_a_rejection_that_overtook_the_story_is_told_when_the_story_comes() -> None:
+    # story.rejected and story.submitted are different topics: after an outage either
+    # may be read first. The decision waits for its story; nothing is lost.
+    db = FakeDatabase()
+    story_id = uuid.uuid4()
+    assert await reject(db, rejected(story_id, RejectionReason.NOT_ABOUT_CARE)) == 0
+    assert await submit(db, submitted(story_id, language=StoryLanguage.WELSH)) == 1
+    [email] = to_author(db, DeliveryKind.AUTHOR_REJECTED)
+    assert email.context["reason"] == "not_about_care"
+    assert email.context["language"] == "cy"
+    assert email.context["story_title"] == "Night shift on the labour ward"
+    # Told once: the kept decision is gone, and the same decision again sends nothing.
+    assert await submit(db, submitted(story_id, language=StoryLanguage.WELSH)) == 0
+    assert len(to_author(db, DeliveryKind.AUTHOR_REJECTED)) == 1
+    assert db.state.early_rejections == {}
+
+
+async def test_a_rejection_before_a_story_without_an_address_keeps_nothing() -> None:
+    db = FakeDatabase()
+    story_id = uuid.uuid4()
+    await reject(db, rejected(story_id))
+    assert await submit(db, submitted(story_id, email=None)) == 0
+    assert to_author(db, DeliveryKind.AUTHOR_REJECTED) == []
+    assert db.state.early_rejections == {}
+
+
+async def test_a_rejection_of_an_older_version_is_not_told() -> None:
+    # The author edited the story after the decision: the new version waits again.
+    db = FakeDatabase()
+    story_id = uuid.uuid4()
+    await submit(db, submitted(story_id))
+    await submit(db, submitted(story_id, version=2))
+    assert await reject(db, rejected(story_id)) == 0  # version 1's decision
+    assert to_author(db, DeliveryKind.AUTHOR_REJECTED) == []
 
 
 async def test_no_email_for_a_withdrawal_and_none_after_it() -> None:

@@ -45,6 +45,8 @@ def retention_rules(settings: ServiceSettings) -> list[RetentionRule]:
         RetentionRule(
             "author_contacts", "rejected_at", after_rejection, condition="rejected_at IS NOT NULL"
         ),
+        # A decision whose story never came (see the 0035 migration).
+        RetentionRule("rejections_before_contact", "rejected_at", after_rejection),
         RetentionRule(
             "deliveries",
             "updated_at",

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 import asyncpg
 
@@ -272,6 +273,60 @@ async def mark_rejected(conn: Connection, story_id: uuid.UUID, rejected_at: date
     )
 
 
+@dataclass(frozen=True)
+class RejectionBeforeContact:
+    """A decision not to publish that came before the story's submission (see 0035)."""
+
+    story_id: uuid.UUID
+    version: int
+    reason: str
+    rejected_at: datetime
+    organisation_name: str
+
+
+async def submitted_version(conn: Connection, story_id: uuid.UUID) -> int | None:
+    return cast(
+        "int | None",
+        await conn.fetchval("SELECT version FROM submitted_versions WHERE story_id = $1", story_id),
+    )
+
+
+async def keep_rejection_before_contact(
+    conn: Connection, rejection: RejectionBeforeContact
+) -> None:
+    """Keep the newest decision until the story arrives."""
+    await conn.execute(
+        """
+        INSERT INTO rejections_before_contact
+            (story_id, version, reason, rejected_at, organisation_name)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (story_id) DO UPDATE
+            SET version = EXCLUDED.version, reason = EXCLUDED.reason,
+                rejected_at = EXCLUDED.rejected_at,
+                organisation_name = EXCLUDED.organisation_name
+            WHERE rejections_before_contact.rejected_at <= EXCLUDED.rejected_at
+        """,
+        rejection.story_id,
+        rejection.version,
+        rejection.reason,
+        rejection.rejected_at,
+        rejection.organisation_name,
+    )
+
+
+async def take_rejection_before_contact(
+    conn: Connection, story_id: uuid.UUID
+) -> RejectionBeforeContact | None:
+    row = await conn.fetchrow(
+        """
+        DELETE FROM rejections_before_contact WHERE story_id = $1
+        RETURNING story_id, version, reason, rejected_at, organisation_name
+        """,
+        story_id,
+    )
+    return RejectionBeforeContact(**dict(row)) if row is not None else None
+
+
 async def stop_author_notifications(conn: Connection, story_id: uuid.UUID) -> None:
     """The author unsubscribed: nothing to keep their address for any more."""
     await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
@@ -368,6 +423,7 @@ async def forget_story(conn: Connection, story_id: uuid.UUID, withdrawn_at: date
     )
     await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM submitted_versions WHERE story_id = $1", story_id)
+    await conn.execute("DELETE FROM rejections_before_contact WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM published_stories WHERE story_id = $1", story_id)
     # The alerts keep who was told and who acknowledged, never the story: no re-alert either.
     await conn.execute(
@@ -986,6 +1042,17 @@ class PostgresAuthorContacts:
 
     async def stop_notifications(self, story_id: uuid.UUID) -> None:
         await stop_author_notifications(self._conn, story_id)
+
+    async def submitted_version(self, story_id: uuid.UUID) -> int | None:
+        return await submitted_version(self._conn, story_id)
+
+    async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
+        await keep_rejection_before_contact(self._conn, rejection)
+
+    async def take_rejection_before_contact(
+        self, story_id: uuid.UUID
+    ) -> RejectionBeforeContact | None:
+        return await take_rejection_before_contact(self._conn, story_id)
 
 
 class PostgresStories:

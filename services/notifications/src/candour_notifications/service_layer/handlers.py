@@ -32,7 +32,11 @@ from candour_common.events import (
 from candour_common.translatable import N_, Filled
 from candour_notifications.adapters.clock import Clock
 from candour_notifications.adapters.known_directory import KnownService
-from candour_notifications.adapters.repository import AuthorContact, PublishedStory
+from candour_notifications.adapters.repository import (
+    AuthorContact,
+    PublishedStory,
+    RejectionBeforeContact,
+)
 from candour_notifications.adapters.response_versions import SeenVersion, digest_item_key
 from candour_notifications.domain import (
     DIGEST_KINDS,
@@ -385,6 +389,7 @@ async def store_author_contact(
         if not await uow.authors.record_version(event.story_id, event.version):
             log.info("ignored an older version of a submitted story", version=event.version)
             return 0
+        early = await uow.authors.take_rejection_before_contact(event.story_id)
         author = event.author
         if not author.email:
             await uow.authors.discard(event.story_id)
@@ -402,6 +407,11 @@ async def store_author_contact(
             )
         )
         published = await uow.stories.get_published(event.story_id)
+        if published is None and early is not None and early.version >= event.version:
+            # The decision on this version overtook it (another topic): tell them now.
+            return await _tell_author_not_published(
+                uow, early, await uow.authors.get(event.story_id), links
+            )
         if published is None or (known is not None and known.told_published):
             return 0
         return await _tell_author_published(
@@ -460,31 +470,55 @@ async def tell_author_rejected(
     """Owe the author (if they gave an address) the "not published" email: the reason in
     plain words, what they can change, and the link to edit and send it again. One per
     decision; none for a story already published, withdrawn, or without an address."""
+    rejection = RejectionBeforeContact(
+        story_id=event.story_id,
+        version=event.version,
+        reason=event.reason.value,
+        rejected_at=event.rejected_at,
+        organisation_name=event.organisation.name,
+    )
     async with uow:
         if await uow.stories.is_withdrawn(event.story_id):
             return 0
-        contact = await uow.authors.get(event.story_id)
-        if contact is None or contact.told_published:
+        if await uow.authors.submitted_version(event.story_id) is None:
+            # The story itself has not come yet (another topic): keep the decision
+            # until it does, so an author who gave an address is still told.
+            await uow.authors.keep_rejection_before_contact(rejection)
             return 0
-        owed = await uow.deliveries.add(
-            Delivery(
-                id=uuid.uuid4(),
-                event_id=author_rejected_event_id(event.story_id, event.rejected_at),
-                story_id=event.story_id,
-                kind=DeliveryKind.AUTHOR_REJECTED,
-                recipient=contact.email,
-                context={
-                    "story_id": str(event.story_id),
-                    "story_title": contact.title or None,  # none kept before #20
-                    "reason": event.reason.value,
-                    "organisation_name": event.organisation.name,
-                    "follow_url": links.follow(event.story_id, contact.language),
-                    "language": contact.language,
-                },
-            )
+        return await _tell_author_not_published(
+            uow, rejection, await uow.authors.get(event.story_id), links
         )
-        await uow.authors.mark_rejected(event.story_id, event.rejected_at)
-    log.info("author told their story was not published", reason=event.reason.value)
+
+
+async def _tell_author_not_published(
+    uow: NotificationsUnitOfWork,
+    rejection: RejectionBeforeContact,
+    contact: AuthorContact | None,
+    links: Links,
+) -> int:
+    if contact is None or contact.told_published:
+        return 0
+    if rejection.version < contact.version:
+        return 0  # a decision on a version the author has changed since: it waits again
+    owed = await uow.deliveries.add(
+        Delivery(
+            id=uuid.uuid4(),
+            event_id=author_rejected_event_id(rejection.story_id, rejection.rejected_at),
+            story_id=rejection.story_id,
+            kind=DeliveryKind.AUTHOR_REJECTED,
+            recipient=contact.email,
+            context={
+                "story_id": str(rejection.story_id),
+                "story_title": contact.title or None,  # none kept before #20
+                "reason": rejection.reason,
+                "organisation_name": rejection.organisation_name,
+                "follow_url": links.follow(rejection.story_id, contact.language),
+                "language": contact.language,
+            },
+        )
+    )
+    await uow.authors.mark_rejected(rejection.story_id, rejection.rejected_at)
+    log.info("author told their story was not published", reason=rejection.reason)
     return int(owed)
 
 

@@ -28,6 +28,7 @@ from candour_notifications.adapters.repository import (
     PostgresStories,
     PostgresSubscriptions,
     PublishedStory,
+    RejectionBeforeContact,
 )
 from candour_notifications.adapters.response_versions import (
     PostgresResponseVersions,
@@ -95,6 +96,18 @@ class AuthorContacts(Protocol):
 
     async def stop_notifications(self, story_id: UUID) -> None:
         """The author unsubscribed: their address goes, their unsent emails are cancelled."""
+        ...
+
+    async def submitted_version(self, story_id: UUID) -> int | None:
+        """The newest version of the story seen on story.submitted; None if none was."""
+        ...
+
+    async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
+        """A decision that came before its story: kept until the story does."""
+        ...
+
+    async def take_rejection_before_contact(self, story_id: UUID) -> RejectionBeforeContact | None:
+        """The decision kept for the story, if any; it is no longer kept."""
         ...
 
 
