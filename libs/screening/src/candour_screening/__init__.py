@@ -10,6 +10,7 @@ it, and story-intake can use it for the author's own check before sending.
 
 from typing import TYPE_CHECKING, Any
 
+from candour_screening.explanations import localised_limit, localised_reason
 from candour_screening.model import (
     Field,
     LanguageFlag,
@@ -60,5 +61,7 @@ __all__ = [
     "Screening",
     "apply_redactions",
     "default_screener",
+    "localised_limit",
+    "localised_reason",
     "screen",
 ]

@@ -12,6 +12,8 @@ from typing import Any
 
 from candour_screening.taxonomy import (
     LEGACY_CATEGORIES,
+    LEGACY_REASON,
+    LEGACY_WORDS,
     LanguageKind,
     RedactionKind,
     SafeguardingCategory,
@@ -166,7 +168,8 @@ def _match_from_json(m: dict[str, Any]) -> SafeguardingMatch:
         category = SafeguardingCategory(raw)
     else:
         category = LEGACY_CATEGORIES.get(raw) or SafeguardingCategory(raw)
-        reason = reason or f"earlier screening ({str(raw).replace('_', ' ')})"
+        words = LEGACY_WORDS.get(raw) or str(raw).replace("_", " ")
+        reason = reason or LEGACY_REASON.format(reason=words)
     return SafeguardingMatch(
         field=m["field"],
         start=m["start"],

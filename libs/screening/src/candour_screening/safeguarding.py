@@ -31,6 +31,15 @@ import spacy
 from spacy.matcher import PhraseMatcher
 
 from candour_screening.concepts import CONCEPTS, GROUPS
+from candour_screening.explanations import (
+    ABOUT_SOMEONE_ELSE,
+    DANGER_NOW,
+    FIRST_MATCHES_ONLY,
+    IN_THE_PAST,
+    ONLY_FIRST_CHARACTERS,
+    PHRASE_TOO_OFTEN,
+    STOPPED_AFTER,
+)
 from candour_screening.inflection import Inflector, expand
 from candour_screening.model import Field, SafeguardingMatch
 from candour_screening.rules import NOUN_CONCEPTS, RULES, Near, Rule
@@ -145,8 +154,9 @@ class SafeguardingMatcher:
         if len(text) > MAX_CHARS:
             screened = text[:MAX_CHARS]
             limits.append(
-                f"{field}: only the first {MAX_CHARS:,} of {len(text):,} characters were "
-                "screened for safeguarding"
+                ONLY_FIRST_CHARACTERS.format(
+                    field=field, shown=f"{MAX_CHARS:,}", total=f"{len(text):,}"
+                )
             )
         doc = self._tokenizer(_speakable(screened))
         hits = _Hits()
@@ -170,10 +180,7 @@ class SafeguardingMatcher:
                     capped.add(rule.category)
                     break
                 if budget == 0:
-                    limits.append(
-                        f"{field}: safeguarding screening stopped after {MAX_EVALUATIONS:,} "
-                        "candidate phrases; read the whole text"
-                    )
+                    limits.append(STOPPED_AFTER.format(field=field, count=f"{MAX_EVALUATIONS:,}"))
                     return found
                 budget -= 1
                 match = _evaluate(rule, anchor, hits, len(doc))
@@ -189,14 +196,12 @@ class SafeguardingMatcher:
                 )
                 kept[rule.category] += 1
         if hits.full - {"BREAK"}:
-            limits.append(
-                f"{field}: a phrase occurs more than {MAX_HITS} times; only its first "
-                f"{MAX_HITS} occurrences were screened"
-            )
+            limits.append(PHRASE_TOO_OFTEN.format(field=field, count=MAX_HITS))
         for category in sorted(capped):
             limits.append(
-                f"{field}: only the first {MAX_MATCHES} matches of "
-                f"{CATEGORY_LABELS[category]} are listed"
+                FIRST_MATCHES_ONLY.format(
+                    field=field, count=MAX_MATCHES, category=CATEGORY_LABELS[category]
+                )
             )
         return found
 
@@ -292,13 +297,15 @@ def _past_and_over(hits: _Hits, sentence: _Sentence) -> bool:
 
 
 def _reason(rule: Rule, level: SafeguardingLevel, doc: spacy.tokens.Doc, span: _Span) -> str:
+    """The rule's reason, said more exactly (`explanations` says it in Welsh too)."""
     reason = rule.reason
     if level is not rule.level:
-        reason += ", in the past" if level is SafeguardingLevel.CONCERN else ", with danger now"
+        said = IN_THE_PAST if level is SafeguardingLevel.CONCERN else DANGER_NOW
+        reason = said.format(reason=reason)
     if rule.category in (SafeguardingCategory.SUICIDE, SafeguardingCategory.SELF_HARM):
         words = {t.lower_ for t in doc[span.start : span.end]}
         if words & _THIRD_PERSON and not words & {"i", "me", "my", "myself"}:
-            reason += " (about someone else)"
+            reason = ABOUT_SOMEONE_ELSE.format(reason=reason)
     return reason
 
 

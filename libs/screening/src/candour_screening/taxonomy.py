@@ -78,6 +78,15 @@ LEGACY_CATEGORIES: dict[str, SafeguardingCategory] = {
     "neglect": SafeguardingCategory.NEGLECT,
     "at_risk_now": SafeguardingCategory.DOMESTIC_ABUSE,
 }
+# Such a match's reason: "earlier screening (suicidal intent)".
+LEGACY_REASON = N_("earlier screening ({reason})")
+LEGACY_WORDS: dict[str, str] = {
+    "suicidal_intent": N_("suicidal intent"),
+    "self_harm": N_("self harm"),
+    "abuse": N_("abuse"),
+    "neglect": N_("neglect"),
+    "at_risk_now": N_("at risk now"),
+}
 
 
 class RedactionKind(StrEnum):

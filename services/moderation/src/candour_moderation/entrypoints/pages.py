@@ -8,9 +8,10 @@ out of the OpenAPI document: the /v1 API is the documented contract.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -71,6 +72,8 @@ from candour_screening import (
     RedactionKind,
     SafeguardingCategory,
     SafeguardingLevel,
+    localised_limit,
+    localised_reason,
 )
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -240,6 +243,21 @@ async def queue_page(
     )
 
 
+class _ScreeningWords(Localisable):
+    """A screening explanation stored in English (a match's reason, a limit), said in
+    the page's language by the screening library's own messages."""
+
+    say: Callable[[str, Callable[[str], str]], str]
+
+    def __new__(cls, text: str, say: Callable[[str, Callable[[str], str]], str]) -> Self:
+        words = super().__new__(cls, text)
+        words.say = say
+        return words
+
+    def localised(self, gettext: Callable[[str], str], locale: str) -> str:
+        return self.say(str(self), gettext)
+
+
 def _level(item: QueueItem) -> str:
     return item.screening.safeguarding.level.value if item.screening else "none"
 
@@ -269,11 +287,16 @@ def _story_context(
         "pending": pending,
         "level": _level(item),
         "serious": _level(item) == SafeguardingLevel.SERIOUS.value,
-        "safeguarding": list(enumerate(item.screening.safeguarding.matches))
+        "safeguarding": [
+            (index, match, _ScreeningWords(match.reason, localised_reason))
+            for index, match in enumerate(item.screening.safeguarding.matches)
+        ]
         if item.screening
         else [],
         "categories": item.screening.safeguarding.categories if item.screening else (),
-        "limits": item.screening.limits if item.screening else (),
+        "limits": [_ScreeningWords(limit, localised_limit) for limit in item.screening.limits]
+        if item.screening
+        else [],
         "feedback": feedback or [],
         "language": item.screening.language if item.screening else (),
         "title_segments": segments(item, "title"),
