@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import cache
 
 from candour_screening.rules import RULES
-from candour_screening.taxonomy import CATEGORY_LABELS, LEGACY_REASON, LEGACY_WORDS, N_
+from candour_screening.taxonomy import LEGACY_REASON, LEGACY_WORDS, N_
 
 Gettext = Callable[[str], str]
 
@@ -41,12 +41,25 @@ PHRASE_TOO_OFTEN = N_(
     "occurrences were screened"
 )
 FIRST_MATCHES_ONLY = N_("{field}: only the first {count} matches of {category} are listed")
-LIMITS = (ONLY_FIRST_CHARACTERS, STOPPED_AFTER, PHRASE_TOO_OFTEN, FIRST_MATCHES_ONLY)
+# What was cut (`identifying`: "capitalised words", "month names", ...) is a message too.
+CANDIDATES_CUT = N_(
+    "{field}: more than {count} {what}; only the first {count} were checked for identifying details"
+)
+LIMITS = (
+    ONLY_FIRST_CHARACTERS,
+    STOPPED_AFTER,
+    PHRASE_TOO_OFTEN,
+    FIRST_MATCHES_ONLY,
+    CANDIDATES_CUT,
+)
 # A field as a limit names it, said in the page's language ("yn y stori: ...").
 FIELD_WORDS = {"title": N_("in the title"), "body": N_("in the story")}
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_VALUE_PATTERNS = {"field": r"\w+", "category": r".+?", "reason": r".+"}
+_VALUE_PATTERNS = {"field": r"\w+", "category": r".+?", "what": r".+?", "reason": r".+"}
+# Values that are themselves messages: a limit whose value has no translation is
+# shown as stored rather than half in English.
+_WORDS = ("category", "what")
 _NUMBER = r"[0-9][0-9,]*"
 
 
@@ -109,11 +122,12 @@ def localised_limit(limit: str, translated: Gettext) -> str:
         values = found.groupdict()
         field = values["field"]
         values["field"] = translated(FIELD_WORDS[field]) if field in FIELD_WORDS else field
-        if "category" in values:
-            labels = set(CATEGORY_LABELS.values())
-            if values["category"] not in labels:
-                return limit
-            values["category"] = translated(values["category"])
+        for name in _WORDS:
+            if name in values:
+                words = translated(values[name])
+                if words == values[name]:
+                    return limit
+                values[name] = words
         return _capitalised(said.format(**values))
     return limit
 
@@ -124,6 +138,7 @@ def _capitalised(text: str) -> str:
 
 __all__ = [
     "ABOUT_SOMEONE_ELSE",
+    "CANDIDATES_CUT",
     "DANGER_NOW",
     "FIRST_MATCHES_ONLY",
     "IN_THE_PAST",

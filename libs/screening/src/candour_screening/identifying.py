@@ -38,8 +38,9 @@ from typing import TypeVar
 import phonenumbers
 
 from candour_screening import lexicon
+from candour_screening.explanations import CANDIDATES_CUT
 from candour_screening.model import Field, Redaction
-from candour_screening.taxonomy import REPLACEMENTS, RedactionKind
+from candour_screening.taxonomy import N_, REPLACEMENTS, RedactionKind
 
 # Earlier kinds win when suggestions overlap.
 _KIND_PRIORITY = {kind: rank for rank, kind in enumerate(RedactionKind)}
@@ -54,10 +55,9 @@ def identifying_details_in(
     bounded = _Bounded()
     redactions = _merge(field, scanned.text, _identifying(scanned, author_name, bounded))
     if scanned.digit_runs_capped:
-        bounded.reached.add("runs of digits")
+        bounded.reached.add(N_("runs of digits"))
     limits = [
-        f"{field}: more than {MAX_CANDIDATES} {what}; only the first {MAX_CANDIDATES} were "
-        "checked for identifying details"
+        CANDIDATES_CUT.format(field=field, count=MAX_CANDIDATES, what=what)
         for what in sorted(bounded.reached)
     ]
     return redactions, limits
@@ -289,11 +289,11 @@ def _identifying(
     digit_runs = scanned.digit_runs
     if "@" in text:
         yield from _emails_and_handles(text, bounded)
-    for m in bounded.first("social media names", _HANDLE_AFTER_PLATFORM.finditer(text)):
+    for m in bounded.first(N_("social media names"), _HANDLE_AFTER_PLATFORM.finditer(text)):
         if any(c.isdigit() or c == "_" or c == "@" for c in m.group("handle")):
             yield m.start("handle"), m.end("handle"), RedactionKind.SOCIAL_HANDLE
     hospital_starts = bounded.first(
-        "hospital number prompts", _starts(_HOSPITAL_NUMBER_STARTS, scanned)
+        N_("hospital number prompts"), _starts(_HOSPITAL_NUMBER_STARTS, scanned)
     )
     for m in _matches_from(_HOSPITAL_NUMBER, text, hospital_starts):
         yield m.start("number"), m.end("number"), RedactionKind.HOSPITAL_NUMBER
@@ -308,10 +308,10 @@ def _identifying(
         yield m.start(), m.end(), RedactionKind.ADDRESS
     if author_name:
         yield from _author_name(scanned, author_name, bounded)
-    title_starts = bounded.first("titles and roles", _title_starts(scanned))
+    title_starts = bounded.first(N_("titles and roles"), _title_starts(scanned))
     for m in _matches_from(_NAME_AFTER_TITLE, text, title_starts):
         yield m.start("name"), m.end("name"), RedactionKind.PERSON_NAME
-    for m in bounded.first("capitalised words", _CAPITALISED_WORD.finditer(text)):
+    for m in bounded.first(N_("capitalised words"), _CAPITALISED_WORD.finditer(text)):
         if m.group() in lexicon.FIRST_NAMES:
             end = m.end()
             if (surname := _SURNAME_AFTER.match(text, end)) is not None:
@@ -319,7 +319,7 @@ def _identifying(
             yield m.start(), end, RedactionKind.PERSON_NAME
     for m in _matches_from(_DAY_MONTH, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.DATE
-    for m in bounded.first("month names", _MONTH_DAY.finditer(text)):
+    for m in bounded.first(N_("month names"), _MONTH_DAY.finditer(text)):
         yield m.start(), m.end(), RedactionKind.DATE
     for m in _matches_from(_ORDINAL_DAY, text, digit_runs):
         yield m.start(), m.end(), RedactionKind.DATE
@@ -441,12 +441,12 @@ def _phone_starts(text: str, digit_runs: Iterable[int]) -> list[int]:
 
 def _emails_and_handles(text: str, bounded: _Bounded) -> Iterator[_Candidate]:
     local_starts = bounded.first(
-        "places an email address could start",
+        N_("places an email address could start"),
         (m.start() for m in _EMAIL_LOCAL_STARTS.finditer(text)),
     )
     for m in _matches_from(_EMAIL, text, local_starts):
         yield m.start(), m.end(), RedactionKind.EMAIL
-    for m in bounded.first("@ handles", _SOCIAL_HANDLE.finditer(text)):
+    for m in bounded.first(N_("@ handles"), _SOCIAL_HANDLE.finditer(text)):
         yield m.start(), m.end(), RedactionKind.SOCIAL_HANDLE
 
 
@@ -466,7 +466,7 @@ def _author_name(scanned: ScannedText, author_name: str, bounded: _Bounded) -> I
     # Any case for the author's words; a capitalised word after them is their surname.
     alternatives = "|".join(re.escape(w) for w in sorted(distinctive, key=len, reverse=True))
     pattern = re.compile(rf"\b(?i:{alternatives})\b(?:\s+{_NAME_WORD}\b)?")
-    for m in bounded.first("mentions of the author's name", pattern.finditer(text)):
+    for m in bounded.first(N_("mentions of the author's name"), pattern.finditer(text)):
         yield m.start(), m.end(), RedactionKind.AUTHOR_NAME
 
 
