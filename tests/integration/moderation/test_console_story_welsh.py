@@ -103,3 +103,37 @@ async def test_a_claim_and_its_conflict_say_the_time_in_welsh(console) -> None:
     ), conflict.text
     months = get_month_names("wide", locale="cy").values()  # as Babel (CLDR) writes them
     assert any(f" {month} " in conflict.text for month in months)
+
+
+async def test_screening_explains_itself_in_welsh_on_a_welsh_page(console) -> None:
+    """The safeguarding reason and the limits come from the screening library, stored in
+    English: the Welsh page says them in Welsh, the English page and the API as stored."""
+    app, client = console
+    flagged = story(
+        "My daughter told me she wants to end her life. " + "I want to kill myself. " * 12
+    )
+    await queue(app, flagged)
+    await sign_in(client)
+    path = f"/console/stories/{flagged.story_id}"
+
+    welsh = await client.get(f"{path}?lang=cy")
+    assert welsh.status_code == 200
+    assert "oherwydd: bwriad (am rywun arall)" in welsh.text
+    assert re.search(r"oherwydd: bwriad\s*<", welsh.text)  # the match about the author
+    assert "Yn y stori: dim ond y 10 cyfatebiaeth gyntaf ar gyfer hunanladdiad a restrir" in (
+        welsh.text
+    )
+    assert "about someone else" not in welsh.text
+    assert "matches of suicide are listed" not in welsh.text
+
+    english = await client.get(f"{path}?lang=en")
+    assert "because: intent (about someone else)" in english.text
+    assert "body: only the first 10 matches of suicide are listed" in english.text
+
+    headers = {"Authorization": f"Bearer {token(Role.MODERATOR, 'mod-alice')}"}
+    detail = (await client.get(f"/v1/queue/{flagged.story_id}", headers=headers)).json()
+    reasons = {m["reason"] for m in detail["screening"]["safeguarding"]["matches"]}
+    assert reasons == {"intent (about someone else)", "intent"}
+    assert detail["screening"]["limits"] == [
+        "body: only the first 10 matches of suicide are listed"
+    ]
