@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import dataclasses
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from candour_common.db.inbox import InboxEntry
 from candour_common.events import BaseEvent, RejectionReason, StoryApproved
 from candour_common.topics import Topic
 from candour_intake.domain import (
@@ -30,6 +26,7 @@ from candour_intake.domain import (
 )
 from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from candour_intake.voices import AnswerCount
+from tests.unit.fake_unit_of_work import FakeTransaction, InMemoryDatabase
 
 
 @dataclass
@@ -303,72 +300,26 @@ class FakeIdempotencyKeys:
         return forgotten
 
 
-class FakeIntakeUnitOfWork(IntakeUnitOfWork):
-    """One transaction on a `FakeDatabase`: its lock stands in for row locks, and a
-    rollback restores the state as it was when the transaction began."""
+class FakeIntakeUnitOfWork(FakeTransaction[FakeState], IntakeUnitOfWork):
+    """One transaction on a `FakeDatabase` (tests/unit/fake_unit_of_work.py)."""
 
-    def __init__(self, db: FakeDatabase) -> None:
-        super().__init__()
-        self._db = db
-        self._snapshot: FakeState | None = None
-        self.committed = False
-
-    async def _begin(self) -> None:
-        await self._db.lock.acquire()
-        self._snapshot = copy.deepcopy(self._db.state)
-        state = self._db.state
+    def _bind(self, state: FakeState) -> None:
         self.directory = FakeDirectory(state)
         self.stories = FakeStories(state)
         self.responses = FakeResponses(state)
         self.about_you = FakeAboutYou(state)
         self.idempotency_keys = FakeIdempotencyKeys(state)
 
-    async def _commit(self) -> None:
-        self._snapshot = None
-        self.committed = True
-        self._db.lock.release()
-
-    async def _rollback(self) -> None:
-        assert self._snapshot is not None
-        self._db.state = self._snapshot
-        self._snapshot = None
-        self._db.lock.release()
-
-    @property
-    def _state(self) -> FakeState:
-        return self._db.state
-
-    async def add_event(self, event: BaseEvent) -> UUID:
-        event_id = uuid.uuid4()
-        self._state.outbox.append((event_id, event))
-        return event_id
-
     async def add_events(self, events: Sequence[BaseEvent]) -> list[UUID]:
         self._state.bulk_writes.append(len(events))
         return [await self.add_event(event) for event in events]
 
-    async def add_tombstone(self, topic: Topic, key: str, *, story_id: UUID) -> UUID:
-        self._state.tombstones.append((topic, key, story_id))
-        return uuid.uuid4()
 
-    async def erase_story_events(self, story_id: UUID) -> int:
-        before = len(self._state.outbox)
-        self._state.outbox = [(i, e) for i, e in self._state.outbox if e.story() != story_id]
-        self._state.tombstones = [t for t in self._state.tombstones if t[2] != story_id]
-        return before - len(self._state.outbox)
-
-    async def record_new(self, entries: Sequence[InboxEntry]) -> set[UUID]:
-        new = {e.event_id for e in entries if e.event_id not in self._state.inbox}
-        self._state.inbox |= new
-        return new
-
-
-class FakeDatabase:
+class FakeDatabase(InMemoryDatabase[FakeState]):
     """story-intake's database in memory; `uow()` is a fresh unit of work on it."""
 
     def __init__(self) -> None:
-        self.state = FakeState()
-        self.lock = asyncio.Lock()
+        super().__init__(FakeState())
 
     def uow(self) -> FakeIntakeUnitOfWork:
         return FakeIntakeUnitOfWork(self)

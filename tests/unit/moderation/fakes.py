@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from candour_common.db.inbox import InboxEntry
 from candour_common.events import Event, StorySubmitted
 from candour_common.topics import Topic
 from candour_moderation.domain.escalations import Escalation
@@ -20,6 +17,7 @@ from candour_moderation.domain.model import AuditEntry, QueueItem, QueuePosition
 from candour_moderation.service_layer.handlers import ScreeningRequest
 from candour_moderation.service_layer.unit_of_work import ModerationUnitOfWork
 from candour_screening import Screening, screen
+from tests.unit.fake_unit_of_work import FakeTransaction, InMemoryDatabase
 
 
 @dataclass
@@ -153,68 +151,22 @@ class FakeEscalations:
         return sorted(erased)
 
 
-class FakeModerationUnitOfWork(ModerationUnitOfWork):
-    """One transaction on a `FakeDatabase`: its lock stands in for row locks, and a
-    rollback restores the state as it was when the transaction began."""
+class FakeModerationUnitOfWork(FakeTransaction[FakeState], ModerationUnitOfWork):
+    """One transaction on a `FakeDatabase` (tests/unit/fake_unit_of_work.py)."""
 
-    def __init__(self, db: FakeDatabase) -> None:
-        super().__init__()
-        self._db = db
-        self._snapshot: FakeState | None = None
-        self.committed = False
-
-    async def _begin(self) -> None:
-        await self._db.lock.acquire()
-        self._snapshot = copy.deepcopy(self._db.state)
-        state = self._db.state
+    def _bind(self, state: FakeState) -> None:
         self.queue = FakeQueue(state)
         self.audit = FakeAuditLog(state)
         self.withdrawals = FakeWithdrawals(state)
         self.feedback = FakeScreeningFeedback(state)
         self.escalations = FakeEscalations(state)
 
-    async def _commit(self) -> None:
-        self._snapshot = None
-        self.committed = True
-        self._db.lock.release()
 
-    async def _rollback(self) -> None:
-        assert self._snapshot is not None
-        self._db.state = self._snapshot
-        self._snapshot = None
-        self._db.lock.release()
-
-    @property
-    def _state(self) -> FakeState:
-        return self._db.state
-
-    async def add_event(self, event: Event) -> UUID:
-        event_id = uuid.uuid4()
-        self._state.outbox.append((event_id, event))
-        return event_id
-
-    async def add_tombstone(self, topic: Topic, key: str, *, story_id: UUID) -> UUID:
-        self._state.tombstones.append((topic, key, story_id))
-        return uuid.uuid4()
-
-    async def erase_story_events(self, story_id: UUID) -> int:
-        before = len(self._state.outbox)
-        self._state.outbox = [(i, e) for i, e in self._state.outbox if e.story_id != story_id]
-        self._state.tombstones = [t for t in self._state.tombstones if t[2] != story_id]
-        return before - len(self._state.outbox)
-
-    async def record_new(self, entries: Sequence[InboxEntry]) -> set[UUID]:
-        new = {e.event_id for e in entries if e.event_id not in self._state.inbox}
-        self._state.inbox |= new
-        return new
-
-
-class FakeDatabase:
+class FakeDatabase(InMemoryDatabase[FakeState]):
     """Moderation's database in memory; `uow()` is a fresh unit of work on it."""
 
     def __init__(self) -> None:
-        self.state = FakeState()
-        self.lock = asyncio.Lock()
+        super().__init__(FakeState())
 
     def uow(self) -> FakeModerationUnitOfWork:
         return FakeModerationUnitOfWork(self)

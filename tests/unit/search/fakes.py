@@ -7,14 +7,11 @@ from the same state, as far as the unit tests read it.
 
 from __future__ import annotations
 
-import asyncio
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from candour_common.db.inbox import InboxEntry
 from candour_common.events import (
     BaseEvent,
     ResponsePosted,
@@ -33,6 +30,7 @@ from candour_search.response_rates import OrganisationRate
 from candour_search.service_layer.unit_of_work import SearchUnitOfWork
 from candour_search.story_map import MapStory
 from candour_search.theme_report import ThemeReport
+from tests.unit.fake_unit_of_work import FakeTransaction, InMemoryDatabase
 
 
 @dataclass(frozen=True)
@@ -279,35 +277,15 @@ class FakeIndexReads:
         raise NotImplementedError("insight is tested against PostgreSQL")
 
 
-class FakeSearchUnitOfWork(SearchUnitOfWork):
-    """One transaction on a `FakeDatabase`: a rollback restores the state as it was."""
+class FakeSearchUnitOfWork(FakeTransaction[FakeState], SearchUnitOfWork):
+    """One transaction on a `FakeDatabase` (tests/unit/fake_unit_of_work.py)."""
 
-    def __init__(self, db: FakeDatabase) -> None:
-        super().__init__()
-        self._db = db
-        self._snapshot: FakeState | None = None
-        self.committed = False
-
-    async def _begin(self) -> None:
-        await self._db.lock.acquire()
-        self._snapshot = copy.deepcopy(self._db.state)
-        state = self._db.state
+    def _bind(self, state: FakeState) -> None:
         self.index = FakeStoryIndex(state)
         self.directory = FakeDirectory(state)
         self.voices = FakeVoices(state)
         self.themes = FakeThemes(state)
         self.reads = FakeIndexReads(state)
-
-    async def _commit(self) -> None:
-        self._snapshot = None
-        self.committed = True
-        self._db.lock.release()
-
-    async def _rollback(self) -> None:
-        assert self._snapshot is not None
-        self._db.state = self._snapshot
-        self._snapshot = None
-        self._db.lock.release()
 
     async def add_event(self, event: BaseEvent) -> UUID:
         raise AssertionError("search publishes no events")
@@ -318,18 +296,12 @@ class FakeSearchUnitOfWork(SearchUnitOfWork):
     async def erase_story_events(self, story_id: UUID) -> int:
         return 0
 
-    async def record_new(self, entries: Sequence[InboxEntry]) -> set[UUID]:
-        new = {e.event_id for e in entries if e.event_id not in self._db.state.inbox}
-        self._db.state.inbox |= new
-        return new
 
-
-class FakeDatabase:
+class FakeDatabase(InMemoryDatabase[FakeState]):
     """Search's database in memory; `uow()` is a fresh unit of work on it."""
 
     def __init__(self) -> None:
-        self.state = FakeState()
-        self.lock = asyncio.Lock()
+        super().__init__(FakeState())
 
     def uow(self) -> FakeSearchUnitOfWork:
         return FakeSearchUnitOfWork(self)
