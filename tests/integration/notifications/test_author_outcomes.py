@@ -258,3 +258,28 @@ async def test_an_authors_address_goes_some_time_after_a_rejection(
             return [r["email"] for r in contacts] == ["waiting@home.example"] and not deliveries
 
         await eventually(purged)
+
+
+async def test_a_backlog_of_submissions_is_recorded_in_batches(
+    notifications: ServiceFactory, publish: Publisher, smtp_server: MailSink
+) -> None:
+    """An import's backlog (published before notifications starts, so it reads batches):
+    every version recorded set-based, an address kept only where one was given, and a
+    decision that overtook its story still told."""
+    stories = [uuid.uuid4() for _ in range(60)]
+    early = uuid.uuid4()
+    await publish(rejected(early, RejectionReason.NOT_ABOUT_CARE))
+    for story_id in stories:
+        await publish(submitted(story_id, None))
+    await publish(submitted(early, "cynnar@home.example"))
+    async with notifications(smtp_port=smtp_server.port) as service:
+        await smtp_server.wait_for("cynnar@home.example", timeout=60)
+
+        async def recorded() -> bool:
+            rows = await service.fetch("SELECT count(*) AS n FROM submitted_versions")
+            return bool(rows[0]["n"] == len(stories) + 1)
+
+        await eventually(recorded)
+        contacts = await service.fetch("SELECT story_id FROM author_contacts")
+        assert [r["story_id"] for r in contacts] == [early]
+        assert await service.fetch("SELECT 1 FROM rejections_before_contact") == []

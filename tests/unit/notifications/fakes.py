@@ -201,6 +201,14 @@ class FakeAuthorContacts:
     async def submitted_version(self, story_id: UUID) -> int | None:
         return self.state.versions.get(story_id)
 
+    async def record_versions(self, versions: dict[UUID, int]) -> set[UUID]:
+        return {s for s, v in versions.items() if await self.record_version(s, v)}
+
+    async def discard_all(self, story_ids: Collection[UUID]) -> None:
+        for story_id in story_ids:
+            self.state.authors.pop(story_id, None)
+            self.state.early_rejections.pop(story_id, None)
+
     async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
         known = self.state.early_rejections.get(rejection.story_id)
         if known is None or known.rejected_at <= rejection.rejected_at:
@@ -233,6 +241,9 @@ class FakeStories:
 
     async def is_withdrawn(self, story_id: UUID) -> bool:
         return story_id in self.state.withdrawn
+
+    async def withdrawn_among(self, story_ids: Collection[UUID]) -> set[UUID]:
+        return set(story_ids) & set(self.state.withdrawn)
 
     async def forget(self, story_id: UUID, withdrawn_at: datetime) -> int:
         self.state.withdrawn.setdefault(story_id, withdrawn_at)

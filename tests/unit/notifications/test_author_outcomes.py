@@ -450,3 +450,50 @@ async def test_a_contact_kept_before_titles_were_still_gets_a_kind_rejection() -
     message = render_email(email.kind, email.context, unsubscribe_url="http://u.test/x")
     assert message.subject == "We could not publish your story"
     assert message.text.startswith("Thank you for sharing your story. We are sorry")
+
+
+async def _history(db: FakeDatabase, ids: dict[str, uuid.UUID]) -> None:
+    """What came before the batch: a contact to take out, a withdrawal, a decision that
+    overtook its story, a newer version already seen."""
+    await submit(db, submitted(ids["address_removed"], "before@home.example"))
+    await submit(db, submitted(ids["withdrawn"], None))
+    await handlers.forget_withdrawn_story(
+        db.uow(),
+        StoryWithdrawn(
+            story_id=ids["withdrawn"], withdrawn_at=datetime.now(UTC), organisation_id=ORG.id
+        ),
+    )
+    await reject(db, rejected(ids["decided_early"]))
+    await submit(db, submitted(ids["late"], "v2@home.example", version=2))
+
+
+def _batch(ids: dict[str, uuid.UUID]) -> list[StorySubmitted]:
+    return [
+        submitted(ids["plain"], None),
+        submitted(ids["with_address"], "author@home.example", language=StoryLanguage.WELSH),
+        submitted(ids["address_removed"], None, version=2),
+        submitted(ids["withdrawn"], None),
+        submitted(ids["twice"], "first@home.example"),
+        submitted(ids["twice"], None, version=2),
+        submitted(ids["decided_early"], None),
+        submitted(ids["late"], None),  # version 1 after version 2: ignored
+    ]
+
+
+async def test_a_batch_of_submissions_ends_where_one_by_one_ends() -> None:
+    names = ("plain", "with_address", "address_removed", "withdrawn", "twice")
+    ids = {n: uuid.uuid4() for n in (*names, "decided_early", "late")}
+    one_by_one, together = FakeDatabase(), FakeDatabase()
+    for db in (one_by_one, together):
+        await _history(db, ids)
+    for event in _batch(ids):
+        await submit(one_by_one, event)
+    owed = await handlers.store_author_contacts(together.uow(), _batch(ids), links=LINKS)
+
+    assert owed == 0
+    for field_name in ("authors", "versions", "early_rejections", "deliveries", "tags"):
+        assert getattr(together.state, field_name) == getattr(one_by_one.state, field_name)
+    assert set(together.state.authors) == {ids["with_address"], ids["late"]}
+    assert together.state.versions[ids["late"]] == 2
+    assert ids["withdrawn"] not in together.state.versions
+    assert together.state.early_rejections == {}

@@ -209,6 +209,34 @@ async def record_submitted_version(conn: Connection, story_id: uuid.UUID, versio
     return row is not None
 
 
+async def record_submitted_versions(
+    conn: Connection, versions: dict[uuid.UUID, int]
+) -> set[uuid.UUID]:
+    """`record_submitted_version` for many stories in one statement: the stories whose
+    version was recorded (not lower than one seen before)."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO submitted_versions (story_id, version)
+        SELECT * FROM unnest($1::uuid[], $2::integer[])
+        ON CONFLICT (story_id) DO UPDATE SET version = EXCLUDED.version
+            WHERE submitted_versions.version <= EXCLUDED.version
+        RETURNING story_id
+        """,
+        list(versions),
+        list(versions.values()),
+    )
+    return {r["story_id"] for r in rows}
+
+
+async def discard_authors(conn: Connection, story_ids: Collection[uuid.UUID]) -> None:
+    """Newest versions without an address: no contact, and no decision waiting for one."""
+    ids = list(story_ids)
+    await conn.execute("DELETE FROM author_contacts WHERE story_id = ANY($1::uuid[])", ids)
+    await conn.execute(
+        "DELETE FROM rejections_before_contact WHERE story_id = ANY($1::uuid[])", ids
+    )
+
+
 async def save_author_contact(conn: Connection, contact: AuthorContact) -> None:
     """Keep the contact of the newest version: a newer version replaces the address, the
     language and the title, and is back in moderation (no rejection stands)."""
@@ -397,6 +425,14 @@ async def get_published_story(conn: Connection, story_id: uuid.UUID) -> Publishe
         organisation_name=row["organisation_name"],
         service_name=row["service_name"],
     )
+
+
+async def withdrawn_among(conn: Connection, story_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT story_id FROM withdrawn_stories WHERE story_id = ANY($1::uuid[])",
+        list(story_ids),
+    )
+    return {r["story_id"] for r in rows}
 
 
 async def is_withdrawn(conn: Connection, story_id: uuid.UUID) -> bool:
@@ -1046,6 +1082,12 @@ class PostgresAuthorContacts:
     async def submitted_version(self, story_id: uuid.UUID) -> int | None:
         return await submitted_version(self._conn, story_id)
 
+    async def record_versions(self, versions: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+        return await record_submitted_versions(self._conn, versions)
+
+    async def discard_all(self, story_ids: Collection[uuid.UUID]) -> None:
+        await discard_authors(self._conn, story_ids)
+
     async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
         await keep_rejection_before_contact(self._conn, rejection)
 
@@ -1067,6 +1109,9 @@ class PostgresStories:
 
     async def is_withdrawn(self, story_id: uuid.UUID) -> bool:
         return await is_withdrawn(self._conn, story_id)
+
+    async def withdrawn_among(self, story_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return await withdrawn_among(self._conn, story_ids)
 
     async def forget(self, story_id: uuid.UUID, withdrawn_at: datetime) -> int:
         return await forget_story(self._conn, story_id, withdrawn_at)

@@ -8,10 +8,10 @@ never reaches one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from candour_common.cloudevents import Envelope
-from candour_common.consumer import Subscriptions
+from candour_common.consumer import Delivered, Subscriptions
 from candour_common.events import (
     OrganisationListed,
     ResponsePosted,
@@ -45,12 +45,20 @@ def subscriptions(
         if owed:
             uow.after_commit(wake_worker)
 
+    async def on_submitted_batch(
+        uow: NotificationsUnitOfWork, delivered: Sequence[Delivered[StorySubmitted]]
+    ) -> None:
+        # Under a backlog (a bulk import): submissions without an address set-based.
+        owed = await handlers.store_author_contacts(uow, [d.event for d in delivered], links=links)
+        wake_after_commit(uow, owed)
+
     @subs.on(
         Topic.STORY_SUBMITTED,
         description=(
             "Keeps the author's address (if given), language and title from the newest "
             "version of the story, to tell them the outcome and about responses."
         ),
+        batch=on_submitted_batch,
     )
     async def on_story_submitted(
         uow: NotificationsUnitOfWork, event: StorySubmitted, envelope: Envelope

@@ -8,6 +8,8 @@ after the commit.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,10 +21,12 @@ from candour_common.events import (
     TAG_VOCABULARY,
     EscalationState,
     OrganisationListed,
+    OrganisationRef,
     ResponsePosted,
     SafeguardingRaised,
     SafeguardingTrigger,
     SafeguardingUpdated,
+    ServiceRef,
     StoryApproved,
     StoryLanguage,
     StoryRejected,
@@ -422,6 +426,36 @@ async def store_author_contact(
             links,
             revision=published.revision,
         )
+
+
+async def store_author_contacts(
+    uow: NotificationsUnitOfWork, events: Sequence[StorySubmitted], *, links: Links
+) -> int:
+    """`store_author_contact` for a batch of submissions (a backlog: a bulk import, a
+    replay), with the same outcome as one by one. A submission without an address (most
+    of an import) is recorded set-based: its version, and nothing kept for it; one with
+    an address, or of a story seen twice in the batch, goes through
+    `store_author_contact` in its place."""
+    per_story = Counter(e.story_id for e in events)
+    plain = {e.story_id: e for e in events if not e.author.email and per_story[e.story_id] == 1}
+    owed = 0
+    async with uow:
+        places: dict[tuple[str, str | None], tuple[OrganisationRef, ServiceRef | None, set[str]]]
+        places = {}
+        for event in plain.values():
+            key = (event.organisation.id, event.service.id if event.service else None)
+            _, _, tags = places.setdefault(key, (event.organisation, event.service, set()))
+            tags.update([*event.tags.good, *event.tags.improve, *event.tags.feelings])
+        for organisation, service, tags in places.values():
+            await uow.directory.remember(organisation, service, sorted(tags))
+        live = set(plain) - await uow.stories.withdrawn_among(list(plain))
+        recorded = await uow.authors.record_versions({s: plain[s].version for s in live})
+        if recorded:
+            await uow.authors.discard_all(recorded)
+        for event in events:
+            if event.story_id not in plain:
+                owed += await store_author_contact(uow, event, links=links)
+    return owed
 
 
 async def _tell_author_published(

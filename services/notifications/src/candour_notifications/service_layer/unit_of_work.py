@@ -102,6 +102,15 @@ class AuthorContacts(Protocol):
         """The newest version of the story seen on story.submitted; None if none was."""
         ...
 
+    async def record_versions(self, versions: dict[UUID, int]) -> set[UUID]:
+        """`record_version` for many stories at once: those whose version was recorded."""
+        ...
+
+    async def discard_all(self, story_ids: Collection[UUID]) -> None:
+        """The newest versions of these stories have no address: nothing is kept for them
+        (no contact, no decision waiting for one)."""
+        ...
+
     async def keep_rejection_before_contact(self, rejection: RejectionBeforeContact) -> None:
         """A decision that came before its story: kept until the story does."""
         ...
@@ -119,6 +128,8 @@ class Stories(Protocol):
     async def get_published(self, story_id: UUID) -> PublishedStory | None: ...
 
     async def is_withdrawn(self, story_id: UUID) -> bool: ...
+
+    async def withdrawn_among(self, story_ids: Collection[UUID]) -> set[UUID]: ...
 
     async def forget(self, story_id: UUID, withdrawn_at: datetime) -> int:
         """Erase what is held about a withdrawn story; how many unsent emails were cancelled."""
