@@ -206,3 +206,18 @@ def test_the_check_finds_words_left_outside() -> None:
     assert _visible_words('<p>Hello {{ _("World") }}</p><a title="Go">x</a>') == ["Go", "Hello"]
     assert _visible_words("<p>{% trans %}Hello{% endtrans %} {{ name }}</p>") == []
     assert _visible_words("{% trans %}Hello{% endtrans +%}\nWorld") == ["World"]
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_page_and_email_of_every_service_is_welsh(package: str) -> None:
+    """Issue #20: every page of every service and every email exists in Welsh, so a new
+    template joins WELSH_PAGES (and its words the catalogue) from the start."""
+    root = PACKAGES[package]
+    templates = {
+        str(path.relative_to(root))
+        for pattern in ("*.html", "*.txt")
+        for path in root.rglob(pattern)
+        if "locale" not in path.parts
+    }
+    assert templates, f"no templates found under {root}"
+    assert sorted(templates - set(WELSH_PAGES.get(package, []))) == []
