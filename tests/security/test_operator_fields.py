@@ -197,5 +197,7 @@ async def test_only_the_import_sets_provenance_and_moderators_see_it(
         assert signed_in.status_code == 303, signed_in.text
         console = await moderation.get(f"/console/stories/{item['story_id']}")
         assert console.status_code == 200, console.text
-        for shown in ("healthwatch", "HW-77", "Healthwatch volunteer", "40 people"):
+        # The source by its label, with the entry's id in the source system.
+        assert "<dd>Healthwatch (entry HW-77)</dd>" in console.text
+        for shown in ("Healthwatch volunteer", "40 people"):
             assert shown in console.text

@@ -110,12 +110,12 @@ async def test_healthz_and_the_queue_answer_quickly_while_a_burst_is_screened(
         await producer.stop()
 
     latencies: list[float] = []
-    seen_while_screening: set[int] = set()
+    rounds_while_screening = 0
     async with httpx.AsyncClient(base_url=moderation.url, timeout=10) as client:
         deadline = time.monotonic() + 180
         while (done := await queued(platform)) < STORIES:
             assert time.monotonic() < deadline, f"only {done} of {STORIES} stories screened"
-            seen_while_screening.add(done)
+            rounds_while_screening += 1
             for path, headers in (("/healthz", {}), ("/v1/queue", moderator)):
                 started = time.perf_counter()
                 response = await client.get(path, headers=headers)
@@ -123,8 +123,10 @@ async def test_healthz_and_the_queue_answer_quickly_while_a_burst_is_screened(
                 assert response.status_code == 200, response.text
             await asyncio.sleep(0.02)
 
-    # The polls really overlapped the screening (the queue grew while we asked).
-    assert len(seen_while_screening) >= 3, seen_while_screening
+    # The polls really overlapped the screening: several rounds were answered before the
+    # burst was queued. (Not how many queue sizes were seen: under a backlog moderation
+    # screens a batch and queues it in one commit, so the size jumps.)
+    assert rounds_while_screening >= 3, rounds_while_screening
     assert latencies, "screening finished before the first request"
     fast = sum(1 for latency in latencies if latency < BOUND_S)
     slowest = max(latencies)
