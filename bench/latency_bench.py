@@ -169,6 +169,8 @@ def report(result: dict[str, Any]) -> None:
         f"{lat['submit_to_searchable_http_sample'].get('n', 0)} sampled)"
     )
     c.print(f"  submit -> email      {latency_text(lat['submit_to_email'])}")
+    for hop, stats in run.get("hops_s", {}).items():
+        c.print(f"    {hop:<46} {latency_text(stats)}")
     c.print(
         f"  load generator lag   p99 {ms(result['scheduler_lag_s'].get('p99'))}, "
         f"max {ms(result['scheduler_lag_s'].get('max'))}"

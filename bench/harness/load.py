@@ -182,6 +182,14 @@ async def collect(platform: Platform, sink: MailSink, tracker: Tracker) -> dict[
     emailed = [first_mail[i] - tracker.sent_at[i] for i in first_mail]
     accepted = [tracker.accepted_at[i] - tracker.sent_at[i] for i in tracker.accepted_at]
     http_seen = [tracker.http_seen_at[i] - tracker.sent_at[i] for i in tracker.http_seen_at]
+    hop_times = await platform.hop_times(tracker.sent_at)
+    hops: dict[str, dict[str, float | int]] = {}
+    previous = "sent"
+    stage_times: dict[str, dict[str, float]] = {"sent": tracker.sent_at, **hop_times}
+    for stage in hop_times:
+        before, after = stage_times[previous], stage_times[stage]
+        hops[f"{previous} -> {stage}"] = summary(after[i] - before[i] for i in after if i in before)
+        previous = stage
     done_times = [*indexed.values(), *first_mail.values()]
     return {
         "accepted": len(tracker.sent_at),
@@ -200,6 +208,8 @@ async def collect(platform: Platform, sink: MailSink, tracker: Tracker) -> dict[
             "submit_to_email": summary(emailed),
             "submit_to_searchable_http_sample": summary(http_seen),
         },
+        # Where the time goes, hop by hop (each from the stage before it).
+        "hops_s": hops,
         "samples_s": {
             "submit_to_searchable": sorted(searchable),
             "submit_to_email": sorted(emailed),

@@ -205,6 +205,58 @@ class Platform:
         wanted = set(story_ids) if story_ids is not None else None
         return {r["id"]: r["at"] for r in rows if wanted is None or r["id"] in wanted}
 
+    async def hop_times(self, story_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """When each story passed each hop, as Unix seconds: stage -> story id -> time.
+
+        Read from the services' own rows (transaction start times, `now()`), so the
+        stages of one story can be told apart without instrumenting the services:
+        intake's transaction, intake's relay picking the event up, moderation's
+        transaction that queued it, its decision, moderation's relay picking up
+        `story.approved`, search's index commit.
+        """
+        wanted = set(story_ids)
+        queries = {
+            "intake transaction": (
+                "story-intake",
+                "SELECT key AS id, extract(epoch FROM created_at)::float8 AS at "
+                "FROM outbox WHERE topic = 'story.submitted'",
+            ),
+            "intake relayed": (
+                "story-intake",
+                "SELECT key AS id, extract(epoch FROM sent_at)::float8 AS at "
+                "FROM outbox WHERE topic = 'story.submitted' AND sent_at IS NOT NULL",
+            ),
+            "moderation received": (
+                "moderation",
+                "SELECT story_id::text AS id, extract(epoch FROM received_at)::float8 AS at "
+                "FROM queue_items",
+            ),
+            "moderation decided": (
+                "moderation",
+                "SELECT story_id::text AS id, extract(epoch FROM decided_at)::float8 AS at "
+                "FROM queue_items WHERE decided_at IS NOT NULL",
+            ),
+            "moderation relayed": (
+                "moderation",
+                "SELECT key AS id, extract(epoch FROM sent_at)::float8 AS at "
+                "FROM outbox WHERE topic = 'story.approved' AND sent_at IS NOT NULL",
+            ),
+            "search indexed": (
+                "search",
+                "SELECT story_id::text AS id, extract(epoch FROM indexed_at)::float8 AS at "
+                "FROM search_stories",
+            ),
+        }
+        hops: dict[str, dict[str, float]] = {}
+        for stage, (service, sql) in queries.items():
+            conn = await asyncpg.connect(self.databases[service])
+            try:
+                rows = await conn.fetch(sql)
+            finally:
+                await conn.close()
+            hops[stage] = {r["id"]: r["at"] for r in rows if r["id"] in wanted}
+        return hops
+
     async def indexed_count(self, conn: asyncpg.Connection) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM search_stories"))
 
