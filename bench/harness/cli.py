@@ -24,6 +24,9 @@ def progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        # Rich redraws from a thread of the load generator's own process: twice a
+        # second is enough to watch, and leaves the CPU to what is measured.
+        refresh_per_second=2,
     )
 
 
