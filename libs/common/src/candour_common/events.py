@@ -266,6 +266,84 @@ class Event(BaseEvent):
         return self.story_id
 
 
+class ScreenedSpan(_Contract):
+    """Where in the story's text screening found something: `text == fields[field][start:end]`
+    (Python string offsets)."""
+
+    field: str = Field(description="Which text: `title`, `body` or `assisted_by`.")
+    start: int = Field(ge=0, description="Offset of its first character in that field.")
+    end: int = Field(ge=0, description="Offset just after its last character.")
+    text: str = Field(description="The words found, as the author wrote them.")
+
+
+class ScreenedSafeguardingMatch(ScreenedSpan):
+    category: str = Field(description="The safeguarding category, e.g. `suicide`, `neglect`.")
+    level: str = Field(description="`concern` or `serious`.")
+    reason: str = Field(description='Why it matched, e.g. "means + intent".')
+
+
+class ScreenedSafeguarding(_Contract):
+    level: str = Field(description="The most severe match: `none`, `concern` or `serious`.")
+    categories: list[str] = Field(
+        default_factory=list, description="Each category matched once, the most severe first."
+    )
+    matches: list[ScreenedSafeguardingMatch] = Field(default_factory=list)
+
+
+class ScreenedRedaction(ScreenedSpan):
+    """An identifying detail screening suggests redacting."""
+
+    kind: str = Field(description="What it is, e.g. `person_name`, `phone`, `email`.")
+    replacement: str = Field(description="What the published text would say instead.")
+
+
+class ScreenedLanguage(ScreenedSpan):
+    """Language a moderator should see (swearing, discriminatory words, shouting)."""
+
+    kind: str = Field(description="`swearing`, `discriminatory` or `capitals`.")
+
+
+class StoryScreening(_Contract):
+    """story-intake's screening of the story as sent (candour_screening), so moderation
+    need not screen the same text again. Moderation uses it only when `screener` is its
+    own screener and `inputs_sha256` is of this event's text; otherwise it screens."""
+
+    screener: str = Field(
+        description=(
+            "Which screener produced it: the candour-screening version with a digest of "
+            "its rules, and the versions of the libraries under them (spaCy, its lemma "
+            "tables, phonenumbers)."
+        )
+    )
+    inputs_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 (hex) of what was screened: the text fields `title`, `body`, "
+            "`assisted_by` (empty when none) and the author's display name "
+            "(candour_screening.inputs_digest)."
+        ),
+    )
+    safeguarding: ScreenedSafeguarding
+    redactions: list[ScreenedRedaction] = Field(
+        default_factory=list, description="Identifying details suggested for redaction."
+    )
+    language: list[ScreenedLanguage] = Field(
+        default_factory=list, description="Language flags for the moderator."
+    )
+    limits: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Bounds screening reached on an unusual text (a moderator must read it in full)."
+        ),
+    )
+
+
+def screened_texts(title: str, body: str, assisted_by: str | None) -> dict[str, str]:
+    """What screening reads of a story, in order: its title, the story and who helped
+    write it (with the author's display name beside them)."""
+    return {"title": title, "body": body, "assisted_by": assisted_by or ""}
+
+
 class StorySubmitted(Event):
     """A person submitted a story. Internal: carries unmoderated text and the author's contact."""
 
@@ -301,6 +379,19 @@ class StorySubmitted(Event):
             "version. Keep the highest version and ignore a lower one arriving later."
         ),
     )
+    screening: StoryScreening | None = Field(
+        default=None,
+        description=(
+            "story-intake's screening of this version's text, when intake screened it "
+            "(a person's submission or edit; absent for bulk imports). A consumer that "
+            "screens uses it only if it is of the same screener and the same text, and "
+            "screens the story itself otherwise."
+        ),
+    )
+
+    def screened_texts(self) -> dict[str, str]:
+        """What screening reads of this story (see `screened_texts`)."""
+        return screened_texts(self.title, self.body, self.assisted_by)
 
 
 class StoryApproved(Event):

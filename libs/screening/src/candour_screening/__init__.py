@@ -20,6 +20,7 @@ from candour_screening.model import (
     Screening,
     apply_redactions,
 )
+from candour_screening.provenance import inputs_digest, screener_version
 from candour_screening.taxonomy import (
     CATEGORY_LABELS,
     REPLACEMENTS,
@@ -61,7 +62,9 @@ __all__ = [
     "Screening",
     "apply_redactions",
     "default_screener",
+    "inputs_digest",
     "localised_limit",
     "localised_reason",
     "screen",
+    "screener_version",
 ]
