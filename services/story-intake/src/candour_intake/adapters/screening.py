@@ -2,7 +2,10 @@
 
 Intake screens the story itself (the pure library moderation also uses) rather than
 wait for an event from moderation: the confirmation page is shown the moment the
-story is sent, long before moderation has read it. Only the level is kept.
+story is sent, long before moderation has read it. The story keeps the level; the
+whole screening travels on `story.submitted` (`StoryScreening`, with the screener's
+version and a digest of the text screened), so moderation does not screen the same text
+again (docs/architecture.md, "Screening once").
 
 Screening is CPU-bound (a few milliseconds for the longest story), so it runs in a
 thread; the screener takes seconds to build, so it is built once, in a thread, when
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import candour_screening
+from candour_common.events import StoryScreening
 
 if TYPE_CHECKING:
     from candour_screening import Screener, Screening
@@ -43,11 +47,6 @@ class ScreeningSafeguardingCheck:
             raise RuntimeError("the safeguarding screener is still loading")
         self._screener.result()  # a screener that failed to build says why
 
-    async def level(self, title: str, body: str) -> str:
-        """ "none", "concern" or "serious": the most severe safeguarding match."""
-        screening = await self.screen({"title": title, "body": body})
-        return screening.safeguarding.level.value
-
     async def screen(
         self, fields: Mapping[str, str], *, author_name: str | None = None
     ) -> Screening:
@@ -56,3 +55,15 @@ class ScreeningSafeguardingCheck:
         assert self._screener is not None
         screener = await asyncio.shield(self._screener)
         return await asyncio.to_thread(screener.screen, dict(fields), author_name=author_name)
+
+    async def screen_story(
+        self, fields: Mapping[str, str], *, author_name: str | None
+    ) -> StoryScreening:
+        """`ports.SafeguardingCheck`: the screening of a story as sent, to carry on its
+        event (`fields` from `screened_texts`, the author's display name)."""
+        screening = await self.screen(fields, author_name=author_name)
+        return StoryScreening(
+            screener=candour_screening.screener_version(),
+            inputs_sha256=candour_screening.inputs_digest(fields, author_name),
+            **screening.to_json(),
+        )

@@ -1,18 +1,19 @@
 """Sharing a story, from the API and from the share page alike: one submit command
 built from the validated story, one rate limit, the safeguarding check before the
-transaction, and one story per Idempotency-Key (the API's header, the form's key).
-Editing it and sending it again (`PUT /v1/stories/{id}`, the follow page) likewise:
-one edit command, the same rate limit and the same safeguarding check."""
+transaction (its screening carried on story.submitted), and one story per
+Idempotency-Key (the API's header, the form's key). Editing it and sending it again
+(`PUT /v1/stories/{id}`, the follow page) likewise: one edit command, the same rate
+limit and the same safeguarding check (once the story is read)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 from fastapi import Request
 
-from candour_common.events import AuthorContact, Tags
+from candour_common.events import AuthorContact, StoryScreening, Tags, screened_texts
 from candour_intake.domain import AboutYou, EditStory, StoredAnswer, Story, SubmitStory
 from candour_intake.entrypoints.dependencies import new_unit_of_work, safeguarding, submission_limit
 from candour_intake.entrypoints.schemas import StoryEditIn, StoryIn
@@ -54,11 +55,15 @@ async def submit(
     repeat) and whether it is a replay. Raises the domain's errors (unknown organisation
     or service) and the Idempotency-Key's (reused with another request, withdrawn)."""
     command = submit_command(story)
-    level = await safeguarding(request).level(command.title, command.body)
+    # Screened as moderation screens it: the screening travels on story.submitted.
+    screening = await safeguarding(request).screen_story(
+        screened_texts(command.title, command.body, command.assisted_by),
+        author_name=command.author.display_name,
+    )
     uow = new_unit_of_work(request.app)
 
     async def work() -> tuple[StoredAnswer, Any]:
-        created, token = await handlers.submit_story(uow, command, safeguarding_level=level)
+        created, token = await handlers.submit_story(uow, command, screening=screening)
         return StoredAnswer(status_code=201, body=answer(created, token)), created.id
 
     return await answer_once(uow, keyed, work)
@@ -85,7 +90,10 @@ async def edit(request: Request, story_id: UUID, author_token: str, story: Story
     Raises the domain's errors (not found, not the author, not editable any more, unknown
     organisation or service). The caller has counted it against the rate limit."""
     command = edit_command(story_id, author_token, story)
-    level = await safeguarding(request).level(command.title, command.body)
-    return await handlers.edit_story(
-        new_unit_of_work(request.app), command, safeguarding_level=level
-    )
+    check = safeguarding(request)
+
+    async def screen(fields: Mapping[str, str], author_name: str | None) -> StoryScreening:
+        return await check.screen_story(fields, author_name=author_name)
+
+    # Screened once the story is read (its author's name is part of what is screened).
+    return await handlers.edit_story(new_unit_of_work(request.app), command, screen=screen)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import structlog
 
 from candour_common.events import (
     OrganisationListed,
@@ -21,8 +23,10 @@ from candour_common.events import (
     ServiceRef,
     StoryApproved,
     StoryRejected,
+    StoryScreening,
     StorySubmitted,
     StoryWithdrawn,
+    screened_texts,
 )
 from candour_common.keys import response_key, story_key
 from candour_common.topics import Topic
@@ -58,8 +62,13 @@ from candour_intake.domain import (
     new_author_token,
 )
 from candour_intake.service_layer.unit_of_work import IntakeUnitOfWork
+from candour_screening import inputs_digest
+
+log = structlog.get_logger(__name__)
 
 NewUnitOfWork = Callable[[], IntakeUnitOfWork]
+# Screens a story as sent: its `screened_texts` and the author's display name.
+ScreenStory = Callable[[Mapping[str, str], str | None], Awaitable[StoryScreening]]
 
 
 def _place(
@@ -110,8 +119,9 @@ def _new_story(
     return story, token
 
 
-def _submitted(story: Story) -> StorySubmitted:
-    return StorySubmitted(
+def _submitted(story: Story, screening: StoryScreening | None = None) -> StorySubmitted:
+    """The story's event; with `screening` (intake's, of the same text) carried on it."""
+    event = StorySubmitted(
         story_id=story.id,
         submitted_at=story.submitted_at,
         title=story.title,
@@ -128,6 +138,13 @@ def _submitted(story: Story) -> StorySubmitted:
         language=story.language,
         version=story.version,
     )
+    if screening is None:
+        return event
+    if screening.inputs_sha256 != inputs_digest(event.screened_texts(), event.author.display_name):
+        # Screened before a change to its text (never expected): moderation screens it.
+        log.warning("screening not of the text sent; left off story.submitted")
+        return event
+    return event.model_copy(update={"screening": screening})
 
 
 def _answered(about_you: AboutYou | None) -> bool:
@@ -136,14 +153,22 @@ def _answered(about_you: AboutYou | None) -> bool:
 
 
 async def submit_story(
-    uow: IntakeUnitOfWork, command: SubmitStory, *, safeguarding_level: str | None = None
+    uow: IntakeUnitOfWork,
+    command: SubmitStory,
+    *,
+    safeguarding_level: str | None = None,
+    screening: StoryScreening | None = None,
 ) -> tuple[Story, str]:
     """Store the story and its `story.submitted` event.
 
-    `safeguarding_level` is what screening found in it (screened before the
-    transaction: see adapters/screening.py), kept so the author's pages can offer help.
+    `screening` is intake's screening of it (screened before the transaction: see
+    adapters/screening.py): its level is kept so the author's pages can offer help, and
+    it travels on the event so moderation need not screen the text again. Without it,
+    `safeguarding_level` is kept (or nothing) and moderation screens.
     Returns the story and the author's private token (shown once, kept only as a hash).
     """
+    if screening is not None:
+        safeguarding_level = screening.safeguarding.level
     async with uow:
         if command.external_id is not None:
             existing = await uow.stories.imported(command.source.value, [command.external_id])
@@ -158,7 +183,7 @@ async def submit_story(
         await uow.stories.add(story)
         if command.about_you is not None and _answered(command.about_you):
             await uow.about_you.add(story.id, command.about_you)
-        await uow.add_event(_submitted(story))
+        await uow.add_event(_submitted(story, screening))
     return story, token
 
 
@@ -179,8 +204,13 @@ async def edit_story(
     command: EditStory,
     *,
     safeguarding_level: str | None = None,
+    screen: ScreenStory | None = None,
 ) -> Story:
     """The author changes their story and sends it again: the next version.
+
+    With `screen`, the new text is screened here, once the story is read (screening
+    reads the author's name and who helped write it, which the edit does not change):
+    its level is kept and the screening travels on the event (see `submit_story`).
 
     Only while it is submitted or after it was rejected (`StoryNotEditable` once it is
     published or withdrawn). The row lock serialises two edits of one story: the second
@@ -212,12 +242,19 @@ async def edit_story(
             language=command.language,
             version=story.version + 1,
         )
+        screening = None
+        if screen is not None:
+            screening = await screen(
+                screened_texts(edited.title, edited.body, edited.assisted_by),
+                edited.author.display_name,
+            )
+            edited = dataclasses.replace(edited, safeguarding_level=screening.safeguarding.level)
         await uow.stories.save_edit(edited)
         if command.about_you is not None:
             await uow.about_you.erase(story.id)
             if _answered(command.about_you):
                 await uow.about_you.add(story.id, command.about_you)
-        await uow.add_event(_submitted(edited))
+        await uow.add_event(_submitted(edited, screening))
     return edited
 
 

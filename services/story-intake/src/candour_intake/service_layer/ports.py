@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from candour_common.events import StoryScreening
     from candour_screening import Screening
 
 
@@ -16,8 +17,11 @@ class SafeguardingCheck(Protocol):
     def warm(self) -> None:
         """Get ready now rather than on the first story."""
 
-    async def level(self, title: str, body: str) -> str:
-        """ "none", "concern" or "serious": the most severe safeguarding match."""
+    async def screen_story(
+        self, fields: Mapping[str, str], *, author_name: str | None
+    ) -> StoryScreening:
+        """The whole screening of a story as sent (`fields` from `screened_texts`), with
+        the screener's version and a digest of what it read, to carry on its event."""
 
 
 class StoryScreener(Protocol):
