@@ -19,7 +19,7 @@ from candour_moderation.entrypoints.pages import create_console_templates
 from candour_moderation.entrypoints.pages import router as console_router
 from candour_moderation.service_layer.unit_of_work import PostgresModerationUnitOfWork
 from candour_moderation.settings import ModerationSettings
-from candour_screening import SafeguardingLevel
+from candour_screening import SafeguardingLevel, screener_version
 
 MIGRATIONS = "candour_moderation.migrations"
 
@@ -41,6 +41,9 @@ class PlatformMetrics:
 
     def set_queue_depth(self, depth: Mapping[SafeguardingLevel, int]) -> None:
         self._metrics().set_queue_depth(depth)
+
+    def observe_screenings(self, screened_by: str, count: int) -> None:
+        self._metrics().observe_screenings(screened_by, count)
 
 
 def create_app(settings: ModerationSettings) -> FastAPI:
@@ -66,7 +69,12 @@ def create_app(settings: ModerationSettings) -> FastAPI:
         unit_of_work=PostgresModerationUnitOfWork,
         routers=[router, console_router],
         subscriptions=consumers.subscriptions(
-            settings, screen=screening.screen, observe=metrics.observe_decision
+            settings,
+            screen=screening.screen,
+            observe=metrics.observe_decision,
+            # The workers run the screener installed here: its version, without spaCy.
+            screener=screener_version(),
+            observe_screenings=metrics.observe_screenings,
         ),
         relay_outbox=True,
         on_started=on_started,

@@ -30,3 +30,11 @@ class ModerationSettings(ServiceSettings):
             "criticality is left unset and the audit marks them automatic."
         ),
     )
+    reuse_intake_screening: bool = Field(
+        default=True,
+        description=(
+            "Use story-intake's screening carried on story.submitted instead of screening "
+            "the same text again, when it was made by the same screener (version and "
+            "rules) over the same text; off: every story is screened here."
+        ),
+    )

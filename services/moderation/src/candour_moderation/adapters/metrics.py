@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Mapping
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from candour_moderation.domain.model import QueueItem
 from candour_screening import SafeguardingLevel
@@ -49,8 +49,20 @@ class ModerationMetrics:
             buckets=_DECISION_BUCKETS,
             registry=registry,
         )
+        self.stories_screened = Counter(
+            "candour_moderation_stories_screened",
+            "Stories (and authors' edits) queued, by who screened them: `moderation`, or "
+            "`story-intake` (its screening carried on story.submitted, not screened again).",
+            ["screened_by"],
+            registry=registry,
+        )
         for level in SafeguardingLevel:
             self.queue_depth.labels(level.value).set(0)
+        for screened_by in ("moderation", "story-intake"):
+            self.stories_screened.labels(screened_by)
+
+    def observe_screenings(self, screened_by: str, count: int) -> None:
+        self.stories_screened.labels(screened_by).inc(count)
 
     def set_queue_depth(self, depth: Mapping[SafeguardingLevel, int]) -> None:
         for level, count in depth.items():

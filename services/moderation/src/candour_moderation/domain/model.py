@@ -222,8 +222,9 @@ class QueueItem:
 
     @staticmethod
     def texts_to_screen(event: StorySubmitted) -> dict[str, str]:
-        """What screening reads: the title, the story and who helped write it."""
-        return {"title": event.title, "body": event.body, "assisted_by": event.assisted_by or ""}
+        """What screening reads: the title, the story and who helped write it (as intake
+        screens them: see `StorySubmitted.screened_texts`)."""
+        return event.screened_texts()
 
     @classmethod
     def from_submission(cls, event: StorySubmitted, screening: Screening) -> QueueItem:

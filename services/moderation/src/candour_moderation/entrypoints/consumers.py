@@ -26,10 +26,16 @@ def subscriptions(
     *,
     screen: handlers.ScreenStories,
     observe: handlers.DecisionObserver,
+    screener: str | None = None,
+    observe_screenings: handlers.ScreeningObserver | None = None,
 ) -> Subscriptions[ModerationUnitOfWork]:
     """What moderation does with each topic it reads; `screen` screens stories off the
-    event loop, `observe` is told of each decision once committed (metrics)."""
+    event loop, `observe` is told of each decision once committed (metrics).
+    `screener` is the version of the screener `screen` runs: a story carrying intake's
+    screening by the same one (of the same text) is not screened again, unless the
+    settings say never to. `observe_screenings` counts who screened (metrics)."""
     subs: Subscriptions[ModerationUnitOfWork] = Subscriptions(SERVICE)
+    reuse_from = screener if settings.reuse_intake_screening else None
 
     async def receive(uow: ModerationUnitOfWork, events: Sequence[StorySubmitted]) -> None:
         await handlers.receive_stories(
@@ -37,8 +43,10 @@ def subscriptions(
             events,
             now=datetime.now(UTC),
             screen=screen,
+            screener=reuse_from,
             auto_approve=settings.auto_approve,
             observe=observe,
+            observe_screenings=observe_screenings or (lambda screened_by, count: None),
         )
 
     async def on_submitted_batch(

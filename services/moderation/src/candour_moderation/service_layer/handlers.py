@@ -25,6 +25,11 @@ from candour_common.events import (
 )
 from candour_common.keys import escalation_key, story_key
 from candour_common.topics import Topic
+from candour_moderation.domain.carried_screening import (
+    SCREENED_BY_INTAKE,
+    SCREENED_BY_MODERATION,
+    usable_screening,
+)
 from candour_moderation.domain.escalations import (
     Escalation,
     RaiseSafeguarding,
@@ -71,6 +76,15 @@ def _ignore(item: QueueItem, automatic: bool) -> None:
     pass
 
 
+# Told, once a batch of stories has committed, how many each screener screened (who:
+# `story-intake`, its screening carried on the event, or `moderation`): metrics.
+ScreeningObserver = Callable[[str, int], None]
+
+
+def _ignore_screenings(screened_by: str, count: int) -> None:
+    pass
+
+
 class QueueMetrics(Protocol):
     """Moderation's own metrics, as the use cases and entrypoints feed them."""
 
@@ -84,6 +98,8 @@ ScreeningRequest = tuple[Mapping[str, str], str | None]
 # Screens stories off the event loop, several at once (the service's worker pool; the
 # library called directly in unit tests): one Screening per request, in order.
 ScreenStories = Callable[[Sequence[ScreeningRequest]], Awaitable[list[Screening]]]
+# A story's screening, who made it (`SCREENED_BY_*`) and with which screener.
+Screened = tuple[Screening, str, str | None]
 
 
 async def receive_stories(
@@ -92,11 +108,19 @@ async def receive_stories(
     *,
     now: datetime,
     screen: ScreenStories,
+    screener: str | None = None,
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
+    observe_screenings: ScreeningObserver = _ignore_screenings,
 ) -> list[QueueItem]:
     """Screen submitted stories and queue them; the items queued (and those an
     author's edit replaced), in order.
+
+    A story whose event carries intake's screening made by `screener` (moderation's
+    own: candour_screening.screener_version()) of the same text is not screened again:
+    that screening is used (domain/carried_screening.py). Every other story (no
+    screening carried, another screener, `screener` None) is screened here. The audit
+    trail's `received` (or `resubmitted`) line says which (`screened_by`).
 
     One story or a consumer's batch alike: the stories neither queued nor withdrawn
     already are screened together (in the screening workers, concurrently), then
@@ -110,10 +134,18 @@ async def receive_stories(
     A story already queued that comes again with a higher `version` is its author's
     edit: see `_receive_new_version`.
     """
+    counts: dict[str, int] = {}
+
+    async def screen_here(events: Sequence[StorySubmitted]) -> list[Screened]:
+        screened = await _screenings(events, screen=screen, screener=screener)
+        for _, by, _ in screened:
+            counts[by] = counts.get(by, 0) + 1
+        return screened
+
     async with uow:
         fresh = await _not_yet_queued(uow, events)
         items = await _queue_new_stories(
-            uow, fresh, now=now, screen=screen, auto_approve=auto_approve, observe=observe
+            uow, fresh, now=now, screen=screen_here, auto_approve=auto_approve, observe=observe
         )
         # Everything else is a story already queued (or just now): an author's edit, or
         # a late or repeated submission, in the order it came.
@@ -121,11 +153,50 @@ async def receive_stories(
         edits = [event for event in events if id(event) not in chosen]
         for event in edits:
             edited = await _receive_new_version(
-                uow, event, now=now, screen=screen, auto_approve=auto_approve, observe=observe
+                uow,
+                event,
+                now=now,
+                screen=screen_here,
+                auto_approve=auto_approve,
+                observe=observe,
             )
             if edited is not None:
                 items.append(edited)
+
+        def screened() -> None:
+            for by, count in counts.items():
+                observe_screenings(by, count)
+
+        uow.after_commit(screened)
     return items
+
+
+async def _screenings(
+    events: Sequence[StorySubmitted], *, screen: ScreenStories, screener: str | None
+) -> list[Screened]:
+    """Each story's screening, in order: intake's where usable (see `receive_stories`),
+    the rest screened together in the screening workers."""
+    carried = [usable_screening(event, screener) for event in events]
+    todo = [event for event, usable in zip(events, carried, strict=True) if usable is None]
+    results = (
+        await screen([(e.screened_texts(), e.author.display_name) for e in todo]) if todo else []
+    )
+    own = {id(e): s for e, s in zip(todo, results, strict=True)}
+    if unusable := sum(e.screening is not None for e in todo):
+        # Another screener (a deploy under way) or another text: screened here.
+        log.info("carried screening not used; screened again", stories=unusable)
+    out: list[Screened] = []
+    for event, usable in zip(events, carried, strict=True):
+        if usable is not None:
+            assert event.screening is not None
+            out.append((usable, SCREENED_BY_INTAKE, event.screening.screener))
+        else:
+            out.append((own[id(event)], SCREENED_BY_MODERATION, screener))
+    return out
+
+
+# Screens (or takes intake's screening of) stories inside `receive_stories`.
+_ScreenHere = Callable[[Sequence[StorySubmitted]], Awaitable[list[Screened]]]
 
 
 async def _queue_new_stories(
@@ -133,17 +204,17 @@ async def _queue_new_stories(
     fresh: Sequence[StorySubmitted],
     *,
     now: datetime,
-    screen: ScreenStories,
+    screen: _ScreenHere,
     auto_approve: bool,
     observe: DecisionObserver,
 ) -> list[QueueItem]:
     """Screen and queue stories seen for the first time, set-based (see above)."""
     if not fresh:
         return []
-    screenings = await screen(
-        [(QueueItem.texts_to_screen(e), e.author.display_name) for e in fresh]
-    )
-    items = [QueueItem.from_submission(e, s) for e, s in zip(fresh, screenings, strict=True)]
+    screenings = await screen(fresh)
+    items = [
+        QueueItem.from_submission(e, s) for e, (s, _, _) in zip(fresh, screenings, strict=True)
+    ]
     automatic = {item.story_id for item in items if auto_approve and item.auto_approvable}
     # Decided before they are stored, so an approved-on-arrival story is written once.
     approvals = {
@@ -151,7 +222,7 @@ async def _queue_new_stories(
     }
     await uow.queue.add_many(items)
     # Each story's audit lines in the order things happened to it.
-    await uow.audit.add_many([_received(e, i, now) for e, i in zip(fresh, items, strict=True)])
+    await uow.audit.add_many([_received(e, s, now) for e, s in zip(fresh, screenings, strict=True)])
     for item in items:
         if needs_escalation(item):
             # At once, whatever a moderator decides later: the contacts hear of it now.
@@ -185,7 +256,7 @@ async def _receive_new_version(
     event: StorySubmitted,
     *,
     now: datetime,
-    screen: ScreenStories,
+    screen: _ScreenHere,
     auto_approve: bool,
     observe: DecisionObserver,
 ) -> QueueItem | None:
@@ -205,12 +276,13 @@ async def _receive_new_version(
     if item is None or event.version <= item.version or item.status is Status.WITHDRAWN:
         # Withdrawn before it arrived (never queued), withdrawn since, or not newer.
         return None
-    [screening] = await screen([(QueueItem.texts_to_screen(event), event.author.display_name)])
+    [screened] = await screen([event])
+    screening = screened[0]
     previous = (item.status, item.version)
     outcome = item.resubmit(event, screening)
     published = outcome is Resubmission.ALREADY_PUBLISHED
     detail = {
-        **_received_detail(event, screening),
+        **_received_detail(event, screened),
         "version": event.version,
         "previous_version": previous[1],
         "previous_status": previous[0].value,
@@ -247,12 +319,21 @@ async def receive_story(
     *,
     now: datetime,
     screen: ScreenStories,
+    screener: str | None = None,
     auto_approve: bool = False,
     observe: DecisionObserver = _ignore,
+    observe_screenings: ScreeningObserver = _ignore_screenings,
 ) -> QueueItem | None:
     """Screen one submitted story and queue it; None if it was queued or withdrawn before."""
     items = await receive_stories(
-        uow, [event], now=now, screen=screen, auto_approve=auto_approve, observe=observe
+        uow,
+        [event],
+        now=now,
+        screen=screen,
+        screener=screener,
+        auto_approve=auto_approve,
+        observe=observe,
+        observe_screenings=observe_screenings,
     )
     return items[0] if items else None
 
@@ -273,8 +354,10 @@ async def _not_yet_queued(
     return [event for story_id, event in first.items() if story_id not in done]
 
 
-def _received_detail(event: StorySubmitted, screening: Screening) -> dict[str, Any]:
-    """What the audit trail keeps of a version of the story as it arrived."""
+def _received_detail(event: StorySubmitted, screened: Screened) -> dict[str, Any]:
+    """What the audit trail keeps of a version of the story as it arrived, and who
+    screened it (`story-intake`, carried on the event, or `moderation`) with what."""
+    screening, screened_by, screener = screened
     return {
         "title": event.title,
         "body": event.body,
@@ -283,18 +366,18 @@ def _received_detail(event: StorySubmitted, screening: Screening) -> dict[str, A
         "safeguarding_categories": [c.value for c in screening.safeguarding.categories],
         "suggested_redactions": len(screening.redactions),
         "language_flags": len(screening.language),
+        "screened_by": screened_by,
+        "screener": screener,
     }
 
 
-def _received(event: StorySubmitted, item: QueueItem, now: datetime) -> AuditEntry:
-    screening = item.screening
-    assert screening is not None
+def _received(event: StorySubmitted, screened: Screened, now: datetime) -> AuditEntry:
     return AuditEntry(
-        story_id=item.story_id,
+        story_id=event.story_id,
         at=now,
         actor=SCREENING_ACTOR,
         action="received",
-        detail=_received_detail(event, screening),
+        detail=_received_detail(event, screened),
     )
 
 
