@@ -6,11 +6,14 @@
     .venv/bin/python bench/moderation_bench.py --screening-workers 2
     .venv/bin/python bench/moderation_bench.py --no-auto-approve      # queue them for moderators
     .venv/bin/python bench/moderation_bench.py --moderation-python ../main-copy/.venv/bin/python
+    .venv/bin/python bench/moderation_bench.py --carry-screening      # as intake sends them
 
 1. **Backlog** (not timed into the result): a fresh topic prefix, N story.submitted
    events of the pipeline benchmark's generated stories (200-1,000 words), each with
    its CloudEvents headers and keyed by story id, produced with acks=all before
-   moderation starts.
+   moderation starts. With `--carry-screening` each carries the screening story-intake
+   would carry (screened here, before producing), so moderation need not screen them;
+   without, none does (as `candour import feedback` sends them).
 2. **Raw baseline, same run**: a plain aiokafka consumer (no group) reads the same N
    records; then reads them again and inserts each record's value into a plain table
    (id, jsonb): one transaction per record (what one event per transaction costs),
@@ -62,11 +65,13 @@ from harness.record import append_row, machine_facts, machine_text, stamp, write
 from harness.servers import infrastructure
 from harness.stories import StoryFactory, organisations, run_marker
 
+import candour_screening
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
     AuthorContact,
     OrganisationRef,
     ServiceRef,
+    StoryScreening,
     StorySubmitted,
     Tags,
 )
@@ -81,7 +86,9 @@ POLL_S = 0.1
 # --------------------------------------------------------------------------- backlog
 
 
-def submitted_events(count: int, organisation_count: int, seed: int) -> list[StorySubmitted]:
+def submitted_events(
+    count: int, organisation_count: int, seed: int, *, carry_screening: bool = False
+) -> list[StorySubmitted]:
     orgs = organisations(organisation_count)
     by_id = {o.id: o for o in orgs}
     factory = StoryFactory(orgs, run_marker(), seed=seed)
@@ -103,7 +110,19 @@ def submitted_events(count: int, organisation_count: int, seed: int) -> list[Sto
                 tags=Tags(**story["tags"]),
             )
         )
+    if carry_screening:
+        events = [e.model_copy(update={"screening": _intakes_screening(e)}) for e in events]
     return events
+
+
+def _intakes_screening(event: StorySubmitted) -> StoryScreening:
+    """What story-intake carries on the event (its adapters/screening.py)."""
+    fields, author = event.screened_texts(), event.author.display_name
+    return StoryScreening(
+        screener=candour_screening.screener_version(),
+        inputs_sha256=candour_screening.inputs_digest(fields, author),
+        **candour_screening.screen(fields, author_name=author).to_json(),
+    )
 
 
 async def produce(bootstrap: str, topic: str, events: list[StorySubmitted]) -> dict[str, float]:
@@ -422,6 +441,11 @@ async def main() -> None:
         default=sys.executable,
         help="interpreter whose candour_moderation runs (another checkout's .venv/bin/python)",
     )
+    parser.add_argument(
+        "--carry-screening",
+        action="store_true",
+        help="each story.submitted carries intake's screening (as an HTTP submission's does)",
+    )
     parser.add_argument("--label", default="", help="a word for the results row (e.g. main)")
     common_arguments(parser)
     args = parser.parse_args()
@@ -443,7 +467,9 @@ async def main() -> None:
             topic = topics.name(Topic.STORY_SUBMITTED)
 
             console.print(f"generating {args.stories:,} stories")
-            events = submitted_events(args.stories, args.organisations, args.seed)
+            events = submitted_events(
+                args.stories, args.organisations, args.seed, carry_screening=args.carry_screening
+            )
             produced = await produce(infra.kafka_bootstrap, topic, events)
             console.print(
                 f"backlog: {args.stories:,} story.submitted produced at "
@@ -487,7 +513,8 @@ async def main() -> None:
     ratio_batched = result["per_s"] / raw["consume_insert_batched_per_s"]
     commit = _git_commit_of(args.moderation_python)
     console.print(
-        f"moderation ({commit}{', ' + args.label if args.label else ''}): "
+        f"moderation ({commit}{', ' + args.label if args.label else ''}"
+        f"{', carrying intake screening' if args.carry_screening else ''}): "
         f"{result['per_s']:,.0f} stories/s into the queue "
         f"({result['stories_timed']:,} in {result['window_s']:.1f} s; "
         f"{result['approved']:,} approved automatically)\n"
