@@ -144,6 +144,17 @@ SendBatch = Callable[[Sequence[OutgoingMessage]], Awaitable[None]]
 
 
 class OutboxRelay:
+    """Publishes the outbox on one connection of its own, held while it runs: it
+    LISTENs there, holds the relay's turn there (a session advisory lock: one relay at
+    a time per database, so each key's events go out in order even with several copies
+    of a service), and drains there. A batch costs two statements (read the unsent
+    rows, stamp them sent), not a transaction, a lock and a pool round trip each.
+
+    If the connection breaks, PostgreSQL ends its session and with it the turn; the
+    relay reconnects and (if no other copy took the turn meanwhile) carries on. A
+    batch sent but not yet stamped is sent again then: consumers drop the duplicate
+    by event id (their inbox), as after any crash between send and stamp."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -164,6 +175,11 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._stopping = False
+        # The relay's own connection (None until needed), whether it holds the turn,
+        # and one drain at a time on it (the loop's and `stop`'s).
+        self._conn: PoolConnectionProxy | None = None
+        self._has_turn = False
+        self._draining = asyncio.Lock()
         self.published = 0
 
     def wake(self, *_: Any) -> None:
@@ -171,13 +187,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until `stop` is called; survives broker and database outages."""
-        listener: PoolConnectionProxy | None = None
         backoff = self._poll_interval
         try:
             while not self._stopping:
                 try:
-                    if listener is None or listener.is_closed():
-                        listener = await self._listen()
                     while await self.drain_once() == self._batch_size:
                         pass
                     backoff = self._poll_interval
@@ -185,9 +198,8 @@ class OutboxRelay:
                     log.warning("outbox relay retrying", error=repr(exc), retry_in=backoff)
                     if self._on_retry is not None:
                         self._on_retry(exc)
-                    if listener is not None:
-                        await self._unlisten(listener)
-                        listener = None
+                    async with self._draining:
+                        await self._disconnect()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
@@ -195,9 +207,9 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
                 self._wake.clear()
         finally:
-            # Always give the LISTEN connection back, or closing the pool would wait forever.
-            if listener is not None:
-                await self._unlisten(listener)
+            # Always give the connection back, or closing the pool would wait forever.
+            async with self._draining:
+                await self._disconnect()
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop the loop; by default publish what is left first (best effort)."""
@@ -207,23 +219,51 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 while await self.drain_once() == self._batch_size:
                     pass
+        async with self._draining:
+            await self._disconnect()
 
-    async def _listen(self) -> PoolConnectionProxy:
+    async def _connection(self) -> PoolConnectionProxy:
+        """The relay's connection, listening for the outbox's wake-up calls."""
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        await self._disconnect()
         conn = await self._pool.acquire()
-        await conn.add_listener(NOTIFY_CHANNEL, self.wake)
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, self.wake)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._conn = conn
         return conn
 
-    async def _unlisten(self, conn: PoolConnectionProxy) -> None:
-        with contextlib.suppress(Exception):
-            await conn.remove_listener(NOTIFY_CHANNEL, self.wake)
+    async def _disconnect(self) -> None:
+        """Give the connection back with no LISTEN and no turn (or close it)."""
+        conn, had_turn = self._conn, self._has_turn
+        self._conn, self._has_turn = None, False
+        if conn is None:
+            return
+        try:
+            if not conn.is_closed():
+                await conn.remove_listener(NOTIFY_CHANNEL, self.wake)
+                if had_turn:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
+        except Exception:
+            # Whatever the session still holds ends with it.
+            conn.terminate()
         with contextlib.suppress(Exception):
             await self._pool.release(conn)
 
     async def drain_once(self) -> int:
-        """Publish one batch of unsent rows; return how many were published."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK_KEY):
-                return 0
+        """Publish one batch of unsent rows; return how many were published (0 also
+        while another relay has the turn)."""
+        async with self._draining:
+            conn = await self._connection()
+            if not self._has_turn:
+                self._has_turn = bool(
+                    await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY)
+                )
+                if not self._has_turn:
+                    return 0
             rows = await conn.fetch(
                 """
                 SELECT seq, topic, key, headers::text AS headers, payload::text AS payload

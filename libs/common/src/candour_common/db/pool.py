@@ -18,6 +18,21 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the pool beyond asyncpg's own step
+    (which rolls back a transaction left open and drops listener callbacks): nothing.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release: a round trip per unit of work, rate-limit check and
+    relay batch. Candour leaves no session state on a pooled connection: its advisory
+    locks are transaction-scoped (`pg_advisory_xact_lock`), its settings local
+    (`set_config(..., true)`), its cursors live inside transactions, and the outbox
+    relay unlistens and gives up its turn before handing its connection back
+    (or closes it). Session-scoped state belongs on a connection of its own
+    (`asyncpg.connect`, as the migrations take their lock).
+    """
+
+
 async def create_pool(dsn: str, *, max_size: int = 10, min_size: int = 1) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -26,6 +41,7 @@ async def create_pool(dsn: str, *, max_size: int = 10, min_size: int = 1) -> asy
         # Fail fast when the server is gone so callers can answer 503 instead of hanging.
         timeout=5,
         command_timeout=30,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool

@@ -44,25 +44,25 @@ class PostgresIdempotencyKeys:
         first one commits, then sees its answer.
         """
         key_hash = _key_hash(key)
-        await self._conn.execute(
+        # One statement: a new key is claimed; an expired one is claimed afresh (its old
+        # answer blanked, as the retention task would have deleted it); a live one is
+        # left alone and returns nothing, and is read below.
+        claimed = await self._conn.fetchval(
             """
-            DELETE FROM idempotency_keys
-            WHERE scope = $1 AND key_hash = $2 AND created_at < now() - $3::interval
-            """,
-            scope,
-            key_hash,
-            ttl,
-        )
-        inserted = await self._conn.fetchval(
-            """
-            INSERT INTO idempotency_keys (key_hash, scope, request_hash) VALUES ($1, $2, $3)
-            ON CONFLICT DO NOTHING RETURNING true
+            INSERT INTO idempotency_keys AS k (key_hash, scope, request_hash)
+            VALUES ($1, $2, $3)
+            ON CONFLICT (scope, key_hash) DO UPDATE
+                SET request_hash = excluded.request_hash, created_at = now(),
+                    status_code = NULL, response = NULL, story_id = NULL
+                WHERE k.created_at < now() - $4::interval
+            RETURNING true
             """,
             key_hash,
             scope,
             fingerprint,
+            ttl,
         )
-        if inserted:
+        if claimed:
             return None
         row = await self._conn.fetchrow(
             """

@@ -40,6 +40,23 @@ from candour_intake.domain import (
 )
 
 
+# An organisation and its services by name, as one row (the services as parallel arrays).
+_ORGANISATION_WITH_SERVICES = """
+SELECT o.id, o.name, o.type, o.name_cy, o.email_language,
+       s.ids AS service_ids, s.names AS service_names,
+       s.programmes AS service_programmes, s.names_cy AS service_names_cy
+FROM organisations o
+CROSS JOIN LATERAL (
+    SELECT array_agg(id ORDER BY name, id) AS ids,
+           array_agg(name ORDER BY name, id) AS names,
+           array_agg(programme ORDER BY name, id) AS programmes,
+           array_agg(name_cy ORDER BY name, id) AS names_cy
+    FROM services WHERE organisation_id = o.id
+) s
+WHERE o.id = $1
+"""
+
+
 class PostgresDirectory:
     """The organisations and their services, as intake holds them."""
 
@@ -47,18 +64,21 @@ class PostgresDirectory:
         self._conn = conn
 
     async def get(self, organisation_id: str) -> Organisation | None:
-        row = await self._conn.fetchrow(
-            "SELECT id, name, type, name_cy, email_language FROM organisations WHERE id = $1",
-            organisation_id,
-        )
+        # One round trip (every submission asks): the organisation with its services.
+        row = await self._conn.fetchrow(_ORGANISATION_WITH_SERVICES, organisation_id)
         if row is None:
             return None
-        services = await self._conn.fetch(
-            "SELECT id, name, programme, name_cy FROM services WHERE organisation_id = $1"
-            " ORDER BY name",
-            organisation_id,
-        )
-        return _organisation(row, [_service(s) for s in services])
+        services = [
+            Service(id=id_, name=name, programme=programme, name_cy=name_cy)
+            for id_, name, programme, name_cy in zip(
+                row["service_ids"] or (),
+                row["service_names"] or (),
+                row["service_programmes"] or (),
+                row["service_names_cy"] or (),
+                strict=True,
+            )
+        ]
+        return _organisation(row, services)
 
     async def all(self) -> list[Organisation]:
         orgs = await self._conn.fetch(
