@@ -216,6 +216,36 @@ async def test_idempotency_key_replays_the_first_answer(
     assert first.json()["author_token"].encode() not in bytes(stored)
 
 
+async def test_an_expired_idempotency_key_not_yet_purged_is_claimed_afresh(make_intake) -> None:
+    """Past its hours a key no longer replays, whether or not retention has deleted it
+    yet: the claim takes the old row over (one statement) and the request runs again."""
+    settings = await make_intake(idempotency_key_hours=24)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        async with serving(create_app(settings)) as client:
+            first = await client.post("/v1/stories", json=STORY, headers=key)
+            await conn.execute(
+                "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+            )
+            other = {**STORY, "title": "Another visit"}
+            after = await client.post("/v1/stories", json=other, headers=key)
+            replayed = await client.post("/v1/stories", json=other, headers=key)
+            refused = await client.post("/v1/stories", json=STORY, headers=key)
+        assert first.status_code == after.status_code == replayed.status_code == 201
+        assert after.json()["story_id"] != first.json()["story_id"]
+        assert replayed.json() == after.json()
+        assert refused.status_code == 422  # the live key is now the second request's
+        assert await conn.fetchval("SELECT count(*) FROM stories") == 2
+        row = await conn.fetchrow(
+            "SELECT story_id, created_at > now() - interval '1 hour' AS fresh FROM idempotency_keys"
+        )
+    finally:
+        await conn.close()
+    assert row is not None and row["fresh"]
+    assert str(row["story_id"]) == after.json()["story_id"]
+
+
 async def test_limits_answer_413_and_429(make_intake) -> None:
     settings = await make_intake(max_request_bytes=2000, submission_rate_limit=2)
     async with serving(create_app(settings)) as client:
