@@ -131,6 +131,15 @@ async def erase_story_events(conn: Connection, story_id: uuid.UUID) -> int:
     return int(status.split()[-1])
 
 
+def _open(conn: PoolConnectionProxy) -> bool:
+    """Whether the relay's connection still works (the pool takes a pooled connection
+    back by itself when the server closes it, and its proxy then refuses every call)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     topic: str
@@ -224,7 +233,7 @@ class OutboxRelay:
 
     async def _connection(self) -> PoolConnectionProxy:
         """The relay's connection, listening for the outbox's wake-up calls."""
-        if self._conn is not None and not self._conn.is_closed():
+        if self._conn is not None and _open(self._conn):
             return self._conn
         await self._disconnect()
         conn = await self._pool.acquire()
@@ -240,16 +249,16 @@ class OutboxRelay:
         """Give the connection back with no LISTEN and no turn (or close it)."""
         conn, had_turn = self._conn, self._has_turn
         self._conn, self._has_turn = None, False
-        if conn is None:
-            return
+        if conn is None or not _open(conn):
+            return  # a closed connection took its LISTEN and turn with it
         try:
-            if not conn.is_closed():
-                await conn.remove_listener(NOTIFY_CHANNEL, self.wake)
-                if had_turn:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
+            await conn.remove_listener(NOTIFY_CHANNEL, self.wake)
+            if had_turn:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
         except Exception:
             # Whatever the session still holds ends with it.
-            conn.terminate()
+            with contextlib.suppress(Exception):
+                conn.terminate()
         with contextlib.suppress(Exception):
             await self._pool.release(conn)
 

@@ -39,7 +39,6 @@ from candour_intake.domain import (
     StoryStatus,
 )
 
-
 # An organisation and its services by name, as one row (the services as parallel arrays).
 _ORGANISATION_WITH_SERVICES = """
 SELECT o.id, o.name, o.type, o.name_cy, o.email_language,
