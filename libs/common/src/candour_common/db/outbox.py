@@ -221,9 +221,14 @@ class OutboxRelay:
                 await self._disconnect()
 
     async def stop(self, *, drain: bool = True) -> None:
-        """Stop the loop; by default publish what is left first (best effort)."""
+        """Stop the loop; by default publish what is left first (best effort).
+
+        A batch still in flight in the loop (the broker slow or away) is not waited
+        for: the caller cancels the loop, which gives the connection back."""
         self._stopping = True
         self._wake.set()
+        if self._draining.locked():
+            return
         if drain:
             with contextlib.suppress(Exception):
                 while await self.drain_once() == self._batch_size:
