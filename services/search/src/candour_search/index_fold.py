@@ -208,9 +208,14 @@ class IndexFold:
     # ------------------------------------------------------------------ results
 
     def take_staged(self) -> list[StagedStory]:
-        """The revisions applied since the last call (to write to the staging table)."""
+        """The revisions applied since the last call that the index still holds (to write
+        to the staging table): one superseded by a later revision, or whose story was
+        withdrawn, since it was applied is left out, so its document is never computed."""
         staged, self._staged = self._staged, []
-        return staged
+        held = self.stories
+        return [
+            s for s in staged if (kept := held.get(s.event.story_id)) and kept[1] == s.number
+        ]
 
     def kept_stories(self) -> Iterator[tuple[int, tuple[object, ...]]]:
         """Per story the index holds: its staged number and its response columns

@@ -8,6 +8,7 @@ with the usual Kafka tools. It reads up to target offsets taken when asked
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,19 @@ INDEX_TOPICS: dict[Topic, type[BaseModel]] = {
 Offsets = dict[TopicPartition, int]
 # Looking past the targets for records a broker's ListOffsets left out (see `batches`).
 END_LOOKS = 3
+# A look ends once the broker has answered two fetches of every partition since it began
+# (the second was sent after the look began), or after this long in any case.
 END_LOOK_MS = 1000
+END_LOOK_ANSWERS = 2
 # A replay reads in bulk: big fetches per partition and per request (aiokafka's defaults,
-# 1 MB and 50 MB, make many small round trips at ~1.5 KB a story).
-REPLAY_FETCH = {"max_partition_fetch_bytes": 16 * 2**20, "fetch_max_bytes": 64 * 2**20}
+# 1 MB and 50 MB, make many small round trips at ~1.5 KB a story). A fetch at the end of
+# the topics waits at most fetch_max_wait_ms for new records: short, so a look at the end
+# takes two of those, not aiokafka's 500 ms each (a bulk read always finds records).
+REPLAY_FETCH = {
+    "max_partition_fetch_bytes": 16 * 2**20,
+    "fetch_max_bytes": 64 * 2**20,
+    "fetch_max_wait_ms": 50,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +183,9 @@ class TopicReplay:
         A target is not trusted as the end: some brokers (Tansu, the embedded broker of
         `candour dev`) answer ListOffsets "latest" with the base offset of a partition's
         last record batch, short of its end. So once every target is reached the replay
-        looks again, and while that finds records it reads on to the high watermark the
-        fetch reported (a few looks at most, so a busy topic cannot keep it going).
+        looks again (`_look_past`), and while that finds records it reads on to the high
+        watermark the fetch reported (a few looks at most, so a busy topic cannot keep it
+        going).
         """
         ends = dict(targets)
         looks = 0
@@ -188,9 +199,7 @@ class TopicReplay:
                 if looks == END_LOOKS or not ends:
                     return
                 looks += 1
-                fetched = await self._consumer.getmany(
-                    *ends, timeout_ms=END_LOOK_MS, max_records=max_records
-                )
+                fetched = await self._look_past(list(ends), max_records)
                 if not any(fetched.values()):
                     return
                 for tp in ends:
@@ -200,6 +209,36 @@ class TopicReplay:
             records = [r for tp in ends for r in fetched.get(tp, ())]
             if records:
                 yield records
+
+    async def _look_past(
+        self, partitions: list[TopicPartition], max_records: int
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """Records past the positions, if the broker has any: what fetches bring until
+        every partition's fetch was answered END_LOOK_ANSWERS times since the look began.
+        The consumer fetches in the background, one request per broker at a time, so the
+        second answer is to a request sent after the look began: records published before
+        it would be in it. (A fixed wait made every rebuild idle a second at the end of
+        the load and again in the switch.) Two answers within one millisecond count as one
+        and answers between two polls as one: the look can only last longer, never end
+        early; END_LOOK_MS bounds it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + END_LOOK_MS / 1000
+        last = {tp: self._consumer.last_poll_timestamp(tp) for tp in partitions}
+        answers = dict.fromkeys(partitions, 0)
+        while True:
+            left_ms = max(int((deadline - loop.time()) * 1000), 0)
+            fetched = await self._consumer.getmany(
+                *partitions, timeout_ms=min(left_ms, 20), max_records=max_records
+            )
+            if any(fetched.values()) or left_ms == 0:
+                return fetched
+            for tp in partitions:
+                polled = self._consumer.last_poll_timestamp(tp)
+                if polled is not None and polled != last[tp]:
+                    answers[tp] += 1
+                    last[tp] = polled
+            if min(answers.values()) >= END_LOOK_ANSWERS:
+                return fetched
 
     async def commit(self) -> None:
         """Record how far the replay got under its consumer group (for operators)."""

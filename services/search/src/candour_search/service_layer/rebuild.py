@@ -248,7 +248,13 @@ class _Builder:
             self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
             self._marked = time.monotonic()
             await bulk_index.forget_themes(self.conn, fold.forgotten)
-        self.mark("themes of withdrawn stories forgotten, load committed")
+            self.mark("themes of withdrawn stories forgotten")
+            # In the loading transaction: its own rows need no hint bits, where the first
+            # scan by a later transaction sets them on every page it samples, each such
+            # change WAL-logged as a full page image when data checksums are on. What the
+            # catch-up adds later is a small share of the rows.
+            await index_tables.analyse(self.conn, self.schema)
+        self.mark("analysed, load committed")
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply records to the completed build with the live handlers, in one transaction."""
@@ -389,8 +395,6 @@ async def _build_and_switch(
             if left < CATCH_UP_ENOUGH:
                 break
         builder.mark("caught up")
-        await index_tables.analyse(build, schema)
-        builder.mark("analysed")
 
         await builder.report(RebuildPhase.SWITCHING)
         for attempt in range(1, SWITCH_ATTEMPTS + 1):
