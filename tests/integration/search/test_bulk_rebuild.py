@@ -227,6 +227,7 @@ async def apply_one_by_one(dsn: str, schema: str, logged: list[Logged], seed: in
 
 async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) -> IndexFold:
     conn = await index_tables.connect_to_build(dsn, schema)
+    beside = await index_tables.connect_to_build(dsn, schema)
     try:
         fold = IndexFold(consumer=handlers.CONSUMER)
         await bulk_index.create_staging(conn, schema)
@@ -238,9 +239,10 @@ async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) 
                     fold.apply(item.event, event_id=item.event_id)
             await bulk_index.copy_staged(conn, schema, fold.take_staged())
         async with conn.transaction():
-            await bulk_index.write_fold(conn, schema, fold)
+            await bulk_index.write_fold(conn, beside, schema, fold)
         return fold
     finally:
+        await beside.close()
         await conn.close()
 
 

@@ -13,6 +13,8 @@ own sequences (serial columns): a swapped-out table's sequence would go with it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from candour_common.db import Connection
@@ -44,6 +46,15 @@ INDEX_TABLES = (
 # The table every index write starts with (the inbox): locking it against writes stops
 # the live consumers before they change anything, while readers carry on.
 WRITE_BARRIER_TABLE = "inbox"
+# The count tables: derived from the stories alone, so a bulk load can write them in a
+# transaction of their own, beside the one writing the stories (adapters/bulk_index.py).
+COUNT_TABLES = (
+    "search_facet_deltas",
+    "search_facet_counts",
+    "search_day_deltas",
+    "search_monthly_counts",
+    "search_daily_counts",
+)
 
 
 def quote(identifier: str) -> str:
@@ -110,18 +121,21 @@ async def clone_row_triggers(conn: Connection, table: str, schema: str, onto: st
         await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
 
 
-async def complete_build(conn: Connection, schema: str) -> None:
-    """Add the keys, indexes and remaining triggers of the live tables to a bare build."""
+async def complete_build(
+    conn: Connection, schema: str, tables: Sequence[str] = INDEX_TABLES
+) -> None:
+    """Add the keys, indexes and remaining triggers of the live tables to a bare build
+    (to `tables` of it)."""
     # Possibly inside the caller's transaction, where SET LOCAL would outlive this.
     search_path = await conn.fetchval("SELECT current_setting('search_path')")
     async with conn.transaction():
         await conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
-        await _complete_build(conn, schema)
+        await _complete_build(conn, schema, tables)
         await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
 
 
-async def _complete_build(conn: Connection, schema: str) -> None:
-    for table in INDEX_TABLES:
+async def _complete_build(conn: Connection, schema: str, tables: Sequence[str]) -> None:
+    for table in tables:
         live = f"{LIVE_SCHEMA}.{table}"
         # Keys first (by name, so they keep their names), then the other indexes.
         for row in await conn.fetch(
@@ -168,9 +182,9 @@ async def compact_counts(conn: Connection) -> None:
     await conn.execute("SELECT search_compact_counts()")
 
 
-async def analyse(conn: Connection, schema: str) -> None:
+async def analyse(conn: Connection, schema: str, tables: Sequence[str] = INDEX_TABLES) -> None:
     """Give the planner statistics of the built tables before they take over."""
-    for table in INDEX_TABLES:
+    for table in tables:
         await conn.execute(f"ANALYZE {quote(schema)}.{table}")
 
 

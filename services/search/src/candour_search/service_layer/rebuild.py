@@ -207,10 +207,17 @@ class _Builder:
                 )
         return events
 
-    async def load_to(self, targets: Offsets, copy_streams: Sequence[asyncpg.Connection]) -> None:
+    async def load_to(
+        self,
+        targets: Offsets,
+        copy_streams: Sequence[asyncpg.Connection],
+        beside: asyncpg.Connection,
+    ) -> None:
         """Bulk-load the bare build with every event up to `targets` (see the module doc).
         Staged stories are COPYed over `copy_streams` (connections to the build) in turn:
-        PostgreSQL computes their documents on as many cores while this process decodes."""
+        PostgreSQL computes their documents on as many cores while this process decodes.
+        At the end `beside` (another connection to the build) derives the count tables
+        while this builder's connection writes the stories."""
         fold = IndexFold(consumer=handlers.CONSUMER)
         await bulk_index.create_staging(self.conn, self.schema)
         copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
@@ -245,16 +252,12 @@ class _Builder:
         self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
-            self.steps.update(await bulk_index.write_fold(self.conn, self.schema, fold))
+            self.steps.update(
+                await bulk_index.write_fold(self.conn, beside, self.schema, fold)
+            )
             self._marked = time.monotonic()
             await bulk_index.forget_themes(self.conn, fold.forgotten)
-            self.mark("themes of withdrawn stories forgotten")
-            # In the loading transaction: its own rows need no hint bits, where the first
-            # scan by a later transaction sets them on every page it samples, each such
-            # change WAL-logged as a full page image when data checksums are on. What the
-            # catch-up adds later is a small share of the rows.
-            await index_tables.analyse(self.conn, self.schema)
-        self.mark("analysed, load committed")
+        self.mark("themes of withdrawn stories forgotten, load committed")
 
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply records to the completed build with the live handlers, in one transaction."""
@@ -377,10 +380,10 @@ async def _build_and_switch(
         await builder.report(RebuildPhase.REPLAYING)
         streams = [
             await index_tables.connect_to_build(database_url, schema)
-            for _ in range(COPY_STREAMS - 1)
+            for _ in range(max(COPY_STREAMS - 1, 1))
         ]
         try:
-            await builder.load_to(targets, [build, *streams])
+            await builder.load_to(targets, [build, *streams][:COPY_STREAMS], beside=streams[0])
         finally:
             for stream in streams:
                 await stream.close()
