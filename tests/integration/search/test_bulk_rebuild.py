@@ -353,3 +353,53 @@ async def test_the_live_handlers_go_on_from_a_bulk_load(database: str) -> None:
             ), table
     finally:
         await control.close()
+
+
+async def test_a_story_revised_several_times_in_a_replay_ends_with_its_last_text(
+    database: str,
+) -> None:
+    """Revisions within one read batch (only the last is staged) and across batches (each
+    staged, the last kept): the index holds the last text only, counted once."""
+    in_one_batch, across_batches = uuid.uuid4(), uuid.uuid4()
+    words = ["alpha", "bravo", "charlie"]
+
+    def revision(story_id: uuid.UUID, n: int) -> Logged:
+        body = f"The {words[n - 1]} ward."
+        return LoggedEvent(uuid.uuid4(), approved(story_id=story_id, revision=n, body=body))
+
+    def other() -> Logged:
+        return LoggedEvent(uuid.uuid4(), approved(body="Another ward."))
+
+    # Read three at a time: the first story's revisions arrive in one batch, the
+    # second's in three.
+    logged = [revision(in_one_batch, n) for n in (1, 2, 3)]
+    for n in (1, 2, 3):
+        logged += [revision(across_batches, n), other(), other()]
+    control = await asyncpg.connect(database)
+    try:
+        await index_tables.create_bare_build(control, "search_build_bulk_way")
+        await load_in_bulk(database, "search_build_bulk_way", logged, chunk=3)
+        matches = {
+            word: sorted(
+                r["story_id"]
+                for r in await control.fetch(
+                    "SELECT story_id FROM search_build_bulk_way.search_stories"
+                    " WHERE document @@ to_tsquery('english', $1)",
+                    word,
+                )
+            )
+            for word in words
+        }
+        assert matches == {
+            "alpha": [],
+            "bravo": [],
+            "charlie": sorted([in_one_batch, across_batches]),
+        }
+        assert (
+            await control.fetchval(
+                "SELECT sum(stories) FROM search_build_bulk_way.search_monthly_counts"
+            )
+            == 2 + 6
+        )
+    finally:
+        await control.close()

@@ -86,6 +86,30 @@ def test_only_a_newer_revision_replaces_a_story_and_ties_keep_the_first() -> Non
     assert list(kept(fold)) == [third.number]
 
 
+def test_a_revision_superseded_before_it_is_staged_is_never_staged() -> None:
+    """Each staged revision costs PostgreSQL its document: one that a later revision (or
+    a withdrawal) replaced before the batch was written is left out, and the story ends
+    with its last revision."""
+    fold = IndexFold(consumer="search")
+    edited, gone = uuid.uuid4(), uuid.uuid4()
+    apply(fold, story(edited, 1, "first"), story(gone, 1, "withdrawn soon"))
+    apply(fold, story(edited, 2, "second"), story(edited, 3, "third"), withdrawal(gone))
+    staged = fold.take_staged()
+    assert [(x.event.story_id, x.event.title) for x in staged] == [(edited, "third")]
+    assert list(kept(fold)) == [staged[0].number]
+
+
+def test_a_revision_staged_earlier_stays_until_a_later_one_replaces_it() -> None:
+    fold = IndexFold(consumer="search")
+    s = uuid.uuid4()
+    apply(fold, story(s, 1, "first"))
+    [first] = fold.take_staged()
+    apply(fold, story(s, 2, "second"))
+    [second] = fold.take_staged()
+    assert second.event.title == "second"
+    assert list(kept(fold)) == [second.number] != [first.number]
+
+
 def test_the_inbox_applies_an_event_id_once() -> None:
     fold = IndexFold(consumer="search")
     s, event_id = uuid.uuid4(), uuid.uuid4()

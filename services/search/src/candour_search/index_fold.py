@@ -213,9 +213,7 @@ class IndexFold:
         withdrawn, since it was applied is left out, so its document is never computed."""
         staged, self._staged = self._staged, []
         held = self.stories
-        return [
-            s for s in staged if (kept := held.get(s.event.story_id)) and kept[1] == s.number
-        ]
+        return [s for s in staged if (kept := held.get(s.event.story_id)) and kept[1] == s.number]
 
     def kept_stories(self) -> Iterator[tuple[int, tuple[object, ...]]]:
         """Per story the index holds: its staged number and its response columns

@@ -1,16 +1,22 @@
 """Writing a folded index (index_fold.py) into a bare build (index_tables.create_bare_build)
 with COPY, then what the live tables' triggers and indexes would have made of it.
 
-1. While the replay reads, every story revision the fold applies is COPYed into an
-   unlogged staging table of the build, numbered (texts are not kept in memory); its
-   document trigger computes the document there, in parallel with the replay.
-2. At the end the fold's small tables (responses, their versions, withdrawals, the inbox)
-   and, per story kept, its staged number and response columns are COPYed; one
-   INSERT ... SELECT moves the kept revisions into search_stories, adding the response
-   text to the document of stories that have responses.
-3. The count tables and the sample are computed from search_stories in one pass each:
-   the rows the statement triggers' deltas fold into (migration 0012), zero cells left out.
-4. Keys, indexes and the remaining triggers are added (index_tables.complete_build).
+1. While the replay reads, every story revision the fold still holds when its batch is
+   written is COPYed into an unlogged staging table of the build, numbered (texts are not
+   kept in memory); its document trigger computes the document there, in parallel with
+   the replay. A revision superseded (or withdrawn) within its batch is never staged.
+2. At the end, per story kept, its staged number and response columns are COPYed and
+   committed. Then two connections work at once:
+   - the loading one, in the caller's transaction: one INSERT ... SELECT moves the kept
+     revisions into search_stories, adding the response text to the document of stories
+     that have responses; the fold's small tables (responses, their versions,
+     withdrawals, the inbox) are COPYed; the sample is derived from search_stories; keys,
+     indexes and the remaining triggers are added (index_tables.complete_build) and the
+     tables ANALYZEd, all in the transaction that wrote the rows (no hint bits to set);
+   - the other, in a transaction of its own: the count tables computed from the staged
+     rows of the kept stories in one pass each (the rows the statement triggers' deltas
+     fold into, migration 0012, zero cells left out), their keys and indexes, ANALYZE.
+   A build is only used once both committed (a rebuild that fails drops it whole).
 """
 
 from __future__ import annotations
@@ -103,6 +109,7 @@ async def write_fold(
     same time: PostgreSQL works on two cores. Returns (and logs) the seconds each step
     took; the steps on `beside` are named so."""
     s = quote(schema)
+    started = time.perf_counter()
     # Committed first, so `beside` sees it: the response columns of each story kept.
     await _copy(
         beside,
@@ -111,11 +118,13 @@ async def write_fold(
         ("number", *AGGREGATE_COLUMNS),
         ((number, *aggregates) for number, aggregates in fold.kept_stories()),
     )
+    kept = time.perf_counter()
     async with asyncio.TaskGroup() as both:
         stories = both.create_task(_write_stories(conn, schema, fold))
         counts = both.create_task(_write_counts(beside, schema))
     await conn.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
     return {
+        "kept stories copied": round(kept - started, 3),
         **stories.result(),
         **{f"{step} (beside)": seconds for step, seconds in counts.result().items()},
     }
@@ -130,7 +139,9 @@ async def _session_memory(conn: asyncpg.Connection) -> None:
 STORY_TABLES = tuple(t for t in INDEX_TABLES if t not in COUNT_TABLES)
 
 
-async def _write_stories(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
+async def _write_stories(
+    conn: asyncpg.Connection, schema: str, fold: IndexFold
+) -> dict[str, float]:
     s = quote(schema)
     step = _Steps()
     await _session_memory(conn)

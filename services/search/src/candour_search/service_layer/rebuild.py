@@ -11,11 +11,13 @@ How it works, and why nothing is lost:
    story.withdrawn from the beginning up to the end offsets captured at the start, in
    large batches. The events are folded in memory exactly as the live handlers would apply
    them one at a time, in the same order (index_fold.py: inbox, withdrawal markers,
-   revision and version checks, tombstones); each story revision applied is COPYed to a
-   staging table as it comes, so story texts are never all in memory. At the end the
-   kept revisions, responses, versions, withdrawals and inbox are written with COPY, the
-   count tables and the sample computed in one pass each, and the keys, indexes and
-   triggers built (adapters/bulk_index.py). After the broker has compacted those topics a
+   revision and version checks, tombstones); each story revision still held when its
+   batch is written is COPYed to a staging table as it comes (PostgreSQL computes its
+   document meanwhile), so story texts are never all in memory. At the end the kept
+   revisions, responses, versions, withdrawals and inbox are written with COPY, the
+   count tables (on a second connection, at the same time) and the sample computed in
+   one pass each, the keys, indexes and triggers built and the tables ANALYZEd
+   (adapters/bulk_index.py). After the broker has compacted those topics a
    withdrawn story's records are simply absent (or only its tombstones remain), and its
    story.withdrawn event still keeps it out. The live service meanwhile keeps consuming
    into, and answering from, the live tables; the progress callback gets events done,
@@ -252,9 +254,7 @@ class _Builder:
         self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
-            self.steps.update(
-                await bulk_index.write_fold(self.conn, beside, self.schema, fold)
-            )
+            self.steps.update(await bulk_index.write_fold(self.conn, beside, self.schema, fold))
             self._marked = time.monotonic()
             await bulk_index.forget_themes(self.conn, fold.forgotten)
         self.mark("themes of withdrawn stories forgotten, load committed")
