@@ -12,6 +12,11 @@ bar), in this process, and checks the index holds every approved story not withd
 Raw baselines from the same run: a plain aiokafka consumer reading the same N messages
 from the beginning (msgs/s) and asyncpg COPY of N rows of the events' mean size into a
 plain table (rows/s). The database and the topics are removed at the end.
+
+It prints the seconds of each step of the rebuild, the CPU seconds by process (this one,
+the database's backends, the broker) and the load average before and after the rebuild
+(others sharing the machine change the result). `--profile` runs the rebuild under
+cProfile and keeps the profile beside the JSON, with a summary of the top costs.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import math
 import os
+import pstats
 import random
 import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,7 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import DeleteGroupsRequest
 from harness.cli import common_arguments, console, exit_cleanly_on_sigterm, progress
-from harness.record import append_row, machine_facts, machine_text, write_result
+from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import Infra, infrastructure
 from harness.usage import (
     DatabaseBackendsCpu,
@@ -82,6 +91,7 @@ PUBLISHER = {
     Topic.STORY_WITHDRAWN: "story-intake",
 }
 PRODUCE_WINDOW = 20_000  # sends in flight before waiting for the oldest acks
+PROFILE_TOP = 30  # functions shown by --profile
 COPY_CHUNK = 10_000
 
 
@@ -296,16 +306,38 @@ class Watch:
 
 
 async def rebuild(
-    dsn: str, bootstrap: str, topics: TopicNames, stall_timeout: float, cpu: dict[str, float]
+    dsn: str,
+    bootstrap: str,
+    topics: TopicNames,
+    stall_timeout: float,
+    cpu: dict[str, float],
+    profile_to: Path | None = None,
 ) -> tuple[RebuildResult, Watch, float]:
     """Run the rebuild as the CLI does; `cpu` gets the CPU seconds it took by process:
     this one (the CLI's), the database's backends and, if it runs here, the broker (which
-    serves other clients too: an upper bound)."""
+    serves other clients too: an upper bound). With `profile_to`, the rebuild runs under
+    cProfile (this process only: PostgreSQL's share is in the steps) and the profile is
+    written there, with a summary beside it."""
     broker = listening_process(int(bootstrap.rsplit(":", 1)[1]))
     own_before, broker_before = own_cpu_seconds(), process_cpu_seconds(broker)
+    profiler = cProfile.Profile() if profile_to else None
     async with DatabaseBackendsCpu(dsn, dsn.rsplit("/", 1)[1]) as backends:
-        outcome = await _rebuild(dsn, bootstrap, topics, stall_timeout)
+        if profiler is not None:
+            profiler.enable()
+        try:
+            outcome = await _rebuild(dsn, bootstrap, topics, stall_timeout)
+        finally:
+            if profiler is not None:
+                profiler.disable()
     cpu["rebuild process (Python)"] = own_cpu_seconds() - own_before
+    if profiler is not None and profile_to is not None:
+        profiler.dump_stats(str(profile_to))
+        buffer = io.StringIO()
+        stats = pstats.Stats(str(profile_to), stream=buffer)
+        stats.sort_stats("tottime").print_stats(PROFILE_TOP)
+        buffer.write("\n-- by cumulative time --\n")
+        stats.sort_stats("cumulative").print_stats(PROFILE_TOP)
+        profile_to.with_suffix(".txt").write_text(buffer.getvalue())
     cpu["PostgreSQL backends of the database"] = backends.total
     broker_used = process_cpu_seconds(broker) - broker_before
     if not math.isnan(broker_used):
@@ -405,9 +437,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     dsn, args.events, round(produced["mean_event_bytes"]), bars
                 )
             cpu: dict[str, float] = {}
+            profile_to = None
+            if args.profile:
+                profile_to = Path(args.out_dir) / f"replay-{stamp()}.prof"
+                profile_to.parent.mkdir(parents=True, exist_ok=True)
+            # Others share the machine: its load says how far the result is the code's.
+            load_before = os.getloadavg()
             result, watch, wall_s = await rebuild(
-                dsn, infra.kafka_bootstrap, topics, args.stall_timeout, cpu
+                dsn, infra.kafka_bootstrap, topics, args.stall_timeout, cpu, profile_to
             )
+            load_after = os.getloadavg()
             groups.append(result.group_id)
             conn = await asyncpg.connect(dsn)
             try:
@@ -456,6 +495,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "group_id": result.group_id,
         },
         "cpu_s": {name: round(seconds, 2) for name, seconds in cpu.items()},
+        "load_average": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in load_after],
+        },
+        "profile": str(profile_to) if profile_to else None,
         "cpu_us_per_event": {
             name: round(seconds / args.events * 1e6, 1) for name, seconds in cpu.items()
         },
@@ -491,8 +535,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     common_arguments(parser)
     args = parser.parse_args()
-    if args.profile or args.service_env:
-        parser.error("--profile and --service-env do not apply: the rebuild runs in this process")
+    if args.service_env:
+        parser.error("--service-env does not apply: the rebuild runs in this process")
     if args.events < 1 or args.responses + args.withdrawals >= 1:
         parser.error("need --events >= 1 and --responses + --withdrawals < 1")
     exit_cleanly_on_sigterm()
@@ -525,6 +569,16 @@ def main() -> None:
         for name, seconds in outcome["cpu_s"].items()
     )
     console.print(f"CPU: {cpu_text}")
+    load = outcome["load_average"]
+    console.print(
+        f"load average (1 min) {load['before'][0]:.1f} before the rebuild, "
+        f"{load['after'][0]:.1f} after"
+    )
+    if outcome["profile"]:
+        console.print(
+            f"profile of this process (the rebuild): {outcome['profile']} "
+            f"(top costs in {Path(outcome['profile']).with_suffix('.txt')})"
+        )
     path = write_result("replay", outcome, args.out_dir)
     console.print(f"result: {path}")
     if not args.no_record:
@@ -533,7 +587,8 @@ def main() -> None:
             machine_text(facts),
             f"{rate} ({r['events_applied']:,} in {r['seconds']:,.1f} s); {indexed}",
             f"{raw}; ratio {to_consume:.3f} / {to_copy:.3f}",
-            f"CPU {cpu_text}; "
+            f"CPU {cpu_text}; load average {outcome['load_average']['before'][0]:.1f} -> "
+            f"{outcome['load_average']['after'][0]:.1f}; "
             f"{mix['approved']:,} approved, {mix['responses']:,} responses, "
             f"{mix['withdrawn']:,} withdrawn, mean {p['size_bytes']:,} B; produced at "
             f"{outcome['produce']['events_per_s']:,.0f}/s; {facts['broker']}; "
