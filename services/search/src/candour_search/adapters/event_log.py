@@ -227,6 +227,7 @@ class TopicReplay:
         answers = dict.fromkeys(partitions, 0)
         while True:
             left_ms = max(int((deadline - loop.time()) * 1000), 0)
+            fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
             fetched = await self._consumer.getmany(
                 *partitions, timeout_ms=min(left_ms, 20), max_records=max_records
             )
