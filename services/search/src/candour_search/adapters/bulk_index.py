@@ -9,13 +9,13 @@ with COPY, then what the live tables' triggers and indexes would have made of it
    committed. Then two connections work at once:
    - the loading one, in the caller's transaction: one INSERT ... SELECT moves the kept
      revisions into search_stories, adding the response text to the document of stories
-     that have responses; the fold's small tables (responses, their versions,
-     withdrawals, the inbox) are COPYed; the sample is derived from search_stories; keys,
-     indexes and the remaining triggers are added (index_tables.complete_build) and the
-     tables ANALYZEd, all in the transaction that wrote the rows (no hint bits to set);
+     that have responses; the sample is derived from search_stories; keys, indexes and
+     the remaining triggers are added (index_tables.complete_build) and the tables
+     ANALYZEd, all in the transaction that wrote the rows (no hint bits to set);
    - the other, in a transaction of its own: the count tables computed from the staged
      rows of the kept stories in one pass each (the rows the statement triggers' deltas
-     fold into, migration 0012, zero cells left out), their keys and indexes, ANALYZE.
+     fold into, migration 0012, zero cells left out), the fold's small tables (responses,
+     their versions, withdrawals, the inbox) COPYed, their keys and indexes, ANALYZE.
    A build is only used once both committed (a rebuild that fails drops it whole).
 """
 
@@ -103,8 +103,9 @@ async def write_fold(
 ) -> dict[str, float]:
     """Write what the fold ended with, derive the count tables and the sample, build the
     keys, indexes and triggers and ANALYZE: the build is then as the live handlers would
-    have left it (counts folded). The stories' tables are written in `conn`'s transaction
-    (the caller's); the count tables, derived from the staged rows, in a transaction of
+    have left it (counts folded). The stories and the sample are written in `conn`'s
+    transaction (the caller's); the count tables (derived from the staged rows) and the
+    fold's small tables (responses, versions, withdrawals, inbox) in a transaction of
     their own on `beside` (a second connection to the build, not in a transaction), at the
     same time: PostgreSQL works on two cores. Returns (and logs) the seconds each step
     took; the steps on `beside` are named so."""
@@ -121,7 +122,7 @@ async def write_fold(
     kept = time.perf_counter()
     async with asyncio.TaskGroup() as both:
         stories = both.create_task(_write_stories(conn, schema, fold))
-        counts = both.create_task(_write_counts(beside, schema))
+        counts = both.create_task(_write_beside(beside, schema, fold))
     await conn.execute(f"DROP TABLE {s}.{STAGED_STORIES}, {s}.{KEPT_STORIES}")
     return {
         "kept stories copied": round(kept - started, 3),
@@ -135,8 +136,12 @@ async def _session_memory(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT set_config('maintenance_work_mem', $1, true)", MAINTENANCE_WORK_MEM)
 
 
-# Everything but the count tables: written in the caller's transaction.
-STORY_TABLES = tuple(t for t in INDEX_TABLES if t not in COUNT_TABLES)
+# Written on the second connection: the count tables (from the staged rows) and the
+# fold's small tables. The others (the stories and the sample drawn from them) in the
+# caller's transaction.
+FOLD_TABLES = ("search_responses", "search_response_versions", "search_withdrawn", "inbox")
+BESIDE_TABLES = COUNT_TABLES + FOLD_TABLES
+STORY_TABLES = tuple(t for t in INDEX_TABLES if t not in BESIDE_TABLES)
 
 
 async def _write_stories(
@@ -164,25 +169,6 @@ async def _write_stories(
         """  # noqa: S608 - fixed names only
     )
     step("stories inserted")
-    await _copy(
-        conn,
-        schema,
-        "search_responses",
-        RESPONSE_COLUMNS,
-        (row.values() for row in fold.responses.values()),
-    )
-    await _copy(conn, schema, "search_response_versions", VERSION_COLUMNS, fold.version_rows())
-    await _copy(
-        conn, schema, "search_withdrawn", ("story_id", "withdrawn_at"), fold.withdrawn.items()
-    )
-    await _copy(
-        conn,
-        schema,
-        "inbox",
-        ("consumer", "event_id", "topic"),
-        ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
-    )
-    step("responses, versions, withdrawals and inbox copied")
     await derive_sample(conn, schema)
     step("sample derived")
     await complete_build(conn, schema, STORY_TABLES)
@@ -196,15 +182,34 @@ async def _write_stories(
     return step.seconds
 
 
-async def _write_counts(conn: asyncpg.Connection, schema: str) -> dict[str, float]:
+async def _write_beside(conn: asyncpg.Connection, schema: str, fold: IndexFold) -> dict[str, float]:
     step = _Steps()
     async with conn.transaction():
         await _session_memory(conn)
         await derive_counts(conn, schema)
         step("counts derived")
-        await complete_build(conn, schema, COUNT_TABLES)
-        await analyse(conn, schema, COUNT_TABLES)
-        step("count keys and indexes built, analysed")
+        await _copy(
+            conn,
+            schema,
+            "search_responses",
+            RESPONSE_COLUMNS,
+            (row.values() for row in fold.responses.values()),
+        )
+        await _copy(conn, schema, "search_response_versions", VERSION_COLUMNS, fold.version_rows())
+        await _copy(
+            conn, schema, "search_withdrawn", ("story_id", "withdrawn_at"), fold.withdrawn.items()
+        )
+        await _copy(
+            conn,
+            schema,
+            "inbox",
+            ("consumer", "event_id", "topic"),
+            ((fold.consumer, event_id, topic) for event_id, topic in fold.inbox.items()),
+        )
+        step("responses, versions, withdrawals and inbox copied")
+        await complete_build(conn, schema, BESIDE_TABLES)
+        await analyse(conn, schema, BESIDE_TABLES)
+        step("their keys and indexes built, analysed")
     return step.seconds
 
 
