@@ -46,7 +46,7 @@ END_LOOK_ANSWERS = 2
 REPLAY_FETCH = {
     "max_partition_fetch_bytes": 16 * 2**20,
     "fetch_max_bytes": 64 * 2**20,
-    "fetch_max_wait_ms": 50,
+    "fetch_max_wait_ms": 100,
 }
 
 
