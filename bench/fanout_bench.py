@@ -1,13 +1,19 @@
 """Fan-out: one story that 1,000 staff subscriptions match -> emails/s.
 
     .venv/bin/python bench/fanout_bench.py [--subscribers 1000]
-        [--broker kafka|tansu] [--service-env notifications:NAME=VALUE] [--no-record]
+        [--smtp go-smtp|aiosmtpd] [--broker kafka|tansu]
+        [--service-env notifications:NAME=VALUE] [--no-record]
 
 Subscribes `--subscribers` distinct addresses (immediate, new stories) to one
 organisation, submits one story about it (auto-approved) and counts the emails
 a local SMTP server receives: emails/s from the first email to the last, the
 time from submission to the last email, and a check that every recipient got
 exactly one (after a settling wait, so a late duplicate is caught too).
+
+The SMTP server (`--smtp`): by default the Go sink of `bench/smtp_sink` in a process
+of its own (`harness.smtp_sink`, built on first use), which records each message's
+envelope and Message-ID; `aiosmtpd` is the tests' sink, served from a thread of this
+process, which caps both Candour and the baseline near 200 emails/s (kept to compare).
 
 The raw baseline of the same run: as many emails of the same size sent straight to
 the same SMTP server with aiosmtplib over `--raw-sessions` sessions (what the server
@@ -18,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 import aiosmtplib
 import httpx
@@ -34,11 +42,55 @@ from harness.cli import (
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
+from harness.smtp_sink import FastMailSink, SinkMail, fast_smtp_server
 from harness.stats import ms
 from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
 from harness.usage import print_profiles, process_table
 
-from tests.infra import MailSink, smtp_server
+from tests.infra import MailSink, ReceivedMail, smtp_server
+
+
+class Received(Protocol):
+    """An email as either sink reports it."""
+
+    @property
+    def story_id(self) -> str | None: ...
+
+    @property
+    def envelope_to(self) -> list[str]: ...
+
+    @property
+    def received_at(self) -> float: ...
+
+
+class Sink(Protocol):
+    port: int
+
+    def snapshot(self) -> Sequence[Received]: ...
+
+
+@contextlib.contextmanager
+def mail_server(kind: str) -> Iterator[MailSink | FastMailSink]:
+    if kind == "aiosmtpd":
+        with smtp_server() as sink:
+            yield sink
+    else:
+        with fast_smtp_server() as fast:
+            yield fast
+
+
+def size_of(mail: Received) -> int:
+    if isinstance(mail, ReceivedMail):
+        return len(mail.content)
+    assert isinstance(mail, SinkMail)
+    return mail.size
+
+
+def message_id_of(mail: Received) -> str | None:
+    if isinstance(mail, ReceivedMail):
+        return str(mail.message.get("Message-ID", "")) or None
+    assert isinstance(mail, SinkMail)
+    return mail.message_id or None
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,7 +103,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with infrastructure(args) as infra:
         facts = machine_facts(infra)
         console.print(f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}")
-        with smtp_server() as sink:
+        with mail_server(args.smtp) as sink:
             platform = Platform(
                 infra,
                 orgs,
@@ -89,13 +141,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.profile:
                 print_profiles(platform.services)
             sample = next((m for m in sink.snapshot() if m.story_id == story_id), None)
-            size = len(sample.content) if sample is not None else 4000
+            size = size_of(sample) if sample is not None else 4000
             raw = await raw_smtp_baseline(sink.port, len(recipients), args.raw_sessions, size)
     mails = [m for m in sink.snapshot() if m.story_id == story_id]
     per_recipient = Counter(r for m in mails for r in m.envelope_to)
     missing = [r for r in recipients if per_recipient[r] == 0]
     duplicated = {r: n for r, n in per_recipient.items() if n > 1}
     strangers = [r for r in per_recipient if r not in set(recipients)]
+    # A resend after a crash carries the delivery's Message-ID again: count those too.
+    per_message_id = Counter(message_id_of(m) for m in mails)
+    repeated_ids = sum(1 for mid, n in per_message_id.items() if mid is not None and n > 1)
     times = sorted(m.received_at for m in mails)
     spread = times[-1] - times[0] if len(times) > 1 else float("nan")
     return {
@@ -105,10 +160,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "subscribers": len(recipients),
         "emails": len(mails),
         "complete": complete,
-        "exactly_once": not missing and not duplicated and not strangers,
+        "smtp_server": args.smtp,
+        "exactly_once": not missing and not duplicated and not strangers and not repeated_ids,
         "missing": len(missing),
         "duplicated": len(duplicated),
         "unexpected_recipients": len(strangers),
+        "repeated_message_ids": repeated_ids,
         "submit_to_first_email_s": times[0] - submitted_at if times else None,
         "submit_to_last_email_s": times[-1] - submitted_at if times else None,
         "emails_per_s": (len(times) - 1) / spread if len(times) > 1 and spread > 0 else None,
@@ -151,7 +208,7 @@ async def raw_smtp_baseline(port: int, count: int, sessions: int, size: int) -> 
     return count / (time.perf_counter() - started)
 
 
-async def _wait(args: argparse.Namespace, sink: MailSink, story_id: str, expected: int) -> bool:
+async def _wait(args: argparse.Namespace, sink: Sink, story_id: str, expected: int) -> bool:
     last, last_change = -1, time.time()
     with progress() as bars:
         task = bars.add_task("emailed", total=expected)
@@ -176,7 +233,7 @@ def report(result: dict[str, Any]) -> None:
     rate = result["emails_per_s"]
     c.print(
         f"\n[bold]Fan-out[/]: one story, {result['subscribers']} subscribers; "
-        f"{result['machine']['broker']}"
+        f"{result['machine']['broker']}; SMTP server {result['smtp_server']}"
     )
     c.print(f"  emails received      {result['emails']}")
     c.print(
@@ -193,7 +250,8 @@ def report(result: dict[str, Any]) -> None:
     verdict = "[green]yes[/]" if result["exactly_once"] else "[red]NO[/]"
     c.print(
         f"  exactly one each     {verdict} (missing {result['missing']}, duplicated "
-        f"{result['duplicated']}, unexpected {result['unexpected_recipients']})"
+        f"{result['duplicated']}, unexpected {result['unexpected_recipients']}, "
+        f"repeated Message-IDs {result['repeated_message_ids']})"
     )
     c.print(process_table(result["processes"]))
 
@@ -205,6 +263,12 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0, help="s to wait for late duplicates")
     parser.add_argument(
         "--raw-sessions", type=int, default=4, help="SMTP sessions of the raw baseline"
+    )
+    parser.add_argument(
+        "--smtp",
+        choices=("go-smtp", "aiosmtpd"),
+        default="go-smtp",
+        help="the SMTP server: the Go sink in its own process (default) or the tests' aiosmtpd",
     )
     common_arguments(parser)
     args = parser.parse_args()
@@ -226,6 +290,7 @@ def main() -> None:
             f"raw SMTP {result['raw_smtp_emails_per_s']:.1f} emails/s "
             f"({result['raw_sessions']} sessions)",
             f"1 story, {result['subscribers']} subscribers; {result['machine']['broker']}; "
+            f"SMTP {result['smtp_server']}; "
             f"notifications settings {result['args']['service_env']}; {path.name}",
         )
     raise SystemExit(0 if result["complete"] and result["exactly_once"] else 1)
