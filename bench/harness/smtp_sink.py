@@ -87,9 +87,23 @@ class FastMailSink:
         self._partial = b""
         self._mails: list[SinkMail] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def snapshot(self) -> list[SinkMail]:
-        with self._lock, self._record.open("rb") as f:
+        with self._lock:
+            if self._closed:  # the sink has stopped: everything was read then
+                return list(self._mails)
+            return self._read_new()
+
+    def close(self) -> None:
+        """Read the last lines; later snapshots return what was received in all."""
+        with self._lock:
+            if not self._closed:
+                self._read_new()
+                self._closed = True
+
+    def _read_new(self) -> list[SinkMail]:
+        with self._record.open("rb") as f:
             f.seek(self._offset)
             chunk = self._partial + f.read()
             self._offset = f.tell()
@@ -121,13 +135,15 @@ def fast_smtp_server(host: str = "127.0.0.1") -> Iterator[FastMailSink]:
             stdin=subprocess.PIPE,  # closed with us: the sink never outlives the benchmark
             stdout=subprocess.PIPE,
         )
+        sink: FastMailSink | None = None
         try:
             assert process.stdout is not None
             line = process.stdout.readline().decode()
             if not line.startswith("listening on "):
                 raise RuntimeError(f"the SMTP sink did not start (exit {process.poll()})")
             port = int(line.rsplit(":", 1)[1])
-            yield FastMailSink(host, port, record)
+            sink = FastMailSink(host, port, record)
+            yield sink
         finally:
             process.terminate()
             try:
@@ -135,3 +151,5 @@ def fast_smtp_server(host: str = "127.0.0.1") -> Iterator[FastMailSink]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if sink is not None:
+                sink.close()
