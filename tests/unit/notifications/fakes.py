@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -280,6 +280,9 @@ class FakeDeliveries:
             return False
         self.state.deliveries.append(copy.deepcopy(delivery))
         return True
+
+    async def add_many(self, deliveries: Sequence[Delivery]) -> int:
+        return sum([await self.add(d) for d in deliveries])
 
     async def add_digest(self, delivery: Delivery) -> bool:
         if any(

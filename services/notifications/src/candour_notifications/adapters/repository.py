@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
@@ -547,6 +547,46 @@ async def add_delivery(conn: Connection, delivery: Delivery) -> bool:
         json.dumps(delivery.context),
     )
     return bool(status == "INSERT 0 1")
+
+
+async def add_deliveries(conn: Connection, deliveries: Sequence[Delivery]) -> int:
+    """Owe many emails in one statement (a story's fan-out); returns how many were new.
+
+    Each is skipped, as by `add_delivery`, if its (event, recipient, kind) is owed
+    already. Deliveries sharing one context (a story's alert) serialize it once.
+    """
+    if not deliveries:
+        return 0
+    encoded: dict[int, str] = {}
+    contexts = []
+    for d in deliveries:
+        text = encoded.get(id(d.context))
+        if text is None:
+            text = encoded[id(d.context)] = json.dumps(d.context)
+        contexts.append(text)
+    inserted = await conn.fetchval(
+        """
+        WITH added AS (
+            INSERT INTO deliveries
+                (id, event_id, story_id, kind, recipient, subscription_id, context)
+            SELECT id, event_id, story_id, kind, recipient, subscription_id, context::jsonb
+            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                        $6::uuid[], $7::text[])
+                AS t(id, event_id, story_id, kind, recipient, subscription_id, context)
+            ON CONFLICT (event_id, recipient, kind) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*) FROM added
+        """,
+        [d.id for d in deliveries],
+        [d.event_id for d in deliveries],
+        [d.story_id for d in deliveries],
+        [d.kind.value for d in deliveries],
+        [d.recipient for d in deliveries],
+        [d.subscription_id for d in deliveries],
+        contexts,
+    )
+    return int(inserted or 0)
 
 
 async def alerted_subscriptions(
@@ -1123,6 +1163,9 @@ class PostgresDeliveries:
 
     async def add(self, delivery: Delivery) -> bool:
         return await add_delivery(self._conn, delivery)
+
+    async def add_many(self, deliveries: Sequence[Delivery]) -> int:
+        return await add_deliveries(self._conn, deliveries)
 
     async def add_digest(self, delivery: Delivery) -> bool:
         return await add_digest_delivery(self._conn, delivery)

@@ -1114,9 +1114,9 @@ async def _owe(
     subscriptions: list[Subscription],
     context: dict[str, object],
 ) -> int:
-    owed = 0
-    for subscription in recipients(subscriptions).values():
-        owed += await uow.deliveries.add(
+    # One statement for a story's whole fan-out, however many subscribers match.
+    return await uow.deliveries.add_many(
+        [
             Delivery(
                 id=uuid.uuid4(),
                 event_id=event_id,
@@ -1125,6 +1125,7 @@ async def _owe(
                 recipient=subscription.email,
                 subscription_id=subscription.id,
                 context=context,
-            ),
-        )
-    return owed
+            )
+            for subscription in recipients(subscriptions).values()
+        ]
+    )

@@ -9,7 +9,7 @@ the unit tests an in-memory one (tests/unit/notifications/fakes.py).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -139,6 +139,11 @@ class Stories(Protocol):
 class Deliveries(Protocol):
     async def add(self, delivery: Delivery) -> bool:
         """Owe an email; False if this (event, recipient, kind) is owed already."""
+        ...
+
+    async def add_many(self, deliveries: Sequence[Delivery]) -> int:
+        """Owe many emails at once (one statement); each is skipped as by `add` if owed
+        already. Returns how many were new."""
         ...
 
     async def add_digest(self, delivery: Delivery) -> bool:
