@@ -641,39 +641,36 @@ async def claim_due(conn: Connection, limit: int) -> list[Delivery]:
     return [_delivery(r) for r in rows]
 
 
-async def record_sent_and_claim(
-    conn: Connection, sent: uuid.UUID | None, limit: int
-) -> list[Delivery]:
-    """Record `sent` as sent and claim up to `limit` due emails, in one statement.
+async def record_sent(
+    conn: Connection, sent: Sequence[uuid.UUID], about_to_send: Sequence[Delivery]
+) -> set[uuid.UUID]:
+    """Record `sent` as sent and take another lease on those of `about_to_send` that
+    are still this worker's to send, in one statement; return those.
 
-    One commit per email instead of two: the mark of the email just accepted and the
-    claim of the next one share it, in that order of consequence (the sent row is never
-    claimed again: it is excluded, and it is `sending`, not `pending`). `sent` None
-    records nothing; `limit` 0 claims nothing.
+    Still ours: `sending` with the attempt count of our claim. A row cancelled since
+    (withdrawn story, unsubscribe) is not, nor one given back after the lease
+    (`resume_interrupted`), whether or not another worker claimed it since (its claim
+    counted another attempt). The sent rows are never among them: they are not sent
+    twice by this worker, and they are marked sent from `sending` (or `pending`, when
+    the lease ran out during the send).
     """
     rows = await conn.fetch(
         """
         WITH sent AS (
             UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
                                   last_error = NULL
-            WHERE id = $1 AND status IN ('sending', 'pending')
-        ), due AS (
-            SELECT id FROM deliveries
-            WHERE status = 'pending' AND next_attempt_at <= now()
-              AND id IS DISTINCT FROM $1
-            ORDER BY next_attempt_at
-            LIMIT $2
-            FOR UPDATE SKIP LOCKED
+            WHERE id = ANY($1::uuid[]) AND status IN ('sending', 'pending')
         )
-        UPDATE deliveries d
-        SET status = 'sending', attempts = d.attempts + 1, updated_at = now()
-        FROM due WHERE d.id = due.id
-        RETURNING d.*
+        UPDATE deliveries d SET updated_at = now()
+        FROM unnest($2::uuid[], $3::int[]) AS ours(id, attempts)
+        WHERE d.id = ours.id AND d.attempts = ours.attempts AND d.status = 'sending'
+        RETURNING d.id
         """,
-        sent,
-        limit,
+        list(sent),
+        [d.id for d in about_to_send],
+        [d.attempts for d in about_to_send],
     )
-    return [_delivery(r) for r in rows]
+    return {r["id"] for r in rows}
 
 
 async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> None:
@@ -1273,9 +1270,15 @@ class PostgresDeliveryLedger:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
+    async def claim(self, limit: int) -> list[Delivery]:
         async with self._pool.acquire() as conn:
-            return await record_sent_and_claim(conn, sent, limit)
+            return await claim_due(conn, limit)
+
+    async def record_sent(
+        self, sent: Sequence[uuid.UUID], about_to_send: Sequence[Delivery]
+    ) -> set[uuid.UUID]:
+        async with self._pool.acquire() as conn:
+            return await record_sent(conn, sent, about_to_send)
 
     async def mark_retry(self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str) -> None:
         async with self._pool.acquire() as conn:

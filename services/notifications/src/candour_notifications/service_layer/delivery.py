@@ -19,6 +19,7 @@ import email.utils
 import functools
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,8 +56,16 @@ T = TypeVar("T")
 class DeliveryLedger(Protocol):
     """The deliveries as the worker sees them: each call commits on its own."""
 
-    async def record_sent_and_claim(self, sent: uuid.UUID | None, limit: int) -> list[Delivery]:
-        """Record `sent` as sent and claim up to `limit` due emails, in one commit."""
+    async def claim(self, limit: int) -> list[Delivery]:
+        """Claim up to `limit` due emails (`sending`, committed), in one statement."""
+        ...
+
+    async def record_sent(
+        self, sent: Sequence[uuid.UUID], about_to_send: Sequence[Delivery]
+    ) -> set[uuid.UUID]:
+        """Record `sent` as sent and return which of `about_to_send` (claimed by this
+        worker) are still ours to send, in one commit: not cancelled meanwhile
+        (withdrawn, unsubscribed), nor given back after the lease."""
         ...
 
     async def mark_retry(
@@ -261,46 +270,58 @@ class DeliveryWorker:
             self._wake.clear()
 
     async def send_due(self, ledger: DeliveryLedger) -> int:
-        """Send up to a batch of due emails on every lane at once; return how many
-        were taken in all."""
+        """Claim up to a batch of due emails per lane in one statement and send them on
+        every lane at once; return how many were claimed."""
+        limit = self._settings.delivery_batch_size * len(self._mailers)
+        claimed = await _with_retries(functools.partial(ledger.claim, limit), self._on_transient)
+        if not claimed:
+            return 0
+        queue = deque(claimed)
+        recorder = _SentRecorder(ledger, self._on_transient)
+        claimed_at = time.monotonic()
         # A task group: a lane that fails stops the others (the worker then backs off
         # and starts them all again), so no lane is left running on its own.
         async with asyncio.TaskGroup() as lanes:
-            tasks = [lanes.create_task(self._send_on(ledger, m)) for m in self._mailers]
-        return sum(t.result() for t in tasks)
+            for mailer in self._mailers:
+                lanes.create_task(self._send_on(ledger, mailer, queue, recorder, claimed_at))
+        return len(claimed)
 
-    async def _send_on(self, ledger: DeliveryLedger, mailer: Mailer) -> int:
-        """One lane: up to a batch of due emails, one at a time; return how many.
+    async def _send_on(
+        self,
+        ledger: DeliveryLedger,
+        mailer: Mailer,
+        queue: deque[Delivery],
+        recorder: _SentRecorder,
+        claimed_at: float,
+    ) -> None:
+        """One lane: the claimed emails it takes from `queue`, one at a time.
 
-        Each email is claimed (`sending` committed) before any SMTP traffic and recorded
-        `sent` before the lane sends another (that record and the next claim share one
-        commit), so a worker that dies leaves at most one email per lane whose fate is
-        unknown: it is sent again after the lease (same Message-ID), and only a crash
-        between the server's acceptance and that commit can make it a second copy.
+        Each email is recorded `sent` before the lane sends another: that record is
+        committed together with the check that the next one is still ours to send
+        (not cancelled by a withdrawal or an unsubscribe since the claim), and the
+        lanes' records share one statement (`_SentRecorder`). So a worker that dies
+        leaves at most one email per lane whose fate is unknown: it is sent again after
+        the lease (same Message-ID), and only a crash between the server's acceptance
+        and that commit can make it a second copy.
         """
-        taken = 0
         sent: Delivery | None = None
-        while True:
-            limit = 1 if taken < self._settings.delivery_batch_size else 0
-            previous = sent
-            if previous is None and limit == 0:
-                return taken
-            claimed = await _with_retries(
-                functools.partial(
-                    ledger.record_sent_and_claim,
-                    None if previous is None else previous.id,
-                    limit,
-                ),
-                self._on_transient,
-            )
-            if previous is not None:
-                log.info("email sent", **_log_fields(previous))
-            sent = None
-            if not claimed:
-                return taken
-            taken += 1
-            if await self._deliver(ledger, mailer, claimed[0]):
-                sent = claimed[0]
+        while queue:
+            delivery = queue.popleft()
+            # The first email of a lane goes straight after the claim, as ever; any other
+            # is checked again, in the commit that records the lane's previous email.
+            if sent is not None or time.monotonic() - claimed_at > FRESH_CLAIM_SECONDS:
+                ours = await recorder.record(sent, delivery)
+                if sent is not None:
+                    log.info("email sent", **_log_fields(sent))
+                sent = None
+                if not ours:
+                    log.info("email no longer owed; not sent", **_log_fields(delivery))
+                    continue
+            if await self._deliver(ledger, mailer, delivery):
+                sent = delivery
+        if sent is not None:
+            await recorder.record(sent, None)
+            log.info("email sent", **_log_fields(sent))
 
     async def _deliver(self, ledger: DeliveryLedger, mailer: Mailer, delivery: Delivery) -> bool:
         """Try `delivery`; record a retry or failure now. True when the server accepted
@@ -337,6 +358,55 @@ class DeliveryWorker:
         )
         if count:
             log.warning("emails interrupted while sending will be sent again", count=count)
+
+
+# A claimed email goes without a second look this soon after its claim (the claim's
+# commit already said it was owed); later, the send of the previous one checks it.
+FRESH_CLAIM_SECONDS = 1.0
+
+
+class _SentRecorder:
+    """Group commit for the lanes of one batch: each lane waits for its sent email to be
+    recorded (and its next one checked) before it sends again, and the lanes waiting
+    at the same moment share one statement instead of one each."""
+
+    def __init__(self, ledger: DeliveryLedger, on_transient: OnTransient) -> None:
+        self._ledger = ledger
+        self._on_transient = on_transient
+        self._waiting: list[tuple[Delivery | None, Delivery | None, asyncio.Future[bool]]] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, sent: Delivery | None, about_to_send: Delivery | None) -> bool:
+        """Record `sent` (if any); True if `about_to_send` (if any) is still ours."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((sent, about_to_send, done))
+        async with self._lock:  # FIFO: whoever holds it records everything waiting
+            if not done.done():
+                await self._flush()
+        return done.result()
+
+    async def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        try:
+            ours = await _with_retries(
+                functools.partial(
+                    self._ledger.record_sent,
+                    [s.id for s, _, _ in batch if s is not None],
+                    [n for _, n, _ in batch if n is not None],
+                ),
+                self._on_transient,
+            )
+        except BaseException as exc:
+            for _, _, done in batch:
+                if done.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    done.cancel()
+                else:
+                    done.set_exception(exc)
+            raise
+        for _, about_to_send, done in batch:
+            done.set_result(about_to_send is None or about_to_send.id in ours)
 
 
 def _log_fields(delivery: Delivery) -> dict[str, object]:
