@@ -272,3 +272,24 @@ def test_a_header_that_could_carry_another_is_refused_when_the_email_is_built() 
             delivery(DeliveryKind.STORY_ALERT, CONTEXT, recipient="a@example.org\r\nBcc: b@x"),
             POLICY,
         )
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "staff@trust.example",
+        "a+tag@trust.example",
+        "Named Person <named@trust.example>",
+        "one@trust.example, two@trust.example",
+        '"odd@name" <real@trust.example>',
+        "comment@trust.example (a comment)",
+    ],
+)
+def test_the_envelope_recipients_are_the_stdlib_parse_of_to(to: str) -> None:
+    """The fast path for a plain address gives what `email.utils.getaddresses` does."""
+    message = EmailMessage()
+    message["From"] = "Candour <alerts@candour.example>"
+    message["To"] = to
+    sender, recipients = envelope_addresses(message)
+    assert sender == "alerts@candour.example"
+    assert recipients == [a for _, a in email.utils.getaddresses([str(message["To"])])]

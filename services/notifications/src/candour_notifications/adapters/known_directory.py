@@ -37,32 +37,30 @@ async def remember(
     tags: Iterable[str] = (),
 ) -> None:
     """Keep the names as the newest event gives them (the directory may rename), and the
-    story's tags (normalised)."""
-    await conn.executemany(
-        "INSERT INTO known_tags (organisation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(organisation.id, tag) for tag in {normalise_tag(t) for t in tags} if tag],
-    )
+    story's tags (normalised): one statement, as every approved story does this."""
     await conn.execute(
         """
+        WITH tags AS (
+            INSERT INTO known_tags (organisation_id, tag)
+            SELECT $1, tag FROM unnest($3::text[]) AS t(tag)
+            ON CONFLICT DO NOTHING
+        ), service AS (
+            INSERT INTO known_services (organisation_id, id, name)
+            SELECT $1, $4, $5 WHERE $4::text IS NOT NULL
+            ON CONFLICT (organisation_id, id) DO UPDATE SET name = EXCLUDED.name,
+                                                            updated_at = now()
+                WHERE known_services.name IS DISTINCT FROM EXCLUDED.name
+        )
         INSERT INTO known_organisations (id, name) VALUES ($1, $2)
         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
             WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
         """,
         organisation.id,
         organisation.name,
+        sorted(tag for tag in {normalise_tag(t) for t in tags} if tag),
+        service.id if service is not None else None,
+        service.name if service is not None else None,
     )
-    if service is not None:
-        await conn.execute(
-            """
-            INSERT INTO known_services (organisation_id, id, name) VALUES ($1, $2, $3)
-            ON CONFLICT (organisation_id, id) DO UPDATE SET name = EXCLUDED.name,
-                                                            updated_at = now()
-                WHERE known_services.name IS DISTINCT FROM EXCLUDED.name
-            """,
-            organisation.id,
-            service.id,
-            service.name,
-        )
 
 
 async def list_organisation(conn: Connection, entry: OrganisationListed) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
+import re
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -73,9 +75,22 @@ def to_wire(message: EmailMessage) -> bytes:
 
 
 def envelope_addresses(message: EmailMessage) -> tuple[str, list[str]]:
-    sender = email.utils.parseaddr(str(message["From"]))[1]
-    recipients = [address for _, address in email.utils.getaddresses([str(message["To"])])]
-    return sender, recipients
+    return _sender(str(message["From"])), _recipients(str(message["To"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _sender(from_header: str) -> str:
+    return email.utils.parseaddr(from_header)[1]  # the same few From lines every time
+
+
+# One plain address, as a delivery's `To` always is: no parsing needed.
+_PLAIN_ADDRESS = re.compile(r"[^\s,;:<>()\[\]\"\\@]+@[^\s,;:<>()\[\]\"\\@]+")
+
+
+def _recipients(to_header: str) -> list[str]:
+    if _PLAIN_ADDRESS.fullmatch(to_header):
+        return [to_header]
+    return [address for _, address in email.utils.getaddresses([to_header])]
 
 
 # Seconds without an email after which we end the SMTP session ourselves. Servers

@@ -380,6 +380,9 @@ class _SentRecorder:
         """Record `sent` (if any); True if `about_to_send` (if any) is still ours."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((sent, about_to_send, done))
+        # One turn of the loop first: lanes whose SMTP replies are already in join
+        # this statement rather than wait for the next.
+        await asyncio.sleep(0)
         async with self._lock:  # FIFO: whoever holds it records everything waiting
             if not done.done():
                 await self._flush()
