@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 
@@ -147,3 +150,58 @@ async def test_withdrawal_erases_the_contact_and_cancels_pending_email(
         assert all(r["recipient"].startswith("erased:") and r["c"] == "{}" for r in rows)
         assert all(m.envelope_to == ["author@home.example"] for m in smtp_server.messages)
         assert all("has responded" not in m.subject for m in smtp_server.messages)
+
+
+class WithdrawingMailer:
+    """Accepts every message; while taking the first, the story is withdrawn (and the
+    withdrawal committed) before it answers: the rest of the fan-out is now unowed."""
+
+    def __init__(self, withdraw: Callable[[], Awaitable[None]]) -> None:
+        self.sent: list[str] = []
+        self._withdraw = withdraw
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent.append(str(message["To"]))
+        if len(self.sent) == 1:
+            await self._withdraw()
+
+
+async def test_a_story_withdrawn_mid_fan_out_gets_no_more_emails_sent(
+    notifications: ServiceFactory, publish: Publisher
+) -> None:
+    """The worker claims a whole batch at once: emails claimed but not yet sent when the
+    story is withdrawn are not sent (each is checked again before its turn)."""
+    story_id = uuid.uuid4()
+    staff = [f"ward{i}@riverside.example" for i in range(5)]
+
+    async def withdraw() -> None:
+        await publish(
+            StoryWithdrawn(
+                story_id=story_id, withdrawn_at=datetime.now(UTC), organisation_id=ORG_A.id
+            )
+        )
+
+        async def cancelled() -> bool:
+            rows = await service.fetch(
+                "SELECT 1 FROM deliveries WHERE story_id = $1 AND status = 'cancelled'", story_id
+            )
+            return len(rows) == len(staff)
+
+        await eventually(cancelled)
+
+    mailer = WithdrawingMailer(withdraw)
+    # One lane, and a batch that claims every alert of the story at once.
+    async with notifications(smtp_port=1, mailer=mailer, delivery_batch_size=10) as service:
+        for email in staff:
+            await service.subscribe(email)
+        await publish(approved(story_id=story_id))
+
+        async def settled() -> bool:
+            rows = await service.fetch(
+                "SELECT status FROM deliveries WHERE story_id = $1", story_id
+            )
+            return len(rows) == len(staff) and all(r["status"] == "cancelled" for r in rows)
+
+        await eventually(settled)
+        await asyncio.sleep(1.0)  # the worker has looked again meanwhile
+        assert len(mailer.sent) == 1, mailer.sent

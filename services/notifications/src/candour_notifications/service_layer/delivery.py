@@ -278,12 +278,11 @@ class DeliveryWorker:
             return 0
         queue = deque(claimed)
         recorder = _SentRecorder(ledger, self._on_transient)
-        claimed_at = time.monotonic()
         # A task group: a lane that fails stops the others (the worker then backs off
         # and starts them all again), so no lane is left running on its own.
         async with asyncio.TaskGroup() as lanes:
             for mailer in self._mailers:
-                lanes.create_task(self._send_on(ledger, mailer, queue, recorder, claimed_at))
+                lanes.create_task(self._send_on(ledger, mailer, queue, recorder))
         return len(claimed)
 
     async def _send_on(
@@ -292,7 +291,6 @@ class DeliveryWorker:
         mailer: Mailer,
         queue: deque[Delivery],
         recorder: _SentRecorder,
-        claimed_at: float,
     ) -> None:
         """One lane: the claimed emails it takes from `queue`, one at a time.
 
@@ -305,11 +303,13 @@ class DeliveryWorker:
         and that commit can make it a second copy.
         """
         sent: Delivery | None = None
+        first = True
         while queue:
             delivery = queue.popleft()
-            # The first email of a lane goes straight after the claim, as ever; any other
-            # is checked again, in the commit that records the lane's previous email.
-            if sent is not None or time.monotonic() - claimed_at > FRESH_CLAIM_SECONDS:
+            # The first email of a lane goes straight after the claim, as ever; every
+            # other is checked again first, in the commit that records the lane's
+            # previous email if there is one.
+            if not first:
                 ours = await recorder.record(sent, delivery)
                 if sent is not None:
                     log.info("email sent", **_log_fields(sent))
@@ -317,6 +317,7 @@ class DeliveryWorker:
                 if not ours:
                     log.info("email no longer owed; not sent", **_log_fields(delivery))
                     continue
+            first = False
             if await self._deliver(ledger, mailer, delivery):
                 sent = delivery
         if sent is not None:
@@ -358,11 +359,6 @@ class DeliveryWorker:
         )
         if count:
             log.warning("emails interrupted while sending will be sent again", count=count)
-
-
-# A claimed email goes without a second look this soon after its claim (the claim's
-# commit already said it was owed); later, the send of the previous one checks it.
-FRESH_CLAIM_SECONDS = 1.0
 
 
 class _SentRecorder:
