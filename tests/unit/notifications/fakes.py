@@ -438,7 +438,7 @@ class FakeDirectory:
 
     async def remember(
         self, organisation: OrganisationRef, service: ServiceRef | None, tags: Iterable[str] = ()
-    ) -> None:
+    ) -> StaffEmails:
         known = self.state.organisations.get(organisation.id)
         services = {s.id: s for s in known.services} if known else {}
         if service is not None:
@@ -447,6 +447,7 @@ class FakeDirectory:
             organisation.id, organisation.name, tuple(services.values())
         )
         self.state.tags.setdefault(organisation.id, set()).update(normalise_tag(t) for t in tags)
+        return await self.staff_emails(organisation.id)
 
     async def list_organisation(self, entry: OrganisationListed) -> None:
         self.state.organisations[entry.organisation_id] = KnownOrganisation(

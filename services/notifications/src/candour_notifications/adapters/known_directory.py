@@ -35,10 +35,11 @@ async def remember(
     organisation: OrganisationRef,
     service: ServiceRef | None,
     tags: Iterable[str] = (),
-) -> None:
+) -> StaffEmails:
     """Keep the names as the newest event gives them (the directory may rename), and the
-    story's tags (normalised): one statement, as every approved story does this."""
-    await conn.execute(
+    story's tags (normalised); return how its staff are written to (`staff_emails`).
+    One statement, as every approved story does this."""
+    row = await conn.fetchrow(
         """
         WITH tags AS (
             INSERT INTO known_tags (organisation_id, tag)
@@ -50,10 +51,17 @@ async def remember(
             ON CONFLICT (organisation_id, id) DO UPDATE SET name = EXCLUDED.name,
                                                             updated_at = now()
                 WHERE known_services.name IS DISTINCT FROM EXCLUDED.name
+        ), known AS (
+            INSERT INTO known_organisations (id, name) VALUES ($1, $2)
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+                WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
+            RETURNING email_language, name_cy
         )
-        INSERT INTO known_organisations (id, name) VALUES ($1, $2)
-        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
-            WHERE known_organisations.name IS DISTINCT FROM EXCLUDED.name
+        -- Inserted or renamed: the row as written; unchanged: the row as it was.
+        SELECT email_language, name_cy FROM known
+        UNION ALL
+        SELECT email_language, name_cy FROM known_organisations
+        WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM known)
         """,
         organisation.id,
         organisation.name,
@@ -61,6 +69,9 @@ async def remember(
         service.id if service is not None else None,
         service.name if service is not None else None,
     )
+    if row is None:  # not reachable: the organisation was just kept
+        return StaffEmails()
+    return StaffEmails(language=row["email_language"], name_cy=row["name_cy"])
 
 
 async def list_organisation(conn: Connection, entry: OrganisationListed) -> None:
@@ -143,8 +154,8 @@ class PostgresDirectory:
 
     async def remember(
         self, organisation: OrganisationRef, service: ServiceRef | None, tags: Iterable[str] = ()
-    ) -> None:
-        await remember(self._conn, organisation, service, tags)
+    ) -> StaffEmails:
+        return await remember(self._conn, organisation, service, tags)
 
     async def list_organisation(self, entry: OrganisationListed) -> None:
         await list_organisation(self._conn, entry)

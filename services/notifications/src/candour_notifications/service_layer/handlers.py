@@ -601,8 +601,8 @@ async def alert_story_approved(
     async with uow:
         if await uow.stories.is_withdrawn(event.story_id):
             return 0
-        await uow.directory.remember(event.organisation, event.service, _tags(event))
-        context |= (await uow.directory.staff_emails(facts.organisation_id)).context()
+        staff = await uow.directory.remember(event.organisation, event.service, _tags(event))
+        context |= staff.context()
         await uow.stories.save_published(
             PublishedStory(
                 facts=facts,

@@ -222,8 +222,9 @@ class DigestItems(Protocol):
 class Directory(Protocol):
     async def remember(
         self, organisation: OrganisationRef, service: ServiceRef | None, tags: Iterable[str] = ()
-    ) -> None:
-        """Keep the names a story gives, and its tags."""
+    ) -> StaffEmails:
+        """Keep the names a story gives, and its tags; say how the organisation's staff
+        are written to (as `staff_emails` would, in the same statement)."""
         ...
 
     async def list_organisation(self, entry: OrganisationListed) -> None:
