@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import TypeVar, cast
 
 import asyncpg
 
@@ -30,6 +32,9 @@ _SUBSCRIPTION_COLUMNS = (
     "id, email, organisation_id, service_ids, tags, min_criticality, frequency, kind, active,"
     " created_at, pending_confirmation"
 )
+
+
+T = TypeVar("T")
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
@@ -1263,38 +1268,66 @@ class PostgresDigestItems:
 
 
 class PostgresDeliveryLedger:
-    """The delivery worker's view of the deliveries: each call one statement on a pooled
-    connection, committed on its own (a claim must be committed before any SMTP traffic,
-    a send's outcome as soon as it is known), so the worker needs no unit of work."""
+    """The delivery worker's view of the deliveries: each call one statement, committed
+    on its own (a claim must be committed before any SMTP traffic, a send's outcome as
+    soon as it is known), so the worker needs no unit of work.
+
+    Inside `holding()` (a burst of work) the calls share one pooled connection, one
+    at a time, rather than take one from the pool each: every return to the pool costs
+    a reset statement. A call that fails there gives it up: the calls after it (a retry
+    through an outage) take fresh connections from the pool, as outside.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._held: Connection | None = None
+        self._turn = asyncio.Lock()  # the lanes take turns on the held connection
+
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        async with self._pool.acquire() as conn:
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
+
+    async def _run(self, statement: Callable[[Connection], Awaitable[T]]) -> T:
+        held = self._held
+        if held is not None:
+            async with self._turn:
+                if self._held is held:
+                    try:
+                        return await statement(held)
+                    except BaseException:
+                        self._held = None
+                        raise
+        async with self._pool.acquire() as conn:
+            return await statement(conn)
 
     async def claim(self, limit: int) -> list[Delivery]:
-        async with self._pool.acquire() as conn:
-            return await claim_due(conn, limit)
+        return await self._run(lambda conn: claim_due(conn, limit))
 
     async def record_sent(
         self, sent: Sequence[uuid.UUID], about_to_send: Sequence[Delivery]
     ) -> set[uuid.UUID]:
-        async with self._pool.acquire() as conn:
-            return await record_sent(conn, sent, about_to_send)
+        return await self._run(lambda conn: record_sent(conn, sent, about_to_send))
 
     async def mark_retry(self, delivery_id: uuid.UUID, *, delay_seconds: float, error: str) -> None:
-        async with self._pool.acquire() as conn:
-            await mark_retry(conn, delivery_id, delay_seconds=delay_seconds, error=error)
+        await self._run(
+            lambda conn: mark_retry(conn, delivery_id, delay_seconds=delay_seconds, error=error)
+        )
 
     async def mark_failed(self, delivery_id: uuid.UUID, *, error: str) -> None:
-        async with self._pool.acquire() as conn:
-            await mark_failed(conn, delivery_id, error=error)
+        await self._run(lambda conn: mark_failed(conn, delivery_id, error=error))
 
     async def resume_interrupted(self, *, older_than_seconds: float) -> int:
-        async with self._pool.acquire() as conn:
-            return await resume_interrupted(conn, older_than_seconds=older_than_seconds)
+        return await self._run(
+            lambda conn: resume_interrupted(conn, older_than_seconds=older_than_seconds)
+        )
 
     async def seconds_until_next_due(self) -> float | None:
-        async with self._pool.acquire() as conn:
-            return await seconds_until_next_due(conn)
+        return await self._run(seconds_until_next_due)
 
     async def counts(self) -> tuple[dict[DeliveryStatus, int], float | None]:
         async with self._pool.acquire() as conn:

@@ -80,6 +80,10 @@ class DeliveryLedger(Protocol):
 
     async def seconds_until_next_due(self) -> float | None: ...
 
+    def holding(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The calls inside share one database connection (a burst of work)."""
+        ...
+
 
 class Outcome(StrEnum):
     SENT = "sent"
@@ -249,12 +253,13 @@ class DeliveryWorker:
         while True:
             wait = poll
             try:
-                if time.monotonic() - last_reap > min(60.0, poll * 10):
-                    await self._resume_interrupted(ledger)
-                    last_reap = time.monotonic()
-                while await self.send_due(ledger) == full:
-                    pass
-                due_in = await ledger.seconds_until_next_due()
+                async with ledger.holding():
+                    if time.monotonic() - last_reap > min(60.0, poll * 10):
+                        await self._resume_interrupted(ledger)
+                        last_reap = time.monotonic()
+                    while await self.send_due(ledger) == full:
+                        pass
+                    due_in = await ledger.seconds_until_next_due()
                 if due_in is not None:
                     wait = min(poll, due_in)
                 backoff = poll
