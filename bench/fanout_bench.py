@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import aiosmtplib
 import httpx
@@ -42,41 +40,12 @@ from harness.cli import (
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
-from harness.smtp_sink import FastMailSink, SinkMail, fast_smtp_server
+from harness.smtp_sink import Received, Sink, SinkMail, mail_server, smtp_argument
 from harness.stats import ms
 from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
 from harness.usage import print_profiles, process_table
 
-from tests.infra import MailSink, ReceivedMail, smtp_server
-
-
-class Received(Protocol):
-    """An email as either sink reports it."""
-
-    @property
-    def story_id(self) -> str | None: ...
-
-    @property
-    def envelope_to(self) -> list[str]: ...
-
-    @property
-    def received_at(self) -> float: ...
-
-
-class Sink(Protocol):
-    port: int
-
-    def snapshot(self) -> Sequence[Received]: ...
-
-
-@contextlib.contextmanager
-def mail_server(kind: str) -> Iterator[MailSink | FastMailSink]:
-    if kind == "aiosmtpd":
-        with smtp_server() as sink:
-            yield sink
-    else:
-        with fast_smtp_server() as fast:
-            yield fast
+from tests.infra import ReceivedMail
 
 
 def size_of(mail: Received) -> int:
@@ -264,12 +233,7 @@ def main() -> None:
     parser.add_argument(
         "--raw-sessions", type=int, default=4, help="SMTP sessions of the raw baseline"
     )
-    parser.add_argument(
-        "--smtp",
-        choices=("go-smtp", "aiosmtpd"),
-        default="go-smtp",
-        help="the SMTP server: the Go sink in its own process (default) or the tests' aiosmtpd",
-    )
+    smtp_argument(parser)
     common_arguments(parser)
     args = parser.parse_args()
     exit_cleanly_on_sigterm()

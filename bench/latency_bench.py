@@ -32,11 +32,10 @@ from harness.load import Tracker, finish_run, sample_over_http, submit
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
+from harness.smtp_sink import Sink, mail_server, smtp_argument
 from harness.stats import latency_text, ms, summary
 from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
 from harness.usage import print_profiles, process_table
-
-from tests.infra import MailSink, smtp_server
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,7 +50,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with infrastructure(args) as infra:
         facts = machine_facts(infra)
         console.print(f"broker: {infra.broker_description}; PostgreSQL {infra.postgres_version}")
-        with smtp_server() as sink:
+        with mail_server(args.smtp) as sink:
             platform = Platform(
                 infra,
                 orgs,
@@ -84,7 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _load(
-    args: argparse.Namespace, platform: Platform, sink: MailSink, bodies: list[bytes]
+    args: argparse.Namespace, platform: Platform, sink: Sink, bodies: list[bytes]
 ) -> tuple[dict[str, Any], dict[str, float | int]]:
     tracker = Tracker()
     lags: list[float] = []
@@ -187,6 +186,7 @@ def main() -> None:
     parser.add_argument("--http-sample", type=int, default=100)
     parser.add_argument("--http-poll-interval", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, default=600, help="s to wait after sending")
+    smtp_argument(parser)
     common_arguments(parser)
     args = parser.parse_args()
     exit_cleanly_on_sigterm()

@@ -37,11 +37,10 @@ from harness.load import Tracker, finish_run, sample_over_http, submit
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
+from harness.smtp_sink import Sink, mail_server, smtp_argument
 from harness.stats import latency_text
 from harness.stories import StoryFactory, check_auto_approvable, organisations, run_marker
 from harness.usage import print_profiles, process_table
-
-from tests.infra import MailSink, smtp_server
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -61,7 +60,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         console.print(f"baseline: {args.stories} messages/rows of {mean_size} B ...")
         baseline = await raw.measure(infra, args.stories, mean_size)
         console.print(raw.text(baseline))
-        with smtp_server() as sink:
+        with mail_server(args.smtp) as sink:
             platform = Platform(
                 infra,
                 orgs,
@@ -113,7 +112,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _load(
-    args: argparse.Namespace, platform: Platform, sink: MailSink, bodies: list[bytes]
+    args: argparse.Namespace, platform: Platform, sink: Sink, bodies: list[bytes]
 ) -> dict[str, Any]:
     tracker = Tracker()
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
@@ -238,6 +237,7 @@ def main() -> None:
         help="s between polls; under a closed loop latencies are seconds, so poll gently",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="give up after this many s")
+    smtp_argument(parser)
     common_arguments(parser)
     args = parser.parse_args()
     exit_cleanly_on_sigterm()

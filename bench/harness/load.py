@@ -21,8 +21,8 @@ from rich.progress import Progress
 
 from harness.cli import console
 from harness.platform import Platform
+from harness.smtp_sink import Sink
 from harness.stats import summary
-from tests.infra import MailSink
 
 
 @dataclass
@@ -82,7 +82,7 @@ def sample_over_http(
 
 async def finish_run(
     platform: Platform,
-    sink: MailSink,
+    sink: Sink,
     count: int,
     tracker: Tracker,
     *,
@@ -117,7 +117,7 @@ async def finish_run(
 
 async def wait_until_done(
     platform: Platform,
-    sink: MailSink,
+    sink: Sink,
     expected: int | None,
     tracker: Tracker,
     *,
@@ -169,7 +169,7 @@ async def wait_until_done(
         await conn.close()
 
 
-async def collect(platform: Platform, sink: MailSink, tracker: Tracker) -> dict[str, Any]:
+async def collect(platform: Platform, sink: Sink, tracker: Tracker) -> dict[str, Any]:
     """Latencies from send (or scheduled send) to searchable and to the email's arrival."""
     indexed = await platform.indexed_at(tracker.sent_at)
     first_mail: dict[str, float] = {}

@@ -24,9 +24,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import argparse
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "smtp_sink"
 SOURCES = ("go.mod", "go.sum", "main.go")
@@ -153,3 +157,47 @@ def fast_smtp_server(host: str = "127.0.0.1") -> Iterator[FastMailSink]:
                 process.wait()
             if sink is not None:
                 sink.close()
+
+
+class Received(Protocol):
+    """An email as either sink reports it."""
+
+    @property
+    def story_id(self) -> str | None: ...
+
+    @property
+    def envelope_to(self) -> list[str]: ...
+
+    @property
+    def received_at(self) -> float: ...
+
+
+class Sink(Protocol):
+    """Either SMTP server a benchmark runs: its port, and what it has received."""
+
+    port: int
+
+    def snapshot(self) -> Sequence[Received]: ...
+
+
+def smtp_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--smtp",
+        choices=("go-smtp", "aiosmtpd"),
+        default="go-smtp",
+        help="the SMTP server: the Go sink in its own process (default) or the tests' aiosmtpd "
+        "(in a thread of the benchmark's process: it takes CPU from what is measured)",
+    )
+
+
+@contextlib.contextmanager
+def mail_server(kind: str) -> Iterator[Sink]:
+    """The SMTP server `--smtp` names, for as long as the benchmark runs."""
+    if kind == "aiosmtpd":
+        from tests.infra import smtp_server
+
+        with smtp_server() as sink:
+            yield sink
+    else:
+        with fast_smtp_server() as fast:
+            yield fast
