@@ -119,6 +119,11 @@ class FakeSubscriptions:
             and s.kind is kind
         ]
 
+    async def active_among(
+        self, organisation_ids: Collection[str], kind: SubscriptionKind
+    ) -> dict[str, list[Subscription]]:
+        return {o: await self.active(o, kind) for o in organisation_ids}
+
     def _cancel(self, subscription_id: UUID) -> None:
         self.state.deliveries = [
             dataclasses.replace(d, status=DeliveryStatus.CANCELLED)
@@ -180,6 +185,9 @@ class FakeAuthorContacts:
     async def get(self, story_id: UUID) -> AuthorContact | None:
         return self.state.authors.get(story_id)
 
+    async def get_many(self, story_ids: Collection[UUID]) -> dict[UUID, AuthorContact]:
+        return {s: self.state.authors[s] for s in story_ids if s in self.state.authors}
+
     async def record_version(self, story_id: UUID, version: int) -> bool:
         if self.state.versions.get(story_id, 0) > version:
             return False
@@ -235,6 +243,10 @@ class FakeStories:
         old = self.state.published.get(story.facts.story_id)
         if old is None or old.revision <= story.revision:
             self.state.published[story.facts.story_id] = story
+
+    async def save_published_many(self, stories: Sequence[PublishedStory]) -> None:
+        for story in stories:
+            await self.save_published(story)
 
     async def get_published(self, story_id: UUID) -> PublishedStory | None:
         return self.state.published.get(story_id)
@@ -299,6 +311,11 @@ class FakeDeliveries:
             for d in self.state.deliveries
             if d.story_id == story_id and d.kind is kind and d.subscription_id is not None
         }
+
+    async def alerted_subscriptions_among(
+        self, story_ids: Collection[UUID], kind: DeliveryKind
+    ) -> dict[UUID, set[UUID]]:
+        return {s: await self.alerted_subscriptions(s, kind) for s in story_ids}
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         return next((d for d in self.state.deliveries if d.id == delivery_id), None)
@@ -416,6 +433,10 @@ class FakeDigestItems:
                 and w.subscription_id not in except_subscriptions
             )
         ]
+
+    async def drop_waiting_items_of_stories(self, keep: dict[UUID, Collection[UUID]]) -> None:
+        for story_id, subscriptions in keep.items():
+            await self.drop_waiting_story_items(story_id, except_subscriptions=subscriptions)
 
     async def lock_waiting(self, subscription_id: UUID) -> list[DigestItem]:
         return [

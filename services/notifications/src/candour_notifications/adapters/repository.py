@@ -147,6 +147,27 @@ async def active_subscriptions(
     return [_subscription(r) for r in rows]
 
 
+async def active_subscriptions_among(
+    conn: Connection, organisation_ids: Collection[str], kind: SubscriptionKind
+) -> dict[str, list[Subscription]]:
+    """`active_subscriptions` of several organisations in one statement (a batch)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
+        WHERE active AND NOT pending_confirmation AND organisation_id = ANY($1::text[])
+          AND kind = $2
+        ORDER BY created_at, id
+        """,  # noqa: S608
+        list(organisation_ids),
+        kind.value,
+    )
+    found: dict[str, list[Subscription]] = {o: [] for o in organisation_ids}
+    for row in rows:
+        subscription = _subscription(row)
+        found[subscription.organisation_id].append(subscription)
+    return found
+
+
 async def delete_subscription(conn: Connection, subscription_id: uuid.UUID) -> None:
     await cancel_subscription_deliveries(conn, subscription_id)
     await conn.execute("DELETE FROM subscriptions WHERE id = $1", subscription_id)
@@ -287,6 +308,16 @@ async def get_author_contact(conn: Connection, story_id: uuid.UUID) -> AuthorCon
     return _contact(row) if row is not None else None
 
 
+async def get_author_contacts(
+    conn: Connection, story_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, AuthorContact]:
+    rows = await conn.fetch(
+        f"SELECT {_CONTACT_COLUMNS} FROM author_contacts WHERE story_id = ANY($1::uuid[])",  # noqa: S608
+        list(story_ids),
+    )
+    return {r["story_id"]: _contact(r) for r in rows}
+
+
 async def discard_author_contact(conn: Connection, story_id: uuid.UUID) -> None:
     """Nothing more will be sent to the author (or they took their address out)."""
     await conn.execute("DELETE FROM author_contacts WHERE story_id = $1", story_id)
@@ -385,22 +416,23 @@ class PublishedStory:
     service_name: str | None
 
 
-async def save_published_story(conn: Connection, story: PublishedStory) -> None:
-    """Keep the newest revision of a published story."""
-    await conn.execute(
-        """
-        INSERT INTO published_stories (story_id, revision, title, organisation_id,
-                                       organisation_name, service_id, service_name, tags,
-                                       criticality)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        ON CONFLICT (story_id) DO UPDATE SET
-            revision = EXCLUDED.revision, title = EXCLUDED.title,
-            organisation_id = EXCLUDED.organisation_id,
-            organisation_name = EXCLUDED.organisation_name,
-            service_id = EXCLUDED.service_id, service_name = EXCLUDED.service_name,
-            tags = EXCLUDED.tags, criticality = EXCLUDED.criticality, updated_at = now()
-        WHERE published_stories.revision <= EXCLUDED.revision
-        """,
+_SAVE_PUBLISHED = """
+    INSERT INTO published_stories (story_id, revision, title, organisation_id,
+                                   organisation_name, service_id, service_name, tags,
+                                   criticality)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (story_id) DO UPDATE SET
+        revision = EXCLUDED.revision, title = EXCLUDED.title,
+        organisation_id = EXCLUDED.organisation_id,
+        organisation_name = EXCLUDED.organisation_name,
+        service_id = EXCLUDED.service_id, service_name = EXCLUDED.service_name,
+        tags = EXCLUDED.tags, criticality = EXCLUDED.criticality, updated_at = now()
+    WHERE published_stories.revision <= EXCLUDED.revision
+"""
+
+
+def _published_row(story: PublishedStory) -> tuple[object, ...]:
+    return (
         story.facts.story_id,
         story.revision,
         story.title,
@@ -411,6 +443,17 @@ async def save_published_story(conn: Connection, story: PublishedStory) -> None:
         sorted(story.facts.tags),
         story.facts.criticality,
     )
+
+
+async def save_published_story(conn: Connection, story: PublishedStory) -> None:
+    """Keep the newest revision of a published story."""
+    await conn.execute(_SAVE_PUBLISHED, *_published_row(story))
+
+
+async def save_published_stories(conn: Connection, stories: Sequence[PublishedStory]) -> None:
+    """`save_published_story` for a batch of different stories, in one round trip."""
+    if stories:
+        await conn.executemany(_SAVE_PUBLISHED, [_published_row(s) for s in stories])
 
 
 async def get_published_story(conn: Connection, story_id: uuid.UUID) -> PublishedStory | None:
@@ -607,6 +650,24 @@ async def alerted_subscriptions(
         kind.value,
     )
     return {r["subscription_id"] for r in rows}
+
+
+async def alerted_subscriptions_among(
+    conn: Connection, story_ids: Collection[uuid.UUID], kind: DeliveryKind
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """`alerted_subscriptions` of several stories in one statement (a batch)."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT story_id, subscription_id FROM deliveries
+        WHERE story_id = ANY($1::uuid[]) AND kind = $2 AND subscription_id IS NOT NULL
+        """,
+        list(story_ids),
+        kind.value,
+    )
+    found: dict[uuid.UUID, set[uuid.UUID]] = {s: set() for s in story_ids}
+    for r in rows:
+        found[r["story_id"]].add(r["subscription_id"])
+    return found
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
@@ -930,6 +991,29 @@ async def drop_waiting_story_items(
     )
 
 
+async def drop_waiting_items_of_stories(
+    conn: Connection, keep: dict[uuid.UUID, Collection[uuid.UUID]]
+) -> None:
+    """`drop_waiting_story_items` for several stories in one statement: each story's
+    waiting items go, except those of the subscriptions `keep` names for it."""
+    if not keep:
+        return
+    pairs = [(story, sub) for story, subs in keep.items() for sub in subs]
+    await conn.execute(
+        """
+        DELETE FROM digest_items d
+        WHERE d.story_id = ANY($1::uuid[]) AND d.kind = $2 AND d.digest_delivery_id IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM unnest($3::uuid[], $4::uuid[]) AS k(story_id, subscription_id)
+              WHERE k.story_id = d.story_id AND k.subscription_id = d.subscription_id)
+        """,
+        list(keep),
+        DigestItemKind.STORY.value,
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+
+
 async def subscriptions_due_a_digest(conn: Connection, digest_date: date) -> list[Subscription]:
     """Active daily subscriptions with something waiting and no digest yet on that date."""
     rows = await conn.fetch(
@@ -1080,6 +1164,11 @@ class PostgresSubscriptions:
     async def active(self, organisation_id: str, kind: SubscriptionKind) -> list[Subscription]:
         return await active_subscriptions(self._conn, organisation_id, kind)
 
+    async def active_among(
+        self, organisation_ids: Collection[str], kind: SubscriptionKind
+    ) -> dict[str, list[Subscription]]:
+        return await active_subscriptions_among(self._conn, organisation_ids, kind)
+
     async def delete(self, subscription_id: uuid.UUID) -> None:
         await delete_subscription(self._conn, subscription_id)
 
@@ -1105,6 +1194,9 @@ class PostgresAuthorContacts:
 
     async def get(self, story_id: uuid.UUID) -> AuthorContact | None:
         return await get_author_contact(self._conn, story_id)
+
+    async def get_many(self, story_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, AuthorContact]:
+        return await get_author_contacts(self._conn, story_ids)
 
     async def record_version(self, story_id: uuid.UUID, version: int) -> bool:
         return await record_submitted_version(self._conn, story_id, version)
@@ -1146,6 +1238,9 @@ class PostgresStories:
     async def save_published(self, story: PublishedStory) -> None:
         await save_published_story(self._conn, story)
 
+    async def save_published_many(self, stories: Sequence[PublishedStory]) -> None:
+        await save_published_stories(self._conn, stories)
+
     async def get_published(self, story_id: uuid.UUID) -> PublishedStory | None:
         return await get_published_story(self._conn, story_id)
 
@@ -1176,6 +1271,11 @@ class PostgresDeliveries:
         self, story_id: uuid.UUID, kind: DeliveryKind
     ) -> set[uuid.UUID]:
         return await alerted_subscriptions(self._conn, story_id, kind)
+
+    async def alerted_subscriptions_among(
+        self, story_ids: Collection[uuid.UUID], kind: DeliveryKind
+    ) -> dict[uuid.UUID, set[uuid.UUID]]:
+        return await alerted_subscriptions_among(self._conn, story_ids, kind)
 
     async def get(self, delivery_id: uuid.UUID) -> Delivery | None:
         return await get_delivery(self._conn, delivery_id)
@@ -1257,6 +1357,11 @@ class PostgresDigestItems:
         await drop_waiting_story_items(
             self._conn, story_id, except_subscriptions=except_subscriptions
         )
+
+    async def drop_waiting_items_of_stories(
+        self, keep: dict[uuid.UUID, Collection[uuid.UUID]]
+    ) -> None:
+        await drop_waiting_items_of_stories(self._conn, keep)
 
     async def lock_waiting(self, subscription_id: uuid.UUID) -> list[DigestItem]:
         return await lock_waiting_items(self._conn, subscription_id)

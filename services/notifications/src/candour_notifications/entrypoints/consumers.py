@@ -66,9 +66,19 @@ def subscriptions(
         owed = await handlers.store_author_contact(uow, event, links=links)
         wake_after_commit(uow, owed)
 
+    async def on_approved_batch(
+        uow: NotificationsUnitOfWork, delivered: Sequence[Delivered[StoryApproved]]
+    ) -> None:
+        # Under a backlog: the batch's alerts set-based, a statement per step.
+        owed = await handlers.alert_stories_approved(
+            uow, [(d.event, d.envelope.id) for d in delivered], links=links
+        )
+        wake_after_commit(uow, owed)
+
     @subs.on(
         Topic.STORY_APPROVED,
         description="Tells the author it is published; alerts matching `stories` subscribers.",
+        batch=on_approved_batch,
     )
     async def on_story_approved(
         uow: NotificationsUnitOfWork, event: StoryApproved, envelope: Envelope

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -54,6 +54,7 @@ from candour_notifications.domain import (
     Frequency,
     SafeguardingAlert,
     SafeguardingPolicy,
+    StaffEmails,
     StoryFacts,
     Subscribe,
     Subscription,
@@ -474,6 +475,17 @@ async def _tell_author_published(
     contact = await uow.authors.get(story_id)
     if contact is None or contact.told_published:
         return 0
+    return await _owe_author_published(uow, contact, title, organisation_name, links)
+
+
+async def _owe_author_published(
+    uow: NotificationsUnitOfWork,
+    contact: AuthorContact,
+    title: str,
+    organisation_name: str,
+    links: Links,
+) -> int:
+    story_id = contact.story_id
     owed = await uow.deliveries.add(
         Delivery(
             id=uuid.uuid4(),
@@ -567,24 +579,19 @@ def criticality_label(criticality: int | None) -> str:
     return N_("not rated") if criticality is None else CRITICALITY_LABELS[criticality]
 
 
-async def alert_story_approved(
-    uow: NotificationsUnitOfWork, event: StoryApproved, *, event_id: uuid.UUID, links: Links
-) -> int:
-    """Owe an email to every matching immediate `stories` subscriber, and keep the
-    story for the next digest of every matching daily one.
-
-    An edited story (a later revision) alerts only subscribers who were not told
-    about it before, so an edit never sends the same person a second alert; in a
-    digest not yet sent, the edit replaces the earlier revision.
-    """
-    facts = StoryFacts.of(
+def _approved_facts(event: StoryApproved) -> StoryFacts:
+    return StoryFacts.of(
         event.story_id,
         event.organisation.id,
         event.service.id if event.service else None,
         _tags(event),
         event.criticality,
     )
-    context: dict[str, object] = {
+
+
+def _story_alert_context(event: StoryApproved, links: Links) -> dict[str, object]:
+    """What a story's alert and digest item say (staff email settings added later)."""
+    return {
         "story_id": str(event.story_id),
         "title": event.title,
         "body": event.body,
@@ -598,45 +605,86 @@ async def alert_story_approved(
         "respond_url": links.respond(event.story_id),
         "published_at": event.published_at.isoformat(),
     }
+
+
+def _published_story(event: StoryApproved, facts: StoryFacts) -> PublishedStory:
+    return PublishedStory(
+        facts=facts,
+        revision=event.revision,
+        title=event.title,
+        organisation_name=event.organisation.name,
+        service_name=event.service.name if event.service else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _StoryAlertPlan:
+    """Whom one approval alerts now and whose digest keeps it."""
+
+    immediate: list[Subscription]
+    daily: list[Subscription]
+
+
+def _plan_story_alert(
+    subscriptions: Sequence[Subscription], already: set[uuid.UUID], facts: StoryFacts
+) -> _StoryAlertPlan:
+    return _StoryAlertPlan(
+        immediate=[
+            s
+            for s in subscriptions
+            if s.frequency is Frequency.IMMEDIATE and s.id not in already and wants_story(s, facts)
+        ],
+        daily=[
+            s for s in subscriptions if s.frequency is Frequency.DAILY and wants_story(s, facts)
+        ],
+    )
+
+
+async def _collect_for_digests(
+    uow: NotificationsUnitOfWork,
+    event: StoryApproved,
+    daily: Sequence[Subscription],
+    context: dict[str, object],
+) -> None:
+    for subscription in daily:
+        await uow.digests.collect(
+            subscription_id=subscription.id,
+            item_key=f"story:{event.story_id}",
+            kind=DigestItemKind.STORY,
+            story_id=event.story_id,
+            revision=event.revision,
+            context=context,
+        )
+
+
+async def alert_story_approved(
+    uow: NotificationsUnitOfWork, event: StoryApproved, *, event_id: uuid.UUID, links: Links
+) -> int:
+    """Owe an email to every matching immediate `stories` subscriber, and keep the
+    story for the next digest of every matching daily one.
+
+    An edited story (a later revision) alerts only subscribers who were not told
+    about it before, so an edit never sends the same person a second alert; in a
+    digest not yet sent, the edit replaces the earlier revision.
+    """
+    facts = _approved_facts(event)
+    context = _story_alert_context(event, links)
     async with uow:
         if await uow.stories.is_withdrawn(event.story_id):
             return 0
         staff = await uow.directory.remember(event.organisation, event.service, _tags(event))
         context |= staff.context()
-        await uow.stories.save_published(
-            PublishedStory(
-                facts=facts,
-                revision=event.revision,
-                title=event.title,
-                organisation_name=event.organisation.name,
-                service_name=event.service.name if event.service else None,
-            ),
-        )
+        await uow.stories.save_published(_published_story(event, facts))
         subscriptions = await uow.subscriptions.active(
             facts.organisation_id, SubscriptionKind.STORIES
         )
         already = await uow.deliveries.alerted_subscriptions(
             event.story_id, DeliveryKind.STORY_ALERT
         )
-        matching = [
-            s
-            for s in subscriptions
-            if s.frequency is Frequency.IMMEDIATE and s.id not in already and wants_story(s, facts)
-        ]
-        daily = [
-            s for s in subscriptions if s.frequency is Frequency.DAILY and wants_story(s, facts)
-        ]
-        for subscription in daily:
-            await uow.digests.collect(
-                subscription_id=subscription.id,
-                item_key=f"story:{event.story_id}",
-                kind=DigestItemKind.STORY,
-                story_id=event.story_id,
-                revision=event.revision,
-                context=context,
-            )
+        plan = _plan_story_alert(subscriptions, already, facts)
+        await _collect_for_digests(uow, event, plan.daily, context)
         await uow.digests.drop_waiting_story_items(
-            event.story_id, except_subscriptions={s.id for s in daily}
+            event.story_id, except_subscriptions={s.id for s in plan.daily}
         )
         author = await _tell_author_published(
             uow,
@@ -647,8 +695,93 @@ async def alert_story_approved(
             revision=event.revision,
         )
         return author + await _owe(
-            uow, event_id, event.story_id, DeliveryKind.STORY_ALERT, matching, context
+            uow, event_id, event.story_id, DeliveryKind.STORY_ALERT, plan.immediate, context
         )
+
+
+async def alert_stories_approved(
+    uow: NotificationsUnitOfWork,
+    approvals: Sequence[tuple[StoryApproved, uuid.UUID]],
+    *,
+    links: Links,
+) -> int:
+    """`alert_story_approved` for a batch of approvals (`(event, event id)`, a backlog),
+    ending where one by one ends, with a statement per step for the whole batch: one
+    withdrawn check, one remembered place per organisation and service, one upsert of
+    the published stories, one read of the organisations' subscriptions and one of who
+    was alerted already, one drop of digest items the edits no longer match, one read
+    of the authors' contacts, one insert of every alert owed.
+
+    A story approved twice in the batch (two revisions) goes through
+    `alert_story_approved` once per approval, in order, after the others: its second
+    revision must see what its first owed."""
+    per_story = Counter(event.story_id for event, _ in approvals)
+    owed = 0
+    async with uow:
+        withdrawn = await uow.stories.withdrawn_among(list(per_story))
+        alone = [
+            (event, event_id)
+            for event, event_id in approvals
+            if per_story[event.story_id] == 1 and event.story_id not in withdrawn
+        ]
+        if alone:
+            owed += await _alert_distinct_stories(uow, alone, links)
+        for event, event_id in approvals:
+            if per_story[event.story_id] > 1 and event.story_id not in withdrawn:
+                owed += await alert_story_approved(uow, event, event_id=event_id, links=links)
+    return owed
+
+
+async def _alert_distinct_stories(
+    uow: NotificationsUnitOfWork,
+    approvals: Sequence[tuple[StoryApproved, uuid.UUID]],
+    links: Links,
+) -> int:
+    """The set-based part of `alert_stories_approved`: each story once, none withdrawn."""
+    # The directory keeps the last name each place was given, as one by one would.
+    places: dict[tuple[str, str | None], tuple[OrganisationRef, ServiceRef | None, list[str]]]
+    places = {}
+    for event, _ in approvals:
+        key = (event.organisation.id, event.service.id if event.service else None)
+        _, _, tags = places.pop(key, (event.organisation, event.service, []))
+        tags.extend(t for t in _tags(event) if t not in tags)
+        places[key] = (event.organisation, event.service, tags)
+    staff: dict[str, StaffEmails] = {}
+    for organisation, service, tags in places.values():
+        staff[organisation.id] = await uow.directory.remember(organisation, service, tags)
+    facts = {event.story_id: _approved_facts(event) for event, _ in approvals}
+    await uow.stories.save_published_many(
+        [_published_story(event, facts[event.story_id]) for event, _ in approvals]
+    )
+    subscriptions = await uow.subscriptions.active_among(sorted(staff), SubscriptionKind.STORIES)
+    already = await uow.deliveries.alerted_subscriptions_among(
+        list(facts), DeliveryKind.STORY_ALERT
+    )
+    alerts: list[Delivery] = []
+    kept_in_digests: dict[uuid.UUID, Collection[uuid.UUID]] = {}
+    first_publications: list[StoryApproved] = []
+    for event, event_id in approvals:
+        story_id = event.story_id
+        context = _story_alert_context(event, links) | staff[event.organisation.id].context()
+        plan = _plan_story_alert(
+            subscriptions[event.organisation.id], already[story_id], facts[story_id]
+        )
+        await _collect_for_digests(uow, event, plan.daily, context)
+        kept_in_digests[story_id] = {s.id for s in plan.daily}
+        alerts += _alerts(event_id, story_id, DeliveryKind.STORY_ALERT, plan.immediate, context)
+        if event.revision == 1:
+            first_publications.append(event)
+    await uow.digests.drop_waiting_items_of_stories(kept_in_digests)
+    owed = 0
+    if first_publications:
+        contacts = await uow.authors.get_many([e.story_id for e in first_publications])
+        for event in first_publications:
+            contact = contacts.get(event.story_id)
+            if contact is not None and not contact.told_published:
+                owed += await _owe_author_published(
+                    uow, contact, event.title, event.organisation.name, links
+                )
+    return owed + await uow.deliveries.add_many(alerts)
 
 
 async def alert_response_posted(
@@ -1115,17 +1248,26 @@ async def _owe(
     context: dict[str, object],
 ) -> int:
     # One statement for a story's whole fan-out, however many subscribers match.
-    return await uow.deliveries.add_many(
-        [
-            Delivery(
-                id=uuid.uuid4(),
-                event_id=event_id,
-                story_id=story_id,
-                kind=kind,
-                recipient=subscription.email,
-                subscription_id=subscription.id,
-                context=context,
-            )
-            for subscription in recipients(subscriptions).values()
-        ]
-    )
+    return await uow.deliveries.add_many(_alerts(event_id, story_id, kind, subscriptions, context))
+
+
+def _alerts(
+    event_id: uuid.UUID,
+    story_id: uuid.UUID,
+    kind: DeliveryKind,
+    subscriptions: list[Subscription],
+    context: dict[str, object],
+) -> list[Delivery]:
+    """One email for each address among `subscriptions`, all sharing `context`."""
+    return [
+        Delivery(
+            id=uuid.uuid4(),
+            event_id=event_id,
+            story_id=story_id,
+            kind=kind,
+            recipient=subscription.email,
+            subscription_id=subscription.id,
+            context=context,
+        )
+        for subscription in recipients(subscriptions).values()
+    ]

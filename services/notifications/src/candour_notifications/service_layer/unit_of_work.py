@@ -62,6 +62,12 @@ class Subscriptions(Protocol):
         """Active and confirmed subscriptions of `kind` for the organisation."""
         ...
 
+    async def active_among(
+        self, organisation_ids: Collection[str], kind: SubscriptionKind
+    ) -> dict[str, list[Subscription]]:
+        """`active` of several organisations (each named, with a list if empty)."""
+        ...
+
     async def delete(self, subscription_id: UUID) -> None: ...
 
     async def deactivate(self, subscription_id: UUID) -> bool:
@@ -81,6 +87,10 @@ class AuthorContacts(Protocol):
     async def save(self, contact: AuthorContact) -> None: ...
 
     async def get(self, story_id: UUID) -> AuthorContact | None: ...
+
+    async def get_many(self, story_ids: Collection[UUID]) -> dict[UUID, AuthorContact]:
+        """The contacts kept of those stories (none for a story without one)."""
+        ...
 
     async def record_version(self, story_id: UUID, version: int) -> bool:
         """Note a submitted version; False if a higher one was seen (ignore this one)."""
@@ -125,6 +135,10 @@ class Stories(Protocol):
         """Keep the newest revision of a published story."""
         ...
 
+    async def save_published_many(self, stories: Sequence[PublishedStory]) -> None:
+        """`save_published` for a batch of different stories."""
+        ...
+
     async def get_published(self, story_id: UUID) -> PublishedStory | None: ...
 
     async def is_withdrawn(self, story_id: UUID) -> bool: ...
@@ -151,6 +165,12 @@ class Deliveries(Protocol):
         ...
 
     async def alerted_subscriptions(self, story_id: UUID, kind: DeliveryKind) -> set[UUID]: ...
+
+    async def alerted_subscriptions_among(
+        self, story_ids: Collection[UUID], kind: DeliveryKind
+    ) -> dict[UUID, set[UUID]]:
+        """`alerted_subscriptions` of several stories (each named, with a set if empty)."""
+        ...
 
     async def get(self, delivery_id: UUID) -> Delivery | None: ...
 
@@ -209,6 +229,10 @@ class DigestItems(Protocol):
     async def drop_waiting_story_items(
         self, story_id: UUID, *, except_subscriptions: Collection[UUID]
     ) -> None: ...
+
+    async def drop_waiting_items_of_stories(self, keep: dict[UUID, Collection[UUID]]) -> None:
+        """`drop_waiting_story_items` for each story of `keep`, except its subscriptions."""
+        ...
 
     async def lock_waiting(self, subscription_id: UUID) -> list[DigestItem]:
         """What the subscription's next digest lists, oldest first, locked."""
