@@ -61,6 +61,7 @@ from harness.cli import (
     progress,
 )
 from harness.platform import JWT_SECRET
+from harness.processes import stop_process
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
 from harness.stories import StoryFactory, organisations, run_marker
@@ -279,12 +280,7 @@ class Moderation:
     def stop(self, timeout: float = 30) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
-        self.process.terminate()
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process, timeout)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

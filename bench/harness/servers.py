@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from candour_cli import tansu
+from harness.processes import stop_process
 from harness.record import ROOT, package_version
 from tests.infra import free_port, start_local
 
@@ -106,9 +107,4 @@ async def infrastructure(args: argparse.Namespace) -> AsyncIterator[Infra]:
             pg_version,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

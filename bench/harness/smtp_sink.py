@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from harness.processes import stop_process
+
 if TYPE_CHECKING:
     import argparse
 
@@ -149,12 +151,7 @@ def fast_smtp_server(host: str = "127.0.0.1") -> Iterator[FastMailSink]:
             sink = FastMailSink(host, port, record)
             yield sink
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
             if sink is not None:
                 sink.close()
 
