@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -225,12 +226,20 @@ async def apply_one_by_one(dsn: str, schema: str, logged: list[Logged], seed: in
         await conn.close()
 
 
-async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) -> IndexFold:
+async def load_in_bulk(
+    dsn: str,
+    schema: str,
+    logged: list[Logged],
+    chunk: int,
+    *,
+    reuse: bool = False,
+    before_writing: Callable[[], Awaitable[None]] | None = None,
+) -> IndexFold:
     conn = await index_tables.connect_to_build(dsn, schema)
     beside = await index_tables.connect_to_build(dsn, schema)
     try:
         fold = IndexFold(consumer=handlers.CONSUMER)
-        await bulk_index.create_staging(conn, schema)
+        await bulk_index.create_staging(conn, schema, reuse=reuse)
         for start in range(0, len(logged), chunk):
             for item in logged[start : start + chunk]:
                 if isinstance(item, LoggedTombstone):
@@ -238,6 +247,8 @@ async def load_in_bulk(dsn: str, schema: str, logged: list[Logged], chunk: int) 
                 else:
                     fold.apply(item.event, event_id=item.event_id)
             await bulk_index.copy_staged(conn, schema, fold.take_staged())
+        if before_writing is not None:
+            await before_writing()
         async with conn.transaction():
             await bulk_index.write_fold(conn, beside, schema, fold)
         return fold
@@ -401,5 +412,125 @@ async def test_a_story_revised_several_times_in_a_replay_ends_with_its_last_text
             )
             == 2 + 6
         )
+    finally:
+        await control.close()
+
+
+MARK = "'reusedfromlive'::tsvector"
+STORY_INPUTS = (
+    "title",
+    "body",
+    "tags",
+    "organisation_name",
+    "service_name",
+    "language",
+    "response_text",
+)
+
+
+async def test_a_bulk_load_reuses_live_documents_of_unchanged_stories_only(
+    database: str,
+) -> None:
+    """The live index (public) holds the first two thirds of the stream; every live
+    document gets a mark no computation makes. Loading the whole stream with reuse, a
+    story keeps its live (marked) document exactly when the live index holds it with the
+    same indexed columns and response text; every other document is the computed one, and
+    every table otherwise equals the live handlers' result. A live row that changes after
+    its story was staged (a new row version, here only its document) is not reused."""
+    logged = stream(13)
+    head = logged[: len(logged) * 2 // 3]
+    control = await asyncpg.connect(database)
+    try:
+        await apply_one_by_one(database, "public", head, 13)
+        await control.execute(f"UPDATE search_stories SET document = document || {MARK}")
+        await bulk_index.record_recipe(control, await bulk_index.current_recipe(control))
+        assert await bulk_index.documents_reusable(control)
+        await index_tables.create_build(control, "search_build_live_way")
+        await index_tables.create_bare_build(control, "search_build_bulk_way")
+        await apply_one_by_one(database, "search_build_live_way", logged, 13)
+        changed_after_staging: list[uuid.UUID] = []
+
+        async def change_some_live_rows() -> None:
+            rows = await control.fetch(
+                "SELECT story_id FROM search_stories ORDER BY story_id LIMIT 5"
+            )
+            changed_after_staging.extend(r["story_id"] for r in rows)
+            await control.execute(
+                "UPDATE search_stories SET document = document || 'changedlater'::tsvector"
+                " WHERE story_id = ANY($1::uuid[])",
+                changed_after_staging,
+            )
+
+        await load_in_bulk(
+            database,
+            "search_build_bulk_way",
+            logged,
+            chunk=97,
+            reuse=True,
+            before_writing=change_some_live_rows,
+        )
+
+        same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM w.{c}" for c in STORY_INPUTS)
+        rows = await control.fetch(
+            f"""
+            SELECT b.story_id,
+                   b.document = w.document || {MARK} AS reused,
+                   b.document = w.document AS computed,
+                   l.story_id IS NOT NULL AND {same} AS unchanged,
+                   l.story_id IS NOT NULL AND l.response_text <> w.response_text
+                       AS only_responses_differ
+            FROM search_build_bulk_way.search_stories b
+            JOIN search_build_live_way.search_stories w USING (story_id)
+            LEFT JOIN public.search_stories l USING (story_id)
+            """
+        )
+        assert len(rows) == await control.fetchval(
+            "SELECT count(*) FROM search_build_live_way.search_stories"
+        )
+        for row in rows:
+            expected = row["unchanged"] and row["story_id"] not in changed_after_staging
+            assert row["reused"] == expected, row["story_id"]
+            assert row["reused"] or row["computed"], row["story_id"]
+        assert any(r["unchanged"] for r in rows if r["story_id"] in changed_after_staging)
+        # Both kinds are there, and stories whose only change is a response.
+        assert sum(r["reused"] for r in rows) > 50
+        assert sum(not r["reused"] for r in rows) > 50
+        assert any(r["only_responses_differ"] and not r["reused"] for r in rows)
+
+        for table in index_tables.INDEX_TABLES:
+            if table in ("search_stories", "search_sample"):
+                continue
+            assert await table_rows(control, "search_build_bulk_way", table) == await table_rows(
+                control, "search_build_live_way", table
+            ), table
+    finally:
+        await control.close()
+
+
+async def test_live_documents_are_reused_only_under_the_recipe_that_made_them(
+    database: str,
+) -> None:
+    control = await asyncpg.connect(database)
+    try:
+        # Nothing recorded: a database whose documents no rebuild vouched for.
+        assert not await bulk_index.documents_reusable(control)
+        recipe = await bulk_index.current_recipe(control)
+        await bulk_index.record_recipe(control, recipe)
+        assert await bulk_index.documents_reusable(control)
+        # A migration that changes how documents are made (here, the configuration of a
+        # language) changes the recipe: the live documents are no longer reusable.
+        await control.execute(
+            """
+            CREATE OR REPLACE FUNCTION search_text_config(language text) RETURNS regconfig
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+                SELECT CASE WHEN language = 'cy' THEN 'candour_welsh'::regconfig
+                            ELSE 'simple'::regconfig END
+            $$
+            """
+        )
+        assert await bulk_index.current_recipe(control) != recipe
+        assert not await bulk_index.documents_reusable(control)
+        await bulk_index.record_recipe(control, None)
+        assert await control.fetchval("SELECT count(*) FROM search_documents_made_by") == 0
     finally:
         await control.close()

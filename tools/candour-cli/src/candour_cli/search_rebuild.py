@@ -107,6 +107,11 @@ def rebuild(
         f"Rebuilt the search index from {result.events_applied:,} events in "
         f"{result.seconds:,.1f}s (consumer group {result.group_id})."
     )
+    if result.documents_reused:
+        console.print(
+            f"Kept the live documents of {result.documents_reused:,} unchanged stories"
+            " (made by the same text search recipe)."
+        )
     if result.steps:
         console.print(
             "Steps: "

@@ -3,15 +3,20 @@ with COPY, then what the live tables' triggers and indexes would have made of it
 
 1. While the replay reads, every story revision the fold still holds when its batch is
    written is COPYed into an unlogged staging table of the build, numbered (texts are not
-   kept in memory); its document trigger computes the document there, in parallel with
-   the replay. A revision superseded (or withdrawn) within its batch is never staged.
+   kept in memory); its trigger computes the document there, in parallel with the
+   replay, or, when the live documents may be reused (`documents_reusable`) and the live
+   index holds the story with the same indexed columns, notes which live row version it
+   compared (`live_version`) instead. A revision superseded (or withdrawn) within its
+   batch is never staged.
 2. At the end, per story kept, its staged number and response columns are COPYed and
    committed. Then two connections work at once:
    - the loading one, in the caller's transaction: one INSERT ... SELECT moves the kept
      revisions into search_stories, adding the response text to the document of stories
-     that have responses; the sample is derived from search_stories; keys, indexes and
-     the remaining triggers are added (index_tables.complete_build) and the tables
-     ANALYZEd, all in the transaction that wrote the rows (no hint bits to set);
+     that have responses (a story staged with a live version takes that version's
+     document if it is still the live row and its response text is the same too, else
+     its whole document is computed there); the sample is derived from search_stories;
+     keys, indexes and the remaining triggers are added (index_tables.complete_build) and
+     the tables ANALYZEd, all in the transaction that wrote the rows (no hint bits);
    - the other, in a transaction of its own: the count tables computed from the staged
      rows of the kept stories in one pass each (the rows the statement triggers' deltas
      fold into, migration 0012, zero cells left out), the fold's small tables (responses,
@@ -31,8 +36,8 @@ import structlog
 from candour_search.adapters.index_tables import (
     COUNT_TABLES,
     INDEX_TABLES,
+    LIVE_SCHEMA,
     analyse,
-    clone_row_triggers,
     complete_build,
     quote,
 )
@@ -56,19 +61,33 @@ WORK_MEM = "256MB"
 MAINTENANCE_WORK_MEM = "256MB"
 
 
-async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
-    """The staging tables of a bulk load. Staged stories get search_stories' document
-    trigger, so PostgreSQL computes each document (without response text) as the rows
-    arrive, while the replay reads on."""
+async def documents_reusable(conn: asyncpg.Connection) -> bool:
+    """Whether the live index's documents were made by the recipe in force (migration
+    0036): then a story whose indexed columns are unchanged can keep its live document."""
+    return bool(
+        await conn.fetchval(
+            "SELECT recipe = search_document_recipe() FROM search_documents_made_by"
+        )
+    )
+
+
+async def create_staging(conn: asyncpg.Connection, schema: str, *, reuse: bool) -> None:
+    """The staging tables of a bulk load. Staged stories get a trigger that computes each
+    document (without response text) as the rows arrive, while the replay reads on; with
+    `reuse` (see `documents_reusable`) a story the live index holds with the same indexed
+    columns gets no document, only the live row version it matched (`live_version`),
+    whose document is taken at the end."""
     s = quote(schema)
     await conn.execute(
-        f"CREATE UNLOGGED TABLE {s}.{STAGED_STORIES}"
-        f" (number bigint NOT NULL, LIKE {s}.search_stories INCLUDING DEFAULTS)"
+        f"CREATE UNLOGGED TABLE {s}.{STAGED_STORIES} (number bigint NOT NULL,"
+        f" live_version xid,"
+        f" LIKE {s}.search_stories INCLUDING DEFAULTS)"
     )
     await conn.execute(
-        f"ALTER TABLE {s}.{STAGED_STORIES} ALTER COLUMN document SET DEFAULT ''::tsvector"
+        f"CREATE TRIGGER staged_document BEFORE INSERT ON {s}.{STAGED_STORIES}"
+        f" FOR EACH ROW EXECUTE FUNCTION {LIVE_SCHEMA}.search_staged_document"
+        f"('{'reuse' if reuse else 'compute'}')"
     )
-    await clone_row_triggers(conn, "search_stories", schema, STAGED_STORIES)
     await conn.execute(
         f"""
         CREATE UNLOGGED TABLE {s}.{KEPT_STORIES} AS
@@ -76,6 +95,27 @@ async def create_staging(conn: asyncpg.Connection, schema: str) -> None:
         FROM {s}.search_stories WITH NO DATA
         """  # noqa: S608 - fixed names only
     )
+
+
+async def staged_reusable(conn: asyncpg.Connection, schema: str) -> int:
+    """How many staged stories matched a live row (their documents not computed)."""
+    return int(
+        await conn.fetchval(
+            f"SELECT count(live_version) FROM {quote(schema)}.{STAGED_STORIES}"  # noqa: S608
+        )
+    )
+
+
+async def record_recipe(conn: asyncpg.Connection, recipe: str | None) -> None:
+    """In the switch's transaction: the recipe that made every document of the index
+    switched in (None: not known, the next rebuild computes them all)."""
+    await conn.execute("DELETE FROM search_documents_made_by")
+    if recipe is not None:
+        await conn.execute("INSERT INTO search_documents_made_by (recipe) VALUES ($1)", recipe)
+
+
+async def current_recipe(conn: asyncpg.Connection) -> str:
+    return str(await conn.fetchval("SELECT search_document_recipe()"))
 
 
 async def copy_staged(conn: asyncpg.Connection, schema: str, staged: Sequence[StagedStory]) -> None:
@@ -154,18 +194,32 @@ async def _write_stories(
     # The staged document is the trigger's with no response text: its last part, the
     # response text (weight D), is empty. Appending that part for the text the story ends
     # with gives what the trigger computes over the final row (the tests compare both).
+    # A story staged with a live row version takes that version's document if it is still
+    # the live row (the live index moves on meanwhile; a changed row is a new version)
+    # and its response text is the same too, and otherwise has it computed here.
+    live = f"{LIVE_SCHEMA}.search_stories"
     await conn.execute(
         f"""
         INSERT INTO {s}.search_stories ({columns}, {", ".join(AGGREGATE_COLUMNS)}, document)
         SELECT {", ".join(f"st.{c}" for c in STORY_COLUMNS)},
                {", ".join(f"k.{c}" for c in AGGREGATE_COLUMNS)},
-               CASE WHEN k.response_text = '' THEN st.document
+               CASE WHEN live.story_id IS NOT NULL THEN live.document
+                    WHEN st.live_version IS NOT NULL
+                    THEN search_story_document(
+                        st.title, st.body, st.tags, st.organisation_name, st.service_name,
+                        k.response_text, st.language
+                    )
+                    WHEN k.response_text = '' THEN st.document
                     ELSE st.document
                          || setweight(
                              to_tsvector(search_text_config(st.language), k.response_text), 'D'
                          )
                END
         FROM {s}.{STAGED_STORIES} st JOIN {s}.{KEPT_STORIES} k USING (number)
+        LEFT JOIN {live} live
+          ON live.story_id = st.story_id
+         AND live.xmin = st.live_version
+         AND live.response_text = k.response_text
         """  # noqa: S608 - fixed names only
     )
     step("stories inserted")

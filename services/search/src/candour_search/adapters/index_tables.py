@@ -61,13 +61,12 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _retarget(definition: str, table: str, schema: str, onto: str | None = None) -> str:
-    """Point a CREATE INDEX / CREATE TRIGGER definition of a live table at its clone (or at
-    table `onto` of `schema`)."""
+def _retarget(definition: str, table: str, schema: str) -> str:
+    """Point a CREATE INDEX / CREATE TRIGGER definition of a live table at its clone."""
     live = f" ON {LIVE_SCHEMA}.{table} "
     if live not in definition:
         raise RuntimeError(f"unexpected definition of {table}: {definition}")
-    return definition.replace(live, f" ON {quote(schema)}.{onto or table} ", 1)
+    return definition.replace(live, f" ON {quote(schema)}.{table} ", 1)
 
 
 async def stale_builds(conn: Connection) -> list[str]:
@@ -103,22 +102,6 @@ async def create_bare_build(conn: Connection, schema: str) -> None:
                 f"CREATE TABLE {quote(schema)}.{table}"
                 f" (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL EXCLUDING INDEXES)"
             )
-
-
-# pg_trigger.tgtype bits: a row-level BEFORE trigger computes columns of its own row (the
-# document); the others (statement triggers) keep the derived tables.
-_ROW_BEFORE = "(tgtype & 3) = 3"
-
-
-async def clone_row_triggers(conn: Connection, table: str, schema: str, onto: str) -> None:
-    """Give table `onto` of `schema` the row-level BEFORE triggers of live `table` (it has
-    the columns they read and write), so rows COPYed into it get the columns computed."""
-    search_path = await conn.fetchval("SELECT current_setting('search_path')")
-    async with conn.transaction():
-        await conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
-        for definition in await _trigger_definitions(conn, f"{LIVE_SCHEMA}.{table}", True):
-            await conn.execute(_retarget(definition, table, schema, onto))
-        await conn.execute("SELECT set_config('search_path', $1, true)", search_path)
 
 
 async def complete_build(
@@ -161,17 +144,11 @@ async def _complete_build(conn: Connection, schema: str, tables: Sequence[str]) 
             await conn.execute(_retarget(definition, table, schema))
 
 
-async def _trigger_definitions(
-    conn: Connection, live: str, row_before_only: bool = False
-) -> list[str]:
+async def _trigger_definitions(conn: Connection, live: str) -> list[str]:
     rows = await conn.fetch(
-        f"""
-        SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger
-        WHERE tgrelid = $1::regclass AND NOT tgisinternal AND (({_ROW_BEFORE}) OR NOT $2)
-        ORDER BY tgname
-        """,  # noqa: S608 - a fixed condition
+        "SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger"
+        " WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname",
         live,
-        row_before_only,
     )
     return [r["definition"] for r in rows]
 

@@ -13,7 +13,11 @@ How it works, and why nothing is lost:
    them one at a time, in the same order (index_fold.py: inbox, withdrawal markers,
    revision and version checks, tombstones); each story revision still held when its
    batch is written is COPYed to a staging table as it comes (PostgreSQL computes its
-   document meanwhile), so story texts are never all in memory. At the end the kept
+   document meanwhile), so story texts are never all in memory. If the live index's
+   documents were made by the recipe in force (migration 0036: the document functions,
+   text search configurations and server version; recorded by the last rebuild's switch),
+   a story the live index holds with the same indexed columns keeps its live document
+   instead: computing documents is most of a cold load's cost. At the end the kept
    revisions, responses, versions, withdrawals and inbox are written with COPY, the
    count tables (on a second connection, at the same time) and the sample computed in
    one pass each, the keys, indexes and triggers built and the tables ANALYZEd
@@ -135,6 +139,8 @@ class RebuildResult:
     seconds: float
     # Seconds per phase (read and fold, each step of writing the load, catch-up, switch).
     steps: dict[str, float] = field(default_factory=dict)
+    # Stories of the bulk load whose live document was reused (migration 0036).
+    documents_reused: int = 0
 
 
 class RebuildInProgress(RuntimeError):
@@ -165,6 +171,10 @@ class _Builder:
         self.schema = schema
         self.steps: dict[str, float] = {}
         self._marked = self.started
+        # Set before the load: whether the live index's documents may be reused.
+        self.reuse_documents = False
+        # Staged stories whose live document was kept (not computed).
+        self.documents_reused = 0
 
     def mark(self, step: str) -> None:
         """Note the seconds since the last step ended."""
@@ -221,7 +231,7 @@ class _Builder:
         At the end `beside` (another connection to the build) derives the count tables
         while this builder's connection writes the stories."""
         fold = IndexFold(consumer=handlers.CONSUMER)
-        await bulk_index.create_staging(self.conn, self.schema)
+        await bulk_index.create_staging(self.conn, self.schema, reuse=self.reuse_documents)
         copying: list[asyncio.Task[None] | None] = [None] * len(copy_streams)
         turn = 0
         with without_cyclic_collection():
@@ -251,6 +261,8 @@ class _Builder:
                         task.cancel()
                         with contextlib.suppress(BaseException):
                             await task
+        if self.reuse_documents:
+            self.documents_reused = await bulk_index.staged_reusable(self.conn, self.schema)
         self.mark("read and folded")
         await self.report(RebuildPhase.INDEXING)
         async with self.conn.transaction():
@@ -345,6 +357,7 @@ async def rebuild_index(
         "search index rebuilt",
         events=builder.done,
         unreadable=len(builder.unreadable),
+        documents_reused=builder.documents_reused,
         seconds=round(seconds, 1),
     )
     return RebuildResult(
@@ -354,6 +367,7 @@ async def rebuild_index(
         unreadable=tuple(builder.unreadable),
         seconds=seconds,
         steps=builder.steps,
+        documents_reused=builder.documents_reused,
     )
 
 
@@ -374,6 +388,9 @@ async def _build_and_switch(
     try:
         await replay.start()
         builder = _Builder(build, replay, topics, on_progress, batch_size, schema)
+        recipe = await bulk_index.current_recipe(control)
+        builder.reuse_documents = await bulk_index.documents_reusable(control)
+        log.info("rebuild starts", reuse_live_documents=builder.reuse_documents)
         beginning = await replay.beginning_offsets()
         targets = await replay.end_offsets()
         builder.total = sum(end - beginning.get(tp, 0) for tp, end in targets.items())
@@ -409,6 +426,10 @@ async def _build_and_switch(
                     builder.total = builder.done + await _lag(replay, targets)
                     await builder.read_to(targets, RebuildPhase.SWITCHING)
                     await index_tables.swap_in(control, schema, retired)
+                    # Every document switched in was made (or reused) by the recipe in
+                    # force at the start; unknown if a migration changed it meanwhile.
+                    still = await bulk_index.current_recipe(control) == recipe
+                    await bulk_index.record_recipe(control, recipe if still else None)
                 break
             except asyncpg.LockNotAvailableError:
                 # A long reader or writer held a table: let it finish, keep the build.
