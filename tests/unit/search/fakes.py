@@ -75,13 +75,14 @@ class FakeStoryIndex:
         kept = self.state.stories.get(event.story_id)
         if kept is not None and kept.event.revision >= event.revision:
             return False
-        self.state.stories[event.story_id] = (
-            IndexedStory(event)
-            if kept is None
-            else IndexedStory(
+        if kept is None:
+            # A new story counts the responses stored before it, in the same statement.
+            self.state.stories[event.story_id] = IndexedStory(event)
+            self._aggregate(event.story_id)
+        else:
+            self.state.stories[event.story_id] = IndexedStory(
                 event, kept.response_count, kept.first_response_at, kept.response_text
             )
-        )
         return True
 
     async def upsert_stories(self, events: Sequence[StoryApproved]) -> set[UUID]:
@@ -113,9 +114,11 @@ class FakeStoryIndex:
     async def refresh_response_aggregates(self, story_ids: Iterable[UUID]) -> None:
         self.state.statements += 1  # one statement for them all
         for story_id in set(story_ids):
-            kept = self.state.stories.get(story_id)
-            if kept is None:
-                continue
+            self._aggregate(story_id)
+
+    def _aggregate(self, story_id: UUID) -> None:
+        kept = self.state.stories.get(story_id)
+        if kept is not None:
             responses = sorted(
                 (r for r in self.state.responses.values() if r.story_id == story_id),
                 key=lambda r: (r.posted_at, r.response_id),

@@ -95,28 +95,46 @@ def story_values(event: StoryApproved) -> tuple[object, ...]:
     )
 
 
-UPSERT_STORY = f"""
-    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
-    VALUES ({", ".join(f"${n}" for n in range(1, len(STORY_COLUMNS) + 1))}, ''::tsvector)
-    ON CONFLICT (story_id) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORY_COLUMNS if c != "story_id")},
-        indexed_at = now()
-    WHERE search_stories.revision < EXCLUDED.revision
-"""  # noqa: S608 - fixed column names only
+# A story's response columns (AGGREGATE_COLUMNS of index_fold.py) from the responses
+# stored for it (responses may be consumed before their story: another topic), as
+# refresh_response_aggregates computes them. A revision replacing an older one keeps the
+# row's columns, which the response handlers keep right.
+_RESPONSE_AGGREGATES = """
+    LEFT JOIN LATERAL (
+        SELECT count(r.response_id)::int AS n,
+               min(r.posted_at) AS first_at,
+               coalesce(bool_or(r.change = 'planned'), false) AS planned,
+               coalesce(bool_or(r.change = 'made'), false) AS made,
+               coalesce(string_agg(r.body, E'\\n' ORDER BY r.posted_at, r.response_id), '')
+                   AS text
+        FROM search_responses r WHERE r.story_id = new.story_id
+    ) agg ON true
+"""
 
 
-# The same upsert for many stories (one event per story) in one statement: the rows go
-# as one JSON array, typed by the table's own row type.
-_UPSERT_STORIES = f"""
-    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, document)
-    SELECT {", ".join(STORY_COLUMNS)}, ''::tsvector
-    FROM json_populate_recordset(NULL::search_stories, $1::json)
+def _upsert(rows: str) -> str:
+    """Insert the stories of `rows` (a FROM item named `new` with STORY_COLUMNS) with their
+    response columns, or replace an older revision; returns the ids written. One
+    statement, so the document trigger runs once per story, response text included (it
+    used to be computed again by a second statement for a story with responses)."""
+    return f"""
+    INSERT INTO search_stories ({", ".join(STORY_COLUMNS)}, response_count, first_response_at,
+                                change_planned, change_made, response_text, document)
+    SELECT {", ".join(f"new.{c}" for c in STORY_COLUMNS)}, agg.n, agg.first_at,
+           agg.planned, agg.made, agg.text, ''::tsvector
+    FROM {rows}
+    {_RESPONSE_AGGREGATES}
     ON CONFLICT (story_id) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in STORY_COLUMNS if c != "story_id")},
         indexed_at = now()
     WHERE search_stories.revision < EXCLUDED.revision
     RETURNING story_id
-"""  # noqa: S608 - fixed column names only
+    """  # noqa: S608 - fixed column names only
+
+
+# The same upsert for many stories (one event per story) in one statement: the rows go
+# as one JSON array, typed by the table's own row type.
+_UPSERT_STORIES = _upsert("json_populate_recordset(NULL::search_stories, $1::json) AS new")
 
 
 async def upsert_stories(conn: Connection, events: Sequence[StoryApproved]) -> set[UUID]:
@@ -133,8 +151,7 @@ async def upsert_stories(conn: Connection, events: Sequence[StoryApproved]) -> s
 
 async def upsert_story(conn: Connection, event: StoryApproved) -> bool:
     """Insert the story or replace an older revision of it; False if ours is as new or newer."""
-    status = await conn.execute(UPSERT_STORY, *story_values(event))
-    return bool(status == "INSERT 0 1")
+    return bool(await upsert_stories(conn, [event]))
 
 
 async def add_response(conn: Connection, event: ResponsePosted) -> bool:

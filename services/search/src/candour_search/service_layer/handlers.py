@@ -53,11 +53,9 @@ async def index_story(uow: SearchUnitOfWork, event: StoryApproved) -> None:
         if await uow.index.is_withdrawn(event.story_id):
             log.info("ignored approval of a withdrawn story")
             return
+        # A new story counts the responses consumed before it (another topic).
         if not await uow.index.upsert_story(event):
             log.info("ignored stale revision", revision=event.revision)
-            return
-        # Responses consumed before this story (another topic) now count.
-        await uow.index.refresh_response_aggregates([event.story_id])
 
 
 async def index_stories(uow: SearchUnitOfWork, events: Sequence[StoryApproved]) -> None:
@@ -65,7 +63,7 @@ async def index_stories(uow: SearchUnitOfWork, events: Sequence[StoryApproved]) 
 
     The same end state as applying them one by one: a withdrawn story stays out; of a
     story's revisions the newest is kept (the first of equals, as one by one a later
-    equal revision is stale); the response columns are computed for each story written.
+    equal revision is stale); a new story counts the responses consumed before it.
     """
     async with uow:
         withdrawn = await uow.index.withdrawn_among(list({e.story_id for e in events}))
@@ -77,7 +75,6 @@ async def index_stories(uow: SearchUnitOfWork, events: Sequence[StoryApproved]) 
             if kept is None or kept.revision < event.revision:
                 newest[event.story_id] = event
         written = await uow.index.upsert_stories(list(newest.values()))
-        await uow.index.refresh_response_aggregates(written)
     ignored = len(events) - len(written)
     if ignored:
         log.info("approvals superseded, stale or withdrawn", count=ignored, indexed=len(written))

@@ -51,7 +51,8 @@ class StoryIndex(Protocol):
         ...
 
     async def upsert_story(self, event: StoryApproved) -> bool:
-        """Insert the story or replace an older revision; False if ours is as new or newer."""
+        """Insert the story (its response columns from the responses already stored) or
+        replace an older revision (they stay); False if ours is as new or newer."""
         ...
 
     async def upsert_stories(self, events: Sequence[StoryApproved]) -> set[UUID]:
