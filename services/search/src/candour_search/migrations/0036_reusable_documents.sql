@@ -78,7 +78,10 @@ $$;
 -- it switches (everything it built was made, or reused, under the recipe in force); none
 -- until then. The live consumers make documents by the recipe in force, so a migration
 -- that changes the recipe makes this one differ from search_document_recipe(), and the
--- next rebuild computes every document again.
+-- next rebuild computes every document again. Such a migration should also
+-- `DELETE FROM search_documents_made_by`: the hash is the safety net, the delete also
+-- covers a later migration that restores the old recipe (the documents made in between
+-- would otherwise pass for the old recipe's).
 CREATE TABLE search_documents_made_by (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     recipe text NOT NULL
