@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from candour_common.auth import Role, issue_token
 from candour_common.cloudevents import Envelope
 from candour_common.events import (
+    AuthorContact,
     BaseEvent,
     Event,
     OrganisationListed,
@@ -27,6 +28,7 @@ from candour_common.events import (
     Relationship,
     ServiceRef,
     StoryApproved,
+    StorySubmitted,
     Tags,
 )
 from candour_common.topics import TopicNames
@@ -48,6 +50,32 @@ ORG_A = OrganisationRef(id="RXA", name="Riverside Hospitals NHS Trust")
 ORG_B = OrganisationRef(id="RXB", name="Hillview Community Health")
 MATERNITY = ServiceRef(id="RXA-MAT", name="Maternity")
 EMERGENCY = ServiceRef(id="RXA-ED", name="Emergency Department")
+
+
+def submitted(
+    story_id: uuid.UUID,
+    email: str | None,
+    *,
+    notify: bool = False,
+    title: str = "A story",
+    body: str = "Something happened at the hospital.",
+    display_name: str | None = None,
+) -> StorySubmitted:
+    """A story.submitted of ORG_A's maternity service, with the author's address."""
+    return StorySubmitted(
+        story_id=story_id,
+        submitted_at=datetime.now(UTC),
+        title=title,
+        body=body,
+        organisation=ORG_A,
+        service=MATERNITY,
+        author=AuthorContact(
+            display_name=display_name,
+            relationship=Relationship.PATIENT,
+            email=email,
+            notify_on_response=notify,
+        ),
+    )
 
 
 def approved(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from candour_common.events import AuthorContact, Relationship, StorySubmitted, StoryWithdrawn
+from candour_common.events import StoryWithdrawn
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
     EMERGENCY,
@@ -22,23 +22,12 @@ from tests.integration.notifications.conftest import (
     ServiceFactory,
     approved,
     eventually,
+    submitted,
 )
 
 pytestmark = pytest.mark.integration
 
 PLAIN = 24
-
-
-def submitted(story_id: uuid.UUID, email: str) -> StorySubmitted:
-    return StorySubmitted(
-        story_id=story_id,
-        submitted_at=datetime.now(UTC),
-        title="A story",
-        body="Something happened at the hospital.",
-        organisation=ORG_A,
-        service=MATERNITY,
-        author=AuthorContact(relationship=Relationship.PATIENT, email=email),
-    )
 
 
 async def all_handled(service: Running, envelope_ids: list[uuid.UUID]) -> None:

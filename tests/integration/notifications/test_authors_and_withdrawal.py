@@ -12,8 +12,6 @@ from email.message import EmailMessage
 import pytest
 
 from candour_common.events import (
-    AuthorContact,
-    Relationship,
     Responder,
     ResponsePosted,
     StorySubmitted,
@@ -21,31 +19,27 @@ from candour_common.events import (
 )
 from tests.infra import MailSink
 from tests.integration.notifications.conftest import (
-    MATERNITY,
     ORG_A,
     Publisher,
     ServiceFactory,
     approved,
     eventually,
 )
+from tests.integration.notifications.conftest import (
+    submitted as story_submitted,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def submitted(story_id: uuid.UUID, email: str | None, notify: bool) -> StorySubmitted:
-    return StorySubmitted(
-        story_id=story_id,
-        submitted_at=datetime.now(UTC),
+    return story_submitted(
+        story_id,
+        email,
+        notify=notify,
         title="My stay",
         body="Private, unmoderated text.",
-        organisation=ORG_A,
-        service=MATERNITY,
-        author=AuthorContact(
-            display_name="Sam",
-            relationship=Relationship.PATIENT,
-            email=email,
-            notify_on_response=notify,
-        ),
+        display_name="Sam",
     )
 
 

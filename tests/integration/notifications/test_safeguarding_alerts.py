@@ -15,7 +15,6 @@ import asyncpg
 import pytest
 
 from candour_common.events import (
-    AuthorContact,
     PublicAuthor,
     Relationship,
     SafeguardingMatchRef,
@@ -35,6 +34,7 @@ from tests.integration.notifications.conftest import (
     ServiceFactory,
     eventually,
 )
+from tests.integration.notifications.conftest import submitted as story_submitted
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -85,14 +85,12 @@ def raised(
 
 
 def submitted(story_id: uuid.UUID, email: str | None) -> StorySubmitted:
-    return StorySubmitted(
-        story_id=story_id,
-        submitted_at=datetime.now(UTC),
+    return story_submitted(
+        story_id,
+        email,
         title="Nobody listened",
         body="I have been saving up my tablets and nobody listened.",
-        organisation=ORG_A,
-        service=MATERNITY,
-        author=AuthorContact(display_name="Sam", relationship=Relationship.PATIENT, email=email),
+        display_name="Sam",
     )
 
 
