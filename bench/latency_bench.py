@@ -20,7 +20,6 @@ import json
 import time
 from typing import Any
 
-import httpx
 from harness.cli import (
     common_arguments,
     console,
@@ -28,7 +27,7 @@ from harness.cli import (
     parse_service_env,
     progress,
 )
-from harness.load import Tracker, finish_run, sample_over_http, submit
+from harness.load import Tracker, finish_run, http_client, sample_over_http, submit
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
@@ -88,21 +87,15 @@ async def _load(
     tracker = Tracker()
     lags: list[float] = []
     sample_every = max(1, len(bodies) // args.http_sample) if args.http_sample else 0
-    # Several small pools rather than one of 512 connections: httpx scans its whole
-    # pool for every request, which would cost the load generator O(N) CPU each.
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=4)
     async with contextlib.AsyncExitStack() as stack:
-        pools = [
-            await stack.enter_async_context(httpx.AsyncClient(timeout=120, limits=limits))
-            for _ in range(32)
-        ]
-        http = pools[0]
+        # An open loop: as many connections as requests in flight (up to 512).
+        http = await stack.enter_async_context(http_client(512))
         in_flight: set[asyncio.Task[None]] = set()
 
         async def send(index: int, scheduled: float) -> None:
             lags.append(time.time() - scheduled)
             story_id = await submit(
-                pools[index % len(pools)],
+                http,
                 platform.url("story-intake"),
                 bodies[index],
                 tracker,

@@ -33,7 +33,7 @@ from harness.cli import (
     parse_service_env,
     progress,
 )
-from harness.load import Tracker, finish_run, sample_over_http, submit
+from harness.load import Tracker, finish_run, http_client, sample_over_http, submit
 from harness.platform import Platform
 from harness.record import append_row, machine_facts, machine_text, stamp, write_result
 from harness.servers import infrastructure
@@ -119,19 +119,13 @@ async def _load(
     for item in enumerate(bodies):
         queue.put_nowait(item)
     sample_every = max(1, len(bodies) // args.http_sample) if args.http_sample else 0
-    # One small client per simulated user: httpx's pool scans all its connections
-    # for every request, so one shared pool of N connections costs the load
-    # generator O(N) CPU per request and steals it from the platform.
     async with contextlib.AsyncExitStack() as stack:
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
+        http = await stack.enter_async_context(http_client(args.clients + 8))
 
         async def client() -> None:
-            own = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1))
-            )
             while not queue.empty():
                 index, body = queue.get_nowait()
-                story_id = await submit(own, platform.url("story-intake"), body, tracker)
+                story_id = await submit(http, platform.url("story-intake"), body, tracker)
                 if story_id and sample_every and index % sample_every == 0:
                     sample_over_http(
                         http, platform.url("search"), story_id, tracker, args.http_poll_interval
