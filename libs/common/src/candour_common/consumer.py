@@ -19,11 +19,12 @@ Candour's delivery rules live:
   retries the same work with capped backoff, however long that takes, and is
   counted; it never dead-letters a record.
 - **Offsets after the database.** Offsets are committed only for records whose
-  transaction committed (or which were dead-lettered): at once when the consumer
-  has caught up with a partition, otherwise every `commit_every` records or
-  `commit_interval` seconds, and always before partitions are given up in a
-  rebalance and at shutdown. A crash in between redelivers those records; the
-  inbox makes the repeats harmless.
+  transaction committed (or which were dead-lettered): when the consumer has caught
+  up with its partitions, at most every `caught_up_commit_interval` seconds (a
+  quiet consumer's at its next idle poll, within half a second), otherwise every
+  `commit_every` records or `commit_interval` seconds, and always before
+  partitions are given up in a rebalance and at shutdown. A crash in between
+  redelivers those records; the inbox makes the repeats harmless.
 - **Order per key.** A partition's records are handled in offset order; one
   story's events are on one partition of each topic.
 - **Tombstones** (a null value, on the compacted topics) are not events: a topic's
@@ -158,6 +159,14 @@ def document_subscriptions(
 MAX_BATCH = 300
 COMMIT_EVERY_RECORDS = 500
 COMMIT_INTERVAL_SECONDS = 1.0
+# A consumer that keeps up with a steady trickle would otherwise commit after every
+# record: a broker request (an append to __consumer_offsets) per event and consumer,
+# a quarter of the broker's CPU in the pipeline benchmark. Redelivery after a crash
+# grows by at most this long's records, which the inbox skips.
+CAUGHT_UP_COMMIT_SECONDS = 0.25
+# How long a poll waits for records: a quiet consumer's pending offsets are
+# committed when it returns empty.
+POLL_TIMEOUT_MS = 500
 SESSION_TIMEOUT_SECONDS = 10.0  # aiokafka's own default
 # How long one poll's records wait out an outage before they are handed back (well
 # under aiokafka's max.poll.interval.ms of 5 minutes).
@@ -235,6 +244,7 @@ class EventConsumer(Generic[U]):
         max_batch: int = MAX_BATCH,
         commit_every: int = COMMIT_EVERY_RECORDS,
         commit_interval: float = COMMIT_INTERVAL_SECONDS,
+        caught_up_commit_interval: float = CAUGHT_UP_COMMIT_SECONDS,
         give_back_after: float = GIVE_BACK_AFTER_SECONDS,
         session_timeout: float = SESSION_TIMEOUT_SECONDS,
     ) -> None:
@@ -247,6 +257,7 @@ class EventConsumer(Generic[U]):
         self._max_batch = max_batch
         self._commit_every = commit_every
         self._commit_interval = commit_interval
+        self._caught_up_commit_interval = caught_up_commit_interval
         self._give_back_after = give_back_after
         self._session_timeout_ms = int(session_timeout * 1000)
         self._offsets = _Offsets()
@@ -287,7 +298,9 @@ class EventConsumer(Generic[U]):
         """Poll and handle until `stop`; survives broker and database outages."""
         while not self._stopping:
             try:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+                batches = await consumer.getmany(
+                    timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_batch
+                )
             except ConsumerStoppedError:
                 return
             except KafkaError as exc:
@@ -564,17 +577,23 @@ class EventConsumer(Generic[U]):
         offsets = self._offsets
         if not offsets.pending:
             return False
-        if offsets.records >= self._commit_every:
+
+        def caught_up() -> bool:
+            # Nothing more to read on any partition handled since the last commit.
+            for tp, position in offsets.pending.items():
+                highwater = consumer.highwater(tp)
+                if highwater is not None and position < highwater:
+                    return False
             return True
-        if time.monotonic() - offsets.last_commit >= self._commit_interval:
-            return True
-        # Caught up: nothing more to read on any partition we handled, so no saving
-        # to be had by waiting (and a quiet consumer's offsets stay current).
-        for tp, position in offsets.pending.items():
-            highwater = consumer.highwater(tp)
-            if highwater is not None and position < highwater:
-                return False
-        return True
+
+        return commit_due(
+            records=offsets.records,
+            since_last_commit=time.monotonic() - offsets.last_commit,
+            caught_up=caught_up,
+            every=self._commit_every,
+            interval=self._commit_interval,
+            caught_up_interval=self._caught_up_commit_interval,
+        )
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         offsets = self._offsets
@@ -593,6 +612,23 @@ class EventConsumer(Generic[U]):
         offsets.pending = {}
         offsets.records = 0
         offsets.last_commit = time.monotonic()
+
+
+def commit_due(
+    *,
+    records: int,
+    since_last_commit: float,
+    caught_up: Callable[[], bool],
+    every: int,
+    interval: float,
+    caught_up_interval: float,
+) -> bool:
+    """Whether to commit the offsets of `records` records handled since the last commit,
+    `since_last_commit` seconds ago: with a backlog every `every` records or `interval`
+    seconds; caught up (nothing more to read), every `caught_up_interval` seconds."""
+    if records >= every or since_last_commit >= interval:
+        return True
+    return since_last_commit >= caught_up_interval and caught_up()
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
