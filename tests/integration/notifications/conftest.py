@@ -28,6 +28,7 @@ from candour_common.events import (
     Relationship,
     ServiceRef,
     StoryApproved,
+    StoryLanguage,
     StorySubmitted,
     Tags,
 )
@@ -60,6 +61,8 @@ def submitted(
     title: str = "A story",
     body: str = "Something happened at the hospital.",
     display_name: str | None = None,
+    version: int = 1,
+    language: StoryLanguage = StoryLanguage.ENGLISH,
 ) -> StorySubmitted:
     """A story.submitted of ORG_A's maternity service, with the author's address."""
     return StorySubmitted(
@@ -75,6 +78,8 @@ def submitted(
             email=email,
             notify_on_response=notify,
         ),
+        language=language,
+        version=version,
     )
 
 

@@ -11,11 +11,9 @@ from email.header import decode_header, make_header
 import pytest
 
 from candour_common.events import (
-    AuthorContact,
     OrganisationLanguage,
     OrganisationListed,
     RejectionReason,
-    Relationship,
     StoryLanguage,
     StoryRejected,
     StorySubmitted,
@@ -31,6 +29,7 @@ from tests.integration.notifications.conftest import (
     approved,
     eventually,
 )
+from tests.integration.notifications.conftest import submitted as conftest_submitted
 
 pytestmark = pytest.mark.integration
 
@@ -48,18 +47,10 @@ def submitted(
     *,
     version: int = 1,
     language: StoryLanguage = StoryLanguage.ENGLISH,
-    title: str = "Night shift",
 ) -> StorySubmitted:
-    return StorySubmitted(
-        story_id=story_id,
-        submitted_at=datetime.now(UTC),
-        title=title,
-        body=BODY,
-        organisation=ORG_A,
-        service=MATERNITY,
-        author=AuthorContact(relationship=Relationship.PATIENT, email=email),
-        language=language,
-        version=version,
+    """The conftest's story.submitted with this file's title and text."""
+    return conftest_submitted(
+        story_id, email, title="Night shift", body=BODY, version=version, language=language
     )
 
 
